@@ -1,0 +1,45 @@
+// Layering of src/ (docs/architecture.md): each layer names what it may
+// import; everything else under src/ is forbidden. Nothing imports upward.
+const layers = {
+  base: [],
+  oci: ['base'],
+  content: ['base', 'oci'],
+  snapshots: ['base', 'oci'],
+  images: ['base', 'oci', 'content', 'snapshots'],
+  runtime: ['base', 'oci'],
+  network: ['base', 'oci'],
+  engine: ['base', 'oci', 'content', 'snapshots', 'images', 'runtime', 'network'],
+  api: ['base', 'oci', 'engine'],
+  client: ['base', 'oci'],
+  cli: ['base', 'oci', 'client'],
+  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'runtime', 'network', 'engine', 'api'],
+};
+
+const forbidden = Object.entries(layers).map(([layer, allowed]) => ({
+  name: `layer-${layer}`,
+  comment: `src/${layer} may import only: ${allowed.join(', ') || 'node built-ins'}`,
+  severity: 'error',
+  from: { path: `^src/${layer}/` },
+  to: { path: '^src/', pathNot: [`^src/(${[layer, ...allowed].join('|')})/`] },
+}));
+
+forbidden.push(
+  { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+  { name: 'no-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
+  {
+    name: 'src-not-from-tests',
+    comment: 'production code never imports test helpers',
+    severity: 'error',
+    from: { path: '^src/', pathNot: '\\.test\\.ts$' },
+    to: { path: '(^test/|\\.test\\.ts$)' },
+  },
+);
+
+module.exports = {
+  forbidden,
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+  },
+};

@@ -1,0 +1,52 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { atomicWrite } from '../base/files';
+
+/** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf; returns their paths. */
+export async function writeEtcFiles(
+  dir: string,
+  o: { hostname: string; domainname?: string; hostNetwork: boolean; extraHosts?: string[]; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] },
+): Promise<{ hostname: string; hosts: string; resolv: string }> {
+  const files = { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolv: path.join(dir, 'resolv.conf') };
+  const fqdn = o.domainname ? `${o.hostname}.${o.domainname}` : o.hostname;
+  await atomicWrite(files.hostname, `${o.hostname}\n`);
+
+  let hosts: string;
+  if (o.hostNetwork) {
+    hosts = await fsp.readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n');
+  } else {
+    hosts = [
+      '127.0.0.1\tlocalhost',
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      'fe00::0\tip6-localnet',
+      'ff00::0\tip6-mcastprefix',
+      'ff02::1\tip6-allnodes',
+      'ff02::2\tip6-allrouters',
+      `127.0.1.1\t${fqdn === o.hostname ? o.hostname : `${fqdn} ${o.hostname}`}`,
+      '',
+    ].join('\n');
+  }
+  for (const h of o.extraHosts ?? []) {
+    const i = h.indexOf(':');
+    if (i > 0) hosts += `${h.slice(i + 1)}\t${h.slice(0, i)}\n`;
+  }
+  await atomicWrite(files.hosts, hosts);
+
+  const host = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  let resolv: string;
+  if (o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length) {
+    resolv = [
+      ...(o.dns ?? []).map((d) => `nameserver ${d}`),
+      ...(o.dnsSearch?.length ? [`search ${o.dnsSearch.join(' ')}`] : []),
+      ...(o.dnsOptions?.length ? [`options ${o.dnsOptions.join(' ')}`] : []),
+      '',
+    ].join('\n');
+  } else if (o.hostNetwork) {
+    resolv = host;
+  } else {
+    // A loopback resolver of the host is unreachable from another network namespace.
+    resolv = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+  }
+  await atomicWrite(files.resolv, resolv);
+  return files;
+}

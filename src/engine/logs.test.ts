@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { logLimits, parseLogLine, parseSize, parseTimeArg, readLogs, rotateLog, timeNs } from './logs';
+
+test('k8s-file lines parse into stream, time and data', () => {
+  const e = parseLogLine(Buffer.from('2024-01-02T03:04:05.123456789+00:00 stderr F hello world'))!;
+  assert.equal(e.stream, 'stderr');
+  assert.equal(e.data.toString(), 'hello world');
+  assert.equal(e.full, true);
+  assert.equal(parseLogLine(Buffer.from('2024-01-02T03:04:05Z stdout P part'))!.full, false);
+  assert.equal(parseLogLine(Buffer.from('garbage')), undefined);
+});
+
+test('times compare at nanosecond precision', () => {
+  assert.ok(timeNs('2024-01-02T03:04:05.000000002+00:00') > timeNs('2024-01-02T03:04:05.000000001Z'));
+  assert.equal(parseTimeArg('1700000000.5'), 1700000000500000000n);
+  assert.equal(parseTimeArg('10s', 20_000), 10_000_000_000n);
+});
+
+test('sizes and log limits', () => {
+  assert.equal(parseSize('10m'), 10 * 1024 * 1024);
+  assert.equal(parseSize('1k'), 1024);
+  assert.throws(() => parseSize('ten'), /invalid size/);
+  assert.deepEqual(logLimits({ 'max-size': '1m', 'max-file': '2' }, { maxSize: 5, maxFile: 3 }), { maxSize: 1 << 20, maxFile: 2 });
+  assert.throws(() => logLimits({ 'max-file': '0' }, { maxSize: 5, maxFile: 3 }), /max-file/);
+  assert.throws(() => logLimits({ bogus: '1' }, { maxSize: 5, maxFile: 3 }), /unknown log opt/);
+});
+
+test('rotation keeps max-file files and tail reads across them in order', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-logs-'));
+  const file = path.join(dir, 'ctr.log');
+  const line = (i: number, s: string) => `2024-01-01T00:00:0${i}.000000000Z ${s} F line${i}\n`;
+  for (let i = 0; i < 4; i++) {
+    await fsp.writeFile(file, line(i, i % 2 ? 'stderr' : 'stdout'));
+    await rotateLog(file, 3);
+  }
+  await fsp.writeFile(file, line(4, 'stdout'));
+  assert.deepEqual((await fsp.readdir(dir)).sort(), ['ctr.log', 'ctr.log.1', 'ctr.log.2']);
+  const all = [];
+  for await (const e of readLogs(file)) all.push(e.data.toString());
+  assert.deepEqual(all, ['line2', 'line3', 'line4']);
+  const tail = [];
+  for await (const e of readLogs(file, { tail: 2, stderr: false })) tail.push(e.data.toString());
+  assert.deepEqual(tail, ['line2', 'line4']);
+  await fsp.rm(dir, { recursive: true });
+});

@@ -1,0 +1,115 @@
+import type { ContainerCreateConfig } from './merge';
+
+/** A --mount as the Engine API describes it. */
+export interface MountSpec {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  BindOptions?: { Propagation?: string; CreateMountpoint?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+/** The HostConfig of docker's create body (the part Berth understands). */
+export interface HostConfig {
+  Binds?: string[] | null;
+  NetworkMode?: string;
+  PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[]> | null;
+  RestartPolicy?: { Name?: string; MaximumRetryCount?: number };
+  AutoRemove?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  Dns?: string[] | null;
+  DnsOptions?: string[] | null;
+  DnsSearch?: string[] | null;
+  ExtraHosts?: string[] | null;
+  GroupAdd?: string[] | null;
+  IpcMode?: string;
+  PidMode?: string;
+  UTSMode?: string;
+  Privileged?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  Tmpfs?: Record<string, string> | null;
+  ShmSize?: number;
+  Sysctls?: Record<string, string> | null;
+  Runtime?: string;
+  Init?: boolean | null;
+  LogConfig?: { Type?: string; Config?: Record<string, string> };
+  Mounts?: MountSpec[] | null;
+  Memory?: number;
+  MemorySwap?: number;
+  MemoryReservation?: number;
+  MemorySwappiness?: number | null;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  PidsLimit?: number | null;
+  BlkioWeight?: number;
+  OomKillDisable?: boolean | null;
+  OomScoreAdj?: number;
+  [k: string]: unknown;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** A mount as inspect shows it. */
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+  /** Berth: an anonymous volume, removed with `rm -v`. */
+  anonymous?: boolean;
+  noCopy?: boolean;
+  tmpfsOptions?: string[];
+}
+
+/** What is persisted for a container: docker's inspect shape plus Berth's own fields. */
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  Image: string;
+  Config: ContainerCreateConfig;
+  HostConfig: HostConfig;
+  State: ContainerState;
+  RestartCount: number;
+  Mounts: MountPoint[];
+  /** Berth: runtime name (runc, crun). */
+  runtime: string;
+  /** Berth: log limits in force for this container. */
+  logMaxSize: number;
+  logMaxFile: number;
+  /** Berth: set by `stop`/`kill` from the user, so restart policies leave it stopped. */
+  stoppedByUser?: boolean;
+}
+
+export const STATUS_CREATED: ContainerState = {
+  Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+  Pid: 0, ExitCode: 0, Error: '', StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z',
+};

@@ -1,0 +1,270 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { conflict, invalidArgument, notFound } from '../base/errors';
+import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
+import type { ContentStore } from '../content/store';
+import { type Digest, isDigest, sha256 } from '../oci/digest';
+import { type Descriptor, type ImageConfig, type Manifest, MediaType, isGzipLayer } from '../oci/image';
+import { normalize, parseReference } from '../oci/reference';
+import { applyLayer } from '../snapshots/apply';
+import type { OverlaySnapshotter } from '../snapshots/snapshotter';
+
+/** An image known to the store; its id is its config's digest, as docker's. */
+export interface ImageRecord {
+  id: Digest;
+  manifest: Descriptor;
+  created: string;
+  /** Bytes of the unpacked layers. */
+  size: number;
+}
+
+/** The chain id of each layer, as containerd and docker compute them. */
+export function chainIds(diffIds: Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const d of diffIds) out.push(out.length === 0 ? d : sha256(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+/**
+ * Image records (images/<hex>.json), the names that point at them
+ * (images/names.json: canonical reference → id), and their unpacked
+ * layers. Every change of names goes through one queue so writes never
+ * interleave.
+ */
+export class ImageStore {
+  private names: Record<string, Digest> = {};
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly root: string,
+    readonly content: ContentStore,
+    readonly snapshots: OverlaySnapshotter,
+  ) {}
+
+  static async open(root: string, content: ContentStore, snapshots: OverlaySnapshotter): Promise<ImageStore> {
+    await mkdirp(root);
+    const s = new ImageStore(root, content, snapshots);
+    s.names = (await readJsonIfExists<Record<string, Digest>>(path.join(root, 'names.json'))) ?? {};
+    return s;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  private recordPath(id: Digest): string {
+    return path.join(this.root, id.replace('sha256:', '') + '.json');
+  }
+
+  async get(id: Digest): Promise<ImageRecord | undefined> {
+    return readJsonIfExists<ImageRecord>(this.recordPath(id));
+  }
+
+  async list(): Promise<ImageRecord[]> {
+    const out: ImageRecord[] = [];
+    for (const f of await fsp.readdir(this.root)) {
+      if (!/^[a-f0-9]{64}\.json$/.test(f)) continue;
+      const r = await readJsonIfExists<ImageRecord>(path.join(this.root, f));
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** Names (canonical references) pointing at an image. */
+  namesOf(id: Digest): string[] {
+    return Object.entries(this.names)
+      .filter(([, v]) => v === id)
+      .map(([k]) => k)
+      .sort();
+  }
+
+  /**
+   * Finds an image by name (`busybox`, `x:1`, `x@sha256:..`), full id, or
+   * unique id prefix of at least 4 hex digits.
+   */
+  async resolve(s: string): Promise<ImageRecord> {
+    const idLike = s.startsWith('sha256:') ? s.slice(7) : s;
+    if (isDigest(s) || (/^[a-f0-9]{4,64}$/.test(idLike) && !this.nameExists(s))) {
+      const hits = (await fsp.readdir(this.root)).filter((f) => f.startsWith(idLike) && f.endsWith('.json') && f.length === 69);
+      if (hits.length === 1) return (await this.get('sha256:' + hits[0].slice(0, 64)))!;
+      if (hits.length > 1) throw invalidArgument(`image id prefix ${s} is ambiguous`);
+      if (isDigest(s)) throw notFound(`No such image: ${s}`);
+    }
+    let ref;
+    try {
+      ref = normalize(s);
+    } catch {
+      throw notFound(`No such image: ${s}`);
+    }
+    const id = this.names[ref];
+    const rec = id && (await this.get(id));
+    if (!rec) throw notFound(`No such image: ${s}`);
+    return rec;
+  }
+
+  private nameExists(s: string): boolean {
+    try {
+      return normalize(s) in this.names;
+    } catch {
+      return false;
+    }
+  }
+
+  async config(id: Digest): Promise<ImageConfig> {
+    const rec = await this.get(id);
+    if (!rec) throw notFound(`No such image: ${id}`);
+    const m = await this.content.readJson<Manifest>(rec.manifest.digest);
+    return this.content.readJson<ImageConfig>(m.config.digest);
+  }
+
+  async manifest(id: Digest): Promise<Manifest> {
+    const rec = await this.get(id);
+    if (!rec) throw notFound(`No such image: ${id}`);
+    return this.content.readJson<Manifest>(rec.manifest.digest);
+  }
+
+  /** Points `ref` at an image; returns the id it pointed at before, if any. */
+  tag(id: Digest, ref: string): Promise<Digest | undefined> {
+    const name = normalize(ref);
+    if (parseReference(ref).digest) throw invalidArgument(`refusing to create a tag with a digest reference`);
+    return this.serial(async () => {
+      const before = this.names[name];
+      this.names = { ...this.names, [name]: id };
+      await atomicWriteJson(path.join(this.root, 'names.json'), this.names);
+      return before !== id ? before : undefined;
+    });
+  }
+
+  untag(ref: string): Promise<Digest> {
+    const name = normalize(ref);
+    return this.serial(async () => {
+      const id = this.names[name];
+      if (!id) throw notFound(`No such image: ${ref}`);
+      const { [name]: _gone, ...rest } = this.names;
+      this.names = rest;
+      await atomicWriteJson(path.join(this.root, 'names.json'), this.names);
+      return id;
+    });
+  }
+
+  /** Deletes the record (names must be gone); layers are freed by gc(). */
+  async delete(id: Digest): Promise<void> {
+    if (this.namesOf(id).length > 0) throw conflict(`image ${id} is still tagged`);
+    await fsp.rm(this.recordPath(id), { force: true });
+  }
+
+  /**
+   * Creates an image from a manifest whose config and layers are already in
+   * the content store: unpacks the layers, then makes the record visible.
+   */
+  async create(manifestDigest: Digest): Promise<ImageRecord> {
+    const manifest = await this.content.readJson<Manifest>(manifestDigest);
+    const config = await this.content.readJson<ImageConfig>(manifest.config.digest);
+    if (manifest.layers.length !== config.rootfs.diff_ids.length)
+      throw invalidArgument('image: manifest layers and config diff_ids differ in number');
+    const size = await this.unpack(manifest, config);
+    const rec: ImageRecord = {
+      id: manifest.config.digest,
+      manifest: { mediaType: manifest.mediaType ?? MediaType.OciManifest, digest: manifestDigest, size: (await this.content.info(manifestDigest))!.size },
+      created: config.created ?? new Date().toISOString(),
+      size,
+    };
+    const existing = await this.get(rec.id);
+    if (!existing) await atomicWriteJson(this.recordPath(rec.id), rec);
+    return existing ?? rec;
+  }
+
+  /** The committed snapshot holding an image's root filesystem (undefined: no layers). */
+  async topSnapshot(id: Digest): Promise<string | undefined> {
+    const ids = chainIds((await this.config(id)).rootfs.diff_ids);
+    return ids[ids.length - 1];
+  }
+
+  private async unpack(manifest: Manifest, config: ImageConfig): Promise<number> {
+    const chains = chainIds(config.rootfs.diff_ids);
+    let size = 0;
+    for (let i = 0; i < chains.length; i++) {
+      const chain = chains[i];
+      if (!(await this.snapshots.exists(chain))) {
+        const key = `extract-${chain}-${process.hrtime.bigint()}`;
+        await this.snapshots.prepare(key, chains[i - 1]);
+        try {
+          const diffId = await this.applyBlob(manifest.layers[i], this.snapshots.upperDir(key));
+          if (diffId !== config.rootfs.diff_ids[i])
+            throw invalidArgument(`layer ${manifest.layers[i].digest}: content ${diffId} does not match diff_id ${config.rootfs.diff_ids[i]}`);
+          await this.snapshots.commit(chain, key);
+        } catch (e) {
+          await this.snapshots.remove(key).catch(() => {});
+          throw e;
+        }
+      }
+      size += (await this.snapshots.usage(chain)).size;
+    }
+    return size;
+  }
+
+  /** Applies a layer blob into dir; returns the digest of its uncompressed tar (its diff id). */
+  private async applyBlob(layer: Descriptor, dir: string): Promise<Digest> {
+    const hash = createHash('sha256');
+    const src = await this.content.stream(layer.digest);
+    const gzip = isGzipLayer(layer.mediaType) || (await startsWithGzipMagic(this.content.blobPath(layer.digest)));
+    const hasher = new Transform({
+      transform(chunk, _enc, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const uncompressed = gzip ? src.pipe(createGunzip()).pipe(hasher) : src.pipe(hasher);
+    await applyLayer(dir, uncompressed);
+    return 'sha256:' + hash.digest('hex');
+  }
+
+  /** Removes snapshots and blobs that no image references; returns bytes freed. */
+  async gc(keepSnapshots: Set<string> = new Set()): Promise<number> {
+    const liveBlobs = new Set<string>();
+    const liveSnaps = new Set<string>(keepSnapshots);
+    for (const rec of await this.list()) {
+      liveBlobs.add(rec.manifest.digest);
+      const m = await this.content.readJson<Manifest>(rec.manifest.digest).catch(() => undefined);
+      if (!m) continue;
+      liveBlobs.add(m.config.digest);
+      m.layers.forEach((l) => liveBlobs.add(l.digest));
+      const cfg = await this.content.readJson<ImageConfig>(m.config.digest).catch(() => undefined);
+      if (cfg) chainIds(cfg.rootfs.diff_ids).forEach((c) => liveSnaps.add(c));
+    }
+    let freed = 0;
+    // Only committed layers are collected; active snapshots belong to containers.
+    let remaining = await this.snapshots.list();
+    for (;;) {
+      const parents = new Set(remaining.map((s) => s.parent));
+      const leaf = remaining.find((s) => s.kind === 'committed' && !liveSnaps.has(s.name) && !parents.has(s.name));
+      if (!leaf) break;
+      freed += (await this.snapshots.usage(leaf.name)).size;
+      await this.snapshots.remove(leaf.name);
+      remaining = remaining.filter((s) => s !== leaf);
+    }
+    for (const b of await this.content.list()) {
+      if (!liveBlobs.has(b.digest)) {
+        freed += b.size;
+        await this.content.delete(b.digest);
+      }
+    }
+    return freed;
+  }
+}
+
+async function startsWithGzipMagic(file: string): Promise<boolean> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(2);
+    await fh.read(buf, 0, 2, 0);
+    return buf[0] === 0x1f && buf[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { internal } from '../base/errors';
+
+/** Everything conmon needs to monitor one container or exec session. */
+export interface ConmonOptions {
+  conmonPath: string;
+  runtimePath: string;
+  runtimeRoot: string;
+  /** Container id (for exec sessions too: the container they run in). */
+  containerId: string;
+  /** Unique id of what is monitored: the container id, or the exec session id. */
+  sessionId: string;
+  name: string;
+  /** Folder holding config.json; conmon puts attach, ctl and winsz there. */
+  bundle: string;
+  pidFile: string;
+  conmonPidFile: string;
+  /** conmon writes `<sessionId>` with the exit code here. */
+  exitDir: string;
+  /** Must exist; conmon writes `exit` (and `oom`) here. */
+  persistDir: string;
+  logPath: string;
+  /** conmon truncates the log at this size; 0: no limit. */
+  logSizeMax: number;
+  tty: boolean;
+  stdin: boolean;
+  /** Exec sessions: the process spec to run in the container. */
+  execProcessSpec?: string;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** The conmon command line for a container or exec session. Pure. */
+export function conmonArgs(o: ConmonOptions): string[] {
+  const args = [
+    '--api-version', '1',
+    '-c', o.containerId,
+    '-u', o.sessionId,
+    '-n', o.name,
+    '-r', o.runtimePath,
+    '--runtime-arg', `--root=${o.runtimeRoot}`,
+    '-b', o.bundle,
+    '-p', o.pidFile,
+    '-P', o.conmonPidFile,
+    '--exit-dir', o.exitDir,
+    '--persist-dir', o.persistDir,
+    '--full-attach',
+    '-l', `k8s-file:${o.logPath}`,
+    '--log-level', o.logLevel ?? 'error',
+    '--no-sync-log',
+  ];
+  if (o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
+  if (o.tty) args.push('-t');
+  if (o.stdin) args.push('-i');
+  if (o.execProcessSpec) args.push('-e', '--exec-process-spec', o.execProcessSpec);
+  return args;
+}
+
+/**
+ * Starts conmon and waits until it has created the container (or started
+ * the exec process). conmon daemonises, so the daemon is never the parent
+ * of the container: it learns the pid over the sync pipe and nothing more.
+ */
+export function startConmon(o: ConmonOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(o.conmonPath, conmonArgs(o), {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
+      detached: true,
+    });
+    const sync = child.stdio[3] as Socket;
+    const start = child.stdio[4] as Socket;
+    let stderr = '';
+    let buf = '';
+    let settled = false;
+    const finish = (err: Error | undefined, pid?: number) => {
+      if (settled) return;
+      settled = true;
+      sync.destroy();
+      start.destroy();
+      child.stderr?.destroy();
+      child.unref();
+      if (err) reject(err);
+      else resolve({ pid: pid! });
+    };
+    child.stderr!.on('data', (d: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += d.toString();
+    });
+    child.once('error', (e) => finish(internal(`conmon: ${e.message}`, e)));
+    sync.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      let msg: { data: number; message?: string };
+      try {
+        msg = JSON.parse(buf.slice(0, nl));
+      } catch {
+        return finish(internal(`conmon: unexpected sync message ${JSON.stringify(buf.slice(0, nl))}`));
+      }
+      if (msg.data < 0) finish(new ConmonStartError(msg.message ?? stderr.trim() ?? 'container create failed'));
+      else finish(undefined, msg.data);
+    });
+    sync.on('end', () => finish(new ConmonStartError(stderr.trim() || 'conmon exited before reporting a pid')));
+    start.on('error', () => {});
+    sync.on('error', () => {});
+    start.write(Buffer.from([0]));
+  });
+}
+
+/** The runtime could not create the container or start the exec process; the message is the runtime's. */
+export class ConmonStartError extends Error {
+  constructor(readonly runtimeMessage: string) {
+    super(runtimeMessage);
+    this.name = 'ConmonStartError';
+  }
+}
+
+/** Messages for conmon's control fifo (`<bundle>/ctl`). */
+export const ctlResize = (height: number, width: number) => `1 ${height} ${width}\n`;
+export const ctlReopenLogs = () => '2 0 0\n';

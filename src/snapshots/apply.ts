@@ -1,0 +1,149 @@
+import { createWriteStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { invalidArgument, isErrno } from '../base/errors';
+import { S_IFBLK, S_IFCHR, S_IFIFO, lsetxattr, mknod } from '../base/linux';
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+/**
+ * Unpacks an uncompressed layer tar into an overlay upper folder, turning
+ * OCI whiteouts into overlay ones (a 0/0 char device; an opaque xattr).
+ * Entries that would land outside `root` — `..`, absolute names, writes or
+ * hard links through a symlink — are refused, not clamped: such a layer is
+ * broken or hostile.
+ */
+export async function applyLayer(root: string, src: Readable): Promise<void> {
+  const extract = tar.extract();
+  const dirTimes: [string, Date][] = [];
+  const safeDirs = new Set<string>([root]);
+
+  const consume = (async () => {
+    for await (const entry of extract) {
+      const h = entry.header;
+      const rel = cleanName(h.name);
+      if (rel === '') {
+        // The layer's root itself: only its metadata.
+        await setMeta(root, h, dirTimes);
+        entry.resume();
+        continue;
+      }
+      const target = path.join(root, rel);
+      await ensureParents(root, path.dirname(target), safeDirs);
+      const base = path.basename(rel);
+
+      if (base === OPAQUE) {
+        lsetxattr(path.dirname(target), OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+        entry.resume();
+        continue;
+      }
+      if (base.startsWith(WHITEOUT_PREFIX)) {
+        const hidden = path.join(path.dirname(target), base.slice(WHITEOUT_PREFIX.length));
+        await fsp.rm(hidden, { recursive: true, force: true });
+        mknod(hidden, S_IFCHR | 0o000, 0, 0);
+        entry.resume();
+        continue;
+      }
+
+      await replaceExisting(target, h.type === 'directory');
+      switch (h.type) {
+        case 'directory':
+          await fsp.mkdir(target, { recursive: true });
+          safeDirs.add(target);
+          break;
+        case 'file':
+        case 'contiguous-file':
+          await pipeline(entry, createWriteStream(target, { mode: 0o600 }));
+          break;
+        case 'symlink':
+          await fsp.symlink(h.linkname ?? '', target);
+          break;
+        case 'link': {
+          const linkRel = cleanName(h.linkname ?? '');
+          const linkTarget = path.join(root, linkRel);
+          await ensureParents(root, path.dirname(linkTarget), safeDirs);
+          try {
+            await fsp.link(linkTarget, target);
+          } catch (e) {
+            if (isErrno(e, 'ENOENT')) throw invalidArgument(`layer: hard link ${rel} points to missing ${linkRel}`);
+            throw e;
+          }
+          break;
+        }
+        case 'character-device':
+          mknod(target, S_IFCHR | (h.mode ?? 0) & 0o7777, h.devmajor ?? 0, h.devminor ?? 0);
+          break;
+        case 'block-device':
+          mknod(target, S_IFBLK | (h.mode ?? 0) & 0o7777, h.devmajor ?? 0, h.devminor ?? 0);
+          break;
+        case 'fifo':
+          mknod(target, S_IFIFO | (h.mode ?? 0) & 0o7777, 0, 0);
+          break;
+        default:
+          entry.resume();
+          continue;
+      }
+      entry.resume();
+      if (h.type !== 'link') await setMeta(target, h, dirTimes);
+    }
+  })();
+  await Promise.all([pipeline(src, extract), consume]);
+  // Directory times last: creating children changed them.
+  for (const [dir, mtime] of dirTimes.reverse()) await fsp.lutimes(dir, mtime, mtime);
+}
+
+/** `./a/b/` → `a/b`; refuses absolute names and `..`. */
+export function cleanName(name: string): string {
+  if (name.startsWith('/')) throw invalidArgument(`layer: absolute path ${JSON.stringify(name)} refused`);
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw invalidArgument(`layer: path ${JSON.stringify(name)} escapes the root`);
+  return parts.join('/');
+}
+
+/** Makes sure every folder from root to dir exists and none is a symlink. */
+async function ensureParents(root: string, dir: string, safe: Set<string>): Promise<void> {
+  if (safe.has(dir)) return;
+  await ensureParents(root, path.dirname(dir), safe);
+  try {
+    const st = await fsp.lstat(dir);
+    if (st.isSymbolicLink()) throw invalidArgument(`layer: write through symlink ${path.relative(root, dir)} refused`);
+    if (!st.isDirectory()) throw invalidArgument(`layer: ${path.relative(root, dir)} is not a directory`);
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+    await fsp.mkdir(dir, { mode: 0o755 });
+  }
+  safe.add(dir);
+}
+
+async function replaceExisting(target: string, isDir: boolean): Promise<void> {
+  try {
+    const st = await fsp.lstat(target);
+    if (isDir && st.isDirectory()) return;
+    await fsp.rm(target, { recursive: true, force: true });
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
+}
+
+async function setMeta(target: string, h: tar.Header, dirTimes: [string, Date][]): Promise<void> {
+  await fsp.lchown(target, h.uid ?? 0, h.gid ?? 0);
+  if (h.type !== 'symlink') await fsp.chmod(target, (h.mode ?? 0o644) & 0o7777);
+  for (const [key, value] of Object.entries(h.pax ?? {})) {
+    if (key.startsWith('SCHILY.xattr.')) {
+      const name = key.slice('SCHILY.xattr.'.length);
+      try {
+        lsetxattr(target, name, Buffer.from(String(value), "binary"));
+      } catch (e) {
+        if (!isErrno(e, 'ENOTSUP') && !isErrno(e, 'EPERM')) throw e;
+      }
+    }
+  }
+  const mtime = h.mtime ?? new Date(0);
+  if (h.type === 'directory') dirTimes.push([target, mtime]);
+  else await fsp.lutimes(target, mtime, mtime);
+}

@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { conflict, isErrno, notFound } from '../base/errors';
+import { atomicWriteJson, diskUsage, fsyncDir, mkdirp, readJsonIfExists } from '../base/files';
+
+/** How to mount a snapshot; performing it is mount.ts's job. */
+export interface Mount {
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export type SnapshotKind = 'committed' | 'active' | 'view';
+
+export interface SnapshotInfo {
+  name: string;
+  kind: SnapshotKind;
+  parent?: string;
+  created: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * Overlay snapshots, after containerd's snapshotter: a committed snapshot is
+ * a read-only layer named by its chain id; an active one is a writable upper
+ * over a parent chain (a container's rootfs, or a layer being unpacked).
+ * Each lives in snapshots/<hash of name>/{fs,work,info.json}; info.json is
+ * written last, so a crash mid-prepare leaves an orphan without info that
+ * open() removes.
+ */
+export class OverlaySnapshotter {
+  private constructor(private readonly root: string) {}
+
+  static async open(root: string): Promise<OverlaySnapshotter> {
+    await mkdirp(root, 0o700);
+    const s = new OverlaySnapshotter(root);
+    for (const dir of await fsp.readdir(root)) {
+      if (!(await readJsonIfExists(path.join(root, dir, 'info.json')))) {
+        await fsp.rm(path.join(root, dir), { recursive: true, force: true });
+      }
+    }
+    return s;
+  }
+
+  private dir(name: string): string {
+    return path.join(this.root, createHash('sha256').update(name).digest('hex').slice(0, 32));
+  }
+
+  /** The folder where an active snapshot's changes (or a layer being applied) live. */
+  upperDir(name: string): string {
+    return path.join(this.dir(name), 'fs');
+  }
+
+  async stat(name: string): Promise<SnapshotInfo | undefined> {
+    return readJsonIfExists<SnapshotInfo>(path.join(this.dir(name), 'info.json'));
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return (await this.stat(name)) !== undefined;
+  }
+
+  private async mustStat(name: string): Promise<SnapshotInfo> {
+    const info = await this.stat(name);
+    if (!info) throw notFound(`snapshot ${name}: not found`);
+    return info;
+  }
+
+  /** Parent chain of `name`, nearest first, including `name` itself. */
+  private async chain(name: string): Promise<SnapshotInfo[]> {
+    const out: SnapshotInfo[] = [];
+    let cur: string | undefined = name;
+    while (cur) {
+      const info = await this.mustStat(cur);
+      out.push(info);
+      cur = info.parent;
+    }
+    return out;
+  }
+
+  async prepare(name: string, parent: string | undefined, labels?: Record<string, string>): Promise<Mount[]> {
+    return this.create(name, parent, 'active', labels);
+  }
+
+  async view(name: string, parent: string): Promise<Mount[]> {
+    return this.create(name, parent, 'view');
+  }
+
+  private async create(name: string, parent: string | undefined, kind: SnapshotKind, labels?: Record<string, string>): Promise<Mount[]> {
+    if (await this.exists(name)) throw conflict(`snapshot ${name}: already exists`);
+    if (parent) {
+      const p = await this.mustStat(parent);
+      if (p.kind !== 'committed') throw conflict(`snapshot ${parent}: parent is not committed`);
+    }
+    const dir = this.dir(name);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await mkdirp(path.join(dir, 'fs'));
+    await mkdirp(path.join(dir, 'work'));
+    const info: SnapshotInfo = { name, kind, parent, created: new Date().toISOString(), labels };
+    await atomicWriteJson(path.join(dir, 'info.json'), info);
+    return this.mounts(name);
+  }
+
+  /** Turns an active snapshot into a committed one called `name`. */
+  async commit(name: string, activeName: string): Promise<void> {
+    const active = await this.mustStat(activeName);
+    if (active.kind !== 'active') throw conflict(`snapshot ${activeName}: not active`);
+    if (await this.exists(name)) {
+      // Another unpack of the same layer won the race: keep theirs.
+      await this.remove(activeName);
+      return;
+    }
+    const from = this.dir(activeName);
+    const to = this.dir(name);
+    await fsp.rm(to, { recursive: true, force: true });
+    await atomicWriteJson(path.join(from, 'info.json'), { ...active, name, kind: 'committed' });
+    await fsp.rename(from, to);
+    await fsyncDir(this.root);
+  }
+
+  async mounts(name: string): Promise<Mount[]> {
+    const [self, ...parents] = await this.chain(name);
+    const lowers = parents.map((p) => this.upperDir(p.name));
+    if (self.kind === 'committed' || self.kind === 'view') {
+      const layers = self.kind === 'committed' ? [this.upperDir(name), ...lowers] : lowers;
+      if (layers.length === 1) return [{ type: 'bind', source: layers[0], options: ['ro', 'rbind'] }];
+      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${layers.join(':')}`] }];
+    }
+    const dir = this.dir(name);
+    if (lowers.length === 0) return [{ type: 'bind', source: path.join(dir, 'fs'), options: ['rw', 'rbind'] }];
+    return [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [`index=off`, `lowerdir=${lowers.join(':')}`, `upperdir=${path.join(dir, 'fs')}`, `workdir=${path.join(dir, 'work')}`],
+      },
+    ];
+  }
+
+  async remove(name: string): Promise<void> {
+    const dir = this.dir(name);
+    // Remove info first so a crash mid-removal leaves an orphan open() cleans.
+    try {
+      await fsp.unlink(path.join(dir, 'info.json'));
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) throw notFound(`snapshot ${name}: not found`);
+      throw e;
+    }
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+
+  async list(): Promise<SnapshotInfo[]> {
+    const out: SnapshotInfo[] = [];
+    for (const dir of await fsp.readdir(this.root)) {
+      const info = await readJsonIfExists<SnapshotInfo>(path.join(this.root, dir, 'info.json'));
+      if (info) out.push(info);
+    }
+    return out;
+  }
+
+  async usage(name: string): Promise<{ size: number; inodes: number }> {
+    return diskUsage(this.upperDir(name));
+  }
+}
