@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -160,13 +161,15 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-// seqpacketConnect(path) -> fd of a connected, non-blocking SOCK_SEQPACKET
+// seqpacketConnect(path, shutRead) -> fd of a connected, non-blocking SOCK_SEQPACKET
 // socket (conmon's attach socket). Connects through /proc/self/fd so that
 // paths longer than sun_path work.
 static napi_value js_seqpacket_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 1; napi_value argv[1];
+  size_t argc = 2; napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char *path = get_string(env, argv[0]); if (!path) return NULL;
+  bool shut_read = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &shut_read);
   napi_value r = NULL;
   int pfd = open(path, O_PATH | O_CLOEXEC);
   if (pfd < 0) { r = throw_errno(env, "open", path); free(path); return r; }
@@ -181,8 +184,19 @@ static napi_value js_seqpacket_connect(napi_env env, napi_callback_info info) {
   if (rc < 0 && errno != EINPROGRESS) { r = throw_errno(env, "connect", path); close(fd); close(pfd); free(path); return r; }
   close(pfd);
   free(path);
+  // A write-only client: the peer's writes to us fail at once instead of filling a buffer.
+  if (shut_read) shutdown(fd, SHUT_RD);
   napi_create_int32(env, fd, &r);
   return r;
+}
+
+// shutdownWrite(fd): half-close, so the peer reads EOF.
+static napi_value js_shutdown_write(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1; napi_get_value_int32(env, argv[0], &fd);
+  if (shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN) return throw_errno(env, "shutdown", "");
+  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -193,6 +207,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
+    {"shutdownWrite", NULL, js_shutdown_write, NULL, NULL, NULL, napi_default, NULL},
     {"seqpacketConnect", NULL, js_seqpacket_connect, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -11,7 +11,8 @@ interface Native {
   lsetxattr(file: string, name: string, value: Buffer): void;
   lgetxattr(file: string, name: string): Buffer | null;
   llistxattr(file: string): string[];
-  seqpacketConnect(file: string): number;
+  seqpacketConnect(file: string, shutRead: boolean): number;
+  shutdownWrite(fd: number): void;
 }
 
 let native: Native | undefined;
@@ -40,5 +41,6 @@ export const mknod = (file: string, mode: number, major = 0, minor = 0) => sys()
 export const lsetxattr = (file: string, name: string, value: Buffer) => sys().lsetxattr(file, name, value);
 export const lgetxattr = (file: string, name: string) => sys().lgetxattr(file, name);
 export const llistxattr = (file: string) => sys().llistxattr(file);
-/** Connects to a SOCK_SEQPACKET unix socket; returns a non-blocking fd. */
-export const seqpacketConnect = (file: string) => sys().seqpacketConnect(file);
+/** Connects to a SOCK_SEQPACKET unix socket; returns a non-blocking fd (write-only with shutRead). */
+export const seqpacketConnect = (file: string, shutRead = false) => sys().seqpacketConnect(file, shutRead);
+export const shutdownWrite = (fd: number) => sys().shutdownWrite(fd);

@@ -17,9 +17,9 @@ export interface ContainerCreateConfig extends ContainerConfig {
 }
 
 /** `K=V` lists: later entries replace earlier ones with the same key, order kept. */
-export function mergeEnv(base: string[] = [], over: string[] = []): string[] {
-  const out = [...base];
-  for (const e of over) {
+export function mergeEnv(base?: string[] | null, over?: string[] | null): string[] {
+  const out = [...(base ?? [])];
+  for (const e of over ?? []) {
     const key = e.split('=')[0];
     const i = out.findIndex((x) => x.split('=')[0] === key);
     if (i >= 0) out[i] = e;

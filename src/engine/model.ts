@@ -107,6 +107,8 @@ export interface ContainerRecord {
   logMaxFile: number;
   /** Berth: set by `stop`/`kill` from the user, so restart policies leave it stopped. */
   stoppedByUser?: boolean;
+  /** Berth: pid of the conmon monitoring the current run. */
+  conmonPid?: number;
 }
 
 export const STATUS_CREATED: ContainerState = {

@@ -16,7 +16,7 @@ export interface ConmonOptions {
   bundle: string;
   pidFile: string;
   conmonPidFile: string;
-  /** conmon writes `<sessionId>` with the exit code here. */
+  /** conmon writes `<containerId>` with the exit code here (for exec sessions too). */
   exitDir: string;
   /** Must exist; conmon writes `exit` (and `oom`) here. */
   persistDir: string;
@@ -25,8 +25,12 @@ export interface ConmonOptions {
   logSizeMax: number;
   tty: boolean;
   stdin: boolean;
+  /** Keep the container's stdin open when an attached client goes (docker: not StdinOnce). */
+  leaveStdinOpen?: boolean;
   /** Exec sessions: the process spec to run in the container. */
   execProcessSpec?: string;
+  /** Exec sessions with stdin: conmon makes the attach socket and waits until we are connected. */
+  execAttach?: boolean;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -52,7 +56,9 @@ export function conmonArgs(o: ConmonOptions): string[] {
   if (o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
+  if (o.stdin && o.leaveStdinOpen) args.push('--leave-stdin-open');
   if (o.execProcessSpec) args.push('-e', '--exec-process-spec', o.execProcessSpec);
+  if (o.execProcessSpec && o.execAttach) args.push('--exec-attach');
   return args;
 }
 
@@ -61,15 +67,17 @@ export function conmonArgs(o: ConmonOptions): string[] {
  * the exec process). conmon daemonises, so the daemon is never the parent
  * of the container: it learns the pid over the sync pipe and nothing more.
  */
-export function startConmon(o: ConmonOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number }> {
+export function startConmon(o: ConmonOptions, onAttachReady?: () => void, env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number }> {
   return new Promise((resolve, reject) => {
+    const attach = !!(o.execProcessSpec && o.execAttach);
     const child = spawn(o.conmonPath, conmonArgs(o), {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-      env: { ...env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', ...(attach ? ['pipe' as const] : [])],
+      env: { ...env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(attach ? { _OCI_ATTACHPIPE: '5' } : {}) },
       detached: true,
     });
     const sync = child.stdio[3] as Socket;
     const start = child.stdio[4] as Socket;
+    const attachPipe = attach ? ((child.stdio as unknown as Socket[])[5]) : undefined;
     let stderr = '';
     let buf = '';
     let settled = false;
@@ -78,6 +86,7 @@ export function startConmon(o: ConmonOptions, env: NodeJS.ProcessEnv = process.e
       settled = true;
       sync.destroy();
       start.destroy();
+      attachPipe?.destroy();
       child.stderr?.destroy();
       child.unref();
       if (err) reject(err);
@@ -103,6 +112,17 @@ export function startConmon(o: ConmonOptions, env: NodeJS.ProcessEnv = process.e
     sync.on('end', () => finish(new ConmonStartError(stderr.trim() || 'conmon exited before reporting a pid')));
     start.on('error', () => {});
     sync.on('error', () => {});
+    if (attachPipe) {
+      // Handshake of --exec-attach: the socket is ready; connect, then let conmon run the process.
+      attachPipe.on('error', () => {});
+      attachPipe.once('data', () => {
+        try {
+          onAttachReady?.();
+        } finally {
+          start.write(Buffer.from([0]));
+        }
+      });
+    }
     start.write(Buffer.from([0]));
   });
 }

@@ -137,7 +137,6 @@ export function buildSpec(i: SpecInput): Spec {
       env: i.env,
       cwd: i.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1048576, soft: 1048576 }],
       noNewPrivileges: i.noNewPrivileges || undefined,
       oomScoreAdj: i.oomScoreAdj,
     },

@@ -1,0 +1,153 @@
+import { invalidArgument } from '../../base/errors';
+import { attachContainer, containerLogs, resizeContainer } from '../../engine/container-io';
+import type { Engine } from '../../engine/engine';
+import type { ContainerCreateConfig } from '../../engine/merge';
+import type { HostConfig } from '../../engine/model';
+import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
+import { dockerTime, frame, hijack, STDERR, STDOUT, streamResponse } from '../streams';
+import { pumpAttached } from './io';
+
+const ID = '([^/]+)';
+const RAW = 'application/vnd.docker.raw-stream';
+const MUX = 'application/vnd.docker.multiplexed-stream';
+
+/** The stream type docker uses for a container's output at an API version. */
+function streamType(ctx: Context, tty: boolean): string {
+  const v = Number(ctx.version ?? '1.41');
+  return tty || v < 1.42 ? RAW : MUX;
+}
+
+export function containerRoutes(r: Router, engine: Engine): void {
+  const svc = engine.containers;
+
+  r.add('GET', '/containers/json', async (ctx) => {
+    sendJson(ctx, 200, engine.listContainers({
+      all: qBool(ctx.query, 'all'), limit: qInt(ctx.query, 'limit'), filters: ctx.query.get('filters') ?? undefined,
+    }));
+  });
+
+  r.add('POST', '/containers/create', async (ctx) => {
+    const body = await jsonBody<ContainerCreateConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>(ctx);
+    const { HostConfig: host, NetworkingConfig: _net, ...config } = body;
+    sendJson(ctx, 201, await svc.create(ctx.query.get('name') ?? undefined, config, host ?? {}));
+  });
+
+  r.add('POST', '/containers/prune', async (ctx) => sendJson(ctx, 200, await engine.pruneContainers(ctx.query.get('filters') ?? undefined)));
+
+  r.add('GET', `/containers/${ID}/json`, async (ctx) => sendJson(ctx, 200, engine.inspectContainer(ctx.params[0])));
+
+  r.add('POST', `/containers/${ID}/start`, async (ctx) => {
+    await svc.start(ctx.params[0]);
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/stop`, async (ctx) => {
+    await svc.stop(ctx.params[0], qInt(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/restart`, async (ctx) => {
+    await svc.restart(ctx.params[0], qInt(ctx.query, 't'));
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/kill`, async (ctx) => {
+    await svc.kill(ctx.params[0], ctx.query.get('signal') ?? undefined);
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/pause`, async (ctx) => {
+    await svc.pause(ctx.params[0]);
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/unpause`, async (ctx) => {
+    await svc.unpause(ctx.params[0]);
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/rename`, async (ctx) => {
+    await svc.rename(ctx.params[0], ctx.query.get('name') ?? '');
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/update`, async (ctx) => {
+    sendJson(ctx, 200, await svc.update(ctx.params[0], await jsonBody<HostConfig>(ctx)));
+  });
+
+  r.add('DELETE', `/containers/${ID}`, async (ctx) => {
+    await svc.remove(ctx.params[0], { force: qBool(ctx.query, 'force'), volumes: qBool(ctx.query, 'v') });
+    sendEmpty(ctx);
+  });
+
+  r.add('POST', `/containers/${ID}/wait`, async (ctx) => {
+    // Headers first: the client starts the container only after this call is under way.
+    const id = svc.store.get(ctx.params[0]).Id;
+    const waiting = svc.wait(id, ctx.query.get('condition') ?? 'not-running');
+    const out = streamResponse(ctx, 'application/json');
+    const result = await waiting.catch((e: Error) => ({ StatusCode: -1, Error: { Message: e.message } }));
+    await out.write(JSON.stringify(result) + '\n');
+    out.end();
+  });
+
+  r.add('GET', `/containers/${ID}/top`, async (ctx) => sendJson(ctx, 200, await svc.top(ctx.params[0], ctx.query.get('ps_args') ?? undefined)));
+
+  r.add('GET', `/containers/${ID}/logs`, async (ctx) => {
+    const q = ctx.query;
+    const c = svc.store.get(ctx.params[0]);
+    if (!qBool(q, 'stdout') && !qBool(q, 'stderr')) throw invalidArgument('Bad parameters: you must choose at least one stream');
+    const tty = !!c.Config.Tty;
+    const out = streamResponse(ctx, streamType(ctx, tty));
+    const abort = new AbortController();
+    void out.closed.then(() => abort.abort());
+    const ts = qBool(q, 'timestamps');
+    const entries = containerLogs(svc, c.Id, {
+      follow: qBool(q, 'follow'), stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr'),
+      since: q.get('since') ?? undefined, until: q.get('until') ?? undefined, tail: q.get('tail') ?? undefined,
+    }, abort.signal);
+    for await (const e of entries) {
+      if (abort.signal.aborted) break;
+      const body = Buffer.concat([ts ? Buffer.from(dockerTime(e.time) + ' ') : Buffer.alloc(0), e.data, e.full ? Buffer.from('\n') : Buffer.alloc(0)]);
+      await out.write(tty ? body : frame(e.stream === 'stderr' ? STDERR : STDOUT, body));
+    }
+    out.end();
+  });
+
+  r.add('POST', `/containers/${ID}/attach`, async (ctx) => {
+    const q = ctx.query;
+    const c = svc.store.get(ctx.params[0]);
+    const io = await attachContainer(svc, c.Id, {
+      stdin: qBool(q, 'stdin'), stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr'), logs: qBool(q, 'logs'), stream: qBool(q, 'stream'),
+    });
+    const conn = hijack(ctx, streamType(ctx, io.tty));
+    await pumpAttached(conn, io, () => svc.wait(c.Id, 'next-exit'));
+  });
+
+  r.add('POST', `/containers/${ID}/resize`, async (ctx) => {
+    await resizeContainer(svc, ctx.params[0], qInt(ctx.query, 'h') ?? 24, qInt(ctx.query, 'w') ?? 80);
+    sendEmpty(ctx, 200);
+  });
+
+  r.add('GET', `/containers/${ID}/stats`, async (ctx) => {
+    const id = svc.store.get(ctx.params[0]).Id;
+    const stream = qBool(ctx.query, 'stream', true);
+    const oneShot = qBool(ctx.query, 'one-shot');
+    let pre = await engine.stats(id);
+    if (!stream) {
+      if (!oneShot && pre.cpu_stats.system_cpu_usage) {
+        await new Promise((r) => setTimeout(r, 1000));
+        pre = await engine.stats(id, pre);
+      }
+      return sendJson(ctx, 200, pre);
+    }
+    const out = streamResponse(ctx, 'application/json');
+    let open = true;
+    void out.closed.then(() => (open = false));
+    while (open && svc.store.find(id)) {
+      await out.write(JSON.stringify(pre) + '\n');
+      await new Promise((r) => setTimeout(r, 1000));
+      pre = await engine.stats(id, pre).catch(() => pre);
+    }
+    out.end();
+  });
+}

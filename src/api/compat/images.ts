@@ -1,0 +1,86 @@
+import { BerthError, notFound } from '../../base/errors';
+import type { Engine } from '../../engine/engine';
+import { parseFilters } from '../../engine/present';
+import { familiarString, parseReference } from '../../oci/reference';
+import { qBool, type Router, sendJson } from '../router';
+import { streamResponse } from '../streams';
+
+export function imageRoutes(r: Router, engine: Engine): void {
+  const images = engine.images;
+
+  r.add('GET', '/images/json', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters') ?? undefined);
+    const reference = [...(f.reference ?? []), ...(ctx.query.get('filter') ? [ctx.query.get('filter')!] : [])];
+    sendJson(ctx, 200, await images.list({
+      all: qBool(ctx.query, 'all'),
+      dangling: f.dangling ? f.dangling.includes('true') : undefined,
+      reference, labels: f.label,
+    }));
+  });
+
+  r.add('POST', '/images/create', async (ctx) => {
+    const q = ctx.query;
+    if (q.get('fromImage')) {
+      throw notFound(`pull access denied for ${q.get('fromImage')}: this daemon does not pull from registries yet; use 'docker load' or 'docker import'`);
+    }
+    if (q.get('fromSrc') !== '-') throw new BerthError('invalid_argument', 'import from a URL is not supported; send the archive as the body (fromSrc=-)');
+    // Errors after this point travel in the progress stream, as docker sends them.
+    const out = streamResponse(ctx, 'application/json');
+    try {
+      const rec = await images.import(ctx.req, {
+        repo: q.get('repo') ?? undefined, tag: q.get('tag') ?? undefined, changes: q.getAll('changes'), message: q.get('message') ?? undefined,
+      });
+      await out.write(JSON.stringify({ status: rec.id }) + '\n');
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
+    }
+    out.end();
+  });
+
+  r.add('POST', '/images/load', async (ctx) => {
+    const out = streamResponse(ctx, 'application/json');
+    try {
+      for (const l of await images.load(ctx.req)) {
+        const lines = l.tags.length ? l.tags.map((t) => `Loaded image: ${familiarString(parseReference(t))}\n`) : [`Loaded image ID: ${l.image.id}\n`];
+        for (const line of lines) await out.write(JSON.stringify({ stream: line }) + '\n');
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
+    }
+    out.end();
+  });
+
+  r.add('GET', '/images/get', async (ctx) => {
+    const names = ctx.query.getAll('names');
+    for (const n of names) await images.store.resolve(n);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await images.save(names, ctx.res);
+  });
+
+  r.add('POST', '/images/prune', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters') ?? undefined);
+    sendJson(ctx, 200, await images.prune((f.dangling ?? []).includes('false')));
+  });
+
+  r.add('GET', '/images/(.+)/get', async (ctx) => {
+    await images.store.resolve(ctx.params[0]);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await images.save([ctx.params[0]], ctx.res);
+  });
+
+  r.add('GET', '/images/(.+)/json', async (ctx) => sendJson(ctx, 200, await images.inspect(ctx.params[0])));
+  r.add('GET', '/images/(.+)/history', async (ctx) => sendJson(ctx, 200, await images.history(ctx.params[0])));
+
+  r.add('POST', '/images/(.+)/tag', async (ctx) => {
+    const repo = ctx.query.get('repo');
+    if (!repo) throw new BerthError('invalid_argument', 'repository name must have at least one component');
+    await images.tag(ctx.params[0], repo, ctx.query.get('tag') ?? undefined);
+    sendJson(ctx, 201, {});
+  });
+
+  r.add('DELETE', '/images/(.+)', async (ctx) => {
+    sendJson(ctx, 200, await images.remove(ctx.params[0], qBool(ctx.query, 'force')));
+  });
+}

@@ -1,0 +1,77 @@
+import * as os from 'node:os';
+import { BERTH_VERSION, type Engine } from '../../engine/engine';
+import type { EngineEvent } from '../../engine/events';
+import { parseFilters } from '../../engine/present';
+import { parseTimeArg } from '../../engine/logs';
+import { type Router, sendJson } from '../router';
+import { streamResponse } from '../streams';
+
+export const API_VERSION = '1.41';
+export const MIN_API_VERSION = '1.24';
+
+export function pingHeaders(): Record<string, string> {
+  return {
+    'API-Version': API_VERSION,
+    'Docker-Experimental': 'false',
+    Ostype: 'linux',
+    'Builder-Version': '1',
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    Pragma: 'no-cache',
+  };
+}
+
+export function systemRoutes(r: Router, engine: Engine): void {
+  r.add('GET', '/_ping', async (ctx) => {
+    ctx.res.writeHead(200, { ...pingHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 2 });
+    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+  });
+
+  r.add('GET', '/version', async (ctx) => {
+    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: archName(), KernelVersion: os.release() };
+    sendJson(ctx, 200, {
+      Platform: { Name: 'Berth' },
+      Components: [{ Name: 'Engine', Version: BERTH_VERSION, Details: { ...details, GitCommit: '', GoVersion: `node ${process.version}`, BuildTime: '', Experimental: 'false' } }],
+      Version: BERTH_VERSION,
+      ...details,
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+      BuildTime: '',
+    });
+  });
+
+  r.add('GET', '/info', async (ctx) => sendJson(ctx, 200, await engine.info()));
+  r.add('GET', '/system/df', async (ctx) => sendJson(ctx, 200, await engine.df()));
+
+  r.add('GET', '/events', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters') ?? undefined);
+    const since = parseTimeArg(ctx.query.get('since') ?? undefined);
+    const until = parseTimeArg(ctx.query.get('until') ?? undefined);
+    const out = streamResponse(ctx, 'application/json');
+    const matches = (e: EngineEvent) =>
+      (!f.type || f.type.includes(e.Type)) &&
+      (!f.event || f.event.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) &&
+      (!f.container || (e.Type === 'container' && f.container.some((c) => e.Actor.ID.startsWith(c) || e.Actor.Attributes.name === c))) &&
+      (!f.image || f.image.some((i) => e.Actor.Attributes.image === i || e.Actor.ID === i)) &&
+      (!f.volume || (e.Type === 'volume' && f.volume.includes(e.Actor.ID))) &&
+      (!f.label || f.label.every((l) => { const [k, v] = l.split('='); return v === undefined ? k in e.Actor.Attributes : e.Actor.Attributes[k] === v; }));
+    let stop!: () => void;
+    const done = new Promise<void>((res) => (stop = res));
+    const unsubscribe = engine.events.subscribe((e) => {
+      if (until !== undefined && BigInt(e.timeNano) > until) return stop();
+      if (matches(e)) void out.write(JSON.stringify(e) + '\n');
+    }, since);
+    let timer: NodeJS.Timeout | undefined;
+    if (until !== undefined) {
+      const ms = Number(until / 1_000_000n) - Date.now();
+      timer = setTimeout(stop, Math.max(0, ms));
+    }
+    await Promise.race([done, out.closed]);
+    if (timer) clearTimeout(timer);
+    unsubscribe();
+    out.end();
+  });
+}
+
+function archName(): string {
+  return ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+}

@@ -1,0 +1,38 @@
+import { notFound } from '../../base/errors';
+import type { Engine } from '../../engine/engine';
+import { labelMatches } from '../../engine/images';
+import { parseFilters } from '../../engine/present';
+import { jsonBody, qBool, type Router, sendEmpty, sendJson } from '../router';
+
+export function volumeRoutes(r: Router, engine: Engine): void {
+  r.add('GET', '/volumes', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters') ?? undefined);
+    let vols = await engine.volumes.list();
+    if (f.name) vols = vols.filter((v) => f.name.some((n) => v.Name.includes(n)));
+    if (f.label) vols = vols.filter((v) => f.label.every((l) => labelMatches(v.Labels, l)));
+    if (f.dangling) {
+      const want = f.dangling.includes('true') || f.dangling.includes('1');
+      vols = vols.filter((v) => (engine.containers.volumeUsers(v.Name).length === 0) === want);
+    }
+    sendJson(ctx, 200, { Volumes: vols, Warnings: [] });
+  });
+
+  r.add('POST', '/volumes/create', async (ctx) => {
+    const body = await jsonBody<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }>(ctx);
+    if (body.Driver && body.Driver !== 'local') throw notFound(`plugin "${body.Driver}" not found`);
+    const { created, ...v } = await engine.volumes.create(body.Name, body.Labels ?? {}, body.DriverOpts ?? {});
+    if (created) engine.events.publish('volume', 'create', v.Name, { driver: 'local' });
+    sendJson(ctx, 201, v);
+  });
+
+  r.add('POST', '/volumes/prune', async (ctx) => sendJson(ctx, 200, await engine.pruneVolumes(ctx.query.get('filters') ?? undefined)));
+
+  r.add('GET', '/volumes/([^/]+)', async (ctx) => sendJson(ctx, 200, await engine.volumes.inspect(ctx.params[0])));
+
+  r.add('DELETE', '/volumes/([^/]+)', async (ctx) => {
+    const name = ctx.params[0];
+    await engine.volumes.remove(name, qBool(ctx.query, 'force') ? [] : engine.containers.volumeUsers(name));
+    engine.events.publish('volume', 'destroy', name, { driver: 'local' });
+    sendEmpty(ctx);
+  });
+}

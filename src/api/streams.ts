@@ -1,0 +1,73 @@
+import type { Duplex } from 'node:stream';
+import type { Context } from './router';
+
+export const STDIN = 0;
+export const STDOUT = 1;
+export const STDERR = 2;
+
+/** docker's multiplexed stream frame: [stream, 0, 0, 0, size(be32)] + payload. */
+export function frame(stream: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = stream;
+  h.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([h, payload]);
+}
+
+/** A k8s-file time (`...+00:00`) the way docker prints log timestamps (`...Z`). */
+export function dockerTime(t: string): string {
+  return t.replace(/\+00:00$/, 'Z');
+}
+
+export interface Hijacked {
+  /** Writes output; resolves when the peer has taken it (backpressure). */
+  write(b: Buffer): Promise<void>;
+  end(): void;
+  /** Client input, when the connection was upgraded. */
+  input?: Duplex;
+  closed: Promise<void>;
+}
+
+/**
+ * Takes over the connection for a raw stream, as docker does for attach and
+ * exec: `101 UPGRADED` when the client asked for it (then input flows too);
+ * otherwise a 200 with an unframed, close-delimited body (output only).
+ */
+export function hijack(ctx: Context, contentType: string): Hijacked {
+  if (ctx.upgrade) {
+    const s = ctx.upgrade.socket;
+    s.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    if (ctx.upgrade.head.length) s.unshift(ctx.upgrade.head);
+    const closed = new Promise<void>((res) => {
+      s.once('close', () => res());
+      s.once('error', () => res());
+    });
+    return {
+      write: (b) => new Promise((res) => (s.write(b) ? res() : s.once('drain', () => res()))),
+      end: () => s.end(),
+      input: s,
+      closed,
+    };
+  }
+  const res = ctx.res;
+  (res as unknown as { useChunkedEncodingByDefault: boolean }).useChunkedEncodingByDefault = false;
+  res.writeHead(200, { 'Content-Type': contentType, Connection: 'close' });
+  res.flushHeaders();
+  const closed = new Promise<void>((r) => res.once('close', () => r()));
+  return {
+    write: (b) => new Promise((r) => (res.write(b) ? r() : res.once('drain', () => r()))),
+    end: () => res.end(),
+    closed,
+  };
+}
+
+/** Starts a streamed response (logs, events, stats, wait) with its headers sent at once. */
+export function streamResponse(ctx: Context, contentType: string): { write(b: Buffer | string): Promise<void>; end(): void; closed: Promise<void> } {
+  ctx.res.writeHead(200, { 'Content-Type': contentType });
+  ctx.res.flushHeaders();
+  const closed = new Promise<void>((r) => ctx.res.once('close', () => r()));
+  return {
+    write: (b) => new Promise((r) => (ctx.res.write(b) ? r() : ctx.res.once('drain', () => r()))),
+    end: () => ctx.res.end(),
+    closed,
+  };
+}

@@ -1,0 +1,104 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { invalidArgument } from '../base/errors';
+import type { Level } from '../base/log';
+
+/** The daemon's settings: flags over the config file (JSON, like docker's daemon.json) over defaults. */
+export interface DaemonConfig {
+  dataRoot: string;
+  execRoot: string;
+  host: string;
+  cgroupParent: string;
+  defaultRuntime: string;
+  runtimes: Record<string, string>;
+  defaultShmSize: string;
+  logOpts: { 'max-size': string; 'max-file': string };
+  init: boolean;
+  logLevel: Level;
+}
+
+export const DEFAULTS: DaemonConfig = {
+  dataRoot: '/var/lib/berth',
+  execRoot: '/run/berth',
+  host: 'unix:///run/berth/berth.sock',
+  cgroupParent: '/berth',
+  defaultRuntime: 'runc',
+  runtimes: {},
+  defaultShmSize: '64m',
+  logOpts: { 'max-size': '10m', 'max-file': '3' },
+  init: false,
+  logLevel: 'info',
+};
+
+const FLAGS: Record<string, keyof DaemonConfig> = {
+  '--data-root': 'dataRoot',
+  '-g': 'dataRoot',
+  '--exec-root': 'execRoot',
+  '-H': 'host',
+  '--host': 'host',
+  '--cgroup-parent': 'cgroupParent',
+  '--default-runtime': 'defaultRuntime',
+  '--default-shm-size': 'defaultShmSize',
+  '--log-level': 'logLevel',
+  '-l': 'logLevel',
+};
+
+/** daemon.json keys Berth reads, by docker's names. */
+const FILE_KEYS: Record<string, keyof DaemonConfig> = {
+  'data-root': 'dataRoot',
+  'exec-root': 'execRoot',
+  'cgroup-parent': 'cgroupParent',
+  'default-runtime': 'defaultRuntime',
+  'default-shm-size': 'defaultShmSize',
+  'log-level': 'logLevel',
+  'log-opts': 'logOpts',
+  init: 'init',
+  runtimes: 'runtimes',
+};
+
+export function parseDaemonArgs(argv: string[]): DaemonConfig {
+  const flags: Partial<Record<keyof DaemonConfig, unknown>> = {};
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const next = () => {
+      if (v !== undefined) return v;
+      const n = argv[++i];
+      if (n === undefined) throw invalidArgument(`flag needs an argument: ${a}`);
+      return n;
+    };
+    if (a === '--config-file') configFile = next();
+    else if (a === '--init') flags.init = v === undefined ? true : v !== 'false';
+    else if (a === '--add-runtime') {
+      const [n, p] = next().split('=');
+      flags.runtimes = { ...(flags.runtimes as Record<string, string>), [n]: p };
+    } else if (FLAGS[a]) flags[FLAGS[a]] = next();
+    else throw invalidArgument(`unknown flag: ${a}`);
+  }
+  const file: Partial<Record<keyof DaemonConfig, unknown>> = {};
+  if (configFile) {
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    } catch (e) {
+      throw invalidArgument(`unable to configure the daemon with file ${configFile}: ${(e as Error).message}`);
+    }
+    for (const [k, val] of Object.entries(raw)) {
+      if (!FILE_KEYS[k]) throw invalidArgument(`the following directives don't match any configuration option: ${k}`);
+      file[FILE_KEYS[k]] = k === 'runtimes' ? Object.fromEntries(Object.entries(val as Record<string, { path: string }>).map(([n, r]) => [n, r.path])) : val;
+    }
+  }
+  const cfg = { ...DEFAULTS, ...file, ...flags } as DaemonConfig;
+  cfg.logOpts = { ...DEFAULTS.logOpts, ...(file.logOpts as object) };
+  cfg.dataRoot = path.resolve(cfg.dataRoot);
+  cfg.execRoot = path.resolve(cfg.execRoot);
+  if (!cfg.host.startsWith('unix://')) throw invalidArgument(`only unix sockets are supported for -H, got ${cfg.host}`);
+  if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw invalidArgument(`invalid log level: ${cfg.logLevel}`);
+  return cfg;
+}

@@ -1,0 +1,21 @@
+import type { Logger } from '../base/log';
+import type { LogLimits } from './logs';
+
+/** What the engine needs from the daemon's configuration. */
+export interface EngineConfig {
+  dataRoot: string;
+  execRoot: string;
+  /** Runtime name → binary path; the first is not necessarily the default. */
+  runtimes: Record<string, string>;
+  defaultRuntime: string;
+  conmonPath: string;
+  /** A static init binary (tini) mounted as /sbin/docker-init for --init. */
+  initPath: string;
+  /** cgroup folder under which every container's cgroup is made (e.g. /berth). */
+  cgroupParent: string;
+  defaultShmSize: number;
+  log: LogLimits;
+  /** Run every container with --init unless it says otherwise. */
+  defaultInit: boolean;
+  logger: Logger;
+}

@@ -1,0 +1,91 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { conflict, invalidArgument, notFound } from '../base/errors';
+import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
+import type { ContainerRecord } from './model';
+
+const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/**
+ * Containers by id, with the index of names. Each record lives in
+ * containers/<id>/container.json; a folder without one is an orphan of a
+ * crashed create and is removed at open.
+ */
+export class ContainerStore {
+  private readonly byId = new Map<string, ContainerRecord>();
+  private readonly byName = new Map<string, string>();
+
+  private constructor(readonly root: string) {}
+
+  static async open(root: string): Promise<ContainerStore> {
+    await mkdirp(root, 0o710);
+    const s = new ContainerStore(root);
+    for (const id of await fsp.readdir(root)) {
+      const rec = await readJsonIfExists<ContainerRecord>(path.join(root, id, 'container.json'));
+      if (!rec) {
+        await fsp.rm(path.join(root, id), { recursive: true, force: true });
+        continue;
+      }
+      s.byId.set(rec.Id, rec);
+      s.byName.set(rec.Name, rec.Id);
+    }
+    return s;
+  }
+
+  dir(id: string): string {
+    return path.join(this.root, id);
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.byId.values()];
+  }
+
+  /** By full id, name (with or without `/`), or unique id prefix, as docker looks containers up. */
+  find(ref: string): ContainerRecord | undefined {
+    const direct = this.byId.get(ref);
+    if (direct) return direct;
+    const byName = this.byName.get(ref.startsWith('/') ? ref : `/${ref}`);
+    if (byName) return this.byId.get(byName);
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const hits = [...this.byId.keys()].filter((id) => id.startsWith(ref));
+      if (hits.length > 1) throw invalidArgument(`multiple IDs found with provided prefix: ${ref}`);
+      if (hits.length === 1) return this.byId.get(hits[0]);
+    }
+    return undefined;
+  }
+
+  get(ref: string): ContainerRecord {
+    const c = this.find(ref);
+    if (!c) throw notFound(`No such container: ${ref}`);
+    return c;
+  }
+
+  /** Claims a name for an id; throws docker's conflict message when taken. */
+  reserveName(name: string, id: string): string {
+    if (!NAME.test(name)) throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const n = name.startsWith('/') ? name : `/${name}`;
+    const holder = this.byName.get(n);
+    if (holder && holder !== id)
+      throw conflict(`Conflict. The container name "${n}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    this.byName.set(n, id);
+    return n;
+  }
+
+  releaseName(name: string, id: string): void {
+    if (this.byName.get(name) === id) this.byName.delete(name);
+  }
+
+  async save(rec: ContainerRecord): Promise<void> {
+    await mkdirp(this.dir(rec.Id), 0o710);
+    await atomicWriteJson(path.join(this.dir(rec.Id), 'container.json'), rec);
+    this.byId.set(rec.Id, rec);
+  }
+
+  async delete(rec: ContainerRecord): Promise<void> {
+    // The record goes first: a crash mid-removal leaves an orphan folder, never a half container.
+    await fsp.rm(path.join(this.dir(rec.Id), 'container.json'), { force: true });
+    await fsp.rm(this.dir(rec.Id), { recursive: true, force: true });
+    this.byId.delete(rec.Id);
+    this.releaseName(rec.Name, rec.Id);
+  }
+}

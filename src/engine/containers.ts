@@ -1,0 +1,723 @@
+import { EventEmitter } from 'node:events';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { run } from '../base/exec';
+import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notModified } from '../base/errors';
+import { atomicWriteJson, mkdirp } from '../base/files';
+import { newId, randomName, shortId } from '../base/ids';
+import { Cgroup } from '../runtime/cgroups';
+import { ConmonStartError, ctlReopenLogs, startConmon } from '../runtime/conmon';
+import { cleanRuntimeMessage, OciRuntime } from '../runtime/oci-runtime';
+import { buildSpec } from '../runtime/spec';
+import { mountAll, unmountAll } from '../snapshots/mount';
+import type { ImageStore } from '../images/store';
+import type { EngineConfig } from './config';
+import type { ContainerStore } from './container-store';
+import { writeEtcFiles } from './etc-files';
+import type { EventBus } from './events';
+import { toResources, UPDATABLE, validateHostConfig } from './host-config';
+import { logLimits, rotateLog } from './logs';
+import { type ContainerCreateConfig, mergeImageConfig, processArgs } from './merge';
+import { type ContainerRecord, type HostConfig, type MountPoint, STATUS_CREATED } from './model';
+import { planMounts, runtimeMounts } from './mounts';
+import { parseSignal } from './signals';
+import { readUserDb, resolveUser } from './users';
+import type { VolumeStore } from './volumes';
+
+const LOG_DRIVERS = ['', 'json-file', 'local', 'k8s-file'];
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Runtime paths of one container, all under the exec root (gone at reboot, like the container). */
+export function runPaths(execRoot: string, id: string) {
+  const bundle = path.join(execRoot, 'containers', id);
+  return {
+    bundle,
+    rootfs: path.join(bundle, 'rootfs'),
+    persist: path.join(bundle, 'persist'),
+    attach: path.join(bundle, 'attach'),
+    ctl: path.join(bundle, 'ctl'),
+    exitFile: path.join(execRoot, 'exits', id),
+  };
+}
+
+/**
+ * Containers: create, start, stop, kill, remove and the rest, over conmon
+ * and an OCI runtime. One operation at a time per container; exits are
+ * learned from conmon's exit files, so the daemon is never the parent of a
+ * container and can restart without touching one.
+ */
+export class ContainerService {
+  /** `start:<id>`, `exit:<id>`, `remove:<id>` for attach and wait. */
+  readonly lifecycle = new EventEmitter();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly runtimes: Map<string, OciRuntime>;
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private rotateTimer?: NodeJS.Timeout;
+  private exitWatcher?: import('node:fs').FSWatcher;
+  private closed = false;
+
+  constructor(
+    private readonly cfg: EngineConfig,
+    readonly store: ContainerStore,
+    private readonly images: ImageStore,
+    private readonly volumes: VolumeStore,
+    private readonly events: EventBus,
+  ) {
+    this.lifecycle.setMaxListeners(0);
+    this.runtimes = new Map(Object.entries(cfg.runtimes).map(([n, p]) => [n, new OciRuntime(n, p, path.join(cfg.execRoot, 'runtime', n))]));
+  }
+
+  get cfgExecRoot(): string {
+    return this.cfg.execRoot;
+  }
+
+  private get exitDir() {
+    return path.join(this.cfg.execRoot, 'exits');
+  }
+
+  runtimeOf(c: ContainerRecord): OciRuntime {
+    const r = this.runtimes.get(c.runtime);
+    if (!r) throw internal(`unknown runtime ${c.runtime}`);
+    return r;
+  }
+
+  cgroupOf(c: ContainerRecord): Cgroup {
+    return new Cgroup(path.posix.join(this.cfg.cgroupParent, c.Id));
+  }
+
+  logPath(c: ContainerRecord): string {
+    return path.join(this.store.dir(c.Id), 'ctr.log');
+  }
+
+  /** Runs fn with the container locked against other lifecycle operations. */
+  private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const p = prev.then(fn, fn);
+    const tail = p.catch(() => {});
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return p;
+  }
+
+  // ---- startup and shutdown -------------------------------------------------
+
+  /** Watches exit files and reconciles containers with what conmon and the runtime say now. */
+  async open(): Promise<void> {
+    await mkdirp(this.exitDir, 0o700);
+    const { watch } = await import('node:fs');
+    this.exitWatcher = watch(this.exitDir, (_ev, file) => {
+      if (file) void this.onExitFile(String(file));
+    });
+    this.exitWatcher.on('error', (e) => this.cfg.logger.error('exit watcher', { error: errorMessage(e) }));
+    for (const c of this.store.all()) await this.reconcile(c);
+    for (const f of await fsp.readdir(this.exitDir)) void this.onExitFile(f);
+    this.rotateTimer = setInterval(() => {
+      void this.rotateLogs();
+      void this.checkMonitors();
+    }, 500);
+    this.rotateTimer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.exitWatcher?.close();
+    if (this.rotateTimer) clearInterval(this.rotateTimer);
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+  }
+
+  private async reconcile(c: ContainerRecord): Promise<void> {
+    if (!c.State.Running && !c.State.Restarting) return;
+    const state = await this.runtimeOf(c).state(c.Id).catch(() => undefined);
+    if (state && (state.status === 'running' || state.status === 'paused') && monitorAlive(c)) {
+      c.State = { ...c.State, Pid: state.pid, Paused: state.status === 'paused', Status: state.status === 'paused' ? 'paused' : 'running' };
+      await this.store.save(c);
+      return;
+    }
+    const exit = await fsp.readFile(runPaths(this.cfg.execRoot, c.Id).exitFile, 'utf8').catch(() => undefined);
+    if (exit !== undefined) return; // handled by the exit-file scan
+    if (state && state.status !== 'stopped') {
+      // Running without its monitor: nothing captures its output any more.
+      await this.runtimeOf(c).kill(c.Id, 9, true).catch(() => {});
+      await this.finishExit(c, 137, 'container monitor (conmon) died');
+      return;
+    }
+    // No runtime state and no exit file: the host rebooted or the exec root was wiped.
+    await this.finishExit(c, 255, state ? 'container monitor (conmon) died' : 'container state lost (host restarted?)');
+  }
+
+  /** Finds running containers whose conmon is gone without leaving an exit file. */
+  private async checkMonitors(): Promise<void> {
+    for (const c of this.store.all()) {
+      if (!c.State.Running || monitorAlive(c)) continue;
+      await this.withLock(c.Id, async () => {
+        if (!c.State.Running || monitorAlive(c)) return;
+        const code = await fsp.readFile(runPaths(this.cfg.execRoot, c.Id).exitFile, 'utf8').catch(() => undefined);
+        if (code !== undefined) return this.finishExit(c, Number(code.trim()) || 0);
+        await this.reconcile(c);
+      });
+    }
+  }
+
+  /**
+   * Waits (holding the container's lock) until the current run has exited,
+   * and records the exit: from conmon's exit file, or as a kill when conmon
+   * itself is gone. Returns false on timeout.
+   */
+  private async waitExitLocked(c: ContainerRecord, timeoutMs: number): Promise<boolean> {
+    const file = runPaths(this.cfg.execRoot, c.Id).exitFile;
+    const end = Date.now() + timeoutMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
+      if (!c.State.Running) return true;
+      const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
+      if (text !== undefined) {
+        await this.finishExit(c, Number(text.trim()) || 0);
+        return true;
+      }
+      if (!monitorAlive(c)) {
+        await this.reconcile(c);
+        return !c.State.Running;
+      }
+      if (Date.now() >= end) return false;
+      await sleep(delay);
+    }
+  }
+
+  // ---- create ---------------------------------------------------------------
+
+  async create(nameArg: string | undefined, config: ContainerCreateConfig, host: HostConfig = {}): Promise<{ Id: string; Warnings: string[] }> {
+    const id = newId();
+    const name = this.store.reserveName(nameArg || this.freeName(), id);
+    const cleanup: (() => Promise<unknown>)[] = [async () => this.store.releaseName(name, id)];
+    try {
+      validateHostConfig(host);
+      const runtime = host.Runtime || this.cfg.defaultRuntime;
+      if (!this.runtimes.has(runtime)) throw invalidArgument(`unknown or invalid runtime name: ${runtime}`);
+      const logType = host.LogConfig?.Type ?? '';
+      if (!LOG_DRIVERS.includes(logType)) throw invalidArgument(`logger: no log driver named '${logType}' is registered`);
+      const limits = logLimits(host.LogConfig?.Config, this.cfg.log);
+      checkNetworkMode(host.NetworkMode, (ref) => this.store.get(ref).Id);
+      for (const m of [host.IpcMode, host.PidMode, host.UTSMode]) if (m && m !== 'host' && m !== 'private' && m !== 'shareable') throw invalidArgument(`invalid namespace mode: ${m}`);
+      for (const opt of host.SecurityOpt ?? []) parseSecurityOpt(opt);
+      if (!config.Image) throw invalidArgument('Config.Image is required');
+      const image = await this.images.resolve(config.Image);
+      const imageConfig = await this.images.config(image.id);
+      const merged = mergeImageConfig(config, imageConfig.config);
+      const { path: procPath, args } = processArgs(merged);
+      const mounts = planMounts(host, merged.Volumes);
+
+      await this.images.snapshots.prepare(id, await this.images.topSnapshot(image.id));
+      cleanup.push(() => this.images.snapshots.remove(id));
+      for (const m of mounts) {
+        if (m.Type !== 'volume') continue;
+        const v = await this.volumes.create(m.Name);
+        m.Name = v.Name;
+        m.Source = v.Mountpoint;
+        if (v.created && m.anonymous) cleanup.push(() => this.volumes.remove(v.Name, []));
+      }
+      const rec: ContainerRecord = {
+        Id: id,
+        Name: name,
+        Created: new Date().toISOString(),
+        Path: procPath,
+        Args: args,
+        Image: image.id,
+        Config: { ...merged, Hostname: config.Hostname || shortId(id), Image: config.Image, Tty: !!config.Tty, OpenStdin: !!config.OpenStdin, StdinOnce: !!config.StdinOnce },
+        HostConfig: { NetworkMode: 'default', ...host, Runtime: runtime, LogConfig: { Type: logType || 'k8s-file', Config: host.LogConfig?.Config ?? {} } },
+        State: { ...STATUS_CREATED },
+        RestartCount: 0,
+        Mounts: mounts,
+        runtime,
+        logMaxSize: limits.maxSize,
+        logMaxFile: limits.maxFile,
+      };
+      await this.store.save(rec);
+      this.events.publish('container', 'create', id, { image: config.Image, name: name.slice(1) });
+      return { Id: id, Warnings: [] };
+    } catch (e) {
+      for (const undo of cleanup.reverse()) await undo().catch(() => {});
+      throw e;
+    }
+  }
+
+  private freeName(): string {
+    for (let i = 0; i < 100; i++) {
+      const n = randomName() + (i > 10 ? `_${i}` : '');
+      if (!this.store.find(n)) return n;
+    }
+    return newId().slice(0, 16);
+  }
+
+  // ---- start ----------------------------------------------------------------
+
+  start(ref: string): Promise<void> {
+    const c = this.store.get(ref);
+    return this.withLock(c.Id, () => this.startLocked(c.Id));
+  }
+
+  private async startLocked(id: string): Promise<void> {
+    const c = this.store.get(id);
+    if (c.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
+    if (c.State.Running) throw notModified(`container ${id} is already started`);
+    if (c.State.Status === 'removing' || c.State.Dead) throw conflict(`container ${id} is marked for removal and cannot be started`);
+    this.clearRestartTimer(id);
+    const p = runPaths(this.cfg.execRoot, id);
+    const runtime = this.runtimeOf(c);
+    await this.cleanupRuntime(c);
+    try {
+      await mkdirp(p.persist);
+      await mountAll(await this.images.snapshots.mounts(id), p.rootfs);
+      const spec = await this.specFor(c, p.rootfs);
+      await atomicWriteJson(path.join(p.bundle, 'config.json'), spec);
+      await fsp.rm(p.exitFile, { force: true });
+      const conmonCap = c.logMaxSize > 0 ? (c.logMaxFile > 1 ? c.logMaxSize * 2 : c.logMaxSize) : 0;
+      const { pid } = await startConmon({
+        conmonPath: this.cfg.conmonPath, runtimePath: runtime.path, runtimeRoot: runtime.root, containerId: id, sessionId: id,
+        name: c.Name.slice(1), bundle: p.bundle, pidFile: path.join(p.bundle, 'pidfile'), conmonPidFile: path.join(p.bundle, 'conmon.pid'),
+        exitDir: this.exitDir, persistDir: p.persist, logPath: this.logPath(c), logSizeMax: conmonCap,
+        tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, leaveStdinOpen: !c.Config.StdinOnce,
+      });
+      await runtime.start(id);
+      c.conmonPid = Number(await fsp.readFile(path.join(p.bundle, 'conmon.pid'), 'utf8').catch(() => '0')) || undefined;
+      c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString() };
+      c.stoppedByUser = false;
+      await this.store.save(c);
+      this.events.publish('container', 'start', id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
+      this.lifecycle.emit(`start:${id}`);
+    } catch (e) {
+      await runtime.delete(id, true).catch(() => {});
+      await this.cleanupRuntime(c).catch(() => {});
+      const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
+      const exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : 128;
+      c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: exitCode, Error: msg };
+      await this.store.save(c);
+      // Attached clients and waiters learn of the failed start as of an exit.
+      this.lifecycle.emit(`exit:${id}`, exitCode);
+      if (e instanceof BerthError) throw e;
+      const code = exitCode === 128 ? 'internal' : 'invalid_argument';
+      throw new BerthError(code, `failed to create task for container: OCI runtime create failed: ${msg}: unknown`, { cause: e });
+    }
+  }
+
+  /** The OCI spec of a container whose rootfs is mounted at `rootfs`. */
+  private async specFor(c: ContainerRecord, rootfs: string) {
+    const h = c.HostConfig;
+    const netMode = h.NetworkMode ?? 'default';
+    const hostNet = netMode === 'host';
+    const etc = await writeEtcFiles(this.store.dir(c.Id), {
+      hostname: c.Config.Hostname!, domainname: c.Config.Domainname, hostNetwork: hostNet,
+      extraHosts: h.ExtraHosts ?? [], dns: h.Dns ?? [], dnsSearch: h.DnsSearch ?? [], dnsOptions: h.DnsOptions ?? [],
+    });
+    const { passwd, groups } = await readUserDb(rootfs);
+    const user = resolveUser(c.Config.User ?? '', passwd, groups, h.GroupAdd ?? []);
+    const env = [...(c.Config.Env ?? [])];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${c.Config.Hostname}`);
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    if (c.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const sec = (h.SecurityOpt ?? []).map(parseSecurityOpt);
+    const seccompOpt = sec.find((s) => s.key === 'seccomp');
+    let seccomp: 'default' | 'unconfined' | import('../oci/runtime-spec').Seccomp = 'default';
+    if (seccompOpt?.value === 'unconfined') seccomp = 'unconfined';
+    else if (seccompOpt && seccompOpt.value !== 'default') seccomp = JSON.parse(seccompOpt.value);
+    const init = h.Init ?? this.cfg.defaultInit;
+    const args = [c.Path, ...c.Args];
+    const mounts = runtimeMounts(await this.resolveVolumes(c, rootfs));
+    mounts.push(
+      { destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'rprivate'] },
+      { destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'rprivate'] },
+      { destination: '/etc/resolv.conf', type: 'bind', source: etc.resolv, options: ['rbind', 'rprivate'] },
+    );
+    if (init) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: this.cfg.initPath, options: ['rbind', 'ro', 'rprivate'] });
+    let netns: string = 'new';
+    if (hostNet) netns = 'host';
+    else if (netMode.startsWith('container:')) {
+      const other = this.store.get(netMode.slice('container:'.length));
+      if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
+      netns = `/proc/${other.State.Pid}/ns/net`;
+    }
+    return buildSpec({
+      rootfs,
+      args: init ? ['/sbin/docker-init', '--', ...args] : args,
+      env,
+      cwd: c.Config.WorkingDir || '/',
+      user,
+      hostname: c.Config.Hostname!,
+      tty: !!c.Config.Tty,
+      readonlyRootfs: !!h.ReadonlyRootfs,
+      privileged: !!h.Privileged,
+      capAdd: h.CapAdd ?? [],
+      capDrop: h.CapDrop ?? [],
+      noNewPrivileges: sec.some((s) => s.key === 'no-new-privileges' && s.value !== 'false'),
+      seccomp,
+      maskPaths: !sec.some((s) => s.key === 'systempaths' && s.value === 'unconfined'),
+      mounts,
+      shmSize: h.ShmSize || this.cfg.defaultShmSize,
+      resources: toResources(h),
+      netns,
+      pidHost: h.PidMode === 'host',
+      ipcHost: h.IpcMode === 'host',
+      utsHost: h.UTSMode === 'host' || hostNet,
+      cgroupsPath: path.posix.join(this.cfg.cgroupParent, c.Id),
+      sysctls: h.Sysctls ?? undefined,
+      oomScoreAdj: h.OomScoreAdj || undefined,
+    });
+  }
+
+  /** Fills volume sources and, on a volume's first use, copies the image's files into it (as docker does). */
+  private async resolveVolumes(c: ContainerRecord, rootfs: string): Promise<MountPoint[]> {
+    for (const m of c.Mounts) {
+      if (m.Type === 'bind') {
+        await fsp.mkdir(m.Source, { recursive: true }).catch((e) => {
+          if (!isErrno(e, 'EEXIST')) throw e;
+        });
+      }
+      if (m.Type !== 'volume' || m.noCopy) continue;
+      const data = m.Source;
+      const empty = (await fsp.readdir(data).catch(() => [])).length === 0;
+      const from = path.join(rootfs, m.Destination);
+      const st = await fsp.lstat(from).catch(() => undefined);
+      if (empty && st?.isDirectory()) await run('cp', ['-a', '--', `${from}/.`, `${data}/`]);
+    }
+    return c.Mounts;
+  }
+
+  // ---- exits ----------------------------------------------------------------
+
+  private async onExitFile(id: string): Promise<void> {
+    if (this.closed) return;
+    const c = this.store.find(id);
+    const file = path.join(this.exitDir, id);
+    if (!c) {
+      await fsp.rm(file, { force: true });
+      return;
+    }
+    await this.withLock(c.Id, async () => {
+      const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
+      if (text === undefined || !c.State.Running) return;
+      await this.finishExit(c, Number(text.trim()) || 0);
+    });
+  }
+
+  /** Records an exit, frees runtime resources, and applies --rm or the restart policy. */
+  private async finishExit(c: ContainerRecord, exitCode: number, error = ''): Promise<void> {
+    const oom = (await this.cgroupOf(c).oomKills().catch(() => 0)) > 0;
+    await this.cleanupRuntime(c);
+    const startedAt = Date.parse(c.State.StartedAt);
+    c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
+    await this.store.save(c);
+    if (oom) this.events.publish('container', 'oom', c.Id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
+    this.events.publish('container', 'die', c.Id, { image: c.Config.Image ?? '', name: c.Name.slice(1), exitCode: String(exitCode) });
+    this.lifecycle.emit(`exit:${c.Id}`, exitCode);
+    if (c.HostConfig.AutoRemove) {
+      await this.removeLocked(c.Id, { force: true, volumes: true }).catch((e) => this.cfg.logger.error('auto-remove failed', { id: c.Id, error: errorMessage(e) }));
+      return;
+    }
+    this.maybeRestart(c, exitCode, Date.now() - startedAt);
+  }
+
+  /** Docker's restart policies with a growing back-off (100 ms doubling, reset after 10 s of running, at most 1 min). */
+  private maybeRestart(c: ContainerRecord, exitCode: number, ranMs: number): void {
+    const p = c.HostConfig.RestartPolicy ?? {};
+    const name = p.Name ?? 'no';
+    let restart = false;
+    if (name === 'always') restart = !c.stoppedByUser;
+    else if (name === 'unless-stopped') restart = !c.stoppedByUser;
+    else if (name === 'on-failure') restart = exitCode !== 0 && !c.stoppedByUser && (!p.MaximumRetryCount || c.RestartCount < p.MaximumRetryCount);
+    if (!restart || this.closed) return;
+    const backoff = ranMs >= 10_000 ? 100 : Math.min(60_000, 100 * 2 ** Math.min(c.RestartCount, 10));
+    c.State = { ...c.State, Status: 'restarting', Restarting: true };
+    void this.store.save(c);
+    const t = setTimeout(() => {
+      this.restartTimers.delete(c.Id);
+      void this.withLock(c.Id, async () => {
+        const cur = this.store.find(c.Id);
+        if (!cur || !cur.State.Restarting) return;
+        cur.RestartCount++;
+        cur.State = { ...cur.State, Restarting: false };
+        this.events.publish('container', 'restart', cur.Id, { name: cur.Name.slice(1) });
+        await this.startLocked(cur.Id);
+      }).catch((e) => this.cfg.logger.warn('restart failed', { id: c.Id, error: errorMessage(e) }));
+    }, backoff);
+    this.restartTimers.set(c.Id, t);
+  }
+
+  private clearRestartTimer(id: string): void {
+    const t = this.restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(id);
+  }
+
+  /** Removes the runtime's container, the rootfs mount and the bundle; idempotent. */
+  private async cleanupRuntime(c: ContainerRecord): Promise<void> {
+    const p = runPaths(this.cfg.execRoot, c.Id);
+    await this.runtimeOf(c).delete(c.Id, true).catch((e) => this.cfg.logger.warn('runtime delete', { id: c.Id, error: errorMessage(e) }));
+    await unmountAll(p.rootfs);
+    await fsp.rm(p.bundle, { recursive: true, force: true });
+    await fsp.rm(p.exitFile, { force: true });
+    await this.cgroupOf(c).remove().catch(() => {});
+  }
+
+  // ---- stop, kill, wait, restart, pause ---------------------------------------
+
+  /** Resolves when the container's current run has been recorded as exited. */
+  private exited(id: string): Promise<number> {
+    return new Promise((res) => this.lifecycle.once(`exit:${id}`, res));
+  }
+
+  stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const c = this.store.get(ref);
+    return this.withLock(c.Id, async () => {
+      this.clearRestartTimer(c.Id);
+      if (c.State.Restarting) {
+        c.State = { ...c.State, Restarting: false, Status: 'exited' };
+        c.stoppedByUser = true;
+        return this.store.save(c);
+      }
+      if (!c.State.Running) throw notModified(`container ${c.Id} is not running`);
+      await this.stopLocked(c, timeoutSec, signal);
+    });
+  }
+
+  /** Stop signal, then SIGKILL after the timeout; returns when the exit is recorded. */
+  private async stopLocked(c: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
+    c.stoppedByUser = true;
+    await this.store.save(c);
+    const sig = parseSignal(signal ?? c.Config.StopSignal, 15);
+    const t = timeoutSec ?? c.Config.StopTimeout ?? 10;
+    await this.signal(c, sig);
+    if (!(await this.waitExitLocked(c, t < 0 ? 2 ** 31 : t * 1000))) {
+      await this.signal(c, 9);
+      if (!(await this.waitExitLocked(c, 30_000))) throw internal(`container ${c.Id} did not exit after SIGKILL`);
+    }
+    this.events.publish('container', 'stop', c.Id, { name: c.Name.slice(1) });
+  }
+
+  private async signal(c: ContainerRecord, sig: number): Promise<void> {
+    const rt = this.runtimeOf(c);
+    await rt.kill(c.Id, sig, sig === 9).catch((e) => {
+      if (!(e instanceof BerthError && (e.code === 'not_found' || e.code === 'conflict'))) throw e;
+    });
+    // A frozen process cannot act on a signal: thaw it.
+    if (c.State.Paused) {
+      await rt.resume(c.Id).catch(() => {});
+      c.State = { ...c.State, Paused: false, Status: 'running' };
+    }
+  }
+
+  async kill(ref: string, signal?: string): Promise<void> {
+    const c = this.store.get(ref);
+    const sig = parseSignal(signal, 9);
+    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+    if (sig === 9 || sig === parseSignal(c.Config.StopSignal, 15)) {
+      c.stoppedByUser = true;
+      await this.store.save(c);
+    }
+    await this.signal(c, sig);
+    this.events.publish('container', 'kill', c.Id, { name: c.Name.slice(1), signal: String(sig) });
+  }
+
+  /** docker wait: conditions not-running (default), next-exit, removed. */
+  async wait(ref: string, condition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const c = this.store.get(ref);
+    const result = () => ({ StatusCode: c.State.ExitCode, Error: c.State.Error ? { Message: c.State.Error } : null });
+    if (condition === 'removed') {
+      await new Promise((res) => this.lifecycle.once(`remove:${c.Id}`, res));
+      return result();
+    }
+    if (condition === 'not-running' && !c.State.Running && !c.State.Restarting) return result();
+    if (!['not-running', 'next-exit'].includes(condition)) throw invalidArgument(`invalid condition: ${condition}`);
+    await this.exited(c.Id);
+    return result();
+  }
+
+  async restart(ref: string, timeoutSec?: number): Promise<void> {
+    const c = this.store.get(ref);
+    await this.withLock(c.Id, async () => {
+      this.clearRestartTimer(c.Id);
+      if (c.State.Running) await this.stopLocked(c, timeoutSec);
+      c.State = { ...c.State, Restarting: false };
+      await this.startLocked(c.Id);
+    });
+    this.events.publish('container', 'restart', c.Id, { name: c.Name.slice(1) });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const c = this.store.get(ref);
+    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+    if (c.State.Paused) throw conflict(`Container ${c.Id} is already paused`);
+    await this.runtimeOf(c).pause(c.Id);
+    c.State = { ...c.State, Paused: true, Status: 'paused' };
+    await this.store.save(c);
+    this.events.publish('container', 'pause', c.Id, { name: c.Name.slice(1) });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const c = this.store.get(ref);
+    if (!c.State.Paused) throw conflict(`Container ${c.Id} is not paused`);
+    await this.runtimeOf(c).resume(c.Id);
+    c.State = { ...c.State, Paused: false, Status: 'running' };
+    await this.store.save(c);
+    this.events.publish('container', 'unpause', c.Id, { name: c.Name.slice(1) });
+  }
+
+  // ---- remove, rename, update ---------------------------------------------------
+
+  remove(ref: string, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const c = this.store.get(ref);
+    return this.withLock(c.Id, () => this.removeLocked(c.Id, o));
+  }
+
+  private async removeLocked(id: string, o: { force?: boolean; volumes?: boolean }): Promise<void> {
+    const c = this.store.find(id);
+    if (!c) return;
+    if (c.State.Status === 'removing') throw conflict(`removal of container ${id} is already in progress`);
+    if (c.State.Running && !o.force) {
+      const what = c.State.Paused ? 'paused' : 'running';
+      throw conflict(`You cannot remove a ${what} container ${id}. ${c.State.Paused ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`);
+    }
+    this.clearRestartTimer(id);
+    if (c.State.Running) {
+      c.stoppedByUser = true;
+      c.HostConfig = { ...c.HostConfig, AutoRemove: false };
+      await this.signal(c, 9);
+      if (!(await this.waitExitLocked(c, 30_000))) throw internal(`container ${id} did not exit after SIGKILL`);
+    }
+    c.State = { ...c.State, Status: 'removing' };
+    await this.cleanupRuntime(c);
+    await this.images.snapshots.remove(id).catch((e) => {
+      if (!(e instanceof BerthError && e.code === 'not_found')) throw e;
+    });
+    await this.store.delete(c);
+    if (o.volumes) {
+      for (const m of c.Mounts) {
+        if (m.Type === 'volume' && m.anonymous && m.Name) {
+          await this.volumes.remove(m.Name, this.volumeUsers(m.Name)).catch((e) => this.cfg.logger.warn('volume remove', { volume: m.Name, error: errorMessage(e) }));
+        }
+      }
+    }
+    this.events.publish('container', 'destroy', id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
+    this.lifecycle.emit(`remove:${id}`);
+  }
+
+  /** Containers that mount a volume. */
+  volumeUsers(name: string): string[] {
+    return this.store.all().filter((c) => c.Mounts.some((m) => m.Type === 'volume' && m.Name === name)).map((c) => c.Id);
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const c = this.store.get(ref);
+    if (!newName) throw invalidArgument('Neither old nor new names may be empty');
+    const old = c.Name;
+    const n = this.store.reserveName(newName, c.Id);
+    if (n === old) throw invalidArgument(`Renaming a container with the same name as its current name`);
+    c.Name = n;
+    await this.store.save(c);
+    this.store.releaseName(old, c.Id);
+    this.events.publish('container', 'rename', c.Id, { name: n.slice(1), oldName: old });
+  }
+
+  async update(ref: string, patch: HostConfig): Promise<{ Warnings: string[] }> {
+    const c = this.store.get(ref);
+    return this.withLock(c.Id, async () => {
+      const changes: HostConfig = {};
+      for (const k of UPDATABLE) if (patch[k] !== undefined && patch[k] !== null && !(typeof patch[k] === 'number' && patch[k] === 0)) (changes as Record<string, unknown>)[k] = patch[k];
+      if (patch.RestartPolicy && !patch.RestartPolicy.Name) delete changes.RestartPolicy;
+      const next: HostConfig = { ...c.HostConfig, ...changes };
+      if (changes.Memory && !changes.MemorySwap && c.HostConfig.MemorySwap && c.HostConfig.MemorySwap > 0 && c.HostConfig.MemorySwap < changes.Memory) {
+        throw invalidArgument('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+      }
+      validateHostConfig(next);
+      if (c.State.Running) {
+        try {
+          await this.runtimeOf(c).update(c.Id, toResources(next));
+        } catch (e) {
+          throw invalidArgument(`Cannot update container ${c.Id}: ${errorMessage(e)}`);
+        }
+      }
+      c.HostConfig = next;
+      await this.store.save(c);
+      this.events.publish('container', 'update', c.Id, { name: c.Name.slice(1) });
+      return { Warnings: [] };
+    });
+  }
+
+  // ---- observation ------------------------------------------------------------
+
+  /** docker top: `ps` on the host, limited to the container's processes. */
+  async top(ref: string, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const c = this.store.get(ref);
+    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+    const pids = new Set((await this.runtimeOf(c).ps(c.Id)).map(String));
+    const { stdout } = await run('ps', psArgs.split(/\s+/).filter(Boolean)).catch((e) => {
+      throw invalidArgument(`Error running top: ${errorMessage(e)}`);
+    });
+    const lines = stdout.trimEnd().split('\n');
+    const titles = lines[0].trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol < 0) throw invalidArgument(`Couldn't find PID field in ps output`);
+    const procs = lines.slice(1).map((l) => {
+      const f = l.trim().split(/\s+/);
+      return [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
+    });
+    return { Titles: titles, Processes: procs.filter((p) => pids.has(p[pidCol])) };
+  }
+
+  private async rotateLogs(): Promise<void> {
+    for (const c of this.store.all()) {
+      if (!c.State.Running || c.logMaxSize <= 0 || c.logMaxFile <= 1) continue;
+      const file = this.logPath(c);
+      const st = await fsp.stat(file).catch(() => undefined);
+      if (!st || st.size < c.logMaxSize) continue;
+      try {
+        await rotateLog(file, c.logMaxFile);
+        const fh = await fsp.open(runPaths(this.cfg.execRoot, c.Id).ctl, fsp.constants.O_WRONLY | fsp.constants.O_NONBLOCK);
+        await fh.write(ctlReopenLogs());
+        await fh.close();
+      } catch (e) {
+        this.cfg.logger.warn('log rotation', { id: c.Id, error: errorMessage(e) });
+      }
+    }
+  }
+}
+
+function checkNetworkMode(mode: string | undefined, lookup: (ref: string) => string): void {
+  if (!mode || ['default', 'bridge', 'none', 'host'].includes(mode)) return;
+  if (mode.startsWith('container:')) {
+    lookup(mode.slice('container:'.length));
+    return;
+  }
+  throw invalidArgument(`network ${mode} not found (user-defined networks are not supported yet)`);
+}
+
+/** `--security-opt` entries: `key=value`, `key:value` (old form) or a bare `no-new-privileges`. */
+export function parseSecurityOpt(opt: string): { key: string; value: string } {
+  if (opt === 'no-new-privileges') return { key: opt, value: 'true' };
+  const i = opt.search(/[=:]/);
+  if (i < 0) throw invalidArgument(`Invalid --security-opt: ${JSON.stringify(opt)}`);
+  const key = opt.slice(0, i);
+  const value = opt.slice(i + 1);
+  if (!['seccomp', 'no-new-privileges', 'systempaths', 'label', 'apparmor'].includes(key)) throw invalidArgument(`Invalid --security-opt: ${JSON.stringify(opt)}`);
+  if (key === 'seccomp' && value !== 'unconfined' && value !== 'default') {
+    try {
+      JSON.parse(value);
+    } catch {
+      throw invalidArgument('Decoding seccomp profile failed: the profile must be passed as JSON');
+    }
+  }
+  return { key, value };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Is the conmon of this container's current run alive? */
+function monitorAlive(c: ContainerRecord): boolean {
+  if (!c.conmonPid) return true;
+  try {
+    process.kill(c.conmonPid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

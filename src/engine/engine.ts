@@ -1,0 +1,332 @@
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { invalidArgument } from '../base/errors';
+import { diskUsage, mkdirp } from '../base/files';
+import { ContentStore } from '../content/store';
+import { ImageStore } from '../images/store';
+import { normalize } from '../oci/reference';
+import { cgroupVersion } from '../runtime/cgroups';
+import { OverlaySnapshotter } from '../snapshots/snapshotter';
+import type { EngineConfig } from './config';
+import { ContainerStore } from './container-store';
+import { ContainerService } from './containers';
+import { EventBus } from './events';
+import { ExecService } from './execs';
+import { ImageService, labelMatches } from './images';
+import type { ContainerRecord } from './model';
+import { commandText, parseFilters, statusText } from './present';
+import { VolumeStore } from './volumes';
+
+export const BERTH_VERSION = '0.1.0';
+
+/** The engine: every store and service of one data root, wired once. */
+export class Engine {
+  private constructor(
+    readonly cfg: EngineConfig,
+    readonly events: EventBus,
+    readonly containers: ContainerService,
+    readonly execs: ExecService,
+    readonly images: ImageService,
+    readonly volumes: VolumeStore,
+  ) {}
+
+  static async open(cfg: EngineConfig): Promise<Engine> {
+    await mkdirp(cfg.dataRoot, 0o711);
+    await mkdirp(cfg.execRoot, 0o700);
+    const content = await ContentStore.open(path.join(cfg.dataRoot, 'content'));
+    const snapshots = await OverlaySnapshotter.open(path.join(cfg.dataRoot, 'snapshots'));
+    const imageStore = await ImageStore.open(path.join(cfg.dataRoot, 'images'), content, snapshots);
+    const containerStore = await ContainerStore.open(path.join(cfg.dataRoot, 'containers'));
+    const volumes = await VolumeStore.open(path.join(cfg.dataRoot, 'volumes'));
+    const events = new EventBus();
+    const containers = new ContainerService(cfg, containerStore, imageStore, volumes, events);
+    const execs = new ExecService(cfg, containers, events);
+    const images = new ImageService(imageStore, containerStore, events);
+    await containers.open();
+    return new Engine(cfg, events, containers, execs, images, volumes);
+  }
+
+  close(): void {
+    this.containers.close();
+  }
+
+  // ---- containers -------------------------------------------------------------
+
+  listContainers(o: { all?: boolean; limit?: number; filters?: string; size?: boolean } = {}) {
+    const f = parseFilters(o.filters);
+    const known = ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'health', 'isolation', 'is-task', 'publish', 'expose'];
+    for (const k of Object.keys(f)) if (!known.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    const statuses = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+    for (const s of f.status ?? []) if (!statuses.includes(s)) throw invalidArgument(`invalid filter 'status=${s}'`);
+    let list = this.containers.store.all().sort((a, b) => b.Created.localeCompare(a.Created));
+    const all = o.all || (f.status?.length ?? 0) > 0 || (f.exited?.length ?? 0) > 0;
+    list = list.filter((c) => {
+      if (!all && !c.State.Running) return false;
+      if (f.id && !f.id.some((x) => c.Id.startsWith(x))) return false;
+      if (f.name && !f.name.some((x) => new RegExp(x.replace(/^\//, '')).test(c.Name.slice(1)))) return false;
+      if (f.status && !f.status.includes(c.State.Status)) return false;
+      if (f.exited && !(c.State.Status === 'exited' && f.exited.includes(String(c.State.ExitCode)))) return false;
+      if (f.label && !f.label.every((l) => labelMatches(c.Config.Labels ?? {}, l))) return false;
+      if (f.ancestor && !f.ancestor.some((a) => this.isAncestor(c, a))) return false;
+      if (f.volume && !f.volume.some((v) => c.Mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v))) return false;
+      return true;
+    });
+    if (o.limit && o.limit > 0) list = list.slice(0, o.limit);
+    return list.map((c) => ({
+      Id: c.Id,
+      Names: [c.Name],
+      Image: c.Config.Image ?? c.Image,
+      ImageID: c.Image,
+      Command: commandText(c),
+      Created: Math.floor(Date.parse(c.Created) / 1000),
+      Ports: [],
+      Labels: c.Config.Labels ?? {},
+      State: c.State.Status,
+      Status: statusText(c),
+      HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? 'default' },
+      NetworkSettings: { Networks: networksOf(c) },
+      Mounts: c.Mounts.map(presentMount),
+    }));
+  }
+
+  private isAncestor(c: ContainerRecord, ref: string): boolean {
+    if (c.Image === ref || c.Image.startsWith(`sha256:${ref}`) || c.Image.slice(7).startsWith(ref)) return true;
+    return c.Config.Image === ref || this.images.store.namesOf(c.Image).some((n) => n === tryNorm(ref));
+  }
+
+  inspectContainer(ref: string) {
+    const c = this.containers.store.get(ref);
+    const dir = this.containers.store.dir(c.Id);
+    return {
+      Id: c.Id,
+      Created: c.Created,
+      Path: c.Path,
+      Args: c.Args,
+      State: (({ Status, Running, Paused, Restarting, OOMKilled, Dead, Pid, ExitCode, Error, StartedAt, FinishedAt }) => ({ Status, Running, Paused, Restarting, OOMKilled, Dead, Pid, ExitCode, Error, StartedAt, FinishedAt }))(c.State),
+      Image: c.Image,
+      ResolvConfPath: path.join(dir, 'resolv.conf'),
+      HostnamePath: path.join(dir, 'hostname'),
+      HostsPath: path.join(dir, 'hosts'),
+      LogPath: this.containers.logPath(c),
+      Name: c.Name,
+      RestartCount: c.RestartCount,
+      Driver: 'overlay',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: null,
+      HostConfig: c.HostConfig,
+      GraphDriver: { Name: 'overlay', Data: {} },
+      Mounts: c.Mounts.map(presentMount),
+      Config: c.Config,
+      NetworkSettings: {
+        Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
+        SandboxKey: c.State.Running && c.HostConfig.NetworkMode !== 'host' ? `/proc/${c.State.Pid}/ns/net` : '',
+        SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '',
+        GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networksOf(c),
+      },
+    };
+  }
+
+  /** docker stats: one sample in docker's shape; `pre` is the previous sample for CPU%. */
+  async stats(ref: string, pre?: { read: string; cpu_stats: unknown }) {
+    const c = this.containers.store.get(ref);
+    const zero = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: 0, online_cpus: os.cpus().length, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+    const now = new Date().toISOString();
+    if (!c.State.Running) {
+      return { read: now, preread: '0001-01-01T00:00:00Z', id: c.Id, name: c.Name, pids_stats: {}, blkio_stats: {}, num_procs: 0, storage_stats: {}, cpu_stats: zero, precpu_stats: zero, memory_stats: {}, networks: {} };
+    }
+    const s = await this.containers.cgroupOf(c).stats();
+    const cpu = {
+      cpu_usage: { total_usage: s.cpu.usageNs, usage_in_kernelmode: s.cpu.systemNs ?? 0, usage_in_usermode: s.cpu.userNs ?? 0 },
+      system_cpu_usage: await systemCpuNs(),
+      online_cpus: os.cpus().length,
+      throttling_data: { periods: 0, throttled_periods: s.cpu.throttledPeriods ?? 0, throttled_time: 0 },
+    };
+    return {
+      read: now,
+      preread: pre?.read ?? '0001-01-01T00:00:00Z',
+      id: c.Id,
+      name: c.Name,
+      pids_stats: { current: s.pids.current, limit: s.pids.limit },
+      blkio_stats: { io_service_bytes_recursive: [] },
+      num_procs: 0,
+      storage_stats: {},
+      cpu_stats: cpu,
+      precpu_stats: pre?.cpu_stats ?? zero,
+      memory_stats: { usage: s.memory.usage, max_usage: s.memory.maxUsage, limit: s.memory.limit, failcnt: s.memory.failcnt, stats: { cache: s.memory.cache ?? 0, total_inactive_file: 0 } },
+      networks: {},
+    };
+  }
+
+  async pruneContainers(filters?: string) {
+    const f = parseFilters(filters);
+    const deleted: string[] = [];
+    let space = 0;
+    for (const c of this.containers.store.all()) {
+      if (c.State.Running || c.State.Restarting) continue;
+      if (f.label && !f.label.every((l) => labelMatches(c.Config.Labels ?? {}, l))) continue;
+      space += (await this.images.store.snapshots.usage(c.Id).catch(() => ({ size: 0 }))).size;
+      await this.containers.remove(c.Id, {});
+      deleted.push(c.Id);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: space };
+  }
+
+  // ---- volumes ----------------------------------------------------------------
+
+  async pruneVolumes(filters?: string) {
+    const f = parseFilters(filters);
+    const all = (f.all ?? []).includes('true');
+    const deleted: string[] = [];
+    let space = 0;
+    for (const v of await this.volumes.list()) {
+      if (this.containers.volumeUsers(v.Name).length) continue;
+      // As docker 23+: without all=true only anonymous volumes go.
+      if (!all && !('com.docker.volume.anonymous' in v.Labels)) continue;
+      if (f.label && !f.label.every((l) => labelMatches(v.Labels, l))) continue;
+      space += await this.volumes.usage(v.Name);
+      await this.volumes.remove(v.Name, []);
+      deleted.push(v.Name);
+    }
+    return { VolumesDeleted: deleted, SpaceReclaimed: space };
+  }
+
+  // ---- system -----------------------------------------------------------------
+
+  async info() {
+    const all = this.containers.store.all();
+    const images = await this.images.store.list();
+    const running = all.filter((c) => c.State.Running && !c.State.Paused).length;
+    const paused = all.filter((c) => c.State.Paused).length;
+    return {
+      ID: 'berth',
+      Containers: all.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: all.length - running - paused,
+      Images: images.length,
+      Driver: 'overlay',
+      DriverStatus: [['Backing Filesystem', 'extfs']],
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file', 'json-file', 'local'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      KernelMemory: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      OomKillDisable: true,
+      IPv4Forwarding: true,
+      BridgeNfIptables: false,
+      BridgeNfIp6tables: false,
+      Debug: false,
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: String(cgroupVersion()),
+      NEventsListener: 0,
+      KernelVersion: os.release(),
+      OperatingSystem: await osName(),
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { InsecureRegistryCIDRs: [], IndexConfigs: {}, Mirrors: [] },
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      GenericResources: null,
+      DockerRootDir: this.cfg.dataRoot,
+      HttpProxy: '',
+      HttpsProxy: '',
+      NoProxy: '',
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: BERTH_VERSION,
+      Runtimes: Object.fromEntries(Object.entries(this.cfg.runtimes).map(([n, p]) => [n, { path: p }])),
+      DefaultRuntime: this.cfg.defaultRuntime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: 'docker-init',
+      ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: '', Expected: '' },
+      SecurityOptions: ['name=seccomp,profile=default', `name=cgroupns`],
+      Warnings: [],
+    };
+  }
+
+  async df() {
+    const containers = this.containers.store.all();
+    const images = await this.images.list({});
+    let layersSize = 0;
+    for (const s of await this.images.store.snapshots.list()) if (s.kind === 'committed') layersSize += (await this.images.store.snapshots.usage(s.name)).size;
+    const cs = [];
+    for (const c of this.listContainers({ all: true })) {
+      const rw = (await this.images.store.snapshots.usage(c.Id).catch(() => ({ size: 0 }))).size;
+      cs.push({ ...c, SizeRw: rw, SizeRootFs: rw + (images.find((i) => i.Id === c.ImageID)?.Size ?? 0) });
+    }
+    const vols = [];
+    for (const v of await this.volumes.list()) {
+      vols.push({ ...v, UsageData: { Size: await this.volumes.usage(v.Name), RefCount: this.containers.volumeUsers(v.Name).length } });
+    }
+    return {
+      LayersSize: layersSize,
+      Images: images.map((i) => ({ ...i, Containers: containers.filter((c) => c.Image === i.Id).length })),
+      Containers: cs,
+      Volumes: vols,
+      BuildCache: [],
+    };
+  }
+
+  /** Bytes and inodes under the data root (for leak checks and `system df`). */
+  async dataRootUsage() {
+    return diskUsage(this.cfg.dataRoot);
+  }
+}
+
+function networksOf(c: ContainerRecord): Record<string, object> {
+  const mode = c.HostConfig.NetworkMode ?? 'default';
+  const name = mode === 'default' || mode === 'bridge' ? 'none' : mode.startsWith('container:') ? '' : mode;
+  if (!name) return {};
+  return { [name]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: name, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } };
+}
+
+function presentMount(m: ContainerRecord['Mounts'][number]) {
+  return {
+    Type: m.Type,
+    ...(m.Name ? { Name: m.Name } : {}),
+    Source: m.Source,
+    Destination: m.Destination,
+    ...(m.Type === 'volume' ? { Driver: 'local' } : {}),
+    Mode: m.Mode,
+    RW: m.RW,
+    Propagation: m.Propagation,
+  };
+}
+
+function tryNorm(ref: string): string | undefined {
+  try {
+    return normalize(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+async function systemCpuNs(): Promise<number> {
+  const line = (await fsp.readFile('/proc/stat', 'utf8')).split('\n')[0];
+  const ticks = line.split(/\s+/).slice(1, 8).reduce((a, b) => a + Number(b), 0);
+  return ticks * (1e9 / 100);
+}
+
+async function osName(): Promise<string> {
+  const text = await fsp.readFile('/etc/os-release', 'utf8').catch(() => '');
+  return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
+}

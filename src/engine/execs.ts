@@ -1,0 +1,211 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { conflict, errorMessage, invalidArgument, notFound } from '../base/errors';
+import { atomicWriteJson, mkdirp } from '../base/files';
+import { newId } from '../base/ids';
+import { ConmonStartError, ctlResize, startConmon } from '../runtime/conmon';
+import { cleanRuntimeMessage } from '../runtime/oci-runtime';
+import { capabilitySet } from '../runtime/spec';
+import type { EngineConfig } from './config';
+import type { ContainerService } from './containers';
+import { runPaths } from './containers';
+import type { EventBus } from './events';
+import { followLog, type LogEntry } from './logs';
+import { mergeEnv } from './merge';
+import { StdinSink } from './stdin';
+import { readUserDb, resolveUser } from './users';
+
+export interface ExecConfig {
+  Cmd: string[];
+  Env?: string[] | null;
+  User?: string;
+  WorkingDir?: string;
+  Tty?: boolean;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Privileged?: boolean;
+  DetachKeys?: string;
+}
+
+interface ExecSession {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  exited: Promise<void>;
+  markExited: () => void;
+}
+
+/** What an attached client gets from a started exec or container. */
+export interface AttachedIo {
+  /** Output until the process ends (or the signal aborts). */
+  output?: (signal: AbortSignal) => AsyncGenerator<LogEntry>;
+  stdin?: StdinSink;
+  tty: boolean;
+  /** Terminal size changes, for tty sessions. */
+  resize?: (h: number, w: number) => Promise<void>;
+}
+
+/**
+ * Exec sessions, each monitored by its own conmon (`conmon --exec`): its
+ * output goes to a log file under the session's folder, its exit code to an
+ * exit file, as for containers. Sessions live in memory, as docker's do.
+ */
+export class ExecService {
+  private readonly sessions = new Map<string, ExecSession>();
+
+  constructor(
+    private readonly cfg: EngineConfig,
+    private readonly containers: ContainerService,
+    private readonly events: EventBus,
+  ) {}
+
+  private dir(id: string) {
+    return path.join(this.cfg.execRoot, 'exec', id);
+  }
+
+  /** conmon names exit files after the container, so each session gets its own folder. */
+  private exitFile(s: ExecSession): string {
+    return path.join(this.dir(s.id), 'exit', s.containerId);
+  }
+
+  create(ref: string, config: ExecConfig): { Id: string } {
+    const c = this.containers.store.get(ref);
+    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+    if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
+    if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidArgument('No exec command specified');
+    const id = newId();
+    let markExited!: () => void;
+    const exited = new Promise<void>((r) => (markExited = r));
+    this.sessions.set(id, { id, containerId: c.Id, config, running: false, exitCode: null, pid: 0, exited, markExited });
+    this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, c.Id, { name: c.Name.slice(1), execID: id });
+    return { Id: id };
+  }
+
+  get(id: string): ExecSession {
+    const s = this.sessions.get(id);
+    if (!s) throw notFound(`No such exec instance: ${id}`);
+    return s;
+  }
+
+  inspect(id: string) {
+    const s = this.get(id);
+    return {
+      ID: s.id,
+      Running: s.running,
+      ExitCode: s.exitCode,
+      ProcessConfig: { tty: !!s.config.Tty, entrypoint: s.config.Cmd[0], arguments: s.config.Cmd.slice(1), privileged: !!s.config.Privileged, user: s.config.User ?? '' },
+      OpenStdin: !!s.config.AttachStdin,
+      OpenStderr: !!s.config.AttachStderr,
+      OpenStdout: !!s.config.AttachStdout,
+      CanRemove: false,
+      ContainerID: s.containerId,
+      DetachKeys: s.config.DetachKeys ?? '',
+      Pid: s.pid,
+    };
+  }
+
+  /** Starts the process; with `detach`, returns no streams. */
+  async start(id: string, detach: boolean): Promise<AttachedIo> {
+    const s = this.get(id);
+    if (s.running || s.exitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
+    const c = this.containers.store.get(s.containerId);
+    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+    const dir = this.dir(id);
+    const logPath = path.join(dir, 'exec.log');
+    await mkdirp(path.join(dir, 'persist'));
+    await mkdirp(path.dirname(this.exitFile(s)), 0o700);
+    const rootfs = runPaths(this.cfg.execRoot, c.Id).rootfs;
+    const { passwd, groups } = await readUserDb(rootfs);
+    const user = resolveUser(s.config.User || c.Config.User || '', passwd, groups, c.HostConfig.GroupAdd ?? []);
+    const caps = capabilitySet(!!(c.HostConfig.Privileged || s.config.Privileged), c.HostConfig.CapAdd ?? [], c.HostConfig.CapDrop ?? []);
+    const env = mergeEnv(c.Config.Env ?? [], s.config.Env ?? []);
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    if (s.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const process = {
+      terminal: !!s.config.Tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.length ? user.additionalGids : undefined },
+      args: s.config.Cmd,
+      env,
+      cwd: s.config.WorkingDir || c.Config.WorkingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: (c.HostConfig.SecurityOpt ?? []).some((o) => o.startsWith('no-new-privileges') && !o.endsWith('false')) || undefined,
+    };
+    await atomicWriteJson(path.join(dir, 'process.json'), process);
+    const rt = this.containers.runtimeOf(c);
+    const stdin = s.config.AttachStdin && !detach ? new StdinSink() : undefined;
+    s.running = true;
+    try {
+      const { pid } = await startConmon({
+        conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: id,
+        name: c.Name.slice(1), bundle: dir, pidFile: path.join(dir, 'pidfile'), conmonPidFile: path.join(dir, 'conmon.pid'),
+        exitDir: path.dirname(this.exitFile(s)), persistDir: path.join(dir, 'persist'), logPath, logSizeMax: 0,
+        tty: !!s.config.Tty, stdin: !!stdin, execProcessSpec: path.join(dir, 'process.json'), execAttach: !!stdin,
+      }, () => stdin?.connect(path.join(dir, 'attach')));
+      s.pid = pid;
+    } catch (e) {
+      s.running = false;
+      const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
+      s.exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : 126;
+      s.markExited();
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
+    }
+    this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, c.Id, { name: c.Name.slice(1), execID: id });
+    void this.watchExit(s);
+    if (detach) return { tty: !!s.config.Tty };
+    const done = () => !s.running;
+    return {
+      output: (signal) => followLog(logPath, undefined, done, {}, signal),
+      stdin,
+      tty: !!s.config.Tty,
+      resize: (h, w) => this.resize(id, h, w),
+    };
+  }
+
+  private async watchExit(s: ExecSession): Promise<void> {
+    const file = this.exitFile(s);
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
+      if (text !== undefined) {
+        s.exitCode = Number(text.trim()) || 0;
+        break;
+      }
+      const c = this.containers.store.find(s.containerId);
+      if (!c || !c.State.Running) {
+        s.exitCode ??= 137;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    s.running = false;
+    s.markExited();
+    this.events.publish('container', 'exec_die', s.containerId, { execID: s.id, exitCode: String(s.exitCode) });
+    // Keep the log until the follower has read it; the folder goes after a grace period.
+    setTimeout(() => void fsp.rm(this.dir(s.id), { recursive: true, force: true }), 30_000).unref();
+  }
+
+  async resize(id: string, h: number, w: number): Promise<void> {
+    const s = this.get(id);
+    if (!s.config.Tty) return;
+    await writeCtl(path.join(this.dir(id), 'ctl'), ctlResize(h, w));
+  }
+
+  /** Drops sessions of a container that is gone. */
+  forget(containerId: string): void {
+    for (const [id, s] of this.sessions) if (s.containerId === containerId && !s.running) this.sessions.delete(id);
+  }
+}
+
+export async function writeCtl(file: string, msg: string): Promise<void> {
+  const fh = await fsp.open(file, fsp.constants.O_WRONLY | fsp.constants.O_NONBLOCK);
+  try {
+    await fh.write(msg);
+  } finally {
+    await fh.close();
+  }
+}

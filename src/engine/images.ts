@@ -1,0 +1,213 @@
+import type { Readable } from 'node:stream';
+import { conflict, notFound } from '../base/errors';
+import { loadArchive, saveArchive } from '../images/archive';
+import { applyChanges } from '../images/changes';
+import { importRootfs } from '../images/importer';
+import type { ImageRecord, ImageStore } from '../images/store';
+import { digestHex } from '../oci/digest';
+import { familiarRepository, familiarString, normalize, parseReference } from '../oci/reference';
+import type { ContainerStore } from './container-store';
+import type { EventBus } from './events';
+
+const familiar = (canonical: string) => familiarString(parseReference(canonical));
+
+function tryNormalize(ref: string): string | undefined {
+  try {
+    return normalize(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Images as the Engine API shows and changes them, aware of the containers that use them. */
+export class ImageService {
+  constructor(
+    readonly store: ImageStore,
+    private readonly containers: ContainerStore,
+    private readonly events: EventBus,
+  ) {}
+
+  async list(o: { all?: boolean; dangling?: boolean; reference?: string[]; labels?: string[] } = {}) {
+    const out = [];
+    for (const rec of await this.store.list()) {
+      const names = this.store.namesOf(rec.id);
+      if (o.dangling !== undefined && (names.length === 0) !== o.dangling) continue;
+      if (o.reference?.length && !o.reference.some((pat) => names.some((n) => refMatches(pat, n)))) continue;
+      const cfg = await this.store.config(rec.id);
+      const labels = cfg.config?.Labels ?? {};
+      if (o.labels?.length && !o.labels.every((l) => labelMatches(labels, l))) continue;
+      out.push({
+        Id: rec.id,
+        ParentId: '',
+        RepoTags: names.length ? names.map(familiar) : ['<none>:<none>'],
+        RepoDigests: [],
+        Created: Math.floor(Date.parse(rec.created) / 1000),
+        Size: rec.size,
+        VirtualSize: rec.size,
+        SharedSize: -1,
+        Labels: labels,
+        Containers: -1,
+      });
+    }
+    return out.sort((a, b) => b.Created - a.Created);
+  }
+
+  async inspect(ref: string) {
+    const rec = await this.store.resolve(ref);
+    const cfg = await this.store.config(rec.id);
+    const names = this.store.namesOf(rec.id);
+    return {
+      Id: rec.id,
+      RepoTags: names.map(familiar),
+      RepoDigests: [],
+      Parent: '',
+      Comment: cfg.history?.[cfg.history.length - 1]?.comment ?? '',
+      Created: cfg.created ?? rec.created,
+      Container: '',
+      ContainerConfig: {},
+      DockerVersion: '',
+      Author: cfg.author ?? '',
+      Config: { Env: null, Cmd: null, Entrypoint: null, ...cfg.config },
+      Architecture: cfg.architecture,
+      Variant: cfg.variant,
+      Os: cfg.os,
+      Size: rec.size,
+      VirtualSize: rec.size,
+      GraphDriver: { Name: 'overlay', Data: {} },
+      RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
+      Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+    };
+  }
+
+  async history(ref: string) {
+    const rec = await this.store.resolve(ref);
+    const cfg = await this.store.config(rec.id);
+    const hist = cfg.history?.length ? cfg.history : cfg.rootfs.diff_ids.map(() => ({}) as NonNullable<typeof cfg.history>[number]);
+    const names = this.store.namesOf(rec.id).map(familiar);
+    return hist
+      .map((h, i) => ({
+        Id: i === hist.length - 1 ? rec.id : '<missing>',
+        Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: i === hist.length - 1 ? names : null,
+        Size: 0,
+        Comment: h.comment ?? '',
+      }))
+      .reverse();
+  }
+
+  async tag(source: string, repo: string, tag?: string): Promise<void> {
+    const rec = await this.store.resolve(source);
+    const target = tag ? `${repo}:${tag}` : repo;
+    await this.store.tag(rec.id, target);
+    this.events.publish('image', 'tag', rec.id, { name: familiar(normalize(target)) });
+  }
+
+  /**
+   * docker rmi: by name, untags (and deletes when it was the last name); by
+   * id, deletes. Refuses when containers use the image, unless forced (never
+   * for running ones). Layers nothing else uses are freed.
+   */
+  async remove(ref: string, force = false): Promise<{ Untagged?: string; Deleted?: string }[]> {
+    const rec = await this.store.resolve(ref);
+    const names = this.store.namesOf(rec.id);
+    const short = digestHex(rec.id).slice(0, 12);
+    const byName = names.find((n) => n === tryNormalize(ref));
+    const users = this.containers.all().filter((c) => c.Image === rec.id);
+    const running = users.find((c) => c.State.Running);
+    const out: { Untagged?: string; Deleted?: string }[] = [];
+    if (byName) {
+      // Another name keeps the image, or containers do (with force): only untag.
+      if (names.length > 1 || (users.length && force)) {
+        await this.untag(byName, out);
+        return out;
+      }
+      if (users.length) throw conflict(`conflict: unable to remove repository reference "${ref}" (must force) - container ${users[0].Id.slice(0, 12)} is using its referenced image ${short}`);
+    } else {
+      if (names.length > 1 && !force) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
+      if (running) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.Id.slice(0, 12)}`);
+      if (users.length && !force) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users[0].Id.slice(0, 12)}`);
+    }
+    for (const n of names) await this.untag(n, out);
+    await this.store.delete(rec.id);
+    out.push({ Deleted: rec.id });
+    this.events.publish('image', 'delete', rec.id);
+    // Layers under containers stay: their snapshots are parents of the containers' own.
+    await this.store.gc();
+    return out;
+  }
+
+  private async untag(name: string, out: { Untagged?: string }[]): Promise<void> {
+    const id = await this.store.untag(name);
+    out.push({ Untagged: familiar(name) });
+    this.events.publish('image', 'untag', id, { name: familiar(name) });
+  }
+
+  async import(src: Readable, o: { repo?: string; tag?: string; changes?: string[]; message?: string }): Promise<ImageRecord> {
+    const config = applyChanges({}, o.changes ?? []);
+    const rec = await importRootfs(this.store, src, { config, message: o.message });
+    if (o.repo) await this.store.tag(rec.id, o.tag ? `${o.repo}:${o.tag}` : o.repo);
+    this.events.publish('image', 'import', rec.id);
+    return rec;
+  }
+
+  async load(src: Readable) {
+    const loaded = await loadArchive(this.store, src);
+    for (const l of loaded) this.events.publish('image', 'load', l.image.id);
+    return loaded;
+  }
+
+  /** docker save of names or ids; names are kept in the archive. */
+  async save(refs: string[], out: NodeJS.WritableStream): Promise<void> {
+    const wanted: { image: ImageRecord; tags: string[] }[] = [];
+    for (const ref of refs) {
+      const image = await this.store.resolve(ref);
+      let tags: string[] = [];
+      try {
+        const r = parseReference(ref, { defaultTag: false });
+        const n = normalize(ref);
+        if (this.store.namesOf(image.id).includes(n)) tags = [n];
+        else if (!r.tag && !r.digest) tags = this.store.namesOf(image.id).filter((x) => familiarRepository(parseReference(x)) === familiarRepository(r));
+      } catch {
+        /* an id: no names */
+      }
+      const existing = wanted.find((w) => w.image.id === image.id);
+      if (existing) existing.tags.push(...tags.filter((t) => !existing.tags.includes(t)));
+      else wanted.push({ image, tags });
+    }
+    if (!wanted.length) throw notFound('no images to save');
+    await saveArchive(this.store, wanted, out);
+    for (const w of wanted) this.events.publish('image', 'save', w.image.id);
+  }
+
+  /** image prune: dangling images (all unused with `all`) that no container uses. */
+  async prune(all: boolean): Promise<{ ImagesDeleted: { Deleted?: string; Untagged?: string }[]; SpaceReclaimed: number }> {
+    const used = new Set(this.containers.all().map((c) => c.Image));
+    const deleted: { Deleted?: string; Untagged?: string }[] = [];
+    for (const rec of await this.store.list()) {
+      if (used.has(rec.id)) continue;
+      const names = this.store.namesOf(rec.id);
+      if (names.length && !all) continue;
+      for (const n of names) await this.untag(n, deleted);
+      await this.store.delete(rec.id);
+      deleted.push({ Deleted: rec.id });
+      this.events.publish('image', 'delete', rec.id);
+    }
+    const freed = await this.store.gc();
+    return { ImagesDeleted: deleted, SpaceReclaimed: freed };
+  }
+}
+
+/** `busybox`, `busybox:*`, `*box` style reference filters. */
+function refMatches(pattern: string, canonical: string): boolean {
+  const f = familiar(canonical);
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*') + '$');
+  const repo = f.replace(/:[^:/]+$/, '');
+  return re.test(f) || re.test(repo) || re.test(canonical);
+}
+
+export function labelMatches(labels: Record<string, string>, filter: string): boolean {
+  const i = filter.indexOf('=');
+  if (i < 0) return filter in labels;
+  return labels[filter.slice(0, i)] === filter.slice(i + 1);
+}
