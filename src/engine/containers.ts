@@ -294,6 +294,7 @@ export class ContainerService {
       await this.store.save(c);
       // Attached clients and waiters learn of the failed start as of an exit.
       this.lifecycle.emit(`exit:${id}`, exitCode);
+      if (c.HostConfig.AutoRemove) await this.removeLocked(id, { force: true, volumes: true }).catch(() => {});
       if (e instanceof BerthError) throw e;
       const code = exitCode === 128 ? 'internal' : 'invalid_argument';
       throw new BerthError(code, `failed to create task for container: OCI runtime create failed: ${msg}: unknown`, { cause: e });

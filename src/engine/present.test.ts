@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { humanDuration, parseFilters } from './present';
+import { humanDuration } from '../base/duration';
+import { parseFilters } from './present';
 
 test('durations read like docker ps', () => {
   assert.equal(humanDuration(300), 'Less than a second');

@@ -1,23 +1,6 @@
+import { humanDuration } from '../base/duration';
 import { invalidArgument } from '../base/errors';
 import type { ContainerRecord } from './model';
-
-/** docker's HumanDuration: "Less than a second", "About a minute", "3 hours", ... */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
-}
 
 /** The Status column of `docker ps`. */
 export function statusText(c: ContainerRecord, now = Date.now()): string {

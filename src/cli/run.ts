@@ -1,0 +1,285 @@
+import * as fs from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { invalidArgument } from '../base/errors';
+import { type ApiClient, DaemonError, demux } from '../client/client';
+import { bool, type FlagSpec, list, type Parsed, str } from './flags';
+
+/** Flags of `run` and `create`, by docker's names. */
+export const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'detach', short: 'd', kind: 'bool' },
+  { name: 'interactive', short: 'i', kind: 'bool' },
+  { name: 'tty', short: 't', kind: 'bool' },
+  { name: 'rm', kind: 'bool' },
+  { name: 'name', kind: 'string' },
+  { name: 'env', short: 'e', kind: 'list' },
+  { name: 'env-file', kind: 'list' },
+  { name: 'entrypoint', kind: 'string' },
+  { name: 'workdir', short: 'w', kind: 'string' },
+  { name: 'user', short: 'u', kind: 'string' },
+  { name: 'hostname', short: 'h', kind: 'string' },
+  { name: 'domainname', kind: 'string' },
+  { name: 'label', short: 'l', kind: 'list' },
+  { name: 'volume', short: 'v', kind: 'list' },
+  { name: 'mount', kind: 'list' },
+  { name: 'tmpfs', kind: 'list' },
+  { name: 'memory', short: 'm', kind: 'string' },
+  { name: 'memory-swap', kind: 'string' },
+  { name: 'memory-reservation', kind: 'string' },
+  { name: 'cpus', kind: 'string' },
+  { name: 'cpu-shares', short: 'c', kind: 'string' },
+  { name: 'cpu-period', kind: 'string' },
+  { name: 'cpu-quota', kind: 'string' },
+  { name: 'cpuset-cpus', kind: 'string' },
+  { name: 'cpuset-mems', kind: 'string' },
+  { name: 'pids-limit', kind: 'string' },
+  { name: 'blkio-weight', kind: 'string' },
+  { name: 'shm-size', kind: 'string' },
+  { name: 'privileged', kind: 'bool' },
+  { name: 'cap-add', kind: 'list' },
+  { name: 'cap-drop', kind: 'list' },
+  { name: 'security-opt', kind: 'list' },
+  { name: 'read-only', kind: 'bool' },
+  { name: 'init', kind: 'bool' },
+  { name: 'restart', kind: 'string' },
+  { name: 'network', kind: 'string' },
+  { name: 'net', kind: 'string' },
+  { name: 'log-driver', kind: 'string' },
+  { name: 'log-opt', kind: 'list' },
+  { name: 'runtime', kind: 'string' },
+  { name: 'stop-signal', kind: 'string' },
+  { name: 'stop-timeout', kind: 'string' },
+  { name: 'add-host', kind: 'list' },
+  { name: 'dns', kind: 'list' },
+  { name: 'dns-search', kind: 'list' },
+  { name: 'dns-option', kind: 'list' },
+  { name: 'group-add', kind: 'list' },
+  { name: 'sysctl', kind: 'list' },
+  { name: 'pid', kind: 'string' },
+  { name: 'ipc', kind: 'string' },
+  { name: 'uts', kind: 'string' },
+  { name: 'oom-kill-disable', kind: 'bool' },
+  { name: 'oom-score-adj', kind: 'string' },
+  { name: 'publish', short: 'p', kind: 'list' },
+  { name: 'publish-all', short: 'P', kind: 'bool' },
+  { name: 'expose', kind: 'list' },
+];
+
+/** docker's RAMInBytes: 64m, 1g, 512k, 100b; binary units. */
+export function ramInBytes(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgtp]?)i?b?$/i.exec(s.trim());
+  if (!m) throw invalidArgument(`invalid argument "${s}" for "${flag}" flag: invalid size: '${s}'`);
+  const mult: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+  return Math.round(Number(m[1]) * mult[m[2].toLowerCase()]);
+}
+
+function intFlag(p: Parsed, n: string): number | undefined {
+  const v = str(p, n);
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw invalidArgument(`invalid argument "${v}" for "--${n}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  return Number(v);
+}
+
+function keyValues(items: string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const i of items) {
+    const eq = i.indexOf('=');
+    if (eq === 0) throw invalidArgument(`invalid ${what}: ${i}`);
+    out[eq < 0 ? i : i.slice(0, eq)] = eq < 0 ? '' : i.slice(eq + 1);
+  }
+  return out;
+}
+
+/** `KEY` alone takes the value from this shell's environment, as docker does. */
+function envList(p: Parsed): string[] {
+  const out: string[] = [];
+  for (const f of list(p, 'env-file')) {
+    const text = fs.readFileSync(f, 'utf8');
+    for (const line of text.split('\n')) {
+      const l = line.trim();
+      if (l && !l.startsWith('#')) out.push(l);
+    }
+  }
+  out.push(...list(p, 'env'));
+  return out.flatMap((e) => (e.includes('=') ? [e] : process.env[e] !== undefined ? [`${e}=${process.env[e]}`] : []));
+}
+
+function restartPolicy(s: string | undefined): { Name: string; MaximumRetryCount: number } | undefined {
+  if (!s) return undefined;
+  const [name, count] = s.split(':');
+  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(name)) throw invalidArgument(`invalid restart policy format: ${s}`);
+  if (count !== undefined && (name !== 'on-failure' || !/^\d+$/.test(count))) throw invalidArgument(`invalid restart policy format: ${s}`);
+  return { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
+}
+
+/** `--mount type=bind,source=/a,target=/b,readonly` → the API's Mount. */
+function parseMount(s: string) {
+  const kv: Record<string, string> = {};
+  for (const part of s.split(',')) {
+    const [k, ...v] = part.split('=');
+    kv[k.trim()] = v.length ? v.join('=') : 'true';
+  }
+  const type = kv.type ?? 'volume';
+  const target = kv.target ?? kv.destination ?? kv.dst;
+  if (!target) throw invalidArgument(`invalid argument "${s}" for "--mount" flag: target is required`);
+  return {
+    Type: type,
+    Source: kv.source ?? kv.src,
+    Target: target,
+    ReadOnly: kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1',
+    ...(type === 'tmpfs' ? { TmpfsOptions: { SizeBytes: kv['tmpfs-size'] ? ramInBytes(kv['tmpfs-size'], '--mount') : undefined, Mode: kv['tmpfs-mode'] ? parseInt(kv['tmpfs-mode'], 8) : undefined } } : {}),
+    ...(type === 'volume' ? { VolumeOptions: { NoCopy: kv['volume-nocopy'] === 'true' } } : {}),
+  };
+}
+
+/** The create body for `run`/`create` flags and `IMAGE [COMMAND...]`. */
+export function createBody(p: Parsed): { name?: string; body: Record<string, unknown> } {
+  const [image, ...cmd] = p.args;
+  if (!image) throw invalidArgument('"create" requires at least 1 argument.');
+  if (list(p, 'publish').length || bool(p, 'publish-all')) throw invalidArgument('published ports need bridge networks, which this Berth version does not have yet');
+  const entrypoint = str(p, 'entrypoint');
+  const cpus = str(p, 'cpus');
+  let nanoCpus: number | undefined;
+  if (cpus !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(cpus)) throw invalidArgument(`invalid argument "${cpus}" for "--cpus" flag: failed to parse ${cpus} as a rational number`);
+    nanoCpus = Math.round(Number(cpus) * 1e9);
+  }
+  const memSwap = str(p, 'memory-swap');
+  const tmpfs: Record<string, string> = {};
+  for (const t of list(p, 'tmpfs')) {
+    const i = t.indexOf(':');
+    tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
+  }
+  const logOpts = keyValues(list(p, 'log-opt'), 'log-opt');
+  const stopTimeout = intFlag(p, 'stop-timeout');
+  const interactive = bool(p, 'interactive');
+  const body = {
+    Hostname: str(p, 'hostname') ?? '',
+    Domainname: str(p, 'domainname') ?? '',
+    User: str(p, 'user') ?? '',
+    AttachStdin: interactive && !bool(p, 'detach'),
+    AttachStdout: !bool(p, 'detach'),
+    AttachStderr: !bool(p, 'detach'),
+    Tty: bool(p, 'tty'),
+    OpenStdin: interactive,
+    StdinOnce: interactive && !bool(p, 'detach'),
+    Env: envList(p),
+    Cmd: cmd.length ? cmd : null,
+    Image: image,
+    WorkingDir: str(p, 'workdir') ?? '',
+    Entrypoint: entrypoint === undefined ? null : entrypoint === '' ? [] : [entrypoint],
+    Labels: keyValues(list(p, 'label'), 'label'),
+    StopSignal: str(p, 'stop-signal'),
+    StopTimeout: stopTimeout,
+    HostConfig: {
+      Binds: list(p, 'volume'),
+      Mounts: list(p, 'mount').map(parseMount),
+      Tmpfs: tmpfs,
+      NetworkMode: str(p, 'network') ?? str(p, 'net') ?? 'default',
+      RestartPolicy: restartPolicy(str(p, 'restart')),
+      AutoRemove: bool(p, 'rm'),
+      Privileged: bool(p, 'privileged'),
+      CapAdd: list(p, 'cap-add'),
+      CapDrop: list(p, 'cap-drop'),
+      SecurityOpt: list(p, 'security-opt'),
+      ReadonlyRootfs: bool(p, 'read-only'),
+      Init: bool(p, 'init') ? true : null,
+      Memory: str(p, 'memory') ? ramInBytes(str(p, 'memory')!, '--memory') : 0,
+      MemorySwap: memSwap === '-1' ? -1 : memSwap ? ramInBytes(memSwap, '--memory-swap') : 0,
+      MemoryReservation: str(p, 'memory-reservation') ? ramInBytes(str(p, 'memory-reservation')!, '--memory-reservation') : 0,
+      NanoCpus: nanoCpus ?? 0,
+      CpuShares: intFlag(p, 'cpu-shares') ?? 0,
+      CpuPeriod: intFlag(p, 'cpu-period') ?? 0,
+      CpuQuota: intFlag(p, 'cpu-quota') ?? 0,
+      CpusetCpus: str(p, 'cpuset-cpus') ?? '',
+      CpusetMems: str(p, 'cpuset-mems') ?? '',
+      PidsLimit: intFlag(p, 'pids-limit') ?? null,
+      BlkioWeight: intFlag(p, 'blkio-weight') ?? 0,
+      ShmSize: str(p, 'shm-size') ? ramInBytes(str(p, 'shm-size')!, '--shm-size') : 0,
+      LogConfig: { Type: str(p, 'log-driver') ?? '', Config: logOpts },
+      Runtime: str(p, 'runtime') ?? '',
+      ExtraHosts: list(p, 'add-host'),
+      Dns: list(p, 'dns'),
+      DnsSearch: list(p, 'dns-search'),
+      DnsOptions: list(p, 'dns-option'),
+      GroupAdd: list(p, 'group-add'),
+      Sysctls: keyValues(list(p, 'sysctl'), 'sysctl'),
+      PidMode: str(p, 'pid') ?? '',
+      IpcMode: str(p, 'ipc') ?? '',
+      UTSMode: str(p, 'uts') ?? '',
+      OomKillDisable: bool(p, 'oom-kill-disable'),
+      OomScoreAdj: intFlag(p, 'oom-score-adj') ?? 0,
+    },
+  };
+  return { name: str(p, 'name'), body };
+}
+
+/**
+ * Pumps an attached stream to this terminal: frames to stdout/stderr (raw
+ * with a tty), our stdin to the container, terminal size changes. Resolves
+ * when the container side ends the stream.
+ */
+export async function pumpTerminal(conn: Duplex, o: { tty: boolean; stdin: boolean; resize?: (h: number, w: number) => Promise<unknown> }): Promise<void> {
+  const stdin = process.stdin;
+  const raw = o.tty && o.stdin && stdin.isTTY;
+  if (raw) stdin.setRawMode(true);
+  const onResize = () => {
+    if (process.stdout.isTTY) void o.resize?.(process.stdout.rows, process.stdout.columns).catch(() => {});
+  };
+  if (o.tty) {
+    onResize();
+    process.stdout.on('resize', onResize);
+  }
+  if (o.stdin) {
+    stdin.on('data', (d) => conn.write(d));
+    stdin.on('end', () => (conn as Duplex & { end(): void }).end());
+  }
+  try {
+    if (o.tty) for await (const c of conn) process.stdout.write(c as Buffer);
+    else for await (const f of demux(conn as AsyncIterable<Buffer>)) (f.stream === 2 ? process.stderr : process.stdout).write(f.data);
+  } finally {
+    if (raw) stdin.setRawMode(false);
+    process.stdout.off('resize', onResize);
+    if (o.stdin) stdin.pause();
+  }
+}
+
+/** `run`: create, attach, wait and start as docker does; returns the container's exit code. */
+export async function runContainer(api: ApiClient, p: Parsed): Promise<number> {
+  const { name, body } = createBody(p);
+  const detach = bool(p, 'detach');
+  let created: { Id: string; Warnings: string[] };
+  try {
+    created = await api.json('POST', '/containers/create', { query: { name }, body });
+  } catch (e) {
+    if (e instanceof DaemonError && e.code === 'not_found' && /No such image/.test(e.message)) {
+      process.stderr.write(`Unable to find image '${body.Image}' locally\n`);
+    }
+    throw e;
+  }
+  for (const w of created.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+  const id = created.Id;
+  if (detach) {
+    await api.call('POST', `/containers/${id}/start`);
+    process.stdout.write(`${id}\n`);
+    return 0;
+  }
+  const tty = bool(p, 'tty');
+  const interactive = bool(p, 'interactive');
+  const conn = await api.upgrade(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } });
+  const waiting = api.json<{ StatusCode: number; Error?: { Message: string } | null }>('POST', `/containers/${id}/wait`, { query: { condition: bool(p, 'rm') ? 'removed' : 'next-exit' } });
+  waiting.catch(() => {});
+  const pumping = pumpTerminal(conn, { tty, stdin: interactive, resize: (h, w) => api.call('POST', `/containers/${id}/resize`, { query: { h, w } }) });
+  try {
+    await api.call('POST', `/containers/${id}/start`);
+  } catch (e) {
+    conn.destroy();
+    await pumping.catch(() => {});
+    const r = await waiting.catch(() => undefined);
+    process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
+    return r?.StatusCode && r.StatusCode > 0 ? r.StatusCode : 125;
+  }
+  await pumping;
+  const r = await waiting;
+  if (r.Error?.Message) process.stderr.write(`Error: ${r.Error.Message}\n`);
+  return r.StatusCode;
+}
