@@ -8,7 +8,7 @@ import { newId, randomName, shortId } from '../base/ids';
 import { Cgroup } from '../runtime/cgroups';
 import { ConmonStartError, ctlReopenLogs, startConmon } from '../runtime/conmon';
 import { cleanRuntimeMessage, OciRuntime } from '../runtime/oci-runtime';
-import { buildSpec } from '../runtime/spec';
+import { buildSpec, capabilitySet } from '../runtime/spec';
 import { mountAll, unmountAll } from '../snapshots/mount';
 import type { ImageStore } from '../images/store';
 import type { EngineConfig } from './config';
@@ -200,6 +200,7 @@ export class ContainerService {
       checkNetworkMode(host.NetworkMode, (ref) => this.store.get(ref).Id);
       for (const m of [host.IpcMode, host.PidMode, host.UTSMode]) if (m && m !== 'host' && m !== 'private' && m !== 'shareable') throw invalidArgument(`invalid namespace mode: ${m}`);
       for (const opt of host.SecurityOpt ?? []) parseSecurityOpt(opt);
+      capabilitySet(!!host.Privileged, host.CapAdd ?? [], host.CapDrop ?? []);
       if (!config.Image) throw invalidArgument('Config.Image is required');
       const image = await this.images.resolve(config.Image);
       const imageConfig = await this.images.config(image.id);

@@ -95,12 +95,8 @@ export class ImageStore {
       if (hits.length > 1) throw invalidArgument(`image id prefix ${s} is ambiguous`);
       if (isDigest(s)) throw notFound(`No such image: ${s}`);
     }
-    let ref;
-    try {
-      ref = normalize(s);
-    } catch {
-      throw notFound(`No such image: ${s}`);
-    }
+    // A malformed reference is the caller's error (400), as docker reports it.
+    const ref = normalize(s);
     const id = this.names[ref];
     const rec = id && (await this.get(id));
     if (!rec) throw notFound(`No such image: ${s}`);

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventually, TestDaemon } from './harness';
+
+describe('container lifecycle through the berth CLI', () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.importBusybox();
+  });
+  after(() => d.cleanup());
+
+  test('run --rm prints output and leaves nothing', async () => {
+    const r = await d.berth(['run', '--rm', 'busybox', 'echo', 'hello']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello\n');
+    assert.equal(await d.ok(['ps', '-aq']), '');
+  });
+
+  test('exit codes as docker reports them', async () => {
+    assert.equal((await d.berth(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code, 3);
+    const missing = await d.berth(['run', '--rm', 'busybox', 'nosuchcommand']);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /executable file not found/);
+    await d.ok(['run', '-d', '--name', 'victim', 'busybox', 'sleep', '1000']);
+    await d.ok(['kill', 'victim']);
+    assert.equal(await d.ok(['wait', 'victim']), '137');
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'victim']), 'exited 137');
+    await d.ok(['rm', 'victim']);
+  });
+
+  test('stdout and stderr stay apart in run and logs', async () => {
+    const r = await d.berth(['run', '--name', 'io', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    const logs = await d.berth(['logs', 'io']);
+    assert.equal(logs.stdout, 'out\n');
+    assert.equal(logs.stderr, 'err\n');
+    const ts = await d.berth(['logs', '-t', '--tail', '1', 'io']);
+    assert.equal(ts.stdout, '');
+    assert.match(ts.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z err\n$/);
+    await d.ok(['rm', 'io']);
+  });
+
+  test('stop, start, restart, pause, unpause, rename', async () => {
+    await d.ok(['run', '-d', '--name', 'svc', 'busybox', 'sleep', '1000']);
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Running}}', 'svc']), 'true');
+    await d.ok(['pause', 'svc']);
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}}', 'svc']), 'paused');
+    const rmPaused = await d.berth(['rm', 'svc']);
+    assert.notEqual(rmPaused.code, 0);
+    await d.ok(['unpause', 'svc']);
+    await d.ok(['stop', '-t', '1', 'svc']);
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'svc']), 'exited 137');
+    await d.ok(['start', 'svc']);
+    const pid1 = await d.ok(['inspect', '-f', '{{.State.Pid}}', 'svc']);
+    await d.ok(['restart', '-t', '0', 'svc']);
+    const pid2 = await d.ok(['inspect', '-f', '{{.State.Pid}}', 'svc']);
+    assert.notEqual(pid1, pid2);
+    await d.ok(['rename', 'svc', 'svc2']);
+    assert.equal(await d.ok(['ps', '--format', '{{.Names}}']), 'svc2');
+    await d.ok(['rm', '-f', 'svc2']);
+  });
+
+  test('removing a running container needs -f; names conflict', async () => {
+    await d.ok(['run', '-d', '--name', 'busy', 'busybox', 'sleep', '1000']);
+    const rm = await d.berth(['rm', 'busy']);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /cannot remove a running container/);
+    const dup = await d.berth(['run', '-d', '--name', 'busy', 'busybox', 'true']);
+    assert.equal(dup.code, 125);
+    assert.match(dup.stderr, /already in use/);
+    await d.ok(['rm', '-f', 'busy']);
+  });
+
+  test('ps filters and formats', async () => {
+    await d.ok(['run', '-d', '--name', 'f1', '--label', 'tier=web', 'busybox', 'sleep', '1000']);
+    await d.ok(['create', '--name', 'f2', 'busybox', 'true']);
+    assert.equal(await d.ok(['ps', '--format', '{{.Names}}']), 'f1');
+    assert.equal(await d.ok(['ps', '-a', '--filter', 'status=created', '--format', '{{.Names}}']), 'f2');
+    assert.equal(await d.ok(['ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Names}} {{.Labels}}']), 'f1 tier=web');
+    assert.equal(await d.ok(['ps', '-a', '--filter', 'ancestor=busybox', '--format', '{{.Names}}']), 'f2\nf1');
+    const table = await d.ok(['ps', '-a', '--format', 'table {{.Names}}\t{{.State}}']);
+    assert.match(table, /^NAMES\s+STATE\n/);
+    await d.ok(['rm', '-f', 'f1', 'f2']);
+  });
+
+  test('exec: output, exit codes, env, user, workdir', async () => {
+    await d.ok(['run', '-d', '--name', 'ex', 'busybox', 'sleep', '1000']);
+    assert.equal(await d.ok(['exec', '-e', 'X=42', '-w', '/tmp', '-u', 'nobody', 'ex', 'sh', '-c', 'echo $X $(pwd) $(id -u)']), '42 /tmp 65534');
+    assert.equal((await d.berth(['exec', 'ex', 'sh', '-c', 'exit 7'])).code, 7);
+    assert.equal((await d.berth(['exec', 'ex', 'nosuch'])).code, 127);
+    assert.equal(await d.ok(['exec', '-i', 'ex', 'head', '-c', '5'], { input: 'hello world' }), 'hello');
+    await d.ok(['rm', '-f', 'ex']);
+  });
+
+  test('restart policies restart failures and respect stop', async () => {
+    await d.ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 1']);
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'flaky'])) === '2 exited', 15_000);
+    await d.ok(['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.2']);
+    await eventually(async () => Number(await d.ok(['inspect', '-f', '{{.RestartCount}}', 'always'])) >= 1, 15_000);
+    await d.ok(['stop', '-t', '1', 'always']);
+    const count = await d.ok(['inspect', '-f', '{{.RestartCount}}', 'always']);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await d.ok(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', 'always']), `${count} false`);
+    await d.ok(['rm', '-f', 'flaky', 'always']);
+  });
+
+  test('bad input gets clear errors and creates nothing', async () => {
+    const cases: [string[], RegExp][] = [
+      [['run', 'nosuchimage'], /No such image: nosuchimage/],
+      [['run', 'Bad:Ref:x'], /invalid reference format/],
+      [['run', '-m', '1k', 'busybox', 'true'], /Minimum memory limit allowed is 6MB/],
+      [['run', '--cpus', '99', 'busybox', 'true'], /Range of CPUs/],
+      [['run', '--cpus', 'lots', 'busybox', 'true'], /invalid argument "lots"/],
+      [['run', '--restart', 'sometimes', 'busybox', 'true'], /invalid restart policy/],
+      [['run', '--cap-add', 'NOPE', 'busybox', 'true'], /invalid capability/],
+      [['run', '--nosuchflag', 'busybox'], /unknown flag: --nosuchflag/],
+      [['run', '-v', 'rel/path:/x', 'busybox', 'true'], /use absolute path/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await d.berth(args);
+      assert.equal(r.code, 125, `${args.join(' ')} → ${r.code}`);
+      assert.match(r.stderr, re, args.join(' '));
+    }
+    assert.equal(await d.ok(['ps', '-aq']), '');
+  });
+
+  test('nothing leaks after all of the above', () => d.assertClean());
+});

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const BERTH = path.join(ROOT, 'bin', 'berth');
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion with optional stdin; never throws on a non-zero exit. */
+export function exec(file: string, args: string[], o: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { env: { ...process.env, ...o.env }, timeout: o.timeoutMs ?? 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    child.stdin?.end(o.input ?? '');
+  });
+}
+
+let rootfsTar: string | undefined;
+/** The busybox root filesystem tar, made once per test process by the project's own script. */
+export function busyboxTar(): string {
+  if (!rootfsTar) {
+    rootfsTar = path.join(os.tmpdir(), `berth-busybox-${process.pid}.tar`);
+    const r = spawnSync(path.join(ROOT, 'scripts', 'busybox-rootfs'), [rootfsTar]);
+    assert.equal(r.status, 0, String(r.stderr));
+    process.on('exit', () => fs.rmSync(rootfsTar!, { force: true }));
+  }
+  return rootfsTar;
+}
+
+/** A daemon of its own: data root, exec root, socket and cgroup parent nobody else uses. */
+export class TestDaemon {
+  readonly tag = randomBytes(4).toString('hex');
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-'));
+  readonly dataRoot = path.join(this.dir, 'data');
+  readonly execRoot = path.join(this.dir, 'exec');
+  readonly socket = path.join(this.dir, 'berth.sock');
+  readonly cgroupParent = `/berth-it-${this.tag}`;
+  private proc?: ChildProcess;
+  log = '';
+
+  get host() {
+    return `unix://${this.socket}`;
+  }
+
+  async start(extra: string[] = []): Promise<void> {
+    this.proc = spawn(process.execPath, [BERTH, 'daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d) => (this.log += d));
+    this.proc.stderr!.on('data', (d) => (this.log += d));
+    for (let i = 0; i < 400; i++) {
+      if (await listening(this.socket)) return;
+      if (this.proc.exitCode !== null) break;
+      await sleep(25);
+    }
+    throw new Error(`daemon did not start:\n${this.log}`);
+  }
+
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void> {
+    return this.signal('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const done = new Promise((r) => p.once('exit', r));
+    p.kill(sig);
+    await done;
+  }
+
+  berth(args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<Result> {
+    return exec(process.execPath, [BERTH, '-H', this.host, ...args], o);
+  }
+
+  docker(args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<Result> {
+    return exec('docker', ['-H', this.host, ...args], { ...o, env: { DOCKER_CLI_HINTS: 'false' } });
+  }
+
+  /** berth, expecting success; returns trimmed stdout. */
+  async ok(args: string[], o: { input?: string } = {}): Promise<string> {
+    const r = await this.berth(args, o);
+    assert.equal(r.code, 0, `berth ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  async importBusybox(): Promise<void> {
+    await this.ok(['import', '--change', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
+  }
+
+  /** Removes every container and volume, then asserts nothing of them is left on the host. */
+  async assertClean(): Promise<void> {
+    const ids = (await this.ok(['ps', '-aq', '--no-trunc'])).split('\n').filter(Boolean);
+    if (ids.length) await this.ok(['rm', '-f', '-v', ...ids]);
+    const vols = (await this.ok(['volume', 'ls', '-q'])).split('\n').filter(Boolean);
+    if (vols.length) await this.ok(['volume', 'rm', ...vols]);
+    assert.deepEqual(leaks(this), [], 'resources leaked');
+  }
+
+  async cleanup(): Promise<void> {
+    try {
+      const ids = (await this.berth(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
+      if (ids.length) await this.berth(['rm', '-f', ...ids]);
+    } catch {
+      /* best effort */
+    }
+    await this.stop();
+    for (const m of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', m]);
+    for (const d of cgroupDirs(this.cgroupParent).reverse()) spawnSync('rmdir', [d]);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Everything a daemon's containers could leave behind: mounts, cgroups, conmons, runtime state, bundles. */
+export function leaks(d: TestDaemon): string[] {
+  const out: string[] = [];
+  for (const m of mountsUnder(d.dir)) out.push(`mount ${m}`);
+  for (const c of cgroupDirs(d.cgroupParent)) if (!isParentDir(c, d.cgroupParent)) out.push(`cgroup ${c}`);
+  for (const p of processesMentioning(d.execRoot)) out.push(`process ${p}`);
+  for (const sub of ['containers', 'exits']) {
+    const dir = path.join(d.execRoot, sub);
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) out.push(`${sub}/${f}`);
+  }
+  const runcRoot = path.join(d.execRoot, 'runtime', 'runc');
+  for (const f of fs.existsSync(runcRoot) ? fs.readdirSync(runcRoot) : []) out.push(`runc state ${f}`);
+  const containers = path.join(d.dataRoot, 'containers');
+  for (const f of fs.existsSync(containers) ? fs.readdirSync(containers) : []) out.push(`container dir ${f}`);
+  return out;
+}
+
+function isParentDir(dir: string, parent: string): boolean {
+  return dir.endsWith(parent);
+}
+
+export function mountsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
+}
+
+export function cgroupDirs(parent: string): string[] {
+  const out: string[] = [];
+  for (const base of ['/sys/fs/cgroup', ...fs.readdirSync('/sys/fs/cgroup').map((c) => path.join('/sys/fs/cgroup', c))]) {
+    const dir = path.join(base, parent);
+    if (!fs.existsSync(dir)) continue;
+    out.push(dir);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(path.join(dir, e.name));
+  }
+  return [...new Set(out)];
+}
+
+export function processesMentioning(s: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(s) && !cmd.includes('berth daemon') && !cmd.includes(' daemon --data-root')) out.push(`${pid} ${cmd.slice(0, 120)}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function listening(socketPath: string): Promise<boolean> {
+  return new Promise((res) => {
+    const c = net.connect(socketPath, () => {
+      c.destroy();
+      res(true);
+    });
+    c.on('error', () => res(false));
+  });
+}
+
+/** Polls until fn returns a truthy value or the time is up. */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(50);
+  }
+}
