@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildSpec, capabilitySet, DEFAULT_CAPABILITIES, type SpecInput } from './spec';
+import { boundingCapabilities, buildSpec, capabilitySet, DEFAULT_CAPABILITIES, type SpecInput } from './spec';
 
 const base: SpecInput = {
   rootfs: '/r', args: ['sh'], env: [], cwd: '/', user: { uid: 0, gid: 0 }, hostname: 'h', tty: false,
@@ -48,3 +48,9 @@ test('a user tmpfs at /dev/shm replaces the default one', () => {
   assert.equal(shms.length, 1);
   assert.deepEqual(shms[0].options, ['size=1m']);
 });
+
+test('the bounding set maps kernel bits to names', () => {
+  assert.deepEqual(boundingCapabilities('CapBnd:\t00000000a80425fb\n'), DEFAULT_CAPABILITIES.slice().sort((a, b) => order(a) - order(b)));
+});
+
+const order = (c: string) => ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP'].indexOf(c);

@@ -17,6 +17,28 @@ export const ALL_CAPABILITIES = [
   'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
+/**
+ * The capabilities this process may pass on (its bounding set): `--privileged`
+ * and `ALL` mean these, as docker computes them, not the kernel's whole list.
+ * ALL_CAPABILITIES is in kernel bit order, so a bit's index is its name's.
+ */
+export function boundingCapabilities(status = readStatus()): string[] {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status);
+  if (!m) return [...ALL_CAPABILITIES];
+  const mask = BigInt(`0x${m[1]}`);
+  return ALL_CAPABILITIES.filter((_c, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+function readStatus(): string {
+  try {
+    return require('node:fs').readFileSync('/proc/self/status', 'utf8') as string;
+  } catch {
+    return '';
+  }
+}
+
+let bounding: string[] | undefined;
+
 const MASKED_PATHS = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
   '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
@@ -83,10 +105,11 @@ export function normalizeCapability(c: string): string {
 
 /** The capability set after --privileged, --cap-add and --cap-drop, as docker computes it. */
 export function capabilitySet(privileged: boolean, add: string[] = [], drop: string[] = []): string[] {
-  if (privileged) return [...ALL_CAPABILITIES];
+  bounding ??= boundingCapabilities();
+  if (privileged) return [...bounding];
   const a = add.map(normalizeCapability);
   const d = drop.map(normalizeCapability);
-  let caps = a.includes('ALL') ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES];
+  let caps = a.includes('ALL') ? [...bounding] : [...DEFAULT_CAPABILITIES];
   if (d.includes('ALL')) caps = [];
   caps = caps.filter((c) => !d.includes(c));
   for (const c of a) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);

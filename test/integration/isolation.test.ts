@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { cgroupDirs, TestDaemon } from './harness';
+
+/** docker's default capability set as the bitmask /proc/self/status shows. */
+const DOCKER_DEFAULT_CAPS = '00000000a80425fb';
+
+describe('isolation and resources', () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.importBusybox();
+  });
+  after(() => d.cleanup());
+
+  test('a container sees only its own processes, its own hostname and network', async () => {
+    const out = await d.ok(['run', '--rm', '--hostname', 'box', 'busybox', 'sh', '-c', 'ps -o pid= | wc -l; hostname; ls /sys/class/net']);
+    const [procs, host, ...ifs] = out.split('\n');
+    assert.ok(Number(procs) <= 3, `saw ${procs} processes`);
+    assert.equal(host, 'box');
+    assert.deepEqual(ifs, ['lo']);
+  });
+
+  test("capabilities, seccomp and masked paths are docker's defaults", async () => {
+    const status = await d.ok(['run', '--rm', 'busybox', 'grep', '-E', '^(CapEff|Seccomp|NoNewPrivs):', '/proc/self/status']);
+    assert.match(status, new RegExp(`CapEff:\\s+${DOCKER_DEFAULT_CAPS}`));
+    assert.match(status, /Seccomp:\s+2/);
+    // Masked: a masked /proc file this kernel has reads as empty; read-only: /proc/sys.
+    const masked = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug'].find((f) => fs.existsSync(f));
+    assert.ok(masked, 'the host has none of the masked /proc files');
+    assert.ok(fs.readFileSync(masked).length > 0 || masked === '/proc/kcore', `${masked} is not empty on the host`);
+    assert.equal(await d.ok(['run', '--rm', 'busybox', 'sh', '-c', `wc -c < ${masked}`]), '0');
+    const w = await d.berth(['run', '--rm', 'busybox', 'sh', '-c', 'echo 1 > /proc/sys/kernel/domainname']);
+    assert.notEqual(w.code, 0);
+    // Seccomp in force: unshare of a user namespace is refused without CAP_SYS_ADMIN.
+    assert.notEqual((await d.berth(['run', '--rm', 'busybox', 'unshare', '-U', 'true'])).code, 0);
+  });
+
+  test('privileged, cap-drop, no-new-privileges, read-only, user and workdir', async () => {
+    assert.match(await d.ok(['run', '--rm', '--privileged', 'busybox', 'grep', 'Seccomp:', '/proc/self/status']), /Seccomp:\s+0/);
+    assert.match(await d.ok(['run', '--rm', '--cap-drop', 'ALL', 'busybox', 'grep', 'CapEff:', '/proc/self/status']), /CapEff:\s+0000000000000000/);
+    assert.match(await d.ok(['run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'grep', 'NoNewPrivs:', '/proc/self/status']), /NoNewPrivs:\s+1/);
+    assert.notEqual((await d.berth(['run', '--rm', '--read-only', 'busybox', 'touch', '/x'])).code, 0);
+    assert.equal(await d.ok(['run', '--rm', '--read-only', '--tmpfs', '/scratch', 'busybox', 'sh', '-c', 'touch /scratch/x && echo ok']), 'ok');
+    assert.equal(await d.ok(['run', '--rm', '-u', 'nobody', '-w', '/tmp', 'busybox', 'sh', '-c', 'echo $(id -u):$(id -g) $(pwd)']), '65534:65534 /tmp');
+    assert.match(await d.ok(['run', '--rm', '-e', 'A=1', '--entrypoint', 'env', 'busybox']), /^A=1$/m);
+  });
+
+  test('/dev/shm defaults to 64m and follows --shm-size', async () => {
+    assert.match(await d.ok(['run', '--rm', 'busybox', 'df', '-k', '/dev/shm']), /\s65536\s/);
+    assert.match(await d.ok(['run', '--rm', '--shm-size', '128m', 'busybox', 'df', '-k', '/dev/shm']), /\s131072\s/);
+  });
+
+  test('a memory limit is enforced: over it the process is OOM-killed and inspect says so', async () => {
+    const r = await d.berth(['run', '--name', 'hog', '-m', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
+    assert.equal(r.code, 137, r.stderr);
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'hog']), 'true 137');
+    await d.ok(['rm', 'hog']);
+  });
+
+  test('update changes limits of a running container live', async () => {
+    await d.ok(['run', '-d', '--name', 'lim', '-m', '32m', '--pids-limit', '50', 'busybox', 'sleep', '1000']);
+    const id = await d.ok(['inspect', '-f', '{{.Id}}', 'lim']);
+    const memFile = cgroupFile(d.cgroupParent, id, 'memory', 'memory.limit_in_bytes', 'memory.max');
+    assert.equal(fs.readFileSync(memFile, 'utf8').trim(), String(32 << 20));
+    await d.ok(['update', '-m', '64m', '--memory-swap', '128m', '--pids-limit', '80', '--cpus', '0.5', 'lim']);
+    assert.equal(fs.readFileSync(memFile, 'utf8').trim(), String(64 << 20));
+    const pids = cgroupFile(d.cgroupParent, id, 'pids', 'pids.max', 'pids.max');
+    assert.equal(fs.readFileSync(pids, 'utf8').trim(), '80');
+    assert.equal(await d.ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', 'lim']), `${64 << 20} 500000000`);
+    await d.ok(['rm', '-f', 'lim']);
+  });
+
+  test('--init reaps orphaned zombies: 1000 of them leave none', async () => {
+    // Each `sh -c 'sleep 0 &'` exits at once, orphaning its child to pid 1 (tini).
+    const script = 'i=0; while [ $i -lt 1000 ]; do sh -c "sleep 0 &"; i=$((i+1)); done; sleep 1; ps -o stat= | grep -c Z || true';
+    assert.equal(await d.ok(['run', '--rm', '--init', 'busybox', 'sh', '-c', script]), '0');
+  });
+
+  test('nothing leaks', () => d.assertClean());
+});
+
+function cgroupFile(parent: string, id: string, controller: string, v1: string, v2: string): string {
+  const v2dir = path.join('/sys/fs/cgroup', parent, id);
+  if (fs.existsSync(path.join('/sys/fs/cgroup', 'cgroup.controllers'))) return path.join(v2dir, v2);
+  const dir = cgroupDirs(parent).find((x) => x.startsWith(path.join('/sys/fs/cgroup', controller)) && x.endsWith(id));
+  assert.ok(dir, `cgroup of ${id} for ${controller}`);
+  return path.join(dir, v1);
+}
