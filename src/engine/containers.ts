@@ -55,6 +55,8 @@ export class ContainerService {
   private rotateTimer?: NodeJS.Timeout;
   private exitWatcher?: import('node:fs').FSWatcher;
   private closed = false;
+  /** Final results of containers removed in the last minute, for a `wait` that arrives after --rm. */
+  private readonly removedResults = new Map<string, { StatusCode: number; Error: { Message: string } | null; at: number }>();
 
   constructor(
     private readonly cfg: EngineConfig,
@@ -522,6 +524,8 @@ export class ContainerService {
 
   /** docker wait: conditions not-running (default), next-exit, removed. */
   async wait(ref: string, condition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const gone = this.removedResults.get(ref);
+    if (gone && !this.store.find(ref)) return { StatusCode: gone.StatusCode, Error: gone.Error };
     const c = this.store.get(ref);
     const result = () => ({ StatusCode: c.State.ExitCode, Error: c.State.Error ? { Message: c.State.Error } : null });
     if (condition === 'removed') {
@@ -600,6 +604,9 @@ export class ContainerService {
       }
     }
     this.events.publish('container', 'destroy', id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
+    const now = Date.now();
+    for (const [k, v] of this.removedResults) if (now - v.at > 60_000) this.removedResults.delete(k);
+    this.removedResults.set(id, { StatusCode: c.State.ExitCode, Error: c.State.Error ? { Message: c.State.Error } : null, at: now });
     this.lifecycle.emit(`remove:${id}`);
   }
 

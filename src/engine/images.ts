@@ -32,14 +32,16 @@ export class ImageService {
     for (const rec of await this.store.list()) {
       const names = this.store.namesOf(rec.id);
       if (o.dangling !== undefined && (names.length === 0) !== o.dangling) continue;
-      if (o.reference?.length && !o.reference.some((pat) => names.some((n) => refMatches(pat, n)))) continue;
+      // With a reference filter only the matching names are shown, as docker does.
+      const shown = o.reference?.length ? names.filter((n) => o.reference!.some((pat) => refMatches(pat, n))) : names;
+      if (o.reference?.length && !shown.length) continue;
       const cfg = await this.store.config(rec.id);
       const labels = cfg.config?.Labels ?? {};
       if (o.labels?.length && !o.labels.every((l) => labelMatches(labels, l))) continue;
       out.push({
         Id: rec.id,
         ParentId: '',
-        RepoTags: names.length ? names.map(familiar) : ['<none>:<none>'],
+        RepoTags: shown.length ? shown.map(familiar) : ['<none>:<none>'],
         RepoDigests: [],
         Created: Math.floor(Date.parse(rec.created) / 1000),
         Size: rec.size,

@@ -82,8 +82,9 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.add('POST', `/containers/${ID}/wait`, async (ctx) => {
     // Headers first: the client starts the container only after this call is under way.
-    const id = svc.store.get(ctx.params[0]).Id;
-    const waiting = svc.wait(id, ctx.query.get('condition') ?? 'not-running');
+    const waiting = svc.wait(ctx.params[0], ctx.query.get('condition') ?? 'not-running');
+    // Unknown containers fail before the headers go out, with their proper status.
+    await Promise.race([waiting.then(() => undefined), new Promise((r) => setImmediate(r))]);
     const out = streamResponse(ctx, 'application/json');
     const result = await waiting.catch((e: Error) => ({ StatusCode: -1, Error: { Message: e.message } }));
     await out.write(JSON.stringify(result) + '\n');

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { busyboxTar, eventually, TestDaemon } from './harness';
+
+/** The real docker CLI, pointed at Berth's socket. */
+describe('docker CLI against Berth', () => {
+  const d = new TestDaemon();
+  const ok = async (args: string[], input?: string) => {
+    const r = await d.docker(args, { input });
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  before(() => d.start());
+  after(() => d.cleanup());
+
+  test('version reports the API version', async () => {
+    assert.equal(await ok(['version', '--format', '{{.Server.APIVersion}}']), '1.41');
+  });
+
+  test('import, images, tag, save, load, rmi', async () => {
+    assert.match(await ok(['import', '-c', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']), /^sha256:[a-f0-9]{64}$/);
+    assert.equal(await ok(['images', '--format', '{{.Repository}}:{{.Tag}}']), 'busybox:latest');
+    await ok(['tag', 'busybox', 'copy:v1']);
+    const tar = path.join(d.dir, 'copy.tar');
+    await ok(['save', '-o', tar, 'copy:v1']);
+    await ok(['rmi', 'copy:v1']);
+    assert.match(await ok(['load', '-i', tar]), /Loaded image: copy:v1/);
+    await ok(['rmi', 'copy:v1']);
+  });
+
+  test('run, ps, logs -f, exec, top, stats, inspect, update, stop, kill, wait, rm, events', async () => {
+    // Relative times mean the past in docker; bound the stream with an absolute one.
+    const until = String(Math.floor(Date.now() / 1000) + 15);
+    const events = d.docker(['events', '--until', until, '--filter', 'type=container', '--format', '{{.Action}}'], { timeoutMs: 30_000 });
+    assert.equal(await ok(['run', '--rm', 'busybox', 'echo', 'hi']), 'hi');
+    const id = await ok(['run', '-d', '--name', 'web', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.1; done']);
+    assert.match(id, /^[a-f0-9]{64}$/);
+    assert.equal(await ok(['ps', '--format', '{{.Names}} {{.Status}}']).then((s) => s.split(' ')[0]), 'web');
+    const follow = await d.docker(['logs', '-f', '--tail', '2', 'web'], { timeoutMs: 1500 });
+    assert.match(follow.stdout, /tick\ntick/);
+    assert.equal(await ok(['exec', 'web', 'sh', '-c', 'echo in $(hostname)']), `in ${id.slice(0, 12)}`);
+    assert.match(await ok(['top', 'web']), /PID/);
+    assert.match(await ok(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}', 'web']), /^web \d/);
+    await ok(['update', '--memory', '64m', '--memory-swap', '128m', 'web']);
+    assert.equal(await ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.State.Running}}', 'web']), `${64 << 20} true`);
+    await ok(['stop', '-t', '1', 'web']);
+    assert.equal(await ok(['wait', 'web']), '137');
+    await ok(['start', 'web']);
+    await ok(['kill', '-s', 'KILL', 'web']);
+    assert.equal(await ok(['inspect', '-f', '{{.State.ExitCode}}', 'web']), '137');
+    await ok(['rm', 'web']);
+    const missing = await d.docker(['inspect', 'web']);
+    assert.equal(missing.code, 1);
+    await eventually(() => d.docker(['ps', '-aq']).then((r) => r.stdout === ''));
+    const ev = await events;
+    for (const a of ['create', 'start', 'die', 'destroy', 'kill', 'stop']) assert.match(ev.stdout, new RegExp(`^${a}$`, 'm'), `event ${a}`);
+  });
+
+  test('interactive input and exit codes', async () => {
+    assert.equal(await ok(['exec', '-i', ...(await startSleeper()), 'head', '-c', '3'], 'abcdef'), 'abc');
+    const r = await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 42']);
+    assert.equal(r.code, 42, r.stderr);
+    const missing = await d.docker(['run', '--rm', 'busybox', 'nosuch']);
+    assert.equal(missing.code, 127);
+    await ok(['rm', '-f', 'sleeper']);
+  });
+
+  async function startSleeper(): Promise<string[]> {
+    await ok(['run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '1000']);
+    return ['sleeper'];
+  }
+
+  test('errors come back with docker statuses', async () => {
+    const noImage = await d.docker(['run', 'nosuch/image']);
+    assert.equal(noImage.code, 125);
+    const noContainer = await d.docker(['stop', 'nosuch']);
+    assert.match(noContainer.stderr, /No such container: nosuch/);
+  });
+
+  test('nothing leaks', () => d.assertClean());
+});
