@@ -48,6 +48,8 @@ describe('docker CLI against Berth', () => {
     assert.equal(await ok(['wait', 'web']), '137');
     await ok(['start', 'web']);
     await ok(['kill', '-s', 'KILL', 'web']);
+    // kill only sends the signal, in docker too: wait for the exit.
+    assert.equal(await ok(['wait', 'web']), '137');
     assert.equal(await ok(['inspect', '-f', '{{.State.ExitCode}}', 'web']), '137');
     await ok(['rm', 'web']);
     const missing = await d.docker(['inspect', 'web']);

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { eventually, TestDaemon } from './harness';
+
+function request(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: data }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the daemon', () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.importBusybox();
+  });
+  after(() => d.cleanup());
+
+  test('API errors carry docker statuses and a message', async () => {
+    const cases: [string, string, string | undefined, number, RegExp][] = [
+      ['GET', '/v1.41/nosuch', undefined, 404, /page not found/],
+      ['GET', '/v1.41/containers/nosuch/json', undefined, 404, /No such container: nosuch/],
+      ['POST', '/v1.41/containers/create', '{"Image": "busybox",', 400, /malformed JSON/],
+      ['POST', '/v1.41/containers/create', '{"Image": "nosuch"}', 404, /No such image: nosuch/],
+      ['POST', '/v1.41/containers/create', '{"Image": "busybox", "HostConfig": {"Memory": 10}}', 400, /Minimum memory limit/],
+      ['GET', '/v1.12/info', undefined, 400, /too old/],
+      ['DELETE', '/images/nosuch', undefined, 404, /No such image/],
+    ];
+    for (const [method, path, body, status, re] of cases) {
+      const r = await request(d.socket, method, path, body);
+      assert.equal(r.status, status, `${method} ${path}: ${r.body}`);
+      assert.match(JSON.parse(r.body).message, re);
+    }
+    const ping = await request(d.socket, 'GET', '/_ping');
+    assert.equal(ping.body, 'OK');
+    assert.equal((await d.ok(['ps', '-aq'])), '');
+  });
+
+  test('a SIGKILLed daemon leaves containers running; the next one manages them', async () => {
+    await d.ok(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'while true; do echo alive; sleep 0.1; done']);
+    await d.ok(['run', '-d', '--name', 'shortlived', 'busybox', 'sh', '-c', 'sleep 1; exit 7']);
+    const pid = await d.ok(['inspect', '-f', '{{.State.Pid}}', 'survivor']);
+    await d.kill();
+    await new Promise((r) => setTimeout(r, 1500));
+    process.kill(Number(pid), 0); // still alive
+    await d.start();
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Running}} {{.State.Pid}}', 'survivor']), `true ${pid}`);
+    // It exited while no daemon watched: its real code is recorded.
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'shortlived'])) === 'exited 7');
+    assert.match(await d.ok(['logs', '--tail', '1', 'survivor']), /^alive$/);
+    assert.equal(await d.ok(['exec', 'survivor', 'echo', 'managed']), 'managed');
+    await d.ok(['stop', '-t', '1', 'survivor']);
+    await d.ok(['rm', 'survivor', 'shortlived']);
+  });
+
+  test('two daemons side by side do not see each other', async () => {
+    const other = new TestDaemon();
+    await other.start();
+    try {
+      await other.importBusybox();
+      await other.ok(['run', '-d', '--name', 'mine', 'busybox', 'sleep', '1000']);
+      await d.ok(['run', '-d', '--name', 'mine', 'busybox', 'sleep', '1000']);
+      assert.notEqual(await other.ok(['inspect', '-f', '{{.Id}}', 'mine']), await d.ok(['inspect', '-f', '{{.Id}}', 'mine']));
+      await other.ok(['rm', '-f', 'mine']);
+      assert.equal(await d.ok(['inspect', '-f', '{{.State.Running}}', 'mine']), 'true');
+      await other.assertClean();
+      await d.ok(['rm', '-f', 'mine']);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  test('nothing leaks', () => d.assertClean());
+});
