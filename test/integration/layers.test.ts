@@ -8,11 +8,11 @@ import * as tar from 'tar-stream';
 import { lgetxattr } from '../../src/base/linux';
 import { applyLayer } from '../../src/snapshots/apply';
 
-type Entry = tar.Header & { body?: string };
+type Entry = Partial<tar.Header> & { name: string; body?: string };
 
 function layer(entries: Entry[]): Readable {
   const pack = tar.pack();
-  for (const { body, ...h } of entries) pack.entry({ mode: 0o644, mtime: new Date(1_000_000_000_000), ...h }, body);
+  for (const { body, ...h } of entries) pack.entry({ mode: 0o644, mtime: new Date(1_000_000_000_000), ...h } as tar.Header, body ?? '');
   pack.finalize();
   return pack as unknown as Readable;
 }
