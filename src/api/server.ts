@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isErrno } from '../base/errors';
 import type { Logger } from '../base/log';
+import { isListening } from '../base/socket';
 import type { Engine } from '../engine/engine';
 import { containerRoutes } from './compat/containers';
 import { execRoutes } from './compat/exec';
@@ -123,14 +124,7 @@ function pingHeadersSubset(): Record<string, string> {
 /** Listens on a unix socket; a stale socket file (nobody answering) is replaced, a live one is an error. */
 export async function listenUnix(server: http.Server, socketPath: string): Promise<void> {
   if (fs.existsSync(socketPath)) {
-    const alive = await new Promise<boolean>((res) => {
-      const c = net.connect(socketPath, () => {
-        c.destroy();
-        res(true);
-      });
-      c.on('error', () => res(false));
-    });
-    if (alive) throw new Error(`another daemon is listening on ${socketPath}`);
+    if (await isListening(socketPath)) throw new Error(`another daemon is listening on ${socketPath}`);
     fs.rmSync(socketPath, { force: true });
   }
   await new Promise<void>((res, rej) => {

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { BerthError } from '../base/errors';
+import { isListening as listening } from '../base/socket';
 import { ApiClient } from './client';
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
@@ -16,15 +16,6 @@ export function resolveHost(flag?: string, env: NodeJS.ProcessEnv = process.env)
   return { host, isDefault: host === DEFAULT_HOST };
 }
 
-function listening(socketPath: string): Promise<boolean> {
-  return new Promise((res) => {
-    const c = net.connect(socketPath, () => {
-      c.destroy();
-      res(true);
-    });
-    c.on('error', () => res(false));
-  });
-}
 
 /**
  * A client for the daemon; when nothing listens at the default socket, the

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { eventually, TestDaemon } from './harness';
+import { describe, test } from 'node:test';
+import { eventually, suiteDaemon } from './harness';
 
 describe('container lifecycle through the berth CLI', () => {
-  const d = new TestDaemon();
-  before(async () => {
-    await d.start();
-    await d.importBusybox();
-  });
-  after(() => d.cleanup());
+  const d = suiteDaemon();
 
   test('run --rm prints output and leaves nothing', async () => {
     const r = await d.berth(['run', '--rm', 'busybox', 'echo', 'hello']);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { after, before, describe, test } from 'node:test';
-import { eventually, TestDaemon } from './harness';
+import { describe, test } from 'node:test';
+import { eventually, suiteDaemon, TestDaemon } from './harness';
 
 function request(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -16,12 +16,7 @@ function request(socketPath: string, method: string, path: string, body?: string
 }
 
 describe('the daemon', () => {
-  const d = new TestDaemon();
-  before(async () => {
-    await d.start();
-    await d.importBusybox();
-  });
-  after(() => d.cleanup());
+  const d = suiteDaemon();
 
   test('API errors carry docker statuses and a message', async () => {
     const cases: [string, string, string | undefined, number, RegExp][] = [

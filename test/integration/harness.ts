@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
+import { isListening as listening } from '../../src/base/socket';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BERTH = path.join(ROOT, 'bin', 'berth');
@@ -176,14 +177,16 @@ export function processesMentioning(s: string): string[] {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function listening(socketPath: string): Promise<boolean> {
-  return new Promise((res) => {
-    const c = net.connect(socketPath, () => {
-      c.destroy();
-      res(true);
-    });
-    c.on('error', () => res(false));
+
+/** A daemon for the enclosing suite, started with busybox imported, cleaned up after it. */
+export function suiteDaemon(): TestDaemon {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start();
+    await d.importBusybox();
   });
+  after(() => d.cleanup());
+  return d;
 }
 
 /** Polls until fn returns a truthy value or the time is up. */

@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { exec, TestDaemon } from './harness';
+import { describe, test } from 'node:test';
+import { exec, suiteDaemon, TestDaemon } from './harness';
 
 describe('images and volumes', () => {
-  const d = new TestDaemon();
-  before(async () => {
-    await d.start();
-    await d.importBusybox();
-  });
-  after(() => d.cleanup());
+  const d = suiteDaemon();
 
   test('import with --change sets the config; tag, history, images, rmi', async () => {
     assert.equal(await d.ok(['image', 'inspect', '-f', '{{json .Config.Cmd}}', 'busybox']), '["sh"]');

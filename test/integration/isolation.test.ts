@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { cgroupDirs, TestDaemon } from './harness';
+import { describe, test } from 'node:test';
+import { cgroupDirs, suiteDaemon } from './harness';
 
 /** docker's default capability set as the bitmask /proc/self/status shows. */
 const DOCKER_DEFAULT_CAPS = '00000000a80425fb';
 
 describe('isolation and resources', () => {
-  const d = new TestDaemon();
-  before(async () => {
-    await d.start();
-    await d.importBusybox();
-  });
-  after(() => d.cleanup());
+  const d = suiteDaemon();
 
   test('a container sees only its own processes, its own hostname and network', async () => {
     const out = await d.ok(['run', '--rm', '--hostname', 'box', 'busybox', 'sh', '-c', 'ps -o pid= | wc -l; hostname; ls /sys/class/net']);
