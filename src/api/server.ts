@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isErrno } from '../base/errors';
+import { invalidArgument, isErrno } from '../base/errors';
 import type { Logger } from '../base/log';
 import { isListening } from '../base/socket';
 import type { Engine } from '../engine/engine';
@@ -45,7 +45,7 @@ export function createApiServer(engine: Engine, logger: Logger): http.Server {
     const ctx: Context = { req, res, params: [], query: url.searchParams, upgrade, upgradeBody, version };
     try {
       if (version && Number(version) < 1.24) {
-        throw Object.assign(new Error(`client version ${version} is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version`), { status: 400 });
+        throw invalidArgument(`client version ${version} is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version`);
       }
       const m = router.match(req.method ?? 'GET', p);
       if (m === undefined) return sendError(ctx, 404, 'page not found');
@@ -53,8 +53,7 @@ export function createApiServer(engine: Engine, logger: Logger): http.Server {
       ctx.params = m.params;
       await m.handler(ctx);
     } catch (e) {
-      const status = (e as { status?: number }).status;
-      const err = status ? { status, message: (e as Error).message, bug: false } : httpError(e);
+      const err = httpError(e);
       if (err.bug) logger.error('request failed', { method: req.method, path: p, error: err.message, stack: (e as Error).stack });
       else logger.debug('request refused', { method: req.method, path: p, status: err.status, error: err.message });
       sendError(ctx, err.status, err.message);

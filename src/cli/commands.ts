@@ -7,7 +7,7 @@ import { connect } from '../client/connect';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
 import { ago, binarySize, humanSize, shortCommand } from './output';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
-import { compileTemplate, renderFormat } from './template';
+import { compileTemplate, renderFormat, tabulate } from './template';
 
 type Run = (api: ApiClient, p: Parsed) => Promise<number | void>;
 
@@ -282,7 +282,6 @@ const containerCmds: Record<string, Command> = {
     flags: [], minArgs: 1, usage: 'top CONTAINER [ps OPTIONS]', stopAtFirstArg: true,
     run: async (api, p) => {
       const r = await api.json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${encodeURIComponent(p.args[0])}/top`, { query: { ps_args: p.args.slice(1).join(' ') || undefined } });
-      const { tabulate } = await import('./template');
       write(tabulate([r.Titles.join('\t'), ...r.Processes.map((x) => x.join('\t'))]) + '\n');
     },
   },

@@ -131,6 +131,17 @@ function parseMount(s: string) {
   };
 }
 
+/** `seccomp=<file>` is sent as the profile's JSON, as docker's CLI does. */
+function securityOpt(o: string): string {
+  const m = /^seccomp[=:](.+)$/.exec(o);
+  if (!m || m[1] === 'unconfined' || m[1] === 'default' || m[1].trim().startsWith('{')) return o;
+  try {
+    return `seccomp=${JSON.stringify(JSON.parse(fs.readFileSync(m[1], 'utf8')))}`;
+  } catch (e) {
+    throw invalidArgument(`opening seccomp profile (${m[1]}) failed: ${(e as Error).message}`);
+  }
+}
+
 /** The create body for `run`/`create` flags and `IMAGE [COMMAND...]`. */
 export function createBody(p: Parsed): { name?: string; body: Record<string, unknown> } {
   const [image, ...cmd] = p.args;
@@ -180,7 +191,7 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
       Privileged: bool(p, 'privileged'),
       CapAdd: list(p, 'cap-add'),
       CapDrop: list(p, 'cap-drop'),
-      SecurityOpt: list(p, 'security-opt'),
+      SecurityOpt: list(p, 'security-opt').map(securityOpt),
       ReadonlyRootfs: bool(p, 'read-only'),
       Init: bool(p, 'init') ? true : null,
       Memory: str(p, 'memory') ? ramInBytes(str(p, 'memory')!, '--memory') : 0,

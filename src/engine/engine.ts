@@ -16,7 +16,7 @@ import { ExecService } from './execs';
 import { ImageService, labelMatches } from './images';
 import type { ContainerRecord } from './model';
 import { commandText, parseFilters, statusText } from './present';
-import { VolumeStore } from './volumes';
+import { ANONYMOUS_LABEL, VolumeStore } from './volumes';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -185,7 +185,7 @@ export class Engine {
     for (const v of await this.volumes.list()) {
       if (this.containers.volumeUsers(v.Name).length) continue;
       // As docker 23+: without all=true only anonymous volumes go.
-      if (!all && !('com.docker.volume.anonymous' in v.Labels)) continue;
+      if (!all && !(ANONYMOUS_LABEL in v.Labels)) continue;
       if (f.label && !f.label.every((l) => labelMatches(v.Labels, l))) continue;
       space += await this.volumes.usage(v.Name);
       await this.volumes.remove(v.Name, []);
