@@ -185,19 +185,17 @@ export class ExecService {
     s.running = false;
     s.markExited();
     this.events.publish('container', 'exec_die', s.containerId, { execID: s.id, exitCode: String(s.exitCode) });
-    // Keep the log until the follower has read it; the folder goes after a grace period.
-    setTimeout(() => void fsp.rm(this.dir(s.id), { recursive: true, force: true }), 30_000).unref();
+    // Clients read the exit code right after; the session and its folder go after a grace period.
+    setTimeout(() => {
+      this.sessions.delete(s.id);
+      void fsp.rm(this.dir(s.id), { recursive: true, force: true });
+    }, 60_000).unref();
   }
 
   async resize(id: string, h: number, w: number): Promise<void> {
     const s = this.get(id);
     if (!s.config.Tty) return;
     await writeCtl(path.join(this.dir(id), 'ctl'), ctlResize(h, w));
-  }
-
-  /** Drops sessions of a container that is gone. */
-  forget(containerId: string): void {
-    for (const [id, s] of this.sessions) if (s.containerId === containerId && !s.running) this.sessions.delete(id);
   }
 }
 

@@ -31,6 +31,10 @@ describe('container lifecycle through the berth CLI', () => {
     const logs = await d.berth(['logs', 'io']);
     assert.equal(logs.stdout, 'out\n');
     assert.equal(logs.stderr, 'err\n');
+    const [first] = (await d.ok(['logs', '-t', 'io'])).split(' ');
+    const after = new Date(Date.parse(first) + 1).toISOString();
+    assert.equal((await d.berth(['logs', '--until', first, 'io'])).stdout, 'out\n');
+    assert.equal((await d.berth(['logs', '--since', after, 'io'])).stdout, '');
     const ts = await d.berth(['logs', '-t', '--tail', '1', 'io']);
     assert.equal(ts.stdout, '');
     assert.match(ts.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z err\n$/);
