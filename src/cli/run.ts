@@ -285,9 +285,11 @@ export async function runContainer(api: ApiClient, p: Parsed): Promise<number> {
   } catch (e) {
     conn.destroy();
     await pumping.catch(() => {});
-    const r = await waiting.catch(() => undefined);
-    process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
-    return r?.StatusCode && r.StatusCode > 0 ? r.StatusCode : 125;
+    await waiting.catch(() => undefined);
+    const msg = (e as Error).message;
+    process.stderr.write(`Error response from daemon: ${msg}\n`);
+    // As docker's CLI: 127 not found, 126 not executable, 125 any other failure to start.
+    return /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : 125;
   }
   await pumping;
   const r = await waiting;
