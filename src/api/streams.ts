@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Context } from './router';
 
-export const STDIN = 0;
 export const STDOUT = 1;
 export const STDERR = 2;
 

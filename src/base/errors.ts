@@ -30,10 +30,6 @@ export const notModified = (msg: string) => new BerthError('not_modified', msg);
 export const internal = (msg: string, cause?: unknown) => new BerthError('internal', msg, { cause });
 export const unavailable = (msg: string, cause?: unknown) => new BerthError('unavailable', msg, { cause });
 
-export function isBerthError(e: unknown, code?: ErrorCode): e is BerthError {
-  return e instanceof BerthError && (code === undefined || e.code === code);
-}
-
 /** A Node system error (fs, net, child_process) with its errno code. */
 export function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code;

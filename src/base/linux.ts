@@ -23,12 +23,8 @@ function sys(): Native {
 }
 
 export const MS_RDONLY = 0x1;
-export const MS_NOSUID = 0x2;
-export const MS_NODEV = 0x4;
-export const MS_NOEXEC = 0x8;
 export const MS_BIND = 0x1000;
 export const MS_REC = 0x4000;
-export const MS_PRIVATE = 1 << 18;
 export const MNT_DETACH = 0x2;
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;

@@ -24,5 +24,3 @@ export function createLogger(level: Level = 'info', out: NodeJS.WritableStream =
     error: (m, f) => emit('error', m, f),
   };
 }
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -83,10 +83,6 @@ export interface ImageConfig {
   history?: HistoryEntry[];
 }
 
-export function isLayerMediaType(mt: string): boolean {
-  return mt.includes('layer') || mt.includes('rootfs.diff');
-}
-
 export function isGzipLayer(mt: string): boolean {
   return mt.endsWith('gzip');
 }
