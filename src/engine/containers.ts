@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { run } from '../base/exec';
@@ -52,8 +53,8 @@ export class ContainerService {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly runtimes: Map<string, OciRuntime>;
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
-  private rotateTimer?: NodeJS.Timeout;
-  private exitWatcher?: import('node:fs').FSWatcher;
+  private housekeeping?: NodeJS.Timeout;
+  private exitWatcher?: FSWatcher;
   private closed = false;
   /** Final results of containers removed in the last minute, for a `wait` that arrives after --rm. */
   private readonly removedResults = new Map<string, { StatusCode: number; Error: { Message: string } | null; at: number }>();
@@ -108,24 +109,24 @@ export class ContainerService {
   /** Watches exit files and reconciles containers with what conmon and the runtime say now. */
   async open(): Promise<void> {
     await mkdirp(this.exitDir, 0o700);
-    const { watch } = await import('node:fs');
     this.exitWatcher = watch(this.exitDir, (_ev, file) => {
       if (file) void this.onExitFile(String(file));
     });
     this.exitWatcher.on('error', (e) => this.cfg.logger.error('exit watcher', { error: errorMessage(e) }));
     for (const c of this.store.all()) await this.reconcile(c);
     for (const f of await fsp.readdir(this.exitDir)) void this.onExitFile(f);
-    this.rotateTimer = setInterval(() => {
+    // Log rotation and a check for conmons that died without an exit file.
+    this.housekeeping = setInterval(() => {
       void this.rotateLogs();
       void this.checkMonitors();
     }, 500);
-    this.rotateTimer.unref();
+    this.housekeeping.unref();
   }
 
   close(): void {
     this.closed = true;
     this.exitWatcher?.close();
-    if (this.rotateTimer) clearInterval(this.rotateTimer);
+    if (this.housekeeping) clearInterval(this.housekeeping);
     for (const t of this.restartTimers.values()) clearTimeout(t);
   }
 
@@ -137,8 +138,7 @@ export class ContainerService {
       await this.store.save(c);
       return;
     }
-    const exit = await fsp.readFile(runPaths(this.cfg.execRoot, c.Id).exitFile, 'utf8').catch(() => undefined);
-    if (exit !== undefined) return; // handled by the exit-file scan
+    if (await this.collectExit(c)) return;
     if (state && state.status !== 'stopped') {
       // Running without its monitor: nothing captures its output any more.
       await this.runtimeOf(c).kill(c.Id, 9, true).catch(() => {});
@@ -154,10 +154,7 @@ export class ContainerService {
     for (const c of this.store.all()) {
       if (!c.State.Running || monitorAlive(c)) continue;
       await this.withLock(c.Id, async () => {
-        if (!c.State.Running || monitorAlive(c)) return;
-        const code = await fsp.readFile(runPaths(this.cfg.execRoot, c.Id).exitFile, 'utf8').catch(() => undefined);
-        if (code !== undefined) return this.finishExit(c, Number(code.trim()) || 0);
-        await this.reconcile(c);
+        if (c.State.Running && !monitorAlive(c)) await this.reconcile(c);
       });
     }
   }
@@ -168,15 +165,9 @@ export class ContainerService {
    * itself is gone. Returns false on timeout.
    */
   private async waitExitLocked(c: ContainerRecord, timeoutMs: number): Promise<boolean> {
-    const file = runPaths(this.cfg.execRoot, c.Id).exitFile;
     const end = Date.now() + timeoutMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
-      if (!c.State.Running) return true;
-      const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined) {
-        await this.finishExit(c, Number(text.trim()) || 0);
-        return true;
-      }
+      if (!c.State.Running || (await this.collectExit(c))) return true;
       if (!monitorAlive(c)) {
         await this.reconcile(c);
         return !c.State.Running;
@@ -397,11 +388,16 @@ export class ContainerService {
       await fsp.rm(file, { force: true });
       return;
     }
-    await this.withLock(c.Id, async () => {
-      const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
-      if (text === undefined || !c.State.Running) return;
-      await this.finishExit(c, Number(text.trim()) || 0);
-    });
+    await this.withLock(c.Id, () => this.collectExit(c));
+  }
+
+  /** Records the current run's exit if conmon has written its exit file; false when it has not (yet). */
+  private async collectExit(c: ContainerRecord): Promise<boolean> {
+    if (!c.State.Running) return false;
+    const text = await fsp.readFile(runPaths(this.cfg.execRoot, c.Id).exitFile, 'utf8').catch(() => undefined);
+    if (text === undefined) return false;
+    await this.finishExit(c, Number(text.trim()) || 0);
+    return true;
   }
 
   /** Records an exit, frees runtime resources, and applies --rm or the restart policy. */

@@ -2,7 +2,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalidArgument } from '../base/errors';
-import { diskUsage, mkdirp } from '../base/files';
+import { mkdirp } from '../base/files';
 import { ContentStore } from '../content/store';
 import { ImageStore } from '../images/store';
 import { normalize } from '../oci/reference';
@@ -13,9 +13,9 @@ import { ContainerStore } from './container-store';
 import { ContainerService } from './containers';
 import { EventBus } from './events';
 import { ExecService } from './execs';
-import { ImageService, labelMatches } from './images';
+import { ImageService } from './images';
 import type { ContainerRecord } from './model';
-import { commandText, parseFilters, statusText } from './present';
+import { commandText, labelMatches, parseFilters, statusText } from './present';
 import { ANONYMOUS_LABEL, VolumeStore } from './volumes';
 
 export const BERTH_VERSION = '0.1.0';
@@ -177,6 +177,19 @@ export class Engine {
 
   // ---- volumes ----------------------------------------------------------------
 
+  /** volume ls with docker's name, label and dangling filters. */
+  async listVolumes(filters?: string) {
+    const f = parseFilters(filters);
+    let vols = await this.volumes.list();
+    if (f.name) vols = vols.filter((v) => f.name.some((n) => v.Name.includes(n)));
+    if (f.label) vols = vols.filter((v) => f.label.every((l) => labelMatches(v.Labels, l)));
+    if (f.dangling) {
+      const want = f.dangling.includes('true') || f.dangling.includes('1');
+      vols = vols.filter((v) => (this.containers.volumeUsers(v.Name).length === 0) === want);
+    }
+    return vols;
+  }
+
   async pruneVolumes(filters?: string) {
     const f = parseFilters(filters);
     const all = (f.all ?? []).includes('true');
@@ -286,10 +299,6 @@ export class Engine {
     };
   }
 
-  /** Bytes and inodes under the data root (for leak checks and `system df`). */
-  async dataRootUsage() {
-    return diskUsage(this.cfg.dataRoot);
-  }
 }
 
 function networksOf(c: ContainerRecord): Record<string, object> {

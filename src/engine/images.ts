@@ -8,6 +8,7 @@ import { digestHex } from '../oci/digest';
 import { familiarRepository, familiarString, normalize, parseReference } from '../oci/reference';
 import type { ContainerStore } from './container-store';
 import type { EventBus } from './events';
+import { labelMatches } from './present';
 
 const familiar = (canonical: string) => familiarString(parseReference(canonical));
 
@@ -206,10 +207,4 @@ function refMatches(pattern: string, canonical: string): boolean {
   const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*') + '$');
   const repo = f.replace(/:[^:/]+$/, '');
   return re.test(f) || re.test(repo) || re.test(canonical);
-}
-
-export function labelMatches(labels: Record<string, string>, filter: string): boolean {
-  const i = filter.indexOf('=');
-  if (i < 0) return filter in labels;
-  return labels[filter.slice(0, i)] === filter.slice(i + 1);
 }

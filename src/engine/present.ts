@@ -40,6 +40,13 @@ export function parseFilters(raw: string | undefined): Record<string, string[]> 
   return out;
 }
 
+/** A `label=k` or `label=k=v` filter against labels. */
+export function labelMatches(labels: Record<string, string>, filter: string): boolean {
+  const i = filter.indexOf('=');
+  if (i < 0) return filter in labels;
+  return labels[filter.slice(0, i)] === filter.slice(i + 1);
+}
+
 /** The Command column: path and args, as docker quotes them in ps. */
 export function commandText(c: ContainerRecord): string {
   return [c.Path, ...c.Args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');

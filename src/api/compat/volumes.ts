@@ -1,20 +1,10 @@
 import { notFound } from '../../base/errors';
 import type { Engine } from '../../engine/engine';
-import { labelMatches } from '../../engine/images';
-import { parseFilters } from '../../engine/present';
 import { jsonBody, qBool, type Router, sendEmpty, sendJson } from '../router';
 
 export function volumeRoutes(r: Router, engine: Engine): void {
   r.add('GET', '/volumes', async (ctx) => {
-    const f = parseFilters(ctx.query.get('filters') ?? undefined);
-    let vols = await engine.volumes.list();
-    if (f.name) vols = vols.filter((v) => f.name.some((n) => v.Name.includes(n)));
-    if (f.label) vols = vols.filter((v) => f.label.every((l) => labelMatches(v.Labels, l)));
-    if (f.dangling) {
-      const want = f.dangling.includes('true') || f.dangling.includes('1');
-      vols = vols.filter((v) => (engine.containers.volumeUsers(v.Name).length === 0) === want);
-    }
-    sendJson(ctx, 200, { Volumes: vols, Warnings: [] });
+    sendJson(ctx, 200, { Volumes: await engine.listVolumes(ctx.query.get('filters') ?? undefined), Warnings: [] });
   });
 
   r.add('POST', '/volumes/create', async (ctx) => {
