@@ -5,6 +5,8 @@ export function newId(): string {
   return randomBytes(32).toString('hex');
 }
 
+export const isFullId = (s: string) => /^[0-9a-f]{64}$/.test(s);
+
 export const shortId = (id: string) => id.slice(0, 12);
 
 const adjectives = [

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { run } from '../base/exec';
 import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notModified } from '../base/errors';
 import { atomicWriteJson, mkdirp } from '../base/files';
-import { newId, randomName, shortId } from '../base/ids';
+import { isFullId, newId, randomName, shortId } from '../base/ids';
 import { Cgroup } from '../runtime/cgroups';
 import { ConmonStartError, ctlReopenLogs, startConmon } from '../runtime/conmon';
 import { cleanRuntimeMessage, OciRuntime } from '../runtime/oci-runtime';
@@ -381,7 +381,9 @@ export class ContainerService {
   // ---- exits ----------------------------------------------------------------
 
   private async onExitFile(id: string): Promise<void> {
-    if (this.closed) return;
+    // conmon writes `<id>.XXXXXX` and renames it to `<id>`: the temporary
+    // file is not ours to touch, or the exit is lost.
+    if (this.closed || !isFullId(id)) return;
     const c = this.store.find(id);
     const file = path.join(this.exitDir, id);
     if (!c) {
