@@ -1,7 +1,7 @@
 // The few Linux syscalls Node does not expose and that Berth needs on hot
-// paths (mounting snapshots, creating whiteouts, copying xattrs). Each one
-// is synchronous, returns nothing, and throws an Error with `code` set to
-// the errno name so the TypeScript side can treat it like a fs error.
+// paths (mounting snapshots, creating whiteouts, copying xattrs), and the
+// client end of conmon's attach socket. Each call is synchronous and throws
+// an Error with `code` set to the errno name, like a fs error.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <node_api.h>
@@ -17,6 +17,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
@@ -29,6 +33,8 @@ static const char *errno_name(int e) {
     case ENOTSUP: return "ENOTSUP"; case ENOSPC: return "ENOSPC";
     case ERANGE: return "ERANGE"; case ENOMEM: return "ENOMEM";
     case ELOOP: return "ELOOP"; case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EPIPE: return "EPIPE"; case EBADF: return "EBADF";
+    case ECONNREFUSED: return "ECONNREFUSED"; case ECONNRESET: return "ECONNRESET";
     default: return "EUNKNOWN";
   }
 }
@@ -161,15 +167,68 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-// seqpacketConnect(path, shutRead) -> fd of a connected, non-blocking SOCK_SEQPACKET
-// socket (conmon's attach socket). Connects through /proc/self/fd so that
+// A client connection to conmon's attach socket (SOCK_SEQPACKET, which libuv
+// cannot wrap). conmon writes the container's output back on it with blocking
+// writes, so a thread drains and discards it: left unread, conmon would stall,
+// and shutting down our read side instead makes conmon 2.1 forget to close the
+// container's stdin at our EOF. The connection owns its fd, so no write can
+// reach an fd number that was closed and reused.
+typedef struct {
+  int fd;
+  int wake;  // eventfd: tells the drain thread to stop
+  pthread_t drain;
+  bool closed;
+} attach_conn;
+
+static void *drain_attach(void *arg) {
+  attach_conn *c = arg;
+  char buf[65536];
+  struct pollfd p[2] = {{c->fd, POLLIN, 0}, {c->wake, POLLIN, 0}};
+  for (;;) {
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents) break;
+    if (p[0].revents) {
+      ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) p[0].fd = -1;  // conmon is done: wait to be told to stop
+    }
+  }
+  return NULL;
+}
+
+static attach_conn *get_attach(napi_env env, napi_value v) {
+  void *c = NULL;
+  if (napi_get_value_external(env, v, &c) != napi_ok || !c) {
+    napi_throw_type_error(env, NULL, "not an attach connection");
+    return NULL;
+  }
+  return c;
+}
+
+static void attach_stop(attach_conn *c) {
+  if (c->closed) return;
+  c->closed = true;
+  uint64_t one = 1;
+  if (write(c->wake, &one, sizeof one) < 0) { /* the thread polls it; a full counter is as good */ }
+  pthread_join(c->drain, NULL);
+  close(c->wake);
+  close(c->fd);
+}
+
+static void attach_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  attach_stop(data);
+  free(data);
+}
+
+// attachOpen(path) -> connection. Connects through /proc/self/fd so that
 // paths longer than sun_path work.
-static napi_value js_seqpacket_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value argv[2];
+static napi_value js_attach_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char *path = get_string(env, argv[0]); if (!path) return NULL;
-  bool shut_read = false;
-  if (argc > 1) napi_get_value_bool(env, argv[1], &shut_read);
   napi_value r = NULL;
   int pfd = open(path, O_PATH | O_CLOEXEC);
   if (pfd < 0) { r = throw_errno(env, "open", path); free(path); return r; }
@@ -183,19 +242,51 @@ static napi_value js_seqpacket_connect(napi_env env, napi_callback_info info) {
   do { rc = connect(fd, (struct sockaddr *)&addr, sizeof addr); } while (rc < 0 && errno == EINTR);
   if (rc < 0 && errno != EINPROGRESS) { r = throw_errno(env, "connect", path); close(fd); close(pfd); free(path); return r; }
   close(pfd);
+  attach_conn *c = calloc(1, sizeof *c);
+  c->fd = fd;
+  c->wake = eventfd(0, EFD_CLOEXEC);
+  if (c->wake < 0 || pthread_create(&c->drain, NULL, drain_attach, c) != 0) {
+    r = throw_errno(env, "drain", path);
+    if (c->wake >= 0) close(c->wake);
+    close(fd); free(c); free(path);
+    return r;
+  }
   free(path);
-  // A write-only client: the peer's writes to us fail at once instead of filling a buffer.
-  if (shut_read) shutdown(fd, SHUT_RD);
-  napi_create_int32(env, fd, &r);
+  if (napi_create_external(env, c, attach_finalize, NULL, &r) != napi_ok) { attach_stop(c); free(c); return NULL; }
   return r;
 }
 
-// shutdownWrite(fd): half-close, so the peer reads EOF.
-static napi_value js_shutdown_write(napi_env env, napi_callback_info info) {
+// attachWrite(conn, buffer) -> bytes sent, or -1 when the socket is full (try again).
+static napi_value js_attach_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  attach_conn *c = get_attach(env, argv[0]); if (!c) return NULL;
+  void *data; size_t len;
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  if (c->closed) { errno = EBADF; return throw_errno(env, "send", "attach"); }
+  ssize_t n;
+  do { n = send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN) return throw_errno(env, "send", "attach");
+  napi_value r;
+  napi_create_int32(env, n < 0 ? -1 : (int32_t)n, &r);
+  return r;
+}
+
+// attachEnd(conn): half-close, so conmon reads EOF and closes the container's stdin.
+static napi_value js_attach_end(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd = -1; napi_get_value_int32(env, argv[0], &fd);
-  if (shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN) return throw_errno(env, "shutdown", "");
+  attach_conn *c = get_attach(env, argv[0]); if (!c) return NULL;
+  if (!c->closed && shutdown(c->fd, SHUT_WR) != 0 && errno != ENOTCONN) return throw_errno(env, "shutdown", "attach");
+  return NULL;
+}
+
+// attachClose(conn): stops the drain thread and closes the socket. Idempotent.
+static napi_value js_attach_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  attach_conn *c = get_attach(env, argv[0]); if (!c) return NULL;
+  attach_stop(c);
   return NULL;
 }
 
@@ -207,8 +298,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
-    {"shutdownWrite", NULL, js_shutdown_write, NULL, NULL, NULL, napi_default, NULL},
-    {"seqpacketConnect", NULL, js_seqpacket_connect, NULL, NULL, NULL, napi_default, NULL},
+    {"attachOpen", NULL, js_attach_open, NULL, NULL, NULL, napi_default, NULL},
+    {"attachWrite", NULL, js_attach_write, NULL, NULL, NULL, napi_default, NULL},
+    {"attachEnd", NULL, js_attach_end, NULL, NULL, NULL, napi_default, NULL},
+    {"attachClose", NULL, js_attach_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

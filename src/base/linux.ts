@@ -11,9 +11,14 @@ interface Native {
   lsetxattr(file: string, name: string, value: Buffer): void;
   lgetxattr(file: string, name: string): Buffer | null;
   llistxattr(file: string): string[];
-  seqpacketConnect(file: string, shutRead: boolean): number;
-  shutdownWrite(fd: number): void;
+  attachOpen(file: string): AttachConnection;
+  attachWrite(c: AttachConnection, b: Buffer): number;
+  attachEnd(c: AttachConnection): void;
+  attachClose(c: AttachConnection): void;
 }
+
+/** A client connection to conmon's attach socket, owned by the addon (see attachOpen). */
+export type AttachConnection = { readonly __attach: unique symbol };
 
 let native: Native | undefined;
 function sys(): Native {
@@ -37,6 +42,13 @@ export const mknod = (file: string, mode: number, major = 0, minor = 0) => sys()
 export const lsetxattr = (file: string, name: string, value: Buffer) => sys().lsetxattr(file, name, value);
 export const lgetxattr = (file: string, name: string) => sys().lgetxattr(file, name);
 export const llistxattr = (file: string) => sys().llistxattr(file);
-/** Connects to a SOCK_SEQPACKET unix socket; returns a non-blocking fd (write-only with shutRead). */
-export const seqpacketConnect = (file: string, shutRead = false) => sys().seqpacketConnect(file, shutRead);
-export const shutdownWrite = (fd: number) => sys().shutdownWrite(fd);
+/**
+ * Connects to conmon's attach socket (SOCK_SEQPACKET). What conmon sends back
+ * is drained and dropped by the addon so that conmon never blocks on it.
+ */
+export const attachOpen = (file: string) => sys().attachOpen(file);
+/** Sends one message without blocking: the bytes sent, or -1 when the socket is full. */
+export const attachWrite = (c: AttachConnection, b: Buffer) => sys().attachWrite(c, b);
+/** Half-closes: conmon reads EOF and closes the container's stdin. */
+export const attachEnd = (c: AttachConnection) => sys().attachEnd(c);
+export const attachClose = (c: AttachConnection) => sys().attachClose(c);

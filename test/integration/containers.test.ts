@@ -12,6 +12,11 @@ describe('container lifecycle through the berth CLI', () => {
     assert.equal(await d.ok(['ps', '-aq']), '');
   });
 
+  test('run -i: piped input reaches the container and its end ends the container', async () => {
+    assert.equal(await d.ok(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'wc -l; echo eof'], { input: 'a\nb\nc\n' }), '3\neof');
+    assert.equal(await d.ok(['ps', '-aq']), '');
+  });
+
   test('exit codes as docker reports them', async () => {
     assert.equal((await d.berth(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code, 3);
     const missing = await d.berth(['run', '--rm', 'busybox', 'nosuchcommand']);
@@ -90,6 +95,7 @@ describe('container lifecycle through the berth CLI', () => {
     assert.equal((await d.berth(['exec', 'ex', 'sh', '-c', 'exit 7'])).code, 7);
     assert.equal((await d.berth(['exec', 'ex', 'nosuch'])).code, 127);
     assert.equal(await d.ok(['exec', '-i', 'ex', 'head', '-c', '5'], { input: 'hello world' }), 'hello');
+    assert.equal(await d.ok(['exec', '-i', 'ex', 'sh', '-c', 'cat; echo done'], { input: 'piped\n' }), 'piped\ndone');
     await d.ok(['rm', '-f', 'ex']);
   });
 

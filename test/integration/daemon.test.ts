@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { eventually, suiteDaemon, TestDaemon } from './harness';
 
@@ -12,6 +15,26 @@ function request(socketPath: string, method: string, path: string, body?: string
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/**
+ * An upgraded exec start written the slow way: headers, then the body in a
+ * packet of its own, then stdin and a half-close. Returns all the daemon sent.
+ */
+function slowUpgradedExec(socketPath: string, execId: string, input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const body = '{"Detach":false,"Tty":false}';
+    const s = net.connect(socketPath);
+    let got = '';
+    s.on('data', (c) => {
+      got += c.toString('latin1');
+      if (got.includes('\r\n\r\n') && !s.writableEnded) s.end(input);
+    });
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+    s.write(`POST /v1.41/exec/${execId}/start HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: ${body.length}\r\n\r\n`);
+    setTimeout(() => s.write(body), 50);
   });
 }
 
@@ -36,6 +59,29 @@ describe('the daemon', () => {
     const ping = await request(d.socket, 'GET', '/_ping');
     assert.equal(ping.body, 'OK');
     assert.equal((await d.ok(['ps', '-aq'])), '');
+  });
+
+  test('exec input flows when the upgrade body arrives apart from its headers', async () => {
+    await d.ok(['run', '-d', '--name', 'slowbody', 'busybox', 'sleep', '1000']);
+    const created = await request(d.socket, 'POST', '/v1.41/containers/slowbody/exec', JSON.stringify({ AttachStdin: true, AttachStdout: true, Cmd: ['cat'] }));
+    assert.equal(created.status, 201, created.body);
+    const got = await slowUpgradedExec(d.socket, JSON.parse(created.body).Id, 'through\n');
+    assert.match(got, /^HTTP\/1.1 101/);
+    // cat ends only when stdin ends: the half-close reached it too.
+    assert.match(got, /\x01\0\0\0\0\0\0\x08through\n$/);
+    await d.ok(['rm', '-f', 'slowbody']);
+  });
+
+  test("conmon's half-written exit files are left alone", async () => {
+    // conmon writes `<id>.XXXXXX` and renames it: removing it would lose the exit.
+    const id = await d.ok(['run', '-d', 'busybox', 'sleep', '1000']);
+    const temp = path.join(d.execRoot, 'exits', `${id}.Ab12Cd`);
+    fs.writeFileSync(temp, '0');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(fs.existsSync(temp));
+    fs.rmSync(temp);
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Running}}', id]), 'true');
+    await d.ok(['rm', '-f', id]);
   });
 
   test('a SIGKILLed daemon leaves containers running; the next one manages them', async () => {

@@ -61,6 +61,10 @@ describe('docker CLI against Berth', () => {
 
   test('interactive input and exit codes', async () => {
     assert.equal(await ok(['exec', '-i', ...(await startSleeper()), 'head', '-c', '3'], 'abcdef'), 'abc');
+    // Piped input ends: the process sees EOF on stdin and exits.
+    const big = Array.from({ length: 20000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+    assert.equal(await ok(['exec', '-i', 'sleeper', 'wc', '-l'], big), '20000');
+    assert.equal(await ok(['run', '--rm', '-i', 'busybox', 'cat'], big), big.trim());
     const r = await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 42']);
     assert.equal(r.code, 42, r.stderr);
     const missing = await d.docker(['run', '--rm', 'busybox', 'nosuch']);

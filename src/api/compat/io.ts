@@ -1,5 +1,5 @@
 import type { AttachedIo } from '../../engine/execs';
-import { type Hijacked, frame, STDERR, STDOUT } from '../streams';
+import { encodeBatch, type Hijacked } from '../streams';
 
 /**
  * Pumps an attached session over a hijacked connection: output framed
@@ -12,17 +12,17 @@ export async function pumpAttached(conn: Hijacked, io: AttachedIo, until?: () =>
     abort.abort();
     io.stdin?.close();
   });
-  if (io.stdin && conn.input) {
+  if (conn.input) {
     const stdin = io.stdin;
-    conn.input.on('data', (c: Buffer) => stdin.write(c));
-    conn.input.on('end', () => stdin.end());
+    conn.input.on('data', (c: Buffer) => stdin?.write(c));
+    conn.input.on('end', () => stdin?.end());
+    // The body reader may have paused the socket, and a paused stream stays so when
+    // listened to. Without stdin the input is drained all the same, so a hang-up is seen.
+    conn.input.resume();
   }
   try {
     if (io.output) {
-      for await (const e of io.output(abort.signal)) {
-        const payload = e.full ? Buffer.concat([e.data, Buffer.from('\n')]) : e.data;
-        await conn.write(io.tty ? payload : frame(e.stream === 'stderr' ? STDERR : STDOUT, payload));
-      }
+      for await (const batch of io.output(abort.signal)) await conn.write(encodeBatch(batch, { tty: io.tty }));
     } else if (until) {
       await Promise.race([until(), conn.closed]);
     }
