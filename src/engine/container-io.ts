@@ -3,7 +3,7 @@ import { ctlResize } from '../runtime/conmon';
 import { type ContainerService, runPaths } from './containers';
 import type { AttachedIo } from './execs';
 import { writeCtl } from './execs';
-import { followLog, logEnd, type LogEntry, parseTimeArg, readLogs } from './logs';
+import { followLog, type LogBatch, logEnd, parseTimeArg, readLogs } from './logs';
 import { StdinSink } from './stdin';
 
 export interface LogsOptions {
@@ -16,7 +16,7 @@ export interface LogsOptions {
 }
 
 /** docker logs: what the files hold, then (with follow) what comes until the container stops. */
-export async function* containerLogs(svc: ContainerService, ref: string, o: LogsOptions, signal?: AbortSignal): AsyncGenerator<LogEntry> {
+export async function* containerLogs(svc: ContainerService, ref: string, o: LogsOptions, signal?: AbortSignal): AsyncGenerator<LogBatch> {
   const c = svc.store.get(ref);
   const file = svc.logPath(c);
   const filter = { since: parseTimeArg(o.since), until: parseTimeArg(o.until), stdout: o.stdout !== false, stderr: o.stderr !== false };
@@ -68,7 +68,7 @@ export async function attachContainer(
     svc.lifecycle.off(`remove:${c.Id}`, onExit);
     svc.lifecycle.off(`start:${c.Id}`, onStart);
   };
-  async function* output(signal: AbortSignal): AsyncGenerator<LogEntry> {
+  async function* output(signal: AbortSignal): AsyncGenerator<LogBatch> {
     try {
       if (o.logs) yield* readLogs(file, filter);
       if (!o.stream) return;

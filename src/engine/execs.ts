@@ -10,7 +10,7 @@ import type { EngineConfig } from './config';
 import type { ContainerService } from './containers';
 import { runPaths } from './containers';
 import type { EventBus } from './events';
-import { followLog, type LogEntry } from './logs';
+import { followLog, type LogBatch } from './logs';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
 import { readUserDb, resolveUser } from './users';
@@ -42,7 +42,7 @@ interface ExecSession {
 /** What an attached client gets from a started exec or container. */
 export interface AttachedIo {
   /** Output until the process ends (or the signal aborts). */
-  output?: (signal: AbortSignal) => AsyncGenerator<LogEntry>;
+  output?: (signal: AbortSignal) => AsyncGenerator<LogBatch>;
   stdin?: StdinSink;
   tty: boolean;
   /** Terminal size changes, for tty sessions. */

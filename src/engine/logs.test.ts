@@ -11,7 +11,13 @@ test('k8s-file lines parse into stream, time and data', () => {
   assert.equal(e.data.toString(), 'hello world');
   assert.equal(e.full, true);
   assert.equal(parseLogLine(Buffer.from('2024-01-02T03:04:05Z stdout P part'))!.full, false);
-  assert.equal(parseLogLine(Buffer.from('garbage')), undefined);
+  assert.equal(e.time, '2024-01-02T03:04:05.123456789+00:00');
+  for (const empty of ['2024-01-02T03:04:05Z stdout F', '2024-01-02T03:04:05Z stdout F ']) {
+    const x = parseLogLine(Buffer.from(empty))!;
+    assert.equal(x.stream, 'stdout');
+    assert.equal(x.data.length, 0);
+  }
+  for (const bad of ['garbage', 'x stdin F a', 'x stdoux F a', 'x stdout FF a', 'x stdout']) assert.equal(parseLogLine(Buffer.from(bad)), undefined, bad);
 });
 
 test('times compare at nanosecond precision', () => {
@@ -40,10 +46,10 @@ test('rotation keeps max-file files and tail reads across them in order', async 
   await fsp.writeFile(file, line(4, 'stdout'));
   assert.deepEqual((await fsp.readdir(dir)).sort(), ['ctr.log', 'ctr.log.1', 'ctr.log.2']);
   const all = [];
-  for await (const e of readLogs(file)) all.push(e.data.toString());
+  for await (const batch of readLogs(file)) for (const e of batch) all.push(e.data.toString());
   assert.deepEqual(all, ['line2', 'line3', 'line4']);
   const tail = [];
-  for await (const e of readLogs(file, { tail: 2, stderr: false })) tail.push(e.data.toString());
+  for await (const batch of readLogs(file, { tail: 2, stderr: false })) for (const e of batch) tail.push(e.data.toString());
   assert.deepEqual(tail, ['line2', 'line4']);
   await fsp.rm(dir, { recursive: true });
 });

@@ -5,26 +5,68 @@ import { invalidArgument, isErrno } from '../base/errors';
 
 /** One message of a container's output as conmon logged it (k8s-file format). */
 export interface LogEntry {
-  stream: 'stdout' | 'stderr';
+  readonly stream: 'stdout' | 'stderr';
   /** RFC 3339 with nanoseconds, as conmon wrote it. */
-  time: string;
-  data: Buffer;
+  readonly time: string;
+  readonly data: Buffer;
   /** A full line (a newline followed); false for a partial chunk. */
-  full: boolean;
+  readonly full: boolean;
+  readonly dataLength: number;
+  /** Copies the data into target at an offset; returns the offset after it. */
+  copyData(target: Buffer, at: number): number;
 }
 
-/** Parses one k8s-file line: `<time> <stream> <F|P> <content>` (without its newline). */
+const SPACE = 0x20;
+const NL = 0x0a;
+const [S, T, D, O, E, P] = [0x73, 0x74, 0x64, 0x6f, 0x65, 0x50];
+
+/**
+ * An entry as offsets into the chunk it was read in: a log flood parses
+ * millions of lines, and slicing a Buffer per field costs more than the parse.
+ */
+class ParsedEntry implements LogEntry {
+  constructor(
+    readonly stream: 'stdout' | 'stderr',
+    private readonly buf: Buffer,
+    private readonly start: number,
+    private readonly timeEnd: number,
+    private readonly dataStart: number,
+    private readonly end: number,
+    readonly full: boolean,
+  ) {}
+  get time(): string {
+    return this.buf.toString('latin1', this.start, this.timeEnd);
+  }
+  get data(): Buffer {
+    return this.buf.subarray(this.dataStart, this.end);
+  }
+  get dataLength(): number {
+    return this.end - this.dataStart;
+  }
+  copyData(target: Buffer, at: number): number {
+    return at + this.buf.copy(target, at, this.dataStart, this.end);
+  }
+}
+
+/**
+ * Parses the k8s-file line `<time> <stream> <F|P> <content>` at buf[start, end)
+ * (without its newline). The chunk must not be reused: the entry points into it.
+ */
+function parseAt(buf: Buffer, start: number, end: number): LogEntry | undefined {
+  const s1 = buf.indexOf(SPACE, start);
+  // "stdout" or "stderr", then a space, then the tag.
+  if (s1 < 0 || end < s1 + 9 || buf[s1 + 7] !== SPACE || buf[s1 + 1] !== S || buf[s1 + 2] !== T || buf[s1 + 3] !== D) return undefined;
+  const out = buf[s1 + 4] === O && buf[s1 + 5] === 0x75 && buf[s1 + 6] === T;
+  const err = buf[s1 + 4] === E && buf[s1 + 5] === 0x72 && buf[s1 + 6] === 0x72;
+  if (!out && !err) return undefined;
+  const tag = s1 + 8;
+  if (end > tag + 1 && buf[tag + 1] !== SPACE) return undefined;
+  return new ParsedEntry(out ? 'stdout' : 'stderr', buf, start, s1, Math.min(tag + 2, end), end, buf[tag] !== P);
+}
+
+/** Parses one k8s-file line (without its newline). */
 export function parseLogLine(line: Buffer): LogEntry | undefined {
-  const s1 = line.indexOf(0x20);
-  const s2 = s1 < 0 ? -1 : line.indexOf(0x20, s1 + 1);
-  const s3 = s2 < 0 ? -1 : line.indexOf(0x20, s2 + 1);
-  if (s3 < 0 && s2 < 0) return undefined;
-  const time = line.subarray(0, s1).toString();
-  const stream = line.subarray(s1 + 1, s2).toString();
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  const tag = line.subarray(s2 + 1, s3 < 0 ? line.length : s3).toString();
-  const data = s3 < 0 ? Buffer.alloc(0) : line.subarray(s3 + 1);
-  return { stream, time, data: Buffer.from(data), full: tag !== 'P' };
+  return parseAt(line, 0, line.length);
 }
 
 /** Nanoseconds since the epoch of an RFC 3339 time with up to 9 fraction digits. */
@@ -71,18 +113,20 @@ export async function logFiles(file: string): Promise<string[]> {
   return names.includes(base) ? [...rotated, file] : rotated;
 }
 
-/** Splits a byte stream into lines; keeps the unterminated rest. */
-class LineSplitter {
-  private rest: Buffer = Buffer.alloc(0);
-  push(chunk: Buffer): Buffer[] {
-    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
-    const out: Buffer[] = [];
+/** Cuts a byte stream into k8s-file lines and parses them; keeps the unterminated rest. */
+class LineParser {
+  private rest?: Buffer;
+  /** The wanted entries of the whole lines in a chunk just read (a chunk of its own, not reused). */
+  push(chunk: Buffer, o: ReadOptions): LogBatch {
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    const out: LogBatch = [];
     let start = 0;
-    for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, start)) {
-      out.push(buf.subarray(start, nl));
+    for (let nl = buf.indexOf(NL); nl >= 0; nl = buf.indexOf(NL, start)) {
+      const e = parseAt(buf, start, nl);
+      if (e && wanted(e, o)) out.push(e);
       start = nl + 1;
     }
-    this.rest = Buffer.from(buf.subarray(start));
+    this.rest = start < buf.length ? buf.subarray(start) : undefined;
     return out;
   }
 }
@@ -109,8 +153,11 @@ function wanted(e: LogEntry, o: ReadOptions): boolean {
 
 const CHUNK = 64 * 1024;
 
-/** Reads whole files from a byte offset; returns entries and where reading stopped. */
-async function* readFrom(file: string, pos: number): AsyncGenerator<LogEntry> {
+/** Entries in the order written, as many as one read of the file gave. */
+export type LogBatch = LogEntry[];
+
+/** Reads a whole file from a byte offset, a batch per read. */
+async function* readFrom(file: string, pos: number, o: ReadOptions): AsyncGenerator<LogBatch> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
@@ -119,16 +166,14 @@ async function* readFrom(file: string, pos: number): AsyncGenerator<LogEntry> {
     throw e;
   }
   try {
-    const split = new LineSplitter();
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const lines = new LineParser();
     for (;;) {
+      const buf = Buffer.allocUnsafe(CHUNK);
       const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      for (const line of split.push(buf.subarray(0, bytesRead))) {
-        const e = parseLogLine(line);
-        if (e) yield e;
-      }
+      const batch = lines.push(buf.subarray(0, bytesRead), o);
+      if (batch.length) yield batch;
     }
   } finally {
     await fh.close();
@@ -136,21 +181,22 @@ async function* readFrom(file: string, pos: number): AsyncGenerator<LogEntry> {
 }
 
 /** What exists now, filtered; with tail, only the last entries (memory bounded by tail). */
-export async function* readLogs(file: string, o: ReadOptions = {}): AsyncGenerator<LogEntry> {
+export async function* readLogs(file: string, o: ReadOptions = {}): AsyncGenerator<LogBatch> {
   const files = await logFiles(file);
   if (o.tail !== undefined && o.tail >= 0) {
-    const ring: LogEntry[] = [];
     if (o.tail === 0) return;
+    let ring: LogEntry[] = [];
     for (const f of files)
-      for await (const e of readFrom(f, 0)) {
-        if (!wanted(e, o)) continue;
-        ring.push(e);
-        if (ring.length > o.tail) ring.shift();
+      for await (const batch of readFrom(f, 0, o)) {
+        ring.push(...batch);
+        // Trimmed in steps, not per entry: the ring stays under twice the tail.
+        if (ring.length > 2 * o.tail) ring = ring.slice(-o.tail);
       }
-    yield* ring;
+    ring = ring.slice(-o.tail);
+    for (let i = 0; i < ring.length; i += 1024) yield ring.slice(i, i + 1024);
     return;
   }
-  for (const f of files) for await (const e of readFrom(f, 0)) if (wanted(e, o)) yield e;
+  for (const f of files) yield* readFrom(f, 0, o);
 }
 
 /** Current size of the live log file (0 when absent): where a follower that wants only new output starts. */
@@ -175,12 +221,11 @@ export async function* followLog(
   done: () => boolean,
   o: ReadOptions,
   signal?: AbortSignal,
-): AsyncGenerator<LogEntry> {
+): AsyncGenerator<LogBatch> {
   let ino = from?.ino;
   let pos = from?.size ?? 0;
   let fh: fsp.FileHandle | undefined;
-  let split = new LineSplitter();
-  const buf = Buffer.allocUnsafe(CHUNK);
+  let lines = new LineParser();
   let watcher: FSWatcher | undefined;
   let wake: (() => void) | undefined;
   try {
@@ -200,21 +245,20 @@ export async function* followLog(
           const st = await fh.stat();
           if (ino !== undefined && st.ino !== ino) pos = 0;
           ino = st.ino;
-          split = new LineSplitter();
+          lines = new LineParser();
         } catch (e) {
           if (!isErrno(e, 'ENOENT')) throw e;
         }
       }
       let got = 0;
       if (fh) {
+        const buf = Buffer.allocUnsafe(CHUNK);
         const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
         got = bytesRead;
         if (bytesRead > 0) {
           pos += bytesRead;
-          for (const line of split.push(buf.subarray(0, bytesRead))) {
-            const e = parseLogLine(line);
-            if (e && wanted(e, o)) yield e;
-          }
+          const batch = lines.push(buf.subarray(0, bytesRead), o);
+          if (batch.length) yield batch;
           continue;
         }
         // At the end of this file: has it been rotated away?
@@ -227,17 +271,7 @@ export async function* followLog(
       }
       if (got === 0 && done()) {
         // One last look: the writer may have flushed between our read and done().
-        if (fh) {
-          const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
-          if (bytesRead > 0) {
-            pos += bytesRead;
-            for (const line of split.push(buf.subarray(0, bytesRead))) {
-              const e = parseLogLine(line);
-              if (e && wanted(e, o)) yield e;
-            }
-            continue;
-          }
-        }
+        if (fh && (await fh.stat()).size > pos) continue;
         return;
       }
       await new Promise<void>((res) => {

@@ -4,7 +4,7 @@ import type { Engine } from '../../engine/engine';
 import type { ContainerCreateConfig } from '../../engine/merge';
 import type { HostConfig } from '../../engine/model';
 import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
-import { dockerTime, frame, hijack, STDERR, STDOUT, streamResponse } from '../streams';
+import { encodeBatch, hijack, streamResponse } from '../streams';
 import { pumpAttached } from './io';
 
 const ID = '([^/]+)';
@@ -106,10 +106,9 @@ export function containerRoutes(r: Router, engine: Engine): void {
       follow: qBool(q, 'follow'), stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr'),
       since: q.get('since') ?? undefined, until: q.get('until') ?? undefined, tail: q.get('tail') ?? undefined,
     }, abort.signal);
-    for await (const e of entries) {
+    for await (const batch of entries) {
       if (abort.signal.aborted) break;
-      const body = Buffer.concat([ts ? Buffer.from(dockerTime(e.time) + ' ') : Buffer.alloc(0), e.data, e.full ? Buffer.from('\n') : Buffer.alloc(0)]);
-      await out.write(tty ? body : frame(e.stream === 'stderr' ? STDERR : STDOUT, body));
+      await out.write(encodeBatch(batch, { tty, timestamps: ts }));
     }
     out.end();
   });
