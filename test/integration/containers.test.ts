@@ -17,6 +17,18 @@ describe('container lifecycle through the berth CLI', () => {
     assert.equal(await d.ok(['ps', '-aq']), '');
   });
 
+  test('attach follows a running container to its end and exits with its code', async () => {
+    const script = 'sleep 0.5; i=0; while [ $i -lt 3 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done; exit 3';
+    await d.ok(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', script]);
+    const r = await d.berth(['attach', 'ticker']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, 'tick 0\ntick 1\ntick 2\n');
+    const gone = await d.berth(['attach', 'ticker']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /You cannot attach to a stopped container/);
+    await d.ok(['rm', 'ticker']);
+  });
+
   test('exit codes as docker reports them', async () => {
     assert.equal((await d.berth(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code, 3);
     const missing = await d.berth(['run', '--rm', 'busybox', 'nosuchcommand']);

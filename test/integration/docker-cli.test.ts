@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, eventually, TestDaemon } from './harness';
+import { busyboxTar, eventually, onTerminal, TestDaemon } from './harness';
 
 /** The real docker CLI, pointed at Berth's socket. */
 describe('docker CLI against Berth', () => {
@@ -70,6 +70,24 @@ describe('docker CLI against Berth', () => {
     const missing = await d.docker(['run', '--rm', 'busybox', 'nosuch']);
     assert.equal(missing.code, 127);
     await ok(['rm', '-f', 'sleeper']);
+  });
+
+  test('run -it, exec -it and attach on a terminal', async () => {
+    const docker = `docker -H ${d.host}`;
+    const run = await onTerminal(`${docker} run -it --rm busybox sh`, 'echo $((6*7)); tty; exit 5\n');
+    assert.equal(run.code, 5, run.stdout);
+    assert.match(run.stdout, /^42\r?$/m);
+    assert.match(run.stdout, /^\/dev\/pts\/0\r?$/m);
+    await ok(['run', '-d', '--name', 'termsleeper', 'busybox', 'sleep', '1000']);
+    const ex = await onTerminal(`${docker} exec -it termsleeper sh`, 'tty; exit 7\n');
+    assert.equal(ex.code, 7, ex.stdout);
+    assert.match(ex.stdout, /^\/dev\/pts\/\d+\r?$/m);
+    await ok(['rm', '-f', 'termsleeper']);
+    await ok(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'sleep 0.5; echo tick; sleep 0.3; echo tock; exit 3']);
+    const att = await d.docker(['attach', 'ticker']);
+    assert.equal(att.code, 3, att.stderr);
+    assert.equal(att.stdout, 'tick\ntock\n');
+    await ok(['rm', 'ticker']);
   });
 
   async function startSleeper(): Promise<string[]> {

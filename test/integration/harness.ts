@@ -27,6 +27,11 @@ export function exec(file: string, args: string[], o: { env?: NodeJS.ProcessEnv;
   });
 }
 
+/** Runs a command line on a pseudo-terminal of its own (util-linux `script`), typing `input` into it. */
+export function onTerminal(commandLine: string, input: string): Promise<Result> {
+  return exec('script', ['-qec', commandLine, '/dev/null'], { input });
+}
+
 let rootfsTar: string | undefined;
 /** The busybox root filesystem tar, made once per test process by the project's own script. */
 export function busyboxTar(): string {
@@ -83,7 +88,7 @@ export class TestDaemon {
     await done;
   }
 
-  berth(args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<Result> {
+  berth(args: string[], o: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
     return exec(process.execPath, [BERTH, '-H', this.host, ...args], o);
   }
 

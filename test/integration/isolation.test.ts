@@ -43,6 +43,14 @@ describe('isolation and resources', () => {
     assert.match(await d.ok(['run', '--rm', '-e', 'A=1', '--entrypoint', 'env', 'busybox']), /^A=1$/m);
   });
 
+  test('env files, extra hosts and the hostname reach the container as docker puts them', async () => {
+    const envFile = path.join(d.dir, 'env');
+    fs.writeFileSync(envFile, 'A=1\n# a comment\nB=two words\n\nFROM_HOST\n');
+    const r = await d.berth(['run', '--rm', '--env-file', envFile, '--add-host', 'db:10.1.2.3', '--hostname', 'hh', 'busybox', 'sh', '-c', 'echo "$A|$B|$FROM_HOST"; grep db /etc/hosts; hostname; cat /etc/hostname'], { env: { FROM_HOST: 'passed' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '1|two words|passed\n10.1.2.3\tdb\nhh\nhh\n');
+  });
+
   test('/dev/shm defaults to 64m and follows --shm-size', async () => {
     assert.match(await d.ok(['run', '--rm', 'busybox', 'df', '-k', '/dev/shm']), /\s65536\s/);
     assert.match(await d.ok(['run', '--rm', '--shm-size', '128m', 'busybox', 'df', '-k', '/dev/shm']), /\s131072\s/);
@@ -66,6 +74,24 @@ describe('isolation and resources', () => {
     assert.equal(fs.readFileSync(pids, 'utf8').trim(), '80');
     assert.equal(await d.ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', 'lim']), `${64 << 20} 500000000`);
     await d.ok(['rm', '-f', 'lim']);
+  });
+
+  test('cpu shares, cpuset and blkio weight are set at run and changed by update', async () => {
+    await d.ok(['run', '-d', '--name', 'cpus', '--cpu-shares', '512', '--cpuset-cpus', '0', '--blkio-weight', '300', 'busybox', 'sleep', '1000']);
+    const id = await d.ok(['inspect', '-f', '{{.Id}}', 'cpus']);
+    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const shares = cgroupFile(d.cgroupParent, id, 'cpu', 'cpu.shares', 'cpu.weight');
+    const cpuset = cgroupFile(d.cgroupParent, id, 'cpuset', 'cpuset.cpus', 'cpuset.cpus');
+    const weightDir = path.dirname(cgroupFile(d.cgroupParent, id, 'blkio', 'blkio.weight', 'io.bfq.weight'));
+    const weight = ['blkio.weight', 'blkio.bfq.weight', 'io.bfq.weight', 'io.weight'].map((f) => path.join(weightDir, f)).find((f) => fs.existsSync(f))!;
+    // cgroup v2 has weights of 1-10000 where v1 has shares of 2-262144 (runc's conversion).
+    const sharesAs = (n: number) => String(v2 ? 1 + Math.floor(((n - 2) * 9999) / 262142) : n);
+    const read = (f: string) => fs.readFileSync(f, 'utf8').trim().split(/\s+/).pop();
+    assert.deepEqual([read(shares), read(cpuset), read(weight)], [sharesAs(512), '0', '300']);
+    await d.ok(['update', '--cpu-shares', '256', '--cpuset-cpus', '0-1', '--blkio-weight', '400', 'cpus']);
+    assert.deepEqual([read(shares), read(cpuset), read(weight)], [sharesAs(256), '0-1', '400']);
+    assert.equal(await d.ok(['inspect', '-f', '{{.HostConfig.CpuShares}} {{.HostConfig.CpusetCpus}} {{.HostConfig.BlkioWeight}}', 'cpus']), '256 0-1 400');
+    await d.ok(['rm', '-f', 'cpus']);
   });
 
   test('--init reaps orphaned zombies: 1000 of them leave none', async () => {
