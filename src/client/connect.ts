@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BerthError } from '../base/errors';
@@ -27,7 +26,13 @@ export async function connect(hostFlag?: string): Promise<ApiClient> {
   if (isDefault && !(await listening(socketPath))) {
     fs.mkdirSync(DEFAULT_DATA_ROOT, { recursive: true, mode: 0o711 });
     const log = fs.openSync(path.join(DEFAULT_DATA_ROOT, 'daemon.log'), 'a');
-    const child = spawn(process.execPath, [path.join(__dirname, '../../../bin/berth'), 'daemon'], { detached: true, stdio: ['ignore', log, log] });
+    const env = { ...process.env };
+    // bin/berth set it aside for the client's start-up; the daemon needs it for TLS.
+    if (env.BERTH_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = env.BERTH_EXTRA_CA_CERTS;
+    delete env.BERTH_EXTRA_CA_CERTS;
+    // Loaded only here: most commands never start a daemon, and start-up time counts.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [path.join(__dirname, '../../../bin/berth.js'), 'daemon'], { detached: true, stdio: ['ignore', log, log], env });
     child.unref();
     fs.closeSync(log);
     for (let i = 0; i < 200 && !(await listening(socketPath)); i++) await new Promise((r) => setTimeout(r, 25));

@@ -74,6 +74,8 @@ export function startConmon(o: ConmonOptions, onAttachReady?: () => void, env: N
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', ...(attach ? ['pipe' as const] : [])],
       env: { ...env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(attach ? { _OCI_ATTACHPIPE: '5' } : {}) },
       detached: true,
+      // conmon 2.1 drops an `oom` file in its working directory when the container is OOM-killed.
+      cwd: o.bundle,
     });
     const sync = child.stdio[3] as Socket;
     const start = child.stdio[4] as Socket;

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { CommandError, run } from '../base/exec';
 import { BerthError, conflict, internal, notFound } from '../base/errors';
 import type { LinuxResources } from '../oci/runtime-spec';
@@ -27,7 +29,13 @@ export class OciRuntime {
     }
   }
 
+  /** runc and crun keep a container's state in <root>/<id>: without it there is nothing to ask (and no process to spawn). */
+  private known(id: string): boolean {
+    return existsSync(path.join(this.root, id));
+  }
+
   async state(id: string): Promise<RuntimeState | undefined> {
+    if (!this.known(id)) return undefined;
     try {
       return JSON.parse(await this.call(['state', id])) as RuntimeState;
     } catch (e) {
@@ -45,6 +53,7 @@ export class OciRuntime {
   }
 
   async delete(id: string, force = false): Promise<void> {
+    if (!this.known(id)) return;
     try {
       await this.call(['delete', ...(force ? ['--force'] : []), id]);
     } catch (e) {

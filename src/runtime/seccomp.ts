@@ -1,6 +1,27 @@
 import type { Seccomp } from '../oci/runtime-spec';
 
 /**
+ * The ABIs a process on this host can use, as docker lists them: the native
+ * one and its compat ABIs. Each one listed costs runc time to compile the
+ * filter (a third of `runc create` for five), so foreign ones are left out;
+ * a syscall from an unlisted ABI is killed.
+ */
+export function seccompArchitectures(arch: string = process.arch): string[] {
+  switch (arch) {
+    case 'x64':
+      return ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
+    case 'arm64':
+      return ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
+    case 's390x':
+      return ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'];
+    case 'ppc64':
+      return ['SCMP_ARCH_PPC64LE'];
+    default:
+      return []; // runc then filters the native ABI only
+  }
+}
+
+/**
  * Berth's default seccomp profile: an allowlist in the spirit of docker's
  * default (deny with EPERM by default; ENOSYS for clone3 so libcs fall back
  * to clone, whose namespace flags are then filtered). Syscalls that change
@@ -82,7 +103,7 @@ export function defaultSeccompProfile(capabilities: string[]): Seccomp {
   return {
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: 1,
-    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
+    architectures: seccompArchitectures(),
     syscalls,
   };
 }

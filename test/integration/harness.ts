@@ -60,7 +60,7 @@ export class TestDaemon {
   }
 
   async start(extra: string[] = []): Promise<void> {
-    this.proc = spawn(process.execPath, [BERTH, 'daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(BERTH, ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
     for (let i = 0; i < 400; i++) {
@@ -89,7 +89,7 @@ export class TestDaemon {
   }
 
   berth(args: string[], o: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-    return exec(process.execPath, [BERTH, '-H', this.host, ...args], o);
+    return exec(BERTH, ['-H', this.host, ...args], o);
   }
 
   docker(args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<Result> {
