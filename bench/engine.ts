@@ -54,22 +54,31 @@ interface Ran {
   ms: number;
 }
 
-function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): Promise<Ran> {
+interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** stdout is not wanted. */
+  quiet?: boolean;
+  /** No pipes at all, for commands whose children inherit stdio (`runc run --detach`). */
+  silent?: boolean;
+}
+
+function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(cmd, args, { env: { ...process.env, ...o.env }, stdio: ['ignore', o.quiet ? 'ignore' : 'pipe', 'pipe'] });
+    const stdio = o.silent ? 'ignore' : (['ignore', o.quiet ? 'ignore' : 'pipe', 'pipe'] as const);
+    const child = spawn(cmd, args, { env: { ...process.env, ...o.env }, stdio: stdio as 'ignore' });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d) => (stdout += d));
     child.stderr?.on('data', (d) => {
       if (stderr.length < 8192) stderr += d;
     });
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0 }));
+    child.on(o.silent ? 'exit' : 'close', (code) => resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0 }));
     child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e), ms: performance.now() - t0 }));
   });
 }
 
-async function must(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): Promise<Ran> {
+async function must(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
   const r = await run(cmd, args, o);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
@@ -153,9 +162,11 @@ async function berthSystem(tmp: string, rootfsTar: string): Promise<{ berth: Sys
   const sock = path.join(dir, 'berth.sock');
   const execRoot = path.join(dir, 'exec');
   fs.mkdirSync(dir, { recursive: true });
+  const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
   const daemon = spawn(BERTH, ['daemon', '--data-root', path.join(dir, 'data'), '--exec-root', execRoot, '-H', `unix://${sock}`, '--cgroup-parent', `/berth-bench-${process.pid}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', log, log],
   });
+  fs.closeSync(log);
   for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(25);
   await must(BERTH, ['-H', `unix://${sock}`, 'import', '--change', 'CMD ["sh"]', rootfsTar, 'busybox:latest'], { quiet: true });
   await sleep(1000); // settle before the idle reading
@@ -328,9 +339,20 @@ async function main(): Promise<void> {
   const rootfsTar = path.join(tmp, 'busybox.tar');
   await must(path.join(ROOT, 'scripts', 'busybox-rootfs'), [rootfsTar], { quiet: true });
   const stops: (() => Promise<void>)[] = [];
+  let interrupted = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      interrupted = true;
+      console.error(`bench: ${sig}: cleaning up`);
+    });
+  }
+  const check = () => {
+    if (interrupted) throw new Error('interrupted');
+  };
   const columns: string[] = [];
   const rows: Record<string, Row> = {};
   const put = (row: string, col: string, v: string) => ((rows[row] ??= {})[col] = v);
+  let floorRoot: string | undefined;
   try {
     const systems: System[] = [];
     if (want('berth') || want('docker-cli')) {
@@ -366,6 +388,7 @@ async function main(): Promise<void> {
       const col = 'floor (runc run)';
       columns.push(col);
       const f = await floorBundle(tmp, rootfsTar);
+      floorRoot = f.root;
       setFloorArgs(f.bundle, ['true']);
       const xs: number[] = [];
       for (let i = 0; i < o.reps; i++) xs.push((await must('runc', ['--root', f.root, 'run', '--bundle', f.bundle, `floor-${i}`], { quiet: true })).ms);
@@ -376,7 +399,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < Math.min(3, o.reps); r++) {
         const ids = Array.from({ length: o.parallel }, (_, i) => `floor-p${r}-${i}`);
         const t0 = performance.now();
-        await Promise.all(ids.map((id) => must('runc', ['--root', f.root, 'run', '--detach', '--bundle', f.bundle, id], { quiet: true })));
+        await Promise.all(ids.map((id) => must('runc', ['--root', f.root, 'run', '--detach', '--bundle', f.bundle, id], { silent: true })));
         starts.push(performance.now() - t0);
         const t1 = performance.now();
         await Promise.all(ids.map((id) => must('runc', ['--root', f.root, 'delete', '--force', id], { quiet: true })));
@@ -389,6 +412,7 @@ async function main(): Promise<void> {
     }
 
     for (const s of systems) {
+      check();
       columns.push(s.name);
       console.error(`bench: ${s.name} ...`);
       put(R_RUN, s.name, cell(await measureRunTrue(s, o.reps), 'ms'));
@@ -412,6 +436,7 @@ async function main(): Promise<void> {
     console.log(lines.join('\n'));
     console.log(`\n${new Date().toISOString().slice(0, 10)}, ${spawnSync('nproc').stdout.toString().trim()} cores, kernel ${spawnSync('uname', ['-r']).stdout.toString().trim()}; ${o.reps} reps of each timing (3 of the parallel ones); median (min-max).`);
   } finally {
+    if (floorRoot) for (const id of (await run('runc', ['--root', floorRoot, 'list', '-q'])).stdout.split('\n').filter(Boolean)) await run('runc', ['--root', floorRoot, 'delete', '-f', id]);
     for (const stop of stops.reverse()) await stop().catch((e) => console.error(`bench: cleanup: ${e}`));
     fs.rmSync(tmp, { recursive: true, force: true });
   }

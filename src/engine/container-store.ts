@@ -71,6 +71,11 @@ export class ContainerStore {
     return n;
   }
 
+  /** Held by a container or reserved by one being created. */
+  nameTaken(name: string): boolean {
+    return this.byName.has(name.startsWith('/') ? name : `/${name}`);
+  }
+
   releaseName(name: string, id: string): void {
     if (this.byName.get(name) === id) this.byName.delete(name);
   }

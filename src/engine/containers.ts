@@ -238,7 +238,7 @@ export class ContainerService {
   private freeName(): string {
     for (let i = 0; i < 100; i++) {
       const n = randomName() + (i > 10 ? `_${i}` : '');
-      if (!this.store.find(n)) return n;
+      if (!this.store.nameTaken(n)) return n;
     }
     return newId().slice(0, 16);
   }

@@ -29,6 +29,14 @@ describe('container lifecycle through the berth CLI', () => {
     await d.ok(['rm', 'ticker']);
   });
 
+  test('parallel runs without names all start, each with a name of its own', async () => {
+    const ids = await Promise.all(Array.from({ length: 30 }, () => d.ok(['run', '-d', 'busybox', 'sleep', '1000'])));
+    const names = (await d.ok(['ps', '--format', '{{.Names}}'])).split('\n');
+    assert.equal(names.length, 30);
+    assert.equal(new Set(names).size, 30);
+    await d.ok(['rm', '-f', ...ids]);
+  });
+
   test('exit codes as docker reports them', async () => {
     assert.equal((await d.berth(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code, 3);
     const missing = await d.berth(['run', '--rm', 'busybox', 'nosuchcommand']);
