@@ -32,7 +32,7 @@ export async function connect(hostFlag?: string): Promise<ApiClient> {
     delete env.BERTH_EXTRA_CA_CERTS;
     // Loaded only here: most commands never start a daemon, and start-up time counts.
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [path.join(__dirname, '../../../bin/berth.js'), 'daemon'], { detached: true, stdio: ['ignore', log, log], env });
+    const child = spawn(path.join(__dirname, '../../../bin/berth'), ['daemon'], { detached: true, stdio: ['ignore', log, log], env });
     child.unref();
     fs.closeSync(log);
     for (let i = 0; i < 200 && !(await listening(socketPath)); i++) await new Promise((r) => setTimeout(r, 25));

@@ -18,7 +18,7 @@ export interface LogEntry {
 
 const SPACE = 0x20;
 const NL = 0x0a;
-const [S, T, D, O, E, P] = [0x73, 0x74, 0x64, 0x6f, 0x65, 0x50];
+const [S, T, D, O, U, E, R, P] = [...'stdouerP'].map((c) => c.charCodeAt(0));
 
 /**
  * An entry as offsets into the chunk it was read in: a log flood parses
@@ -56,8 +56,8 @@ function parseAt(buf: Buffer, start: number, end: number): LogEntry | undefined 
   const s1 = buf.indexOf(SPACE, start);
   // "stdout" or "stderr", then a space, then the tag.
   if (s1 < 0 || end < s1 + 9 || buf[s1 + 7] !== SPACE || buf[s1 + 1] !== S || buf[s1 + 2] !== T || buf[s1 + 3] !== D) return undefined;
-  const out = buf[s1 + 4] === O && buf[s1 + 5] === 0x75 && buf[s1 + 6] === T;
-  const err = buf[s1 + 4] === E && buf[s1 + 5] === 0x72 && buf[s1 + 6] === 0x72;
+  const out = buf[s1 + 4] === O && buf[s1 + 5] === U && buf[s1 + 6] === T;
+  const err = buf[s1 + 4] === E && buf[s1 + 5] === R && buf[s1 + 6] === R;
   if (!out && !err) return undefined;
   const tag = s1 + 8;
   if (end > tag + 1 && buf[tag + 1] !== SPACE) return undefined;

@@ -3,6 +3,8 @@ import { type AttachConnection, attachClose, attachEnd, attachOpen, attachWrite 
 
 /** conmon reads its attach socket in 8 KiB messages; larger ones would be cut. */
 const MESSAGE = 4096;
+/** Input held for a container that is not reading, before the client is asked to wait. */
+const HIGH_WATER = 1 << 20;
 
 /**
  * A container's (or exec session's) stdin, through conmon's attach socket.
@@ -16,6 +18,8 @@ export class StdinSink {
   private ended = false;
   private closed = false;
   private timer?: NodeJS.Timeout;
+  private queued = 0;
+  private drained?: () => void;
 
   /** Connects now; call when the session's conmon has made its attach socket. */
   connect(attachPath: string): void {
@@ -29,10 +33,25 @@ export class StdinSink {
     this.pump();
   }
 
-  write(chunk: Buffer): void {
-    if (this.closed || this.ended) return;
+  /** Queues input; false when the caller should wait for onDrain before writing more. */
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.ended) return true;
     for (let i = 0; i < chunk.length; i += MESSAGE) this.queue.push(chunk.subarray(i, i + MESSAGE));
+    this.queued += chunk.length;
     this.pump();
+    return this.queued < HIGH_WATER;
+  }
+
+  /** Calls back once what is queued has gone below the high-water mark (or the sink closed). */
+  onDrain(cb: () => void): void {
+    if (this.closed || this.queued < HIGH_WATER) cb();
+    else this.drained = cb;
+  }
+
+  private release(): void {
+    const cb = this.drained;
+    this.drained = undefined;
+    cb?.();
   }
 
   end(): void {
@@ -43,7 +62,9 @@ export class StdinSink {
   close(): void {
     this.closed = true;
     this.queue = [];
+    this.queued = 0;
     clearTimeout(this.timer);
+    this.release();
     if (this.conn) attachClose(this.conn);
     this.conn = undefined;
   }
@@ -60,7 +81,8 @@ export class StdinSink {
           }, 5);
           return;
         }
-        this.queue.shift();
+        this.queued -= this.queue.shift()!.length;
+        if (this.queued < HIGH_WATER) this.release();
       }
       if (this.ended) attachEnd(this.conn);
     } catch {

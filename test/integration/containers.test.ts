@@ -116,6 +116,8 @@ describe('container lifecycle through the berth CLI', () => {
     assert.equal((await d.berth(['exec', 'ex', 'nosuch'])).code, 127);
     assert.equal(await d.ok(['exec', '-i', 'ex', 'head', '-c', '5'], { input: 'hello world' }), 'hello');
     assert.equal(await d.ok(['exec', '-i', 'ex', 'sh', '-c', 'cat; echo done'], { input: 'piped\n' }), 'piped\ndone');
+    // More input than the daemon holds for a process that reads late: the client waits, nothing is lost.
+    assert.equal(await d.ok(['exec', '-i', 'ex', 'sh', '-c', 'sleep 1; wc -c'], { input: 'x'.repeat(5 << 20) }), String(5 << 20));
     await d.ok(['rm', '-f', 'ex']);
   });
 

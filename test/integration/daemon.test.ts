@@ -1,22 +1,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { eventually, suiteDaemon, TestDaemon } from './harness';
-
-function request(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
-      let data = '';
-      res.on('data', (c) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: data }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { api, eventually, suiteDaemon, TestDaemon } from './harness';
 
 /**
  * An upgraded exec start written the slow way: headers, then the body in a
@@ -52,18 +39,18 @@ describe('the daemon', () => {
       ['DELETE', '/images/nosuch', undefined, 404, /No such image/],
     ];
     for (const [method, path, body, status, re] of cases) {
-      const r = await request(d.socket, method, path, body);
+      const r = await api(d, method, path, body);
       assert.equal(r.status, status, `${method} ${path}: ${r.body}`);
       assert.match(JSON.parse(r.body).message, re);
     }
-    const ping = await request(d.socket, 'GET', '/_ping');
+    const ping = await api(d, 'GET', '/_ping');
     assert.equal(ping.body, 'OK');
     assert.equal((await d.ok(['ps', '-aq'])), '');
   });
 
   test('exec input flows when the upgrade body arrives apart from its headers', async () => {
     await d.ok(['run', '-d', '--name', 'slowbody', 'busybox', 'sleep', '1000']);
-    const created = await request(d.socket, 'POST', '/v1.41/containers/slowbody/exec', JSON.stringify({ AttachStdin: true, AttachStdout: true, Cmd: ['cat'] }));
+    const created = await api(d, 'POST', '/v1.41/containers/slowbody/exec', { AttachStdin: true, AttachStdout: true, Cmd: ['cat'] });
     assert.equal(created.status, 201, created.body);
     const got = await slowUpgradedExec(d.socket, JSON.parse(created.body).Id, 'through\n');
     assert.match(got, /^HTTP\/1.1 101/);

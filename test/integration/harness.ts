@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
@@ -128,6 +129,33 @@ export class TestDaemon {
     for (const d of cgroupDirs(this.cgroupParent).reverse()) spawnSync('rmdir', [d]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** One Engine API request over the daemon's socket; the body parsed when it is JSON. */
+export function api(d: TestDaemon, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = http.request({ socketPath: d.socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** Entries (files, folders, links) under a folder: the inodes a data root holds. */
+export function countEntries(dir: string): number {
+  let n = 0;
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      n++;
+      if (e.isDirectory()) walk(path.join(d, e.name));
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return n;
 }
 
 /** Everything a daemon's containers could leave behind: mounts, cgroups, conmons, runtime state, bundles. */

@@ -13,12 +13,19 @@ export async function pumpAttached(conn: Hijacked, io: AttachedIo, until?: () =>
     io.stdin?.close();
   });
   if (conn.input) {
+    const input = conn.input;
     const stdin = io.stdin;
-    conn.input.on('data', (c: Buffer) => stdin?.write(c));
-    conn.input.on('end', () => stdin?.end());
+    // A container that does not read makes the client wait: the daemon holds at most a little of its input.
+    input.on('data', (c: Buffer) => {
+      if (stdin && !stdin.write(c)) {
+        input.pause();
+        stdin.onDrain(() => input.resume());
+      }
+    });
+    input.on('end', () => stdin?.end());
     // The body reader may have paused the socket, and a paused stream stays so when
     // listened to. Without stdin the input is drained all the same, so a hang-up is seen.
-    conn.input.resume();
+    input.resume();
   }
   try {
     if (io.output) {
