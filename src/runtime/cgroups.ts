@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { isErrno } from '../base/errors';
 
 const ROOT = '/sys/fs/cgroup';
-const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'blkio', 'devices', 'freezer', 'systemd'];
+/** Every v1 hierarchy runc may create a cgroup in, and `unified`, the v2 one of a hybrid host. */
+const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'blkio', 'devices', 'freezer', 'net_cls', 'net_prio', 'perf_event', 'hugetlb', 'rdma', 'misc', 'systemd', 'unified'];
 
 export type CgroupVersion = 1 | 2;
 

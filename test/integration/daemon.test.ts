@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { api, eventually, suiteDaemon, TestDaemon } from './harness';
+import { spawnSync } from 'node:child_process';
+import { api, cgroupDirs, eventually, mountsUnder, processesMentioning, suiteDaemon, TestDaemon } from './harness';
 
 /**
  * An upgraded exec start written the slow way: headers, then the body in a
@@ -86,6 +87,41 @@ describe('the daemon', () => {
     assert.equal(await d.ok(['exec', 'survivor', 'echo', 'managed']), 'managed');
     await d.ok(['stop', '-t', '1', 'survivor']);
     await d.ok(['rm', 'survivor', 'shortlived']);
+  });
+
+  test("a container whose conmon is SIGKILLed is recorded as exited, and its restart policy applies", async () => {
+    await d.ok(['run', '-d', '--name', 'orphan', 'busybox', 'sleep', '1000']);
+    await d.ok(['run', '-d', '--name', 'phoenix', '--restart', 'always', 'busybox', 'sleep', '1000']);
+    const conmonOf = async (name: string) => Number(fs.readFileSync(path.join(d.execRoot, 'containers', await d.ok(['inspect', '-f', '{{.Id}}', name]), 'conmon.pid'), 'utf8'));
+    const phoenixPid = await d.ok(['inspect', '-f', '{{.State.Pid}}', 'phoenix']);
+    for (const name of ['orphan', 'phoenix']) process.kill(await conmonOf(name), 'SIGKILL');
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Status}}', 'orphan'])) === 'exited');
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.ExitCode}} {{.State.Error}}', 'orphan']), '137 container monitor (conmon) died');
+    // The container's process went with its monitor: nothing runs unwatched.
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Running}} {{.RestartCount}}', 'phoenix'])) === 'true 1');
+    assert.notEqual(await d.ok(['inspect', '-f', '{{.State.Pid}}', 'phoenix']), phoenixPid);
+    assert.ok(!fs.existsSync(`/proc/${phoenixPid}`) || fs.readFileSync(`/proc/${phoenixPid}/stat`, 'utf8').split(' ')[2] === 'Z');
+    assert.equal(await d.ok(['exec', 'phoenix', 'echo', 'back']), 'back');
+    await d.ok(['rm', '-f', 'orphan', 'phoenix']);
+  });
+
+  test('after a host reboot (processes gone, exec root wiped) the store is reconciled', async () => {
+    await d.ok(['run', '-d', '--name', 'plain', 'busybox', 'sleep', '1000']);
+    await d.ok(['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sleep', '1000']);
+    await d.kill();
+    for (const p of processesMentioning(d.execRoot)) process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+    // The containers' own processes, found through their cgroups.
+    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const inCgroups = cgroupDirs(d.cgroupParent).filter((c) => v2 || c.startsWith('/sys/fs/cgroup/pids/'));
+    for (const pid of inCgroups.flatMap((c) => fs.readFileSync(path.join(c, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))) process.kill(Number(pid), 'SIGKILL');
+    for (const m of mountsUnder(d.execRoot).reverse()) spawnSync('umount', ['-l', m]);
+    fs.rmSync(d.execRoot, { recursive: true, force: true });
+    await d.start();
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'plain']), 'exited 255');
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Running}}', 'always'])) === 'true');
+    assert.equal(await d.ok(['exec', 'always', 'echo', 'up']), 'up');
+    assert.equal(await d.ok(['start', 'plain']), 'plain');
+    await d.ok(['rm', '-f', 'plain', 'always']);
   });
 
   test('two daemons side by side do not see each other', async () => {
