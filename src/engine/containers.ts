@@ -132,6 +132,13 @@ export class ContainerService {
 
   private async reconcile(c: ContainerRecord): Promise<void> {
     if (!c.State.Running && !c.State.Restarting) return;
+    if (!c.State.Running) {
+      // The daemon went down during a restart back-off: the exit is recorded, only the restart is due.
+      c.State = { ...c.State, Status: 'exited', Restarting: false };
+      await this.store.save(c);
+      this.maybeRestart(c, c.State.ExitCode, 0);
+      return;
+    }
     const state = await this.runtimeOf(c).state(c.Id).catch(() => undefined);
     if (state && (state.status === 'running' || state.status === 'paused') && monitorAlive(c)) {
       c.State = { ...c.State, Pid: state.pid, Paused: state.status === 'paused', Status: state.status === 'paused' ? 'paused' : 'running' };

@@ -105,6 +105,18 @@ describe('the daemon', () => {
     await d.ok(['rm', '-f', 'orphan', 'phoenix']);
   });
 
+  test('a daemon killed during a restart back-off keeps the exit code, and the next one restarts', async () => {
+    await d.ok(['run', '-d', '--name', 'flaky', '--restart', 'always', 'busybox', 'sh', '-c', 'exit 3']);
+    // By the fourth restart the back-off is 1.6 s: time enough to catch it restarting.
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Restarting}} {{.RestartCount}}', 'flaky'])).match(/^true ([4-9]|\d\d)$/), 30_000);
+    const count = Number((await d.ok(['inspect', '-f', '{{.RestartCount}}', 'flaky'])));
+    await d.kill();
+    await d.start();
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.ExitCode}}|{{.State.Error}}', 'flaky']), '3|');
+    await eventually(async () => Number(await d.ok(['inspect', '-f', '{{.RestartCount}}', 'flaky'])) > count, 30_000);
+    await d.ok(['rm', '-f', 'flaky']);
+  });
+
   test('after a host reboot (processes gone, exec root wiped) the store is reconciled', async () => {
     await d.ok(['run', '-d', '--name', 'plain', 'busybox', 'sleep', '1000']);
     await d.ok(['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sleep', '1000']);
