@@ -61,4 +61,11 @@ describe(`${CYCLES} create/start/rm cycles leave nothing behind`, () => {
       assert.deepEqual(footprint(d), before);
     });
   }
+
+  test('10,000 short-lived children under --init leave no zombie', async () => {
+    // Each `sh -c 'true &'` exits at once and orphans its child to pid 1 (tini), which must reap it.
+    const script = 'i=0; while [ $i -lt 10000 ]; do sh -c "true &"; i=$((i+1)); done; sleep 1; ps -o stat= | grep -c Z || true';
+    assert.equal(await d.ok(['run', '--rm', '--init', 'busybox', 'sh', '-c', script]), '0');
+    assert.deepEqual(leaks(d), []);
+  });
 });
