@@ -158,6 +158,23 @@ export function countEntries(dir: string): number {
   return n;
 }
 
+/**
+ * Runs a container whose pid 1 never reaps (`sleep`, or tini in front of it
+ * with --init), makes `n` orphans in it, and returns how many zombies are left.
+ * The orphan maker is itself orphaned, so every child ends up with pid 1.
+ */
+export async function zombiesAfterOrphans(d: TestDaemon, n: number, init: boolean): Promise<number> {
+  const maker = `( (i=0; while [ $i -lt ${n} ]; do sh -c "true &"; i=$((i+1)); done; touch /done) & ); exec sleep 1000`;
+  const id = await d.ok(['run', '-d', ...(init ? ['--init'] : []), 'busybox', 'sh', '-c', maker]);
+  try {
+    await eventually(async () => (await d.berth(['exec', id, 'test', '-f', '/done'])).code === 0, 300_000);
+    await sleep(500);
+    return Number(await d.ok(['exec', id, 'sh', '-c', 'ps -o stat= | grep -c Z || true']));
+  } finally {
+    await d.ok(['rm', '-f', id]);
+  }
+}
+
 /** Everything a daemon's containers could leave behind: mounts, cgroups, conmons, runtime state, bundles. */
 export function leaks(d: TestDaemon): string[] {
   const out: string[] = [];
