@@ -14,6 +14,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { cgroupDirs, mountsUnder, processes } from '../test/host';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BERTH = path.join(ROOT, 'bin', 'berth');
@@ -112,18 +113,7 @@ function rssKiB(pid: number): number {
 
 /** Processes whose command line matches. */
 function pidsMatching(test: (cmdline: string, comm: string) => boolean): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmdline = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const comm = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
-      if (test(cmdline, comm)) out.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
+  return processes().filter((p) => test(p.cmdline, p.comm)).map((p) => p.pid);
 }
 
 /** Samples a process tree's RSS while fn runs; returns the largest growth in KiB. */
@@ -281,24 +271,6 @@ async function stopProcess(p: ChildProcess): Promise<void> {
   p.kill('SIGTERM');
   await Promise.race([done, sleep(20_000)]);
   if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
-
-function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir + '/'));
-}
-
-function cgroupDirs(parent: string): string[] {
-  const out: string[] = [];
-  for (const c of fs.readdirSync('/sys/fs/cgroup')) {
-    const base = path.join('/sys/fs/cgroup', c, parent);
-    if (!fs.existsSync(base)) continue;
-    const walk = (d: string) => {
-      out.push(d);
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
-    };
-    walk(base);
-  }
-  return out;
 }
 
 // ---- the measurements ------------------------------------------------------------

@@ -1,8 +1,7 @@
 import { conflict } from '../base/errors';
-import { ctlResize } from '../runtime/conmon';
+import { ctlResize, writeCtl } from '../runtime/conmon';
 import { type ContainerService, runPaths } from './containers';
 import type { AttachedIo } from './execs';
-import { writeCtl } from './execs';
 import { followLog, type LogBatch, logEnd, parseTimeArg, readLogs } from './logs';
 import { StdinSink } from './stdin';
 

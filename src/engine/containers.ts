@@ -7,7 +7,7 @@ import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno,
 import { atomicWriteJson, mkdirp } from '../base/files';
 import { isFullId, newId, randomName, shortId } from '../base/ids';
 import { Cgroup } from '../runtime/cgroups';
-import { ConmonStartError, ctlReopenLogs, startConmon } from '../runtime/conmon';
+import { ConmonStartError, ctlReopenLogs, startConmon, writeCtl } from '../runtime/conmon';
 import { cleanRuntimeMessage, OciRuntime } from '../runtime/oci-runtime';
 import { buildSpec, capabilitySet } from '../runtime/spec';
 import { mountAll, unmountAll } from '../snapshots/mount';
@@ -686,9 +686,7 @@ export class ContainerService {
       if (!st || st.size < c.logMaxSize) continue;
       try {
         await rotateLog(file, c.logMaxFile);
-        const fh = await fsp.open(runPaths(this.cfg.execRoot, c.Id).ctl, fsp.constants.O_WRONLY | fsp.constants.O_NONBLOCK);
-        await fh.write(ctlReopenLogs());
-        await fh.close();
+        await writeCtl(runPaths(this.cfg.execRoot, c.Id).ctl, ctlReopenLogs());
       } catch (e) {
         this.cfg.logger.warn('log rotation', { id: c.Id, error: errorMessage(e) });
       }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { conflict, errorMessage, invalidArgument, notFound } from '../base/errors';
 import { atomicWriteJson, mkdirp } from '../base/files';
 import { newId } from '../base/ids';
-import { ConmonStartError, ctlResize, startConmon } from '../runtime/conmon';
+import { ConmonStartError, ctlResize, startConmon, writeCtl } from '../runtime/conmon';
 import { cleanRuntimeMessage } from '../runtime/oci-runtime';
 import { capabilitySet } from '../runtime/spec';
 import type { EngineConfig } from './config';
@@ -196,14 +196,5 @@ export class ExecService {
     const s = this.get(id);
     if (!s.config.Tty) return;
     await writeCtl(path.join(this.dir(id), 'ctl'), ctlResize(h, w));
-  }
-}
-
-export async function writeCtl(file: string, msg: string): Promise<void> {
-  const fh = await fsp.open(file, fsp.constants.O_WRONLY | fsp.constants.O_NONBLOCK);
-  try {
-    await fh.write(msg);
-  } finally {
-    await fh.close();
   }
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { internal } from '../base/errors';
 
@@ -140,3 +141,13 @@ export class ConmonStartError extends Error {
 /** Messages for conmon's control fifo (`<bundle>/ctl`). */
 export const ctlResize = (height: number, width: number) => `1 ${height} ${width}\n`;
 export const ctlReopenLogs = () => '2 0 0\n';
+
+/** Writes a message to conmon's control fifo without blocking: a gone conmon is an error, not a hang. */
+export async function writeCtl(file: string, msg: string): Promise<void> {
+  const fh = await fsp.open(file, fsp.constants.O_WRONLY | fsp.constants.O_NONBLOCK);
+  try {
+    await fh.write(msg);
+  } finally {
+    await fh.close();
+  }
+}

@@ -7,6 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { isListening as listening } from '../../src/base/socket';
+import { cgroupDirs, mountsUnder, processes } from '../host';
+
+export { cgroupDirs, mountsUnder };
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BERTH = path.join(ROOT, 'bin', 'berth');
@@ -196,33 +199,10 @@ function isParentDir(dir: string, parent: string): boolean {
   return dir.endsWith(parent);
 }
 
-export function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
-}
-
-export function cgroupDirs(parent: string): string[] {
-  const out: string[] = [];
-  for (const base of ['/sys/fs/cgroup', ...fs.readdirSync('/sys/fs/cgroup').map((c) => path.join('/sys/fs/cgroup', c))]) {
-    const dir = path.join(base, parent);
-    if (!fs.existsSync(dir)) continue;
-    out.push(dir);
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(path.join(dir, e.name));
-  }
-  return [...new Set(out)];
-}
-
 export function processesMentioning(s: string): string[] {
-  const out: string[] = [];
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(s) && !cmd.includes('berth daemon') && !cmd.includes(' daemon --data-root')) out.push(`${pid} ${cmd.slice(0, 120)}`);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
+  return processes()
+    .filter((p) => p.cmdline.includes(s) && !p.cmdline.includes('berth daemon') && !p.cmdline.includes(' daemon --data-root'))
+    .map((p) => `${p.pid} ${p.cmdline.slice(0, 120)}`);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
