@@ -11,10 +11,11 @@ import { execRoutes } from './compat/exec';
 import { imageRoutes } from './compat/images';
 import { pingHeaders, systemRoutes } from './compat/system';
 import { volumeRoutes } from './compat/volumes';
+import { nativeSystemRoutes } from './native/system';
 import { httpError } from './errors';
 import { type Context, Router } from './router';
 
-/** Docker Engine API routes over one engine. */
+/** Docker Engine API routes, and Berth's own, over one engine. */
 export function compatRouter(engine: Engine): Router {
   const r = new Router();
   systemRoutes(r, engine);
@@ -22,6 +23,7 @@ export function compatRouter(engine: Engine): Router {
   execRoutes(r, engine);
   imageRoutes(r, engine);
   volumeRoutes(r, engine);
+  nativeSystemRoutes(r, engine);
   return r;
 }
 

@@ -480,6 +480,18 @@ const systemSub: Record<string, Command> = {
       await pruneImages.run(api, p);
     },
   },
+  check: {
+    flags: [f('repair', 'bool')], usage: 'system check [OPTIONS]',
+    run: async (api, p) => {
+      const repair = bool(p, 'repair');
+      const r = await api.json<{ Problems: { Kind: string; Subject: string; Detail: string; Repaired?: boolean; Error?: string }[] }>('POST', '/berth/system/check', { query: { repair } });
+      if (!r.Problems.length) return void write('No problems found.\n');
+      const rows = r.Problems.map((x) => ({ ...x, Status: !repair ? 'found' : x.Repaired ? 'repaired' : `not repaired: ${x.Error}` }));
+      write(renderFormat('table {{.Kind}}\t{{.Subject}}\t{{.Detail}}\t{{.Status}}', rows, { Kind: 'KIND', Subject: 'SUBJECT', Detail: 'DETAIL', Status: 'STATUS' }));
+      // Scripts can tell a clean system (0) from one with problems left (1).
+      return r.Problems.every((x) => x.Repaired) ? 0 : 1;
+    },
+  },
   info: systemCmds.info,
   events: systemCmds.events,
 };

@@ -90,6 +90,15 @@ export class ContentStore {
     return out;
   }
 
+  /** Writes in progress (or left by a crash): the ingest folders. */
+  async ingests(): Promise<string[]> {
+    return fsp.readdir(path.join(this.root, 'ingest'));
+  }
+
+  async removeIngest(name: string): Promise<void> {
+    await fsp.rm(path.join(this.root, 'ingest', path.basename(name)), { recursive: true, force: true });
+  }
+
   async writer(): Promise<Writer> {
     const dir = path.join(this.root, 'ingest', randomBytes(8).toString('hex'));
     await mkdirp(dir);

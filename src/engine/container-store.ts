@@ -40,6 +40,16 @@ export class ContainerStore {
     return [...this.byId.values()];
   }
 
+  /** By full id only. */
+  byFullId(id: string): ContainerRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Reserved by a create that has not saved its record yet. */
+  isCreating(id: string): boolean {
+    return !this.byId.has(id) && [...this.byName.values()].includes(id);
+  }
+
   /** By full id, name (with or without `/`), or unique id prefix, as docker looks containers up. */
   find(ref: string): ContainerRecord | undefined {
     const direct = this.byId.get(ref);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { run } from '../base/exec';
 import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notModified } from '../base/errors';
 import { atomicWriteJson, mkdirp } from '../base/files';
+import type { Finding } from '../base/finding';
 import { isFullId, newId, randomName, shortId } from '../base/ids';
 import { Cgroup } from '../runtime/cgroups';
 import { ConmonStartError, ctlReopenLogs, startConmon, writeCtl } from '../runtime/conmon';
@@ -17,6 +18,7 @@ import type { ContainerStore } from './container-store';
 import { writeEtcFiles } from './etc-files';
 import type { EventBus } from './events';
 import { toResources, UPDATABLE, validateHostConfig } from './host-config';
+import { type Inventory, killMonitor } from './leftovers';
 import { logLimits, rotateLog } from './logs';
 import { type ContainerCreateConfig, mergeImageConfig, processArgs } from './merge';
 import { type ContainerRecord, type HostConfig, type MountPoint, STATUS_CREATED } from './model';
@@ -131,7 +133,7 @@ export class ContainerService {
   }
 
   private async reconcile(c: ContainerRecord): Promise<void> {
-    if (!c.State.Running && !c.State.Restarting) return;
+    if (!c.State.Running && !c.State.Restarting) return this.adoptStarted(c);
     if (!c.State.Running) {
       // The daemon went down during a restart back-off: the exit is recorded, only the restart is due.
       c.State = { ...c.State, Status: 'exited', Restarting: false };
@@ -154,6 +156,83 @@ export class ContainerService {
     }
     // No runtime state and no exit file: the host rebooted or the exec root was wiped.
     await this.finishExit(c, 255, state ? 'container monitor (conmon) died' : 'container state lost (host restarted?)');
+  }
+
+  /**
+   * The daemon died inside a start, after `runc start` and before the
+   * record said so: when the container runs under its conmon, the start
+   * happened. A half start (no conmon, or not started) is left to check().
+   */
+  private async adoptStarted(c: ContainerRecord): Promise<void> {
+    const pidFile = path.join(runPaths(this.cfg.execRoot, c.Id).bundle, 'conmon.pid');
+    const conmonPid = Number(await fsp.readFile(pidFile, 'utf8').catch(() => '0')) || undefined;
+    if (!conmonPid || !monitorAlive({ conmonPid })) return;
+    const state = await this.runtimeOf(c).state(c.Id).catch(() => undefined);
+    if (state?.status !== 'running') return;
+    const startedAt = (await fsp.stat(pidFile)).mtime.toISOString();
+    c.conmonPid = conmonPid;
+    c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, Dead: false, Pid: state.pid, ExitCode: 0, Error: '', StartedAt: startedAt };
+    await this.store.save(c);
+    this.cfg.logger.warn('adopted a container started just before the daemon died', { id: c.Id });
+  }
+
+  // ---- check ----------------------------------------------------------------
+
+  /** The runtimes' state roots, by runtime name. */
+  runtimeRoots(): Map<string, string> {
+    return new Map([...this.runtimes].map(([n, r]) => [n, r.root]));
+  }
+
+  /** A lifecycle operation (or the create) of this id is under way. */
+  private busy(id: string): boolean {
+    return this.locks.has(id) || this.store.isCreating(id);
+  }
+
+  /** An active snapshot is a container's rootfs, or one being created. */
+  ownsSnapshot(name: string): boolean {
+    return this.store.byFullId(name) !== undefined || this.store.isCreating(name);
+  }
+
+  /**
+   * What the host (conmons, runtime state, mounts, cgroups, bundles) and
+   * the container folders hold that no container accounts for:
+   * traces of containers that are unknown or not running, folders without
+   * records, records whose rootfs is gone.
+   */
+  async check(inv: Inventory): Promise<Finding[]> {
+    const out: Finding[] = [];
+    for (const [id, t] of inv.containers) {
+      const c = this.store.byFullId(id);
+      // Exit files are the exit watcher's: it collects or deletes them.
+      if (this.busy(id) || c?.State.Running || (!c && !isFullId(id))) continue;
+      const whose = `of ${c ? 'a stopped' : 'an unknown'} container`;
+      const repair = () => this.releaseRuntime(id, t.monitors);
+      const add = (kind: string, subject: string, detail: string) => out.push({ kind, subject, detail: `${detail} ${whose}`, repair });
+      for (const pid of t.monitors) add('monitor', id, `conmon (pid ${pid})`);
+      for (const rt of t.states) add('runtime-state', id, `${rt} state`);
+      for (const m of t.mounts) add('mount', m, 'the rootfs');
+      if (t.cgroup) add('cgroup', path.posix.join(this.cfg.cgroupParent, id), 'the cgroup');
+      if (t.bundle) add('bundle', runPaths(this.cfg.execRoot, id).bundle, 'the bundle folder');
+    }
+    for (const m of inv.strayMounts) out.push({ kind: 'mount', subject: m, detail: 'a mount under the data or exec root that no container made', repair: () => unmountAll(m) });
+    for (const d of await fsp.readdir(this.store.root)) {
+      if (this.store.byFullId(d) || this.store.isCreating(d)) continue;
+      out.push({ kind: 'container-folder', subject: this.store.dir(d), detail: 'a container folder without its record', repair: () => fsp.rm(this.store.dir(d), { recursive: true, force: true }) });
+    }
+    for (const c of this.store.all()) {
+      if (this.busy(c.Id) || (await this.images.snapshots.exists(c.Id))) continue;
+      out.push({ kind: 'container', subject: c.Id, detail: 'a container without its root filesystem (a removal was cut short)', repair: () => this.remove(c.Id, { force: true }) });
+    }
+    return out;
+  }
+
+  /** Frees what a container that is not running left on the host. */
+  private releaseRuntime(id: string, monitors: number[]): Promise<void> {
+    return this.withLock(id, async () => {
+      if (this.store.byFullId(id)?.State.Running) return;
+      for (const pid of monitors) killMonitor(pid, id);
+      await this.cleanupRuntime(id);
+    });
   }
 
   /** Finds running containers whose conmon is gone without leaving an exit file. */
@@ -202,20 +281,29 @@ export class ContainerService {
       for (const opt of host.SecurityOpt ?? []) parseSecurityOpt(opt);
       capabilitySet(!!host.Privileged, host.CapAdd ?? [], host.CapDrop ?? []);
       if (!config.Image) throw invalidArgument('Config.Image is required');
-      const image = await this.images.resolve(config.Image);
-      const imageConfig = await this.images.config(image.id);
-      const merged = mergeImageConfig(config, imageConfig.config);
+      const imageRef = config.Image;
+      // Shared with image writers: a layer collection cannot take the image's layers from under the new rootfs.
+      const { image, merged } = await this.images.gate.shared(async () => {
+        const image = await this.images.resolve(imageRef);
+        const merged = mergeImageConfig(config, (await this.images.config(image.id)).config);
+        await this.images.snapshots.prepare(id, await this.images.topSnapshot(image.id));
+        return { image, merged };
+      });
+      cleanup.push(() => this.images.snapshots.remove(id));
+      const made: string[] = [];
       const { path: procPath, args } = processArgs(merged);
       const mounts = planMounts(host, merged.Volumes);
 
-      await this.images.snapshots.prepare(id, await this.images.topSnapshot(image.id));
-      cleanup.push(() => this.images.snapshots.remove(id));
       for (const m of mounts) {
         if (m.Type !== 'volume') continue;
-        const v = await this.volumes.create(m.Name);
+        const v = await this.volumes.create(m.Name, {}, {}, id);
         m.Name = v.Name;
         m.Source = v.Mountpoint;
-        if (v.created && m.anonymous) cleanup.push(() => this.volumes.remove(v.Name, []));
+        if (v.created) {
+          made.push(v.Name);
+          // As docker: an anonymous volume goes with a failed create, a named one stays.
+          cleanup.push(() => (m.anonymous ? this.volumes.remove(v.Name, []) : this.volumes.commit(v.Name)));
+        }
       }
       const rec: ContainerRecord = {
         Id: id,
@@ -234,6 +322,9 @@ export class ContainerService {
         logMaxFile: limits.maxFile,
       };
       await this.store.save(rec);
+      cleanup.length = 0;
+      // Saved: a commit that fails now leaves the volume pending for check() to commit.
+      for (const v of made) await this.volumes.commit(v).catch((e) => this.cfg.logger.warn('volume commit', { volume: v, error: errorMessage(e) }));
       this.events.publish('container', 'create', id, { image: config.Image, name: name.slice(1) });
       return { Id: id, Warnings: [] };
     } catch (e) {
@@ -265,7 +356,7 @@ export class ContainerService {
     this.clearRestartTimer(id);
     const p = runPaths(this.cfg.execRoot, id);
     const runtime = this.runtimeOf(c);
-    await this.cleanupRuntime(c);
+    await this.cleanupRuntime(c.Id);
     try {
       await mkdirp(p.persist);
       await mountAll(await this.images.snapshots.mounts(id), p.rootfs);
@@ -287,8 +378,7 @@ export class ContainerService {
       this.events.publish('container', 'start', id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
       this.lifecycle.emit(`start:${id}`);
     } catch (e) {
-      await runtime.delete(id, true).catch(() => {});
-      await this.cleanupRuntime(c).catch(() => {});
+      await this.cleanupRuntime(c.Id).catch(() => {});
       const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
       const exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : 128;
       c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: exitCode, Error: msg };
@@ -412,7 +502,7 @@ export class ContainerService {
   /** Records an exit, frees runtime resources, and applies --rm or the restart policy. */
   private async finishExit(c: ContainerRecord, exitCode: number, error = ''): Promise<void> {
     const oom = (await this.cgroupOf(c).oomKills().catch(() => 0)) > 0;
-    await this.cleanupRuntime(c);
+    await this.cleanupRuntime(c.Id);
     const startedAt = Date.parse(c.State.StartedAt);
     c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
     await this.store.save(c);
@@ -458,14 +548,14 @@ export class ContainerService {
     this.restartTimers.delete(id);
   }
 
-  /** Removes the runtime's container, the rootfs mount and the bundle; idempotent. */
-  private async cleanupRuntime(c: ContainerRecord): Promise<void> {
-    const p = runPaths(this.cfg.execRoot, c.Id);
-    await this.runtimeOf(c).delete(c.Id, true).catch((e) => this.cfg.logger.warn('runtime delete', { id: c.Id, error: errorMessage(e) }));
+  /** Removes the runtime's container (in any runtime), the rootfs mount, the bundle and the cgroup; idempotent. */
+  private async cleanupRuntime(id: string): Promise<void> {
+    const p = runPaths(this.cfg.execRoot, id);
+    for (const rt of this.runtimes.values()) await rt.delete(id, true).catch((e) => this.cfg.logger.warn('runtime delete', { id, error: errorMessage(e) }));
     await unmountAll(p.rootfs);
     await fsp.rm(p.bundle, { recursive: true, force: true });
     await fsp.rm(p.exitFile, { force: true });
-    await this.cgroupOf(c).remove().catch(() => {});
+    await new Cgroup(path.posix.join(this.cfg.cgroupParent, id)).remove().catch(() => {});
   }
 
   // ---- stop, kill, wait, restart, pause ---------------------------------------
@@ -596,7 +686,7 @@ export class ContainerService {
       if (!(await this.waitExitLocked(c, 30_000))) throw internal(`container ${id} did not exit after SIGKILL`);
     }
     c.State = { ...c.State, Status: 'removing' };
-    await this.cleanupRuntime(c);
+    await this.cleanupRuntime(c.Id);
     await this.images.snapshots.remove(id).catch((e) => {
       if (!(e instanceof BerthError && e.code === 'not_found')) throw e;
     });
@@ -724,7 +814,7 @@ export function parseSecurityOpt(opt: string): { key: string; value: string } {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Is the conmon of this container's current run alive? */
-function monitorAlive(c: ContainerRecord): boolean {
+function monitorAlive(c: Pick<ContainerRecord, 'conmonPid'>): boolean {
   if (!c.conmonPid) return true;
   try {
     process.kill(c.conmonPid, 0);

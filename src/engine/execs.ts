@@ -1,7 +1,8 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { conflict, errorMessage, invalidArgument, notFound } from '../base/errors';
-import { atomicWriteJson, mkdirp } from '../base/files';
+import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
+import type { Finding } from '../base/finding';
 import { newId } from '../base/ids';
 import { ConmonStartError, ctlResize, startConmon, writeCtl } from '../runtime/conmon';
 import { cleanRuntimeMessage } from '../runtime/oci-runtime';
@@ -10,6 +11,7 @@ import type { EngineConfig } from './config';
 import type { ContainerService } from './containers';
 import { runPaths } from './containers';
 import type { EventBus } from './events';
+import { type Inventory, killMonitor } from './leftovers';
 import { followLog, type LogBatch } from './logs';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
@@ -78,11 +80,51 @@ export class ExecService {
     if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidArgument('No exec command specified');
     const id = newId();
-    let markExited!: () => void;
-    const exited = new Promise<void>((r) => (markExited = r));
-    this.sessions.set(id, { id, containerId: c.Id, config, running: false, exitCode: null, pid: 0, exited, markExited });
+    this.addSession(id, c.Id, config);
     this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, c.Id, { name: c.Name.slice(1), execID: id });
     return { Id: id };
+  }
+
+  private addSession(id: string, containerId: string, config: ExecConfig): ExecSession {
+    let markExited!: () => void;
+    const exited = new Promise<void>((r) => (markExited = r));
+    const s: ExecSession = { id, containerId, config, running: false, exitCode: null, pid: 0, exited, markExited };
+    this.sessions.set(id, s);
+    return s;
+  }
+
+  /**
+   * After a daemon restart, sessions whose conmon still runs in a running
+   * container are known again (as detached ones), so their exits are seen
+   * and their folders freed.
+   */
+  async restore(inv: Inventory): Promise<void> {
+    for (const m of inv.execMonitors) {
+      if (this.sessions.has(m.sessionId) || !this.containers.store.byFullId(m.containerId)?.State.Running) continue;
+      const proc = await readJsonIfExists<{ args?: string[]; terminal?: boolean }>(path.join(this.dir(m.sessionId), 'process.json'));
+      if (!proc?.args?.length) continue;
+      const s = this.addSession(m.sessionId, m.containerId, { Cmd: proc.args, Tty: !!proc.terminal });
+      s.running = true;
+      s.pid = Number(await fsp.readFile(path.join(this.dir(s.id), 'pidfile'), 'utf8').catch(() => '0')) || 0;
+      void this.watchExit(s);
+    }
+  }
+
+  /** Session folders and conmons of sessions this daemon does not know. */
+  check(inv: Inventory): Finding[] {
+    const unknown = new Set([...inv.execFolders, ...inv.execMonitors.map((m) => m.sessionId)].filter((id) => !this.sessions.has(id)));
+    return [...unknown].map((id) => {
+      const monitors = inv.execMonitors.filter((m) => m.sessionId === id);
+      return {
+        kind: 'exec-session',
+        subject: this.dir(id),
+        detail: `an exec session this daemon does not know${monitors.length ? ', with its conmon' : ''}`,
+        repair: async () => {
+          for (const m of monitors) killMonitor(m.pid, m.containerId, m.sessionId);
+          await fsp.rm(this.dir(id), { recursive: true, force: true });
+        },
+      };
+    });
   }
 
   get(id: string): ExecSession {

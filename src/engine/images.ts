@@ -148,14 +148,17 @@ export class ImageService {
 
   async import(src: Readable, o: { repo?: string; tag?: string; changes?: string[]; message?: string }): Promise<ImageRecord> {
     const config = applyChanges({}, o.changes ?? []);
-    const rec = await importRootfs(this.store, src, { config, message: o.message });
-    if (o.repo) await this.store.tag(rec.id, o.tag ? `${o.repo}:${o.tag}` : o.repo);
+    const rec = await this.store.gate.shared(async () => {
+      const r = await importRootfs(this.store, src, { config, message: o.message });
+      if (o.repo) await this.store.tag(r.id, o.tag ? `${o.repo}:${o.tag}` : o.repo);
+      return r;
+    });
     this.events.publish('image', 'import', rec.id);
     return rec;
   }
 
   async load(src: Readable) {
-    const loaded = await loadArchive(this.store, src);
+    const loaded = await this.store.gate.shared(() => loadArchive(this.store, src));
     for (const l of loaded) this.events.publish('image', 'load', l.image.id);
     return loaded;
   }

@@ -5,12 +5,14 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { conflict, invalidArgument, notFound } from '../base/errors';
 import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
+import type { Finding } from '../base/finding';
+import { RwGate } from '../base/gate';
 import type { ContentStore } from '../content/store';
 import { type Digest, isDigest, sha256 } from '../oci/digest';
 import { type Descriptor, type ImageConfig, type Manifest, MediaType, isGzipLayer } from '../oci/image';
 import { normalize, parseReference } from '../oci/reference';
 import { applyLayer } from '../snapshots/apply';
-import type { OverlaySnapshotter } from '../snapshots/snapshotter';
+import type { OverlaySnapshotter, SnapshotInfo } from '../snapshots/snapshotter';
 
 /** An image known to the store; its id is its config's digest, as docker's. */
 export interface ImageRecord {
@@ -37,6 +39,12 @@ export function chainIds(diffIds: Digest[]): Digest[] {
 export class ImageStore {
   private names: Record<string, Digest> = {};
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Writers of content and layers (load, import, a container's rootfs on
+   * its image) hold it shared; collection and checks hold it exclusive, so
+   * they never take a write in progress for an orphan.
+   */
+  readonly gate = new RwGate();
 
   private constructor(
     private readonly root: string,
@@ -221,7 +229,28 @@ export class ImageStore {
   }
 
   /** Removes snapshots and blobs that no image references; returns bytes freed. */
-  async gc(keepSnapshots: Set<string> = new Set()): Promise<number> {
+  gc(keepSnapshots: Set<string> = new Set()): Promise<number> {
+    return this.gate.exclusive(async () => {
+      const { layers, blobs } = await this.unreferenced(keepSnapshots);
+      let freed = 0;
+      for (const s of layers) {
+        freed += (await this.snapshots.usage(s.name)).size;
+        await this.snapshots.remove(s.name);
+      }
+      for (const b of blobs) {
+        freed += b.size;
+        await this.content.delete(b.digest);
+      }
+      return freed;
+    });
+  }
+
+  /**
+   * Committed layers no image needs (children before parents) and blobs no
+   * image references. Active snapshots belong to containers: a layer under
+   * one stays.
+   */
+  private async unreferenced(keepSnapshots: Set<string>) {
     const liveBlobs = new Set<string>();
     const liveSnaps = new Set<string>(keepSnapshots);
     for (const rec of await this.list()) {
@@ -233,24 +262,64 @@ export class ImageStore {
       const cfg = await this.content.readJson<ImageConfig>(m.config.digest).catch(() => undefined);
       if (cfg) chainIds(cfg.rootfs.diff_ids).forEach((c) => liveSnaps.add(c));
     }
-    let freed = 0;
-    // Only committed layers are collected; active snapshots belong to containers.
+    const layers: SnapshotInfo[] = [];
     let remaining = await this.snapshots.list();
     for (;;) {
       const parents = new Set(remaining.map((s) => s.parent));
       const leaf = remaining.find((s) => s.kind === 'committed' && !liveSnaps.has(s.name) && !parents.has(s.name));
       if (!leaf) break;
-      freed += (await this.snapshots.usage(leaf.name)).size;
-      await this.snapshots.remove(leaf.name);
+      layers.push(leaf);
       remaining = remaining.filter((s) => s !== leaf);
     }
-    for (const b of await this.content.list()) {
-      if (!liveBlobs.has(b.digest)) {
-        freed += b.size;
-        await this.content.delete(b.digest);
+    const blobs = (await this.content.list()).filter((b) => !liveBlobs.has(b.digest));
+    return { layers, blobs };
+  }
+
+  /**
+   * What the image side of the disk holds that nothing accounts for, and
+   * records whose parts are gone. `ownsSnapshot` tells which active
+   * snapshots belong to containers. Call it holding the gate exclusive.
+   */
+  async check(ownsSnapshot: (name: string) => boolean): Promise<Finding[]> {
+    const out: Finding[] = [];
+    for (const name of await this.content.ingests()) {
+      out.push({ kind: 'ingest', subject: name, detail: 'an unfinished content write', repair: () => this.content.removeIngest(name) });
+    }
+    const broken = new Set<Digest>();
+    for (const rec of await this.list()) {
+      const missing = await this.missingParts(rec);
+      if (!missing) continue;
+      broken.add(rec.id);
+      out.push({ kind: 'image', subject: rec.id, detail: `image record without its ${missing}`, repair: () => this.forget(rec.id) });
+    }
+    for (const [name, id] of Object.entries(this.names)) {
+      if (!broken.has(id) && !(await this.get(id))) out.push({ kind: 'name', subject: name, detail: `names image ${id}, which does not exist`, repair: () => this.untag(name).then(() => {}) });
+    }
+    for (const s of await this.snapshots.list()) {
+      if (s.kind !== 'committed' && !ownsSnapshot(s.name)) {
+        out.push({ kind: 'snapshot', subject: s.name, detail: `an ${s.kind} snapshot no container owns`, repair: () => this.snapshots.remove(s.name) });
       }
     }
-    return freed;
+    const { layers, blobs } = await this.unreferenced(new Set());
+    for (const s of layers) out.push({ kind: 'layer', subject: s.name, detail: 'a layer no image uses', repair: () => this.snapshots.remove(s.name) });
+    for (const b of blobs) out.push({ kind: 'blob', subject: b.digest, detail: `${b.size} bytes no image references`, repair: () => this.content.delete(b.digest) });
+    return out;
+  }
+
+  /** The first part an image record needs that is gone, if any. */
+  private async missingParts(rec: ImageRecord): Promise<string | undefined> {
+    const m = await this.content.readJson<Manifest>(rec.manifest.digest).catch(() => undefined);
+    if (!m) return `manifest ${rec.manifest.digest}`;
+    const cfg = await this.content.readJson<ImageConfig>(m.config.digest).catch(() => undefined);
+    if (!cfg) return `config ${m.config.digest}`;
+    for (const chain of chainIds(cfg.rootfs.diff_ids)) if (!(await this.snapshots.exists(chain))) return `layer ${chain}`;
+    return undefined;
+  }
+
+  /** Drops a broken image: its names, then its record. */
+  private async forget(id: Digest): Promise<void> {
+    for (const n of this.namesOf(id)) await this.untag(n);
+    await this.delete(id);
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { isErrno } from '../base/errors';
@@ -105,6 +105,20 @@ export class Cgroup {
   existing(): string[] {
     const dirs = this.version === 2 ? [this.dir('')] : V1_CONTROLLERS.map((c) => this.dir(c));
     return dirs.filter((d) => existsSync(d));
+  }
+
+  /** Names of the cgroups directly under `parent`, in any hierarchy. */
+  static children(parent: string, version: CgroupVersion = cgroupVersion()): string[] {
+    const bases = version === 2 ? [ROOT] : V1_CONTROLLERS.map((c) => path.join(ROOT, c));
+    const names = new Set<string>();
+    for (const b of bases) {
+      try {
+        for (const e of readdirSync(path.join(b, parent), { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+      } catch {
+        /* no such hierarchy or parent */
+      }
+    }
+    return [...names];
   }
 
   /** Removes the (empty) cgroup folders the runtime left, if any. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { conmonArgs, type ConmonOptions, ctlResize } from './conmon';
+import { conmonArgs, type ConmonOptions, ctlResize, parseConmonArgv } from './conmon';
 
 const base: ConmonOptions = {
   conmonPath: '/usr/bin/conmon', runtimePath: '/usr/bin/runc', runtimeRoot: '/run/b/runc', containerId: 'c1',
@@ -34,4 +34,11 @@ test('no log limit omits the flag', () => {
 
 test('ctl messages follow conmon protocol', () => {
   assert.equal(ctlResize(24, 80), '1 24 80\n');
+});
+
+test('a conmon argv reads back as its container, session and bundle; other processes do not', () => {
+  const argv = ['/usr/bin/conmon', ...conmonArgs({ ...base, sessionId: 'e1', bundle: '/run/b/exec/e1' })];
+  assert.deepEqual(parseConmonArgv(42, argv), { pid: 42, containerId: 'c1', sessionId: 'e1', bundle: '/run/b/exec/e1' });
+  assert.equal(parseConmonArgv(43, ['/usr/bin/sleep', '--api-version', '-c', 'x']), undefined);
+  assert.equal(parseConmonArgv(44, ['conmon', '--version']), undefined);
 });

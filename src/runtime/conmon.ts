@@ -63,6 +63,27 @@ export function conmonArgs(o: ConmonOptions): string[] {
   return args;
 }
 
+/** A running conmon, as its command line (conmonArgs) describes it. */
+export interface ConmonProcess {
+  pid: number;
+  containerId: string;
+  sessionId: string;
+  bundle: string;
+}
+
+/** Reads conmonArgs' own options back from an argv; undefined when it is not a conmon of ours. Pure. */
+export function parseConmonArgv(pid: number, argv: string[]): ConmonProcess | undefined {
+  if (!argv[0] || !/(^|\/)conmon$/.test(argv[0]) || argv[1] !== '--api-version') return undefined;
+  const opt = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i > 0 ? argv[i + 1] : undefined;
+  };
+  const containerId = opt('-c');
+  const sessionId = opt('-u');
+  const bundle = opt('-b');
+  return containerId && sessionId && bundle ? { pid, containerId, sessionId, bundle } : undefined;
+}
+
 /**
  * Starts conmon and waits until it has created the container (or started
  * the exec process). conmon daemonises, so the daemon is never the parent

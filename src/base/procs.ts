@@ -1,0 +1,32 @@
+import * as fs from 'node:fs';
+
+export interface HostProcess {
+  pid: number;
+  argv: string[];
+}
+
+/** Every process the host shows in /proc with its argv (kernel threads have none). */
+export function hostProcesses(): HostProcess[] {
+  const out: HostProcess[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv[argv.length - 1] === '') argv.pop();
+      out.push({ pid: Number(p), argv });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** The mount points the host shows, from this process's mountinfo. */
+export function mountPoints(): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter(Boolean)
+    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
