@@ -148,11 +148,9 @@ export class ImageService {
 
   async import(src: Readable, o: { repo?: string; tag?: string; changes?: string[]; message?: string }): Promise<ImageRecord> {
     const config = applyChanges({}, o.changes ?? []);
-    const rec = await this.store.gate.shared(async () => {
-      const r = await importRootfs(this.store, src, { config, message: o.message });
-      if (o.repo) await this.store.tag(r.id, o.tag ? `${o.repo}:${o.tag}` : o.repo);
-      return r;
-    });
+    const names = o.repo ? [o.tag ? `${o.repo}:${o.tag}` : o.repo] : [];
+    names.forEach((n) => normalize(n)); // a bad name fails before the upload is read
+    const rec = await this.store.gate.shared(() => importRootfs(this.store, src, { config, message: o.message, names }));
     this.events.publish('image', 'import', rec.id);
     return rec;
   }

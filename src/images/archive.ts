@@ -94,12 +94,8 @@ export async function loadArchive(images: ImageStore, src: Readable): Promise<{ 
       if (l.digest !== config.rootfs.diff_ids[i])
         throw invalidArgument(`invalid archive: layer ${e.Layers[i]} has digest ${l.digest}, config expects ${config.rootfs.diff_ids[i]}`);
     });
-    const image = await createImage(images, config, layers.map((l) => ({ ...l, mediaType: MediaType.DockerLayer })));
-    const tags: string[] = [];
-    for (const t of e.RepoTags ?? []) {
-      await images.tag(image.id, t);
-      tags.push(t);
-    }
+    const tags = e.RepoTags ?? [];
+    const image = await createImage(images, config, layers.map((l) => ({ ...l, mediaType: MediaType.DockerLayer })), tags);
     out.push({ image, tags });
   }
   return out;

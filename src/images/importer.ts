@@ -32,6 +32,7 @@ export async function createImage(
   images: ImageStore,
   config: ImageConfig,
   layers: { digest: string; size: number; mediaType?: string }[],
+  names: string[] = [],
 ): Promise<ImageRecord> {
   const cfg = await images.content.put(JSON.stringify(config));
   const manifest: Manifest = {
@@ -41,14 +42,14 @@ export async function createImage(
     layers: layers.map((l) => ({ mediaType: l.mediaType ?? MediaType.DockerLayer, digest: l.digest, size: l.size })),
   };
   const m = await images.content.put(JSON.stringify(manifest));
-  return images.create(m.digest);
+  return images.create(m.digest, names);
 }
 
 /** `docker import`: one root filesystem tar (plain or gzip) becomes a one-layer image. */
 export async function importRootfs(
   images: ImageStore,
   src: Readable,
-  opts: { config?: ContainerConfig; message?: string } = {},
+  opts: { config?: ContainerConfig; message?: string; names?: string[] } = {},
 ): Promise<ImageRecord> {
   const layer = await images.content.ingest(decompressed(src));
   const now = new Date().toISOString();
@@ -59,5 +60,5 @@ export async function importRootfs(
     rootfs: { type: 'layers', diff_ids: [layer.digest] },
     history: [{ created: now, created_by: '', comment: opts.message || 'Imported from -' }],
   };
-  return createImage(images, config, [layer]);
+  return createImage(images, config, [layer], opts.names);
 }

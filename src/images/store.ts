@@ -132,10 +132,16 @@ export class ImageStore {
     return this.content.readJson<Manifest>(rec.manifest.digest);
   }
 
-  /** Points `ref` at an image; returns the id it pointed at before, if any. */
-  tag(id: Digest, ref: string): Promise<Digest | undefined> {
+  /** Throws what tag() would for a name it cannot take. */
+  private checkTag(ref: string): string {
     const name = normalize(ref);
     if (parseReference(ref).digest) throw invalidArgument(`refusing to create a tag with a digest reference`);
+    return name;
+  }
+
+  /** Points `ref` at an image; returns the id it pointed at before, if any. */
+  tag(id: Digest, ref: string): Promise<Digest | undefined> {
+    const name = this.checkTag(ref);
     return this.serial(async () => {
       const before = this.names[name];
       this.names = { ...this.names, [name]: id };
@@ -164,9 +170,13 @@ export class ImageStore {
 
   /**
    * Creates an image from a manifest whose config and layers are already in
-   * the content store: unpacks the layers, then makes the record visible.
+   * the content store: unpacks the layers, then makes the record visible and
+   * gives it `names`. A new record carries its names as pending until they
+   * are applied, so a crash in between leaves no nameless image: check()
+   * applies them.
    */
-  async create(manifestDigest: Digest): Promise<ImageRecord> {
+  async create(manifestDigest: Digest, names: string[] = []): Promise<ImageRecord> {
+    for (const n of names) this.checkTag(n);
     const manifest = await this.content.readJson<Manifest>(manifestDigest);
     const config = await this.content.readJson<ImageConfig>(manifest.config.digest);
     if (manifest.layers.length !== config.rootfs.diff_ids.length)
@@ -179,8 +189,23 @@ export class ImageStore {
       size,
     };
     const existing = await this.get(rec.id);
-    if (!existing) await atomicWriteJson(this.recordPath(rec.id), rec);
-    return existing ?? rec;
+    if (existing) {
+      for (const n of names) await this.tag(existing.id, n);
+      return existing;
+    }
+    if (!names.length) {
+      await atomicWriteJson(this.recordPath(rec.id), rec);
+      return rec;
+    }
+    await atomicWriteJson(this.recordPath(rec.id), { ...rec, pendingNames: names });
+    await this.applyPendingNames(rec.id, names);
+    return rec;
+  }
+
+  private async applyPendingNames(id: Digest, names: string[]): Promise<void> {
+    for (const n of names) await this.tag(id, n);
+    const { pendingNames: _, ...rec } = (await this.get(id)) as ImageRecord & { pendingNames?: string[] };
+    await atomicWriteJson(this.recordPath(id), rec);
   }
 
   /** The committed snapshot holding an image's root filesystem (undefined: no layers). */
@@ -286,7 +311,9 @@ export class ImageStore {
       out.push({ kind: 'ingest', subject: name, detail: 'an unfinished content write', repair: () => this.content.removeIngest(name) });
     }
     const broken = new Set<Digest>();
-    for (const rec of await this.list()) {
+    for (const rec of (await this.list()) as (ImageRecord & { pendingNames?: string[] })[]) {
+      const pending = rec.pendingNames;
+      if (pending) out.push({ kind: 'image', subject: rec.id, detail: `made by a load or import that was cut short; its names are due: ${pending.join(', ')}`, repair: () => this.applyPendingNames(rec.id, pending) });
       const missing = await this.missingParts(rec);
       if (!missing) continue;
       broken.add(rec.id);
