@@ -23,6 +23,8 @@ interface Command {
 const f = (name: string, kind: FlagSpec['kind'] = 'bool', short?: string): FlagSpec => ({ name, kind, short });
 const FORMAT = f('format', 'string');
 const FILTER = f('filter', 'list', 'f');
+/** prune commands keep -f for --force, as docker's do. */
+const PRUNE_FILTER = f('filter', 'list');
 
 const PS_HEADERS = { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS' };
 const IMAGE_HEADERS = { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', Digest: 'DIGEST', Containers: 'CONTAINERS' };
@@ -390,7 +392,7 @@ const volumeCmds: Record<string, Command> = {
   inspect: { flags: [f('format', 'string', 'f')], minArgs: 1, usage: 'volume inspect [OPTIONS] VOLUME [VOLUME...]', run: (api, p) => inspect(api, p, ['volume']) },
   rm: { flags: [f('force', 'bool', 'f')], minArgs: 1, usage: 'volume rm [OPTIONS] VOLUME [VOLUME...]', run: (api, p) => each(p.args, async (n) => { await api.call('DELETE', `/volumes/${encodeURIComponent(n)}`, { query: { force: bool(p, 'force') } }); write(n + '\n'); }) },
   prune: {
-    flags: [f('force', 'bool', 'f'), f('all', 'bool', 'a'), FILTER], usage: 'volume prune [OPTIONS]',
+    flags: [f('force', 'bool', 'f'), f('all', 'bool', 'a'), PRUNE_FILTER], usage: 'volume prune [OPTIONS]',
     run: async (api, p) => {
       const fl = JSON.parse(filters(p) ?? '{}');
       if (bool(p, 'all')) fl.all = ['true'];
@@ -406,7 +408,7 @@ function reportPrune(title: string, items: string[], space: number): void {
 }
 
 const pruneContainers: Command = {
-  flags: [f('force', 'bool', 'f'), FILTER], usage: 'container prune [OPTIONS]',
+  flags: [f('force', 'bool', 'f'), PRUNE_FILTER], usage: 'container prune [OPTIONS]',
   run: async (api, p) => {
     const r = await api.json<{ ContainersDeleted: string[]; SpaceReclaimed: number }>('POST', '/containers/prune', { query: { filters: filters(p) } });
     reportPrune('Deleted Containers', r.ContainersDeleted ?? [], r.SpaceReclaimed);
@@ -414,7 +416,7 @@ const pruneContainers: Command = {
 };
 
 const pruneImages: Command = {
-  flags: [f('force', 'bool', 'f'), f('all', 'bool', 'a'), FILTER], usage: 'image prune [OPTIONS]',
+  flags: [f('force', 'bool', 'f'), f('all', 'bool', 'a'), PRUNE_FILTER], usage: 'image prune [OPTIONS]',
   run: async (api, p) => {
     const r = await api.json<{ ImagesDeleted: { Deleted?: string; Untagged?: string }[]; SpaceReclaimed: number }>('POST', '/images/prune', { query: { filters: JSON.stringify({ dangling: [bool(p, 'all') ? 'false' : 'true'] }) } });
     reportPrune('Deleted Images', (r.ImagesDeleted ?? []).map((x) => (x.Deleted ? `deleted: ${x.Deleted}` : `untagged: ${x.Untagged}`)), r.SpaceReclaimed);
