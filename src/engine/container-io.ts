@@ -2,7 +2,8 @@ import { conflict } from '../base/errors';
 import { ctlResize, writeCtl } from '../runtime/conmon';
 import { type ContainerService, runPaths } from './containers';
 import type { AttachedIo } from './execs';
-import { followLog, type LogBatch, logEnd, parseTimeArg, readLogs } from './logs';
+import { LogFollower } from './log-follower';
+import { type LogBatch, parseTimeArg } from './logs';
 import { StdinSink } from './stdin';
 
 export interface LogsOptions {
@@ -20,13 +21,26 @@ export async function* containerLogs(svc: ContainerService, ref: string, o: Logs
   const file = svc.logPath(c);
   const filter = { since: parseTimeArg(o.since), until: parseTimeArg(o.until), stdout: o.stdout !== false, stderr: o.stderr !== false };
   const tail = o.tail === undefined || o.tail === 'all' || o.tail === '' ? undefined : Number(o.tail);
-  const end = await logEnd(file);
-  yield* readLogs(file, { ...filter, tail: Number.isFinite(tail) ? tail : undefined });
-  if (!o.follow || !c.State.Running || filter.until !== undefined) return;
-  const run = c.State.StartedAt;
-  const done = () => !c.State.Running || c.State.StartedAt !== run;
-  // Old files were read above; follow the live one from where it was.
-  yield* followLog(file, end, done, filter, signal);
+  const reader = LogFollower.open(file, 'start', holdBytes(c));
+  try {
+    const run = c.State.StartedAt;
+    // Without follow, or for a container not running, the reader stops at the end of what is there.
+    const follow = o.follow && c.State.Running && filter.until === undefined;
+    const done = () => !follow || !c.State.Running || c.State.StartedAt !== run;
+    yield* reader.read({ ...filter, done, signal, tail: Number.isFinite(tail) ? tail : undefined });
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * How much removed log a lagging reader may keep open, beyond the log's own
+ * bound: eight times that bound (at least 128 MiB), so a reader that falls
+ * behind a flood of short lines for a few seconds on a busy host still gets
+ * every line, and one that stops reading cannot fill the disk.
+ */
+function holdBytes(c: { logMaxSize: number; logMaxFile: number }): number {
+  return c.logMaxSize > 0 ? Math.max(128 << 20, 8 * c.logMaxSize * Math.max(1, c.logMaxFile)) : Infinity;
 }
 
 /**
@@ -61,7 +75,8 @@ export async function attachContainer(
     else svc.lifecycle.once(`start:${c.Id}`, onStart);
   }
   const filter = { stdout: o.stdout, stderr: o.stderr };
-  const from = await logEnd(file);
+  // Opened now, so output written between the attach and the first read is not missed.
+  const reader = o.stdout || o.stderr ? LogFollower.open(file, o.logs ? 'start' : 'end', holdBytes(c)) : undefined;
   const cleanup = () => {
     svc.lifecycle.off(`exit:${c.Id}`, onExit);
     svc.lifecycle.off(`remove:${c.Id}`, onExit);
@@ -69,17 +84,16 @@ export async function attachContainer(
   };
   async function* output(signal: AbortSignal): AsyncGenerator<LogBatch> {
     try {
-      if (o.logs) yield* readLogs(file, filter);
-      if (!o.stream) return;
       // Nothing will come from a container that is not running and not about to start.
-      const done = () => exited || (!c.State.Running && c.State.Status !== 'created' && !c.State.Restarting);
-      yield* followLog(file, from, done, filter, signal);
+      const done = () => !o.stream || exited || (!c.State.Running && c.State.Status !== 'created' && !c.State.Restarting);
+      yield* reader!.read({ ...filter, done, signal });
     } finally {
+      reader!.close();
       cleanup();
     }
   }
   return {
-    output: o.stdout || o.stderr ? output : undefined,
+    output: reader ? output : undefined,
     stdin,
     tty: !!c.Config.Tty,
     resize: (h, w) => resizeContainer(svc, c.Id, h, w),

@@ -8,7 +8,7 @@ import { atomicWriteJson, mkdirp } from '../base/files';
 import type { Finding } from '../base/finding';
 import { isFullId, newId, randomName, shortId } from '../base/ids';
 import { Cgroup } from '../runtime/cgroups';
-import { ConmonStartError, ctlReopenLogs, startConmon, writeCtl } from '../runtime/conmon';
+import { ConmonStartError, startConmon } from '../runtime/conmon';
 import { cleanRuntimeMessage, OciRuntime } from '../runtime/oci-runtime';
 import { buildSpec, capabilitySet } from '../runtime/spec';
 import { mountAll, unmountAll } from '../snapshots/mount';
@@ -19,7 +19,8 @@ import { writeEtcFiles } from './etc-files';
 import type { EventBus } from './events';
 import { toResources, UPDATABLE, validateHostConfig } from './host-config';
 import { type Inventory, killMonitor } from './leftovers';
-import { logLimits, rotateLog } from './logs';
+import { LogRotator, type RotatedLog } from './log-rotator';
+import { logLimits } from './logs';
 import { type ContainerCreateConfig, mergeImageConfig, processArgs } from './merge';
 import { type ContainerRecord, type HostConfig, type MountPoint, STATUS_CREATED } from './model';
 import { planMounts, runtimeMounts } from './mounts';
@@ -56,6 +57,7 @@ export class ContainerService {
   private readonly runtimes: Map<string, OciRuntime>;
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private housekeeping?: NodeJS.Timeout;
+  private readonly rotator: LogRotator;
   private exitWatcher?: FSWatcher;
   private closed = false;
   /** Final results of containers removed in the last minute, for a `wait` that arrives after --rm. */
@@ -69,6 +71,7 @@ export class ContainerService {
     private readonly events: EventBus,
   ) {
     this.lifecycle.setMaxListeners(0);
+    this.rotator = new LogRotator(() => this.rotatedLogs(), cfg.logger);
     this.runtimes = new Map(Object.entries(cfg.runtimes).map(([n, p]) => [n, new OciRuntime(n, p, path.join(cfg.execRoot, 'runtime', n))]));
   }
 
@@ -94,6 +97,17 @@ export class ContainerService {
     return path.join(this.store.dir(c.Id), 'ctr.log');
   }
 
+  /** The logs of running containers that rotate. */
+  private rotatedLogs(): RotatedLog[] {
+    return this.store.all().flatMap((c) => (c.State.Running ? (this.rotatedLog(c) ?? []) : []));
+  }
+
+  /** A container's log, if it rotates (max-size set, more than one file). */
+  private rotatedLog(c: ContainerRecord): RotatedLog | undefined {
+    if (c.logMaxSize <= 0 || c.logMaxFile <= 1) return undefined;
+    return { id: c.Id, file: this.logPath(c), maxSize: c.logMaxSize, maxFile: c.logMaxFile };
+  }
+
   /** Runs fn with the container locked against other lifecycle operations. */
   private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
@@ -117,18 +131,17 @@ export class ContainerService {
     this.exitWatcher.on('error', (e) => this.cfg.logger.error('exit watcher', { error: errorMessage(e) }));
     for (const c of this.store.all()) await this.reconcile(c);
     for (const f of await fsp.readdir(this.exitDir)) void this.onExitFile(f);
-    // Log rotation and a check for conmons that died without an exit file.
-    this.housekeeping = setInterval(() => {
-      void this.rotateLogs();
-      void this.checkMonitors();
-    }, 500);
+    // A check for conmons that died without an exit file.
+    this.housekeeping = setInterval(() => void this.checkMonitors(), 500);
     this.housekeeping.unref();
+    this.rotator.start();
   }
 
   close(): void {
     this.closed = true;
     this.exitWatcher?.close();
     if (this.housekeeping) clearInterval(this.housekeeping);
+    this.rotator.stop();
     for (const t of this.restartTimers.values()) clearTimeout(t);
   }
 
@@ -363,13 +376,16 @@ export class ContainerService {
       const spec = await this.specFor(c, p.rootfs);
       await atomicWriteJson(path.join(p.bundle, 'config.json'), spec);
       await fsp.rm(p.exitFile, { force: true });
-      const conmonCap = c.logMaxSize > 0 ? (c.logMaxFile > 1 ? c.logMaxSize * 2 : c.logMaxSize) : 0;
+      // conmon starts a new file at max-size; the daemon moves each into the history (LogRotator).
+      const conmonCap = c.logMaxSize;
       const { pid } = await startConmon({
         conmonPath: this.cfg.conmonPath, runtimePath: runtime.path, runtimeRoot: runtime.root, containerId: id, sessionId: id,
         name: c.Name.slice(1), bundle: p.bundle, pidFile: path.join(p.bundle, 'pidfile'), conmonPidFile: path.join(p.bundle, 'conmon.pid'),
         exitDir: this.exitDir, persistDir: p.persist, logPath: this.logPath(c), logSizeMax: conmonCap,
         tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, leaveStdinOpen: !c.Config.StdinOnce,
       });
+      const log = this.rotatedLog(c);
+      if (log) this.rotator.watch(log);
       await runtime.start(id);
       c.conmonPid = Number(await fsp.readFile(path.join(p.bundle, 'conmon.pid'), 'utf8').catch(() => '0')) || undefined;
       c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString() };
@@ -768,20 +784,7 @@ export class ContainerService {
     return { Titles: titles, Processes: procs.filter((p) => pids.has(p[pidCol])) };
   }
 
-  private async rotateLogs(): Promise<void> {
-    for (const c of this.store.all()) {
-      if (!c.State.Running || c.logMaxSize <= 0 || c.logMaxFile <= 1) continue;
-      const file = this.logPath(c);
-      const st = await fsp.stat(file).catch(() => undefined);
-      if (!st || st.size < c.logMaxSize) continue;
-      try {
-        await rotateLog(file, c.logMaxFile);
-        await writeCtl(runPaths(this.cfg.execRoot, c.Id).ctl, ctlReopenLogs());
-      } catch (e) {
-        this.cfg.logger.warn('log rotation', { id: c.Id, error: errorMessage(e) });
-      }
-    }
-  }
+
 }
 
 function checkNetworkMode(mode: string | undefined, lookup: (ref: string) => string): void {

@@ -12,7 +12,8 @@ import type { ContainerService } from './containers';
 import { runPaths } from './containers';
 import type { EventBus } from './events';
 import { type Inventory, killMonitor } from './leftovers';
-import { followLog, type LogBatch } from './logs';
+import { followLog } from './log-follower';
+import type { LogBatch } from './logs';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
 import { readUserDb, resolveUser } from './users';
@@ -202,7 +203,7 @@ export class ExecService {
     if (detach) return { tty: !!s.config.Tty };
     const done = () => !s.running;
     return {
-      output: (signal) => followLog(logPath, undefined, done, {}, signal),
+      output: (signal) => followLog(logPath, 'start', { done, signal }),
       stdin,
       tty: !!s.config.Tty,
       resize: (h, w) => this.resize(id, h, w),

@@ -3,7 +3,8 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { logLimits, parseLogLine, parseSize, parseTimeArg, readLogs, rotateLog, timeNs } from './logs';
+import { readLogs } from './log-follower';
+import { logLimits, parseLogLine, parseSize, parseTimeArg, rotateLog, timeNs } from './logs';
 
 test('k8s-file lines parse into stream, time and data', () => {
   const e = parseLogLine(Buffer.from('2024-01-02T03:04:05.123456789+00:00 stderr F hello world'))!;
@@ -39,12 +40,12 @@ test('rotation keeps max-file files and tail reads across them in order', async 
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-logs-'));
   const file = path.join(dir, 'ctr.log');
   const line = (i: number, s: string) => `2024-01-01T00:00:0${i}.000000000Z ${s} F line${i}\n`;
-  for (let i = 0; i < 4; i++) {
+  // Each new file is moved into the history at birth; conmon goes on writing it there.
+  for (let i = 0; i < 5; i++) {
     await fsp.writeFile(file, line(i, i % 2 ? 'stderr' : 'stdout'));
-    await rotateLog(file, 3);
+    rotateLog(file, 3);
   }
-  await fsp.writeFile(file, line(4, 'stdout'));
-  assert.deepEqual((await fsp.readdir(dir)).sort(), ['ctr.log', 'ctr.log.1', 'ctr.log.2']);
+  assert.deepEqual((await fsp.readdir(dir)).sort(), ['ctr.log.1', 'ctr.log.2', 'ctr.log.3']);
   const all = [];
   for await (const batch of readLogs(file)) for (const e of batch) all.push(e.data.toString());
   assert.deepEqual(all, ['line2', 'line3', 'line4']);

@@ -161,7 +161,6 @@ export class ConmonStartError extends Error {
 
 /** Messages for conmon's control fifo (`<bundle>/ctl`). */
 export const ctlResize = (height: number, width: number) => `1 ${height} ${width}\n`;
-export const ctlReopenLogs = () => '2 0 0\n';
 
 /** Writes a message to conmon's control fifo without blocking: a gone conmon is an error, not a hang. */
 export async function writeCtl(file: string, msg: string): Promise<void> {

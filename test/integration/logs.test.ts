@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { suiteDaemon, type TestDaemon } from './harness';
+
+const LINES = 3_000_000;
+// 16 MiB files take conmon 200 ms to fill in this flood: time enough for a loaded 2-core host to move each new one.
+const LIMITS = ['--log-opt', 'max-size=16m', '--log-opt', 'max-file=3'];
+const MAX_SIZE = 16 * 1024 * 1024;
+
+/** Runs berth and reads its stdout as consecutive numbers, one per line, as it streams (it is too big to hold twice). */
+interface Seq {
+  /** The first whole number read, and the last. */
+  first: number;
+  last: number;
+  /** Lines read from `first` on. */
+  lines: number;
+  code: number | null;
+}
+
+/**
+ * Runs berth on a `seq` and counts its output lines as they stream (too
+ * big to hold twice), reading numbers only at the ends: with the lines
+ * from first to last all there, lines = last - first + 1. Cheap on
+ * purpose: the check must not take the CPU the daemon needs.
+ */
+function countSeq(d: TestDaemon, args: string[], o: { skipFirstLine?: boolean } = {}): Promise<Seq> {
+  return new Promise((resolve) => {
+    const p = spawn(path.resolve(__dirname, '../../../bin/berth'), ['-H', d.host, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let head = Buffer.alloc(0);
+    let tail = Buffer.alloc(0);
+    let newlines = 0;
+    p.stdout.on('data', (chunk: Buffer) => {
+      if (head.length < 64) head = Buffer.concat([head, chunk.subarray(0, 64)]);
+      tail = Buffer.concat([tail, chunk]).subarray(-64);
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) newlines++;
+    });
+    p.on('close', (code) => {
+      const lines = head.toString('latin1').split('\n');
+      const skip = o.skipFirstLine ? 1 : 0;
+      const first = Number(lines[skip]);
+      const last = Number(tail.toString('latin1').trimEnd().split('\n').pop());
+      resolve({ first, last, lines: newlines - skip, code });
+    });
+  });
+}
+
+describe('a stdout flood through a rotating log', () => {
+  const d = suiteDaemon();
+
+  /**
+   * Runs a flooding container read by `reader`. Meanwhile it probes the log
+   * every 20 ms: the most the history (path.1 … path.N) held, its most
+   * files, and the largest new file seen at the path before the daemon
+   * moved it into the history.
+   */
+  async function flood(reader: (id: string) => Promise<Seq>) {
+    const id = await d.ok(['create', ...LIMITS, 'busybox', 'seq', '1', String(LINES)]);
+    const dir = path.join(d.dataRoot, 'containers', id);
+    const seen = { history: 0, files: 0, fresh: 0 };
+    const probe = setInterval(() => {
+      // By inode: a rotation between two stats would show one file under two names.
+      const sizes = new Map<number, number>();
+      let fresh = 0;
+      // ctr.log.tmp is conmon's new file before it renames it to the path.
+      for (const f of fs.readdirSync(dir).filter((x) => /^ctr\.log(\.\d+)?$/.test(x))) {
+        const st = fs.statSync(path.join(dir, f), { throwIfNoEntry: false });
+        if (!st) continue;
+        if (f === 'ctr.log') fresh = st.size;
+        else sizes.set(st.ino, st.size);
+      }
+      seen.history = Math.max(seen.history, [...sizes.values()].reduce((a, b) => a + b, 0));
+      seen.files = Math.max(seen.files, sizes.size);
+      seen.fresh = Math.max(seen.fresh, fresh);
+    }, 20);
+    const got = await reader(id);
+    clearInterval(probe);
+    await d.ok(['rm', '-f', id]);
+    return { got, ...seen };
+  }
+
+  const withinBound = (r: { history: number; files: number; fresh: number }) => {
+    assert.ok(r.history > 0 && r.history <= 3 * MAX_SIZE, `history held ${r.history} bytes`);
+    assert.ok(r.files <= 3, `history held ${r.files} files`);
+    // A new file lives at the path only until the daemon's watch sees it: a small part of max-size.
+    assert.ok(r.fresh < MAX_SIZE, `a new file reached ${r.fresh} bytes before rotation`);
+  };
+
+  test('attach gets every line, in order, while the files stay within max-size × max-file', async () => {
+    const r = await flood((id) => countSeq(d, ['start', '-a', id]));
+    assert.deepEqual(r.got, { first: 1, last: LINES, lines: LINES, code: 0 });
+    withinBound(r);
+  });
+
+  test('logs -f keeps up: from its first line on, every line, in order', async () => {
+    const r = await flood(async (id) => {
+      await d.ok(['start', id]);
+      // Its first line may be the end of one whose start rotation removed.
+      return countSeq(d, ['logs', '-f', id], { skipFirstLine: true });
+    });
+    // What rotation removed before logs -f began is gone; after that, nothing may be.
+    assert.deepEqual(r.got, { first: r.got.first, last: LINES, lines: LINES - r.got.first + 1, code: 0 });
+    assert.ok(r.got.first >= 1 && r.got.first < LINES / 2, `logs -f began at ${r.got.first}`);
+    withinBound(r);
+  });
+
+  test('nothing leaks', () => d.assertClean());
+});
