@@ -83,20 +83,19 @@ export async function attachContainer(
     svc.lifecycle.off(`start:${c.Id}`, onStart);
   };
   async function* output(signal: AbortSignal): AsyncGenerator<LogBatch> {
-    try {
-      // Nothing will come from a container that is not running and not about to start.
-      const done = () => !o.stream || exited || (!c.State.Running && c.State.Status !== 'created' && !c.State.Restarting);
-      yield* reader!.read({ ...filter, done, signal });
-    } finally {
-      reader!.close();
-      cleanup();
-    }
+    // Nothing will come from a container that is not running and not about to start.
+    const done = () => !o.stream || exited || (!c.State.Running && c.State.Status !== 'created' && !c.State.Restarting);
+    yield* reader!.read({ ...filter, done, signal });
   }
   return {
     output: reader ? output : undefined,
     stdin,
     tty: !!c.Config.Tty,
     resize: (h, w) => resizeContainer(svc, c.Id, h, w),
+    close: () => {
+      reader?.close();
+      cleanup();
+    },
   };
 }
 

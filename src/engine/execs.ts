@@ -50,6 +50,8 @@ export interface AttachedIo {
   tty: boolean;
   /** Terminal size changes, for tty sessions. */
   resize?: (h: number, w: number) => Promise<void>;
+  /** Lets go of what the session holds (listeners, open log files); called once, when the client is done. */
+  close?: () => void;
 }
 
 /**

@@ -34,6 +34,7 @@ export async function pumpAttached(conn: Hijacked, io: AttachedIo, until?: () =>
       await Promise.race([until(), conn.closed]);
     }
   } finally {
+    io.close?.();
     conn.end();
   }
 }
