@@ -6,7 +6,7 @@ import type { ImageStore } from '../images/store';
 import type { EngineConfig } from './config';
 import type { ContainerService } from './containers';
 import type { ExecService } from './execs';
-import { takeInventory } from './leftovers';
+import { type Inventory, takeInventory } from './leftovers';
 import type { VolumeStore } from './volumes';
 
 /** A finding as `system check` reports it. */
@@ -40,7 +40,7 @@ export async function checkSystem(
   o: CheckOptions,
 ): Promise<Problem[]> {
   return e.images.gate.exclusive(async () => {
-    const inv = await takeInventory({ dataRoot: e.cfg.dataRoot, execRoot: e.cfg.execRoot, runtimeRoots: e.containers.runtimeRoots(), cgroupParent: e.cfg.cgroupParent });
+    const inv = await inventoryOf(e);
     const store = e.containers.store;
     const findings: Finding[] = [
       ...(await e.containers.check(inv)),
@@ -68,6 +68,11 @@ export async function checkSystem(
     }
     return out;
   });
+}
+
+/** What this daemon's containers and exec sessions have on the host now. */
+export function inventoryOf(e: { cfg: EngineConfig; containers: ContainerService }): Promise<Inventory> {
+  return takeInventory({ dataRoot: e.cfg.dataRoot, execRoot: e.cfg.execRoot, runtimeRoots: e.containers.runtimeRoots(), cgroupParent: e.cfg.cgroupParent });
 }
 
 const TEMP = /\.[0-9a-f]{8}\.tmp$/;

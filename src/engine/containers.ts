@@ -210,13 +210,13 @@ export class ContainerService {
    * What the host (conmons, runtime state, mounts, cgroups, bundles) and
    * the container folders hold that no container accounts for:
    * traces of containers that are unknown or not running, folders without
-   * records, records whose rootfs is gone.
+   * records, records whose rootfs is gone. (Exit files are the exit
+   * watcher's: it collects or deletes each as it comes.)
    */
   async check(inv: Inventory): Promise<Finding[]> {
     const out: Finding[] = [];
     for (const [id, t] of inv.containers) {
       const c = this.store.byFullId(id);
-      // Exit files are the exit watcher's: it collects or deletes them.
       if (this.busy(id) || c?.State.Running || (!c && !isFullId(id))) continue;
       const whose = `of ${c ? 'a stopped' : 'an unknown'} container`;
       const repair = () => this.releaseRuntime(id, t.monitors);

@@ -8,14 +8,13 @@ import { ImageStore } from '../images/store';
 import { normalize } from '../oci/reference';
 import { cgroupVersion } from '../runtime/cgroups';
 import { OverlaySnapshotter } from '../snapshots/snapshotter';
-import { type CheckOptions, checkSystem, type Problem } from './check';
+import { type CheckOptions, checkSystem, inventoryOf, type Problem } from './check';
 import type { EngineConfig } from './config';
 import { ContainerStore } from './container-store';
 import { ContainerService } from './containers';
 import { EventBus } from './events';
 import { ExecService } from './execs';
 import { ImageService } from './images';
-import { takeInventory } from './leftovers';
 import type { ContainerRecord } from './model';
 import { commandText, labelMatches, parseFilters, statusText } from './present';
 import { ANONYMOUS_LABEL, VolumeStore } from './volumes';
@@ -47,7 +46,7 @@ export class Engine {
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
     const engine = new Engine(cfg, events, containers, execs, images, volumes);
-    await execs.restore(await takeInventory({ dataRoot: cfg.dataRoot, execRoot: cfg.execRoot, runtimeRoots: containers.runtimeRoots(), cgroupParent: cfg.cgroupParent }));
+    await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });
     return engine;
