@@ -27,6 +27,8 @@ export function exec(file: string, args: string[], o: { env?: NodeJS.ProcessEnv;
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
+    // A program that exits without reading its input (tar -t) closes the pipe first: that is no error.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(o.input ?? '');
   });
 }
