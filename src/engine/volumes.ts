@@ -96,7 +96,9 @@ export class VolumeStore {
         out.push({ kind: 'volume-folder', subject: path.join(this.root, n), detail: 'a folder without volume.json', repair: () => fsp.rm(this.dir(n), { recursive: true, force: true }) });
         continue;
       }
-      const state = !r.pendingFor ? 'creating' : users(n).length ? 'saved' : container(r.pendingFor);
+      if (!r.pendingFor) continue;
+      // In use by any container counts as saved: a named volume may have been taken up by another create meanwhile.
+      const state = users(n).length ? 'saved' : container(r.pendingFor);
       if (state === 'unknown') out.push({ kind: 'volume', subject: n, detail: `made for container ${r.pendingFor}, which was never created`, repair: () => this.remove(n, []) });
       if (state === 'saved') out.push({ kind: 'volume', subject: n, detail: `in use but still marked pending for container ${r.pendingFor}`, repair: () => this.commit(n) });
     }
