@@ -60,7 +60,12 @@ export async function attachContainer(
   const stdin = o.stdin && c.Config.OpenStdin ? new StdinSink() : undefined;
   const p = runPaths(svc.cfgExecRoot, c.Id);
   let exited = false;
-  const onExit = () => (exited = true);
+  let markEnded!: () => void;
+  const ended = new Promise<void>((res) => (markEnded = res));
+  const onExit = () => {
+    exited = true;
+    markEnded();
+  };
   const onStart = () => {
     try {
       stdin?.connect(p.attach);
@@ -85,7 +90,7 @@ export async function attachContainer(
   async function* output(signal: AbortSignal): AsyncGenerator<LogBatch> {
     // Nothing will come from a container that is not running and not about to start.
     const done = () => !o.stream || exited || (!c.State.Running && c.State.Status !== 'created' && !c.State.Restarting);
-    yield* reader!.read({ ...filter, done, signal });
+    yield* reader!.read({ ...filter, done, ended, signal });
   }
   return {
     output: reader ? output : undefined,

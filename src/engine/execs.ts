@@ -1,3 +1,4 @@
+import { type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { conflict, errorMessage, invalidArgument, notFound } from '../base/errors';
@@ -205,27 +206,61 @@ export class ExecService {
     if (detach) return { tty: !!s.config.Tty };
     const done = () => !s.running;
     return {
-      output: (signal) => followLog(logPath, 'start', { done, signal }),
+      output: (signal) => followLog(logPath, 'start', { done, ended: s.exited, signal }),
       stdin,
       tty: !!s.config.Tty,
       resize: (h, w) => this.resize(id, h, w),
     };
   }
 
+  /**
+   * Learns of the session's end from conmon's exit file, as it appears
+   * (a watch on its folder; a look every 500 ms besides), or from conmon's
+   * death without one, or from the container's end.
+   */
   private async watchExit(s: ExecSession): Promise<void> {
     const file = this.exitFile(s);
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-      const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined) {
-        s.exitCode = Number(text.trim()) || 0;
-        break;
+    let wake: (() => void) | undefined;
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(path.dirname(file), () => wake?.());
+      watcher.on('error', () => {});
+    } catch {
+      watcher = undefined;
+    }
+    try {
+      for (;;) {
+        const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
+        if (text !== undefined) {
+          s.exitCode = Number(text.trim()) || 0;
+          break;
+        }
+        const c = this.containers.store.find(s.containerId);
+        if (!c || !c.State.Running || !(await this.monitorAlive(s))) {
+          // One more look: conmon writes the exit file just before it goes.
+          const last = await fsp.readFile(file, 'utf8').catch(() => undefined);
+          if (last === undefined && s.pid) {
+            // Its monitor is gone: nothing would capture its output or see its end.
+            try {
+              process.kill(s.pid, 'SIGKILL');
+            } catch {
+              /* gone too */
+            }
+          }
+          s.exitCode ??= last !== undefined ? Number(last.trim()) || 0 : 137;
+          break;
+        }
+        await new Promise<void>((res) => {
+          const t = setTimeout(res, 500);
+          wake = () => {
+            clearTimeout(t);
+            res();
+          };
+        });
+        wake = undefined;
       }
-      const c = this.containers.store.find(s.containerId);
-      if (!c || !c.State.Running) {
-        s.exitCode ??= 137;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, delay));
+    } finally {
+      watcher?.close();
     }
     s.running = false;
     s.markExited();
@@ -235,6 +270,17 @@ export class ExecService {
       this.sessions.delete(s.id);
       void fsp.rm(this.dir(s.id), { recursive: true, force: true });
     }, 60_000).unref();
+  }
+
+  private async monitorAlive(s: ExecSession): Promise<boolean> {
+    const pid = Number(await fsp.readFile(path.join(this.dir(s.id), 'conmon.pid'), 'utf8').catch(() => '0'));
+    if (!pid) return true; // not written yet
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async resize(id: string, h: number, w: number): Promise<void> {

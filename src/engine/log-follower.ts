@@ -15,6 +15,8 @@ interface OpenFile {
 export interface FollowOptions extends ReadOptions {
   /** True once the writer is finished: the reader then stops at the end of what was written. */
   done: () => boolean;
+  /** Settles when done() may have turned true, so the reader need not wait for its next look. */
+  ended?: Promise<unknown>;
   signal?: AbortSignal;
 }
 
@@ -146,6 +148,7 @@ export class LogFollower {
     let ring: LogEntry[] | undefined = o.tail !== undefined && o.tail >= 0 ? [] : undefined;
     const onAbort = () => this.wake?.();
     o.signal?.addEventListener('abort', onAbort);
+    void o.ended?.then(onAbort, onAbort);
     try {
       for (;;) {
         if (o.signal?.aborted || this.closed) return;

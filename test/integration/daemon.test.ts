@@ -117,6 +117,19 @@ describe('the daemon', () => {
     await d.ok(['rm', '-f', 'flaky']);
   });
 
+  test('an exec whose conmon is SIGKILLed ends as 137, and its process goes with it', async () => {
+    await d.ok(['run', '-d', '--name', 'host', 'busybox', 'sleep', '1000']);
+    const exec = JSON.parse((await api(d, 'POST', '/containers/host/exec', { Cmd: ['sleep', '999'] })).body) as { Id: string };
+    assert.equal((await api(d, 'POST', `/exec/${exec.Id}/start`, { Detach: true })).status, 200);
+    const pid = (JSON.parse((await api(d, 'GET', `/exec/${exec.Id}/json`)).body) as { Pid: number }).Pid;
+    process.kill(Number(fs.readFileSync(path.join(d.execRoot, 'exec', exec.Id, 'conmon.pid'), 'utf8')), 'SIGKILL');
+    await eventually(async () => !(JSON.parse((await api(d, 'GET', `/exec/${exec.Id}/json`)).body) as { Running: boolean }).Running);
+    assert.equal((JSON.parse((await api(d, 'GET', `/exec/${exec.Id}/json`)).body) as { ExitCode: number }).ExitCode, 137);
+    await eventually(() => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z');
+    assert.equal(await d.ok(['exec', 'host', 'echo', 'fine']), 'fine');
+    await d.ok(['rm', '-f', 'host']);
+  });
+
   test('after a host reboot (processes gone, exec root wiped) the store is reconciled', async () => {
     await d.ok(['run', '-d', '--name', 'plain', 'busybox', 'sleep', '1000']);
     await d.ok(['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sleep', '1000']);
