@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { hostProcesses, mountPoints } from '../src/base/procs';
 
 /**
  * What the host shows of containers: mounts, cgroup folders, processes.
@@ -7,7 +8,7 @@ import * as path from 'node:path';
  */
 
 export function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(dir));
+  return mountPoints().filter((m) => m.startsWith(dir));
 }
 
 /** The cgroup folders at `parent` and below, in every hierarchy (v1) or the one (v2); parents first. */
@@ -32,16 +33,13 @@ export interface HostProcess {
 }
 
 export function processes(): HostProcess[] {
-  const out: HostProcess[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
+  return hostProcesses().map((p) => {
+    let comm = '';
     try {
-      const cmdline = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const comm = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
-      out.push({ pid: Number(p), comm, cmdline });
+      comm = fs.readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim();
     } catch {
       /* gone */
     }
-  }
-  return out;
+    return { pid: p.pid, comm, cmdline: p.argv.join(' ') };
+  });
 }
