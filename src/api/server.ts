@@ -10,6 +10,7 @@ import { containerRoutes } from './compat/containers';
 import { execRoutes } from './compat/exec';
 import { imageRoutes } from './compat/images';
 import { pingHeaders, systemRoutes } from './compat/system';
+import { networkRoutes } from './compat/networks';
 import { volumeRoutes } from './compat/volumes';
 import { nativeSystemRoutes } from './native/system';
 import { httpError } from './errors';
@@ -23,6 +24,7 @@ export function compatRouter(engine: Engine): Router {
   execRoutes(r, engine);
   imageRoutes(r, engine);
   volumeRoutes(r, engine);
+  networkRoutes(r, engine);
   nativeSystemRoutes(r, engine);
   return r;
 }

@@ -10,6 +10,7 @@ export class CommandError extends Error {
     readonly argv: string[],
     readonly exitCode: number | null,
     readonly stderr: string,
+    readonly stdout = '',
   ) {
     super(`${argv.join(' ')}: ${stderr.trim() || `exit ${exitCode}`}`);
     this.name = 'CommandError';
@@ -17,16 +18,16 @@ export class CommandError extends Error {
 }
 
 /** Runs a program to completion and returns its output; rejects with CommandError on non-zero exit. */
-export function run(file: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+export function run(file: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       file,
       args,
-      { maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 0, encoding: 'utf8' },
+      { maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 0, encoding: 'utf8', env: opts.env },
       (err, stdout, stderr) => {
         if (err) {
           const code = typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
-          reject(new CommandError([file, ...args], code, stderr || err.message));
+          reject(new CommandError([file, ...args], code, stderr || err.message, stdout));
         } else resolve({ stdout, stderr });
       },
     );

@@ -58,6 +58,12 @@ async function each(names: string[], fn: (n: string) => Promise<void>): Promise<
 interface ContainerSummary {
   Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; State: string;
   Labels: Record<string, string>; Mounts: { Name?: string; Source: string }[]; NetworkSettings: { Networks: Record<string, unknown> };
+  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+}
+
+/** docker's PORTS column: published as ip:public->private/proto, exposed as private/proto. */
+function portsText(ports: ContainerSummary['Ports']): string {
+  return (ports ?? []).map((x) => (x.PublicPort ? `${x.IP}:${x.PublicPort}->${x.PrivatePort}/${x.Type}` : `${x.PrivatePort}/${x.Type}`)).join(', ');
 }
 
 async function ps(api: ApiClient, p: Parsed): Promise<void> {
@@ -73,7 +79,7 @@ async function ps(api: ApiClient, p: Parsed): Promise<void> {
     Command: shortCommand(c.Command, noTrunc),
     CreatedAt: new Date(c.Created * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
     RunningFor: ago(c.Created),
-    Ports: '',
+    Ports: portsText(c.Ports),
     State: c.State,
     Status: c.Status,
     Size: '',
@@ -107,7 +113,7 @@ async function images(api: ApiClient, p: Parsed): Promise<void> {
 }
 
 /** inspect: JSON array, or the format applied to each object. */
-async function inspect(api: ApiClient, p: Parsed, kinds: ('container' | 'image' | 'volume')[]): Promise<number> {
+async function inspect(api: ApiClient, p: Parsed, kinds: ('container' | 'image' | 'volume' | 'network')[]): Promise<number> {
   const out: unknown[] = [];
   let rc = 0;
   const type = str(p, 'type');
@@ -115,7 +121,7 @@ async function inspect(api: ApiClient, p: Parsed, kinds: ('container' | 'image' 
   for (const name of p.args) {
     let found: unknown;
     for (const k of want) {
-      const path = k === 'container' ? `/containers/${encodeURIComponent(name)}/json` : k === 'image' ? `/images/${name}/json` : `/volumes/${encodeURIComponent(name)}`;
+      const path = { container: `/containers/${encodeURIComponent(name)}/json`, image: `/images/${name}/json`, volume: `/volumes/${encodeURIComponent(name)}`, network: `/networks/${encodeURIComponent(name)}` }[k];
       try {
         found = await api.json('GET', path);
         break;
@@ -209,7 +215,7 @@ async function progress(lines: AsyncIterable<{ status?: string; stream?: string;
   }
 }
 
-const UPDATE_FLAGS = CREATE_FLAGS.filter((x) => ['memory', 'memory-swap', 'memory-reservation', 'cpus', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'pids-limit', 'blkio-weight', 'restart'].includes(x.name));
+const UPDATE_FLAGS = CREATE_FLAGS.filter((x) => ['memory', 'memory-swap', 'memory-reservation', 'cpus', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'pids-limit', 'blkio-weight', 'restart', 'network-ingress-rate', 'network-egress-rate'].includes(x.name));
 
 const containerCmds: Record<string, Command> = {
   run: { flags: CREATE_FLAGS, stopAtFirstArg: true, minArgs: 1, usage: 'run [OPTIONS] IMAGE [COMMAND] [ARG...]', run: runContainer },
@@ -295,7 +301,7 @@ const containerCmds: Record<string, Command> = {
     run: (api, p) => {
       const h = createBody({ ...p, args: ['x'] }).body.HostConfig as Record<string, unknown>;
       const body: Record<string, unknown> = {};
-      for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy']) body[k] = h[k];
+      for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate']) body[k] = h[k];
       return each(p.args, async (n) => {
         await api.json('POST', `/containers/${encodeURIComponent(n)}/update`, { body });
         write(n + '\n');
@@ -303,7 +309,26 @@ const containerCmds: Record<string, Command> = {
     },
   },
   stats: { flags: [f('no-stream'), f('all', 'bool', 'a'), f('no-trunc'), FORMAT], usage: 'stats [OPTIONS] [CONTAINER...]', run: stats },
+  port: { flags: [], minArgs: 1, usage: 'port CONTAINER [PRIVATE_PORT[/PROTO]]', run: port },
 };
+
+/** docker port: the published ports of a container, or the bindings of one of its ports. */
+async function port(api: ApiClient, p: Parsed): Promise<number> {
+  const c = await api.json<{ Id: string; NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> } }>('GET', `/containers/${encodeURIComponent(p.args[0])}/json`);
+  const ports = c.NetworkSettings.Ports ?? {};
+  if (p.args[1]) {
+    const key = p.args[1].includes('/') ? p.args[1] : `${p.args[1]}/tcp`;
+    const b = ports[key];
+    if (!b?.length) {
+      process.stderr.write(`Error: No public port '${key}' published for ${p.args[0]}\n`);
+      return 1;
+    }
+    write(b.map((x) => `${x.HostIp}:${x.HostPort}\n`).join(''));
+    return 0;
+  }
+  for (const [k, b] of Object.entries(ports)) for (const x of b ?? []) write(`${k} -> ${x.HostIp}:${x.HostPort}\n`);
+  return 0;
+}
 
 const imageCmds: Record<string, Command> = {
   images: { flags: [f('all', 'bool', 'a'), f('quiet', 'bool', 'q'), f('no-trunc'), f('digests'), FILTER, FORMAT], usage: 'images [OPTIONS] [REPOSITORY[:TAG]]', run: images },
@@ -407,6 +432,64 @@ function reportPrune(title: string, items: string[], space: number): void {
   write(`Total reclaimed space: ${humanSize(space)}\n`);
 }
 
+interface NetworkSummary { Name: string; Id: string; Driver: string; Scope: string; Created: string; Internal: boolean; Labels: Record<string, string>; IPAM: { Config: { Subnet: string }[] } }
+
+const networkCmds: Record<string, Command> = {
+  create: {
+    flags: [f('driver', 'string', 'd'), f('subnet', 'string'), f('gateway', 'string'), f('ip-range', 'string'), f('internal'), f('attachable'), f('label', 'list'), f('opt', 'list', 'o'), f('ipv6')],
+    minArgs: 1, usage: 'network create [OPTIONS] NETWORK',
+    run: async (api, p) => {
+      const config = str(p, 'subnet') || str(p, 'gateway') || str(p, 'ip-range') ? [{ Subnet: str(p, 'subnet'), Gateway: str(p, 'gateway'), IPRange: str(p, 'ip-range') }] : [];
+      const r = await api.json<{ Id: string }>('POST', '/networks/create', {
+        body: {
+          Name: p.args[0], Driver: str(p, 'driver') ?? 'bridge', Internal: bool(p, 'internal'), Attachable: bool(p, 'attachable'), EnableIPv6: bool(p, 'ipv6'),
+          IPAM: { Driver: 'default', Config: config }, Labels: keyValueList(list(p, 'label')), Options: keyValueList(list(p, 'opt')), CheckDuplicate: true,
+        },
+      });
+      write(r.Id + '\n');
+    },
+  },
+  ls: {
+    flags: [f('quiet', 'bool', 'q'), f('no-trunc'), FILTER, FORMAT], usage: 'network ls [OPTIONS]',
+    run: async (api, p) => {
+      const nets = await api.json<NetworkSummary[]>('GET', '/networks', { query: { filters: filters(p) } });
+      const id = (x: string) => (bool(p, 'no-trunc') ? x : x.slice(0, 12));
+      if (bool(p, 'quiet')) return void write(nets.map((n) => id(n.Id) + '\n').join(''));
+      const rows = nets.map((n) => ({ ID: id(n.Id), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: String(n.Internal), CreatedAt: n.Created, Labels: Object.entries(n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','), IPv6: 'false' }));
+      write(renderFormat(str(p, 'format') ?? 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', CreatedAt: 'CREATED AT', Labels: 'LABELS', IPv6: 'IPV6' }));
+    },
+  },
+  inspect: { flags: [f('format', 'string', 'f')], minArgs: 1, usage: 'network inspect [OPTIONS] NETWORK [NETWORK...]', run: (api, p) => inspect(api, p, ['network']) },
+  rm: { flags: [f('force', 'bool', 'f')], minArgs: 1, usage: 'network rm NETWORK [NETWORK...]', run: (api, p) => each(p.args, async (n) => { await api.call('DELETE', `/networks/${encodeURIComponent(n)}`); write(n + '\n'); }) },
+  prune: {
+    flags: [f('force', 'bool', 'f'), PRUNE_FILTER], usage: 'network prune [OPTIONS]',
+    run: async (api, p) => {
+      const r = await api.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters: filters(p) } });
+      if (r.NetworksDeleted?.length) write(`Deleted Networks:\n${r.NetworksDeleted.join('\n')}\n`);
+    },
+  },
+  connect: {
+    flags: [f('alias', 'list'), f('ip', 'string')], minArgs: 2, usage: 'network connect [OPTIONS] NETWORK CONTAINER',
+    run: async (api, p) => {
+      const ep: Record<string, unknown> = {};
+      if (list(p, 'alias').length) ep.Aliases = list(p, 'alias');
+      if (str(p, 'ip')) ep.IPAMConfig = { IPv4Address: str(p, 'ip') };
+      await api.call('POST', `/networks/${encodeURIComponent(p.args[0])}/connect`, { body: { Container: p.args[1], EndpointConfig: ep } });
+    },
+  },
+  disconnect: {
+    flags: [f('force', 'bool', 'f')], minArgs: 2, usage: 'network disconnect [OPTIONS] NETWORK CONTAINER',
+    run: async (api, p) => void (await api.call('POST', `/networks/${encodeURIComponent(p.args[0])}/disconnect`, { body: { Container: p.args[1], Force: bool(p, 'force') } })),
+  },
+};
+
+function keyValueList(items: string[]): Record<string, string> {
+  return Object.fromEntries(items.map((x) => {
+    const i = x.indexOf('=');
+    return i < 0 ? [x, ''] : [x.slice(0, i), x.slice(i + 1)];
+  }));
+}
+
 const pruneContainers: Command = {
   flags: [f('force', 'bool', 'f'), PRUNE_FILTER], usage: 'container prune [OPTIONS]',
   run: async (api, p) => {
@@ -503,6 +586,7 @@ const groups: Record<string, Record<string, Command>> = {
   container: { ...containerCmds, ls: containerCmds.ps, list: containerCmds.ps, prune: pruneContainers, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['container']) } },
   image: { ls: imageCmds.images, list: imageCmds.images, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
   volume: volumeCmds,
+  network: networkCmds,
   system: systemSub,
 };
 

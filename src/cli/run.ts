@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../base/errors';
 import { type ApiClient, DaemonError, demux } from '../client/client';
 import { bool, type FlagSpec, list, type Parsed, str } from './flags';
+import { parseExpose, parsePublish, parseRate } from './net-flags';
 
 /** Flags of `run` and `create`, by docker's names. */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -62,6 +63,10 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'publish', short: 'p', kind: 'list' },
   { name: 'publish-all', short: 'P', kind: 'bool' },
   { name: 'expose', kind: 'list' },
+  { name: 'ip', kind: 'string' },
+  { name: 'network-alias', kind: 'list' },
+  { name: 'network-ingress-rate', kind: 'string' },
+  { name: 'network-egress-rate', kind: 'string' },
 ];
 
 /** docker's RAMInBytes: 64m, 1g, 512k, 100b; binary units. */
@@ -146,7 +151,12 @@ function securityOpt(o: string): string {
 export function createBody(p: Parsed): { name?: string; body: Record<string, unknown> } {
   const [image, ...cmd] = p.args;
   if (!image) throw invalidArgument('"create" requires at least 1 argument.');
-  if (list(p, 'publish').length || bool(p, 'publish-all')) throw invalidArgument('published ports need bridge networks, which this Berth version does not have yet');
+  const network = str(p, 'network') ?? str(p, 'net') ?? 'default';
+  const endpoint: Record<string, unknown> = {};
+  if (str(p, 'ip')) endpoint.IPAMConfig = { IPv4Address: str(p, 'ip') };
+  if (list(p, 'network-alias').length) endpoint.Aliases = list(p, 'network-alias');
+  if (Object.keys(endpoint).length && ['default', 'bridge', 'host', 'none'].includes(network)) throw invalidArgument('--ip and --network-alias need a user-defined network');
+  const rate = (flag: string) => (str(p, flag) === undefined ? undefined : parseRate(str(p, flag)!, `--${flag}`));
   const entrypoint = str(p, 'entrypoint');
   const cpus = str(p, 'cpus');
   let nanoCpus: number | undefined;
@@ -181,11 +191,16 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
     Labels: keyValues(list(p, 'label'), 'label'),
     StopSignal: str(p, 'stop-signal'),
     StopTimeout: stopTimeout,
+    ExposedPorts: list(p, 'expose').length ? parseExpose(list(p, 'expose')) : undefined,
     HostConfig: {
       Binds: list(p, 'volume'),
       Mounts: list(p, 'mount').map(parseMount),
       Tmpfs: tmpfs,
-      NetworkMode: str(p, 'network') ?? str(p, 'net') ?? 'default',
+      NetworkMode: network,
+      PortBindings: parsePublish(list(p, 'publish')),
+      PublishAllPorts: bool(p, 'publish-all'),
+      NetworkIngressRate: rate('network-ingress-rate'),
+      NetworkEgressRate: rate('network-egress-rate'),
       RestartPolicy: restartPolicy(str(p, 'restart')),
       AutoRemove: bool(p, 'rm'),
       Privileged: bool(p, 'privileged'),
@@ -220,6 +235,7 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
       OomKillDisable: bool(p, 'oom-kill-disable'),
       OomScoreAdj: intFlag(p, 'oom-score-adj') ?? 0,
     },
+    NetworkingConfig: Object.keys(endpoint).length ? { EndpointsConfig: { [network]: endpoint } } : undefined,
   };
   return { name: str(p, 'name'), body };
 }

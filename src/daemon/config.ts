@@ -15,6 +15,8 @@ export interface DaemonConfig {
   logOpts: { 'max-size': string; 'max-file': string };
   init: boolean;
   logLevel: Level;
+  /** The default bridge network's Linux bridge (docker's --bridge, docker0 there). */
+  bridge: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -28,6 +30,7 @@ export const DEFAULTS: DaemonConfig = {
   logOpts: { 'max-size': '10m', 'max-file': '3' },
   init: false,
   logLevel: 'info',
+  bridge: 'berth0',
 };
 
 const FLAGS: Record<string, keyof DaemonConfig> = {
@@ -41,6 +44,8 @@ const FLAGS: Record<string, keyof DaemonConfig> = {
   '--default-shm-size': 'defaultShmSize',
   '--log-level': 'logLevel',
   '-l': 'logLevel',
+  '--bridge': 'bridge',
+  '-b': 'bridge',
 };
 
 /** daemon.json keys Berth reads, by docker's names. */
@@ -54,6 +59,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'log-opts': 'logOpts',
   init: 'init',
   runtimes: 'runtimes',
+  bridge: 'bridge',
 };
 
 export function parseDaemonArgs(argv: string[]): DaemonConfig {
@@ -99,6 +105,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
   cfg.dataRoot = path.resolve(cfg.dataRoot);
   cfg.execRoot = path.resolve(cfg.execRoot);
   if (!cfg.host.startsWith('unix://')) throw invalidArgument(`only unix sockets are supported for -H, got ${cfg.host}`);
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw invalidArgument(`invalid bridge name ${cfg.bridge}: at most 15 letters, digits, '.', '_' or '-'`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw invalidArgument(`invalid log level: ${cfg.logLevel}`);
   return cfg;
 }

@@ -49,6 +49,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   if (!runtimes[cfg.defaultRuntime]) throw new Error(`default runtime ${cfg.defaultRuntime} not found`);
   const conmonPath = which('conmon');
   if (!conmonPath) throw new Error('conmon not found: run scripts/setup');
+  const cniPluginDirs = ['/usr/lib/cni', '/opt/cni/bin'].filter((d) => fs.existsSync(path.join(d, 'bridge')));
+  if (!cniPluginDirs.length) throw new Error('CNI plugins not found (containernetworking-plugins): run scripts/setup');
   const unlock = lockDataRoot(cfg.dataRoot);
   const engine = await Engine.open({
     dataRoot: cfg.dataRoot,
@@ -61,6 +63,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     defaultShmSize: parseSize(cfg.defaultShmSize),
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
+    network: { bridge: cfg.bridge, cniPluginDirs, dnsServer: which('aardvark-dns') ?? '/usr/lib/podman/aardvark-dns' },
     logger,
   });
   const socketPath = cfg.host.slice('unix://'.length);

@@ -6,6 +6,7 @@ import type { ImageStore } from '../images/store';
 import type { EngineConfig } from './config';
 import type { ContainerService } from './containers';
 import type { ExecService } from './execs';
+import type { NetworkService } from './networks';
 import { type Inventory, takeInventory } from './leftovers';
 import type { VolumeStore } from './volumes';
 
@@ -36,7 +37,7 @@ export interface CheckOptions {
  * records, then layers and blobs.
  */
 export async function checkSystem(
-  e: { cfg: EngineConfig; containers: ContainerService; execs: ExecService; images: ImageStore; volumes: VolumeStore },
+  e: { cfg: EngineConfig; containers: ContainerService; execs: ExecService; images: ImageStore; volumes: VolumeStore; networks: NetworkService },
   o: CheckOptions,
 ): Promise<Problem[]> {
   return e.images.gate.exclusive(async () => {
@@ -45,6 +46,7 @@ export async function checkSystem(
     const findings: Finding[] = [
       ...(await e.containers.check(inv)),
       ...e.execs.check(inv),
+      ...(await e.networks.check((id) => !!store.byFullId(id)?.State.Running, (id) => e.containers.isBusy(id))),
       ...(await e.images.check((name) => e.containers.ownsSnapshot(name))),
       ...(await e.volumes.check(
         (id) => (store.byFullId(id) ? 'saved' : store.isCreating(id) ? 'creating' : 'unknown'),

@@ -1,5 +1,6 @@
 import type { Logger } from '../base/log';
 import type { LogLimits } from './logs';
+import type { NetworkConfig } from './networks';
 
 /** What the engine needs from the daemon's configuration. */
 export interface EngineConfig {
@@ -17,5 +18,6 @@ export interface EngineConfig {
   log: LogLimits;
   /** Run every container with --init unless it says otherwise. */
   defaultInit: boolean;
+  network: NetworkConfig;
   logger: Logger;
 }

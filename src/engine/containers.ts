@@ -22,7 +22,9 @@ import { type Inventory, killMonitor } from './leftovers';
 import { LogRotator, type RotatedLog } from './log-rotator';
 import { logLimits } from './logs';
 import { type ContainerCreateConfig, mergeImageConfig, processArgs } from './merge';
-import { type ContainerRecord, type HostConfig, type MountPoint, STATUS_CREATED } from './model';
+import { type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, STATUS_CREATED } from './model';
+import type { NetworkService, Sandbox } from './networks';
+import { portRequests } from './ports';
 import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
 import { readUserDb, resolveUser } from './users';
@@ -69,6 +71,7 @@ export class ContainerService {
     private readonly images: ImageStore,
     private readonly volumes: VolumeStore,
     private readonly events: EventBus,
+    readonly networks: NetworkService,
   ) {
     this.lifecycle.setMaxListeners(0);
     this.rotator = new LogRotator(() => this.rotatedLogs(), cfg.logger);
@@ -197,7 +200,7 @@ export class ContainerService {
   }
 
   /** A lifecycle operation (or the create) of this id is under way. */
-  private busy(id: string): boolean {
+  isBusy(id: string): boolean {
     return this.locks.has(id) || this.store.isCreating(id);
   }
 
@@ -217,7 +220,7 @@ export class ContainerService {
     const out: Finding[] = [];
     for (const [id, t] of inv.containers) {
       const c = this.store.byFullId(id);
-      if (this.busy(id) || c?.State.Running || (!c && !isFullId(id))) continue;
+      if (this.isBusy(id) || c?.State.Running || (!c && !isFullId(id))) continue;
       const whose = `of ${c ? 'a stopped' : 'an unknown'} container`;
       const repair = () => this.releaseRuntime(id, t.monitors);
       const add = (kind: string, subject: string, detail: string) => out.push({ kind, subject, detail: `${detail} ${whose}`, repair });
@@ -233,7 +236,7 @@ export class ContainerService {
       out.push({ kind: 'container-folder', subject: this.store.dir(d), detail: 'a container folder without its record', repair: () => fsp.rm(this.store.dir(d), { recursive: true, force: true }) });
     }
     for (const c of this.store.all()) {
-      if (this.busy(c.Id) || (await this.images.snapshots.exists(c.Id))) continue;
+      if (this.isBusy(c.Id) || (await this.images.snapshots.exists(c.Id))) continue;
       out.push({ kind: 'container', subject: c.Id, detail: 'a container without its root filesystem (a removal was cut short)', repair: () => this.remove(c.Id, { force: true }) });
     }
     return out;
@@ -278,7 +281,7 @@ export class ContainerService {
 
   // ---- create ---------------------------------------------------------------
 
-  async create(nameArg: string | undefined, config: ContainerCreateConfig, host: HostConfig = {}): Promise<{ Id: string; Warnings: string[] }> {
+  async create(nameArg: string | undefined, config: ContainerCreateConfig, host: HostConfig = {}, endpoints: Record<string, Partial<EndpointSettings>> = {}): Promise<{ Id: string; Warnings: string[] }> {
     const id = newId();
     const name = this.store.reserveName(nameArg || this.freeName(), id);
     const cleanup: (() => Promise<unknown>)[] = [async () => this.store.releaseName(name, id)];
@@ -289,7 +292,10 @@ export class ContainerService {
       const logType = host.LogConfig?.Type ?? '';
       if (!LOG_DRIVERS.includes(logType)) throw invalidArgument(`logger: no log driver named '${logType}' is registered`);
       const limits = logLimits(host.LogConfig?.Config, this.cfg.log);
-      checkNetworkMode(host.NetworkMode, (ref) => this.store.get(ref).Id);
+      const netMode = host.NetworkMode || 'default';
+      if (netMode.startsWith('container:')) this.store.get(netMode.slice('container:'.length));
+      const networks = this.networks.planEndpoints(netMode, endpoints);
+      portRequests(host.PortBindings, config.ExposedPorts, false);
       for (const m of [host.IpcMode, host.PidMode, host.UTSMode]) if (m && m !== 'host' && m !== 'private' && m !== 'shareable') throw invalidArgument(`invalid namespace mode: ${m}`);
       for (const opt of host.SecurityOpt ?? []) parseSecurityOpt(opt);
       capabilitySet(!!host.Privileged, host.CapAdd ?? [], host.CapDrop ?? []);
@@ -330,6 +336,7 @@ export class ContainerService {
         State: { ...STATUS_CREATED },
         RestartCount: 0,
         Mounts: mounts,
+        NetworkSettings: { Networks: networks },
         runtime,
         logMaxSize: limits.maxSize,
         logMaxFile: limits.maxFile,
@@ -373,7 +380,8 @@ export class ContainerService {
     try {
       await mkdirp(p.persist);
       await mountAll(await this.images.snapshots.mounts(id), p.rootfs);
-      const spec = await this.specFor(c, p.rootfs);
+      const sandbox = await this.networks.attach(c);
+      const spec = await this.specFor(c, p.rootfs, sandbox);
       await atomicWriteJson(path.join(p.bundle, 'config.json'), spec);
       await fsp.rm(p.exitFile, { force: true });
       // conmon starts a new file at max-size; the daemon moves each into the history (LogRotator).
@@ -409,12 +417,12 @@ export class ContainerService {
   }
 
   /** The OCI spec of a container whose rootfs is mounted at `rootfs`. */
-  private async specFor(c: ContainerRecord, rootfs: string) {
+  private async specFor(c: ContainerRecord, rootfs: string, sandbox: Sandbox | undefined) {
     const h = c.HostConfig;
     const netMode = h.NetworkMode ?? 'default';
     const hostNet = netMode === 'host';
     const etc = await writeEtcFiles(this.store.dir(c.Id), {
-      hostname: c.Config.Hostname!, domainname: c.Config.Domainname, hostNetwork: hostNet,
+      hostname: c.Config.Hostname!, domainname: c.Config.Domainname, hostNetwork: hostNet, ip: sandbox?.ip, nameserver: sandbox?.nameserver,
       extraHosts: h.ExtraHosts ?? [], dns: h.Dns ?? [], dnsSearch: h.DnsSearch ?? [], dnsOptions: h.DnsOptions ?? [],
     });
     const { passwd, groups } = await readUserDb(rootfs);
@@ -438,12 +446,13 @@ export class ContainerService {
       { destination: '/etc/resolv.conf', type: 'bind', source: etc.resolv, options: ['rbind', 'rprivate'] },
     );
     if (init) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: this.cfg.initPath, options: ['rbind', 'ro', 'rprivate'] });
-    let netns: string = 'new';
+    let netns: string = sandbox?.netns ?? 'new';
     if (hostNet) netns = 'host';
     else if (netMode.startsWith('container:')) {
       const other = this.store.get(netMode.slice('container:'.length));
       if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
-      netns = `/proc/${other.State.Pid}/ns/net`;
+      const mode = other.HostConfig.NetworkMode ?? 'default';
+      netns = mode === 'host' ? 'host' : mode.startsWith('container:') ? `/proc/${other.State.Pid}/ns/net` : this.networks.netnsPath(other.Id);
     }
     return buildSpec({
       rootfs,
@@ -571,6 +580,7 @@ export class ContainerService {
     await unmountAll(p.rootfs);
     await fsp.rm(p.bundle, { recursive: true, force: true });
     await fsp.rm(p.exitFile, { force: true });
+    await this.networks.detach(id);
     await new Cgroup(path.posix.join(this.cfg.cgroupParent, id)).remove().catch(() => {});
   }
 
@@ -742,25 +752,80 @@ export class ContainerService {
     const c = this.store.get(ref);
     return this.withLock(c.Id, async () => {
       const changes: HostConfig = {};
-      for (const k of UPDATABLE) if (patch[k] !== undefined && patch[k] !== null && !(typeof patch[k] === 'number' && patch[k] === 0)) (changes as Record<string, unknown>)[k] = patch[k];
+      // 0 means "not given" in docker's update body; a rate of 0 (Berth's own fields) lifts the limit.
+      const zeroMeans = (k: string) => k === 'NetworkIngressRate' || k === 'NetworkEgressRate';
+      for (const k of UPDATABLE) if (patch[k] !== undefined && patch[k] !== null && !(typeof patch[k] === 'number' && patch[k] === 0 && !zeroMeans(k))) (changes as Record<string, unknown>)[k] = patch[k];
       if (patch.RestartPolicy && !patch.RestartPolicy.Name) delete changes.RestartPolicy;
       const next: HostConfig = { ...c.HostConfig, ...changes };
       if (changes.Memory && !changes.MemorySwap && c.HostConfig.MemorySwap && c.HostConfig.MemorySwap > 0 && c.HostConfig.MemorySwap < changes.Memory) {
         throw invalidArgument('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
       }
       validateHostConfig(next);
+      const rates = next.NetworkIngressRate !== c.HostConfig.NetworkIngressRate || next.NetworkEgressRate !== c.HostConfig.NetworkEgressRate;
       if (c.State.Running) {
         try {
           await this.runtimeOf(c).update(c.Id, toResources(next));
         } catch (e) {
           throw invalidArgument(`Cannot update container ${c.Id}: ${errorMessage(e)}`);
         }
+        if (rates) await this.networks.updateBandwidth({ ...c, HostConfig: next });
       }
       c.HostConfig = next;
       await this.store.save(c);
       this.events.publish('container', 'update', c.Id, { name: c.Name.slice(1) });
       return { Warnings: [] };
     });
+  }
+
+  // ---- networks -----------------------------------------------------------------
+
+  /** `network connect`: the container joins a network, at once when it runs. */
+  connect(ref: string, network: string, want: Partial<EndpointSettings> = {}): Promise<void> {
+    const c = this.store.get(ref);
+    return this.withLock(c.Id, async () => {
+      const n = this.networks.store.get(network);
+      const mode = c.HostConfig.NetworkMode ?? 'default';
+      if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) throw new BerthError('forbidden', `container sharing network namespace with another container or host cannot be connected to any other network`);
+      if (n.Driver !== 'bridge') throw new BerthError('forbidden', `container cannot be connected to ${n.Name} together with other networks`);
+      const nets = c.NetworkSettings?.Networks ?? {};
+      if (nets[n.Name]) throw new BerthError('forbidden', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
+      const ep = this.networks.endpointFor(n, want);
+      if (c.State.Running) await this.networks.connectRunning({ ...c, NetworkSettings: { Networks: { ...nets, [n.Name]: ep } } }, n, ep);
+      c.NetworkSettings = { Networks: { ...nets, [n.Name]: ep } };
+      await this.store.save(c);
+      this.events.publish('network', 'connect', n.Id, { container: c.Id, name: n.Name, type: 'bridge' });
+    });
+  }
+
+  /** `network disconnect`. */
+  disconnect(ref: string, network: string, force = false): Promise<void> {
+    const c = this.store.get(ref);
+    return this.withLock(c.Id, async () => {
+      const n = this.networks.store.find(network);
+      const nets = { ...(c.NetworkSettings?.Networks ?? {}) };
+      const name = n?.Name ?? network;
+      if (!nets[name]) {
+        if (force) return;
+        throw new BerthError('forbidden', `container ${c.Id} is not connected to network ${network}`);
+      }
+      if (n?.Driver === 'host') throw new BerthError('forbidden', 'container cannot be disconnected from host network or connected to host network');
+      if (c.State.Running && n) await this.networks.disconnectRunning(c, n);
+      delete nets[name];
+      c.NetworkSettings = { Networks: nets };
+      // As docker: a container left on no network is on none.
+      if ((c.HostConfig.NetworkMode ?? 'default') === name || (name === 'bridge' && c.HostConfig.NetworkMode === 'default')) {
+        const rest = Object.keys(nets);
+        c.HostConfig = { ...c.HostConfig, NetworkMode: rest[0] ?? 'none' };
+        if (!rest.length) c.NetworkSettings = { Networks: { none: this.networks.endpointFor(this.networks.store.get('none'), {}) } };
+      }
+      await this.store.save(c);
+      if (n) this.events.publish('network', 'disconnect', n.Id, { container: c.Id, name: n.Name, type: 'bridge' });
+    });
+  }
+
+  /** Containers whose record names the network (running or not). */
+  networkUsers(networkId: string): string[] {
+    return this.store.all().filter((c) => Object.values(c.NetworkSettings?.Networks ?? {}).some((e) => e.NetworkID === networkId)).map((c) => c.Id);
   }
 
   // ---- observation ------------------------------------------------------------
@@ -785,15 +850,6 @@ export class ContainerService {
   }
 
 
-}
-
-function checkNetworkMode(mode: string | undefined, lookup: (ref: string) => string): void {
-  if (!mode || ['default', 'bridge', 'none', 'host'].includes(mode)) return;
-  if (mode.startsWith('container:')) {
-    lookup(mode.slice('container:'.length));
-    return;
-  }
-  throw invalidArgument(`network ${mode} not found (user-defined networks are not supported yet)`);
 }
 
 /** `--security-opt` entries: `key=value`, `key:value` (old form) or a bare `no-new-privileges`. */

@@ -16,6 +16,9 @@ import { EventBus } from './events';
 import { ExecService } from './execs';
 import { ImageService } from './images';
 import type { ContainerRecord } from './model';
+import { type NetworkCreateRequest, type NetworkRecord, PREDEFINED } from './network-store';
+import { NetworkService } from './networks';
+import { portMap } from './ports';
 import { commandText, labelMatches, parseFilters, statusText } from './present';
 import { ANONYMOUS_LABEL, VolumeStore } from './volumes';
 
@@ -30,6 +33,7 @@ export class Engine {
     readonly execs: ExecService,
     readonly images: ImageService,
     readonly volumes: VolumeStore,
+    readonly networks: NetworkService,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -41,11 +45,12 @@ export class Engine {
     const containerStore = await ContainerStore.open(path.join(cfg.dataRoot, 'containers'));
     const volumes = await VolumeStore.open(path.join(cfg.dataRoot, 'volumes'));
     const events = new EventBus();
-    const containers = new ContainerService(cfg, containerStore, imageStore, volumes, events);
+    const networks = await NetworkService.open(cfg.dataRoot, cfg.execRoot, cfg.network, cfg.logger);
+    const containers = new ContainerService(cfg, containerStore, imageStore, volumes, events, networks);
     const execs = new ExecService(cfg, containers, events);
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
-    const engine = new Engine(cfg, events, containers, execs, images, volumes);
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks);
     await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });
@@ -54,7 +59,7 @@ export class Engine {
 
   /** `system check`: orphans and broken records, and with repair, their removal. */
   check(o: CheckOptions): Promise<Problem[]> {
-    return checkSystem({ cfg: this.cfg, containers: this.containers, execs: this.execs, images: this.images.store, volumes: this.volumes }, o);
+    return checkSystem({ cfg: this.cfg, containers: this.containers, execs: this.execs, images: this.images.store, volumes: this.volumes, networks: this.networks }, o);
   }
 
   close(): void {
@@ -90,12 +95,15 @@ export class Engine {
       ImageID: c.Image,
       Command: commandText(c),
       Created: Math.floor(Date.parse(c.Created) / 1000),
-      Ports: [],
+      Ports: Object.entries(c.State.Running ? portMap(this.networks.live(c).ports, c.Config.ExposedPorts) : {}).flatMap(([k, list]) => {
+        const [port, type] = k.split('/');
+        return list ? list.map((b) => ({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type })) : [{ PrivatePort: Number(port), Type: type }];
+      }),
       Labels: c.Config.Labels ?? {},
       State: c.State.Status,
       Status: statusText(c),
       HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? 'default' },
-      NetworkSettings: { Networks: networksOf(c) },
+      NetworkSettings: { Networks: this.networks.live(c).networks },
       Mounts: c.Mounts.map(presentMount),
     }));
   }
@@ -131,13 +139,78 @@ export class Engine {
       GraphDriver: { Name: 'overlay', Data: {} },
       Mounts: c.Mounts.map(presentMount),
       Config: c.Config,
-      NetworkSettings: {
-        Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
-        SandboxKey: c.State.Running && c.HostConfig.NetworkMode !== 'host' ? `/proc/${c.State.Pid}/ns/net` : '',
-        SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '',
-        GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networksOf(c),
-      },
+      NetworkSettings: this.containerNetworkSettings(c),
     };
+  }
+
+  /** docker's NetworkSettings: the live endpoints, the default bridge's values at the top level, and the ports. */
+  private containerNetworkSettings(c: ContainerRecord) {
+    const live = this.networks.live(c);
+    const bridge = live.networks.bridge;
+    const mode = c.HostConfig.NetworkMode ?? 'default';
+    const own = c.State.Running && mode !== 'host' && !mode.startsWith('container:');
+    return {
+      Bridge: '', SandboxID: own ? c.Id : '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+      Ports: c.State.Running ? portMap(live.ports, c.Config.ExposedPorts) : {},
+      SandboxKey: own ? this.networks.netnsPath(c.Id) : '',
+      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: bridge?.EndpointID ?? '', Gateway: bridge?.Gateway ?? '', GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0, IPAddress: bridge?.IPAddress ?? '', IPPrefixLen: bridge?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: bridge?.MacAddress ?? '', Networks: live.networks,
+    };
+  }
+
+  // ---- networks -----------------------------------------------------------------
+
+  /** network ls with docker's name, id, driver, label and type filters. */
+  listNetworks(filters?: string): object[] {
+    const f = parseFilters(filters);
+    for (const k of Object.keys(f)) if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    return this.networks.store
+      .all()
+      .filter((n) => {
+        if (f.name && !f.name.some((x) => n.Name.includes(x))) return false;
+        if (f.id && !f.id.some((x) => n.Id.startsWith(x))) return false;
+        if (f.driver && !f.driver.includes(n.Driver)) return false;
+        if (f.label && !f.label.every((l) => labelMatches(n.Labels, l))) return false;
+        if (f.type && !f.type.includes(PREDEFINED.includes(n.Name) ? 'builtin' : 'custom')) return false;
+        if (f.dangling && f.dangling.includes('true') === this.containers.networkUsers(n.Id).length > 0) return false;
+        return true;
+      })
+      .sort((a, b) => a.Name.localeCompare(b.Name))
+      .map((n) => this.presentNetwork(n));
+  }
+
+  inspectNetwork(ref: string): object {
+    return this.presentNetwork(this.networks.store.get(ref));
+  }
+
+  private presentNetwork(n: NetworkRecord): object {
+    const { bridge: _, ...rest } = n;
+    return { ...rest, Containers: this.networks.containersOn(n, (id) => this.containers.store.find(id)?.Name.slice(1) ?? '') };
+  }
+
+  async createNetwork(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const n = await this.networks.create(req);
+    this.events.publish('network', 'create', n.Id, { name: n.Name, type: n.Driver });
+    return { Id: n.Id, Warning: '' };
+  }
+
+  async removeNetwork(ref: string): Promise<void> {
+    const n = this.networks.store.get(ref);
+    await this.networks.remove(n.Id);
+    this.events.publish('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
+  }
+
+  /** Removes the user networks no container names. */
+  async pruneNetworks(filters?: string): Promise<{ NetworksDeleted: string[] }> {
+    const f = parseFilters(filters);
+    const deleted: string[] = [];
+    for (const n of this.networks.store.all()) {
+      if (PREDEFINED.includes(n.Name) || this.containers.networkUsers(n.Id).length) continue;
+      if (f.label && !f.label.every((l) => labelMatches(n.Labels, l))) continue;
+      await this.removeNetwork(n.Id);
+      deleted.push(n.Name);
+    }
+    return { NetworksDeleted: deleted };
   }
 
   /** docker stats: one sample in docker's shape; `pre` is the previous sample for CPU%. */
@@ -233,7 +306,7 @@ export class Engine {
       Images: images.length,
       Driver: 'overlay',
       DriverStatus: [['Backing Filesystem', 'extfs']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file', 'json-file', 'local'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['k8s-file', 'json-file', 'local'] },
       MemoryLimit: true,
       SwapLimit: true,
       KernelMemory: false,
@@ -309,13 +382,6 @@ export class Engine {
     };
   }
 
-}
-
-function networksOf(c: ContainerRecord): Record<string, object> {
-  const mode = c.HostConfig.NetworkMode ?? 'default';
-  const name = mode === 'default' || mode === 'bridge' ? 'none' : mode.startsWith('container:') ? '' : mode;
-  if (!name) return {};
-  return { [name]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: name, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } };
 }
 
 function presentMount(m: ContainerRecord['Mounts'][number]) {

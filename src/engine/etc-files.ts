@@ -5,7 +5,11 @@ import { atomicWrite } from '../base/files';
 /** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf; returns their paths. */
 export async function writeEtcFiles(
   dir: string,
-  o: { hostname: string; domainname?: string; hostNetwork: boolean; extraHosts?: string[]; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] },
+  o: {
+    hostname: string; domainname?: string; hostNetwork: boolean; extraHosts?: string[]; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[];
+    /** The container's address on its first network, and that network's DNS server (user networks). */
+    ip?: string; nameserver?: string;
+  },
 ): Promise<{ hostname: string; hosts: string; resolv: string }> {
   const files = { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolv: path.join(dir, 'resolv.conf') };
   const fqdn = o.domainname ? `${o.hostname}.${o.domainname}` : o.hostname;
@@ -22,7 +26,7 @@ export async function writeEtcFiles(
       'ff00::0\tip6-mcastprefix',
       'ff02::1\tip6-allnodes',
       'ff02::2\tip6-allrouters',
-      `127.0.1.1\t${fqdn === o.hostname ? o.hostname : `${fqdn} ${o.hostname}`}`,
+      `${o.ip ?? '127.0.1.1'}\t${fqdn === o.hostname ? o.hostname : `${fqdn} ${o.hostname}`}`,
       '',
     ].join('\n');
   }
@@ -43,6 +47,9 @@ export async function writeEtcFiles(
     ].join('\n');
   } else if (o.hostNetwork) {
     resolv = host;
+  } else if (o.nameserver) {
+    // The network's DNS server answers for containers and forwards the rest to the host's resolvers.
+    resolv = [`nameserver ${o.nameserver}`, ...host.split('\n').filter((l) => /^\s*(search|options)\s/.test(l)), ''].join('\n');
   } else {
     // A loopback resolver of the host is unreachable from another network namespace.
     resolv = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');

@@ -31,6 +31,10 @@ export function validateHostConfig(h: HostConfig, cpuCount = os.cpus().length): 
   if (rp !== 'on-failure' && h.RestartPolicy?.MaximumRetryCount)
     throw invalidArgument(`maximum retry count cannot be used with restart policy '${rp}'`);
   if (h.AutoRemove && rp && rp !== 'no') throw invalidArgument('Conflicting options: --restart and --rm');
+  for (const k of ['NetworkIngressRate', 'NetworkEgressRate'] as const) {
+    const v = h[k];
+    if (v !== undefined && v !== null && (!Number.isInteger(v) || v < 0 || (v > 0 && v < 8000))) throw invalidArgument(`invalid ${k} ${v}: a rate in bits per second, at least 8000 (0 for none)`);
+  }
 }
 
 /** `0-3,5` → validated against the CPUs that exist. */
@@ -85,5 +89,5 @@ export function toResources(h: HostConfig): LinuxResources {
 /** Fields `docker update` may change. */
 export const UPDATABLE = [
   'Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus',
-  'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy',
+  'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate',
 ] as const;

@@ -16,6 +16,10 @@ export interface HostConfig {
   Binds?: string[] | null;
   NetworkMode?: string;
   PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[]> | null;
+  PublishAllPorts?: boolean;
+  /** Berth: rate limits in bits per second of traffic into and out of the container (0: none). */
+  NetworkIngressRate?: number;
+  NetworkEgressRate?: number;
   RestartPolicy?: { Name?: string; MaximumRetryCount?: number };
   AutoRemove?: boolean;
   CapAdd?: string[] | null;
@@ -87,6 +91,23 @@ export interface MountPoint {
   tmpfsOptions?: string[];
 }
 
+/** A container's place on one network, as docker's inspect shows it. */
+export interface EndpointSettings {
+  IPAMConfig: { IPv4Address?: string } | null;
+  Links: null;
+  Aliases: string[] | null;
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  MacAddress: string;
+  DriverOpts: null;
+}
+
 /** What is persisted for a container: docker's inspect shape plus Berth's own fields. */
 export interface ContainerRecord {
   Id: string;
@@ -100,6 +121,8 @@ export interface ContainerRecord {
   State: ContainerState;
   RestartCount: number;
   Mounts: MountPoint[];
+  /** The networks it is on (by name), with the settings asked for; live values come from the network service. */
+  NetworkSettings?: { Networks: Record<string, EndpointSettings> };
   /** Berth: runtime name (runc, crun). */
   runtime: string;
   /** Berth: log limits in force for this container. */

@@ -2,7 +2,7 @@ import { invalidArgument } from '../../base/errors';
 import { attachContainer, containerLogs, resizeContainer } from '../../engine/container-io';
 import type { Engine } from '../../engine/engine';
 import type { ContainerCreateConfig } from '../../engine/merge';
-import type { HostConfig } from '../../engine/model';
+import type { EndpointSettings, HostConfig } from '../../engine/model';
 import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
 import { encodeBatch, hijack, streamResponse } from '../streams';
 import { pumpAttached } from './io';
@@ -27,9 +27,9 @@ export function containerRoutes(r: Router, engine: Engine): void {
   });
 
   r.add('POST', '/containers/create', async (ctx) => {
-    const body = await jsonBody<ContainerCreateConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>(ctx);
-    const { HostConfig: host, NetworkingConfig: _net, ...config } = body;
-    sendJson(ctx, 201, await svc.create(ctx.query.get('name') ?? undefined, config, host ?? {}));
+    const body = await jsonBody<ContainerCreateConfig & { HostConfig?: HostConfig; NetworkingConfig?: { EndpointsConfig?: Record<string, Partial<EndpointSettings>> | null } | null }>(ctx);
+    const { HostConfig: host, NetworkingConfig: net, ...config } = body;
+    sendJson(ctx, 201, await svc.create(ctx.query.get('name') ?? undefined, config, host ?? {}, net?.EndpointsConfig ?? {}));
   });
 
   r.add('POST', '/containers/prune', async (ctx) => sendJson(ctx, 200, await engine.pruneContainers(ctx.query.get('filters') ?? undefined)));

@@ -1,0 +1,465 @@
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { BerthError, conflict, errorMessage, invalidArgument } from '../base/errors';
+import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
+import type { Finding } from '../base/finding';
+import { shortId } from '../base/ids';
+import type { Logger } from '../base/log';
+import { ensureBridge, hostRoutes, removeBridge } from '../network/bridge';
+import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../network/cni';
+import { DnsServer } from '../network/dns';
+import { addNetworkRules, removeNetworkRules } from '../network/firewall';
+import { createNetns, removeNetns } from '../network/netns';
+import { contains, formatIp, hostRange, parseIp } from '../network/subnet';
+import type { ContainerRecord, EndpointSettings } from './model';
+import { addressPlan, type NetworkCreateRequest, type NetworkRecord, NetworkStore, PREDEFINED } from './network-store';
+import { allocatePorts, type PortMapping, portRequests } from './ports';
+
+export interface NetworkConfig {
+  /** The default bridge network's Linux bridge (docker's docker0). */
+  bridge: string;
+  cniPluginDirs: string[];
+  /** aardvark-dns. */
+  dnsServer: string;
+}
+
+/** One container's interface on one network, as set up (kept to undo it exactly). */
+interface Attachment {
+  networkId: string;
+  ifName: string;
+  endpointId: string;
+  conf: NetConfList;
+  args: Record<string, unknown>;
+  /** Names it answers to in DNS (user networks). */
+  names: string[];
+  result?: CniResult;
+  ip?: string;
+  prefixLen?: number;
+  gateway?: string;
+  mac?: string;
+}
+
+/** What the host holds for one running container's network: its namespace and attachments. */
+interface EndpointState {
+  id: string;
+  netns: string;
+  attachments: Attachment[];
+  ports: PortMapping[];
+}
+
+/** What a start needs from the network set-up. */
+export interface Sandbox {
+  netns: string;
+  ip?: string;
+  /** The DNS server for resolv.conf (user networks). */
+  nameserver?: string;
+}
+
+const LOOPBACK: NetConfList = { cniVersion: CNI_VERSION, name: 'loopback', plugins: [{ type: 'loopback' }] };
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+
+/**
+ * Networks and the containers' places in them. A container that is not
+ * host-networked gets a namespace of Berth's making (a file under the exec
+ * root) with loopback up; on bridge networks CNI's bridge, host-local,
+ * portmap and bandwidth plugins give it an interface, an address, published
+ * ports and rate limits. The state of each set-up is written before it is
+ * made, so a crash at any point leaves something detach() can undo.
+ */
+export class NetworkService {
+  private readonly states = new Map<string, EndpointState>();
+  private readonly cni: Cni;
+  readonly dns: DnsServer;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly store: NetworkStore,
+    private readonly cfg: NetworkConfig,
+    private readonly execRoot: string,
+    private readonly logger: Logger,
+  ) {
+    this.cni = new Cni(cfg.cniPluginDirs);
+    this.dns = new DnsServer(cfg.dnsServer, path.join(execRoot, 'networks', 'dns'));
+  }
+
+  private get stateDir() {
+    return path.join(this.execRoot, 'networks', 'endpoints');
+  }
+
+  private get ipamDir() {
+    return path.join(this.execRoot, 'networks', 'ipam');
+  }
+
+  netnsPath(id: string) {
+    return path.join(this.execRoot, 'netns', id);
+  }
+
+  static async open(dataRoot: string, execRoot: string, cfg: NetworkConfig, logger: Logger): Promise<NetworkService> {
+    const s = new NetworkService(await NetworkStore.open(path.join(dataRoot, 'networks')), cfg, execRoot, logger);
+    await mkdirp(s.stateDir, 0o700);
+    for (const f of await fsp.readdir(s.stateDir)) {
+      const st = await readJsonIfExists<EndpointState>(path.join(s.stateDir, f));
+      if (st) s.states.set(st.id, st);
+    }
+    await s.ensurePredefined();
+    for (const n of s.store.all()) if (n.Driver === 'bridge') await s.ensureHostSide(n);
+    await s.dns.reload().catch((e) => logger.warn('dns server', { error: errorMessage(e) }));
+    return s;
+  }
+
+  /** One network change at a time (subnet choice, DNS files). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  private async ensurePredefined(): Promise<void> {
+    const base = { Scope: 'local' as const, EnableIPv6: false, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Labels: {} };
+    if (!this.store.find('bridge')) {
+      const n = this.store.plan({ Name: 'bridge' }, { bridgeName: () => this.cfg.bridge, hostRoutes: await hostRoutes() });
+      n.Options = { 'com.docker.network.bridge.default_bridge': 'true', [BRIDGE_NAME_OPTION]: this.cfg.bridge };
+      await this.store.save(n);
+    }
+    for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
+      if (this.store.find(name)) continue;
+      await this.store.save({ ...base, Name: name, Id: randomBytes(32).toString('hex'), Created: new Date().toISOString(), Driver: driver, IPAM: { Driver: 'default', Options: null, Config: [] }, Options: {} });
+    }
+  }
+
+  private static rules(n: NetworkRecord) {
+    return { bridge: n.bridge!, subnet: n.IPAM.Config[0].Subnet, internal: n.Internal };
+  }
+
+  /** The bridge, its address and the firewall rules (idempotent: at create and at every daemon start). */
+  private async ensureHostSide(n: NetworkRecord): Promise<void> {
+    const plan = addressPlan(n);
+    await ensureBridge(n.bridge!, `${formatIp(plan.gateway)}/${plan.subnet.bits}`);
+    await addNetworkRules(NetworkService.rules(n));
+  }
+
+  // ---- networks ---------------------------------------------------------------
+
+  create(req: NetworkCreateRequest): Promise<NetworkRecord> {
+    return this.serial(async () => {
+      const n = this.store.plan(req, { bridgeName: (id) => req.Options?.[BRIDGE_NAME_OPTION] ?? `br-${id.slice(0, 12)}`, hostRoutes: await hostRoutes() });
+      if (n.bridge!.length > 15) throw invalidArgument(`bridge name ${n.bridge} is longer than 15 characters`);
+      if (this.store.all().some((o) => o.bridge === n.bridge)) throw conflict(`bridge ${n.bridge} is in use by another network`);
+      // The record first: a crash after it leaves a network whose host side the next start completes.
+      await this.store.save(n);
+      try {
+        await this.ensureHostSide(n);
+      } catch (e) {
+        await this.teardownHostSide(n).catch(() => {});
+        await this.store.delete(n);
+        throw e;
+      }
+      return n;
+    });
+  }
+
+  private async teardownHostSide(n: NetworkRecord): Promise<void> {
+    await removeNetworkRules(NetworkService.rules(n));
+    await removeBridge(n.bridge!);
+    await fsp.rm(path.join(this.ipamDir, n.Id), { recursive: true, force: true });
+    await this.dns.set(n.Id, undefined, []);
+  }
+
+  /** Containers with an interface on the network now. */
+  activeEndpoints(networkId: string): { id: string; att: Attachment }[] {
+    return [...this.states.values()].flatMap((s) => s.attachments.filter((a) => a.networkId === networkId).map((att) => ({ id: s.id, att })));
+  }
+
+  remove(ref: string): Promise<void> {
+    return this.serial(async () => {
+      const n = this.store.get(ref);
+      if (PREDEFINED.includes(n.Name)) throw new BerthError('forbidden', `${n.Name} is a pre-defined network and cannot be removed`);
+      if (this.activeEndpoints(n.Id).length) throw new BerthError('forbidden', `error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
+      await this.teardownHostSide(n);
+      await this.store.delete(n);
+    });
+  }
+
+  /** The Containers map of network inspect. */
+  containersOn(n: NetworkRecord, nameOf: (id: string) => string): Record<string, object> {
+    const out: Record<string, object> = {};
+    for (const { id, att } of this.activeEndpoints(n.Id)) {
+      out[id] = { Name: nameOf(id), EndpointID: att.endpointId, MacAddress: att.mac ?? '', IPv4Address: att.ip ? `${att.ip}/${att.prefixLen}` : '', IPv6Address: '' };
+    }
+    return out;
+  }
+
+  // ---- endpoints of containers -------------------------------------------------
+
+  /**
+   * Docker's NetworkSettings.Networks of a new container, checked: the mode's
+   * network and the endpoints asked for (aliases, a static address).
+   */
+  planEndpoints(mode: string, asked: Record<string, Partial<EndpointSettings>>): Record<string, EndpointSettings> {
+    if (mode === 'host' || mode.startsWith('container:')) {
+      if (Object.keys(asked).some((k) => k !== mode)) throw invalidArgument(`conflicting options: ${mode} network mode and networks`);
+      return mode === 'host' ? { host: emptyEndpoint(this.store.get('host').Id) } : {};
+    }
+    const primary = mode === 'default' ? 'bridge' : mode;
+    const out: Record<string, EndpointSettings> = {};
+    for (const name of [primary, ...Object.keys(asked).filter((k) => k !== primary)]) {
+      const n = this.store.get(name);
+      if (n.Driver === 'host' || (n.Driver === 'null' && name !== primary)) throw invalidArgument(`container cannot be connected to ${n.Name} together with other networks`);
+      out[n.Name] = this.endpointFor(n, asked[name] ?? asked[n.Id] ?? {});
+    }
+    return out;
+  }
+
+  /** An endpoint's settings for a network, checked against it. */
+  endpointFor(n: NetworkRecord, want: Partial<EndpointSettings>): EndpointSettings {
+    const e = emptyEndpoint(n.Id);
+    const ip = want.IPAMConfig?.IPv4Address;
+    if (ip) {
+      if (n.Driver !== 'bridge' || n.Name === 'bridge') throw invalidArgument('user specified IP address is supported on user defined networks only');
+      const plan = addressPlan(n);
+      const a = parseIp(ip);
+      const hosts = hostRange(plan.subnet);
+      if (!contains(plan.subnet, a) || a < hosts.first || a > hosts.last) throw invalidArgument(`Address ${ip} is not in the subnet ${n.IPAM.Config[0].Subnet} of network ${n.Name}`);
+      if (a === plan.gateway) throw invalidArgument(`Address ${ip} is the gateway of network ${n.Name}`);
+      e.IPAMConfig = { IPv4Address: ip };
+    }
+    if (want.Aliases?.length) {
+      if (n.Name === 'bridge' || n.Driver !== 'bridge') throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
+      e.Aliases = [...want.Aliases];
+    }
+    return e;
+  }
+
+  /** The host ports in use by this daemon's running containers. */
+  private portsInUse(except: string): PortMapping[] {
+    return [...this.states.values()].filter((s) => s.id !== except).flatMap((s) => s.ports);
+  }
+
+  private async saveState(st: EndpointState): Promise<void> {
+    await atomicWriteJson(path.join(this.stateDir, `${st.id}.json`), st);
+    this.states.set(st.id, st);
+  }
+
+  /**
+   * Sets up a starting container's network namespace: loopback, then an
+   * interface on each of its networks (the mode's first, with the published
+   * ports and rate limits). Undone by detach(), also after a failure here.
+   */
+  async attach(c: ContainerRecord): Promise<Sandbox | undefined> {
+    const mode = c.HostConfig.NetworkMode ?? 'default';
+    if (mode === 'host' || mode.startsWith('container:')) return undefined;
+    const st: EndpointState = { id: c.Id, netns: this.netnsPath(c.Id), attachments: [], ports: [] };
+    try {
+      await this.saveState(st);
+      await createNetns(st.netns);
+      await this.cni.add(LOOPBACK, { containerId: c.Id, netns: st.netns, ifName: 'lo' });
+      const nets = Object.entries(c.NetworkSettings?.Networks ?? {});
+      for (const [i, [name, ep]] of nets.entries()) {
+        const n = this.store.get(ep.NetworkID || name);
+        if (n.Driver !== 'bridge') continue;
+        await this.attachOne(c, st, n, ep, i === 0);
+      }
+    } catch (e) {
+      await this.detach(c.Id).catch((err) => this.logger.warn('network detach after a failed attach', { id: c.Id, error: errorMessage(err) }));
+      throw e;
+    }
+    const first = st.attachments[0];
+    const firstNet = first ? this.store.find(first.networkId) : undefined;
+    return { netns: st.netns, ip: first?.ip, nameserver: firstNet && firstNet.Name !== 'bridge' ? first.gateway : undefined };
+  }
+
+  private async attachOne(c: ContainerRecord, st: EndpointState, n: NetworkRecord, ep: EndpointSettings, primary: boolean): Promise<Attachment> {
+    const used = new Set(st.attachments.map((a) => a.ifName));
+    let k = 0;
+    while (used.has(`eth${k}`)) k++;
+    const plan = addressPlan(n);
+    const ip = ep.IPAMConfig?.IPv4Address;
+    if (ip && this.activeEndpoints(n.Id).some((x) => x.att.ip === ip && x.id !== c.Id)) throw new BerthError('forbidden', `Address already in use: ${ip} on network ${n.Name}`);
+    const args: Record<string, unknown> = {};
+    if (ip) args.ips = [`${ip}/${plan.subnet.bits}`];
+    const plugins: PluginConf[] = [this.bridgePlugin(n, plan, st.attachments.length === 0)];
+    if (primary) {
+      const reqs = portRequests(c.HostConfig.PortBindings, c.Config.ExposedPorts, !!c.HostConfig.PublishAllPorts);
+      if (reqs.length) {
+        st.ports = await allocatePorts(reqs, this.portsInUse(c.Id));
+        args.portMappings = st.ports;
+        plugins.push({ type: 'portmap', snat: true, capabilities: { portMappings: true } });
+      }
+      const bw = bandwidthArgs(c);
+      if (bw) {
+        args.bandwidth = bw;
+        plugins.push({ type: 'bandwidth', capabilities: { bandwidth: true } });
+      }
+    }
+    const names = n.Name === 'bridge' ? [] : [c.Name.replace(/^\//, ''), ...(ep.Aliases ?? []), shortId(c.Id)];
+    const att: Attachment = { networkId: n.Id, ifName: `eth${k}`, endpointId: randomBytes(32).toString('hex'), conf: { cniVersion: CNI_VERSION, name: n.Id, plugins }, args, names };
+    st.attachments.push(att);
+    await this.saveState(st);
+    const result = await this.cni.add(att.conf, { containerId: c.Id, netns: st.netns, ifName: att.ifName, capabilityArgs: args });
+    att.result = result;
+    const addr = result.ips?.[0];
+    if (addr) {
+      const [a, bits] = addr.address.split('/');
+      att.ip = a;
+      att.prefixLen = Number(bits);
+      att.gateway = addr.gateway;
+    }
+    att.mac = result.interfaces?.find((i) => i.name === att.ifName && i.sandbox)?.mac;
+    await this.saveState(st);
+    await this.updateDns(n);
+    return att;
+  }
+
+  private bridgePlugin(n: NetworkRecord, plan: ReturnType<typeof addressPlan>, defaultRoute: boolean): PluginConf {
+    const range: Record<string, string> = { subnet: n.IPAM.Config[0].Subnet, gateway: formatIp(plan.gateway) };
+    if (plan.range) {
+      const r = hostRange(plan.range);
+      range.rangeStart = formatIp(Math.max(r.first, hostRange(plan.subnet).first));
+      range.rangeEnd = formatIp(Math.min(r.last, hostRange(plan.subnet).last));
+    }
+    return {
+      type: 'bridge',
+      bridge: n.bridge,
+      isGateway: true,
+      // Masquerading is one rule per network (firewall.ts), not a chain per container.
+      ipMasq: false,
+      hairpinMode: true,
+      capabilities: { ips: true },
+      ipam: {
+        type: 'host-local',
+        dataDir: this.ipamDir,
+        ranges: [[range]],
+        // Only the first interface routes to the outside; internal networks have no way out.
+        routes: defaultRoute && !n.Internal ? [{ dst: '0.0.0.0/0' }] : [],
+      },
+    };
+  }
+
+  /** Rewrites a user network's DNS records from the attachments on it. */
+  private updateDns(n: NetworkRecord): Promise<void> {
+    if (n.Name === 'bridge' || n.Driver !== 'bridge') return Promise.resolve();
+    return this.serial(async () => {
+      const cur = this.store.find(n.Id);
+      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, names: att.names }] : []));
+      await this.dns.set(n.Id, cur ? formatIp(addressPlan(cur).gateway) : undefined, records);
+    });
+  }
+
+  /** Undoes attach() or what is left of it: interfaces, leases, ports, limits, DNS names, the namespace. Idempotent. */
+  async detach(id: string): Promise<void> {
+    const st = this.states.get(id) ?? (await readJsonIfExists<EndpointState>(path.join(this.stateDir, `${id}.json`)));
+    if (st) {
+      for (const att of [...st.attachments].reverse()) await this.undoAttachment(st, att);
+    }
+    await removeNetns(this.netnsPath(id));
+    await fsp.rm(path.join(this.stateDir, `${id}.json`), { force: true });
+    this.states.delete(id);
+  }
+
+  private async undoAttachment(st: EndpointState, att: Attachment): Promise<void> {
+    await this.cni.del(att.conf, { containerId: st.id, netns: st.netns, ifName: att.ifName, capabilityArgs: att.args }, att.result).catch((e) => this.logger.warn('CNI DEL', { id: st.id, network: att.networkId, error: errorMessage(e) }));
+    st.attachments = st.attachments.filter((a) => a !== att);
+    const n = this.store.find(att.networkId);
+    if (n) await this.updateDns(n);
+  }
+
+  /** `network connect` of a running container: one more interface. */
+  async connectRunning(c: ContainerRecord, n: NetworkRecord, ep: EndpointSettings): Promise<void> {
+    const st = this.states.get(c.Id);
+    if (!st) throw conflict(`container ${c.Id} has no network namespace of its own`);
+    if (st.attachments.some((a) => a.networkId === n.Id)) throw new BerthError('forbidden', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
+    try {
+      await this.attachOne(c, st, n, ep, false);
+    } catch (e) {
+      const att = st.attachments.find((a) => a.networkId === n.Id);
+      if (att) await this.undoAttachment(st, att);
+      await this.saveState(st);
+      throw e;
+    }
+  }
+
+  async disconnectRunning(c: ContainerRecord, n: NetworkRecord): Promise<void> {
+    const st = this.states.get(c.Id);
+    const att = st?.attachments.find((a) => a.networkId === n.Id);
+    if (!st || !att) return;
+    await this.undoAttachment(st, att);
+    await this.saveState(st);
+  }
+
+  /** The live values of a running container's endpoints, over its record's settings. */
+  live(c: ContainerRecord): { networks: Record<string, EndpointSettings>; ports: PortMapping[] } {
+    const st = this.states.get(c.Id);
+    const networks: Record<string, EndpointSettings> = {};
+    for (const [name, ep] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
+      const att = st?.attachments.find((a) => a.networkId === ep.NetworkID);
+      networks[name] = att && c.State.Running ? { ...ep, EndpointID: att.endpointId, Gateway: att.gateway ?? '', IPAddress: att.ip ?? '', IPPrefixLen: att.prefixLen ?? 0, MacAddress: att.mac ?? '', Aliases: [...(ep.Aliases ?? []), shortId(c.Id)] } : ep;
+    }
+    return { networks, ports: c.State.Running ? (st?.ports ?? []) : [] };
+  }
+
+  /** `update` of the rate limits of a running container: its bandwidth plugin undone and done again. */
+  async updateBandwidth(c: ContainerRecord): Promise<void> {
+    const st = this.states.get(c.Id);
+    const att = st?.attachments[0];
+    if (!st || !att?.result) return;
+    const rt = { containerId: c.Id, netns: st.netns, ifName: att.ifName };
+    const old = att.conf.plugins.find((p) => p.type === 'bandwidth');
+    if (old) await this.cni.del({ ...att.conf, plugins: [old] }, { ...rt, capabilityArgs: att.args }, att.result);
+    att.conf.plugins = att.conf.plugins.filter((p) => p.type !== 'bandwidth');
+    delete att.args.bandwidth;
+    const bw = bandwidthArgs(c);
+    if (bw) {
+      const plugin: PluginConf = { type: 'bandwidth', capabilities: { bandwidth: true } };
+      att.args.bandwidth = bw;
+      att.conf.plugins.push(plugin);
+      await this.saveState(st);
+      await this.cni.add({ ...att.conf, plugins: [plugin] }, { ...rt, capabilityArgs: att.args }).catch(async (e) => {
+        throw invalidArgument(`Cannot update the rate limits of container ${c.Id}: ${errorMessage(e)}`);
+      });
+    }
+    await this.saveState(st);
+  }
+
+  // ---- check -------------------------------------------------------------------
+
+  /** Namespaces, set-ups, leases and DNS files that no running container or network accounts for. */
+  async check(isRunning: (id: string) => boolean, busy: (id: string) => boolean): Promise<Finding[]> {
+    const out: Finding[] = [];
+    const ids = new Set<string>();
+    for (const f of await fsp.readdir(this.stateDir).catch(() => [])) ids.add(f.replace(/\.json$/, ''));
+    for (const f of await fsp.readdir(path.dirname(this.netnsPath('x'))).catch(() => [])) ids.add(f);
+    for (const id of ids) {
+      if (isRunning(id) || busy(id)) continue;
+      out.push({ kind: 'network-endpoint', subject: id, detail: 'the network namespace and interfaces of a container that is not running', repair: () => this.detach(id) });
+    }
+    for (const netId of await fsp.readdir(this.ipamDir).catch(() => [])) {
+      const n = this.store.find(netId);
+      for (const f of await fsp.readdir(path.join(this.ipamDir, netId)).catch(() => [])) {
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
+        const file = path.join(this.ipamDir, netId, f);
+        const owner = (await fsp.readFile(file, 'utf8').catch(() => '')).split(/\r?\n/)[0].trim();
+        if (n && (busy(owner) || this.activeEndpoints(n.Id).some((x) => x.id === owner && x.att.ip === f))) continue;
+        out.push({ kind: 'ip-lease', subject: `${f} on ${n?.Name ?? netId}`, detail: `an address leased to ${owner ? shortId(owner) : 'nobody'}, which does not hold it`, repair: () => fsp.rm(file, { force: true }) });
+      }
+    }
+    for (const f of await this.dns.networks()) {
+      if (this.store.find(f)) continue;
+      out.push({ kind: 'dns-records', subject: f, detail: 'DNS records of a network that is gone', repair: () => this.dns.set(f, undefined, []) });
+    }
+    return out;
+  }
+}
+
+export function emptyEndpoint(networkId: string): EndpointSettings {
+  return { IPAMConfig: null, Links: null, Aliases: null, NetworkID: networkId, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
+}
+
+/** CNI bandwidth arguments from the container's rates (bits per second); the burst is 100 ms of the rate, at least 64 KiB. */
+function bandwidthArgs(c: ContainerRecord): Record<string, number> | undefined {
+  const ingress = Number(c.HostConfig.NetworkIngressRate ?? 0);
+  const egress = Number(c.HostConfig.NetworkEgressRate ?? 0);
+  if (!ingress && !egress) return undefined;
+  const burst = (rate: number) => Math.max(Math.round(rate / 10), 64 * 1024 * 8);
+  return { ingressRate: ingress, ingressBurst: ingress ? burst(ingress) : 0, egressRate: egress, egressBurst: egress ? burst(egress) : 0 };
+}
