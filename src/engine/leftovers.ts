@@ -49,7 +49,10 @@ export async function takeInventory(o: { dataRoot: string; execRoot: string; run
     else if (path.dirname(m.bundle) === path.join(o.execRoot, 'exec')) execMonitors.push(m);
   }
   const strayMounts: string[] = [];
+  // Namespace files are the network service's, which checks them against running containers.
+  const netns = path.join(o.execRoot, 'netns') + '/';
   for (const m of mountPoints()) {
+    if (m.startsWith(netns)) continue;
     if (m.startsWith(bundles + '/')) of(m.slice(bundles.length + 1).split('/')[0]).mounts.push(m);
     else if ([o.dataRoot, o.execRoot].some((r) => m.startsWith(r + '/'))) strayMounts.push(m);
   }

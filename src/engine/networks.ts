@@ -6,7 +6,7 @@ import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
 import type { Finding } from '../base/finding';
 import { shortId } from '../base/ids';
 import type { Logger } from '../base/log';
-import { ensureBridge, hostRoutes, removeBridge } from '../network/bridge';
+import { clearQdiscs, ensureBridge, hostRoutes, removeBridge } from '../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../network/cni';
 import { DnsServer } from '../network/dns';
 import { addNetworkRules, removeNetworkRules } from '../network/firewall';
@@ -405,7 +405,12 @@ export class NetworkService {
     if (!st || !att?.result) return;
     const rt = { containerId: c.Id, netns: st.netns, ifName: att.ifName };
     const old = att.conf.plugins.find((p) => p.type === 'bandwidth');
-    if (old) await this.cni.del({ ...att.conf, plugins: [old] }, { ...rt, capabilityArgs: att.args }, att.result);
+    if (old) {
+      await this.cni.del({ ...att.conf, plugins: [old] }, { ...rt, capabilityArgs: att.args }, att.result);
+      // The plugin's DEL removes its ifb but leaves the host veth's qdiscs (a veth normally goes with the container).
+      const hostVeth = att.result.interfaces?.find((i) => !i.sandbox && i.name !== this.store.find(att.networkId)?.bridge)?.name;
+      if (hostVeth) await clearQdiscs(hostVeth);
+    }
     att.conf.plugins = att.conf.plugins.filter((p) => p.type !== 'bandwidth');
     delete att.args.bandwidth;
     const bw = bandwidthArgs(c);
@@ -414,7 +419,7 @@ export class NetworkService {
       att.args.bandwidth = bw;
       att.conf.plugins.push(plugin);
       await this.saveState(st);
-      await this.cni.add({ ...att.conf, plugins: [plugin] }, { ...rt, capabilityArgs: att.args }).catch(async (e) => {
+      await this.cni.add({ ...att.conf, plugins: [plugin] }, { ...rt, capabilityArgs: att.args }, att.result).catch(async (e) => {
         throw invalidArgument(`Cannot update the rate limits of container ${c.Id}: ${errorMessage(e)}`);
       });
     }

@@ -1,5 +1,4 @@
-import { run } from '../base/exec';
-import { CommandError } from '../base/exec';
+import { CommandError, run } from '../base/exec';
 
 /**
  * The Linux bridge of a network, made when the network is made (not at its
@@ -30,4 +29,9 @@ export async function linkExists(name: string): Promise<boolean> {
 /** The host's IPv4 routes, as `ip -4 route` prints them (for choosing free subnets). */
 export async function hostRoutes(): Promise<string> {
   return (await run('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout;
+}
+
+/** Removes an interface's root and ingress qdiscs (what CNI's bandwidth plugin puts on a host veth). */
+export async function clearQdiscs(dev: string): Promise<void> {
+  for (const which of ['root', 'ingress']) await run('tc', ['qdisc', 'del', 'dev', dev, which]).catch(() => {});
 }

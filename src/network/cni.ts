@@ -43,8 +43,8 @@ export interface RuntimeConf {
 export class Cni {
   constructor(private readonly pluginDirs: string[]) {}
 
-  async add(list: NetConfList, rt: RuntimeConf): Promise<CniResult> {
-    let prev: CniResult | undefined;
+  /** ADD of the chain; `prev` feeds its first plugin (to run a chained plugin alone). */
+  async add(list: NetConfList, rt: RuntimeConf, prev?: CniResult): Promise<CniResult> {
     for (const p of list.plugins) prev = JSON.parse(await this.exec('ADD', list, p, rt, prev)) as CniResult;
     return prev ?? { cniVersion: list.cniVersion };
   }
