@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { hostProcesses, mountPoints } from '../src/base/procs';
 
@@ -42,4 +43,34 @@ export function processes(): HostProcess[] {
     }
     return { pid: p.pid, comm, cmdline: p.argv.join(' ') };
   });
+}
+
+/** Interfaces enslaved to a bridge (the host ends of containers' veths). */
+export function bridgePorts(bridge: string): string[] {
+  const r = spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1].trim().split('@')[0]) : [];
+}
+
+export function linkExists(name: string): boolean {
+  return spawnSync('ip', ['link', 'show', name], { stdio: 'ignore' }).status === 0;
+}
+
+/** iptables rules (iptables-save lines, every table) that mention one of the words. */
+export function rulesMentioning(words: string[]): string[] {
+  const text = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';
+  return text.split('\n').filter((l) => l.startsWith('-A ') && words.some((w) => new RegExp(`(^|[\\s"])${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([\\s"]|$)`).test(l)));
+}
+
+/** Deletes a bridge and every iptables rule that names it (a test daemon's default bridge outlives the daemon, as docker0 does). */
+export function removeBridgeAndRules(bridge: string): void {
+  let table = 'filter';
+  const text = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';
+  const mine = new Set(rulesMentioning([bridge]));
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1);
+    else if (mine.has(line)) {
+      spawnSync('sh', ['-c', `iptables -w -t ${table} ${line.replace(/^-A /, '-D ')}`]);
+    }
+  }
+  spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
 }

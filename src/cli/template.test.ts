@@ -34,3 +34,9 @@ test('table format makes a header and aligns like docker', () => {
   assert.equal(out, 'CONTAINER ID   NAMES\nabc            web\n');
   assert.equal(tabulate(['a\tb', 'ccc\td']), 'a         b\nccc       d');
 });
+
+test('fields of a parenthesized pipeline, as docker users write them', () => {
+  const o = { NetworkSettings: { Networks: { app: { IPAddress: '10.0.0.2' } } } };
+  assert.equal(compileTemplate('{{(index .NetworkSettings.Networks "app").IPAddress}}').execute(o), '10.0.0.2');
+  assert.equal(compileTemplate('{{ (index .NetworkSettings.Networks "app") }}').execute(o), 'map[IPAddress:10.0.0.2]');
+});

@@ -18,7 +18,7 @@ type Arg =
   | { k: 'field'; base: 'dot' | string; path: string[] }
   | { k: 'lit'; v: unknown }
   | { k: 'fn'; name: string }
-  | { k: 'sub'; p: Pipeline };
+  | { k: 'sub'; p: Pipeline; path: string[] };
 
 interface Command {
   args: Arg[];
@@ -91,6 +91,12 @@ function tokenize(s: string): string[] {
       const j = s.indexOf('`', i + 1);
       toks.push(s.slice(i, j + 1));
       i = j + 1;
+    } else if (c === ')' && s[i + 1] === '.') {
+      // `(pipeline).Field.Sub`: the fields belong to the parenthesized value.
+      let j = i + 1;
+      while (j < s.length && /[\w.]/.test(s[j])) j++;
+      toks.push(')', `@${s.slice(i + 1, j)}`);
+      i = j;
     } else if ('|(),'.includes(c)) {
       toks.push(c);
       i++;
@@ -126,7 +132,8 @@ function parsePipeline(toks: string[], pos = { i: 0 }, stopAt = ''): Pipeline {
     } else if (t === '(') {
       const sub = parsePipeline(toks, pos, ')');
       pos.i++;
-      cmd.args.push({ k: 'sub', p: sub });
+      const fields = toks[pos.i]?.startsWith('@.') ? toks[pos.i++].slice(2).split('.') : [];
+      cmd.args.push({ k: 'sub', p: sub, path: fields });
     } else cmd.args.push(parseArg(t));
   }
   if (cmd.args.length) p.cmds.push(cmd);
@@ -258,8 +265,11 @@ function evalArg(a: Arg, s: Scope): unknown {
   switch (a.k) {
     case 'lit':
       return a.v;
-    case 'sub':
-      return evalPipeline(a.p, s);
+    case 'sub': {
+      let v = evalPipeline(a.p, s);
+      for (const f of a.path) v = field(v, f);
+      return v;
+    }
     case 'fn':
       return callFn(a.name, []);
     case 'field': {

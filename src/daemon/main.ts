@@ -63,7 +63,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     defaultShmSize: parseSize(cfg.defaultShmSize),
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
-    network: { bridge: cfg.bridge, cniPluginDirs, dnsServer: which('aardvark-dns') ?? '/usr/lib/podman/aardvark-dns' },
+    network: { bridge: cfg.bridge, cniPluginDirs },
     logger,
   });
   const socketPath = cfg.host.slice('unix://'.length);

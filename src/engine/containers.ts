@@ -745,6 +745,7 @@ export class ContainerService {
     c.Name = n;
     await this.store.save(c);
     this.store.releaseName(old, c.Id);
+    await this.networks.renamed(c.Id, old.slice(1), n.slice(1));
     this.events.publish('container', 'rename', c.Id, { name: n.slice(1), oldName: old });
   }
 

@@ -64,6 +64,7 @@ export class Engine {
 
   close(): void {
     this.containers.close();
+    this.networks.close();
   }
 
   // ---- containers -------------------------------------------------------------

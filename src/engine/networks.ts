@@ -20,8 +20,6 @@ export interface NetworkConfig {
   /** The default bridge network's Linux bridge (docker's docker0). */
   bridge: string;
   cniPluginDirs: string[];
-  /** aardvark-dns. */
-  dnsServer: string;
 }
 
 /** One container's interface on one network, as set up (kept to undo it exactly). */
@@ -80,7 +78,7 @@ export class NetworkService {
     private readonly logger: Logger,
   ) {
     this.cni = new Cni(cfg.cniPluginDirs);
-    this.dns = new DnsServer(cfg.dnsServer, path.join(execRoot, 'networks', 'dns'));
+    this.dns = new DnsServer(logger);
   }
 
   private get stateDir() {
@@ -103,8 +101,11 @@ export class NetworkService {
       if (st) s.states.set(st.id, st);
     }
     await s.ensurePredefined();
-    for (const n of s.store.all()) if (n.Driver === 'bridge') await s.ensureHostSide(n);
-    await s.dns.reload().catch((e) => logger.warn('dns server', { error: errorMessage(e) }));
+    for (const n of s.store.all()) {
+      if (n.Driver !== 'bridge') continue;
+      await s.ensureHostSide(n);
+      await s.updateDns(n).catch((e) => logger.warn('dns server', { network: n.Name, error: errorMessage(e) }));
+    }
     return s;
   }
 
@@ -202,6 +203,8 @@ export class NetworkService {
       return mode === 'host' ? { host: emptyEndpoint(this.store.get('host').Id) } : {};
     }
     const primary = mode === 'default' ? 'bridge' : mode;
+    // The docker CLI names the mode's network in EndpointsConfig, "default" included.
+    asked = Object.fromEntries(Object.entries(asked).map(([k, v]) => [k === 'default' ? 'bridge' : k, v]));
     const out: Record<string, EndpointSettings> = {};
     for (const name of [primary, ...Object.keys(asked).filter((k) => k !== primary)]) {
       const n = this.store.get(name);
@@ -278,7 +281,7 @@ export class NetworkService {
     if (ip && this.activeEndpoints(n.Id).some((x) => x.att.ip === ip && x.id !== c.Id)) throw new BerthError('forbidden', `Address already in use: ${ip} on network ${n.Name}`);
     const args: Record<string, unknown> = {};
     if (ip) args.ips = [`${ip}/${plan.subnet.bits}`];
-    const plugins: PluginConf[] = [this.bridgePlugin(n, plan, st.attachments.length === 0)];
+    const plugins: PluginConf[] = [this.bridgePlugin(n, plan, st.attachments.length === 0, !!ip)];
     if (primary) {
       const reqs = portRequests(c.HostConfig.PortBindings, c.Config.ExposedPorts, !!c.HostConfig.PublishAllPorts);
       if (reqs.length) {
@@ -311,9 +314,10 @@ export class NetworkService {
     return att;
   }
 
-  private bridgePlugin(n: NetworkRecord, plan: ReturnType<typeof addressPlan>, defaultRoute: boolean): PluginConf {
+  private bridgePlugin(n: NetworkRecord, plan: ReturnType<typeof addressPlan>, defaultRoute: boolean, staticIp: boolean): PluginConf {
     const range: Record<string, string> = { subnet: n.IPAM.Config[0].Subnet, gateway: formatIp(plan.gateway) };
-    if (plan.range) {
+    // Dynamic addresses come from the ip-range; a static one may be anywhere in the subnet (as docker).
+    if (plan.range && !staticIp) {
       const r = hostRange(plan.range);
       range.rangeStart = formatIp(Math.max(r.first, hostRange(plan.subnet).first));
       range.rangeEnd = formatIp(Math.min(r.last, hostRange(plan.subnet).last));
@@ -336,7 +340,22 @@ export class NetworkService {
     };
   }
 
-  /** Rewrites a user network's DNS records from the attachments on it. */
+  close(): void {
+    this.dns.close();
+  }
+
+  /** A renamed container answers to its new name. */
+  async renamed(id: string, oldName: string, newName: string): Promise<void> {
+    const st = this.states.get(id);
+    for (const att of st?.attachments ?? []) {
+      att.names = att.names.map((n) => (n === oldName ? newName : n));
+      const n = this.store.find(att.networkId);
+      if (n) await this.updateDns(n);
+    }
+    if (st) await this.saveState(st);
+  }
+
+  /** Sets a user network's DNS records from the attachments on it (none on the default bridge, as docker). */
   private updateDns(n: NetworkRecord): Promise<void> {
     if (n.Name === 'bridge' || n.Driver !== 'bridge') return Promise.resolve();
     return this.serial(async () => {
@@ -393,7 +412,7 @@ export class NetworkService {
     const networks: Record<string, EndpointSettings> = {};
     for (const [name, ep] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
       const att = st?.attachments.find((a) => a.networkId === ep.NetworkID);
-      networks[name] = att && c.State.Running ? { ...ep, EndpointID: att.endpointId, Gateway: att.gateway ?? '', IPAddress: att.ip ?? '', IPPrefixLen: att.prefixLen ?? 0, MacAddress: att.mac ?? '', Aliases: [...(ep.Aliases ?? []), shortId(c.Id)] } : ep;
+      networks[name] = att && c.State.Running ? { ...ep, EndpointID: att.endpointId, Gateway: att.gateway ?? '', IPAddress: att.ip ?? '', IPPrefixLen: att.prefixLen ?? 0, MacAddress: att.mac ?? '', Aliases: att.names.length ? [...(ep.Aliases ?? []), shortId(c.Id)] : ep.Aliases } : ep;
     }
     return { networks, ports: c.State.Running ? (st?.ports ?? []) : [] };
   }
@@ -447,10 +466,6 @@ export class NetworkService {
         if (n && (busy(owner) || this.activeEndpoints(n.Id).some((x) => x.id === owner && x.att.ip === f))) continue;
         out.push({ kind: 'ip-lease', subject: `${f} on ${n?.Name ?? netId}`, detail: `an address leased to ${owner ? shortId(owner) : 'nobody'}, which does not hold it`, repair: () => fsp.rm(file, { force: true }) });
       }
-    }
-    for (const f of await this.dns.networks()) {
-      if (this.store.find(f)) continue;
-      out.push({ kind: 'dns-records', subject: f, detail: 'DNS records of a network that is gone', repair: () => this.dns.set(f, undefined, []) });
     }
     return out;
   }

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
-import * as path from 'node:path';
-import { atomicWrite } from '../base/files';
+import * as packet from 'dns-packet';
+import { errorMessage } from '../base/errors';
+import type { Logger } from '../base/log';
 
 /** One container's names on one network. */
 export interface DnsRecord {
@@ -11,78 +11,127 @@ export interface DnsRecord {
   names: string[];
 }
 
-/** aardvark-dns's config file of one network: the listening address, then a line per container. */
-export function aardvarkConfig(gateway: string, records: DnsRecord[]): string {
-  return [gateway, ...records.map((r) => `${r.id} ${r.ip}  ${[...new Set(r.names)].join(',')}`), ''].join('\n');
+interface NetworkZone {
+  gateway: string;
+  records: DnsRecord[];
 }
 
+/** The nameservers of the host's resolv.conf (the daemon is in the host's namespace, so loopback ones work too). */
+export function hostNameservers(text = readResolvConf()): string[] {
+  return text.split('\n').flatMap((l) => /^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1] ?? []);
+}
+
+function readResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+const FORWARD_TIMEOUT_MS = 5000;
+
 /**
- * Name resolution on user networks, by aardvark-dns (podman's DNS server,
- * a Debian package): one server per daemon listens on each network's
- * gateway, answers for containers on the asker's networks and forwards
- * other names to the host's resolvers. It runs apart from the daemon, so
- * names keep resolving while the daemon restarts; it reloads on SIGHUP and
- * exits by itself when no network is left.
+ * Name resolution on user networks, served by the daemon on each network's
+ * gateway address (UDP 53), as docker's embedded DNS is: a container's name,
+ * its aliases and its short id resolve for containers that share a network
+ * with it; other names are forwarded to the host's resolvers. The records
+ * change in memory with every attach and detach, so a name is there before
+ * the start that made it returns (aardvark-dns, tried first, reloads on
+ * SIGHUP in the background and lost queries meanwhile).
  */
 export class DnsServer {
+  private readonly zones = new Map<string, NetworkZone>();
+  private readonly sockets = new Map<string, dgram.Socket>();
+
   constructor(
-    private readonly binary: string,
-    private readonly dir: string,
+    private readonly logger: Logger,
+    private readonly upstreams: () => string[] = () => hostNameservers(),
   ) {}
 
-  private file(network: string): string {
-    return path.join(this.dir, network);
-  }
-
-  /** Writes (or with no gateway, removes) one network's records, then has the server load them. */
+  /** Sets one network's records; with no gateway the network is gone and its listener closes. */
   async set(network: string, gateway: string | undefined, records: DnsRecord[]): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    if (gateway) await atomicWrite(this.file(network), aardvarkConfig(gateway, records));
-    else await fsp.rm(this.file(network), { force: true });
-    await this.reload();
-  }
-
-  async networks(): Promise<string[]> {
-    return (await fsp.readdir(this.dir).catch(() => [])).filter((f) => f !== 'aardvark.pid' && !f.endsWith('.tmp'));
-  }
-
-  /** The server's pid if it runs for this folder. */
-  pid(): number | undefined {
-    try {
-      const pid = Number(readFileSync(path.join(this.dir, 'aardvark.pid'), 'utf8'));
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return argv.includes(this.dir) ? pid : undefined;
-    } catch {
-      return undefined;
+    if (gateway) this.zones.set(network, { gateway, records });
+    else this.zones.delete(network);
+    const wanted = new Set([...this.zones.values()].map((z) => z.gateway));
+    for (const [gw, s] of this.sockets) {
+      if (wanted.has(gw)) continue;
+      s.close();
+      this.sockets.delete(gw);
     }
+    for (const gw of wanted) if (!this.sockets.has(gw)) await this.listen(gw);
   }
 
-  /** Signals the server to reload, starts it when it is not running, or lets it go when nothing is left. */
-  async reload(): Promise<void> {
-    const pid = this.pid();
-    const want = (await this.networks()).length > 0;
-    if (pid) {
-      process.kill(pid, want ? 'SIGHUP' : 'SIGTERM');
-      return;
-    }
-    if (!want) return;
-    // aardvark forks; the parent exits once the child serves (or failed).
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      const p = spawn(this.binary, ['--config', this.dir, '-p', '53', 'run'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-      p.stderr!.on('data', (d) => (err += d));
-      p.on('error', reject);
-      p.on('exit', (code) => {
-        // The forked server inherits the pipe: let go of our end.
-        p.stderr!.destroy();
-        if (code === 0) resolve();
-        else reject(new Error(`aardvark-dns failed to start: ${err.trim() || `exit ${code}`}`));
+  networks(): string[] {
+    return [...this.zones.keys()];
+  }
+
+  close(): void {
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+
+  private listen(gateway: string): Promise<void> {
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    this.sockets.set(gateway, s);
+    s.on('message', (msg, from) => void this.answer(s, msg, from).catch((e) => this.logger.warn('dns', { error: errorMessage(e) })));
+    return new Promise((resolve, reject) => {
+      s.once('error', (e) => {
+        this.sockets.delete(gateway);
+        reject(new Error(`DNS server cannot listen on ${gateway}:53: ${e.message}`));
+      });
+      s.bind(53, gateway, () => {
+        s.removeAllListeners('error');
+        s.on('error', (e) => this.logger.warn('dns socket', { gateway, error: e.message }));
+        resolve();
       });
     });
   }
 
-  async stop(): Promise<void> {
-    const pid = this.pid();
-    if (pid) process.kill(pid, 'SIGTERM');
+  /** The addresses `name` has for a container at `asker`: on the networks the asker is on. */
+  lookup(asker: string, name: string): string[] | undefined {
+    const n = name.toLowerCase().replace(/\.$/, '');
+    const zones = [...this.zones.values()].filter((z) => z.records.some((r) => r.ip === asker));
+    const ips = zones.flatMap((z) => z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n)).map((r) => r.ip));
+    return ips.length ? [...new Set(ips)] : undefined;
+  }
+
+  private async answer(s: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo): Promise<void> {
+    let q: packet.Packet;
+    try {
+      q = packet.decode(msg);
+    } catch {
+      return;
+    }
+    const question = q.questions?.[0];
+    if (!question) return;
+    const ips = this.lookup(from.address, question.name);
+    if (ips) {
+      const answers: packet.Answer[] = question.type === 'A' ? ips.map((ip) => ({ type: 'A', name: question.name, ttl: 600, data: ip })) : [];
+      const reply = packet.encode({ id: q.id, type: 'response', flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: [question], answers });
+      s.send(reply, from.port, from.address);
+      return;
+    }
+    s.send(await this.forward(msg, q), from.port, from.address);
+  }
+
+  /** Asks the host's resolvers; SERVFAIL when none answers in time. */
+  private async forward(msg: Buffer, q: packet.Packet): Promise<Buffer> {
+    for (const server of this.upstreams()) {
+      const reply = await new Promise<Buffer | undefined>((resolve) => {
+        const c = dgram.createSocket('udp4');
+        const done = (b?: Buffer) => {
+          clearTimeout(timer);
+          c.close();
+          resolve(b);
+        };
+        const timer = setTimeout(() => done(), FORWARD_TIMEOUT_MS);
+        c.on('error', () => done());
+        c.on('message', (b) => done(b));
+        c.send(msg, 53, server);
+      });
+      if (reply) return reply;
+    }
+    return packet.encode({ id: q.id, type: 'response', flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | 2 /* SERVFAIL */, questions: q.questions });
   }
 }

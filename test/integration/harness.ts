@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { isListening as listening } from '../../src/base/socket';
-import { cgroupDirs, mountsUnder, processes } from '../host';
+import { bridgePorts, cgroupDirs, linkExists, mountsUnder, processes, removeBridgeAndRules, rulesMentioning } from '../host';
 
-export { cgroupDirs, mountsUnder };
+export { bridgePorts, cgroupDirs, linkExists, mountsUnder, rulesMentioning };
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BERTH = path.join(ROOT, 'bin', 'berth');
@@ -58,6 +58,8 @@ export class TestDaemon {
   readonly execRoot = path.join(this.dir, 'exec');
   readonly socket = path.join(this.dir, 'berth.sock');
   readonly cgroupParent = `/berth-it-${this.tag}`;
+  /** The default bridge network's Linux bridge. */
+  readonly bridge = `bt${this.tag}`;
   private proc?: ChildProcess;
   log = '';
 
@@ -66,7 +68,7 @@ export class TestDaemon {
   }
 
   async start(extra: string[] = []): Promise<void> {
-    this.proc = spawn(BERTH, ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(BERTH, ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridge, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
     for (let i = 0; i < 400; i++) {
@@ -113,23 +115,35 @@ export class TestDaemon {
     await this.ok(['import', '--change', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
   }
 
-  /** Removes every container and volume, then asserts nothing of them is left on the host. */
+  /** Removes every container, volume and user network, then asserts nothing of them is left on the host. */
   async assertClean(): Promise<void> {
     const ids = (await this.ok(['ps', '-aq', '--no-trunc'])).split('\n').filter(Boolean);
     if (ids.length) await this.ok(['rm', '-f', '-v', ...ids]);
     const vols = (await this.ok(['volume', 'ls', '-q'])).split('\n').filter(Boolean);
     if (vols.length) await this.ok(['volume', 'rm', ...vols]);
-    assert.deepEqual(leaks(this), [], 'resources leaked');
+    const nets = JSON.parse(await this.ok(['network', 'inspect', ...(await this.ok(['network', 'ls', '-q', '--filter', 'type=custom'])).split('\n').filter(Boolean), 'bridge'])) as { Name: string; Id: string; Options: Record<string, string> }[];
+    for (const n of nets) if (n.Name !== 'bridge') await this.ok(['network', 'rm', n.Id]);
+    const out = leaks(this);
+    for (const n of nets) {
+      const br = n.Options['com.docker.network.bridge.name'] ?? `br-${n.Id.slice(0, 12)}`;
+      for (const p of bridgePorts(br)) out.push(`interface ${p} on ${br}`);
+      if (n.Name === 'bridge') continue;
+      if (linkExists(br)) out.push(`bridge ${br}`);
+      for (const r of rulesMentioning([br, n.Id])) out.push(`rule ${r}`);
+    }
+    assert.deepEqual(out, [], 'resources leaked');
   }
 
   async cleanup(): Promise<void> {
     try {
       const ids = (await this.berth(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
       if (ids.length) await this.berth(['rm', '-f', ...ids]);
+      await this.berth(['network', 'prune', '-f']);
     } catch {
       /* best effort */
     }
     await this.stop();
+    removeBridgeAndRules(this.bridge);
     for (const m of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', m]);
     for (const d of cgroupDirs(this.cgroupParent).reverse()) spawnSync('rmdir', [d]);
     fs.rmSync(this.dir, { recursive: true, force: true });
@@ -192,6 +206,14 @@ export function leaks(d: TestDaemon): string[] {
   }
   const runcRoot = path.join(d.execRoot, 'runtime', 'runc');
   for (const f of fs.existsSync(runcRoot) ? fs.readdirSync(runcRoot) : []) out.push(`runc state ${f}`);
+  for (const sub of ['netns', 'networks/endpoints']) {
+    const dir = path.join(d.execRoot, sub);
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) out.push(`${sub}/${f}`);
+  }
+  const ipam = path.join(d.execRoot, 'networks', 'ipam');
+  for (const n of fs.existsSync(ipam) ? fs.readdirSync(ipam) : []) {
+    for (const f of fs.readdirSync(path.join(ipam, n))) if (/^\d+\.\d+\.\d+\.\d+$/.test(f)) out.push(`ip lease ${n}/${f}`);
+  }
   const containers = path.join(d.dataRoot, 'containers');
   for (const f of fs.existsSync(containers) ? fs.readdirSync(containers) : []) out.push(`container dir ${f}`);
   return out;

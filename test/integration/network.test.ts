@@ -1,0 +1,323 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { api, bridgePorts, exec, rulesMentioning, sleep, suiteDaemon, type TestDaemon } from './harness';
+
+/** Sends a line to host:port over TCP (the host's loopback) and returns what comes back. */
+function talk(port: number, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host }, () => s.write('GET / HTTP/1.0\r\n\r\n'));
+    let out = '';
+    s.on('data', (d) => (out += d));
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+    s.setTimeout(5000, () => s.destroy(new Error('timeout')));
+  });
+}
+
+const HTTPD = ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www'];
+
+const inspect = async (d: TestDaemon, ref: string, format: string) => d.ok(['inspect', '-f', format, ref]);
+const ipOn = (d: TestDaemon, ref: string, network: string) => inspect(d, ref, `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`);
+
+/** Does `name` resolve from inside the container? Returns the address or ''. */
+async function resolve(d: TestDaemon, from: string, name: string): Promise<string> {
+  const r = await d.berth(['exec', from, 'nslookup', name]);
+  return /Name:\s+\S+\s+Address:\s+(\d+\.\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
+}
+
+async function pings(d: TestDaemon, from: string, ip: string): Promise<boolean> {
+  return (await d.berth(['exec', from, 'ping', '-c', '1', '-W', '1', ip])).code === 0;
+}
+
+describe('networks', () => {
+  const d = suiteDaemon();
+
+  test('the default bridge: an address, loopback up, NAT rules, and no name resolution', async () => {
+    const a = await d.ok(['run', '-d', '--name', 'def-a', 'busybox', 'sleep', '1000']);
+    const b = await d.ok(['run', '-d', '--name', 'def-b', 'busybox', 'sleep', '1000']);
+    const subnet = (await d.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'bridge']));
+    const ipA = await ipOn(d, a, 'bridge');
+    assert.match(ipA, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.equal(await inspect(d, a, '{{.NetworkSettings.IPAddress}}'), ipA, 'the default bridge fills the top-level address, as docker does');
+    assert.ok(subnet.startsWith(ipA.split('.').slice(0, 2).join('.')), `${ipA} in ${subnet}`);
+    assert.match(await d.ok(['exec', a, 'ip', 'addr', 'show', 'lo']), /inet 127\.0\.0\.1\/8/);
+    assert.ok(await pings(d, b, ipA), 'containers on the bridge reach each other');
+    assert.equal(await resolve(d, b, 'def-a'), '', 'the default bridge does not resolve names');
+    assert.match(await d.ok(['exec', a, 'cat', '/etc/hosts']), new RegExp(`^${ipA.replace(/\./g, '\\.')}\\s`, 'm'));
+    assert.equal(bridgePorts(d.bridge).length, 2, 'one veth per container on the bridge');
+    assert.ok(rulesMentioning([d.bridge]).some((r) => /MASQUERADE/.test(r)), 'the bridge is masqueraded');
+    // --network none: loopback only.
+    const none = await d.ok(['run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'addr']);
+    assert.match(none, /lo.*127\.0\.0\.1/);
+    assert.doesNotMatch(none, /eth0/);
+    await d.ok(['rm', '-f', a, b]);
+    assert.equal(bridgePorts(d.bridge).length, 0, 'veths go with their containers');
+  });
+
+  test('user networks resolve names, aliases and short ids, and names follow containers', async () => {
+    await d.ok(['network', 'create', 'app']);
+    const db = await d.ok(['run', '-d', '--name', 'db', '--network', 'app', '--network-alias', 'database', '--network-alias', 'pg', 'busybox', 'sleep', '1000']);
+    const web = await d.ok(['run', '-d', '--name', 'web', '--network', 'app', 'busybox', 'sleep', '1000']);
+    const dbIp = await ipOn(d, db, 'app');
+    for (const name of ['db', 'database', 'pg', db.slice(0, 12)]) assert.equal(await resolve(d, web, name), dbIp, `resolves ${name}`);
+    assert.ok(await pings(d, web, 'db'));
+    assert.match(await d.ok(['exec', web, 'cat', '/etc/resolv.conf']), /^nameserver \d+\.\d+\.\d+\.1$/m);
+    // The name follows the container: gone with it, back with the next one of that name.
+    await d.ok(['rm', '-f', db]);
+    assert.equal(await resolve(d, web, 'db'), '');
+    const db2 = await d.ok(['run', '-d', '--name', 'db', '--network', 'app', 'busybox', 'sleep', '1000']);
+    assert.equal(await resolve(d, web, 'db'), await ipOn(d, db2, 'app'));
+    // Restarted containers keep their names in DNS.
+    await d.ok(['restart', '-t', '0', db2]);
+    assert.equal(await resolve(d, web, 'db'), await ipOn(d, db2, 'app'));
+    await d.ok(['rm', '-f', db2, web]);
+    await d.ok(['network', 'rm', 'app']);
+  });
+
+  test('published ports: fixed, random, -P, port; from the host loopback and from other containers', async () => {
+    const fixed = 20000 + Math.floor(Math.random() * 20000);
+    const a = await d.ok(['run', '-d', '--name', 'pub-a', '-p', `${fixed}:80`, '-p', '127.0.0.1::80', 'busybox', ...HTTPD]);
+    const b = await d.ok(['run', '-d', '--name', 'pub-b', '--expose', '80', '--expose', '81/udp', '-P', 'busybox', ...HTTPD]);
+    const hostnameA = await inspect(d, a, '{{.Config.Hostname}}');
+    await sleep(300);
+    assert.match(await talk(fixed), new RegExp(hostnameA));
+    const ports = await d.ok(['port', a]);
+    const random = Number(/80\/tcp -> 127\.0\.0\.1:(\d+)/.exec(ports)?.[1]);
+    assert.ok(random > 0 && random !== fixed, ports);
+    assert.match(ports, new RegExp(`80/tcp -> 0\\.0\\.0\\.0:${fixed}`));
+    assert.match(await talk(random), new RegExp(hostnameA));
+    const bTcp = Number((await d.ok(['port', b, '80'])).split(':')[1]);
+    assert.match(await talk(bTcp), new RegExp(await inspect(d, b, '{{.Config.Hostname}}')));
+    assert.match(await d.ok(['port', b, '81/udp']), /^0\.0\.0\.0:\d+$/);
+    assert.match(await d.ok(['ps', '--filter', `id=${a}`, '--format', '{{.Ports}}']), new RegExp(`0\\.0\\.0\\.0:${fixed}->80/tcp`));
+    // From another container, through the host's address on its bridge.
+    const gw = await d.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge']);
+    const viaOther = await d.ok(['run', '--rm', 'busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${gw} ${fixed}`]);
+    assert.match(viaOther, new RegExp(hostnameA));
+    // A taken port: a clear error, and the container is left created (as docker), holding nothing.
+    const clash = await d.berth(['run', '-d', '--name', 'pub-clash', '-p', `${fixed}:80`, 'busybox', ...HTTPD]);
+    assert.notEqual(clash.code, 0);
+    assert.match(clash.stderr, new RegExp(`Bind for 0\\.0\\.0\\.0:${fixed} failed: port is already allocated`));
+    assert.equal(await inspect(d, 'pub-clash', '{{.State.Status}}'), 'created');
+    // A port a host program listens on is taken too.
+    const server = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const busy = (server.address() as net.AddressInfo).port;
+    const taken = await d.berth(['run', '-d', '-p', `127.0.0.1:${busy}:80`, 'busybox', 'true']);
+    server.close();
+    assert.match(taken.stderr, /port is already allocated/);
+    await d.ok(['rm', '-f', a, b, 'pub-clash']);
+    await assert.rejects(talk(fixed), 'the mapping goes with the container');
+    assert.deepEqual(rulesMentioning([`${fixed}`]), []);
+  });
+
+  test('a static --ip is kept across restarts; addresses outside the subnet or taken are refused', async () => {
+    await d.ok(['network', 'create', '--subnet', '10.231.7.0/24', '--gateway', '10.231.7.254', '--ip-range', '10.231.7.128/25', 'fixed']);
+    const s = await d.ok(['run', '-d', '--network', 'fixed', '--ip', '10.231.7.10', 'busybox', 'sleep', '1000']);
+    assert.equal(await ipOn(d, s, 'fixed'), '10.231.7.10');
+    await d.ok(['restart', '-t', '0', s]);
+    assert.equal(await ipOn(d, s, 'fixed'), '10.231.7.10');
+    assert.match(await d.ok(['exec', s, 'ip', 'route']), /default via 10\.231\.7\.254/);
+    // Dynamic addresses come from the ip-range.
+    const dyn = await d.ok(['run', '-d', '--network', 'fixed', 'busybox', 'sleep', '1000']);
+    assert.ok(Number((await ipOn(d, dyn, 'fixed')).split('.')[3]) >= 128);
+    const outside = await d.berth(['run', '-d', '--network', 'fixed', '--ip', '10.231.8.3', 'busybox', 'true']);
+    assert.equal(outside.code, 125);
+    assert.match(outside.stderr, /not in the subnet 10\.231\.7\.0\/24/);
+    const again = await d.berth(['run', '-d', '--name', 'ip-dup', '--network', 'fixed', '--ip', '10.231.7.10', 'busybox', 'sleep', '1000']);
+    assert.match(again.stderr, /Address already in use/);
+    const onDefault = await api(d, 'POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { bridge: { IPAMConfig: { IPv4Address: '172.17.0.9' } } } } });
+    assert.equal(onDefault.status, 400);
+    await d.ok(['rm', '-f', s, dyn, 'ip-dup']);
+    await d.ok(['network', 'rm', 'fixed']);
+  });
+
+  test('networks are isolated from each other; internal networks have no way out', async () => {
+    await d.ok(['network', 'create', 'iso1']);
+    await d.ok(['network', 'create', 'iso2']);
+    await d.ok(['network', 'create', '--internal', 'inner']);
+    const a = await d.ok(['run', '-d', '--network', 'iso1', 'busybox', 'sleep', '1000']);
+    const a2 = await d.ok(['run', '-d', '--network', 'iso1', 'busybox', 'sleep', '1000']);
+    const b = await d.ok(['run', '-d', '--network', 'iso2', 'busybox', 'sleep', '1000']);
+    const i = await d.ok(['run', '-d', '--name', 'in-a', '--network', 'inner', 'busybox', 'sleep', '1000']);
+    const i2 = await d.ok(['run', '-d', '--network', 'inner', 'busybox', 'sleep', '1000']);
+    assert.ok(await pings(d, a, await ipOn(d, a2, 'iso1')), 'same network: reachable');
+    assert.ok(!(await pings(d, a, await ipOn(d, b, 'iso2'))), 'iso1 cannot reach iso2');
+    assert.ok(!(await pings(d, b, await ipOn(d, a, 'iso1'))), 'iso2 cannot reach iso1');
+    assert.ok(!(await pings(d, a, await ipOn(d, i, 'inner'))), 'nothing reaches an internal network');
+    assert.ok(await pings(d, i2, 'in-a'), 'inside an internal network: reachable, by name');
+    assert.doesNotMatch(await d.ok(['exec', i, 'ip', 'route']), /default/);
+    assert.ok(!(await pings(d, i, await ipOn(d, a, 'iso1'))), 'an internal network has no way out');
+    await d.ok(['rm', '-f', a, a2, b, i, i2]);
+    for (const n of ['iso1', 'iso2', 'inner']) await d.ok(['network', 'rm', n]);
+  });
+
+  test('connect and disconnect a running container, with aliases', async () => {
+    await d.ok(['network', 'create', 'front']);
+    await d.ok(['network', 'create', 'back']);
+    const c = await d.ok(['run', '-d', '--name', 'multi', '--network', 'front', 'busybox', 'sleep', '1000']);
+    const peer = await d.ok(['run', '-d', '--network', 'back', 'busybox', 'sleep', '1000']);
+    assert.equal(await resolve(d, peer, 'multi'), '');
+    await d.ok(['network', 'connect', '--alias', 'api', 'back', c]);
+    const backIp = await ipOn(d, c, 'back');
+    assert.match(await d.ok(['exec', c, 'ip', '-o', 'addr']), new RegExp(`eth1.*${backIp.replace(/\./g, '\\.')}`));
+    assert.equal(await resolve(d, peer, 'api'), backIp);
+    assert.equal(await resolve(d, peer, 'multi'), backIp);
+    assert.ok(await pings(d, peer, 'api'));
+    const inspected = JSON.parse(await d.ok(['network', 'inspect', 'back']))[0];
+    assert.ok(inspected.Containers[c], 'network inspect lists the container');
+    const dup = await d.berth(['network', 'connect', 'back', c]);
+    assert.notEqual(dup.code, 0);
+    await d.ok(['network', 'disconnect', 'back', c]);
+    assert.doesNotMatch(await d.ok(['exec', c, 'ip', '-o', 'addr']), /eth1/);
+    assert.equal(await resolve(d, peer, 'api'), '');
+    // A stopped container is connected for its next start.
+    await d.ok(['stop', '-t', '0', c]);
+    await d.ok(['network', 'connect', 'back', c]);
+    await d.ok(['start', c]);
+    assert.ok(await ipOn(d, c, 'back'));
+    await d.ok(['rm', '-f', c, peer]);
+    await d.ok(['network', 'rm', 'front', 'back']);
+  });
+
+  test('rate limits are enforced (measured with iperf3) and changed by update', async (t) => {
+    if (!fs.existsSync('/usr/bin/iperf3')) return t.skip('iperf3 is not installed (scripts/setup installs it)');
+    const tar = path.join(d.dir, 'iperf.tar');
+    const r = await exec(path.resolve(__dirname, '../../../scripts/busybox-rootfs'), [tar, '/usr/bin/iperf3']);
+    assert.equal(r.code, 0, r.stderr);
+    await d.ok(['import', tar, 'iperf:test']);
+    await d.ok(['network', 'create', 'bw']);
+    await d.ok(['run', '-d', '--name', 'iperf-server', '--network', 'bw', 'iperf:test', 'iperf3', '-s']);
+    const c = await d.ok(['run', '-d', '--network', 'bw', '--network-egress-rate', '20mbit', '--network-ingress-rate', '30mbit', 'iperf:test', 'sleep', '1000']);
+    await sleep(300);
+    const rate = async (reverse: boolean) => {
+      const out = await d.ok(['exec', c, 'iperf3', '-c', 'iperf-server', '-t', '3', '-J', ...(reverse ? ['-R'] : [])]);
+      return JSON.parse(out).end.sum_received.bits_per_second as number;
+    };
+    const within = (got: number, want: number) => assert.ok(Math.abs(got - want) / want <= 0.2, `${(got / 1e6).toFixed(1)} Mbit/s against ${want / 1e6} Mbit/s`);
+    within(await rate(false), 20e6);
+    within(await rate(true), 30e6);
+    await d.ok(['update', '--network-egress-rate', '50mbit', c]);
+    within(await rate(false), 50e6);
+    await d.ok(['update', '--network-egress-rate', '0bit', c]);
+    assert.ok((await rate(false)) > 200e6, 'without a limit, far above the old one');
+    assert.equal(await inspect(d, c, '{{.HostConfig.NetworkIngressRate}}'), '30000000');
+    const bad = await d.berth(['run', '--network-egress-rate', '10m', 'busybox', 'true']);
+    assert.match(bad.stderr, /10mbit/);
+    await d.ok(['rm', '-f', c, 'iperf-server']);
+    await d.ok(['network', 'rm', 'bw']);
+    await d.ok(['rmi', 'iperf:test']);
+  });
+
+  test('bad input: clear errors and nothing half-made', async () => {
+    await d.ok(['network', 'create', '--subnet', '10.231.9.0/24', 'taken']);
+    const overlap = await d.berth(['network', 'create', '--subnet', '10.231.9.128/25', 'over']);
+    assert.notEqual(overlap.code, 0);
+    assert.match(overlap.stderr, /overlaps/);
+    assert.equal((await api(d, 'POST', '/networks/create', { Name: 'over', IPAM: { Config: [{ Subnet: '10.231.9.0/25' }] } })).status, 403);
+    assert.equal((await api(d, 'POST', '/networks/create', { Name: 'taken' })).status, 409);
+    assert.equal((await api(d, 'POST', '/networks/create', { Name: 'gw', IPAM: { Config: [{ Subnet: '10.231.10.0/24', Gateway: '10.231.11.1' }] } })).status, 400);
+    assert.equal((await api(d, 'POST', '/networks/create', { Name: 'bad/name' })).status, 400);
+    assert.equal((await api(d, 'POST', '/networks/create', { Name: 'x', Driver: 'overlay' })).status, 404);
+    const unknown = await d.berth(['run', '--network', 'nosuchnet', 'busybox', 'true']);
+    assert.equal(unknown.code, 125);
+    assert.match(unknown.stderr, /network nosuchnet not found/);
+    assert.equal((await api(d, 'GET', '/networks/nosuchnet')).status, 404);
+    const c = await d.ok(['run', '-d', '--network', 'taken', 'busybox', 'sleep', '1000']);
+    const busy = await api(d, 'DELETE', '/networks/taken');
+    assert.equal(busy.status, 403);
+    assert.match(busy.body, /has active endpoints/);
+    assert.equal((await api(d, 'DELETE', '/networks/bridge')).status, 403);
+    assert.doesNotMatch(await d.ok(['network', 'ls', '--format', '{{.Name}}']), /over|gw/);
+    await d.ok(['rm', '-f', c]);
+    // prune removes networks no container names, and keeps the predefined ones.
+    await d.ok(['network', 'create', 'unused']);
+    assert.match(await d.ok(['network', 'prune', '-f']), /taken[\s\S]*unused|unused[\s\S]*taken/);
+    assert.deepEqual((await d.ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n').sort(), ['bridge', 'host', 'none']);
+  });
+
+  test('container:<name> shares a namespace; host mode uses the host', async () => {
+    const a = await d.ok(['run', '-d', '--name', 'share-a', 'busybox', 'sleep', '1000']);
+    const ipA = await ipOn(d, a, 'bridge');
+    assert.match(await d.ok(['run', '--rm', '--network', 'container:share-a', 'busybox', 'ip', '-o', 'addr']), new RegExp(ipA.replace(/\./g, '\\.')));
+    const hostLinks = await d.ok(['run', '--rm', '--network', 'host', 'busybox', 'ip', '-o', 'link']);
+    assert.match(hostLinks, new RegExp(d.bridge));
+    await d.ok(['rm', '-f', a]);
+  });
+
+  test('after a daemon SIGKILL: addresses kept, no rule doubled, leases of containers that died meanwhile freed', async () => {
+    await d.ok(['network', 'create', 'crash']);
+    const keep = await d.ok(['run', '-d', '--name', 'keeper', '--network', 'crash', '-p', '80', 'busybox', ...HTTPD]);
+    const dies = await d.ok(['run', '-d', '--network', 'crash', 'busybox', 'sleep', '1000']);
+    const peer = await d.ok(['run', '-d', '--network', 'crash', 'busybox', 'sleep', '1000']);
+    const ip = await ipOn(d, keep, 'crash');
+    const port = Number((await d.ok(['port', keep, '80'])).split(':')[1]);
+    const rulesBefore = (await exec('iptables-save', [])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
+    await d.kill();
+    // A container dies while no daemon watches.
+    const pid = Number(JSON.parse(fs.readFileSync(path.join(d.dataRoot, 'containers', dies, 'container.json'), 'utf8')).State.Pid);
+    process.kill(pid, 'SIGKILL');
+    await d.start();
+    assert.equal(await inspect(d, dies, '{{.State.Running}}'), 'false');
+    assert.equal(await ipOn(d, keep, 'crash'), ip);
+    assert.equal(await resolve(d, peer, 'keeper'), ip);
+    assert.match(await talk(port), /HTTP/);
+    const leases = fs.readdirSync(path.join(d.execRoot, 'networks', 'ipam', JSON.parse(await d.ok(['network', 'inspect', 'crash']))[0].Id)).filter((f) => /^\d/.test(f));
+    assert.equal(leases.length, 2, `leases: ${leases}`);
+    const rulesAfter = (await exec('iptables-save', [])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
+    assert.deepEqual(rulesAfter.filter((l) => !rulesBefore.includes(l)), [], 'no rule added by the restart');
+    assert.deepEqual(rulesBefore.filter((l) => !rulesAfter.includes(l)), [], 'no rule of the live containers lost');
+    assert.match(await d.ok(['system', 'check']), /No problems found/);
+    await d.ok(['rm', '-f', keep, dies, peer]);
+    await d.ok(['network', 'rm', 'crash']);
+  });
+
+  test('the docker CLI: network create, run with aliases and ports, connect, port, inspect', async () => {
+    const created = await d.docker(['network', 'create', 'dk']);
+    assert.equal(created.code, 0, created.stderr);
+    const srv = await d.docker(['run', '-d', '--name', 'dk-web', '--network', 'dk', '--network-alias', 'svc', '-p', '80', 'busybox', ...HTTPD]);
+    assert.equal(srv.code, 0, srv.stderr);
+    const client = (await d.docker(['run', '-d', '--name', 'dk-client', 'busybox', 'sleep', '1000'])).stdout.trim();
+    assert.equal((await d.docker(['network', 'connect', '--alias', 'cli', 'dk', client])).code, 0);
+    const out = await d.docker(['exec', client, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc svc 80`]);
+    assert.match(out.stdout, /HTTP\/1\.[01] 200/);
+    const port = await d.docker(['port', 'dk-web', '80']);
+    assert.match(port.stdout, /0\.0\.0\.0:\d+/);
+    assert.match(await talk(Number(port.stdout.trim().split(':')[1])), /200 OK/);
+    const ls = await d.docker(['network', 'ls']);
+    assert.match(ls.stdout, /dk\s+bridge\s+local/);
+    const ins = JSON.parse((await d.docker(['network', 'inspect', 'dk'])).stdout)[0];
+    assert.equal(Object.keys(ins.Containers).length, 2);
+    const ctr = JSON.parse((await d.docker(['inspect', 'dk-web'])).stdout)[0];
+    assert.deepEqual(ctr.NetworkSettings.Networks.dk.Aliases.slice(0, 1), ['svc']);
+    assert.equal((await d.docker(['rm', '-f', 'dk-web', 'dk-client'])).code, 0);
+    assert.equal((await d.docker(['network', 'rm', 'dk'])).code, 0);
+  });
+
+  test('system check finds and repairs what a crashed start left of a network set-up', async () => {
+    await d.ok(['network', 'create', 'orphan']);
+    const netId = JSON.parse(await d.ok(['network', 'inspect', 'orphan']))[0].Id;
+    const lease = path.join(d.execRoot, 'networks', 'ipam', netId, '10.231.250.9');
+    fs.mkdirSync(path.dirname(lease), { recursive: true });
+    fs.writeFileSync(lease, `${'f'.repeat(64)}\r\neth0`);
+    const ns = path.join(d.execRoot, 'netns', 'e'.repeat(64));
+    fs.mkdirSync(path.dirname(ns), { recursive: true });
+    fs.writeFileSync(ns, '');
+    assert.equal((await exec('unshare', [`--net=${ns}`, 'true'])).code, 0);
+    const found = await d.berth(['system', 'check']);
+    assert.equal(found.code, 1);
+    assert.match(found.stdout, /ip-lease/);
+    assert.match(found.stdout, /network-endpoint/);
+    await d.ok(['system', 'check', '--repair']);
+    assert.match(await d.ok(['system', 'check']), /No problems found/);
+    assert.ok(!fs.existsSync(lease) && !fs.existsSync(ns));
+    await d.ok(['network', 'rm', 'orphan']);
+  });
+
+  test('nothing is left behind', async () => {
+    await d.assertClean();
+  });
+});
