@@ -7,17 +7,16 @@
  *   bench/engine [--reps N] [--parallel N] [--flood-mib N] [--no-install] [--only floor,berth,docker-cli,docker,podman]
  *
  * Every system runs the same busybox root filesystem (made by
- * scripts/busybox-rootfs) with no network (`--network none`: Berth has no
- * bridge yet). Each gets its own data root under a temporary folder, removed
- * at the end; docker and podman are started (podman installed) when missing.
+ * scripts/busybox-rootfs) with no network (`--network none`: this table is
+ * about the engine; bench/network measures networks). Each gets its own data
+ * root under a temporary folder, removed at the end; docker and podman are
+ * started (podman installed) when missing.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cgroupDirs, mountsUnder, processes } from '../test/host';
-
-const ROOT = path.join(__dirname, '..', '..');
-const BERTH = path.join(ROOT, 'bin', 'berth');
+import { mountsUnder, processes } from '../test/host';
+import { cell, has, must, ROOT, run, sleep, startBerth, startDockerd, table } from './common';
 
 interface Options {
   reps: number;
@@ -47,60 +46,6 @@ function parseArgs(argv: string[]): Options {
 }
 
 // ---- processes and numbers ----------------------------------------------------
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface RunOptions {
-  env?: NodeJS.ProcessEnv;
-  /** stdout is not wanted. */
-  quiet?: boolean;
-  /** No pipes at all, for commands whose children inherit stdio (`runc run --detach`). */
-  silent?: boolean;
-}
-
-function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const stdio = o.silent ? 'ignore' : (['ignore', o.quiet ? 'ignore' : 'pipe', 'pipe'] as const);
-    const child = spawn(cmd, args, { env: { ...process.env, ...o.env }, stdio: stdio as 'ignore' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => {
-      if (stderr.length < 8192) stderr += d;
-    });
-    child.on(o.silent ? 'exit' : 'close', (code) => resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0 }));
-    child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e), ms: performance.now() - t0 }));
-  });
-}
-
-async function must(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
-  const r = await run(cmd, args, o);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
-  return r;
-}
-
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** "median (min-max) unit" */
-function cell(xs: number[], unit: string, digits = 0): string {
-  if (!xs.length) return 'n/a';
-  const f = (x: number) => x.toFixed(digits);
-  if (xs.length === 1) return `${f(xs[0])} ${unit}`;
-  return `${f(median(xs))} ${unit} (${f(Math.min(...xs))}-${f(Math.max(...xs))})`;
-}
 
 function rssKiB(pid: number): number {
   try {
@@ -150,63 +95,27 @@ interface System {
 }
 
 async function berthSystem(tmp: string, rootfsTar: string): Promise<{ berth: System; dockerCli: System }> {
-  const dir = path.join(tmp, 'berth');
-  const sock = path.join(dir, 'berth.sock');
-  const execRoot = path.join(dir, 'exec');
-  fs.mkdirSync(dir, { recursive: true });
-  const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-  const daemon = spawn(BERTH, ['daemon', '--data-root', path.join(dir, 'data'), '--exec-root', execRoot, '-H', `unix://${sock}`, '--cgroup-parent', `/berth-bench-${process.pid}`], {
-    stdio: ['ignore', log, log],
-  });
-  fs.closeSync(log);
-  for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(25);
-  await must(BERTH, ['-H', `unix://${sock}`, 'import', '--change', 'CMD ["sh"]', rootfsTar, 'busybox:latest'], { quiet: true });
+  const d = await startBerth(path.join(tmp, 'berth'), String(process.pid), rootfsTar, 'busybox:latest');
   await sleep(1000); // settle before the idle reading
-  const daemonPids = () => (daemon.pid ? [daemon.pid] : []);
+  const execRoot = path.join(d.dir, 'exec');
+  const daemonPids = () => (d.proc.pid ? [d.proc.pid] : []);
   const monitorPids = () => pidsMatching((c, comm) => comm === 'conmon' && c.includes(execRoot) && !c.includes(' --exec '));
-  const stop = async () => {
-    const ids = (await run(BERTH, ['-H', `unix://${sock}`, 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await run(BERTH, ['-H', `unix://${sock}`, 'rm', '-f', ...ids]);
-    await stopProcess(daemon);
-    for (const c of cgroupDirs(`/berth-bench-${process.pid}`).reverse()) spawnSync('rmdir', [c]);
-  };
+  const runFlags = ['--network', 'none'];
   return {
-    berth: { name: 'Berth (berth CLI)', cli: [BERTH, '-H', `unix://${sock}`], runFlags: [], daemonPids, monitorPids, stop },
-    dockerCli: { name: 'Berth (docker CLI)', cli: ['docker', '-H', `unix://${sock}`], runFlags: [], daemonPids, monitorPids, stop: async () => {} },
+    berth: { name: 'Berth (berth CLI)', cli: d.cli, runFlags, daemonPids, monitorPids, stop: d.stop },
+    dockerCli: { name: 'Berth (docker CLI)', cli: ['docker', ...d.cli.slice(1)], runFlags, daemonPids, monitorPids, stop: async () => {} },
   };
 }
 
-async function dockerSystem(tmp: string, rootfsTar: string): Promise<System | undefined> {
-  if (!has('dockerd') || !has('docker')) return undefined;
-  // Short paths: dockerd's sockets live under its exec root.
-  const dir = fs.mkdtempSync('/tmp/bbd-');
-  const sock = `unix://${dir}/sock`;
-  const ns = path.basename(dir);
-  const daemon = spawn('dockerd', ['--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '-H', sock, '--pidfile', `${dir}/pid`,
-    '--iptables=false', '--ip-masq=false', '--bridge=none', '--containerd-namespace', ns, '--containerd-plugins-namespace', `${ns}p`], { stdio: 'ignore' });
-  const cli = ['docker', '-H', sock];
-  let up = false;
-  for (let i = 0; i < 120 && !(up = (await run(cli[0], [...cli.slice(1), 'version'])).code === 0); i++) await sleep(250);
-  if (!up) {
-    await stopProcess(daemon);
-    console.error('bench: dockerd did not start; docker is left out');
-    return undefined;
-  }
-  await must(cli[0], [...cli.slice(1), 'import', '--change', 'CMD ["sh"]', rootfsTar, 'busybox:latest'], { quiet: true });
+async function dockerSystem(rootfsTar: string): Promise<System | undefined> {
+  const d = await startDockerd(['--iptables=false', '--ip-masq=false', '--bridge=none'], rootfsTar, 'busybox:latest');
+  if (!d) return undefined;
   await sleep(1000);
+  const ns = path.basename(d.dir);
   // dockerd starts its own containerd, whose state lives under the exec root.
-  const daemonPids = () => [daemon.pid!, ...pidsMatching((c, comm) => comm === 'containerd' && c.includes(dir))];
+  const daemonPids = () => [d.proc.pid!, ...pidsMatching((c, comm) => comm === 'containerd' && c.includes(d.dir))];
   const monitorPids = () => pidsMatching((c, comm) => comm.startsWith('containerd-shim') && c.includes(ns));
-  return {
-    name: 'docker 20.10', cli, runFlags: ['--network', 'none'], daemonPids, monitorPids,
-    stop: async () => {
-      const ids = (await run(cli[0], [...cli.slice(1), 'ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length) await run(cli[0], [...cli.slice(1), 'rm', '-f', ...ids]);
-      await stopProcess(daemon);
-      for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { name: 'docker 20.10', cli: d.cli, runFlags: ['--network', 'none'], daemonPids, monitorPids, stop: d.stop };
 }
 
 async function podmanSystem(tmp: string, rootfsTar: string, install: boolean): Promise<System | undefined> {
@@ -263,14 +172,6 @@ function setFloorArgs(bundle: string, args: string[]): void {
   const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
   spec.process.args = args;
   fs.writeFileSync(file, JSON.stringify(spec));
-}
-
-async function stopProcess(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  await Promise.race([done, sleep(20_000)]);
-  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }
 
 // ---- the measurements ------------------------------------------------------------
@@ -345,7 +246,7 @@ async function main(): Promise<void> {
       if (want('docker-cli')) systems.push(b.dockerCli);
     }
     if (want('docker')) {
-      const d = await dockerSystem(tmp, rootfsTar);
+      const d = await dockerSystem(rootfsTar);
       if (d) {
         stops.push(d.stop);
         systems.push(d);
@@ -413,11 +314,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const header = ['', ...columns];
-    const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-    for (const [name, r] of Object.entries(rows)) lines.push(`| ${[name, ...columns.map((c) => r[c] ?? '')].join(' | ')} |`);
-    console.log(lines.join('\n'));
-    console.log(`\n${new Date().toISOString().slice(0, 10)}, ${spawnSync('nproc').stdout.toString().trim()} cores, kernel ${spawnSync('uname', ['-r']).stdout.toString().trim()}; ${o.reps} reps of each timing (3 of the parallel ones); median (min-max).`);
+    console.log(table(columns, rows, `${o.reps} reps of each timing (3 of the parallel ones); median (min-max).`));
   } finally {
     if (floorRoot) for (const id of (await run('runc', ['--root', floorRoot, 'list', '-q'])).stdout.split('\n').filter(Boolean)) await run('runc', ['--root', floorRoot, 'delete', '-f', id]);
     for (const stop of stops.reverse()) await stop().catch((e) => console.error(`bench: cleanup: ${e}`));

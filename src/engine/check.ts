@@ -52,7 +52,7 @@ export async function checkSystem(
         (id) => (store.byFullId(id) ? 'saved' : store.isCreating(id) ? 'creating' : 'unknown'),
         (name) => e.containers.volumeUsers(name),
       )),
-      ...(await tempFiles(e.cfg.dataRoot, o.tempAgeMs)),
+      ...(await tempFiles(e.cfg.dataRoot, e.networks.recordDirs(), o.tempAgeMs)),
     ];
     const out: Problem[] = [];
     for (const f of findings) {
@@ -80,8 +80,8 @@ export function inventoryOf(e: { cfg: EngineConfig; containers: ContainerService
 const TEMP = /\.[0-9a-f]{8}\.tmp$/;
 
 /** Temp files of atomic writes (base/files) left in the record folders by a crash. */
-async function tempFiles(dataRoot: string, minAgeMs: number): Promise<Finding[]> {
-  const dirs = [path.join(dataRoot, 'images')];
+async function tempFiles(dataRoot: string, more: string[], minAgeMs: number): Promise<Finding[]> {
+  const dirs = [path.join(dataRoot, 'images'), ...more];
   for (const top of ['containers', 'volumes', 'snapshots']) {
     for (const d of await fsp.readdir(path.join(dataRoot, top)).catch(() => [])) dirs.push(path.join(dataRoot, top, d));
   }

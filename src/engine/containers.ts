@@ -15,7 +15,7 @@ import { mountAll, unmountAll } from '../snapshots/mount';
 import type { ImageStore } from '../images/store';
 import type { EngineConfig } from './config';
 import type { ContainerStore } from './container-store';
-import { writeEtcFiles } from './etc-files';
+import { useNetworkResolver, writeEtcFiles } from './etc-files';
 import type { EventBus } from './events';
 import { toResources, UPDATABLE, validateHostConfig } from './host-config';
 import { type Inventory, killMonitor } from './leftovers';
@@ -791,7 +791,11 @@ export class ContainerService {
       const nets = c.NetworkSettings?.Networks ?? {};
       if (nets[n.Name]) throw new BerthError('forbidden', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
       const ep = this.networks.endpointFor(n, want);
-      if (c.State.Running) await this.networks.connectRunning({ ...c, NetworkSettings: { Networks: { ...nets, [n.Name]: ep } } }, n, ep);
+      if (c.State.Running) {
+        const nameserver = await this.networks.connectRunning({ ...c, NetworkSettings: { Networks: { ...nets, [n.Name]: ep } } }, n, ep);
+        const h = c.HostConfig;
+        if (nameserver) await useNetworkResolver(this.store.dir(c.Id), { dns: h.Dns ?? [], dnsSearch: h.DnsSearch ?? [], dnsOptions: h.DnsOptions ?? [] }, nameserver);
+      }
       c.NetworkSettings = { Networks: { ...nets, [n.Name]: ep } };
       await this.store.save(c);
       this.events.publish('network', 'connect', n.Id, { container: c.Id, name: n.Name, type: 'bridge' });

@@ -36,24 +36,36 @@ export async function writeEtcFiles(
   }
   await atomicWrite(files.hosts, hosts);
 
+  await atomicWrite(files.resolv, await resolvConf(o));
+  return files;
+}
+
+type ResolvOptions = { hostNetwork: boolean; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[]; nameserver?: string };
+
+/** A container's resolv.conf: its --dns flags, else the host's, else its user network's DNS server. */
+export async function resolvConf(o: ResolvOptions): Promise<string> {
   const host = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  let resolv: string;
   if (o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length) {
-    resolv = [
+    return [
       ...(o.dns ?? []).map((d) => `nameserver ${d}`),
       ...(o.dnsSearch?.length ? [`search ${o.dnsSearch.join(' ')}`] : []),
       ...(o.dnsOptions?.length ? [`options ${o.dnsOptions.join(' ')}`] : []),
       '',
     ].join('\n');
-  } else if (o.hostNetwork) {
-    resolv = host;
-  } else if (o.nameserver) {
-    // The network's DNS server answers for containers and forwards the rest to the host's resolvers.
-    resolv = [`nameserver ${o.nameserver}`, ...host.split('\n').filter((l) => /^\s*(search|options)\s/.test(l)), ''].join('\n');
-  } else {
-    // A loopback resolver of the host is unreachable from another network namespace.
-    resolv = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
   }
-  await atomicWrite(files.resolv, resolv);
-  return files;
+  if (o.hostNetwork) return host;
+  // The network's DNS server answers for containers and forwards the rest to the host's resolvers.
+  if (o.nameserver) return [`nameserver ${o.nameserver}`, ...host.split('\n').filter((l) => /^\s*(search|options)\s/.test(l)), ''].join('\n');
+  // A loopback resolver of the host is unreachable from another network namespace.
+  return host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+}
+
+/**
+ * A running container's resolv.conf pointed at a user network's DNS server
+ * (it joined its first one): written in place, since the file is bind-mounted
+ * and a rename would leave the container the old one. --dns flags stay.
+ */
+export async function useNetworkResolver(dir: string, o: Omit<ResolvOptions, 'nameserver' | 'hostNetwork'>, nameserver: string): Promise<void> {
+  if (o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length) return;
+  await fsp.writeFile(path.join(dir, 'resolv.conf'), await resolvConf({ ...o, hostNetwork: false, nameserver }));
 }

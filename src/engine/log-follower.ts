@@ -146,6 +146,8 @@ export class LogFollower {
    */
   async *read(o: FollowOptions & { tail?: number }): AsyncGenerator<LogBatch> {
     let ring: LogEntry[] | undefined = o.tail !== undefined && o.tail >= 0 ? [] : undefined;
+    // Not following: the tail is of what exists now, not of lines a running container adds while it is read.
+    const once = o.done();
     const onAbort = () => this.wake?.();
     o.signal?.addEventListener('abort', onAbort);
     void o.ended?.then(onAbort, onAbort);
@@ -182,6 +184,7 @@ export class LogFollower {
           const last = o.tail ? ring.slice(-o.tail) : [];
           ring = undefined;
           for (let i = 0; i < last.length; i += 1024) yield last.slice(i, i + 1024);
+          if (once) return;
         }
         // At the end of the newest file. Asked first: whatever was written before the writer finished is seen below.
         const finished = o.done();

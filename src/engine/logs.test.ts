@@ -54,3 +54,17 @@ test('rotation keeps max-file files and tail reads across them in order', async 
   assert.deepEqual(tail, ['line2', 'line4']);
   await fsp.rm(dir, { recursive: true });
 });
+
+test('a tail without follow is of what the log held when the reading began', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-logs-'));
+  const file = path.join(dir, 'ctr.log');
+  await fsp.writeFile(file, '2024-01-01T00:00:00Z stdout F a\n2024-01-01T00:00:01Z stdout F b\n');
+  const got = [];
+  for await (const batch of readLogs(file, { tail: 1 })) {
+    for (const e of batch) got.push(e.data.toString());
+    // The container goes on writing while its tail is sent.
+    await fsp.appendFile(file, '2024-01-01T00:00:02Z stdout F c\n');
+  }
+  assert.deepEqual(got, ['b']);
+  await fsp.rm(dir, { recursive: true });
+});

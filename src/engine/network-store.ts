@@ -59,7 +59,7 @@ export function addressPlan(n: NetworkRecord): AddressPlan {
 export class NetworkStore {
   private readonly byId = new Map<string, NetworkRecord>();
 
-  private constructor(private readonly root: string) {}
+  private constructor(readonly root: string) {}
 
   static async open(root: string): Promise<NetworkStore> {
     await mkdirp(root, 0o700);

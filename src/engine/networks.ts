@@ -89,6 +89,11 @@ export class NetworkService {
     return path.join(this.execRoot, 'networks', 'ipam');
   }
 
+  /** The folders of this service's records, for the check's search for temp files of cut-off writes. */
+  recordDirs(): string[] {
+    return [this.store.root, this.stateDir];
+  }
+
   netnsPath(id: string) {
     return path.join(this.execRoot, 'netns', id);
   }
@@ -97,6 +102,7 @@ export class NetworkService {
     const s = new NetworkService(await NetworkStore.open(path.join(dataRoot, 'networks')), cfg, execRoot, logger);
     await mkdirp(s.stateDir, 0o700);
     for (const f of await fsp.readdir(s.stateDir)) {
+      if (!f.endsWith('.json')) continue; // not the temp files of writes a crash cut short
       const st = await readJsonIfExists<EndpointState>(path.join(s.stateDir, f));
       if (st) s.states.set(st.id, st);
     }
@@ -267,9 +273,12 @@ export class NetworkService {
       await this.detach(c.Id).catch((err) => this.logger.warn('network detach after a failed attach', { id: c.Id, error: errorMessage(err) }));
       throw e;
     }
-    const first = st.attachments[0];
-    const firstNet = first ? this.store.find(first.networkId) : undefined;
-    return { netns: st.netns, ip: first?.ip, nameserver: firstNet && firstNet.Name !== 'bridge' ? first.gateway : undefined };
+    return { netns: st.netns, ip: st.attachments[0]?.ip, nameserver: this.nameserverOf(st) };
+  }
+
+  /** The DNS server of a container's first user network (docker's embedded DNS serves any container on one). */
+  private nameserverOf(st: EndpointState): string | undefined {
+    return st.attachments.find((a) => hasDns(this.store.find(a.networkId)))?.gateway;
   }
 
   private async attachOne(c: ContainerRecord, st: EndpointState, n: NetworkRecord, ep: EndpointSettings, primary: boolean): Promise<Attachment> {
@@ -295,7 +304,7 @@ export class NetworkService {
         plugins.push({ type: 'bandwidth', capabilities: { bandwidth: true } });
       }
     }
-    const names = n.Name === 'bridge' ? [] : [c.Name.replace(/^\//, ''), ...(ep.Aliases ?? []), shortId(c.Id)];
+    const names = !hasDns(n) ? [] : [c.Name.replace(/^\//, ''), ...(ep.Aliases ?? []), shortId(c.Id)];
     const att: Attachment = { networkId: n.Id, ifName: `eth${k}`, endpointId: randomBytes(32).toString('hex'), conf: { cniVersion: CNI_VERSION, name: n.Id, plugins }, args, names };
     st.attachments.push(att);
     await this.saveState(st);
@@ -357,7 +366,7 @@ export class NetworkService {
 
   /** Sets a user network's DNS records from the attachments on it (none on the default bridge, as docker). */
   private updateDns(n: NetworkRecord): Promise<void> {
-    if (n.Name === 'bridge' || n.Driver !== 'bridge') return Promise.resolve();
+    if (!hasDns(n)) return Promise.resolve();
     return this.serial(async () => {
       const cur = this.store.find(n.Id);
       const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, names: att.names }] : []));
@@ -383,13 +392,19 @@ export class NetworkService {
     if (n) await this.updateDns(n);
   }
 
-  /** `network connect` of a running container: one more interface. */
-  async connectRunning(c: ContainerRecord, n: NetworkRecord, ep: EndpointSettings): Promise<void> {
+  /**
+   * `network connect` of a running container: one more interface. Returns
+   * the network's DNS server when it is the container's first user network
+   * (its resolv.conf has to point there now).
+   */
+  async connectRunning(c: ContainerRecord, n: NetworkRecord, ep: EndpointSettings): Promise<string | undefined> {
     const st = this.states.get(c.Id);
     if (!st) throw conflict(`container ${c.Id} has no network namespace of its own`);
     if (st.attachments.some((a) => a.networkId === n.Id)) throw new BerthError('forbidden', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
+    const had = this.nameserverOf(st);
     try {
-      await this.attachOne(c, st, n, ep, false);
+      const att = await this.attachOne(c, st, n, ep, false);
+      return !had && hasDns(n) ? att.gateway : undefined;
     } catch (e) {
       const att = st.attachments.find((a) => a.networkId === n.Id);
       if (att) await this.undoAttachment(st, att);
@@ -451,7 +466,7 @@ export class NetworkService {
   async check(isRunning: (id: string) => boolean, busy: (id: string) => boolean): Promise<Finding[]> {
     const out: Finding[] = [];
     const ids = new Set<string>();
-    for (const f of await fsp.readdir(this.stateDir).catch(() => [])) ids.add(f.replace(/\.json$/, ''));
+    for (const f of await fsp.readdir(this.stateDir).catch(() => [])) if (f.endsWith('.json')) ids.add(f.slice(0, -5));
     for (const f of await fsp.readdir(path.dirname(this.netnsPath('x'))).catch(() => [])) ids.add(f);
     for (const id of ids) {
       if (isRunning(id) || busy(id)) continue;
@@ -482,4 +497,9 @@ function bandwidthArgs(c: ContainerRecord): Record<string, number> | undefined {
   if (!ingress && !egress) return undefined;
   const burst = (rate: number) => Math.max(Math.round(rate / 10), 64 * 1024 * 8);
   return { ingressRate: ingress, ingressBurst: ingress ? burst(ingress) : 0, egressRate: egress, egressBurst: egress ? burst(egress) : 0 };
+}
+
+/** User networks have name resolution; the default bridge has none, as docker's. */
+function hasDns(n: NetworkRecord | undefined): boolean {
+  return !!n && n.Driver === 'bridge' && n.Name !== 'bridge';
 }

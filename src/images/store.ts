@@ -273,12 +273,14 @@ export class ImageStore {
   /**
    * Committed layers no image needs (children before parents) and blobs no
    * image references. Active snapshots belong to containers: a layer under
-   * one stays.
+   * one stays. Images in `forgotten` (broken ones the check removes) count
+   * as gone already, so what only they used goes in the same repair.
    */
-  private async unreferenced(keepSnapshots: Set<string>) {
+  private async unreferenced(keepSnapshots: Set<string>, forgotten = new Set<Digest>()) {
     const liveBlobs = new Set<string>();
     const liveSnaps = new Set<string>(keepSnapshots);
     for (const rec of await this.list()) {
+      if (forgotten.has(rec.id)) continue;
       liveBlobs.add(rec.manifest.digest);
       const m = await this.content.readJson<Manifest>(rec.manifest.digest).catch(() => undefined);
       if (!m) continue;
@@ -327,7 +329,7 @@ export class ImageStore {
         out.push({ kind: 'snapshot', subject: s.name, detail: `an ${s.kind} snapshot no container owns`, repair: () => this.snapshots.remove(s.name) });
       }
     }
-    const { layers, blobs } = await this.unreferenced(new Set());
+    const { layers, blobs } = await this.unreferenced(new Set(), broken);
     for (const s of layers) out.push({ kind: 'layer', subject: s.name, detail: 'a layer no image uses', repair: () => this.snapshots.remove(s.name) });
     for (const b of blobs) out.push({ kind: 'blob', subject: b.digest, detail: `${b.size} bytes no image references`, repair: () => this.content.delete(b.digest) });
     return out;

@@ -10,7 +10,16 @@ export async function ensureBridge(name: string, gatewayCidr: string): Promise<v
     if (!(e instanceof CommandError && /File exists/.test(e.stderr))) throw e;
   });
   await run('ip', ['addr', 'replace', gatewayCidr, 'dev', name]);
-  await run('ip', ['link', 'set', name, 'up']);
+  // A bridge without an address of its own takes its lowest port's, so its MAC
+  // changes as containers come and go, and the ARP caches of the others point
+  // at nothing: their gateway (and DNS) goes dark until the entries expire.
+  await run('ip', ['link', 'set', name, 'address', bridgeMac(gatewayCidr), 'up']);
+}
+
+/** A locally administered MAC made of the gateway's address (docker's 02:42 prefix), so it is stable and unique per host. */
+export function bridgeMac(gatewayCidr: string): string {
+  const bytes = gatewayCidr.split('/')[0].split('.').map(Number);
+  return ['02', '42', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 export async function removeBridge(name: string): Promise<void> {

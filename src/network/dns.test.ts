@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostNameservers } from './dns';
+import { hostNameservers, lookupIn } from './dns';
 
 test('upstream resolvers are the nameservers of resolv.conf, in order', () => {
   assert.deepEqual(hostNameservers('# c\nsearch example.com\nnameserver 10.0.0.2\nnameserver  127.0.0.53 \nnameserver fd00::1\noptions ndots:2\n'), ['10.0.0.2', '127.0.0.53']);
   assert.deepEqual(hostNameservers(''), []);
+});
+
+test('names resolve for containers sharing a network, whichever of its addresses asks', () => {
+  const zones = [
+    { gateway: '10.1.0.1', records: [{ id: 'web', ip: '10.1.0.2', names: ['web'] }, { id: 'api', ip: '10.1.0.3', names: ['api', 'API-Alias'] }] },
+    { gateway: '10.2.0.1', records: [{ id: 'api', ip: '10.2.0.2', names: ['api'] }, { id: 'db', ip: '10.2.0.3', names: ['db'] }] },
+  ];
+  assert.deepEqual(lookupIn(zones, '10.1.0.2', 'api'), ['10.1.0.3']);
+  assert.deepEqual(lookupIn(zones, '10.1.0.2', 'api-alias.'), ['10.1.0.3'], 'case and a trailing dot do not matter');
+  assert.equal(lookupIn(zones, '10.1.0.2', 'db'), undefined, 'web shares no network with db');
+  // api asks its first network's resolver for a name on its second one.
+  assert.deepEqual(lookupIn(zones, '10.1.0.3', 'db'), ['10.2.0.3']);
+  assert.deepEqual(lookupIn(zones, '10.1.0.3', 'api')?.sort(), ['10.1.0.3', '10.2.0.2']);
+  assert.equal(lookupIn(zones, '192.168.9.9', 'web'), undefined, 'a stranger gets nothing of ours');
 });

@@ -11,7 +11,7 @@ export interface DnsRecord {
   names: string[];
 }
 
-interface NetworkZone {
+export interface NetworkZone {
   gateway: string;
   records: DnsRecord[];
 }
@@ -30,6 +30,19 @@ function readResolvConf(): string {
 }
 
 const FORWARD_TIMEOUT_MS = 5000;
+
+/**
+ * The addresses `name` has for the container at `asker`: its name, aliases or
+ * short id on all the networks that container is on, whichever of its
+ * addresses asked (docker answers the same on every network's resolver).
+ */
+export function lookupIn(zones: NetworkZone[], asker: string, name: string): string[] | undefined {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  const askers = new Set(zones.flatMap((z) => z.records.filter((r) => r.ip === asker).map((r) => r.id)));
+  const mine = zones.filter((z) => z.records.some((r) => askers.has(r.id)));
+  const ips = mine.flatMap((z) => z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n)).map((r) => r.ip));
+  return ips.length ? [...new Set(ips)] : undefined;
+}
 
 /**
  * Name resolution on user networks, served by the daemon on each network's
@@ -88,12 +101,8 @@ export class DnsServer {
     });
   }
 
-  /** The addresses `name` has for a container at `asker`: on the networks the asker is on. */
   lookup(asker: string, name: string): string[] | undefined {
-    const n = name.toLowerCase().replace(/\.$/, '');
-    const zones = [...this.zones.values()].filter((z) => z.records.some((r) => r.ip === asker));
-    const ips = zones.flatMap((z) => z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n)).map((r) => r.ip));
-    return ips.length ? [...new Set(ips)] : undefined;
+    return lookupIn([...this.zones.values()], asker, name);
   }
 
   private async answer(s: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo): Promise<void> {

@@ -26,8 +26,8 @@ export interface SnapshotInfo {
  * a read-only layer named by its chain id; an active one is a writable upper
  * over a parent chain (a container's rootfs, or a layer being unpacked).
  * Each lives in snapshots/<hash of name>/{fs,work,info.json}; info.json is
- * written last, so a crash mid-prepare leaves an orphan without info that
- * open() removes.
+ * written last, so a crash mid-prepare (or mid-commit) leaves an orphan
+ * without whole info that open() removes.
  */
 export class OverlaySnapshotter {
   private constructor(private readonly root: string) {}
@@ -36,11 +36,19 @@ export class OverlaySnapshotter {
     await mkdirp(root, 0o700);
     const s = new OverlaySnapshotter(root);
     for (const dir of await fsp.readdir(root)) {
-      if (!(await readJsonIfExists(path.join(root, dir, 'info.json')))) {
-        await fsp.rm(path.join(root, dir), { recursive: true, force: true });
-      }
+      if (!(await s.infoIn(dir))) await fsp.rm(path.join(root, dir), { recursive: true, force: true });
     }
     return s;
+  }
+
+  /**
+   * The info of the snapshot in a folder, if whole: written, and in the folder
+   * its name hashes to. A commit cut between its info write and its rename
+   * leaves a folder whose info names another folder.
+   */
+  private async infoIn(dir: string): Promise<SnapshotInfo | undefined> {
+    const info = await readJsonIfExists<SnapshotInfo>(path.join(this.root, dir, 'info.json'));
+    return info && this.dir(info.name) === path.join(this.root, dir) ? info : undefined;
   }
 
   private dir(name: string): string {
@@ -152,7 +160,7 @@ export class OverlaySnapshotter {
   async list(): Promise<SnapshotInfo[]> {
     const out: SnapshotInfo[] = [];
     for (const dir of await fsp.readdir(this.root)) {
-      const info = await readJsonIfExists<SnapshotInfo>(path.join(this.root, dir, 'info.json'));
+      const info = await this.infoIn(dir);
       if (info) out.push(info);
     }
     return out;

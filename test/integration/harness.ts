@@ -107,7 +107,7 @@ export class TestDaemon {
   /** berth, expecting success; returns trimmed stdout. */
   async ok(args: string[], o: { input?: string } = {}): Promise<string> {
     const r = await this.berth(args, o);
-    assert.equal(r.code, 0, `berth ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    assert.equal(r.code, 0, `berth ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
     return r.stdout.trim();
   }
 

@@ -15,7 +15,7 @@ describe('isolation and resources', () => {
     const [procs, host, ...ifs] = out.split('\n');
     assert.ok(Number(procs) <= 3, `saw ${procs} processes`);
     assert.equal(host, 'box');
-    assert.deepEqual(ifs, ['lo']);
+    assert.deepEqual(ifs, ['eth0', 'lo'], 'its own loopback and its end of a veth, none of the host\'s interfaces');
   });
 
   test("capabilities, seccomp and masked paths are docker's defaults", async () => {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { api, bridgePorts, exec, rulesMentioning, sleep, suiteDaemon, type TestDaemon } from './harness';
+import { api, bridgePorts, eventually, exec, rulesMentioning, sleep, suiteDaemon, type TestDaemon } from './harness';
 
 /** Sends a line to host:port over TCP (the host's loopback) and returns what comes back. */
 function talk(port: number, host = '127.0.0.1'): Promise<string> {
@@ -282,8 +282,15 @@ describe('networks', () => {
     assert.equal(srv.code, 0, srv.stderr);
     const client = (await d.docker(['run', '-d', '--name', 'dk-client', 'busybox', 'sleep', '1000'])).stdout.trim();
     assert.equal((await d.docker(['network', 'connect', '--alias', 'cli', 'dk', client])).code, 0);
-    const out = await d.docker(['exec', client, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc svc 80`]);
-    assert.match(out.stdout, /HTTP\/1\.[01] 200/);
+    // It started on the default bridge: joining a user network gives it that network's resolver (as docker).
+    assert.match((await d.docker(['exec', client, 'cat', '/etc/resolv.conf'])).stdout, /^nameserver \d+\.\d+\.\d+\.1$/m);
+    // httpd may still be starting.
+    const get = async () => (await d.docker(['exec', client, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc svc 80`])).stdout;
+    const page = await eventually(async () => {
+      const out = await get();
+      return /HTTP\/1\.[01] 200/.test(out) ? out : '';
+    }, 5000);
+    assert.match(page, new RegExp(await inspect(d, 'dk-web', '{{.Config.Hostname}}')));
     const port = await d.docker(['port', 'dk-web', '80']);
     assert.match(port.stdout, /0\.0\.0\.0:\d+/);
     assert.match(await talk(Number(port.stdout.trim().split(':')[1])), /200 OK/);
@@ -307,13 +314,19 @@ describe('networks', () => {
     fs.mkdirSync(path.dirname(ns), { recursive: true });
     fs.writeFileSync(ns, '');
     assert.equal((await exec('unshare', [`--net=${ns}`, 'true'])).code, 0);
+    // A state write cut off by the crash: a temp file, not a container's set-up.
+    const temp = path.join(d.execRoot, 'networks', 'endpoints', `${'d'.repeat(64)}.json.0badf00d.tmp`);
+    fs.writeFileSync(temp, '{"id":');
+    fs.utimesSync(temp, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     const found = await d.berth(['system', 'check']);
     assert.equal(found.code, 1);
     assert.match(found.stdout, /ip-lease/);
-    assert.match(found.stdout, /network-endpoint/);
+    assert.match(found.stdout, new RegExp(`network-endpoint\\s+${'e'.repeat(64)}\\s`));
+    assert.match(found.stdout, /temp-file.*0badf00d\.tmp/);
+    assert.doesNotMatch(found.stdout, /network-endpoint.*\.tmp/);
     await d.ok(['system', 'check', '--repair']);
     assert.match(await d.ok(['system', 'check']), /No problems found/);
-    assert.ok(!fs.existsSync(lease) && !fs.existsSync(ns));
+    assert.ok(!fs.existsSync(lease) && !fs.existsSync(ns) && !fs.existsSync(temp));
     await d.ok(['network', 'rm', 'orphan']);
   });
 
