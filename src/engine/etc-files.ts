@@ -36,26 +36,27 @@ export async function writeEtcFiles(
   }
   await atomicWrite(files.hosts, hosts);
 
-  await atomicWrite(files.resolv, await resolvConf(o));
+  await atomicWrite(files.resolv, resolvConf(o, await hostResolvConf()));
   return files;
 }
 
 type ResolvOptions = { hostNetwork: boolean; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[]; nameserver?: string };
 
-/** A container's resolv.conf: its --dns flags, else the host's, else its user network's DNS server. */
-export async function resolvConf(o: ResolvOptions): Promise<string> {
-  const host = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  if (o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length) {
-    return [
-      ...(o.dns ?? []).map((d) => `nameserver ${d}`),
-      ...(o.dnsSearch?.length ? [`search ${o.dnsSearch.join(' ')}`] : []),
-      ...(o.dnsOptions?.length ? [`options ${o.dnsOptions.join(' ')}`] : []),
-      '',
-    ].join('\n');
+/**
+ * A container's resolv.conf. On a user network: the network's DNS server (its
+ * --dns servers become that server's upstreams for the container, as with
+ * docker's embedded DNS), with the search and options of the flags or else
+ * the host's. Elsewhere: the --dns flags, else the host's file.
+ */
+export function resolvConf(o: ResolvOptions, host: string): string {
+  const hostLines = (key: string) => host.split('\n').filter((l) => new RegExp(`^\\s*${key}\\s`).test(l));
+  const search = o.dnsSearch?.length ? [`search ${o.dnsSearch.join(' ')}`] : undefined;
+  const options = o.dnsOptions?.length ? [`options ${o.dnsOptions.join(' ')}`] : undefined;
+  if (o.nameserver && !o.hostNetwork) {
+    return [`nameserver ${o.nameserver}`, ...(search ?? hostLines('search')), ...(options ?? hostLines('options')), ''].join('\n');
   }
+  if (o.dns?.length || search || options) return [...(o.dns ?? []).map((d) => `nameserver ${d}`), ...(search ?? []), ...(options ?? []), ''].join('\n');
   if (o.hostNetwork) return host;
-  // The network's DNS server answers for containers and forwards the rest to the host's resolvers.
-  if (o.nameserver) return [`nameserver ${o.nameserver}`, ...host.split('\n').filter((l) => /^\s*(search|options)\s/.test(l)), ''].join('\n');
   // A loopback resolver of the host is unreachable from another network namespace.
   return host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
 }
@@ -63,9 +64,12 @@ export async function resolvConf(o: ResolvOptions): Promise<string> {
 /**
  * A running container's resolv.conf pointed at a user network's DNS server
  * (it joined its first one): written in place, since the file is bind-mounted
- * and a rename would leave the container the old one. --dns flags stay.
+ * and a rename would leave the container the old one.
  */
 export async function useNetworkResolver(dir: string, o: Omit<ResolvOptions, 'nameserver' | 'hostNetwork'>, nameserver: string): Promise<void> {
-  if (o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length) return;
-  await fsp.writeFile(path.join(dir, 'resolv.conf'), await resolvConf({ ...o, hostNetwork: false, nameserver }));
+  await fsp.writeFile(path.join(dir, 'resolv.conf'), resolvConf({ ...o, hostNetwork: false, nameserver }, await hostResolvConf()));
+}
+
+function hostResolvConf(): Promise<string> {
+  return fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
 }

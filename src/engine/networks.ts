@@ -31,6 +31,8 @@ interface Attachment {
   args: Record<string, unknown>;
   /** Names it answers to in DNS (user networks). */
   names: string[];
+  /** The container's --dns servers: where the network's resolver forwards its other queries. */
+  upstreams?: string[];
   result?: CniResult;
   ip?: string;
   prefixLen?: number;
@@ -306,6 +308,7 @@ export class NetworkService {
     }
     const names = !hasDns(n) ? [] : [c.Name.replace(/^\//, ''), ...(ep.Aliases ?? []), shortId(c.Id)];
     const att: Attachment = { networkId: n.Id, ifName: `eth${k}`, endpointId: randomBytes(32).toString('hex'), conf: { cniVersion: CNI_VERSION, name: n.Id, plugins }, args, names };
+    if (c.HostConfig.Dns?.length) att.upstreams = [...c.HostConfig.Dns];
     st.attachments.push(att);
     await this.saveState(st);
     const result = await this.cni.add(att.conf, { containerId: c.Id, netns: st.netns, ifName: att.ifName, capabilityArgs: args });
@@ -369,7 +372,7 @@ export class NetworkService {
     if (!hasDns(n)) return Promise.resolve();
     return this.serial(async () => {
       const cur = this.store.find(n.Id);
-      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, names: att.names }] : []));
+      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, names: att.names, upstreams: att.upstreams }] : []));
       await this.dns.set(n.Id, cur ? formatIp(addressPlan(cur).gateway) : undefined, records);
     });
   }

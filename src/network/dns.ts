@@ -9,6 +9,8 @@ export interface DnsRecord {
   id: string;
   ip: string;
   names: string[];
+  /** Where its other queries go (docker's --dns on a user network); the host's resolvers when none. */
+  upstreams?: string[];
 }
 
 export interface NetworkZone {
@@ -121,12 +123,13 @@ export class DnsServer {
       s.send(reply, from.port, from.address);
       return;
     }
-    s.send(await this.forward(msg, q), from.port, from.address);
+    const own = [...this.zones.values()].flatMap((z) => z.records).find((r) => r.ip === from.address)?.upstreams;
+    s.send(await this.forward(msg, q, own?.length ? own : this.upstreams()), from.port, from.address);
   }
 
-  /** Asks the host's resolvers; SERVFAIL when none answers in time. */
-  private async forward(msg: Buffer, q: packet.Packet): Promise<Buffer> {
-    for (const server of this.upstreams()) {
+  /** Asks the servers in turn; SERVFAIL when none answers in time. */
+  private async forward(msg: Buffer, q: packet.Packet, servers: string[]): Promise<Buffer> {
+    for (const server of servers) {
       const reply = await new Promise<Buffer | undefined>((resolve) => {
         const c = dgram.createSocket('udp4');
         const done = (b?: Buffer) => {

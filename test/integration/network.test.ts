@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import * as packet from 'dns-packet';
 import { api, bridgePorts, eventually, exec, rulesMentioning, sleep, suiteDaemon, type TestDaemon } from './harness';
 
 /** Sends a line to host:port over TCP (the host's loopback) and returns what comes back. */
@@ -75,6 +77,35 @@ describe('networks', () => {
     assert.equal(await resolve(d, web, 'db'), await ipOn(d, db2, 'app'));
     await d.ok(['rm', '-f', db2, web]);
     await d.ok(['network', 'rm', 'app']);
+  });
+
+  test('--dns on a user network: names of containers still resolve, other names go to the servers given', async () => {
+    // A resolver on a loopback address of the host's, answering one name.
+    const upstream = dgram.createSocket('udp4');
+    const asked: string[] = [];
+    upstream.on('message', (msg, from) => {
+      const q = packet.decode(msg);
+      const question = q.questions![0];
+      asked.push(question.name);
+      const known = question.name === 'elsewhere.example' && question.type === 'A';
+      const answers: packet.Answer[] = known ? [{ type: 'A', name: question.name, ttl: 60, data: '10.9.8.7' }] : [];
+      upstream.send(packet.encode({ id: q.id, type: 'response', flags: packet.RECURSION_AVAILABLE | (known ? 0 : 3), questions: q.questions, answers }), from.port, from.address);
+    });
+    await new Promise<void>((r) => upstream.bind(53, '127.0.0.77', r));
+    try {
+      await d.ok(['network', 'create', 'dnsnet']);
+      const a = await d.ok(['run', '-d', '--network', 'dnsnet', '--dns', '127.0.0.77', '--dns-search', 'x.test', 'busybox', 'sleep', '1000']);
+      const b = await d.ok(['run', '-d', '--name', 'peer', '--network', 'dnsnet', 'busybox', 'sleep', '1000']);
+      assert.match(await d.ok(['exec', a, 'cat', '/etc/resolv.conf']), /^nameserver \d+\.\d+\.\d+\.1\nsearch x\.test$/m);
+      // Absolute: busybox's nslookup tries the search domain first and stops at its NXDOMAIN.
+      assert.equal(await resolve(d, a, 'peer.'), await ipOn(d, b, 'dnsnet'));
+      assert.equal(await resolve(d, a, 'elsewhere.example'), '10.9.8.7');
+      assert.ok(asked.includes('elsewhere.example'), `the upstream was asked: ${asked.join(', ')}`);
+      await d.ok(['rm', '-f', a, b]);
+      await d.ok(['network', 'rm', 'dnsnet']);
+    } finally {
+      upstream.close();
+    }
   });
 
   test('published ports: fixed, random, -P, port; from the host loopback and from other containers', async () => {
