@@ -786,7 +786,8 @@ export class ContainerService {
     return this.withLock(c.Id, async () => {
       const n = this.networks.store.get(network);
       const mode = c.HostConfig.NetworkMode ?? 'default';
-      if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) throw new BerthError('forbidden', `container sharing network namespace with another container or host cannot be connected to any other network`);
+      if (mode === 'host' || mode.startsWith('container:')) throw new BerthError('forbidden', `container sharing network namespace with another container or host cannot be connected to any other network`);
+      if (mode === 'none') throw new BerthError('forbidden', 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
       if (n.Driver !== 'bridge') throw new BerthError('forbidden', `container cannot be connected to ${n.Name} together with other networks`);
       const nets = c.NetworkSettings?.Networks ?? {};
       if (nets[n.Name]) throw new BerthError('forbidden', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
@@ -816,13 +817,8 @@ export class ContainerService {
       if (n?.Driver === 'host') throw new BerthError('forbidden', 'container cannot be disconnected from host network or connected to host network');
       if (c.State.Running && n) await this.networks.disconnectRunning(c, n);
       delete nets[name];
+      // As docker, the network mode stays: a container left on no network has loopback only until it is connected again.
       c.NetworkSettings = { Networks: nets };
-      // As docker: a container left on no network is on none.
-      if ((c.HostConfig.NetworkMode ?? 'default') === name || (name === 'bridge' && c.HostConfig.NetworkMode === 'default')) {
-        const rest = Object.keys(nets);
-        c.HostConfig = { ...c.HostConfig, NetworkMode: rest[0] ?? 'none' };
-        if (!rest.length) c.NetworkSettings = { Networks: { none: this.networks.endpointFor(this.networks.store.get('none'), {}) } };
-      }
       await this.store.save(c);
       if (n) this.events.publish('network', 'disconnect', n.Id, { container: c.Id, name: n.Name, type: 'bridge' });
     });

@@ -430,7 +430,7 @@ export class NetworkService {
     const networks: Record<string, EndpointSettings> = {};
     for (const [name, ep] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
       const att = st?.attachments.find((a) => a.networkId === ep.NetworkID);
-      networks[name] = att && c.State.Running ? { ...ep, EndpointID: att.endpointId, Gateway: att.gateway ?? '', IPAddress: att.ip ?? '', IPPrefixLen: att.prefixLen ?? 0, MacAddress: att.mac ?? '', Aliases: att.names.length ? [...(ep.Aliases ?? []), shortId(c.Id)] : ep.Aliases } : ep;
+      networks[name] = att && c.State.Running ? { ...ep, EndpointID: att.endpointId, Gateway: att.gateway ?? '', IPAddress: att.ip ?? '', IPPrefixLen: att.prefixLen ?? 0, MacAddress: att.mac ?? '', Aliases: att.names.length ? [...new Set([...(ep.Aliases ?? []), shortId(c.Id)])] : ep.Aliases } : ep;
     }
     return { networks, ports: c.State.Running ? (st?.ports ?? []) : [] };
   }

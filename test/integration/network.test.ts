@@ -210,7 +210,18 @@ describe('networks', () => {
     await d.ok(['network', 'connect', 'back', c]);
     await d.ok(['start', c]);
     assert.ok(await ipOn(d, c, 'back'));
-    await d.ok(['rm', '-f', c, peer]);
+    // Off every network (compose disconnects and connects again to set aliases): the mode stays, loopback only.
+    await d.ok(['stop', '-t', '0', c]);
+    await d.ok(['network', 'disconnect', 'front', c]);
+    await d.ok(['network', 'disconnect', 'back', c]);
+    assert.equal(await inspect(d, c, '{{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}'), 'front 0');
+    await d.ok(['start', c]);
+    assert.deepEqual((await d.ok(['exec', c, 'ls', '/sys/class/net'])).split('\n'), ['lo']);
+    await d.ok(['network', 'connect', 'front', c]);
+    assert.ok(await ipOn(d, c, 'front'));
+    const none = await d.ok(['create', '--network', 'none', 'busybox', 'true']);
+    assert.match((await d.berth(['network', 'connect', 'front', none])).stderr, /private \(none\) mode/);
+    await d.ok(['rm', '-f', c, peer, none]);
     await d.ok(['network', 'rm', 'front', 'back']);
   });
 
@@ -333,6 +344,61 @@ describe('networks', () => {
     assert.deepEqual(ctr.NetworkSettings.Networks.dk.Aliases.slice(0, 1), ['svc']);
     assert.equal((await d.docker(['rm', '-f', 'dk-web', 'dk-client'])).code, 0);
     assert.equal((await d.docker(['network', 'rm', 'dk'])).code, 0);
+  });
+
+  test('docker-compose: project networks, service names and aliases, an internal network, published ports, down', async () => {
+    const dir = path.join(d.dir, 'proj');
+    fs.mkdirSync(dir, { recursive: true });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    fs.writeFileSync(path.join(dir, 'docker-compose.yml'), [
+      'version: "3.8"',
+      'services:',
+      '  db:',
+      '    image: busybox',
+      `    command: ${JSON.stringify(HTTPD)}`,
+      '    networks:',
+      '      back:',
+      '        aliases: [database]',
+      '  web:',
+      '    image: busybox',
+      `    command: ${JSON.stringify(HTTPD)}`,
+      '    depends_on: [db]',
+      `    ports: ["127.0.0.1:${port}:80"]`,
+      '    networks: [front, back]',
+      'networks:',
+      '  front: {}',
+      '  back:',
+      '    internal: true',
+      '',
+    ].join('\n'));
+    const compose = (args: string[]) => exec('docker-compose', ['-H', d.host, '-p', 'proj', '-f', path.join(dir, 'docker-compose.yml'), ...args], { timeoutMs: 120_000 });
+    const up = await compose(['up', '-d']);
+    assert.equal(up.code, 0, up.stderr);
+    try {
+      const dbIp = await ipOn(d, 'proj_db_1', 'proj_back');
+      for (const name of ['db', 'database']) assert.equal(await resolve(d, 'proj_web_1', name), dbIp, `web resolves ${name}`);
+      const dbHost = await inspect(d, 'proj_db_1', '{{.Config.Hostname}}');
+      const page = await eventually(async () => {
+        const out = (await d.berth(['exec', 'proj_web_1', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc database 80`])).stdout;
+        return out.includes(dbHost) ? out : '';
+      }, 5000);
+      assert.match(page, /200 OK/);
+      const viaPort = await eventually(async () => {
+        const out = await talk(port).catch(() => '');
+        return out.includes('200 OK') ? out : '';
+      }, 5000);
+      assert.match(viaPort, new RegExp(await inspect(d, 'proj_web_1', '{{.Config.Hostname}}')));
+      // db is on the internal network only: front is out of its reach.
+      assert.equal(await d.ok(['network', 'inspect', '-f', '{{.Internal}}', 'proj_back']), 'true');
+      assert.equal(await pings(d, 'proj_db_1', await ipOn(d, 'proj_web_1', 'proj_front')), false);
+      const ps = await compose(['ps']);
+      assert.match(ps.stdout, /proj_web_1.*Up/);
+    } finally {
+      const down = await compose(['down', '-t', '1']);
+      assert.equal(down.code, 0, down.stderr);
+    }
+    assert.equal(await d.ok(['ps', '-aq', '--filter', 'label=com.docker.compose.project=proj']), '');
+    assert.equal(await d.ok(['network', 'ls', '-q', '--filter', 'name=proj_']), '');
   });
 
   test('system check finds and repairs what a crashed start left of a network set-up', async () => {
