@@ -52,7 +52,6 @@ function must(cmd: string, args: string[]): string {
 
 /** A way to run a command where the client and the server are. */
 interface Pair {
-  name: string;
   /** Runs argv on the client side (a container or a namespace). */
   client(argv: string[]): string;
   serverIp: string;
@@ -110,7 +109,7 @@ function floor(o: Options, tag: string): { c2c: { gbit: number[]; latencyMs: num
     const server = spawn('ip', ['netns', 'exec', a, 'iperf3', '-s'], { stdio: 'ignore' });
     spawnSync('sleep', ['0.5']);
     try {
-      const c2c = measurePair({ name: 'floor', serverIp: '10.239.0.1', client: (argv) => must('ip', ['netns', 'exec', b, ...argv]) }, o);
+      const c2c = measurePair({ serverIp: '10.239.0.1', client: (argv) => must('ip', ['netns', 'exec', b, ...argv]) }, o);
       const hostToNs: number[] = [];
       for (let i = 0; i < o.reps; i++) hostToNs.push(iperfGbit(must('iperf3', ['-c', '10.239.1.2', '-t', String(o.seconds), '-J'])));
       return { c2c, hostToNs };
@@ -138,7 +137,7 @@ async function containers(d: Daemon, o: Options): Promise<{ c2c: { gbit: number[
     await sleep(500);
     const ip = ctl(d, ['inspect', '-f', '{{(index .NetworkSettings.Networks "benchnet").IPAddress}}', 'iperf-server']);
     const port = Number(ctl(d, ['port', 'iperf-server', '5201']).split('\n')[0].split(':').pop());
-    const c2c = measurePair({ name: 'c2c', serverIp: ip, client: (argv) => ctl(d, ['exec', 'iperf-client', ...argv]) }, o);
+    const c2c = measurePair({ serverIp: ip, client: (argv) => ctl(d, ['exec', 'iperf-client', ...argv]) }, o);
     return { c2c, published: measurePublished(port, o) };
   } finally {
     sh(d.cli[0], [...d.cli.slice(1), 'rm', '-f', 'iperf-server', 'iperf-client']);
