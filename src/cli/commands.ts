@@ -17,6 +17,7 @@ interface Command {
   /** Arguments after the first positional belong to the command (run, exec). */
   stopAtFirstArg?: boolean;
   minArgs?: number;
+  maxArgs?: number;
   usage: string;
 }
 
@@ -310,7 +311,50 @@ const containerCmds: Record<string, Command> = {
   },
   stats: { flags: [f('no-stream'), f('all', 'bool', 'a'), f('no-trunc'), FORMAT], usage: 'stats [OPTIONS] [CONTAINER...]', run: stats },
   port: { flags: [], minArgs: 1, usage: 'port CONTAINER [PRIVATE_PORT[/PROTO]]', run: port },
+  diff: {
+    flags: [], minArgs: 1, maxArgs: 1, usage: 'diff CONTAINER',
+    run: async (api, p) => {
+      const kinds = ['C', 'A', 'D'];
+      const changes = await api.json<{ Path: string; Kind: number }[]>('GET', `/containers/${encodeURIComponent(p.args[0])}/changes`);
+      write(changes.map((c) => `${kinds[c.Kind]} ${c.Path}\n`).join(''));
+    },
+  },
+  commit: {
+    flags: [f('author', 'string', 'a'), f('change', 'list', 'c'), f('message', 'string', 'm'), f('pause', 'bool', 'p')], minArgs: 1, maxArgs: 2,
+    usage: 'commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]',
+    run: async (api, p) => {
+      const { repo, tag } = splitRef(p.args[1]);
+      const pause = p.flags.pause === undefined ? true : bool(p, 'pause');
+      const r = await api.json<{ Id: string }>('POST', '/commit', {
+        query: { container: p.args[0], repo, tag, comment: str(p, 'message'), author: str(p, 'author'), changes: list(p, 'change'), pause: String(pause) },
+      });
+      write(`${r.Id}\n`);
+    },
+  },
+  export: {
+    flags: [f('output', 'string', 'o')], minArgs: 1, maxArgs: 1, usage: 'export [OPTIONS] CONTAINER',
+    run: async (api, p) => {
+      const out = str(p, 'output');
+      if (!out && process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      await saveTo(await api.request('GET', `/containers/${encodeURIComponent(p.args[0])}/export`), out);
+    },
+  },
 };
+
+/** `repo:tag` → its parts; the tag is what follows the last colon after the last slash. */
+function splitRef(ref: string | undefined): { repo?: string; tag?: string } {
+  if (!ref) return {};
+  const at = ref.lastIndexOf(':');
+  return at > ref.lastIndexOf('/') ? { repo: ref.slice(0, at), tag: ref.slice(at + 1) } : { repo: ref };
+}
+
+/** A tar the daemon sends, to a file (whole or not at all) or to stdout. */
+async function saveTo(res: NodeJS.ReadableStream, out: string | undefined): Promise<void> {
+  if (!out) return pipeline(res, process.stdout);
+  const tmp = `${out}.tmp`;
+  await pipeline(res, fs.createWriteStream(tmp));
+  fs.renameSync(tmp, out);
+}
 
 /** docker port: the published ports of a container, or the bindings of one of its ports. */
 async function port(api: ApiClient, p: Parsed): Promise<number> {
@@ -352,13 +396,7 @@ const imageCmds: Record<string, Command> = {
     flags: [f('change', 'list', 'c'), f('message', 'string', 'm'), f('platform', 'string')], minArgs: 1, usage: 'import [OPTIONS] file|-  [REPOSITORY[:TAG]]',
     run: async (api, p) => {
       const src = p.args[0] === '-' ? process.stdin : fs.createReadStream(p.args[0]);
-      const ref = p.args[1];
-      let repo: string | undefined;
-      let tag: string | undefined;
-      if (ref) {
-        const at = ref.lastIndexOf(':');
-        [repo, tag] = at > ref.lastIndexOf('/') ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, undefined];
-      }
+      const { repo, tag } = splitRef(p.args[1]);
       await progress(api.jsonLines('POST', '/images/create', { query: { fromSrc: '-', repo, tag, changes: list(p, 'change'), message: str(p, 'message') }, stream: src }));
     },
   },
@@ -375,12 +413,7 @@ const imageCmds: Record<string, Command> = {
     run: async (api, p) => {
       const out = str(p, 'output');
       if (!out && process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
-      const res = await api.request('GET', '/images/get', { query: { names: p.args } });
-      if (out) {
-        const tmp = `${out}.tmp`;
-        await pipeline(res, fs.createWriteStream(tmp));
-        fs.renameSync(tmp, out);
-      } else await pipeline(res, process.stdout);
+      await saveTo(await api.request('GET', '/images/get', { query: { names: p.args } }), out);
     },
   },
   history: {
@@ -643,6 +676,9 @@ export async function runCli(argv: string[]): Promise<number> {
     parsed = parseFlags(args, cmd.flags, { stopAtFirstArg: cmd.stopAtFirstArg, command: label });
     if ((cmd.minArgs ?? 0) > parsed.args.length) {
       throw invalidArgument(`"berth ${label}" requires at least ${cmd.minArgs} argument${cmd.minArgs === 1 ? '' : 's'}.\nSee 'berth ${label} --help'.\n\nUsage:  berth ${cmd.usage}`);
+    }
+    if (cmd.maxArgs !== undefined && parsed.args.length > cmd.maxArgs) {
+      throw invalidArgument(`"berth ${label}" accepts at most ${cmd.maxArgs} argument${cmd.maxArgs === 1 ? '' : 's'}.\nSee 'berth ${label} --help'.\n\nUsage:  berth ${cmd.usage}`);
     }
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);

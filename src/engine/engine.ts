@@ -17,6 +17,7 @@ import { ExecService } from './execs';
 import { ImageService } from './images';
 import type { ContainerRecord } from './model';
 import { type NetworkCreateRequest, type NetworkRecord, PREDEFINED } from './network-store';
+import { ContainerImages } from './commit';
 import { NetworkService } from './networks';
 import { portMap } from './ports';
 import { commandText, labelMatches, parseFilters, statusText } from './present';
@@ -34,6 +35,7 @@ export class Engine {
     readonly images: ImageService,
     readonly volumes: VolumeStore,
     readonly networks: NetworkService,
+    readonly containerImages: ContainerImages,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -50,7 +52,7 @@ export class Engine {
     const execs = new ExecService(cfg, containers, events);
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks);
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events));
     await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });

@@ -126,6 +126,23 @@ export class OverlaySnapshotter {
     await fsyncDir(this.root);
   }
 
+  /**
+   * A read-only view of an active snapshot as it stands, its own upper folder
+   * over its parents (an overlay of lower folders only is read-only): for
+   * reading a container's files without its writable mount.
+   */
+  async frozenMounts(name: string): Promise<Mount[]> {
+    const layers = [this.upperDir(name), ...(await this.lowerDirs(name))];
+    if (layers.length === 1) return [{ type: 'bind', source: layers[0], options: ['ro', 'rbind'] }];
+    return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${layers.join(':')}`] }];
+  }
+
+  /** The upper folders of a snapshot's parents, nearest first: what its own upper folder changes. */
+  async lowerDirs(name: string): Promise<string[]> {
+    const [, ...parents] = await this.chain(name);
+    return parents.map((p) => this.upperDir(p.name));
+  }
+
   async mounts(name: string): Promise<Mount[]> {
     const [self, ...parents] = await this.chain(name);
     const lowers = parents.map((p) => this.upperDir(p.name));

@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import * as tar from 'tar-stream';
 import { lgetxattr } from '../../src/base/linux';
 import { applyLayer } from '../../src/snapshots/apply';
+import { packLayer } from '../../src/snapshots/diff';
 
 type Entry = Partial<tar.Header> & { name: string; body?: string };
 
@@ -71,4 +72,45 @@ test('layers that escape their root are refused', async () => {
     await assert.rejects(applyLayer(root, layer(entries)), /escapes the root|absolute path|through symlink/, what);
   }
   assert.deepEqual(fs.readdirSync(outside), []);
+});
+
+test('an upper folder packed as a layer unpacks to the same tree, whiteouts and opaque folders included; the same tree packs to the same bytes', async () => {
+  const src = tmp();
+  await applyLayer(src, layer([
+    { name: 'etc/', type: 'directory', mode: 0o755 },
+    { name: 'etc/conf', body: 'x=1\n', uid: 1000, gid: 1001, mode: 0o4750 },
+    { name: 'etc/link', type: 'symlink', linkname: 'conf' },
+    { name: 'etc/hard', type: 'link', linkname: 'etc/conf' },
+    { name: 'empty', body: '' },
+    { name: 'x', body: 'attr', pax: { 'SCHILY.xattr.user.k': 'v' } },
+    { name: '.wh.gone', body: '' },
+    { name: 'opaque/', type: 'directory', mode: 0o700 },
+    { name: 'opaque/.wh..wh..opq', body: '' },
+    { name: 'opaque/kept', body: 'k' },
+  ]));
+  const bytes = async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of packLayer(src)) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+  const packed = await bytes();
+  assert.ok(packed.equals(await bytes()), 'packing is deterministic');
+  const dst = tmp();
+  await applyLayer(dst, Readable.from([packed]));
+  const describe = (root: string) => {
+    const out: string[] = [];
+    const walk = (rel: string) => {
+      for (const n of fs.readdirSync(path.join(root, rel)).sort()) {
+        const r = path.join(rel, n);
+        const st = fs.lstatSync(path.join(root, r));
+        const x = lgetxattr(path.join(root, r), 'user.k')?.toString() ?? '';
+        const o = st.isDirectory() ? lgetxattr(path.join(root, r), 'trusted.overlay.opaque')?.toString() ?? '' : '';
+        out.push(`${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.nlink} ${st.rdev} ${st.isFile() ? fs.readFileSync(path.join(root, r), 'utf8') : ''} ${x} ${o} ${st.isCharacterDevice() ? '(a whiteout: its time is not carried)' : st.mtimeMs}`);
+        if (st.isDirectory()) walk(r);
+      }
+    };
+    walk('');
+    return out;
+  };
+  assert.deepEqual(describe(dst), describe(src));
 });

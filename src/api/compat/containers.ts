@@ -1,8 +1,10 @@
+import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../base/errors';
 import { attachContainer, containerLogs, resizeContainer } from '../../engine/container-io';
 import type { Engine } from '../../engine/engine';
 import type { ContainerCreateConfig } from '../../engine/merge';
 import type { EndpointSettings, HostConfig } from '../../engine/model';
+import type { ContainerConfig } from '../../oci/image';
 import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
 import { encodeBatch, hijack, streamResponse } from '../streams';
 import { pumpAttached } from './io';
@@ -89,6 +91,30 @@ export function containerRoutes(r: Router, engine: Engine): void {
     const result = await waiting.catch((e: Error) => ({ StatusCode: -1, Error: { Message: e.message } }));
     await out.write(JSON.stringify(result) + '\n');
     out.end();
+  });
+
+  // Containers to images.
+  const KIND = { C: 0, A: 1, D: 2 } as const;
+  r.add('GET', `/containers/${ID}/changes`, async (ctx) => {
+    sendJson(ctx, 200, (await engine.containerImages.diff(ctx.params[0])).map((c) => ({ Path: c.path, Kind: KIND[c.kind] })));
+  });
+
+  r.add('POST', '/commit', async (ctx) => {
+    const q = ctx.query;
+    const container = q.get('container');
+    if (!container) throw invalidArgument('a container is required (container=...)');
+    const config = (await jsonBody<ContainerConfig | null>(ctx)) ?? undefined;
+    const rec = await engine.containerImages.commit(container, {
+      repo: q.get('repo') || undefined, tag: q.get('tag') || undefined, comment: q.get('comment') ?? undefined, author: q.get('author') ?? undefined,
+      changes: q.getAll('changes').filter(Boolean), config, pause: qBool(q, 'pause', true),
+    });
+    sendJson(ctx, 201, { Id: rec.id });
+  });
+
+  r.add('GET', `/containers/${ID}/export`, async (ctx) => {
+    const tar = await engine.containerImages.export(ctx.params[0]);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await pipeline(tar, ctx.res);
   });
 
   r.add('GET', `/containers/${ID}/top`, async (ctx) => sendJson(ctx, 200, await svc.top(ctx.params[0], ctx.query.get('ps_args') ?? undefined)));

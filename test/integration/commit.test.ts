@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { api, exec, suiteDaemon } from './harness';
+
+/** Changes a container makes: a file added and hard-linked, one changed, one deleted, a folder replaced whole. */
+const CHANGES = [
+  'echo hi > /new.txt',
+  'ln /new.txt /hard.txt',
+  'echo extra >> /etc/passwd',
+  'rm /bin/vi',
+  'mkdir -p /etc/app && echo x > /etc/app/conf',
+  'rm -rf /usr/sbin && mkdir /usr/sbin && echo only > /usr/sbin/only',
+].join(' && ');
+
+describe('containers to images: diff, commit, export', () => {
+  const d = suiteDaemon();
+
+  test("diff reports additions, changes and deletions as docker does, and not the runtime's mount points", async () => {
+    await d.ok(['run', '--name', 'changed', '--network', 'none', 'busybox', 'sh', '-c', CHANGES]);
+    const lines = (await d.ok(['diff', 'changed'])).split('\n');
+    for (const l of ['A /new.txt', 'A /hard.txt', 'C /etc', 'C /etc/passwd', 'A /etc/app', 'A /etc/app/conf', 'C /bin', 'D /bin/vi', 'C /usr/sbin', 'A /usr/sbin/only', 'D /usr/sbin/httpd']) {
+      assert.ok(lines.includes(l), `${l} in:\n${lines.join('\n')}`);
+    }
+    assert.ok(!lines.some((l) => /\/etc\/(hosts|hostname|resolv\.conf)$/.test(l)), 'mount points of the runtime are not changes');
+    // An untouched container has no changes.
+    await d.ok(['run', '--name', 'untouched', 'busybox', 'true']);
+    assert.equal(await d.ok(['diff', 'untouched']), '');
+    await d.ok(['rm', 'untouched']);
+  });
+
+  test('commit makes an image of the changes on top of the parent layers, with --change, message and author', async () => {
+    const id = await d.ok(['commit', '-m', 'my change', '-a', 'Ann <ann@example.com>', '-c', 'ENV FOO=bar', '-c', 'CMD ["cat", "/new.txt"]', 'changed', 'committed:v1']);
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'committed:v1']), 'hi');
+    const inside = await d.ok(['run', '--rm', '--network', 'none', 'committed:v1', 'sh', '-c', 'test -e /bin/vi || echo no-vi; echo $FOO; ls /usr/sbin; stat -c %h /hard.txt; tail -1 /etc/passwd; cat /etc/app/conf']);
+    assert.equal(inside, 'no-vi\nbar\nonly\n2\nextra\nx');
+    const parent = JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'busybox'])) as string[];
+    const layers = JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'committed:v1'])) as string[];
+    assert.deepEqual(layers.slice(0, -1), parent, 'the parent layers are shared, one layer is added');
+    assert.equal(await d.ok(['image', 'inspect', '-f', '{{.Author}}', 'committed:v1']), 'Ann <ann@example.com>');
+    assert.match(await d.ok(['history', '--format', '{{.Comment}}', 'committed:v1']), /^my change$/m);
+    // The same changes commit to the same layer.
+    await d.ok(['commit', 'changed', 'committed:v2']);
+    const again = JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'committed:v2'])) as string[];
+    assert.equal(again.at(-1), layers.at(-1));
+  });
+
+  test('a running container is committed paused and goes on running', async () => {
+    await d.ok(['run', '-d', '--name', 'live', '--network', 'none', 'busybox', 'sh', '-c', 'echo state > /state; exec sleep 1000']);
+    await d.ok(['exec', 'live', 'test', '-e', '/state']);
+    await d.ok(['commit', 'live', 'live:snap']);
+    assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}}', 'live']), 'running');
+    assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'live:snap', 'cat', '/state']), 'state');
+  });
+
+  test('export writes the whole root filesystem of a stopped or a running container', async () => {
+    for (const name of ['changed', 'live']) {
+      const out = path.join(d.dir, `${name}.tar`);
+      await d.ok(['export', '-o', out, name]);
+      const list = (await exec('tar', ['-tf', out])).stdout.split('\n');
+      assert.ok(list.includes('bin/busybox'), 'the image layers are in');
+      if (name === 'changed') {
+        assert.ok(list.includes('new.txt') && list.includes('usr/sbin/only'));
+        assert.ok(!list.includes('bin/vi') && !list.includes('usr/sbin/httpd'), 'deleted files are not');
+      } else assert.ok(list.includes('state'));
+      fs.rmSync(out);
+    }
+    assert.deepEqual(fs.readdirSync(d.execRoot).filter((n) => n.startsWith('export-')), [], 'the export mount is gone');
+  });
+
+  test('the docker CLI: diff, commit, export', async () => {
+    assert.match((await d.docker(['diff', 'changed'])).stdout, /^D \/bin\/vi$/m);
+    const c = await d.docker(['commit', '-c', 'LABEL via=docker', 'changed', 'viadocker:1']);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(await d.ok(['image', 'inspect', '-f', '{{.Config.Labels.via}}', 'viadocker:1']), 'docker');
+    const out = path.join(d.dir, 'viadocker.tar');
+    assert.equal((await d.docker(['export', '-o', out, 'changed'])).code, 0);
+    assert.match((await exec('tar', ['-tf', out])).stdout, /^new\.txt$/m);
+  });
+
+  test('bad input: unknown containers and bad names get clear errors, and no image is made', async () => {
+    const before = await d.ok(['images', '-q', '--no-trunc']);
+    for (const args of [['diff', 'nosuch'], ['commit', 'nosuch'], ['export', '-o', path.join(d.dir, 'x.tar'), 'nosuch']]) {
+      const r = await d.berth(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr, /No such container: nosuch/);
+    }
+    const bad = await d.berth(['commit', 'changed', 'Bad:Name']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /invalid reference format/);
+    assert.equal((await api(d, 'POST', '/commit')).status, 400);
+    assert.equal(await d.ok(['images', '-q', '--no-trunc']), before);
+    assert.ok(!fs.existsSync(path.join(d.dir, 'x.tar')));
+  });
+
+  test('nothing leaks', async () => {
+    await d.ok(['rm', '-f', 'changed', 'live']);
+    await d.assertClean();
+  });
+});
