@@ -4,6 +4,7 @@ import { BerthError, invalidArgument } from '../base/errors';
 import type { ApiClient } from '../client/client';
 import { DaemonError, demux } from '../client/client';
 import { connect } from '../client/connect';
+import { cp } from './cp';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
 import { ago, binarySize, humanSize, shortCommand } from './output';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
@@ -330,6 +331,11 @@ const containerCmds: Record<string, Command> = {
       });
       write(`${r.Id}\n`);
     },
+  },
+  cp: {
+    flags: [f('archive', 'bool', 'a')], minArgs: 2, maxArgs: 2,
+    usage: 'cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n        berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH',
+    run: (api, p) => cp(api, p.args[0], p.args[1], bool(p, 'archive')),
   },
   export: {
     flags: [f('output', 'string', 'o')], minArgs: 1, maxArgs: 1, usage: 'export [OPTIONS] CONTAINER',

@@ -112,6 +112,11 @@ export class ContainerService {
   }
 
   /** Runs fn with the container locked against other lifecycle operations. */
+  /** fn while no lifecycle operation runs on the container (docker cp into a stopped one). */
+  whileLocked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.withLock(id, fn);
+  }
+
   private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
     const p = prev.then(fn, fn);

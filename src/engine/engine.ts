@@ -18,6 +18,7 @@ import { ImageService } from './images';
 import type { ContainerRecord } from './model';
 import { type NetworkCreateRequest, type NetworkRecord, PREDEFINED } from './network-store';
 import { ContainerImages } from './commit';
+import { ContainerFiles } from './files';
 import { NetworkService } from './networks';
 import { portMap } from './ports';
 import { commandText, labelMatches, parseFilters, statusText } from './present';
@@ -36,6 +37,7 @@ export class Engine {
     readonly volumes: VolumeStore,
     readonly networks: NetworkService,
     readonly containerImages: ContainerImages,
+    readonly files: ContainerFiles,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -52,7 +54,7 @@ export class Engine {
     const execs = new ExecService(cfg, containers, events);
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events));
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events), new ContainerFiles(cfg, containers, imageStore));
     await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });

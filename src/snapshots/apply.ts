@@ -18,7 +18,15 @@ const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
  * hard links through a symlink — are refused, not clamped: such a layer is
  * broken or hostile.
  */
-export async function applyLayer(root: string, src: Readable): Promise<void> {
+export interface ApplyOptions {
+  /** Layer semantics: `.wh.` entries delete (default). Off for plain archives (docker cp). */
+  whiteouts?: boolean;
+  /** Owner of every entry, instead of the archive's (docker cp without -a). */
+  owner?: { uid: number; gid: number };
+}
+
+export async function applyLayer(root: string, src: Readable, o: ApplyOptions = {}): Promise<void> {
+  const whiteouts = o.whiteouts !== false;
   const extract = tar.extract();
   const dirTimes: [string, Date][] = [];
   const safeDirs = new Set<string>([root]);
@@ -28,8 +36,8 @@ export async function applyLayer(root: string, src: Readable): Promise<void> {
       const h = entry.header;
       const rel = cleanName(h.name);
       if (rel === '') {
-        // The layer's root itself: only its metadata.
-        await setMeta(root, h, dirTimes);
+        // The layer's root itself: only its metadata (a plain archive's root is the destination's).
+        if (whiteouts) await setMeta(root, h, dirTimes, o.owner);
         entry.resume();
         continue;
       }
@@ -37,12 +45,12 @@ export async function applyLayer(root: string, src: Readable): Promise<void> {
       await ensureParents(root, path.dirname(target), safeDirs);
       const base = path.basename(rel);
 
-      if (base === OPAQUE) {
+      if (whiteouts && base === OPAQUE) {
         lsetxattr(path.dirname(target), OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
         entry.resume();
         continue;
       }
-      if (base.startsWith(WHITEOUT_PREFIX)) {
+      if (whiteouts && base.startsWith(WHITEOUT_PREFIX)) {
         const hidden = path.join(path.dirname(target), base.slice(WHITEOUT_PREFIX.length));
         await fsp.rm(hidden, { recursive: true, force: true });
         mknod(hidden, S_IFCHR | 0o000, 0, 0);
@@ -89,7 +97,7 @@ export async function applyLayer(root: string, src: Readable): Promise<void> {
           continue;
       }
       entry.resume();
-      if (h.type !== 'link') await setMeta(target, h, dirTimes);
+      if (h.type !== 'link') await setMeta(target, h, dirTimes, o.owner);
     }
   })();
   await Promise.all([pipeline(src, extract), consume]);
@@ -130,8 +138,8 @@ async function replaceExisting(target: string, isDir: boolean): Promise<void> {
   }
 }
 
-async function setMeta(target: string, h: tar.Header, dirTimes: [string, Date][]): Promise<void> {
-  await fsp.lchown(target, h.uid ?? 0, h.gid ?? 0);
+async function setMeta(target: string, h: tar.Header, dirTimes: [string, Date][], owner?: { uid: number; gid: number }): Promise<void> {
+  await fsp.lchown(target, owner?.uid ?? h.uid ?? 0, owner?.gid ?? h.gid ?? 0);
   if (h.type !== 'symlink') await fsp.chmod(target, (h.mode ?? 0o644) & 0o7777);
   for (const [key, value] of Object.entries(h.pax ?? {})) {
     if (key.startsWith('SCHILY.xattr.')) {

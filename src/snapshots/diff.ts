@@ -113,12 +113,26 @@ function xattrsOf(file: string): Record<string, string> | undefined {
  * Placeholders at `skip` paths are left out.
  */
 export function packLayer(upper: string, skip: Set<string> = new Set()): Readable {
+  return pack(upper, walk(upper), (e) => isPlaceholder(e, skip, upper));
+}
+
+/** One file or folder (with all it holds) of `parent`, as a tar whose entries start with its name (docker cp). */
+export function packPath(parent: string, name: string): Readable {
+  async function* entries(): AsyncGenerator<UpperEntry> {
+    const st = await fsp.lstat(path.join(parent, name));
+    yield { rel: name, st, whiteout: false, opaque: false };
+    if (st.isDirectory()) yield* walk(parent, name);
+  }
+  return pack(parent, entries(), () => false);
+}
+
+function pack(upper: string, entries: AsyncIterable<UpperEntry>, skipped: (e: UpperEntry) => boolean): Readable {
   const pack = tar.pack();
   const out = new PassThrough();
   void (async () => {
     const links = new Map<string, string>();
-    for await (const e of walk(upper)) {
-      if (isPlaceholder(e, skip, upper)) continue;
+    for await (const e of entries) {
+      if (skipped(e)) continue;
       const { st } = e;
       const base = { uid: st.uid, gid: st.gid, mtime: st.mtime, mode: st.mode & 0o7777 };
       if (e.whiteout) {

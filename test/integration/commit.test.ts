@@ -14,7 +14,7 @@ const CHANGES = [
   'rm -rf /usr/sbin && mkdir /usr/sbin && echo only > /usr/sbin/only',
 ].join(' && ');
 
-describe('containers to images: diff, commit, export', () => {
+describe('containers to images and files: diff, commit, export, cp', () => {
   const d = suiteDaemon();
 
   test("diff reports additions, changes and deletions as docker does, and not the runtime's mount points", async () => {
@@ -78,6 +78,67 @@ describe('containers to images: diff, commit, export', () => {
     const out = path.join(d.dir, 'viadocker.tar');
     assert.equal((await d.docker(['export', '-o', out, 'changed'])).code, 0);
     assert.match((await exec('tar', ['-tf', out])).stdout, /^new\.txt$/m);
+  });
+
+  test('docker cp: out of and into running and stopped containers, symlinks kept inside the container', async () => {
+    const local = path.join(d.dir, 'cp');
+    fs.mkdirSync(path.join(local, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(local, 'sub', 'f.txt'), 'local\n');
+    await d.ok(['run', '-d', '--name', 'cp-run', '--network', 'none', 'busybox', 'sleep', '1000']);
+    await d.ok(['exec', 'cp-run', 'sh', '-c', 'mkdir /data && echo remote > /data/r.txt && ln -s r.txt /data/link && ln -s ../../../../../../tmp /esc']);
+    const cp = async (...args: string[]) => {
+      const r = await d.docker(['cp', ...args]);
+      assert.equal(r.code, 0, `docker cp ${args.join(' ')}: ${r.stderr}`);
+    };
+    // Out: a file, then a folder with its link as a link.
+    await cp('cp-run:/data/r.txt', path.join(d.dir, 'r.txt'));
+    assert.equal(fs.readFileSync(path.join(d.dir, 'r.txt'), 'utf8'), 'remote\n');
+    await cp('cp-run:/data', path.join(d.dir, 'data-out'));
+    assert.equal(fs.readlinkSync(path.join(d.dir, 'data-out', 'link')), 'r.txt');
+    // In: a folder into a running container, owned by root there.
+    await cp(path.join(local, 'sub'), 'cp-run:/tmp/');
+    assert.equal(await d.ok(['exec', 'cp-run', 'stat', '-c', '%u:%g %s', '/tmp/sub/f.txt']), '0:0 6');
+    // A link that climbs out of the root stays in the container: /esc is the container's /tmp.
+    const marker = `berth-cp-${process.pid}`;
+    fs.writeFileSync(path.join(local, marker), 'm');
+    await cp(path.join(local, marker), 'cp-run:/esc/');
+    assert.equal(await d.ok(['exec', 'cp-run', 'cat', `/tmp/${marker}`]), 'm');
+    assert.ok(!fs.existsSync(path.join('/tmp', marker)), 'nothing lands on the host');
+    // Into a stopped container: there at its start.
+    await d.ok(['create', '--name', 'cp-stopped', '--network', 'none', 'busybox', 'cat', '/in/sub/f.txt', '/renamed']);
+    await cp(`${local}/.`, 'cp-stopped:/in');
+    await cp(path.join(local, 'sub', 'f.txt'), 'cp-stopped:/renamed');
+    assert.equal((await d.berth(['start', '-a', 'cp-stopped'])).stdout, 'local\nlocal\n');
+    const missing = await d.docker(['cp', 'cp-run:/nonexistent', path.join(d.dir, 'x')]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /Could not find the file \/nonexistent in container/);
+    await d.ok(['rm', '-f', 'cp-run', 'cp-stopped']);
+    assert.deepEqual(fs.readdirSync(d.execRoot).filter((n) => n.startsWith('files-')), [], 'the mounts of stopped containers are gone');
+  });
+
+  test('berth cp: the same rules as docker cp for where things land', async () => {
+    const local = path.join(d.dir, 'bcp');
+    fs.mkdirSync(path.join(local, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(local, 'sub', 'f.txt'), 'local\n');
+    await d.ok(['run', '-d', '--name', 'bcp', '--network', 'none', 'busybox', 'sh', '-c', 'mkdir /data && echo remote > /data/r.txt && exec sleep 1000']);
+    await d.ok(['exec', 'bcp', 'test', '-e', '/data/r.txt']);
+    const out = path.join(d.dir, 'bcp-out');
+    fs.mkdirSync(out);
+    await d.ok(['cp', 'bcp:/data/r.txt', path.join(out, 'renamed.txt')]);
+    await d.ok(['cp', 'bcp:/data', out]);
+    await d.ok(['cp', 'bcp:/data/.', path.join(out, 'contents')]);
+    assert.equal(fs.readFileSync(path.join(out, 'renamed.txt'), 'utf8'), 'remote\n');
+    assert.deepEqual(fs.readdirSync(path.join(out, 'data')), ['r.txt']);
+    assert.deepEqual(fs.readdirSync(path.join(out, 'contents')), ['r.txt']);
+    await d.ok(['cp', path.join(local, 'sub'), 'bcp:/data']);
+    await d.ok(['cp', path.join(local, 'sub', 'f.txt'), 'bcp:/data/g.txt']);
+    await d.ok(['cp', `${local}/.`, 'bcp:/fresh']);
+    assert.equal(await d.ok(['exec', 'bcp', 'cat', '/data/sub/f.txt', '/data/g.txt', '/fresh/sub/f.txt']), 'local\nlocal\nlocal');
+    const noDir = await d.berth(['cp', path.join(local, 'sub'), 'bcp:/nowhere/']);
+    assert.equal(noDir.code, 1);
+    assert.match(noDir.stderr, /destination directory \/nowhere\/ does not exist/);
+    assert.match((await d.berth(['cp', 'bcp:/a', 'bcp:/b'])).stderr, /copying between containers is not supported/);
+    await d.ok(['rm', '-f', 'bcp']);
   });
 
   test('bad input: unknown containers and bad names get clear errors, and no image is made', async () => {

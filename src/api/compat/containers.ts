@@ -117,6 +117,28 @@ export function containerRoutes(r: Router, engine: Engine): void {
     await pipeline(tar, ctx.res);
   });
 
+  // docker cp.
+  const pathStat = (st: object) => Buffer.from(JSON.stringify(st)).toString('base64');
+  const archivePath = (ctx: Context) => {
+    const p = ctx.query.get('path');
+    if (!p) throw invalidArgument('path is required (path=...)');
+    return p;
+  };
+  r.add('HEAD', `/containers/${ID}/archive`, async (ctx) => {
+    const st = await engine.files.stat(ctx.params[0], archivePath(ctx));
+    ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': pathStat(st), 'Content-Type': 'application/x-tar' });
+    ctx.res.end();
+  });
+  r.add('GET', `/containers/${ID}/archive`, async (ctx) => {
+    const { stat, stream } = await engine.files.get(ctx.params[0], archivePath(ctx));
+    ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': pathStat(stat), 'Content-Type': 'application/x-tar' });
+    await pipeline(stream, ctx.res);
+  });
+  r.add('PUT', `/containers/${ID}/archive`, async (ctx) => {
+    await engine.files.put(ctx.params[0], archivePath(ctx), ctx.req, { copyUIDGID: qBool(ctx.query, 'copyUIDGID') });
+    sendEmpty(ctx, 200);
+  });
+
   r.add('GET', `/containers/${ID}/top`, async (ctx) => sendJson(ctx, 200, await svc.top(ctx.params[0], ctx.query.get('ps_args') ?? undefined)));
 
   r.add('GET', `/containers/${ID}/logs`, async (ctx) => {

@@ -1,0 +1,135 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { BerthError, invalidArgument, isErrno, notFound } from '../base/errors';
+import type { ImageStore } from '../images/store';
+import { applyLayer } from '../snapshots/apply';
+import { packPath } from '../snapshots/diff';
+import { mountAll, unmountAll } from '../snapshots/mount';
+import type { EngineConfig } from './config';
+import { type ContainerService, runPaths } from './containers';
+import type { ContainerRecord } from './model';
+
+/** Docker's container path stat (the X-Docker-Container-Path-Stat header), Mode in Go's FileMode bits. */
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+const GO_MODE_DIR = 2 ** 31;
+const GO_MODE_SYMLINK = 2 ** 27;
+const MAX_SYMLINKS = 40;
+
+/**
+ * Where `p` (a path in the container) is on the host under `root`, its
+ * symlinks followed as the container would see them (never out of root).
+ * The last component is followed only with followLast: a link is copied as a link.
+ */
+export async function resolveIn(root: string, p: string, followLast = false): Promise<string> {
+  const parts = p.split('/').filter((x) => x && x !== '.');
+  const last = followLast ? undefined : parts.pop();
+  const done: string[] = [];
+  let hops = 0;
+  while (parts.length) {
+    const part = parts.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const host = path.join(root, ...done, part);
+    const st = await fsp.lstat(host).catch((e) => (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR') ? undefined : Promise.reject(e)));
+    if (st?.isSymbolicLink()) {
+      if (++hops > MAX_SYMLINKS) throw invalidArgument(`too many levels of symbolic links in ${p}`);
+      const target = await fsp.readlink(host);
+      if (target.startsWith('/')) done.length = 0;
+      parts.unshift(...target.split('/').filter((x) => x && x !== '.'));
+      continue;
+    }
+    done.push(part);
+  }
+  if (last === '..') done.pop();
+  return path.join(root, ...done, last && last !== '..' ? last : '');
+}
+
+/** docker cp: the files of a container, running or not, read and written through the Engine API's archive endpoints. */
+export class ContainerFiles {
+  constructor(
+    private readonly cfg: EngineConfig,
+    private readonly containers: ContainerService,
+    private readonly images: ImageStore,
+  ) {}
+
+  /**
+   * Runs fn with the container's root filesystem: the running one's mount,
+   * else a mount of its own for the time of fn (read-only unless writing;
+   * a write holds the container's lock so it cannot start meanwhile).
+   */
+  private async withRoot<T>(c: ContainerRecord, write: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+    if (c.State.Running) return fn(runPaths(this.cfg.execRoot, c.Id).rootfs);
+    const mounted = async () => {
+      const dir = await fsp.mkdtemp(path.join(this.cfg.execRoot, 'files-'));
+      try {
+        const snaps = this.images.snapshots;
+        await mountAll(write ? await snaps.mounts(c.Id) : await snaps.frozenMounts(c.Id), dir);
+        return await fn(dir);
+      } finally {
+        await unmountAll(dir);
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    };
+    return write ? this.containers.whileLocked(c.Id, mounted) : mounted();
+  }
+
+  private async statAt(host: string, p: string): Promise<PathStat> {
+    const st = await fsp.lstat(host).catch((e) => {
+      throw isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR') ? notFound(`Could not find the file ${p} in container`) : e;
+    });
+    const link = st.isSymbolicLink() ? await fsp.readlink(host) : '';
+    return {
+      name: path.basename(host) || '/',
+      size: st.size,
+      mode: (st.mode & 0o7777) + (st.isDirectory() ? GO_MODE_DIR : 0) + (st.isSymbolicLink() ? GO_MODE_SYMLINK : 0),
+      mtime: st.mtime.toISOString(),
+      linkTarget: link,
+    };
+  }
+
+  async stat(ref: string, p: string): Promise<PathStat> {
+    const c = this.containers.store.get(ref);
+    return this.withRoot(c, false, async (root) => this.statAt(await resolveIn(root, p), p));
+  }
+
+  /** The path as a tar whose entries start with its name; the stream must be read to its end (or destroyed). */
+  async get(ref: string, p: string): Promise<{ stat: PathStat; stream: Readable }> {
+    const c = this.containers.store.get(ref);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const ready = new Promise<{ stat: PathStat; stream: Readable }>((resolve, reject) => {
+      this.withRoot(c, false, async (root) => {
+        const host = await resolveIn(root, p);
+        const stat = await this.statAt(host, p);
+        const stream = packPath(path.dirname(host), path.basename(host));
+        stream.once('close', release);
+        resolve({ stat, stream });
+        await held; // the mount stays until the tar is read
+      }).catch(reject);
+    });
+    return ready;
+  }
+
+  /** Unpacks a tar into the folder `p` of the container; owned by root unless the archive's owners are kept. */
+  async put(ref: string, p: string, src: Readable, o: { copyUIDGID?: boolean } = {}): Promise<void> {
+    const c = this.containers.store.get(ref);
+    if (c.HostConfig.ReadonlyRootfs) throw new BerthError('forbidden', 'container rootfs is marked read-only');
+    await this.withRoot(c, true, async (root) => {
+      const host = await resolveIn(root, p, true);
+      const st = await fsp.lstat(host).catch(() => undefined);
+      if (!st) throw notFound(`Could not find the file ${p} in container`);
+      if (!st.isDirectory()) throw invalidArgument(`extraction point is not a directory: ${p}`);
+      await applyLayer(host, src, { whiteouts: false, owner: o.copyUIDGID ? undefined : { uid: 0, gid: 0 } });
+    });
+  }
+}
