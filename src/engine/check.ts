@@ -8,6 +8,7 @@ import type { ContainerService } from './containers';
 import type { ExecService } from './execs';
 import type { NetworkService } from './networks';
 import { type Inventory, takeInventory } from './leftovers';
+import type { Views } from './views';
 import type { VolumeStore } from './volumes';
 
 /** A finding as `system check` reports it. */
@@ -37,7 +38,7 @@ export interface CheckOptions {
  * records, then layers and blobs.
  */
 export async function checkSystem(
-  e: { cfg: EngineConfig; containers: ContainerService; execs: ExecService; images: ImageStore; volumes: VolumeStore; networks: NetworkService },
+  e: { cfg: EngineConfig; containers: ContainerService; execs: ExecService; images: ImageStore; volumes: VolumeStore; networks: NetworkService; views: Views },
   o: CheckOptions,
 ): Promise<Problem[]> {
   return e.images.gate.exclusive(async () => {
@@ -46,6 +47,7 @@ export async function checkSystem(
     const findings: Finding[] = [
       ...(await e.containers.check(inv)),
       ...e.execs.check(inv),
+      ...(await e.views.check()),
       ...(await e.networks.check((id) => !!store.byFullId(id)?.State.Running, (id) => e.containers.isBusy(id))),
       ...(await e.images.check((name) => e.containers.ownsSnapshot(name))),
       ...(await e.volumes.check(

@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { applyChanges } from '../images/changes';
 import { createImage } from '../images/importer';
@@ -7,11 +5,11 @@ import type { ImageRecord, ImageStore } from '../images/store';
 import type { ContainerConfig, ImageConfig } from '../oci/image';
 import { normalize } from '../oci/reference';
 import { type Change, changes, packLayer } from '../snapshots/diff';
-import { mountAll, unmountAll } from '../snapshots/mount';
 import type { EngineConfig } from './config';
 import { type ContainerService, runPaths } from './containers';
 import type { EventBus } from './events';
 import { commandText } from './present';
+import type { Views } from './views';
 
 /**
  * Mount points the runtime makes in a container's upper folder when the
@@ -44,6 +42,7 @@ export class ContainerImages {
     private readonly containers: ContainerService,
     private readonly images: ImageStore,
     private readonly events: EventBus,
+    private readonly views: Views,
   ) {}
 
   /** `docker diff`: what the container changed, added and deleted. */
@@ -85,22 +84,15 @@ export class ContainerImages {
 
   /**
    * `docker export`: the container's whole root filesystem as a tar, read
-   * from its mount when it runs, else from a read-only mount of its layers
+   * from its mount when it runs, else from a read-only view of its layers
    * (its own upper folder on top) for the time of the export.
    */
   async export(ref: string): Promise<Readable> {
     const c = this.containers.store.get(ref);
     if (c.State.Running) return packLayer(runPaths(this.cfg.execRoot, c.Id).rootfs);
-    const dir = await mkdtemp(path.join(this.cfg.execRoot, 'export-'));
-    const release = () => unmountAll(dir).then(() => rm(dir, { recursive: true, force: true }));
-    try {
-      await mountAll(await this.images.snapshots.frozenMounts(c.Id), dir);
-    } catch (e) {
-      await release();
-      throw e;
-    }
-    const stream = packLayer(dir);
-    stream.once('close', () => void release());
+    const view = await this.views.open(await this.images.snapshots.frozenMounts(c.Id));
+    const stream = packLayer(view.dir);
+    stream.once('close', () => void view.release());
     return stream;
   }
 }

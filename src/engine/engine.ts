@@ -19,6 +19,7 @@ import type { ContainerRecord } from './model';
 import { type NetworkCreateRequest, type NetworkRecord, PREDEFINED } from './network-store';
 import { ContainerImages } from './commit';
 import { ContainerFiles } from './files';
+import { Views } from './views';
 import { NetworkService } from './networks';
 import { portMap } from './ports';
 import { commandText, labelMatches, parseFilters, statusText } from './present';
@@ -38,6 +39,7 @@ export class Engine {
     readonly networks: NetworkService,
     readonly containerImages: ContainerImages,
     readonly files: ContainerFiles,
+    readonly views: Views,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -54,7 +56,8 @@ export class Engine {
     const execs = new ExecService(cfg, containers, events);
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events), new ContainerFiles(cfg, containers, imageStore));
+    const views = new Views(path.join(cfg.execRoot, 'views'));
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(cfg, containers, imageStore, views), views);
     await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });
@@ -63,7 +66,7 @@ export class Engine {
 
   /** `system check`: orphans and broken records, and with repair, their removal. */
   check(o: CheckOptions): Promise<Problem[]> {
-    return checkSystem({ cfg: this.cfg, containers: this.containers, execs: this.execs, images: this.images.store, volumes: this.volumes, networks: this.networks }, o);
+    return checkSystem({ cfg: this.cfg, containers: this.containers, execs: this.execs, images: this.images.store, volumes: this.volumes, networks: this.networks, views: this.views }, o);
   }
 
   close(): void {

@@ -5,10 +5,10 @@ import { BerthError, invalidArgument, isErrno, notFound } from '../base/errors';
 import type { ImageStore } from '../images/store';
 import { applyLayer } from '../snapshots/apply';
 import { packPath } from '../snapshots/diff';
-import { mountAll, unmountAll } from '../snapshots/mount';
 import type { EngineConfig } from './config';
 import { type ContainerService, runPaths } from './containers';
 import type { ContainerRecord } from './model';
+import type { Views } from './views';
 
 /** Docker's container path stat (the X-Docker-Container-Path-Stat header), Mode in Go's FileMode bits. */
 export interface PathStat {
@@ -60,6 +60,7 @@ export class ContainerFiles {
     private readonly cfg: EngineConfig,
     private readonly containers: ContainerService,
     private readonly images: ImageStore,
+    private readonly views: Views,
   ) {}
 
   /**
@@ -69,17 +70,8 @@ export class ContainerFiles {
    */
   private async withRoot<T>(c: ContainerRecord, write: boolean, fn: (root: string) => Promise<T>): Promise<T> {
     if (c.State.Running) return fn(runPaths(this.cfg.execRoot, c.Id).rootfs);
-    const mounted = async () => {
-      const dir = await fsp.mkdtemp(path.join(this.cfg.execRoot, 'files-'));
-      try {
-        const snaps = this.images.snapshots;
-        await mountAll(write ? await snaps.mounts(c.Id) : await snaps.frozenMounts(c.Id), dir);
-        return await fn(dir);
-      } finally {
-        await unmountAll(dir);
-        await fsp.rm(dir, { recursive: true, force: true });
-      }
-    };
+    const snaps = this.images.snapshots;
+    const mounted = async () => this.views.with(write ? await snaps.mounts(c.Id) : await snaps.frozenMounts(c.Id), fn);
     return write ? this.containers.whileLocked(c.Id, mounted) : mounted();
   }
 

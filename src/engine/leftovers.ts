@@ -49,10 +49,10 @@ export async function takeInventory(o: { dataRoot: string; execRoot: string; run
     else if (path.dirname(m.bundle) === path.join(o.execRoot, 'exec')) execMonitors.push(m);
   }
   const strayMounts: string[] = [];
-  // Namespace files are the network service's, which checks them against running containers.
-  const netns = path.join(o.execRoot, 'netns') + '/';
+  // Namespace files are the network service's, views the Views', which check them themselves.
+  const own = ['netns', 'views'].map((d) => path.join(o.execRoot, d) + '/');
   for (const m of mountPoints()) {
-    if (m.startsWith(netns)) continue;
+    if (own.some((d) => m.startsWith(d))) continue;
     if (m.startsWith(bundles + '/')) of(m.slice(bundles.length + 1).split('/')[0]).mounts.push(m);
     else if ([o.dataRoot, o.execRoot].some((r) => m.startsWith(r + '/'))) strayMounts.push(m);
   }

@@ -51,6 +51,10 @@ describe('system check', () => {
     fs.mkdirSync(stray);
     assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', stray]).status, 0);
     fs.mkdirSync(path.join(d.execRoot, 'exec', hex64()), { recursive: true });
+    // The view of an export or cp cut off by a crash.
+    const view = path.join(d.execRoot, 'views', 'v-crashed');
+    fs.mkdirSync(view, { recursive: true });
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', view]).status, 0);
     // Store debris: a container folder without record, snapshots and a blob nobody uses, an ingest.
     fs.mkdirSync(path.join(d.dataRoot, 'containers', hex64()));
     plantSnapshot(d, `extract-sha256:${hex64()}-1`, 'active');
@@ -71,7 +75,7 @@ describe('system check', () => {
 
     const found = await check(d);
     assert.equal(found.code, 1, found.out);
-    for (const kind of ['bundle', 'cgroup', 'mount', 'exec-session', 'container-folder', 'snapshot', 'layer', 'blob', 'ingest', 'image', 'volume-folder', 'volume', 'temp-file']) {
+    for (const kind of ['bundle', 'cgroup', 'mount', 'exec-session', 'view', 'container-folder', 'snapshot', 'layer', 'blob', 'ingest', 'image', 'volume-folder', 'volume', 'temp-file']) {
       assert.ok(found.kinds.includes(kind), `${kind} not reported:\n${found.out}`);
     }
     assert.equal(found.kinds.filter((k) => k === 'mount').length, 2, found.out);
@@ -85,7 +89,7 @@ describe('system check', () => {
     assert.equal((await d.ok(['system', 'check'])), 'No problems found.');
     assert.deepEqual(mountsUnder(d.execRoot).filter((m) => !m.includes(keep)), []);
     assert.deepEqual(cgroupDirs(path.join(d.cgroupParent, ghost)), []);
-    assert.ok(!fs.existsSync(tmp) && !fs.existsSync(path.join(d.dataRoot, 'volumes', 'pendvol')));
+    assert.ok(!fs.existsSync(tmp) && !fs.existsSync(path.join(d.dataRoot, 'volumes', 'pendvol')) && !fs.existsSync(view));
     // What is in use stayed: the running container, its image, the volume list.
     assert.equal(await d.ok(['exec', 'keeper', 'echo', 'still here']), 'still here');
     assert.match(await d.ok(['images', '--format', '{{.Repository}}']), /^busybox$/m);
