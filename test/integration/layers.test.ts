@@ -26,13 +26,18 @@ function tmp(): string {
 }
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
+/** A folder with a setuid file owned by a user, a symlink and a hard link to it. */
+const ETC: Entry[] = [
+  { name: 'etc/', type: 'directory', mode: 0o755 },
+  { name: 'etc/conf', body: 'x=1\n', uid: 1000, gid: 1001, mode: 0o4750 },
+  { name: 'etc/link', type: 'symlink', linkname: 'conf' },
+  { name: 'etc/hard', type: 'link', linkname: 'etc/conf' },
+];
+
 test('files, dirs, symlinks, hardlinks, devices, owners, modes and times unpack', async () => {
   const root = tmp();
   await applyLayer(root, layer([
-    { name: 'etc/', type: 'directory', mode: 0o755 },
-    { name: 'etc/conf', body: 'x=1\n', uid: 1000, gid: 1001, mode: 0o4750 },
-    { name: 'etc/link', type: 'symlink', linkname: 'conf' },
-    { name: 'etc/hard', type: 'link', linkname: 'etc/conf' },
+    ...ETC,
     { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
     { name: 'fifo', type: 'fifo', mode: 0o600 },
     { name: 'x', body: 'attr', pax: { 'SCHILY.xattr.user.k': 'v' } },
@@ -77,10 +82,7 @@ test('layers that escape their root are refused', async () => {
 test('an upper folder packed as a layer unpacks to the same tree, whiteouts and opaque folders included; the same tree packs to the same bytes', async () => {
   const src = tmp();
   await applyLayer(src, layer([
-    { name: 'etc/', type: 'directory', mode: 0o755 },
-    { name: 'etc/conf', body: 'x=1\n', uid: 1000, gid: 1001, mode: 0o4750 },
-    { name: 'etc/link', type: 'symlink', linkname: 'conf' },
-    { name: 'etc/hard', type: 'link', linkname: 'etc/conf' },
+    ...ETC,
     { name: 'empty', body: '' },
     { name: 'x', body: 'attr', pax: { 'SCHILY.xattr.user.k': 'v' } },
     { name: '.wh.gone', body: '' },
