@@ -57,7 +57,7 @@ export class Engine {
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
     const views = new Views(path.join(cfg.execRoot, 'views'));
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(cfg, containers, imageStore, views), views);
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views);
     await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });

@@ -16,6 +16,7 @@ test('container paths resolve under the root, symlinks followed as the container
   assert.equal(await resolveIn(root, '/abs/sub/f'), path.join(root, 'data/sub/f'), 'an absolute link is absolute in the container');
   assert.equal(await resolveIn(root, '/data/up/etc/passwd'), path.join(root, 'etc/passwd'), 'climbing stops at the root');
   assert.equal(await resolveIn(root, '/../../etc/passwd'), path.join(root, 'etc/passwd'));
+  assert.equal(await resolveIn(root, '/'), `${root}/.`, 'the root is the folder, even where it is reached through a link');
   assert.equal(await resolveIn(root, '/data/rel'), path.join(root, 'data/rel'), 'the last link is kept: a link is copied as a link');
   assert.equal(await resolveIn(root, '/data/rel', true), path.join(root, 'data/sub'));
   await assert.rejects(resolveIn(root, '/loop/x'), /too many levels of symbolic links/);

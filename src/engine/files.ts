@@ -5,8 +5,7 @@ import { BerthError, invalidArgument, isErrno, notFound } from '../base/errors';
 import type { ImageStore } from '../images/store';
 import { applyLayer } from '../snapshots/apply';
 import { packPath } from '../snapshots/diff';
-import type { EngineConfig } from './config';
-import { type ContainerService, runPaths } from './containers';
+import type { ContainerService } from './containers';
 import type { ContainerRecord } from './model';
 import type { Views } from './views';
 
@@ -51,25 +50,28 @@ export async function resolveIn(root: string, p: string, followLast = false): Pr
     done.push(part);
   }
   if (last === '..') done.pop();
-  return path.join(root, ...done, last && last !== '..' ? last : '');
+  const rel = path.join(...done, last && last !== '..' ? last : '');
+  // The root itself as a folder: a running container's root is the /proc/<pid>/root link.
+  return rel === '.' ? `${root}/.` : path.join(root, rel);
 }
 
 /** docker cp: the files of a container, running or not, read and written through the Engine API's archive endpoints. */
 export class ContainerFiles {
   constructor(
-    private readonly cfg: EngineConfig,
     private readonly containers: ContainerService,
     private readonly images: ImageStore,
     private readonly views: Views,
   ) {}
 
   /**
-   * Runs fn with the container's root filesystem: the running one's mount,
-   * else a mount of its own for the time of fn (read-only unless writing;
-   * a write holds the container's lock so it cannot start meanwhile).
+   * Runs fn with the container's root filesystem: a running one's as its
+   * process sees it (through /proc/<pid>/root, so its volumes, binds and
+   * /etc/hosts are there too), else a view of its snapshot for the time of fn
+   * (read-only unless writing; a write holds the container's lock so it
+   * cannot start meanwhile).
    */
   private async withRoot<T>(c: ContainerRecord, write: boolean, fn: (root: string) => Promise<T>): Promise<T> {
-    if (c.State.Running) return fn(runPaths(this.cfg.execRoot, c.Id).rootfs);
+    if (c.State.Running && c.State.Pid) return fn(`/proc/${c.State.Pid}/root`);
     const snaps = this.images.snapshots;
     const mounted = async () => this.views.with(write ? await snaps.mounts(c.Id) : await snaps.frozenMounts(c.Id), fn);
     return write ? this.containers.whileLocked(c.Id, mounted) : mounted();
@@ -121,7 +123,7 @@ export class ContainerFiles {
       const st = await fsp.lstat(host).catch(() => undefined);
       if (!st) throw notFound(`Could not find the file ${p} in container`);
       if (!st.isDirectory()) throw invalidArgument(`extraction point is not a directory: ${p}`);
-      await applyLayer(host, src, { whiteouts: false, owner: o.copyUIDGID ? undefined : { uid: 0, gid: 0 } });
+      await applyLayer(path.normalize(host), src, { whiteouts: false, owner: o.copyUIDGID ? undefined : { uid: 0, gid: 0 } });
     });
   }
 }

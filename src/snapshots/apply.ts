@@ -116,6 +116,7 @@ export function cleanName(name: string): string {
 /** Makes sure every folder from root to dir exists and none is a symlink. */
 async function ensureParents(root: string, dir: string, safe: Set<string>): Promise<void> {
   if (safe.has(dir)) return;
+  if (dir === path.dirname(dir)) throw new Error(`bug: ${dir} is not under ${root}`);
   await ensureParents(root, path.dirname(dir), safe);
   try {
     const st = await fsp.lstat(dir);

@@ -85,7 +85,7 @@ describe('containers to images and files: diff, commit, export, cp', () => {
     const local = path.join(d.dir, 'cp');
     fs.mkdirSync(path.join(local, 'sub'), { recursive: true });
     fs.writeFileSync(path.join(local, 'sub', 'f.txt'), 'local\n');
-    await d.ok(['run', '-d', '--name', 'cp-run', '--network', 'none', 'busybox', 'sleep', '1000']);
+    await d.ok(['run', '-d', '--name', 'cp-run', '--network', 'none', '--hostname', 'cphost', '-v', 'cpvol:/vol', 'busybox', 'sleep', '1000']);
     await d.ok(['exec', 'cp-run', 'sh', '-c', 'mkdir /data && echo remote > /data/r.txt && ln -s r.txt /data/link && ln -s ../../../../../../tmp /esc']);
     const cp = async (...args: string[]) => {
       const r = await d.docker(['cp', ...args]);
@@ -105,6 +105,11 @@ describe('containers to images and files: diff, commit, export, cp', () => {
     await cp(path.join(local, marker), 'cp-run:/esc/');
     assert.equal(await d.ok(['exec', 'cp-run', 'cat', `/tmp/${marker}`]), 'm');
     assert.ok(!fs.existsSync(path.join('/tmp', marker)), 'nothing lands on the host');
+    // A running container's files are those it sees: its volumes, its /etc/hostname.
+    await cp(path.join(local, 'sub', 'f.txt'), 'cp-run:/vol/');
+    assert.equal(await d.ok(['run', '--rm', '-v', 'cpvol:/v', 'busybox', 'cat', '/v/f.txt']), 'local');
+    await cp('cp-run:/etc/hostname', path.join(d.dir, 'hostname'));
+    assert.equal(fs.readFileSync(path.join(d.dir, 'hostname'), 'utf8'), 'cphost\n');
     // Into a stopped container: there at its start.
     await d.ok(['create', '--name', 'cp-stopped', '--network', 'none', 'busybox', 'cat', '/in/sub/f.txt', '/renamed']);
     await cp(`${local}/.`, 'cp-stopped:/in');
@@ -114,6 +119,7 @@ describe('containers to images and files: diff, commit, export, cp', () => {
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /Could not find the file \/nonexistent in container/);
     await d.ok(['rm', '-f', 'cp-run', 'cp-stopped']);
+    await d.ok(['volume', 'rm', 'cpvol']);
     assert.deepEqual(views(), [], 'the mounts of stopped containers are gone');
   });
 
