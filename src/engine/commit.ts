@@ -14,9 +14,10 @@ import type { Views } from './views';
 /**
  * Mount points the runtime makes in a container's upper folder when the
  * image lacks them: docker keeps them in an init layer under the container's,
- * so they are neither changes nor part of a commit.
+ * so they are neither changes nor part of a commit. (What is mounted inside
+ * /dev and /sys lands on those mounts, never in the upper folder.)
  */
-const RUNTIME_PLACEHOLDERS = new Set(['dev', 'dev/pts', 'dev/shm', 'dev/mqueue', 'dev/console', 'proc', 'sys', 'sys/fs/cgroup', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
+const RUNTIME_PLACEHOLDERS = new Set(['dev', 'proc', 'sys', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
 
 export interface CommitOptions {
   repo?: string;

@@ -32,6 +32,20 @@ function readResolvConf(): string {
 }
 
 const FORWARD_TIMEOUT_MS = 5000;
+const RESOLV_CONF_TTL_MS = 5000;
+
+/** The host's nameservers, read again at most every few seconds rather than at each forwarded query. */
+function recentHostNameservers(): () => string[] {
+  let at = 0;
+  let servers: string[] = [];
+  return () => {
+    if (Date.now() - at > RESOLV_CONF_TTL_MS) {
+      servers = hostNameservers();
+      at = Date.now();
+    }
+    return servers;
+  };
+}
 
 /**
  * The addresses `name` has for the container at `asker`: its name, aliases or
@@ -61,7 +75,7 @@ export class DnsServer {
 
   constructor(
     private readonly logger: Logger,
-    private readonly upstreams: () => string[] = () => hostNameservers(),
+    private readonly upstreams: () => string[] = recentHostNameservers(),
   ) {}
 
   /** Sets one network's records; with no gateway the network is gone and its listener closes. */
