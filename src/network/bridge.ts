@@ -28,13 +28,6 @@ export async function removeBridge(name: string): Promise<void> {
   });
 }
 
-export async function linkExists(name: string): Promise<boolean> {
-  return run('ip', ['link', 'show', name]).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** The host's IPv4 routes, as `ip -4 route` prints them (for choosing free subnets). */
 export async function hostRoutes(): Promise<string> {
   return (await run('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout;
