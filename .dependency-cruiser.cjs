@@ -7,12 +7,13 @@ const layers = {
   snapshots: ['base', 'oci'],
   images: ['base', 'oci', 'content', 'snapshots'],
   runtime: ['base', 'oci'],
+  build: ['base', 'oci', 'content', 'snapshots', 'images'],
   network: ['base', 'oci'],
-  engine: ['base', 'oci', 'content', 'snapshots', 'images', 'runtime', 'network'],
+  engine: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network'],
   api: ['base', 'oci', 'engine'],
   client: ['base', 'oci'],
   cli: ['base', 'oci', 'client'],
-  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'runtime', 'network', 'engine', 'api'],
+  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api'],
 };
 
 const forbidden = Object.entries(layers).map(([layer, allowed]) => ({

@@ -6,6 +6,7 @@ import { invalidArgument, isErrno } from '../base/errors';
 import type { Logger } from '../base/log';
 import { isListening } from '../base/socket';
 import type { Engine } from '../engine/engine';
+import { buildRoutes } from './compat/build';
 import { containerRoutes } from './compat/containers';
 import { execRoutes } from './compat/exec';
 import { imageRoutes } from './compat/images';
@@ -23,6 +24,7 @@ export function compatRouter(engine: Engine): Router {
   containerRoutes(r, engine);
   execRoutes(r, engine);
   imageRoutes(r, engine);
+  buildRoutes(r, engine);
   volumeRoutes(r, engine);
   networkRoutes(r, engine);
   nativeSystemRoutes(r, engine);

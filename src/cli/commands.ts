@@ -4,6 +4,7 @@ import { BerthError, invalidArgument } from '../base/errors';
 import type { ApiClient } from '../client/client';
 import { DaemonError, demux } from '../client/client';
 import { connect } from '../client/connect';
+import { buildImage } from './build';
 import { cp } from './cp';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
 import { ago, binarySize, humanSize, shortCommand } from './output';
@@ -381,6 +382,11 @@ async function port(api: ApiClient, p: Parsed): Promise<number> {
 }
 
 const imageCmds: Record<string, Command> = {
+  build: {
+    flags: [f('tag', 'list', 't'), f('file', 'string', 'f'), f('build-arg', 'list'), f('target', 'string'), f('no-cache'), f('pull'), f('label', 'list'),
+      f('network', 'string'), f('squash'), f('progress', 'string'), f('quiet', 'bool', 'q'), f('iidfile', 'string'), f('rm'), f('force-rm')],
+    minArgs: 1, maxArgs: 1, usage: 'build [OPTIONS] PATH', run: buildImage,
+  },
   images: { flags: [f('all', 'bool', 'a'), f('quiet', 'bool', 'q'), f('no-trunc'), f('digests'), FILTER, FORMAT], usage: 'images [OPTIONS] [REPOSITORY[:TAG]]', run: images },
   rmi: {
     flags: [f('force', 'bool', 'f'), f('no-prune')], minArgs: 1, usage: 'rmi [OPTIONS] IMAGE [IMAGE...]',

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { errorMessage } from '../base/errors';
 import type { Finding } from '../base/finding';
 import type { ImageStore } from '../images/store';
+import type { BuildService } from './builds';
 import type { EngineConfig } from './config';
 import type { ContainerService } from './containers';
 import type { ExecService } from './execs';
@@ -38,7 +39,7 @@ export interface CheckOptions {
  * records, then layers and blobs.
  */
 export async function checkSystem(
-  e: { cfg: EngineConfig; containers: ContainerService; execs: ExecService; images: ImageStore; volumes: VolumeStore; networks: NetworkService; views: Views },
+  e: { cfg: EngineConfig; containers: ContainerService; execs: ExecService; images: ImageStore; volumes: VolumeStore; networks: NetworkService; views: Views; builds: BuildService },
   o: CheckOptions,
 ): Promise<Problem[]> {
   return e.images.gate.exclusive(async () => {
@@ -49,7 +50,8 @@ export async function checkSystem(
       ...e.execs.check(inv),
       ...(await e.views.check()),
       ...(await e.networks.check((id) => !!store.byFullId(id)?.State.Running, (id) => e.containers.isBusy(id))),
-      ...(await e.images.check((name) => e.containers.ownsSnapshot(name))),
+      ...(await e.builds.check()),
+      ...(await e.images.check((name) => e.containers.ownsSnapshot(name) || e.builds.ownsSnapshot(name))),
       ...(await e.volumes.check(
         (id) => (store.byFullId(id) ? 'saved' : store.isCreating(id) ? 'creating' : 'unknown'),
         (name) => e.containers.volumeUsers(name),

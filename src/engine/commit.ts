@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { applyChanges } from '../images/changes';
+import { applyChanges } from '../build/changes';
 import { createImage } from '../images/importer';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { ContainerConfig, ImageConfig } from '../oci/image';
@@ -17,7 +17,7 @@ import type { Views } from './views';
  * so they are neither changes nor part of a commit. (What is mounted inside
  * /dev and /sys lands on those mounts, never in the upper folder.)
  */
-const RUNTIME_PLACEHOLDERS = new Set(['dev', 'proc', 'sys', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
+export const RUNTIME_PLACEHOLDERS = new Set(['dev', 'proc', 'sys', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
 
 export interface CommitOptions {
   repo?: string;

@@ -27,7 +27,7 @@ import type { NetworkService, Sandbox } from './networks';
 import { portRequests } from './ports';
 import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
-import { readUserDb, resolveUser } from './users';
+import { readUserDb, resolveUser } from '../base/users';
 import type { VolumeStore } from './volumes';
 
 const LOG_DRIVERS = ['', 'json-file', 'local', 'k8s-file'];

@@ -18,6 +18,7 @@ import { ImageService } from './images';
 import type { ContainerRecord } from './model';
 import { type NetworkCreateRequest, type NetworkRecord, PREDEFINED } from './network-store';
 import { ContainerImages } from './commit';
+import { BuildService } from './builds';
 import { ContainerFiles } from './files';
 import { Views } from './views';
 import { NetworkService } from './networks';
@@ -40,6 +41,7 @@ export class Engine {
     readonly containerImages: ContainerImages,
     readonly files: ContainerFiles,
     readonly views: Views,
+    readonly builds: BuildService,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -57,7 +59,8 @@ export class Engine {
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
     const views = new Views(path.join(cfg.execRoot, 'views'));
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views);
+    const builds = new BuildService(cfg, containers, imageStore, views, events);
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds);
     await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });
@@ -66,7 +69,7 @@ export class Engine {
 
   /** `system check`: orphans and broken records, and with repair, their removal. */
   check(o: CheckOptions): Promise<Problem[]> {
-    return checkSystem({ cfg: this.cfg, containers: this.containers, execs: this.execs, images: this.images.store, volumes: this.volumes, networks: this.networks, views: this.views }, o);
+    return checkSystem({ cfg: this.cfg, containers: this.containers, execs: this.execs, images: this.images.store, volumes: this.volumes, networks: this.networks, views: this.views, builds: this.builds }, o);
   }
 
   close(): void {

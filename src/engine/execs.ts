@@ -17,7 +17,7 @@ import { followLog } from './log-follower';
 import type { LogBatch } from './logs';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
-import { readUserDb, resolveUser } from './users';
+import { readUserDb, resolveUser } from '../base/users';
 
 export interface ExecConfig {
   Cmd: string[];

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import { conflict, notFound } from '../base/errors';
 import { loadArchive, saveArchive } from '../images/archive';
-import { applyChanges } from '../images/changes';
+import { applyChanges } from '../build/changes';
 import { importRootfs } from '../images/importer';
 import type { ImageRecord, ImageStore } from '../images/store';
-import { digestHex } from '../oci/digest';
+import { type Digest, digestHex } from '../oci/digest';
 import { familiarRepository, familiarString, normalize, parseReference } from '../oci/reference';
 import type { ContainerStore } from './container-store';
 import type { EventBus } from './events';
@@ -30,9 +30,14 @@ export class ImageService {
 
   async list(o: { all?: boolean; dangling?: boolean; reference?: string[]; labels?: string[] } = {}) {
     const out = [];
-    for (const rec of await this.store.list()) {
+    const records = await this.store.list();
+    const parents = new Set(records.map((r) => r.parent));
+    for (const rec of records) {
       const names = this.store.namesOf(rec.id);
-      if (o.dangling !== undefined && (names.length === 0) !== o.dangling) continue;
+      // As docker: an untagged image a build made others from is intermediate, shown only with --all.
+      const intermediate = names.length === 0 && parents.has(rec.id);
+      if (intermediate && !o.all) continue;
+      if (o.dangling !== undefined && (names.length === 0 && !intermediate) !== o.dangling) continue;
       // With a reference filter only the matching names are shown, as docker does.
       const shown = o.reference?.length ? names.filter((n) => o.reference!.some((pat) => refMatches(pat, n))) : names;
       if (o.reference?.length && !shown.length) continue;
@@ -41,7 +46,7 @@ export class ImageService {
       if (o.labels?.length && !o.labels.every((l) => labelMatches(labels, l))) continue;
       out.push({
         Id: rec.id,
-        ParentId: '',
+        ParentId: rec.parent ?? '',
         RepoTags: shown.length ? shown.map(familiar) : ['<none>:<none>'],
         RepoDigests: [],
         Created: Math.floor(Date.parse(rec.created) / 1000),
@@ -63,7 +68,7 @@ export class ImageService {
       Id: rec.id,
       RepoTags: names.map(familiar),
       RepoDigests: [],
-      Parent: '',
+      Parent: rec.parent ?? '',
       Comment: cfg.history?.[cfg.history.length - 1]?.comment ?? '',
       Created: cfg.created ?? rec.created,
       Container: '',
@@ -86,13 +91,18 @@ export class ImageService {
     const rec = await this.store.resolve(ref);
     const cfg = await this.store.config(rec.id);
     const hist = cfg.history?.length ? cfg.history : cfg.rootfs.diff_ids.map(() => ({}) as NonNullable<typeof cfg.history>[number]);
-    const names = this.store.namesOf(rec.id).map(familiar);
+    // Each build step added one history entry and made one image: the parent chain names the entries.
+    const ids: Digest[] = [];
+    for (let cur: ImageRecord | undefined = rec, i = hist.length - 1; cur && i >= 0; i--) {
+      ids[i] = cur.id;
+      cur = cur.parent ? await this.store.get(cur.parent) : undefined;
+    }
     return hist
       .map((h, i) => ({
-        Id: i === hist.length - 1 ? rec.id : '<missing>',
+        Id: ids[i] ?? '<missing>',
         Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
         CreatedBy: h.created_by ?? '',
-        Tags: i === hist.length - 1 ? names : null,
+        Tags: ids[i] ? this.store.namesOf(ids[i]).map(familiar) : null,
         Size: 0,
         Comment: h.comment ?? '',
       }))
@@ -118,26 +128,44 @@ export class ImageService {
     const byName = names.find((n) => n === tryNormalize(ref));
     const users = this.containers.all().filter((c) => c.Image === rec.id);
     const running = users.find((c) => c.State.Running);
+    const hasChildren = (await this.store.children(rec.id)).length > 0;
     const out: { Untagged?: string; Deleted?: string }[] = [];
     if (byName) {
-      // Another name keeps the image, or containers do (with force): only untag.
-      if (names.length > 1 || (users.length && force)) {
+      // Another name keeps the image, or containers do (with force), or images built on it: only untag.
+      if (names.length > 1 || (users.length && force) || hasChildren || this.store.isPinned(rec.id)) {
         await this.untag(byName, out);
         return out;
       }
       if (users.length) throw conflict(`conflict: unable to remove repository reference "${ref}" (must force) - container ${users[0].Id.slice(0, 12)} is using its referenced image ${short}`);
     } else {
+      if (this.store.isPinned(rec.id)) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by a build in progress`);
+      if (hasChildren) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image has dependent child images`);
       if (names.length > 1 && !force) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
       if (running) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.Id.slice(0, 12)}`);
       if (users.length && !force) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users[0].Id.slice(0, 12)}`);
     }
     for (const n of names) await this.untag(n, out);
-    await this.store.delete(rec.id);
-    out.push({ Deleted: rec.id });
-    this.events.publish('image', 'delete', rec.id);
+    await this.deleteWithParents(rec, out);
     // Layers under containers stay: their snapshots are parents of the containers' own.
     await this.store.gc();
     return out;
+  }
+
+  /**
+   * Deletes an image, then, as docker, the build's intermediate images it
+   * was made from, as long as nothing else needs them: no name, no other
+   * child, no container.
+   */
+  private async deleteWithParents(rec: ImageRecord, out: { Deleted?: string }[]): Promise<void> {
+    const used = new Set(this.containers.all().map((c) => c.Image));
+    for (let cur: ImageRecord | undefined = rec; cur; ) {
+      await this.store.delete(cur.id);
+      out.push({ Deleted: cur.id });
+      this.events.publish('image', 'delete', cur.id);
+      const parent: ImageRecord | undefined = cur.parent ? await this.store.get(cur.parent) : undefined;
+      const free: boolean = !!parent && !this.store.isPinned(parent.id) && !this.store.namesOf(parent.id).length && !used.has(parent.id) && !(await this.store.children(parent.id)).length;
+      cur = free ? parent : undefined;
+    }
   }
 
   private async untag(name: string, out: { Untagged?: string }[]): Promise<void> {
@@ -188,14 +216,15 @@ export class ImageService {
   async prune(all: boolean): Promise<{ ImagesDeleted: { Deleted?: string; Untagged?: string }[]; SpaceReclaimed: number }> {
     const used = new Set(this.containers.all().map((c) => c.Image));
     const deleted: { Deleted?: string; Untagged?: string }[] = [];
-    for (const rec of await this.store.list()) {
-      if (used.has(rec.id)) continue;
+    const records = await this.store.list();
+    const parents = new Set(records.map((r) => r.parent));
+    // Leaves only: an image others were built on goes with the last of them (deleteWithParents).
+    for (const rec of records) {
+      if (used.has(rec.id) || parents.has(rec.id) || this.store.isPinned(rec.id) || !(await this.store.get(rec.id))) continue;
       const names = this.store.namesOf(rec.id);
       if (names.length && !all) continue;
       for (const n of names) await this.untag(n, deleted);
-      await this.store.delete(rec.id);
-      deleted.push({ Deleted: rec.id });
-      this.events.publish('image', 'delete', rec.id);
+      await this.deleteWithParents(rec, deleted);
     }
     const freed = await this.store.gc();
     return { ImagesDeleted: deleted, SpaceReclaimed: freed };

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { hostPlatform, type ContainerConfig, type ImageConfig, type Manifest, MediaType } from '../oci/image';
-import type { ImageRecord, ImageStore } from './store';
+import type { ImageRecord, ImageStore, Lineage } from './store';
 
 /** Returns the tar inside a stream that may or may not be gzip-compressed. */
 export function decompressed(src: Readable): Readable {
@@ -33,6 +33,7 @@ export async function createImage(
   config: ImageConfig,
   layers: { digest: string; size: number; mediaType?: string }[],
   names: string[] = [],
+  lineage: Lineage = {},
 ): Promise<ImageRecord> {
   const cfg = await images.content.put(JSON.stringify(config));
   const manifest: Manifest = {
@@ -42,7 +43,7 @@ export async function createImage(
     layers: layers.map((l) => ({ mediaType: l.mediaType ?? MediaType.DockerLayer, digest: l.digest, size: l.size })),
   };
   const m = await images.content.put(JSON.stringify(manifest));
-  return images.create(m.digest, names);
+  return images.create(m.digest, names, lineage);
 }
 
 /** `docker import`: one root filesystem tar (plain or gzip) becomes a one-layer image. */

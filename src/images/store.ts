@@ -21,6 +21,16 @@ export interface ImageRecord {
   created: string;
   /** Bytes of the unpacked layers. */
   size: number;
+  /** The image a build step made this one from (docker's Parent). */
+  parent?: Digest;
+  /** What that step was (instruction, config, sources): the build cache's key under `parent`. */
+  buildKey?: string;
+}
+
+/** Where a build step's image comes from: its parent and the step's cache key. */
+export interface Lineage {
+  parent?: Digest;
+  buildKey?: string;
 }
 
 /** The chain id of each layer, as containerd and docker compute them. */
@@ -38,6 +48,8 @@ export function chainIds(diffIds: Digest[]): Digest[] {
  */
 export class ImageStore {
   private names: Record<string, Digest> = {};
+  /** Images builds in progress stand on: not deleted meanwhile (counted). */
+  private readonly pins = new Map<Digest, number>();
   private queue: Promise<unknown> = Promise.resolve();
   /**
    * Writers of content and layers (load, import, a container's rootfs on
@@ -132,6 +144,33 @@ export class ImageStore {
     return this.content.readJson<Manifest>(rec.manifest.digest);
   }
 
+  /** The image a build step made from `parent` with this key, if it is whole (the build cache's lookup). */
+  async findChild(parent: Digest | undefined, buildKey: string): Promise<ImageRecord | undefined> {
+    for (const rec of await this.list()) {
+      if (rec.buildKey === buildKey && rec.parent === parent && !(await this.missingParts(rec))) return rec;
+    }
+    return undefined;
+  }
+
+  pin(id: Digest): void {
+    this.pins.set(id, (this.pins.get(id) ?? 0) + 1);
+  }
+
+  unpin(id: Digest): void {
+    const n = (this.pins.get(id) ?? 0) - 1;
+    if (n > 0) this.pins.set(id, n);
+    else this.pins.delete(id);
+  }
+
+  isPinned(id: Digest): boolean {
+    return this.pins.has(id);
+  }
+
+  /** Images made from this one by a build step. */
+  async children(id: Digest): Promise<ImageRecord[]> {
+    return (await this.list()).filter((r) => r.parent === id);
+  }
+
   /** Throws what tag() would for a name it cannot take. */
   private checkTag(ref: string): string {
     const name = normalize(ref);
@@ -175,7 +214,7 @@ export class ImageStore {
    * are applied, so a crash in between leaves no nameless image: check()
    * applies them.
    */
-  async create(manifestDigest: Digest, names: string[] = []): Promise<ImageRecord> {
+  async create(manifestDigest: Digest, names: string[] = [], lineage: Lineage = {}): Promise<ImageRecord> {
     for (const n of names) this.checkTag(n);
     const manifest = await this.content.readJson<Manifest>(manifestDigest);
     const config = await this.content.readJson<ImageConfig>(manifest.config.digest);
@@ -187,6 +226,7 @@ export class ImageStore {
       manifest: { mediaType: manifest.mediaType ?? MediaType.OciManifest, digest: manifestDigest, size: (await this.content.info(manifestDigest))!.size },
       created: config.created ?? new Date().toISOString(),
       size,
+      ...lineage,
     };
     const existing = await this.get(rec.id);
     if (existing) {

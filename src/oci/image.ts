@@ -62,6 +62,7 @@ export interface ContainerConfig {
   StopSignal?: string;
   Healthcheck?: HealthConfig;
   OnBuild?: string[] | null;
+  Shell?: string[];
 }
 
 export interface HistoryEntry {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { resolveIn } from './files';
+import { resolveIn } from './in-root';
 
 test('container paths resolve under the root, symlinks followed as the container sees them, never out of it', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-files-'));

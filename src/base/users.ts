@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { invalidArgument, isErrno } from '../base/errors';
+import { invalidArgument, isErrno } from './errors';
 
 export interface ResolvedUser {
   uid: number;

@@ -1,0 +1,57 @@
+import { invalidArgument } from '../../base/errors';
+import type { BuildMessage } from '../../engine/builds';
+import type { Engine } from '../../engine/engine';
+import { qBool, type Router } from '../router';
+import { streamResponse } from '../streams';
+
+function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
+  const v = q.get(name);
+  if (!v) return {};
+  try {
+    const o = JSON.parse(v);
+    if (o && typeof o === 'object' && !Array.isArray(o)) return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== null).map(([k, x]) => [k, String(x)]));
+  } catch {
+    /* refused below */
+  }
+  throw invalidArgument(`${name}: a JSON object is expected`);
+}
+
+/** POST /build: docker's classic builder protocol (the context tar in, JSON progress messages out). */
+export function buildRoutes(r: Router, engine: Engine): void {
+  r.add('POST', '/build', async (ctx) => {
+    const q = ctx.query;
+    if (q.get('version') === '2') throw invalidArgument('BuildKit is not supported: build with DOCKER_BUILDKIT=0 (the classic builder protocol)');
+    if (q.get('remote')) throw invalidArgument('building from a remote context is not supported: send the context as the body');
+    const quiet = qBool(q, 'q');
+    const o = {
+      tags: q.getAll('t'),
+      dockerfile: q.get('dockerfile') ?? undefined,
+      buildArgs: jsonParam(q, 'buildargs'),
+      labels: jsonParam(q, 'labels'),
+      target: q.get('target') || undefined,
+      noCache: qBool(q, 'nocache'),
+      network: q.get('networkmode') && q.get('networkmode') !== 'default' ? q.get('networkmode')! : undefined,
+    };
+    if (qBool(q, 'pull')) throw invalidArgument('--pull needs a registry client, which Berth does not have yet: base images come from load, import or image bootstrap');
+    if (qBool(q, 'squash')) throw invalidArgument('--squash is not supported yet');
+    // As docker: an error before the first message is the response's status; after it, the last message.
+    let out: ReturnType<typeof streamResponse> | undefined;
+    let chain = Promise.resolve();
+    const emit = (m: BuildMessage) => {
+      if (quiet && 'stream' in m) return;
+      out ??= streamResponse(ctx, 'application/json');
+      const o2 = out;
+      chain = chain.then(() => o2.write(JSON.stringify(m) + '\n'));
+    };
+    try {
+      await engine.builds.build(ctx.req, o, emit);
+      await chain;
+    } catch (e) {
+      if (!out) throw e;
+      await chain.catch(() => {});
+      const message = e instanceof Error ? e.message : String(e);
+      await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
+    }
+    out?.end();
+  });
+}

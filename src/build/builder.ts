@@ -1,0 +1,508 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { BerthError, errorMessage, invalidArgument } from '../base/errors';
+import { mkdirp } from '../base/files';
+import { resolveIn } from '../base/in-root';
+import { readUserDb, resolveUser } from '../base/users';
+import { type Digest, digestHex, sha256 } from '../oci/digest';
+import { type ContainerConfig, type Descriptor, type ImageConfig, hostPlatform } from '../oci/image';
+import { familiarString, normalize, parseReference } from '../oci/reference';
+import { createImage } from '../images/importer';
+import type { ImageRecord, ImageStore } from '../images/store';
+import { packLayer } from '../snapshots/diff';
+import type { BuildContext } from './context';
+import { type Owner, type Source, copySources, findSources, isArchive, makeDirs, sourcesDigest } from './copy';
+import { type Dockerfile, type Instruction, type Stage, lineError, parseDockerfile, parseInstruction } from './dockerfile';
+import { METADATA, applyMetadata, commandOf, varsOf } from './metadata';
+import { expandWord, expandWords, keyValues } from './words';
+
+/** What a step changed in a root filesystem: an overlay upper folder, until released. */
+export interface Changes {
+  upper: string;
+  /** Paths the runtime made that are not the step's (mount points of /etc/hosts, /proc...). */
+  skip?: Set<string>;
+  release(): Promise<void>;
+}
+
+export interface RunSpec {
+  cmd: string[];
+  env: string[];
+  user: string;
+  workdir: string;
+  network: string;
+}
+
+/** What the builder needs from the engine: containers for RUN, writable and read-only root filesystems. */
+export interface BuildWorker {
+  /** Runs a command in a container of the image, its output passed on as it comes. */
+  run(image: Digest | undefined, spec: RunSpec, output: (data: Buffer) => void): Promise<{ exitCode: number; changes: Changes }>;
+  /** fn with a writable root filesystem of the image; its changes after. */
+  change(image: Digest | undefined, fn: (root: string) => Promise<void>): Promise<Changes>;
+  /** fn with a read-only root filesystem of the image. */
+  read<T>(image: Digest | undefined, fn: (root: string) => Promise<T>): Promise<T>;
+}
+
+export interface BuildOptions {
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  labels?: Record<string, string>;
+  /** RUN's network: none (default), host, bridge or a user network. */
+  network?: string;
+}
+
+export type BuildMessage = { stream: string } | { aux: { ID: string } };
+
+/** Build args every Dockerfile may use without ARG; never part of history or the cache. */
+const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+
+interface State {
+  /** The stage it belongs to: its messages wait for the stages before it. */
+  stage: number;
+  image?: Digest;
+  config: ImageConfig;
+  layers: Descriptor[];
+  args: Map<string, string | undefined>;
+  cmdSet: boolean;
+}
+
+interface Step {
+  createdBy: string;
+  config: ContainerConfig;
+  /** What else the cache keys on (sources, flags). */
+  key?: unknown;
+  author?: string;
+}
+
+class Cancelled extends Error {}
+
+const short = (id: Digest) => digestHex(id).slice(0, 12);
+const seconds = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(2)}s`;
+
+/**
+ * Builds an image from a Dockerfile as docker's classic builder does: each
+ * step makes an image from the one before (metadata steps without a layer),
+ * and a step is taken from the cache when an image made from the same
+ * parent by the same step (instruction, config, ARG values, the copied
+ * files' content and metadata) exists. Stages the target needs build in
+ * parallel, each as far as its dependencies allow.
+ */
+export class Build {
+  private readonly file: string;
+  private readonly df: Dockerfile;
+  private readonly metaArgs = new Map<string, string | undefined>();
+  private readonly consumed = new Set<string>();
+  private readonly hashes = new Map<string, string>();
+  private readonly results = new Map<number, Promise<State>>();
+  private readonly stepNo = new Map<Instruction, number>();
+  private totalSteps = 0;
+  private failed = false;
+  /** Images this build stands on, kept from deletion until it ends. */
+  private readonly pinned: Digest[] = [];
+  private needed = new Set<number>();
+  /** The stage whose messages go out now; later ones are held. */
+  private speaking = 0;
+  private readonly held = new Map<number, string[]>();
+  private readonly finished = new Set<number>();
+
+  constructor(
+    private readonly images: ImageStore,
+    private readonly worker: BuildWorker,
+    private readonly ctx: BuildContext,
+    private readonly scratch: string,
+    private readonly o: BuildOptions,
+    private readonly emit: (m: BuildMessage) => void,
+  ) {
+    this.file = ctx.dockerfile.name;
+    this.df = parseDockerfile(ctx.dockerfile.text, this.file);
+    for (const t of o.tags ?? []) normalize(t); // a bad name fails before any work
+    const args = o.buildArgs ?? {};
+    for (const i of this.df.metaArgs) {
+      for (const [k, v] of this.wrap(i, () => keyValues(i.args, this.metaVars(), 'ARG', this.df.escape))) {
+        this.metaArgs.set(k, k in args ? args[k] : v);
+        this.consumed.add(k);
+      }
+    }
+  }
+
+  private metaVars(): Map<string, string> {
+    return varsOf({}, this.metaArgs);
+  }
+
+  /**
+   * Stages build in parallel but speak in file order: a stage's messages
+   * are held until the stages before it are done, so the output reads as
+   * docker's sequential one.
+   */
+  private say(text: string, stage?: number): void {
+    if (stage === undefined || stage <= this.speaking) this.emit({ stream: text });
+    else {
+      const held = this.held.get(stage) ?? [];
+      held.push(text);
+      this.held.set(stage, held);
+    }
+  }
+
+  private stageDone(stage: number): void {
+    this.finished.add(stage);
+    while (this.finished.has(this.speaking) || !this.needed.has(this.speaking)) {
+      if (this.speaking >= this.df.stages.length) return;
+      this.speaking++;
+      for (const text of this.held.get(this.speaking) ?? []) this.emit({ stream: text });
+      this.held.delete(this.speaking);
+    }
+  }
+
+  async run(): Promise<ImageRecord> {
+    try {
+      return await this.runStages();
+    } finally {
+      for (const id of this.pinned) this.images.unpin(id);
+    }
+  }
+
+  /** The state of a step's image, pinned until the build ends. */
+  private async stateOf(state: State, id: Digest): Promise<State> {
+    this.images.pin(id);
+    this.pinned.push(id);
+    return { ...state, image: id, config: await this.images.config(id), layers: (await this.images.manifest(id)).layers };
+  }
+
+  private async runStages(): Promise<ImageRecord> {
+    const t0 = performance.now();
+    const target = this.targetStage();
+    const needed = this.neededStages(target);
+    this.needed = needed;
+    this.speaking = Math.min(...needed);
+    for (const s of this.df.stages.filter((x) => needed.has(x.index))) {
+      this.stepNo.set(s.from, ++this.totalSteps);
+      for (const i of s.instructions) this.stepNo.set(i, ++this.totalSteps);
+    }
+    for (const idx of needed) this.stage(idx);
+    const settled = await Promise.allSettled([...needed].map((idx) => this.stage(idx)));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof Cancelled));
+    if (failure) throw failure.reason;
+    this.speaking = Infinity;
+    let state = await this.stage(target.index);
+    if (this.o.labels && Object.keys(this.o.labels).length) {
+      const text = `LABEL ${Object.entries(this.o.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
+      state = await this.step(state, parseInstruction(text, target.from.line, this.file));
+    }
+    if (!state.image) throw invalidArgument('No image was generated. Is your Dockerfile empty?');
+    const unused = Object.keys(this.o.buildArgs ?? {}).filter((k) => !this.consumed.has(k) && !PROXY_ARGS.has(k));
+    if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    this.emit({ aux: { ID: state.image } });
+    this.say(`Successfully built ${short(state.image)} in ${seconds(t0)}\n`);
+    for (const t of this.o.tags ?? []) {
+      await this.images.tag(state.image, t);
+      this.say(`Successfully tagged ${familiarString(parseReference(normalize(t)))}\n`);
+    }
+    return (await this.images.get(state.image))!;
+  }
+
+  private targetStage(): Stage {
+    if (!this.o.target) return this.df.stages[this.df.stages.length - 1];
+    const s = this.df.stages.find((x) => x.name === this.o.target!.toLowerCase());
+    if (!s) throw invalidArgument(`failed to reach build target ${this.o.target} in Dockerfile`);
+    return s;
+  }
+
+  /** The stage a FROM or --from names, if it names one defined before `before`. */
+  private stageNamed(ref: string, before: number): Stage | undefined {
+    const lower = ref.toLowerCase();
+    const byName = this.df.stages.find((s) => s.name === lower && s.index < before);
+    if (byName) return byName;
+    return /^\d+$/.test(ref) && Number(ref) < before ? this.df.stages[Number(ref)] : undefined;
+  }
+
+  /** The target and every stage it reads from, through FROM and COPY --from. */
+  private neededStages(target: Stage): Set<number> {
+    const needed = new Set<number>();
+    const visit = (s: Stage) => {
+      if (needed.has(s.index)) return;
+      needed.add(s.index);
+      const refs = [this.fromImage(s)];
+      for (const i of s.instructions) {
+        const f = i.flags.get('from');
+        if (i.keyword === 'COPY' && typeof f === 'string') refs.push(expandWord(f, this.metaVars(), this.df.escape));
+      }
+      for (const r of refs) {
+        const dep = this.stageNamed(r, s.index);
+        if (dep) visit(dep);
+      }
+    };
+    visit(target);
+    return needed;
+  }
+
+  private fromImage(s: Stage): string {
+    return this.wrap(s.from, () => expandWord(s.from.args.split(/\s+/)[0], this.metaVars(), this.df.escape));
+  }
+
+  private stage(index: number): Promise<State> {
+    let p = this.results.get(index);
+    if (!p) {
+      p = this.buildStage(this.df.stages[index]).then(
+        (st) => {
+          this.stageDone(index);
+          return st;
+        },
+        (e) => {
+          this.failed = true;
+          this.stageDone(index);
+          throw e;
+        },
+      );
+      p.catch(() => {});
+      this.results.set(index, p);
+    }
+    return p;
+  }
+
+  private async buildStage(s: Stage): Promise<State> {
+    let state = await this.from(s);
+    for (const i of s.instructions) state = await this.step(state, i);
+    return state;
+  }
+
+  private header(i: Instruction, stage: number): void {
+    if (this.failed) throw new Cancelled();
+    this.say(`Step ${this.stepNo.get(i) ?? '-'}/${this.totalSteps} : ${i.text}\n`, stage);
+  }
+
+  private async from(s: Stage): Promise<State> {
+    this.header(s.from, s.index);
+    const ref = this.fromImage(s);
+    const platform = s.from.flags.get('platform');
+    if (typeof platform === 'string') {
+      const want = expandWord(platform, this.metaVars(), this.df.escape);
+      const host = hostPlatform();
+      if (want && want !== `${host.os}/${host.architecture}`) throw lineError(this.file, s.from, `Berth builds for ${host.os}/${host.architecture} only`);
+    }
+    const args = new Map<string, string | undefined>();
+    const dep = this.stageNamed(ref, s.index);
+    let state: State;
+    const empty: State = { stage: s.index, config: { ...hostPlatform(), rootfs: { type: 'layers', diff_ids: [] }, config: {} }, layers: [], args, cmdSet: false };
+    if (dep) state = { ...(await this.stage(dep.index)), stage: s.index, args, cmdSet: false };
+    else if (ref === 'scratch') state = empty;
+    else state = await this.stateOf(empty, (await this.wrap(s.from, () => this.images.resolve(ref))).id);
+    if (state.image) this.say(` ---> ${short(state.image)}\n`, s.index);
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (!triggers.length) return state;
+    // As docker: the base's triggers run now and are not passed on.
+    state = { ...state, config: { ...state.config, config: { ...state.config.config, OnBuild: null } } };
+    this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`, s.index);
+    for (const t of triggers) state = await this.step(state, parseInstruction(t, s.from.line, this.file), true);
+    return state;
+  }
+
+  /** Runs fn; an expected error gets the file, line and instruction in its message. */
+  private wrap<T>(i: Instruction, fn: () => T): T {
+    const rewrap = (e: unknown): never => {
+      if (e instanceof BerthError && !e.message.startsWith(`${this.file}:`)) throw lineError(this.file, i, e.message, e.code);
+      throw e;
+    };
+    try {
+      const r = fn();
+      return (r instanceof Promise ? r.catch(rewrap) : r) as T;
+    } catch (e) {
+      return rewrap(e);
+    }
+  }
+
+  private step(state: State, i: Instruction, trigger = false): Promise<State> {
+    if (!trigger) this.header(i, state.stage);
+    return this.wrap(i, () => this.dispatch(state, i));
+  }
+
+  private vars(state: State): Map<string, string> {
+    return varsOf(state.config.config ?? {}, state.args);
+  }
+
+  private async dispatch(state: State, i: Instruction): Promise<State> {
+    const t0 = performance.now();
+    const config = state.config.config ?? {};
+    switch (i.keyword) {
+      case 'ARG':
+        return this.arg(state, i, t0);
+      case 'RUN':
+        return this.runStep(state, i, t0);
+      case 'COPY':
+      case 'ADD':
+        return this.copyStep(state, i, t0);
+    }
+    if (!METADATA.has(i.keyword)) throw invalidArgument(`unknown instruction: ${i.keyword}`);
+    const r = applyMetadata(config, i, this.vars(state), this.df.escape, state.cmdSet);
+    const next = { ...state, cmdSet: r.cmdSet ?? state.cmdSet };
+    const step: Step = { createdBy: r.createdBy, config: r.config, author: r.author };
+    if (i.keyword === 'WORKDIR') return this.commit(next, step, t0, () => this.makeWorkdir(state, r.config.WorkingDir!));
+    return this.commit(next, step, t0);
+  }
+
+  private async arg(state: State, i: Instruction, t0: number): Promise<State> {
+    const args = new Map(state.args);
+    const given = this.o.buildArgs ?? {};
+    const pairs = keyValues(i.args, this.vars(state), 'ARG', this.df.escape);
+    for (const [k, dflt] of pairs) {
+      args.set(k, k in given ? given[k] : (dflt ?? this.metaArgs.get(k)));
+      this.consumed.add(k);
+    }
+    const text = pairs.map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(' ');
+    return this.commit({ ...state, args }, { createdBy: `/bin/sh -c #(nop)  ARG ${text}`, config: state.config.config ?? {}, key: [...args] }, t0);
+  }
+
+  /** The ARGs a RUN sees (and is keyed on): declared, with a value, not shadowed by ENV. */
+  private runArgs(state: State): [string, string][] {
+    const env = new Set((state.config.config?.Env ?? []).map((e) => e.split('=')[0]));
+    return [...state.args].filter((a): a is [string, string] => a[1] !== undefined && !env.has(a[0])).sort(([a], [b]) => (a < b ? -1 : 1));
+  }
+
+  private async runStep(state: State, i: Instruction, t0: number): Promise<State> {
+    const config = state.config.config ?? {};
+    const cmd = commandOf(i, config.Shell);
+    if (!cmd.length || (!i.json && !i.args)) throw invalidArgument('RUN requires at least one argument');
+    const args = this.runArgs(state);
+    const createdBy = (args.length ? `|${args.length} ${args.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '') + cmd.join(' ');
+    const proxies = Object.entries(this.o.buildArgs ?? {}).filter(([k]) => PROXY_ARGS.has(k)).map(([k, v]) => `${k}=${v}`);
+    return this.commit(state, { createdBy, config }, t0, async () => {
+      const spec: RunSpec = {
+        cmd,
+        env: [...(config.Env ?? []), ...args.map(([k, v]) => `${k}=${v}`), ...proxies],
+        user: config.User ?? '',
+        workdir: config.WorkingDir ?? '',
+        network: this.o.network || 'none',
+      };
+      const { exitCode, changes } = await this.worker.run(state.image, spec, (data) => this.say(data.toString(), state.stage));
+      if (exitCode !== 0) {
+        await changes.release();
+        throw new BerthError('internal', `The command '${cmd.join(' ')}' returned a non-zero code: ${exitCode}`);
+      }
+      return changes;
+    });
+  }
+
+  private async copyStep(state: State, i: Instruction, t0: number): Promise<State> {
+    const vars = this.vars(state);
+    const words = i.json ?? expandWords(i.args, vars, this.df.escape);
+    if (words.length < 2) throw invalidArgument(`${i.keyword} requires at least two arguments, but only one was provided. Destination could not be determined`);
+    const specs = words.slice(0, -1);
+    const dest = destination(words[words.length - 1], state.config.config?.WorkingDir);
+    const chown = this.flag(i, 'chown', vars);
+    const chmodText = this.flag(i, 'chmod', vars);
+    if (chmodText !== undefined && !/^[0-7]{3,4}$/.test(chmodText)) throw invalidArgument(`invalid --chmod=${chmodText}: an octal mode is expected`);
+    const chmod = chmodText === undefined ? undefined : parseInt(chmodText, 8);
+    const from = this.flag(i, 'from', vars);
+    const copy = async (root: string, inContext: boolean) => {
+      const sources = await this.sources(i, root, specs, inContext);
+      const digest = await sourcesDigest(sources, this.hashes);
+      const kind = sources.length > 1 ? 'multi' : sources[0].stat.isDirectory() ? 'dir' : 'file';
+      const createdBy = `/bin/sh -c #(nop) ${i.keyword} ${kind}:${digest} in ${dest} `;
+      return this.commit(state, { createdBy, config: state.config.config ?? {}, key: { chown, chmod, from } }, t0, () =>
+        this.worker.change(state.image, async (rootfs) => {
+          const owner = chown === undefined ? undefined : await ownerIn(rootfs, chown);
+          await copySources(rootfs, sources, dest, { owner, chmod });
+        }),
+      );
+    };
+    if (from === undefined) return copy(this.ctx.dir, true);
+    const dep = this.stageNamed(from, this.stageOf(i));
+    const image = dep ? (await this.stage(dep.index)).image : (await this.images.resolve(from)).id;
+    return this.worker.read(image, (root) => copy(root, false));
+  }
+
+  private stageOf(i: Instruction): number {
+    return this.df.stages.find((s) => s.instructions.includes(i))?.index ?? this.df.stages.length;
+  }
+
+  private flag(i: Instruction, name: string, vars: Map<string, string>): string | undefined {
+    const v = i.flags.get(name);
+    if (v === true) throw invalidArgument(`--${name} needs a value`);
+    return v === undefined ? undefined : expandWord(v, vars, this.df.escape);
+  }
+
+  /** COPY's sources, or ADD's: also URLs (fetched) and local archives (unpacked). */
+  private async sources(i: Instruction, root: string, specs: string[], inContext: boolean): Promise<Source[]> {
+    if (i.keyword === 'COPY') return findSources(root, specs, inContext);
+    const out: Source[] = [];
+    for (const spec of specs) {
+      if (/^https?:\/\//.test(spec)) out.push(await this.fetch(spec));
+      else if (/^git@|\.git(#|$)/.test(spec)) throw invalidArgument(`ADD of a git repository needs BuildKit: ${spec}`);
+      else for (const s of await findSources(root, [spec], inContext)) out.push({ ...s, unpack: s.stat.isFile() && (await isArchive(s.host)) });
+    }
+    return out;
+  }
+
+  /** ADD <url>: the file, saved as docker saves it (mode 0600, named by the URL's last part). */
+  private async fetch(url: string): Promise<Source> {
+    const name = path.posix.basename(new URL(url).pathname) || 'index.html';
+    const dir = path.join(this.scratch, `add-${sha256(url).slice(7, 19)}`);
+    await mkdirp(dir, 0o700);
+    const file = path.join(dir, name);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+      if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+      await fsp.writeFile(file, Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
+      const modified = Date.parse(res.headers.get('last-modified') ?? '');
+      if (!Number.isNaN(modified)) await fsp.utimes(file, new Date(modified), new Date(modified));
+    } catch (e) {
+      throw new BerthError('unavailable', `cannot download ${url}: ${errorMessage((e as Error).cause ?? e)}`);
+    }
+    return { host: file, name, stat: await fsp.lstat(file) };
+  }
+
+  private async makeWorkdir(state: State, dir: string): Promise<Changes | undefined> {
+    const exists = await this.worker.read(state.image, async (root) => (await fsp.stat(await resolveIn(root, dir, true)).catch(() => undefined))?.isDirectory());
+    if (exists) return undefined;
+    return this.worker.change(state.image, async (root) => makeDirs(root, await resolveIn(root, dir, true), { uid: 0, gid: 0 }));
+  }
+
+  /**
+   * Takes the step's image from the cache, or makes it: `work` gives the
+   * step's changes (none: a metadata step, no layer), packed as a layer.
+   */
+  private async commit(state: State, s: Step, t0: number, work?: () => Promise<Changes | undefined>): Promise<State> {
+    const key = sha256(JSON.stringify({ by: s.createdBy, config: s.config, key: s.key, author: s.author ?? null }));
+    const cached = this.o.noCache ? undefined : await this.images.findChild(state.image, key);
+    if (cached) {
+      this.say(` ---> Using cache\n ---> ${short(cached.id)}\n`, state.stage);
+      return this.stateOf(state, cached.id);
+    }
+    const changes = await work?.();
+    const now = new Date().toISOString();
+    try {
+      const rec = await this.images.gate.shared(async () => {
+        const layer = changes ? await this.images.content.ingest(packLayer(changes.upper, changes.skip)) : undefined;
+        const image: ImageConfig = {
+          ...state.config,
+          created: now,
+          author: s.author ?? state.config.author,
+          config: s.config,
+          rootfs: { type: 'layers', diff_ids: [...state.config.rootfs.diff_ids, ...(layer ? [layer.digest] : [])] },
+          history: [...(state.config.history ?? []), { created: now, created_by: s.createdBy, ...(layer ? {} : { empty_layer: true }) }],
+        };
+        return createImage(this.images, image, layer ? [...state.layers, layer] : state.layers, [], { parent: state.image, buildKey: key });
+      });
+      this.say(` ---> ${short(rec.id)} (${seconds(t0)})\n`, state.stage);
+      return this.stateOf(state, rec.id);
+    } finally {
+      await changes?.release();
+    }
+  }
+}
+
+/** COPY's destination: relative to WORKDIR, a trailing `/` kept (it means "into"). */
+function destination(dest: string, workdir = '/'): string {
+  const abs = path.posix.resolve(workdir || '/', dest);
+  return dest.endsWith('/') || dest === '.' ? `${abs.replace(/\/$/, '')}/` : abs;
+}
+
+/** --chown=user[:group], names looked up in the image's /etc/passwd and /etc/group; a lone user gives its id as group too. */
+async function ownerIn(rootfs: string, spec: string): Promise<Owner> {
+  const [user, group] = spec.split(':');
+  const db = await readUserDb(rootfs);
+  const uid = /^\d+$/.test(user) ? Number(user) : resolveUser(user, db.passwd, db.groups).uid;
+  if (group === undefined) return { uid, gid: uid };
+  const gid = /^\d+$/.test(group) ? Number(group) : resolveUser(`0:${group}`, db.passwd, db.groups).gid;
+  return { uid, gid };
+}

@@ -1,0 +1,123 @@
+import { DockerfileParser } from 'dockerfile-ast';
+import { BerthError, invalidArgument } from '../base/errors';
+
+/** One instruction as written: its keyword, flags, and the rest of its text (continuations joined). */
+export interface Instruction {
+  keyword: string;
+  /** 1-based line of the keyword. */
+  line: number;
+  flags: Map<string, string | true>;
+  /** The arguments after the flags, unexpanded. */
+  args: string;
+  /** The exec (JSON array) form, when the arguments are one. */
+  json?: string[];
+  /** The instruction as written, for messages and history. */
+  text: string;
+}
+
+export interface Stage {
+  index: number;
+  /** The `AS` name, lower case. */
+  name?: string;
+  from: Instruction;
+  instructions: Instruction[];
+}
+
+export interface Dockerfile {
+  escape: string;
+  /** ARGs before the first FROM: they may be used in FROM lines. */
+  metaArgs: Instruction[];
+  stages: Stage[];
+}
+
+const KEYWORDS = new Set(['ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR']);
+
+/** Flags each instruction takes; anything else is refused, as docker does. */
+const FLAGS: Record<string, string[]> = {
+  FROM: ['platform'],
+  COPY: ['from', 'chown', 'chmod'],
+  ADD: ['chown', 'chmod'],
+  RUN: [],
+  HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
+};
+
+/** An error about a line of a Dockerfile: `Dockerfile:12: COPY x /y: ...`. */
+export function lineError(file: string, i: Pick<Instruction, 'line' | 'text'>, message: string, code: BerthError['code'] = 'invalid_argument'): BerthError {
+  return new BerthError(code, `${file}:${i.line}: ${i.text}: ${message}`);
+}
+
+/** The exec form of an argument text, if it is a JSON array of strings. */
+export function jsonForm(args: string): string[] | undefined {
+  if (!args.trimStart().startsWith('[')) return undefined;
+  try {
+    const v = JSON.parse(args);
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
+  } catch {
+    /* docker takes a malformed JSON form for the shell form */
+  }
+  return undefined;
+}
+
+/** One instruction line (used for ONBUILD triggers and `--change`). */
+export function parseInstruction(text: string, line = 1, file = 'Dockerfile'): Instruction {
+  const df = DockerfileParser.parse(text);
+  const [first] = df.getInstructions();
+  if (!first) throw invalidArgument(`${file}:${line}: empty instruction`);
+  return toInstruction(first, line, text.trim(), file);
+}
+
+type AstInstruction = ReturnType<ReturnType<typeof DockerfileParser.parse>['getInstructions']>[number];
+
+function toInstruction(node: AstInstruction, line: number, text: string, file: string): Instruction {
+  const keywordRaw = node.getKeyword();
+  const keyword = keywordRaw.toUpperCase();
+  const where = { line, text };
+  if (!KEYWORDS.has(keyword)) throw lineError(file, where, `unknown instruction: ${keywordRaw}`);
+  // dockerfile-ast keeps the flags of the instructions that take some apart from the arguments.
+  const astFlags = 'getFlags' in node && typeof node.getFlags === 'function' ? (node.getFlags() as { getName(): string; getValue(): string | null }[]) : [];
+  const flags = new Map<string, string | true>(astFlags.map((f) => [f.getName(), f.getValue() ?? true]));
+  const rest = node.getArgumentsContent() ?? '';
+  for (const name of flags.keys()) {
+    if (['mount', 'link', 'checksum', 'keep-git-dir', 'parents', 'exclude', 'network', 'security'].includes(name)) throw lineError(file, where, `--${name} needs BuildKit; Berth builds as docker's classic builder`);
+    if (!FLAGS[keyword].includes(name)) throw lineError(file, where, `unknown flag: --${name}`);
+  }
+  if (/^<<-?["']?[A-Za-z_]/.test(rest)) throw lineError(file, where, 'heredocs are not supported');
+  const args = rest.trim();
+  if (!args && keyword !== 'RUN' && keyword !== 'CMD' && keyword !== 'ENTRYPOINT') throw lineError(file, where, `${keyword} requires at least one argument`);
+  return { keyword, line, flags, args, json: jsonForm(args), text };
+}
+
+/**
+ * Parses a Dockerfile into its meta ARGs and stages. dockerfile-ast finds
+ * the instructions, lines, continuations, comments and the escape
+ * directive; words and variables are left to the builder, which knows the
+ * values in scope.
+ */
+export function parseDockerfile(source: string, file = 'Dockerfile'): Dockerfile {
+  const df = DockerfileParser.parse(source);
+  const escape = df.getEscapeCharacter();
+  const lines = source.split('\n');
+  const metaArgs: Instruction[] = [];
+  const stages: Stage[] = [];
+  for (const node of df.getInstructions()) {
+    const range = node.getRange();
+    const line = range.start.line + 1;
+    const text = lines.slice(range.start.line, range.end.line + 1).map((l) => l.trim()).join(' ').replace(/\s+/g, ' ').slice(0, 200);
+    const i = toInstruction(node, line, text, file);
+    if (i.keyword === 'FROM') {
+      const words = i.args.split(/\s+/);
+      if (words.length !== 1 && !(words.length === 3 && words[1].toLowerCase() === 'as')) throw lineError(file, i, 'FROM requires either one or three arguments');
+      const name = words[2]?.toLowerCase();
+      if (name !== undefined) {
+        if (!/^[a-z][a-z0-9._-]*$/.test(name)) throw lineError(file, i, `invalid name for build stage: "${words[2]}", name can't start with a number or contain symbols`);
+        if (stages.some((s) => s.name === name)) throw lineError(file, i, `duplicate name for build stage: ${name}`);
+      }
+      stages.push({ index: stages.length, name, from: i, instructions: [] });
+    } else if (!stages.length) {
+      if (i.keyword !== 'ARG') throw lineError(file, i, 'no build stage in current context: the first instruction must be FROM (or ARG)');
+      metaArgs.push(i);
+    } else stages[stages.length - 1].instructions.push(i);
+  }
+  if (!stages.length) throw invalidArgument(`${file}: no build stage: the file has no FROM instruction`);
+  return { escape, metaArgs, stages };
+}

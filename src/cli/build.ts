@@ -1,0 +1,107 @@
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { ignoreMatcher, ignorePatterns } from '../base/dockerignore';
+import { BerthError, invalidArgument } from '../base/errors';
+import type { ApiClient } from '../client/client';
+import { bool, list, type Parsed, str } from './flags';
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The build context as a tar stream, read from disk as it is sent: what
+ * .dockerignore excludes is left out, except the Dockerfile and
+ * .dockerignore themselves (the daemon drops them when listed, as docker's).
+ */
+export function contextTar(dir: string, dockerfile: string, ignored: (rel: string) => boolean): Readable {
+  const pack = tar.pack();
+  const always = new Set([dockerfile, '.dockerignore']);
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await fsp.readdir(path.join(dir, rel), { withFileTypes: true });
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const file = path.join(dir, r);
+      const st = await fsp.lstat(file);
+      const skip = ignored(r) && !always.has(r);
+      // An ignored folder is still walked: a `!` exception may keep something in it.
+      if (st.isDirectory()) {
+        if (!skip) pack.entry({ name: `${r}/`, type: 'directory', mode: st.mode & 0o7777, mtime: st.mtime });
+        await walk(r);
+      } else if (skip) continue;
+      else if (st.isSymbolicLink()) pack.entry({ name: r, type: 'symlink', linkname: await fsp.readlink(file), mode: st.mode & 0o7777, mtime: st.mtime });
+      else if (st.isFile()) {
+        const entry = pack.entry({ name: r, size: st.size, mode: st.mode & 0o7777, mtime: st.mtime });
+        if (st.size === 0) entry.end(EMPTY);
+        else await pipeline(fs.createReadStream(file), entry);
+      }
+    }
+  };
+  const out = new PassThrough();
+  void walk('').then(
+    () => pack.finalize(),
+    (e) => pack.destroy(e),
+  );
+  pack.on('error', (e: Error) => out.destroy(e));
+  pack.pipe(out);
+  return out;
+}
+
+/** `K=V`, or `K` alone for the value of K in this environment (as docker's --build-arg). */
+function keyValueFlags(items: string[], fromEnv: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const x of items) {
+    const eq = x.indexOf('=');
+    if (eq === 0) throw invalidArgument(`invalid argument "${x}": a name is required`);
+    if (eq > 0) out[x.slice(0, eq)] = x.slice(eq + 1);
+    else if (fromEnv && process.env[x] !== undefined) out[x] = process.env[x]!;
+    else if (!fromEnv) out[x] = '';
+  }
+  return out;
+}
+
+/** `berth build`: sends the context to POST /build and shows the steps as they go. */
+export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
+  const dir = path.resolve(p.args[0]);
+  const st = await fsp.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw invalidArgument(`unable to prepare context: path "${p.args[0]}" not found`);
+  const fileFlag = str(p, 'file');
+  const dockerfile = fileFlag ? path.relative(dir, path.resolve(fileFlag)) : 'Dockerfile';
+  if (dockerfile.startsWith('..')) throw invalidArgument(`the Dockerfile (${fileFlag}) must be within the build context (${p.args[0]})`);
+  const ignoreText = await fsp.readFile(path.join(dir, '.dockerignore'), 'utf8').catch(() => '');
+  const progress = str(p, 'progress') ?? 'auto';
+  if (!['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`invalid --progress: ${progress} (auto, plain or tty)`);
+  const tty = progress === 'tty' || (progress === 'auto' && !!process.stdout.isTTY);
+  if (bool(p, 'squash')) throw invalidArgument('--squash is not supported yet');
+  const quiet = bool(p, 'quiet');
+  const lines = api.jsonLines<{ stream?: string; aux?: { ID: string }; error?: string }>('POST', '/build', {
+    query: {
+      t: list(p, 'tag'),
+      dockerfile: dockerfile.split(path.sep).join('/'),
+      buildargs: JSON.stringify(keyValueFlags(list(p, 'build-arg'), true)),
+      labels: JSON.stringify(keyValueFlags(list(p, 'label'), false)),
+      target: str(p, 'target'),
+      nocache: bool(p, 'no-cache'),
+      pull: bool(p, 'pull'),
+      networkmode: str(p, 'network'),
+      q: quiet,
+    },
+    stream: contextTar(dir, dockerfile, ignoreMatcher(ignorePatterns(ignoreText))),
+  });
+  let id = '';
+  for await (const l of lines) {
+    if (l.error) throw new BerthError('internal', l.error);
+    if (l.aux?.ID) id = l.aux.ID;
+    if (!l.stream) continue;
+    // On a terminal the step lines stand out; plain output is the stream as it came.
+    if (tty && l.stream.startsWith('Step ')) process.stdout.write(`\x1b[1m${l.stream.trimEnd()}\x1b[0m\n`);
+    else if (tty && l.stream.startsWith(' ---> Using cache')) process.stdout.write(`\x1b[32m${l.stream}\x1b[0m`);
+    else process.stdout.write(l.stream);
+  }
+  if (quiet) process.stdout.write(id + '\n');
+  const iid = str(p, 'iidfile');
+  if (iid) await fsp.writeFile(iid, id);
+  return 0;
+}
