@@ -107,3 +107,27 @@ export function streamResponse(ctx: Context, contentType: string): { write(b: Bu
     closed,
   };
 }
+
+/**
+ * A JSON-lines progress response (build, bootstrap) as docker sends one:
+ * an error before the first message is the response's status; after it,
+ * the last message (`errorDetail`).
+ */
+export async function progressResponse(ctx: Context, work: (emit: (m: object) => void) => Promise<unknown>): Promise<void> {
+  let out: ReturnType<typeof streamResponse> | undefined;
+  let chain = Promise.resolve();
+  const emit = (m: object) => {
+    const o = (out ??= streamResponse(ctx, 'application/json'));
+    chain = chain.then(() => o.write(JSON.stringify(m) + '\n'));
+  };
+  try {
+    await work(emit);
+    await chain;
+  } catch (e) {
+    if (!out) throw e;
+    await chain.catch(() => {});
+    const message = e instanceof Error ? e.message : String(e);
+    await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
+  }
+  out?.end();
+}

@@ -90,6 +90,15 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
     },
     stream: contextTar(dir, dockerfile, ignoreMatcher(ignorePatterns(ignoreText))),
   });
+  const id = await showProgress(lines, tty);
+  if (quiet) process.stdout.write(id + '\n');
+  const iid = str(p, 'iidfile');
+  if (iid) await fsp.writeFile(iid, id);
+  return 0;
+}
+
+/** Shows a build's or bootstrap's messages as they come; returns the image id. */
+async function showProgress(lines: AsyncIterable<{ stream?: string; aux?: { ID: string }; error?: string }>, tty: boolean): Promise<string> {
   let id = '';
   for await (const l of lines) {
     if (l.error) throw new BerthError('internal', l.error);
@@ -100,8 +109,20 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
     else if (tty && l.stream.startsWith(' ---> Using cache')) process.stdout.write(`\x1b[32m${l.stream}\x1b[0m`);
     else process.stdout.write(l.stream);
   }
-  if (quiet) process.stdout.write(id + '\n');
-  const iid = str(p, 'iidfile');
-  if (iid) await fsp.writeFile(iid, id);
+  return id;
+}
+
+/** `berth image bootstrap NAME`: a Debian base image from a mirror, with debootstrap, in the daemon. */
+export async function bootstrapImage(api: ApiClient, p: Parsed): Promise<number> {
+  const lines = api.jsonLines<{ stream?: string; aux?: { ID: string }; error?: string }>('POST', '/berth/images/bootstrap', {
+    query: { name: p.args[0], suite: str(p, 'suite'), mirror: str(p, 'mirror'), variant: str(p, 'variant'), include: list(p, 'include').flatMap((x) => x.split(',')) },
+  });
+  const quiet = bool(p, 'quiet');
+  const id = await showProgress(quiet ? quietly(lines) : lines, false);
+  process.stdout.write(id + '\n');
   return 0;
+}
+
+async function* quietly<T extends { stream?: string }>(lines: AsyncIterable<T>): AsyncGenerator<T> {
+  for await (const l of lines) yield { ...l, stream: undefined };
 }

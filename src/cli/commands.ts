@@ -4,7 +4,7 @@ import { BerthError, invalidArgument } from '../base/errors';
 import type { ApiClient } from '../client/client';
 import { DaemonError, demux } from '../client/client';
 import { connect } from '../client/connect';
-import { buildImage } from './build';
+import { bootstrapImage, buildImage } from './build';
 import { cp } from './cp';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
 import { ago, binarySize, humanSize, shortCommand } from './output';
@@ -629,7 +629,10 @@ const systemSub: Record<string, Command> = {
 /** `berth container ls`, `berth image rm`, ... map to the top-level commands as docker's do. */
 const groups: Record<string, Record<string, Command>> = {
   container: { ...containerCmds, ls: containerCmds.ps, list: containerCmds.ps, prune: pruneContainers, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['container']) } },
-  image: { ls: imageCmds.images, list: imageCmds.images, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
+  image: {
+    bootstrap: { flags: [f('suite', 'string'), f('mirror', 'string'), f('variant', 'string'), f('include', 'list'), f('quiet', 'bool', 'q')], minArgs: 1, maxArgs: 1, usage: 'image bootstrap [OPTIONS] NAME[:TAG]', run: bootstrapImage },
+    build: imageCmds.build,
+    ls: imageCmds.images, list: imageCmds.images, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
   volume: volumeCmds,
   network: networkCmds,
   system: systemSub,

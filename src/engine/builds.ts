@@ -6,6 +6,7 @@ import type { Finding } from '../base/finding';
 import { newId } from '../base/ids';
 import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Changes, type RunSpec } from '../build/builder';
 import { receiveContext } from '../build/context';
+import { type BootstrapOptions, bootstrapDebian } from '../images/bootstrap';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { Digest } from '../oci/digest';
 import { RUNTIME_PLACEHOLDERS } from './commit';
@@ -16,11 +17,13 @@ import type { EventBus } from './events';
 import type { Views } from './views';
 
 export type { BuildMessage } from '../build/builder';
+export type { BootstrapOptions } from '../images/bootstrap';
 
 /**
  * Builds from Dockerfiles: the context lands under `<data root>/builds/<id>`
  * for the time of the build, and the builder's steps run here, on the
- * engine's containers (RUN) and snapshots (COPY, ADD, WORKDIR).
+ * engine's containers (RUN) and snapshots (COPY, ADD, WORKDIR). Base
+ * images bootstrapped with debootstrap are made in such a folder too.
  */
 export class BuildService implements BuildWorker {
   /** Snapshots of steps in progress: the check leaves them alone. */
@@ -56,19 +59,36 @@ export class BuildService implements BuildWorker {
     return out;
   }
 
-  async build(context: Readable, o: BuildOptions & { dockerfile?: string }, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
+  /** fn with a folder of its own under root(), removed after. */
+  private async inFolder<T>(fn: (dir: string) => Promise<T>): Promise<T> {
     const id = newId();
     const dir = path.join(this.root, id);
     this.folders.add(id);
     try {
-      const ctx = await receiveContext(context, path.join(dir, 'context'), o.dockerfile || 'Dockerfile');
-      const rec = await new Build(this.images, this, ctx, path.join(dir, 'scratch'), o, emit).run();
-      this.events.publish('image', 'build', rec.id);
-      return rec;
+      return await fn(dir);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
       this.folders.delete(id);
     }
+  }
+
+  build(context: Readable, o: BuildOptions & { dockerfile?: string }, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
+    return this.inFolder(async (dir) => {
+      const ctx = await receiveContext(context, path.join(dir, 'context'), o.dockerfile || 'Dockerfile');
+      const rec = await new Build(this.images, this, ctx, path.join(dir, 'scratch'), o, emit).run();
+      this.events.publish('image', 'build', rec.id);
+      return rec;
+    });
+  }
+
+  /** `image bootstrap`: a Debian base image made with debootstrap. */
+  bootstrap(o: BootstrapOptions, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
+    return this.inFolder(async (dir) => {
+      const rec = await bootstrapDebian(this.images, dir, o, (line) => emit({ stream: line }));
+      emit({ aux: { ID: rec.id } });
+      this.events.publish('image', 'bootstrap', rec.id);
+      return rec;
+    });
   }
 
   async run(image: Digest | undefined, spec: RunSpec, output: (data: Buffer) => void): Promise<{ exitCode: number; changes: Changes }> {

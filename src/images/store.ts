@@ -50,6 +50,7 @@ export class ImageStore {
   private names: Record<string, Digest> = {};
   /** Images builds in progress stand on: not deleted meanwhile (counted). */
   private readonly pins = new Map<Digest, number>();
+  private readonly sizes = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   /**
    * Writers of content and layers (load, import, a container's rootfs on
@@ -272,7 +273,17 @@ export class ImageStore {
           throw e;
         }
       }
-      size += (await this.snapshots.usage(chain)).size;
+      size += await this.layerSize(chain);
+    }
+    return size;
+  }
+
+  /** Bytes of a committed layer: walked once, as layers never change. */
+  private async layerSize(chain: string): Promise<number> {
+    let size = this.sizes.get(chain);
+    if (size === undefined) {
+      size = (await this.snapshots.usage(chain)).size;
+      this.sizes.set(chain, size);
     }
     return size;
   }

@@ -2,7 +2,7 @@ import { invalidArgument } from '../../base/errors';
 import type { BuildMessage } from '../../engine/builds';
 import type { Engine } from '../../engine/engine';
 import { qBool, type Router } from '../router';
-import { streamResponse } from '../streams';
+import { progressResponse } from '../streams';
 
 function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
   const v = q.get(name);
@@ -34,24 +34,6 @@ export function buildRoutes(r: Router, engine: Engine): void {
     };
     if (qBool(q, 'pull')) throw invalidArgument('--pull needs a registry client, which Berth does not have yet: base images come from load, import or image bootstrap');
     if (qBool(q, 'squash')) throw invalidArgument('--squash is not supported yet');
-    // As docker: an error before the first message is the response's status; after it, the last message.
-    let out: ReturnType<typeof streamResponse> | undefined;
-    let chain = Promise.resolve();
-    const emit = (m: BuildMessage) => {
-      if (quiet && 'stream' in m) return;
-      out ??= streamResponse(ctx, 'application/json');
-      const o2 = out;
-      chain = chain.then(() => o2.write(JSON.stringify(m) + '\n'));
-    };
-    try {
-      await engine.builds.build(ctx.req, o, emit);
-      await chain;
-    } catch (e) {
-      if (!out) throw e;
-      await chain.catch(() => {});
-      const message = e instanceof Error ? e.message : String(e);
-      await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
-    }
-    out?.end();
+    await progressResponse(ctx, (emit) => engine.builds.build(ctx.req, o, (m: BuildMessage) => (quiet && 'stream' in m ? undefined : emit(m))));
   });
 }

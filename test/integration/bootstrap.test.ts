@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { suiteDaemon } from './harness';
+
+// The one test that leaves the machine: debootstrap and apt-get reach Debian's mirror, as the issue asks.
+describe('image bootstrap: a Debian base image with debootstrap, and a build on it', () => {
+  const d = suiteDaemon();
+
+  test('bootstrap debian:bookworm, then FROM it apt-get install nginx in a build', { timeout: 900_000 }, async () => {
+    const id = await d.ok(['image', 'bootstrap', '-q', 'debian:bookworm']);
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'debian:bookworm', 'sh', '-c', 'cut -d. -f1 /etc/debian_version; ls /var/lib/apt/lists | grep -v -e partial -e lock | wc -l; test -e /etc/hostname || echo no-hostname']), '12\n0\nno-hostname');
+    const dir = path.join(d.dir, 'nginx');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM debian:bookworm\nRUN apt-get update && apt-get install -y --no-install-recommends nginx && rm -rf /var/lib/apt/lists/*\nCMD ["nginx", "-v"]\n');
+    await d.ok(['build', '--network', 'host', '-t', 'nginx:test', dir]);
+    const r = await d.berth(['run', '--rm', '--network', 'none', 'nginx:test']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /nginx version: nginx\/1\./);
+    // A bad name or suite is refused before any download.
+    const bad = await d.berth(['image', 'bootstrap', '--suite', 'no such', 'x:1']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /invalid suite/);
+    assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'builds')), [], 'no bootstrap folder is left');
+    await d.assertClean();
+  });
+});

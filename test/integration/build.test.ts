@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { exec, suiteDaemon, type TestDaemon } from './harness';
+
+/** A context folder with these files (a trailing `/` makes a folder). */
+function context(d: TestDaemon, name: string, files: Record<string, string>): string {
+  const dir = path.join(d.dir, 'contexts', name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const [f, text] of Object.entries(files)) {
+    const p = path.join(dir, f);
+    if (f.endsWith('/')) fs.mkdirSync(p, { recursive: true });
+    else {
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, text);
+    }
+  }
+  return dir;
+}
+
+/** Builds; returns the output and, per step, whether the cache served it. */
+async function build(d: TestDaemon, dir: string, args: string[] = []): Promise<{ out: string; cached: boolean[]; id: string }> {
+  const out = await d.ok(['build', '--progress', 'plain', ...args, dir]);
+  const steps = out.split(/^Step \d+\/\d+ : /m).slice(1);
+  const cached = steps.filter((s) => !s.startsWith('FROM')).map((s) => s.includes(' ---> Using cache'));
+  const id = /^Successfully built ([0-9a-f]{12})/m.exec(out)?.[1] ?? '';
+  return { out, cached, id };
+}
+
+const config = async (d: TestDaemon, ref: string) => JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .Config}}', ref]));
+const layers = async (d: TestDaemon, ref: string) => (JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref])) as string[]).length;
+const run = (d: TestDaemon, ref: string, script: string) => d.ok(['run', '--rm', '--network', 'none', ref, 'sh', '-c', script]);
+
+describe('build: Dockerfiles as docker\'s classic builder', () => {
+  const d = suiteDaemon();
+
+  test('every instruction sets what docker sets', async () => {
+    const tarDir = context(d, 'tarsrc', { 'inner/a.txt': 'from the archive\n' });
+    const dir = context(d, 'all', {
+      'Dockerfile': [
+        '# escape=\\',
+        'ARG BASE=busybox',
+        'FROM ${BASE} AS base',
+        'ONBUILD RUN echo triggered > /onbuild.txt',
+        'FROM base',
+        'ARG WHO=world',
+        'ENV GREETING="hello $WHO" PLAIN=x\\ y',
+        'LABEL org.example.name="all in one" version=1',
+        'SHELL ["/bin/sh", "-e", "-c"]',
+        'WORKDIR /srv',
+        'WORKDIR app',
+        'RUN echo "$GREETING from $(pwd)" > greeting.txt',
+        'RUN ["sh", "-c", "echo exec form > /srv/app/exec.txt"]',
+        'COPY --chown=1:2 --chmod=640 files/ /dst/',
+        'COPY files/one.txt rename.txt',
+        'COPY files/*.txt /glob/',
+        'ADD archive.tar /unpacked/',
+        'ADD plain.txt /added.txt',
+        'USER nobody',
+        'EXPOSE 80 53/udp',
+        'VOLUME ["/data"]',
+        'STOPSIGNAL SIGQUIT',
+        'HEALTHCHECK --interval=5s --retries=2 CMD true',
+        'ENTRYPOINT ["/bin/sh", "-c"]',
+        'CMD ["cat /srv/app/greeting.txt"]',
+        'MAINTAINER someone',
+      ].join('\n'),
+      'files/one.txt': 'one\n',
+      'files/two.txt': 'two\n',
+      'files/sub/three.md': 'three\n',
+      'plain.txt': 'plain\n',
+    });
+    await exec('tar', ['-cf', path.join(dir, 'archive.tar'), '-C', tarDir, 'inner']);
+    const { out } = await build(d, dir, ['-t', 'all:1']);
+    assert.match(out, /# Executing 1 build trigger/);
+    const c = await config(d, 'all:1');
+    assert.ok(c.Env.includes('GREETING=hello world') && c.Env.includes('PLAIN=x y'), c.Env.join(','));
+    assert.deepEqual(c.Labels, { 'org.example.name': 'all in one', version: '1' });
+    assert.deepEqual(c.Shell, ['/bin/sh', '-e', '-c']);
+    assert.equal(c.WorkingDir, '/srv/app');
+    assert.equal(c.User, 'nobody');
+    assert.deepEqual(Object.keys(c.ExposedPorts).sort(), ['53/udp', '80/tcp']);
+    assert.deepEqual(c.Volumes, { '/data': {} });
+    assert.equal(c.StopSignal, 'SIGQUIT');
+    assert.deepEqual(c.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 });
+    assert.deepEqual(c.Entrypoint, ['/bin/sh', '-c']);
+    assert.deepEqual(c.Cmd, ['cat /srv/app/greeting.txt']);
+    assert.equal(c.OnBuild, null, 'triggers are not passed on');
+    assert.equal(await d.ok(['image', 'inspect', '-f', '{{.Author}}', 'all:1']), 'someone');
+    assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'all:1']), 'hello world from /srv/app');
+    // As root: --chmod=640 applies to the copied folders too (as BuildKit's), so nobody cannot enter them.
+    const files = await d.ok(['run', '--rm', '--network', 'none', '-u', '0', '--entrypoint', 'sh', 'all:1', '-c',
+      'cat /onbuild.txt /srv/app/exec.txt /srv/app/rename.txt; stat -c "%u:%g %a %n" /dst/one.txt /dst/sub/three.md /dst/sub; ls /glob; cat /unpacked/inner/a.txt /added.txt']);
+    assert.equal(files, ['triggered', 'exec form', 'one', '1:2 640 /dst/one.txt', '1:2 640 /dst/sub/three.md', '1:2 640 /dst/sub', 'one.txt', 'two.txt', 'from the archive', 'plain'].join('\n'));
+    // Metadata steps make no layer: busybox's one, the trigger's RUN, the two WORKDIRs (made), 2 RUN, 3 COPY, 2 ADD.
+    assert.equal(await layers(d, 'all:1'), 1 + 1 + 2 + 2 + 3 + 2);
+    const history = (await d.ok(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'all:1'])).split('\n');
+    assert.ok(history.includes('/bin/sh -c #(nop)  USER nobody') && history.some((h) => h.startsWith('|1 WHO=world /bin/sh -e -c echo')), history.join('\n'));
+  });
+
+  test('ARG scoping: meta ARGs only in FROM unless declared again; build args override defaults; ENV wins', async () => {
+    const dir = context(d, 'args', {
+      'Dockerfile': [
+        'ARG TAG=latest',
+        'ARG GLOBAL=g',
+        'FROM busybox:${TAG} AS first',
+        'RUN echo "global=[$GLOBAL]" > /a',
+        'ARG GLOBAL',
+        'ARG LOCAL=dflt',
+        'ENV SHADOW=env',
+        'ARG SHADOW=arg',
+        'RUN echo "global=[$GLOBAL] local=[$LOCAL] shadow=[$SHADOW]" >> /a',
+        'FROM busybox',
+        'RUN echo "next=[$LOCAL]" > /b',
+      ].join('\n'),
+    });
+    const r = await build(d, dir, ['-t', 'args:1', '--build-arg', 'LOCAL=given', '--build-arg', 'UNUSED=1']);
+    assert.match(r.out, /\[Warning\] One or more build-args \[LOCAL UNUSED\] were not consumed/, 'the stage that uses LOCAL is not built for this target');
+    assert.equal(await run(d, 'args:1', 'cat /b'), 'next=[]', 'an ARG does not cross into the next stage');
+    await build(d, dir, ['-t', 'args:first', '--target', 'first', '--build-arg', 'LOCAL=given']);
+    assert.equal(await run(d, 'args:first', 'cat /a'), 'global=[]\nglobal=[g] local=[given] shadow=[env]');
+    const bad = await d.berth(['build', '--target', 'nope', dir]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /failed to reach build target nope/);
+  });
+
+  test('the cache: hits exactly when docker\'s would, and misses whenever an input changed', async () => {
+    const dir = context(d, 'cache', {
+      'Dockerfile': ['FROM busybox', 'ARG V=1', 'COPY a.txt /a.txt', 'RUN cat /a.txt > /copy.txt', 'COPY src/ /src/', 'RUN echo $V > /v.txt', 'ENV E=1', 'RUN ls /src > /list.txt'].join('\n'),
+      'a.txt': 'a\n',
+      'src/main.c': 'int main() {}\n',
+      'src/util.c': 'int util;\n',
+      'src/notes.tmp': 'ignored\n',
+      'src/keep.tmp': 'kept\n',
+      '.dockerignore': 'src/*.tmp\n!src/keep.tmp\n',
+    });
+    const first = await build(d, dir, ['-t', 'cache:1']);
+    assert.deepEqual(first.cached, [false, false, false, false, false, false, false]);
+    assert.equal(await run(d, 'cache:1', 'cat /list.txt'), 'keep.tmp\nmain.c\nutil.c', '.dockerignore with a ! exception');
+
+    const same = await build(d, dir, ['-t', 'cache:1']);
+    assert.deepEqual(same.cached, [true, true, true, true, true, true, true], 'nothing changed: nothing runs');
+    assert.equal(same.id, first.id, 'and the image is the same');
+
+    fs.utimesSync(path.join(dir, 'src/main.c'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    fs.writeFileSync(path.join(dir, 'src/notes.tmp'), 'changed but ignored\n');
+    assert.deepEqual((await build(d, dir)).cached, [true, true, true, true, true, true, true], 'times and ignored files are not inputs');
+
+    fs.writeFileSync(path.join(dir, 'src/util.c'), 'int util = 2;\n');
+    assert.deepEqual((await build(d, dir)).cached, [true, true, true, false, false, false, false], 'a changed file re-runs from the first COPY that sees it');
+
+    fs.chmodSync(path.join(dir, 'src/util.c'), 0o755);
+    assert.deepEqual((await build(d, dir)).cached, [true, true, true, false, false, false, false], 'a mode is an input');
+
+    assert.deepEqual((await build(d, dir, ['--build-arg', 'V=2'])).cached, [false, false, false, false, false, false, false], 'an ARG value changes every step after the ARG');
+
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), fs.readFileSync(path.join(dir, 'Dockerfile'), 'utf8').replace('ENV E=1', 'ENV E=2'));
+    assert.deepEqual((await build(d, dir)).cached, [true, true, true, true, true, false, false], 'a changed instruction re-runs from itself');
+
+    assert.deepEqual((await build(d, dir, ['--no-cache'])).cached, [false, false, false, false, false, false, false]);
+  });
+
+  test('multi-stage: stages the target does not need are skipped, independent ones build in parallel', async () => {
+    const dir = context(d, 'stages', {
+      'Dockerfile': [
+        'FROM busybox AS left',
+        'RUN cut -d" " -f1 /proc/uptime > /start; sleep 2; cut -d" " -f1 /proc/uptime > /end',
+        'FROM busybox AS right',
+        'RUN cut -d" " -f1 /proc/uptime > /start; sleep 2; cut -d" " -f1 /proc/uptime > /end',
+        'FROM busybox AS broken',
+        'RUN exit 1',
+        'FROM busybox',
+        'COPY --from=left /start /left.start',
+        'COPY --from=left /end /left.end',
+        'COPY --from=1 /start /right.start',
+        'COPY --from=right /end /right.end',
+      ].join('\n'),
+    });
+    const r = await build(d, dir, ['-t', 'stages:1']);
+    assert.doesNotMatch(r.out, /exit 1/, 'the broken stage is not built');
+    const [ls, le, rs, re] = (await run(d, 'stages:1', 'cat /left.start /left.end /right.start /right.end')).split('\n').map(Number);
+    assert.ok(ls < re && rs < le, `the two stages ran at the same time: left ${ls}-${le}, right ${rs}-${re}`);
+    assert.ok(r.out.indexOf('FROM busybox AS left') < r.out.indexOf('FROM busybox AS right'), 'output comes in file order');
+    await d.ok(['build', '--target', 'left', '-t', 'stages:left', dir]);
+    assert.equal(await run(d, 'stages:left', 'test -e /end && echo yes'), 'yes');
+  });
+
+  test('ADD fetches a URL (here from loopback) and names the file after it', async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/files/fetched.txt') res.end('fetched\n');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const dir = context(d, 'url', { 'Dockerfile': `FROM busybox\nADD http://127.0.0.1:${port}/files/fetched.txt /web/\n` });
+      await build(d, dir, ['-t', 'url:1']);
+      assert.equal(await run(d, 'url:1', 'cat /web/fetched.txt; stat -c %a /web/fetched.txt'), 'fetched\n600');
+      fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nADD http://127.0.0.1:${port}/missing /x\n`);
+      const bad = await d.berth(['build', dir]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /Dockerfile:2: ADD http:.*\/missing \/x: cannot download .*404/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('bad input: the error names file, line and instruction; only the steps that succeeded stay, as cache', async () => {
+    const images = async () => (await d.ok(['images', '-a', '-q'])).split('\n').filter(Boolean).length;
+    const before = await images();
+    const cases: [string, RegExp][] = [
+      ['FROM busybox\nBOGUS x\n', /Dockerfile:2: BOGUS x: unknown instruction: BOGUS/],
+      ['FROM busybox\nCOPY missing.txt /x\n', /Dockerfile:2: COPY missing.txt \/x: file not found in build context/],
+      ['FROM busybox\nENV A="unterminated\n', /Dockerfile:2: .*matching double-quote/],
+      ['FROM no-such-image:1\n', /Dockerfile:1: FROM no-such-image:1: No such image/],
+      ['FROM busybox\nCOPY --from=nostage /x /y\n', /Dockerfile:2: .*No such image: nostage/],
+      ['FROM busybox\nRUN --mount=type=cache,target=/c true\n', /needs BuildKit/],
+      ['FROM busybox\nCOPY a.txt b.txt /not-a-dir\n', /must be a directory and end with a \//],
+    ];
+    for (const [text, re] of cases) {
+      const dir = context(d, 'bad', { 'Dockerfile': text, 'a.txt': 'a', 'b.txt': 'b' });
+      const r = await d.berth(['build', dir]);
+      assert.notEqual(r.code, 0, text);
+      assert.match(r.stderr, re);
+    }
+    assert.equal(await images(), before, 'nothing was made by builds that failed before any step');
+
+    const dir = context(d, 'fails', { 'Dockerfile': 'FROM busybox\nRUN echo step one > /one\nRUN echo failing; exit 3\n' });
+    const r = await d.berth(['build', dir]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Dockerfile:3: RUN echo failing; exit 3: The command '\/bin\/sh -c echo failing; exit 3' returned a non-zero code: 3/);
+    assert.equal(await d.ok(['ps', '-aq']), '', 'no step container is left');
+    assert.equal(await images(), before + 1, 'the step that succeeded stays as cache');
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo step one > /one\nRUN true\n');
+    assert.deepEqual((await build(d, dir, ['-t', 'fixed:1'])).cached, [true, false]);
+    await d.ok(['rmi', 'fixed:1']);
+    assert.equal(await images(), before, 'rmi takes the intermediate images with it');
+    assert.deepEqual(fs.existsSync(path.join(d.dataRoot, 'builds')) ? fs.readdirSync(path.join(d.dataRoot, 'builds')) : [], [], 'no context is left');
+  });
+
+  test('image prune removes what failed and superseded builds left, and keeps the cache of tagged images', async () => {
+    const dir = context(d, 'prune', { 'Dockerfile': 'FROM busybox\nRUN echo 1 > /x\nRUN false\n' });
+    await d.berth(['build', dir]);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo kept > /x\n');
+    await build(d, dir, ['-t', 'kept:1']);
+    await d.ok(['image', 'prune', '-f']);
+    const dangling = await d.ok(['images', '-q', '--filter', 'dangling=true']);
+    assert.equal(dangling, '', 'no dangling image is left');
+    assert.deepEqual((await build(d, dir)).cached, [true], "a tagged image's steps stay cached");
+    assert.equal(await d.ok(['system', 'check']), 'No problems found.', 'no layer, blob, snapshot or context is left unaccounted for');
+    await d.assertClean();
+  });
+
+  test("the docker CLI's classic builder and docker-compose build through Berth's API", async () => {
+    const dir = context(d, 'docker', {
+      'Dockerfile': 'FROM busybox\nARG MSG=none\nCOPY hello.txt /\nRUN echo "$MSG" >> /hello.txt\nCMD ["cat", "/hello.txt"]\n',
+      'hello.txt': 'hello\n',
+      'docker-compose.yml': 'version: "3"\nservices:\n  app:\n    build:\n      context: .\n      args:\n        MSG: from-compose\n    image: composed:1\n',
+    });
+    const r = await exec('docker', ['-H', d.host, 'build', '-t', 'viadocker:1', '--build-arg', 'MSG=from-docker', dir], { env: { DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Successfully tagged viadocker:1/);
+    assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'viadocker:1']), 'hello\nfrom-docker');
+    const c = await exec('docker-compose', ['-f', path.join(dir, 'docker-compose.yml'), 'build'], { env: { DOCKER_HOST: d.host, COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' } });
+    assert.equal(c.code, 0, c.stderr + c.stdout);
+    assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'composed:1']), 'hello\nfrom-compose');
+  });
+});
