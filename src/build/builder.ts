@@ -7,11 +7,12 @@ import { readUserDb, resolveUser } from '../base/users';
 import { type Digest, digestHex, sha256 } from '../oci/digest';
 import { type ContainerConfig, type Descriptor, type ImageConfig, hostPlatform } from '../oci/image';
 import { familiarString, normalize, parseReference } from '../oci/reference';
-import { createImage } from '../images/importer';
+import { createImage, decompressed } from '../images/importer';
 import type { ImageRecord, ImageStore } from '../images/store';
+import { applyLayer } from '../snapshots/apply';
 import { packLayer } from '../snapshots/diff';
 import type { BuildContext } from './context';
-import { type Owner, type Source, copySources, findSources, isArchive, makeDirs, sourcesDigest } from './copy';
+import { type Owner, type Source, archiveKind, copySources, findSources, makeDirs, sourcesDigest } from './copy';
 import { type Dockerfile, type Instruction, type Stage, lineError, parseDockerfile, parseInstruction } from './dockerfile';
 import { METADATA, applyMetadata, commandOf, varsOf } from './metadata';
 import { expandWord, expandWords, keyValues } from './words';
@@ -35,7 +36,7 @@ export interface RunSpec {
 /** What the builder needs from the engine: containers for RUN, writable and read-only root filesystems. */
 export interface BuildWorker {
   /** Runs a command in a container of the image, its output passed on as it comes. */
-  run(image: Digest | undefined, spec: RunSpec, output: (data: Buffer) => void): Promise<{ exitCode: number; changes: Changes }>;
+  run(image: Digest | undefined, spec: RunSpec, output: (data: Buffer) => void, signal?: AbortSignal): Promise<{ exitCode: number; changes: Changes }>;
   /** fn with a writable root filesystem of the image; its changes after. */
   change(image: Digest | undefined, fn: (root: string) => Promise<void>): Promise<Changes>;
   /** fn with a read-only root filesystem of the image. */
@@ -50,6 +51,10 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** RUN's network: none (default), host, bridge or a user network. */
   network?: string;
+  /** The layers the final stage added, as one. */
+  squash?: boolean;
+  /** Aborted when the client hangs up: no step starts after, a running RUN is killed. */
+  signal?: AbortSignal;
 }
 
 export type BuildMessage = { stream: string } | { aux: { ID: string } };
@@ -65,6 +70,8 @@ interface State {
   layers: Descriptor[];
   args: Map<string, string | undefined>;
   cmdSet: boolean;
+  /** The stage's FROM image and its layer count: what --squash keeps apart. */
+  base: { image?: Digest; layers: number };
 }
 
 interface Step {
@@ -189,16 +196,18 @@ export class Build {
       const text = `LABEL ${Object.entries(this.o.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
       state = await this.step(state, parseInstruction(text, target.from.line, this.file));
     }
-    if (!state.image) throw invalidArgument('No image was generated. Is your Dockerfile empty?');
+    if (this.o.squash) state = await this.squash(state);
+    const id = state.image;
+    if (!id) throw invalidArgument('No image was generated. Is your Dockerfile empty?');
     const unused = Object.keys(this.o.buildArgs ?? {}).filter((k) => !this.consumed.has(k) && !PROXY_ARGS.has(k));
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
-    this.emit({ aux: { ID: state.image } });
-    this.say(`Successfully built ${short(state.image)} in ${seconds(t0)}\n`);
+    this.emit({ aux: { ID: id } });
+    this.say(`Successfully built ${short(id)} in ${seconds(t0)}\n`);
     for (const t of this.o.tags ?? []) {
-      await this.images.tag(state.image, t);
+      await this.images.tag(id, t);
       this.say(`Successfully tagged ${familiarString(parseReference(normalize(t)))}\n`);
     }
-    return (await this.images.get(state.image))!;
+    return (await this.images.get(id))!;
   }
 
   private targetStage(): Stage {
@@ -267,7 +276,7 @@ export class Build {
   }
 
   private header(i: Instruction, stage: number): void {
-    if (this.failed) throw new Cancelled();
+    if (this.failed || this.o.signal?.aborted) throw new Cancelled('the build was cancelled');
     this.say(`Step ${this.stepNo.get(i) ?? '-'}/${this.totalSteps} : ${i.text}\n`, stage);
   }
 
@@ -283,10 +292,11 @@ export class Build {
     const args = new Map<string, string | undefined>();
     const dep = this.stageNamed(ref, s.index);
     let state: State;
-    const empty: State = { stage: s.index, config: { ...hostPlatform(), rootfs: { type: 'layers', diff_ids: [] }, config: {} }, layers: [], args, cmdSet: false };
+    const empty: State = { stage: s.index, config: { ...hostPlatform(), rootfs: { type: 'layers', diff_ids: [] }, config: {} }, layers: [], args, cmdSet: false, base: { layers: 0 } };
     if (dep) state = { ...(await this.stage(dep.index)), stage: s.index, args, cmdSet: false };
     else if (ref === 'scratch') state = empty;
     else state = await this.stateOf(empty, (await this.wrap(s.from, () => this.images.resolve(ref))).id);
+    state = { ...state, base: { image: state.image, layers: state.layers.length } };
     if (state.image) this.say(` ---> ${short(state.image)}\n`, s.index);
     const triggers = state.config.config?.OnBuild ?? [];
     if (!triggers.length) return state;
@@ -373,7 +383,7 @@ export class Build {
         workdir: config.WorkingDir ?? '',
         network: this.o.network || 'none',
       };
-      const { exitCode, changes } = await this.worker.run(state.image, spec, (data) => this.say(data.toString(), state.stage));
+      const { exitCode, changes } = await this.worker.run(state.image, spec, (data) => this.say(data.toString(), state.stage), this.o.signal);
       if (exitCode !== 0) {
         await changes.release();
         throw new BerthError('internal', `The command '${cmd.join(' ')}' returned a non-zero code: ${exitCode}`);
@@ -428,7 +438,7 @@ export class Build {
     for (const spec of specs) {
       if (/^https?:\/\//.test(spec)) out.push(await this.fetch(spec));
       else if (/^git@|\.git(#|$)/.test(spec)) throw invalidArgument(`ADD of a git repository needs BuildKit: ${spec}`);
-      else for (const s of await findSources(root, [spec], inContext)) out.push({ ...s, unpack: s.stat.isFile() && (await isArchive(s.host)) });
+      else for (const s of await findSources(root, [spec], inContext)) out.push({ ...s, unpack: s.stat.isFile() ? await archiveKind(s.host) : undefined });
     }
     return out;
   }
@@ -455,6 +465,42 @@ export class Build {
     const exists = await this.worker.read(state.image, async (root) => (await fsp.stat(await resolveIn(root, dir, true)).catch(() => undefined))?.isDirectory());
     if (exists) return undefined;
     return this.worker.change(state.image, async (root) => makeDirs(root, await resolveIn(root, dir, true), { uid: 0, gid: 0 }));
+  }
+
+  /**
+   * --squash: the layers the final stage added become one, applied in turn
+   * onto its base (whiteouts delete); the history keeps every step, as
+   * docker's, and the steps' own images stay as cache.
+   */
+  private async squash(state: State): Promise<State> {
+    const t0 = performance.now();
+    const fresh = state.layers.slice(state.base.layers);
+    if (fresh.length < 2) return state;
+    this.say(`Squashing ${fresh.length} layers\n`);
+    const changes = await this.worker.change(state.base.image, async (root) => {
+      for (const l of fresh) await applyLayer(root, decompressed(await this.images.content.stream(l.digest)), { whiteouts: 'delete' });
+    });
+    try {
+      const rec = await this.images.gate.shared(async () => {
+        const layer = await this.images.content.ingest(packLayer(changes.upper));
+        const now = new Date().toISOString();
+        const baseIds = state.config.rootfs.diff_ids.slice(0, state.base.layers);
+        let kept = 0;
+        // Every history entry keeps its text; only the last one of the build carries the merged layer.
+        const history = (state.config.history ?? []).map((h) => (h.empty_layer || ++kept <= state.base.layers ? h : { ...h, empty_layer: true }));
+        const image: ImageConfig = {
+          ...state.config,
+          created: now,
+          rootfs: { type: 'layers', diff_ids: [...baseIds, layer.digest] },
+          history: [...history, { created: now, created_by: `berth build --squash: ${fresh.length} layers merged`, comment: 'merge of the layers of the final stage' }],
+        };
+        return createImage(this.images, image, [...state.layers.slice(0, state.base.layers), layer], [], { parent: state.base.image });
+      });
+      this.say(` ---> ${short(rec.id)} (${seconds(t0)})\n`);
+      return this.stateOf(state, rec.id);
+    } finally {
+      await changes.release();
+    }
   }
 
   /**

@@ -24,6 +24,8 @@ export async function receiveContext(src: Readable, dir: string, dockerfile = 'D
   await mkdirp(dir, 0o700);
   await applyLayer(dir, decompressed(src), { whiteouts: false, owner: { uid: 0, gid: 0 } });
   const text = await readDockerfile(dir, dockerfile);
+  // A Dockerfile that came from the client's stdin is not part of the context (the docker CLI's naming).
+  if (/^\.dockerfile\.[0-9a-f]+$/.test(dockerfile)) await fsp.rm(path.join(dir, dockerfile), { force: true });
   const ignoreFile = await fsp.readFile(path.join(dir, '.dockerignore'), 'utf8').catch((e) => (isErrno(e, 'ENOENT') ? undefined : Promise.reject(e)));
   if (ignoreFile !== undefined) await removeIgnored(dir, ignoreMatcher(ignorePatterns(ignoreFile)));
   return { dir, dockerfile: { name: dockerfile, text } };

@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument, isErrno } from '../base/errors';
 import { resolveIn } from '../base/in-root';
@@ -15,8 +17,8 @@ export interface Source {
   /** The name a file lands under in a folder destination (a followed link keeps its own name). */
   name: string;
   stat: fs.Stats;
-  /** A local archive ADD unpacks. */
-  unpack?: boolean;
+  /** A local archive ADD unpacks, and how it is compressed. */
+  unpack?: ArchiveKind;
 }
 
 export interface Owner {
@@ -146,7 +148,7 @@ export async function copySources(rootfs: string, sources: Source[], dest: strin
       await copyTree(s.host, target, owner, o.chmod);
     } else if (s.unpack) {
       await makeDirs(rootfs, target, owner);
-      await applyLayer(target, decompressed(fs.createReadStream(s.host)), { whiteouts: false, owner: o.owner });
+      await applyLayer(target, archiveStream(s.host, s.unpack), { whiteouts: false, owner: o.owner });
     } else {
       const isDir = intoDir || (await fsp.stat(target).then((st) => st.isDirectory(), () => false));
       const file = isDir ? path.join(target, s.name) : target;
@@ -195,15 +197,31 @@ async function copyEntry(src: string, dst: string, st: fs.Stats, owner: Owner, c
   await fsp.utimes(dst, st.atime, st.mtime);
 }
 
-/** Whether ADD unpacks a file: a tar, plain or gzip. */
-export async function isArchive(file: string): Promise<boolean> {
+export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz';
+
+/** Whether ADD unpacks a file, as docker: a tar, plain or compressed with gzip, bzip2 or xz. */
+export async function archiveKind(file: string): Promise<ArchiveKind | undefined> {
   const fh = await fsp.open(file, 'r');
   try {
     const buf = Buffer.alloc(512);
     const { bytesRead } = await fh.read(buf, 0, 512, 0);
-    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return true;
-    return bytesRead === 512 && buf.toString('latin1', 257, 262) === 'ustar';
+    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
+    if (bytesRead >= 3 && buf.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+    if (bytesRead >= 6 && buf.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+    return bytesRead === 512 && buf.toString('latin1', 257, 262) === 'ustar' ? 'tar' : undefined;
   } finally {
     await fh.close();
   }
+}
+
+/** The tar inside an archive; bzip2 and xz through Debian's own tools. */
+function archiveStream(file: string, kind: ArchiveKind): Readable {
+  if (kind === 'tar' || kind === 'gzip') return decompressed(fs.createReadStream(file));
+  const tool = kind === 'bzip2' ? 'bzip2' : 'xz';
+  const p = spawn(tool, ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  p.on('error', (e) => p.stdout.destroy(e));
+  p.on('close', (code) => code !== 0 && p.stdout.destroy(invalidArgument(`${path.basename(file)}: ${tool} failed: ${err.trim() || `exit ${code}`}`)));
+  return p.stdout;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -16,8 +17,10 @@ const EMPTY = Buffer.alloc(0);
  * .dockerignore excludes is left out, except the Dockerfile and
  * .dockerignore themselves (the daemon drops them when listed, as docker's).
  */
-export function contextTar(dir: string, dockerfile: string, ignored: (rel: string) => boolean): Readable {
+export function contextTar(dir: string, dockerfile: string, ignored: (rel: string) => boolean, stdinDockerfile?: string): Readable {
   const pack = tar.pack();
+  // A Dockerfile read from stdin travels under a name of its own, as the docker CLI sends it.
+  if (stdinDockerfile !== undefined) pack.entry({ name: dockerfile, mode: 0o600, mtime: new Date() }, Buffer.from(stdinDockerfile));
   const always = new Set([dockerfile, '.dockerignore']);
   const walk = async (rel: string): Promise<void> => {
     const entries = await fsp.readdir(path.join(dir, rel), { withFileTypes: true });
@@ -49,6 +52,12 @@ export function contextTar(dir: string, dockerfile: string, ignored: (rel: strin
   return out;
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
 /** `K=V`, or `K` alone for the value of K in this environment (as docker's --build-arg). */
 function keyValueFlags(items: string[], fromEnv: boolean): Record<string, string> {
   const out: Record<string, string> = {};
@@ -68,13 +77,13 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
   const st = await fsp.stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw invalidArgument(`unable to prepare context: path "${p.args[0]}" not found`);
   const fileFlag = str(p, 'file');
-  const dockerfile = fileFlag ? path.relative(dir, path.resolve(fileFlag)) : 'Dockerfile';
+  const fromStdin = fileFlag === '-' ? await readStdin() : undefined;
+  const dockerfile = fromStdin !== undefined ? `.dockerfile.${randomBytes(10).toString('hex')}` : fileFlag ? path.relative(dir, path.resolve(fileFlag)) : 'Dockerfile';
   if (dockerfile.startsWith('..')) throw invalidArgument(`the Dockerfile (${fileFlag}) must be within the build context (${p.args[0]})`);
   const ignoreText = await fsp.readFile(path.join(dir, '.dockerignore'), 'utf8').catch(() => '');
   const progress = str(p, 'progress') ?? 'auto';
   if (!['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`invalid --progress: ${progress} (auto, plain or tty)`);
   const tty = progress === 'tty' || (progress === 'auto' && !!process.stdout.isTTY);
-  if (bool(p, 'squash')) throw invalidArgument('--squash is not supported yet');
   const quiet = bool(p, 'quiet');
   const lines = api.jsonLines<{ stream?: string; aux?: { ID: string }; error?: string }>('POST', '/build', {
     query: {
@@ -86,9 +95,10 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
       nocache: bool(p, 'no-cache'),
       pull: bool(p, 'pull'),
       networkmode: str(p, 'network'),
+      squash: bool(p, 'squash'),
       q: quiet,
     },
-    stream: contextTar(dir, dockerfile, ignoreMatcher(ignorePatterns(ignoreText))),
+    stream: contextTar(dir, dockerfile, ignoreMatcher(ignorePatterns(ignoreText)), fromStdin),
   });
   const id = await showProgress(lines, tty);
   if (quiet) process.stdout.write(id + '\n');

@@ -91,7 +91,7 @@ export class BuildService implements BuildWorker {
     });
   }
 
-  async run(image: Digest | undefined, spec: RunSpec, output: (data: Buffer) => void): Promise<{ exitCode: number; changes: Changes }> {
+  async run(image: Digest | undefined, spec: RunSpec, output: (data: Buffer) => void, signal?: AbortSignal): Promise<{ exitCode: number; changes: Changes }> {
     if (!image) throw invalidArgument('RUN needs a root filesystem: FROM scratch has none until something is copied in');
     const { Id } = await this.containers.create(
       undefined,
@@ -106,12 +106,16 @@ export class BuildService implements BuildWorker {
       const pumped = (async () => {
         for await (const batch of io.output!(abort.signal)) for (const e of batch) output(e.full ? Buffer.concat([e.data, Buffer.from('\n')]) : e.data);
       })();
+      const kill = () => void this.containers.kill(Id, 'SIGKILL').catch(() => {});
+      signal?.addEventListener('abort', kill);
       try {
         await this.containers.start(Id);
+        if (signal?.aborted) kill();
         const { StatusCode } = await this.containers.wait(Id);
         await pumped;
         return { exitCode: StatusCode, changes: { upper: this.images.snapshots.upperDir(Id), skip: RUNTIME_PLACEHOLDERS, release } };
       } finally {
+        signal?.removeEventListener('abort', kill);
         abort.abort();
         await pumped.catch(() => {});
         io.close?.();

@@ -19,14 +19,21 @@ const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
  * broken or hostile.
  */
 export interface ApplyOptions {
-  /** Layer semantics: `.wh.` entries delete (default). Off for plain archives (docker cp). */
-  whiteouts?: boolean;
+  /**
+   * Layer semantics: `.wh.` entries become overlay whiteouts in an upper
+   * folder (default); 'delete' removes what they name, for a layer applied
+   * onto a mounted root (squash); off for plain archives (docker cp).
+   */
+  whiteouts?: boolean | 'delete';
   /** Owner of every entry, instead of the archive's (docker cp without -a). */
   owner?: { uid: number; gid: number };
 }
 
 export async function applyLayer(root: string, src: Readable, o: ApplyOptions = {}): Promise<void> {
   const whiteouts = o.whiteouts !== false;
+  const deleting = o.whiteouts === 'delete';
+  /** What this layer wrote: an opaque marker in 'delete' mode hides only what was there before. */
+  const written = new Set<string>();
   const extract = tar.extract();
   const dirTimes: [string, Date][] = [];
   const safeDirs = new Set<string>([root]);
@@ -46,17 +53,20 @@ export async function applyLayer(root: string, src: Readable, o: ApplyOptions = 
       const base = path.basename(rel);
 
       if (whiteouts && base === OPAQUE) {
-        lsetxattr(path.dirname(target), OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+        const dir = path.dirname(target);
+        if (!deleting) lsetxattr(dir, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+        else for (const n of await fsp.readdir(dir)) if (!written.has(path.join(dir, n))) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
         entry.resume();
         continue;
       }
       if (whiteouts && base.startsWith(WHITEOUT_PREFIX)) {
         const hidden = path.join(path.dirname(target), base.slice(WHITEOUT_PREFIX.length));
         await fsp.rm(hidden, { recursive: true, force: true });
-        mknod(hidden, S_IFCHR | 0o000, 0, 0);
+        if (!deleting) mknod(hidden, S_IFCHR | 0o000, 0, 0);
         entry.resume();
         continue;
       }
+      written.add(target);
 
       await replaceExisting(target, h.type === 'directory');
       switch (h.type) {

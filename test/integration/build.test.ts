@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { exec, suiteDaemon, type TestDaemon } from './harness';
+import { eventually, exec, suiteDaemon, type TestDaemon } from './harness';
 
 /** A context folder with these files (a trailing `/` makes a folder). */
 function context(d: TestDaemon, name: string, files: Record<string, string>): string {
@@ -34,7 +35,7 @@ const config = async (d: TestDaemon, ref: string) => JSON.parse(await d.ok(['ima
 const layers = async (d: TestDaemon, ref: string) => (JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref])) as string[]).length;
 const run = (d: TestDaemon, ref: string, script: string) => d.ok(['run', '--rm', '--network', 'none', ref, 'sh', '-c', script]);
 
-describe('build: Dockerfiles as docker\'s classic builder', () => {
+describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }, () => {
   const d = suiteDaemon();
 
   test('every instruction sets what docker sets', async () => {
@@ -188,6 +189,30 @@ describe('build: Dockerfiles as docker\'s classic builder', () => {
     assert.equal(await run(d, 'stages:left', 'test -e /end && echo yes'), 'yes');
   });
 
+  test('--squash merges the final stage\'s layers into one; -f - reads the Dockerfile from stdin', async () => {
+    const dir = context(d, 'squash', { 'keep.txt': 'kept\n' });
+    const dockerfile = 'FROM busybox\nRUN echo a > /a && mkdir -p /d && echo x > /d/x\nRUN rm /bin/vi && echo b > /b\nRUN rm /a && rm -r /d && mkdir /d && echo y > /d/y\nCOPY . /ctx/\n';
+    const r = await d.berth(['build', '--squash', '-f', '-', '-t', 'squashed:1', dir], { input: dockerfile });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Squashing 4 layers/);
+    assert.equal(await layers(d, 'squashed:1'), 2, "busybox's layer and one more");
+    assert.equal(await run(d, 'squashed:1', 'test -e /a || echo no-a; test -e /bin/vi || echo no-vi; cat /b; ls /d; ls -A /ctx'), 'no-a\nno-vi\nb\ny\nkeep.txt', 'deletions and replaced folders survive the merge; the stdin Dockerfile is not in the context');
+    const history = (await d.ok(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'squashed:1'])).split('\n');
+    assert.ok(history.some((h) => h.includes('rm /bin/vi')) && history[0].includes('layers merged'), history.join('\n'));
+  });
+
+  test('a client that hangs up cancels its build: the RUN is killed, nothing is left', async () => {
+    const dir = context(d, 'cancel', { 'Dockerfile': 'FROM busybox\nRUN echo started; sleep 60\nRUN echo never\n' });
+    const child = spawn(path.join(__dirname, '..', '..', '..', 'bin', 'berth'), ['-H', d.host, 'build', '--progress', 'plain', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    await eventually(() => out.includes('started'), 30_000);
+    child.kill('SIGKILL');
+    await eventually(async () => (await d.ok(['ps', '-aq'])) === '', 30_000);
+    await eventually(() => !fs.existsSync(path.join(d.dataRoot, 'builds')) || fs.readdirSync(path.join(d.dataRoot, 'builds')).length === 0, 30_000);
+    assert.doesNotMatch(out, /never/);
+  });
+
   test('ADD fetches a URL (here from loopback) and names the file after it', async () => {
     const server = http.createServer((req, res) => {
       if (req.url === '/files/fetched.txt') res.end('fetched\n');
@@ -196,9 +221,11 @@ describe('build: Dockerfiles as docker\'s classic builder', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     try {
-      const dir = context(d, 'url', { 'Dockerfile': `FROM busybox\nADD http://127.0.0.1:${port}/files/fetched.txt /web/\n` });
+      const dir = context(d, 'url', { 'Dockerfile': `FROM busybox\nADD http://127.0.0.1:${port}/files/fetched.txt /web/\nADD a.tar.xz b.tar.bz2 /unpacked/\n`, 'src/a/one.txt': 'xz\n', 'src/b/two.txt': 'bz2\n' });
+      await exec('tar', ['-cJf', path.join(dir, 'a.tar.xz'), '-C', path.join(dir, 'src'), 'a']);
+      await exec('tar', ['-cjf', path.join(dir, 'b.tar.bz2'), '-C', path.join(dir, 'src'), 'b']);
       await build(d, dir, ['-t', 'url:1']);
-      assert.equal(await run(d, 'url:1', 'cat /web/fetched.txt; stat -c %a /web/fetched.txt'), 'fetched\n600');
+      assert.equal(await run(d, 'url:1', 'cat /web/fetched.txt; stat -c %a /web/fetched.txt; cat /unpacked/a/one.txt /unpacked/b/two.txt'), 'fetched\n600\nxz\nbz2', 'xz and bzip2 archives are unpacked too');
       fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nADD http://127.0.0.1:${port}/missing /x\n`);
       const bad = await d.berth(['build', dir]);
       assert.notEqual(bad.code, 0);

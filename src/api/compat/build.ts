@@ -23,6 +23,9 @@ export function buildRoutes(r: Router, engine: Engine): void {
     if (q.get('version') === '2') throw invalidArgument('BuildKit is not supported: build with DOCKER_BUILDKIT=0 (the classic builder protocol)');
     if (q.get('remote')) throw invalidArgument('building from a remote context is not supported: send the context as the body');
     const quiet = qBool(q, 'q');
+    // A client that hangs up cancels its build.
+    const hangup = new AbortController();
+    ctx.res.once('close', () => !ctx.res.writableFinished && hangup.abort());
     const o = {
       tags: q.getAll('t'),
       dockerfile: q.get('dockerfile') ?? undefined,
@@ -31,9 +34,10 @@ export function buildRoutes(r: Router, engine: Engine): void {
       target: q.get('target') || undefined,
       noCache: qBool(q, 'nocache'),
       network: q.get('networkmode') && q.get('networkmode') !== 'default' ? q.get('networkmode')! : undefined,
+      squash: qBool(q, 'squash'),
+      signal: hangup.signal,
     };
     if (qBool(q, 'pull')) throw invalidArgument('--pull needs a registry client, which Berth does not have yet: base images come from load, import or image bootstrap');
-    if (qBool(q, 'squash')) throw invalidArgument('--squash is not supported yet');
     await progressResponse(ctx, (emit) => engine.builds.build(ctx.req, o, (m: BuildMessage) => (quiet && 'stream' in m ? undefined : emit(m))));
   });
 }
