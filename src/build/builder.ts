@@ -84,6 +84,9 @@ interface Step {
 
 class Cancelled extends Error {}
 
+/** Output a later stage may hold back while the stages before it speak. */
+const HELD_OUTPUT_BOUND = 4 << 20;
+
 const short = (id: Digest) => digestHex(id).slice(0, 12);
 const seconds = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(2)}s`;
 
@@ -110,7 +113,8 @@ export class Build {
   private needed = new Set<number>();
   /** The stage whose messages go out now; later ones are held. */
   private speaking = 0;
-  private readonly held = new Map<number, string[]>();
+  private readonly held = new Map<number, { texts: string[]; bytes: number }>();
+  private readonly live = new Set<number>();
   private readonly finished = new Set<number>();
 
   constructor(
@@ -143,11 +147,16 @@ export class Build {
    * docker's sequential one.
    */
   private say(text: string, stage?: number): void {
-    if (stage === undefined || stage <= this.speaking) this.emit({ stream: text });
-    else {
-      const held = this.held.get(stage) ?? [];
-      held.push(text);
-      this.held.set(stage, held);
+    if (stage === undefined || stage <= this.speaking || this.live.has(stage)) return this.emit({ stream: text });
+    const held = this.held.get(stage) ?? { texts: [], bytes: 0 };
+    held.texts.push(text);
+    held.bytes += text.length;
+    this.held.set(stage, held);
+    // The daemon holds no unbounded output: past the bound, the stage speaks as it goes, interleaved.
+    if (held.bytes > HELD_OUTPUT_BOUND) {
+      this.live.add(stage);
+      for (const t of held.texts) this.emit({ stream: t });
+      this.held.delete(stage);
     }
   }
 
@@ -156,7 +165,7 @@ export class Build {
     while (this.finished.has(this.speaking) || !this.needed.has(this.speaking)) {
       if (this.speaking >= this.df.stages.length) return;
       this.speaking++;
-      for (const text of this.held.get(this.speaking) ?? []) this.emit({ stream: text });
+      for (const text of this.held.get(this.speaking)?.texts ?? []) this.emit({ stream: text });
       this.held.delete(this.speaking);
     }
   }

@@ -16,13 +16,14 @@ export interface BuildContext {
 
 /**
  * Unpacks a build context (a tar, plain or gzip, as POST /build sends it)
- * into dir as it streams, reads the Dockerfile, then removes what
+ * into dir as it streams (dir then mirrors it, whatever it held before), reads the Dockerfile, then removes what
  * .dockerignore excludes (the Dockerfile and .dockerignore too, when
  * listed, as docker). Files are owned by root, modes and times kept.
  */
 export async function receiveContext(src: Readable, dir: string, dockerfile = 'Dockerfile'): Promise<BuildContext> {
   await mkdirp(dir, 0o700);
-  await applyLayer(dir, decompressed(src), { whiteouts: false, owner: { uid: 0, gid: 0 } });
+  // The folder may hold this context as it was sent last time: only what changed is written.
+  await applyLayer(dir, decompressed(src), { whiteouts: false, owner: { uid: 0, gid: 0 }, mirror: true });
   const text = await readDockerfile(dir, dockerfile);
   // A Dockerfile that came from the client's stdin is not part of the context (the docker CLI's naming).
   if (/^\.dockerfile\.[0-9a-f]+$/.test(dockerfile)) await fsp.rm(path.join(dir, dockerfile), { force: true });

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument, isErrno } from '../base/errors';
 import { resolveIn } from '../base/in-root';
+import { SMALL_FILE, Yielder } from '../base/yielder';
 import { decompressed } from '../images/importer';
 import { applyLayer } from '../snapshots/apply';
 import { contextPath } from './context';
@@ -101,24 +102,27 @@ export async function findSources(root: string, specs: string[], inContext: bool
  */
 export async function sourcesDigest(sources: Source[], hashes: Map<string, string>): Promise<string> {
   const h = createHash('sha256');
+  const y = new Yielder();
   const entry = async (host: string, rel: string, st: fs.Stats) => {
+    await y.maybe();
     h.update(`${rel}\0${st.mode.toString(8)}\0`);
-    if (st.isSymbolicLink()) h.update(`link\0${await fsp.readlink(host)}\0`);
-    else if (st.isFile()) h.update(`file\0${st.size}\0${await fileDigest(host, hashes)}\0`);
+    if (st.isSymbolicLink()) h.update(`link\0${fs.readlinkSync(host)}\0`);
+    else if (st.isFile()) h.update(`file\0${st.size}\0${await fileDigest(host, st.size, hashes)}\0`);
     else if (st.isDirectory()) {
       h.update('dir\0');
-      for (const name of (await fsp.readdir(host)).sort()) await entry(path.join(host, name), `${rel}/${name}`, await fsp.lstat(path.join(host, name)));
+      for (const name of fs.readdirSync(host).sort()) await entry(path.join(host, name), `${rel}/${name}`, fs.lstatSync(path.join(host, name)));
     }
   };
   for (const s of sources) await entry(s.host, s.name, s.stat);
   return h.digest('hex');
 }
 
-async function fileDigest(file: string, hashes: Map<string, string>): Promise<string> {
+async function fileDigest(file: string, size: number, hashes: Map<string, string>): Promise<string> {
   const known = hashes.get(file);
   if (known) return known;
   const h = createHash('sha256');
-  await pipeline(fs.createReadStream(file), h);
+  if (size <= SMALL_FILE) h.update(fs.readFileSync(file));
+  else await pipeline(fs.createReadStream(file), h);
   const hex = h.digest('hex');
   hashes.set(file, hex);
   return hex;
@@ -145,7 +149,7 @@ export async function copySources(rootfs: string, sources: Source[], dest: strin
     const target = await resolveIn(rootfs, dest, true);
     if (s.stat.isDirectory()) {
       await makeDirs(rootfs, target, owner);
-      await copyTree(s.host, target, owner, o.chmod);
+      await copyTree(s.host, target, owner, o.chmod, new Yielder());
     } else if (s.unpack) {
       await makeDirs(rootfs, target, owner);
       await applyLayer(target, archiveStream(s.host, s.unpack), { whiteouts: false, owner: o.owner });
@@ -173,28 +177,39 @@ export async function makeDirs(rootfs: string, dir: string, owner: Owner): Promi
   }
 }
 
-async function copyTree(src: string, dst: string, owner: Owner, chmod?: number): Promise<void> {
-  for (const name of await fsp.readdir(src)) {
+async function copyTree(src: string, dst: string, owner: Owner, chmod: number | undefined, y: Yielder): Promise<void> {
+  for (const name of fs.readdirSync(src)) {
     const from = path.join(src, name);
-    await copyEntry(from, path.join(dst, name), await fsp.lstat(from), owner, chmod);
+    await copyEntry(from, path.join(dst, name), fs.lstatSync(from), owner, chmod, y);
   }
 }
 
-async function copyEntry(src: string, dst: string, st: fs.Stats, owner: Owner, chmod?: number): Promise<void> {
-  const existing = await fsp.lstat(dst).catch(() => undefined);
-  if (existing && !(existing.isDirectory() && st.isDirectory())) await fsp.rm(dst, { recursive: true, force: true });
+async function copyEntry(src: string, dst: string, st: fs.Stats, owner: Owner, chmod: number | undefined, y = new Yielder()): Promise<void> {
+  await y.maybe();
+  const existing = lstatOrUndefined(dst);
+  if (existing && !(existing.isDirectory() && st.isDirectory())) fs.rmSync(dst, { recursive: true, force: true });
   if (st.isDirectory()) {
-    if (!existing?.isDirectory()) await fsp.mkdir(dst);
-    await copyTree(src, dst, owner, chmod);
+    if (!existing?.isDirectory()) fs.mkdirSync(dst);
+    await copyTree(src, dst, owner, chmod, y);
   } else if (st.isSymbolicLink()) {
-    await fsp.symlink(await fsp.readlink(src), dst);
+    fs.symlinkSync(fs.readlinkSync(src), dst);
   } else if (st.isFile()) {
-    await fsp.copyFile(src, dst, fs.constants.COPYFILE_FICLONE);
+    if (st.size <= SMALL_FILE) fs.copyFileSync(src, dst, fs.constants.COPYFILE_FICLONE);
+    else await fsp.copyFile(src, dst, fs.constants.COPYFILE_FICLONE);
   } else return; // sockets, fifos and devices are not copied
-  await fsp.lchown(dst, owner.uid, owner.gid);
+  fs.lchownSync(dst, owner.uid, owner.gid);
   if (st.isSymbolicLink()) return;
-  await fsp.chmod(dst, chmod ?? st.mode & 0o7777);
-  await fsp.utimes(dst, st.atime, st.mtime);
+  fs.chmodSync(dst, chmod ?? st.mode & 0o7777);
+  fs.utimesSync(dst, st.atime, st.mtime);
+}
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return undefined;
+    throw e;
+  }
 }
 
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz';

@@ -8,7 +8,7 @@ import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Cha
 import { receiveContext } from '../build/context';
 import { type BootstrapOptions, bootstrapDebian } from '../images/bootstrap';
 import type { ImageRecord, ImageStore } from '../images/store';
-import type { Digest } from '../oci/digest';
+import { type Digest, sha256 } from '../oci/digest';
 import { RUNTIME_PLACEHOLDERS } from './commit';
 import { attachContainer } from './container-io';
 import type { ContainerService } from './containers';
@@ -17,6 +17,10 @@ import type { EventBus } from './events';
 import type { Views } from './views';
 
 export type { BuildMessage } from '../build/builder';
+
+/** Contexts kept for the next build of the same Dockerfile and tags, under `<builds>/contexts/`. */
+const CONTEXTS = 'contexts';
+const MAX_CONTEXTS = 8;
 export type { BootstrapOptions } from '../images/bootstrap';
 
 /**
@@ -43,6 +47,8 @@ export class BuildService implements BuildWorker {
 
   /** Build folders in use. */
   private readonly folders = new Set<string>();
+  /** Context folders builds hold now. */
+  private readonly contextsInUse = new Set<string>();
 
   ownsSnapshot(name: string): boolean {
     return this.active.has(name);
@@ -52,7 +58,7 @@ export class BuildService implements BuildWorker {
   async check(): Promise<Finding[]> {
     const out: Finding[] = [];
     for (const name of await fsp.readdir(this.root).catch(() => [] as string[])) {
-      if (this.folders.has(name)) continue;
+      if (this.folders.has(name) || name === CONTEXTS) continue;
       const dir = path.join(this.root, name);
       out.push({ kind: 'build', subject: dir, detail: 'the context of a build that never finished', repair: () => fsp.rm(dir, { recursive: true, force: true }) });
     }
@@ -74,11 +80,47 @@ export class BuildService implements BuildWorker {
 
   build(context: Readable, o: BuildOptions & { dockerfile?: string }, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
     return this.inFolder(async (dir) => {
-      const ctx = await receiveContext(context, path.join(dir, 'context'), o.dockerfile || 'Dockerfile');
-      const rec = await new Build(this.images, this, ctx, path.join(dir, 'scratch'), o, emit).run();
-      this.events.publish('image', 'build', rec.id);
-      return rec;
+      const ctx = await this.withContextFolder(o, dir, (at) => receiveContext(context, at, o.dockerfile || 'Dockerfile'));
+      try {
+        const rec = await new Build(this.images, this, ctx, path.join(dir, 'scratch'), o, emit).run();
+        this.events.publish('image', 'build', rec.id);
+        return rec;
+      } finally {
+        this.contextsInUse.delete(ctx.dir);
+      }
     });
+  }
+
+  /**
+   * Where a context lands: the folder the same Dockerfile and tags used
+   * last time (so a context sent again writes only what changed), unless
+   * another build holds it; the least recently used of these folders go
+   * past MAX_CONTEXTS. The folder is held until the build ends.
+   */
+  private async withContextFolder<T extends { dir: string }>(o: BuildOptions & { dockerfile?: string }, buildDir: string, fn: (dir: string) => Promise<T>): Promise<T> {
+    const key = sha256(JSON.stringify([o.dockerfile ?? 'Dockerfile', [...(o.tags ?? [])].sort()])).slice(7, 23);
+    const kept = path.join(this.root, CONTEXTS, key);
+    const dir = this.contextsInUse.has(kept) ? path.join(buildDir, 'context') : kept;
+    this.contextsInUse.add(dir);
+    try {
+      if (dir === kept) await this.evictContexts(key);
+      return await fn(dir);
+    } catch (e) {
+      this.contextsInUse.delete(dir);
+      throw e;
+    }
+  }
+
+  private async evictContexts(keep: string): Promise<void> {
+    const root = path.join(this.root, CONTEXTS);
+    await fsp.mkdir(root, { recursive: true, mode: 0o700 });
+    const now = new Date();
+    await fsp.utimes(root, now, now);
+    const all = await Promise.all((await fsp.readdir(root)).map(async (n) => ({ n, t: (await fsp.stat(path.join(root, n))).mtimeMs })));
+    const idle = all.filter((c) => c.n !== keep && !this.contextsInUse.has(path.join(root, c.n))).sort((a, b) => b.t - a.t);
+    for (const c of idle.slice(MAX_CONTEXTS - 1)) await fsp.rm(path.join(root, c.n), { recursive: true, force: true });
+    const mine = path.join(root, keep);
+    if (await fsp.stat(mine).catch(() => undefined)) await fsp.utimes(mine, now, now);
   }
 
   /** `image bootstrap`: a Debian base image made with debootstrap. */

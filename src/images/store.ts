@@ -51,6 +51,7 @@ export class ImageStore {
   /** Images builds in progress stand on: not deleted meanwhile (counted). */
   private readonly pins = new Map<Digest, number>();
   private readonly sizes = new Map<string, number>();
+  private cache?: Map<Digest, ImageRecord>;
   private queue: Promise<unknown> = Promise.resolve();
   /**
    * Writers of content and layers (load, import, a container's rootfs on
@@ -83,10 +84,29 @@ export class ImageStore {
   }
 
   async get(id: Digest): Promise<ImageRecord | undefined> {
-    return readJsonIfExists<ImageRecord>(this.recordPath(id));
+    return (await this.records()).get(id) ?? readJsonIfExists<ImageRecord>(this.recordPath(id));
+  }
+
+  /**
+   * The records, read from disk once and then kept as this store writes
+   * them: a build looks up its cache at every step.
+   */
+  private async records(): Promise<Map<Digest, ImageRecord>> {
+    this.cache ??= new Map((await this.listOnDisk()).map((r) => [r.id, r]));
+    return this.cache;
+  }
+
+  private async writeRecord(rec: ImageRecord & { pendingNames?: string[] }): Promise<void> {
+    await atomicWriteJson(this.recordPath(rec.id), rec);
+    (await this.records()).set(rec.id, rec);
   }
 
   async list(): Promise<ImageRecord[]> {
+    return [...(await this.records()).values()];
+  }
+
+  /** The records as the disk holds them (the check compares it with the rest). */
+  private async listOnDisk(): Promise<ImageRecord[]> {
     const out: ImageRecord[] = [];
     for (const f of await fsp.readdir(this.root)) {
       if (!/^[a-f0-9]{64}\.json$/.test(f)) continue;
@@ -206,6 +226,7 @@ export class ImageStore {
   async delete(id: Digest): Promise<void> {
     if (this.namesOf(id).length > 0) throw conflict(`image ${id} is still tagged`);
     await fsp.rm(this.recordPath(id), { force: true });
+    (await this.records()).delete(id);
   }
 
   /**
@@ -235,10 +256,10 @@ export class ImageStore {
       return existing;
     }
     if (!names.length) {
-      await atomicWriteJson(this.recordPath(rec.id), rec);
+      await this.writeRecord(rec);
       return rec;
     }
-    await atomicWriteJson(this.recordPath(rec.id), { ...rec, pendingNames: names });
+    await this.writeRecord({ ...rec, pendingNames: names });
     await this.applyPendingNames(rec.id, names);
     return rec;
   }
@@ -246,7 +267,7 @@ export class ImageStore {
   private async applyPendingNames(id: Digest, names: string[]): Promise<void> {
     for (const n of names) await this.tag(id, n);
     const { pendingNames: _, ...rec } = (await this.get(id)) as ImageRecord & { pendingNames?: string[] };
-    await atomicWriteJson(this.recordPath(id), rec);
+    await this.writeRecord(rec);
   }
 
   /** The committed snapshot holding an image's root filesystem (undefined: no layers). */
@@ -330,7 +351,7 @@ export class ImageStore {
   private async unreferenced(keepSnapshots: Set<string>, forgotten = new Set<Digest>()) {
     const liveBlobs = new Set<string>();
     const liveSnaps = new Set<string>(keepSnapshots);
-    for (const rec of await this.list()) {
+    for (const rec of await this.listOnDisk()) {
       if (forgotten.has(rec.id)) continue;
       liveBlobs.add(rec.manifest.digest);
       const m = await this.content.readJson<Manifest>(rec.manifest.digest).catch(() => undefined);
@@ -364,7 +385,7 @@ export class ImageStore {
       out.push({ kind: 'ingest', subject: name, detail: 'an unfinished content write', repair: () => this.content.removeIngest(name) });
     }
     const broken = new Set<Digest>();
-    for (const rec of (await this.list()) as (ImageRecord & { pendingNames?: string[] })[]) {
+    for (const rec of (await this.listOnDisk()) as (ImageRecord & { pendingNames?: string[] })[]) {
       const pending = rec.pendingNames;
       if (pending) out.push({ kind: 'image', subject: rec.id, detail: `made by a load or import that was cut short; its names are due: ${pending.join(', ')}`, repair: () => this.applyPendingNames(rec.id, pending) });
       const missing = await this.missingParts(rec);

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { chmodSync, createWriteStream, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { invalidArgument, isErrno } from '../base/errors';
 import { S_IFBLK, S_IFCHR, S_IFIFO, lsetxattr, mknod } from '../base/linux';
+import { SMALL_FILE, Yielder } from '../base/yielder';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -27,6 +28,12 @@ export interface ApplyOptions {
   whiteouts?: boolean | 'delete';
   /** Owner of every entry, instead of the archive's (docker cp without -a). */
   owner?: { uid: number; gid: number };
+  /**
+   * Make root mirror the archive (a build context sent again): a file
+   * whose content is already there is not written again, and what the
+   * archive lacks is removed at the end.
+   */
+  mirror?: boolean;
 }
 
 export async function applyLayer(root: string, src: Readable, o: ApplyOptions = {}): Promise<void> {
@@ -34,7 +41,11 @@ export async function applyLayer(root: string, src: Readable, o: ApplyOptions = 
   const deleting = o.whiteouts === 'delete';
   /** What this layer wrote: an opaque marker in 'delete' mode hides only what was there before. */
   const written = new Set<string>();
+  /** Mirror mode: what the archive holds, and small bodies read for comparison and still to be written. */
+  const seen = new Set<string>([root]);
+  const pending = new Map<string, Buffer>();
   const extract = tar.extract();
+  const y = new Yielder();
   const dirTimes: [string, Date][] = [];
   const safeDirs = new Set<string>([root]);
 
@@ -44,12 +55,12 @@ export async function applyLayer(root: string, src: Readable, o: ApplyOptions = 
       const rel = cleanName(h.name);
       if (rel === '') {
         // The layer's root itself: only its metadata (a plain archive's root is the destination's).
-        if (whiteouts) await setMeta(root, h, dirTimes, o.owner);
+        if (whiteouts) setMeta(root, h, dirTimes, o.owner);
         entry.resume();
         continue;
       }
       const target = path.join(root, rel);
-      await ensureParents(root, path.dirname(target), safeDirs);
+      ensureParents(root, path.dirname(target), safeDirs);
       const base = path.basename(rel);
 
       if (whiteouts && base === OPAQUE) {
@@ -68,23 +79,36 @@ export async function applyLayer(root: string, src: Readable, o: ApplyOptions = 
       }
       written.add(target);
 
-      await replaceExisting(target, h.type === 'directory');
+      if (o.mirror) {
+        for (let p = target; !seen.has(p); p = path.dirname(p)) seen.add(p);
+        if (await unchanged(target, h, entry, pending)) {
+          entry.resume();
+          setMeta(target, h, dirTimes, o.owner);
+          continue;
+        }
+      }
+      replaceExisting(target, h.type === 'directory');
       switch (h.type) {
         case 'directory':
-          await fsp.mkdir(target, { recursive: true });
+          mkdirSync(target, { recursive: true });
           safeDirs.add(target);
           break;
         case 'file':
         case 'contiguous-file':
-          await pipeline(entry, createWriteStream(target, { mode: 0o600 }));
+          if (pending.has(target)) {
+            writeFileSync(target, pending.get(target)!, { mode: 0o600 });
+            pending.delete(target);
+          }
+          else if ((h.size ?? 0) <= SMALL_FILE) writeFileSync(target, await readEntry(entry), { mode: 0o600 });
+          else await pipeline(entry, createWriteStream(target, { mode: 0o600 }));
           break;
         case 'symlink':
-          await fsp.symlink(h.linkname ?? '', target);
+          symlinkSync(h.linkname ?? '', target);
           break;
         case 'link': {
           const linkRel = cleanName(h.linkname ?? '');
           const linkTarget = path.join(root, linkRel);
-          await ensureParents(root, path.dirname(linkTarget), safeDirs);
+          ensureParents(root, path.dirname(linkTarget), safeDirs);
           try {
             await fsp.link(linkTarget, target);
           } catch (e) {
@@ -107,12 +131,14 @@ export async function applyLayer(root: string, src: Readable, o: ApplyOptions = 
           continue;
       }
       entry.resume();
-      if (h.type !== 'link') await setMeta(target, h, dirTimes, o.owner);
+      if (h.type !== 'link') setMeta(target, h, dirTimes, o.owner);
+      await y.maybe();
     }
   })();
   await Promise.all([pipeline(src, extract), consume]);
+  if (o.mirror) removeUnseen(root, seen);
   // Directory times last: creating children changed them.
-  for (const [dir, mtime] of dirTimes.reverse()) await fsp.lutimes(dir, mtime, mtime);
+  for (const [dir, mtime] of dirTimes.reverse()) lutimesSync(dir, mtime, mtime);
 }
 
 /** `./a/b/` → `a/b`; refuses absolute names and `..`. */
@@ -124,34 +150,34 @@ export function cleanName(name: string): string {
 }
 
 /** Makes sure every folder from root to dir exists and none is a symlink. */
-async function ensureParents(root: string, dir: string, safe: Set<string>): Promise<void> {
+function ensureParents(root: string, dir: string, safe: Set<string>): void {
   if (safe.has(dir)) return;
   if (dir === path.dirname(dir)) throw new Error(`bug: ${dir} is not under ${root}`);
-  await ensureParents(root, path.dirname(dir), safe);
+  ensureParents(root, path.dirname(dir), safe);
   try {
-    const st = await fsp.lstat(dir);
+    const st = lstatSync(dir);
     if (st.isSymbolicLink()) throw invalidArgument(`layer: write through symlink ${path.relative(root, dir)} refused`);
     if (!st.isDirectory()) throw invalidArgument(`layer: ${path.relative(root, dir)} is not a directory`);
   } catch (e) {
     if (!isErrno(e, 'ENOENT')) throw e;
-    await fsp.mkdir(dir, { mode: 0o755 });
+    mkdirSync(dir, { mode: 0o755 });
   }
   safe.add(dir);
 }
 
-async function replaceExisting(target: string, isDir: boolean): Promise<void> {
+function replaceExisting(target: string, isDir: boolean): void {
   try {
-    const st = await fsp.lstat(target);
+    const st = lstatSync(target);
     if (isDir && st.isDirectory()) return;
-    await fsp.rm(target, { recursive: true, force: true });
+    rmSync(target, { recursive: true, force: true });
   } catch (e) {
     if (!isErrno(e, 'ENOENT')) throw e;
   }
 }
 
-async function setMeta(target: string, h: tar.Header, dirTimes: [string, Date][], owner?: { uid: number; gid: number }): Promise<void> {
-  await fsp.lchown(target, owner?.uid ?? h.uid ?? 0, owner?.gid ?? h.gid ?? 0);
-  if (h.type !== 'symlink') await fsp.chmod(target, (h.mode ?? 0o644) & 0o7777);
+function setMeta(target: string, h: tar.Header, dirTimes: [string, Date][], owner?: { uid: number; gid: number }): void {
+  lchownSync(target, owner?.uid ?? h.uid ?? 0, owner?.gid ?? h.gid ?? 0);
+  if (h.type !== 'symlink') chmodSync(target, (h.mode ?? 0o644) & 0o7777);
   for (const [key, value] of Object.entries(h.pax ?? {})) {
     if (key.startsWith('SCHILY.xattr.')) {
       const name = key.slice('SCHILY.xattr.'.length);
@@ -164,5 +190,42 @@ async function setMeta(target: string, h: tar.Header, dirTimes: [string, Date][]
   }
   const mtime = h.mtime ?? new Date(0);
   if (h.type === 'directory') dirTimes.push([target, mtime]);
-  else await fsp.lutimes(target, mtime, mtime);
+  else lutimesSync(target, mtime, mtime);
+}
+
+/**
+ * Mirror mode: whether the entry is already at target as it is in the
+ * archive (a folder; a link to the same place; a small file with the same
+ * bytes). A small file's body read for the comparison waits in `pending`.
+ */
+async function unchanged(target: string, h: tar.Header, entry: AsyncIterable<unknown>, pending: Map<string, Buffer>): Promise<boolean> {
+  let st;
+  try {
+    st = lstatSync(target);
+  } catch {
+    return false;
+  }
+  if (h.type === 'directory') return st.isDirectory();
+  if (h.type === 'symlink') return st.isSymbolicLink() && readlinkSync(target) === h.linkname;
+  if (h.type !== 'file' || !st.isFile() || st.size !== h.size || st.size > SMALL_FILE) return false;
+  const body = await readEntry(entry);
+  if (body.equals(readFileSync(target))) return true;
+  pending.set(target, body);
+  return false;
+}
+
+/** Mirror mode: removes what the archive did not hold. */
+function removeUnseen(dir: string, seen: Set<string>): void {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (!seen.has(p)) rmSync(p, { recursive: true, force: true });
+    else if (lstatSync(p).isDirectory()) removeUnseen(p, seen);
+  }
+}
+
+/** A small entry's body in one buffer. */
+async function readEntry(entry: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of entry) chunks.push(c as Buffer);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }

@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { createReadStream, readdirSync } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { isErrno } from '../base/errors';
 import { lgetxattr, llistxattr } from '../base/linux';
+import { SMALL_FILE, Yielder } from '../base/yielder';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -31,16 +32,17 @@ interface UpperEntry {
   opaque: boolean;
 }
 
-async function* walk(root: string, rel = ''): AsyncGenerator<UpperEntry> {
-  const names = (await fsp.readdir(path.join(root, rel))).sort();
+async function* walk(root: string, rel = '', y = new Yielder()): AsyncGenerator<UpperEntry> {
+  const names = readdirSync(path.join(root, rel)).sort();
   for (const name of names) {
+    await y.maybe();
     const r = rel ? `${rel}/${name}` : name;
     const file = path.join(root, r);
-    const st = await fsp.lstat(file);
+    const st = lstatSync(file);
     const whiteout = st.isCharacterDevice() && st.rdev === 0;
     const opaque = st.isDirectory() && lgetxattr(file, OVERLAY_OPAQUE_XATTR)?.toString() === 'y';
     yield { rel: r, st, whiteout, opaque };
-    if (st.isDirectory()) yield* walk(root, r);
+    if (st.isDirectory()) yield* walk(root, r, y);
   }
 }
 
@@ -147,7 +149,7 @@ function pack(upper: string, entries: AsyncIterable<UpperEntry>, skipped: (e: Up
         pack.entry({ ...base, name: `${e.rel}/`, type: 'directory', pax });
         if (e.opaque) pack.entry({ name: `${e.rel}/${OPAQUE}`, mode: 0o644, mtime: st.mtime, uid: 0, gid: 0 }, EMPTY);
       } else if (st.isSymbolicLink()) {
-        pack.entry({ ...base, name: e.rel, type: 'symlink', linkname: await fsp.readlink(file), pax });
+        pack.entry({ ...base, name: e.rel, type: 'symlink', linkname: readlinkSync(file), pax });
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? links.get(key) : undefined;
@@ -156,8 +158,9 @@ function pack(upper: string, entries: AsyncIterable<UpperEntry>, skipped: (e: Up
           continue;
         }
         if (st.nlink > 1) links.set(key, e.rel);
-        const entry = pack.entry({ ...base, name: e.rel, size: st.size, pax });
-        await pipeline(createReadStream(file), entry);
+        const header = { ...base, name: e.rel, size: st.size, pax };
+        if (st.size <= SMALL_FILE) pack.entry(header, st.size ? readFileSync(file) : EMPTY);
+        else await pipeline(createReadStream(file), pack.entry(header));
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         const type = st.isCharacterDevice() ? 'character-device' : 'block-device';
         pack.entry({ ...base, name: e.rel, type, devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00), pax });

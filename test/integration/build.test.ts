@@ -31,6 +31,8 @@ async function build(d: TestDaemon, dir: string, args: string[] = []): Promise<{
   return { out, cached, id };
 }
 
+/** Folders of builds in progress (the kept contexts aside). */
+const buildFolders = (d: TestDaemon) => (fs.existsSync(path.join(d.dataRoot, 'builds')) ? fs.readdirSync(path.join(d.dataRoot, 'builds')).filter((n) => n !== 'contexts') : []);
 const config = async (d: TestDaemon, ref: string) => JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .Config}}', ref]));
 const layers = async (d: TestDaemon, ref: string) => (JSON.parse(await d.ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref])) as string[]).length;
 const run = (d: TestDaemon, ref: string, script: string) => d.ok(['run', '--rm', '--network', 'none', ref, 'sh', '-c', script]);
@@ -164,6 +166,19 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     assert.deepEqual((await build(d, dir, ['--no-cache'])).cached, [false, false, false, false, false, false, false]);
   });
 
+  test('a context sent again is what was sent: same-size edits, removals and new files all seen', async () => {
+    const dir = context(d, 'mirror', { 'Dockerfile': 'FROM busybox\nCOPY . /ctx/\n', 'a.txt': 'aaaa', 'b.txt': 'b', 'sub/c.txt': 'c' });
+    await build(d, dir, ['-t', 'mirror:1']);
+    assert.equal(await run(d, 'mirror:1', 'cd /ctx && find . -type f | sort | xargs cat'), 'FROM busybox\nCOPY . /ctx/\naaaab' + 'c');
+    fs.writeFileSync(path.join(dir, 'a.txt'), 'AAAA');
+    fs.rmSync(path.join(dir, 'b.txt'));
+    fs.rmSync(path.join(dir, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'new.txt'), 'n');
+    const again = await build(d, dir, ['-t', 'mirror:1']);
+    assert.deepEqual(again.cached, [false]);
+    assert.equal(await run(d, 'mirror:1', 'cd /ctx && find . | sort | tr "\\n" " "; cat a.txt'), '. ./Dockerfile ./a.txt ./new.txt AAAA');
+  });
+
   test('multi-stage: stages the target does not need are skipped, independent ones build in parallel', async () => {
     const dir = context(d, 'stages', {
       'Dockerfile': [
@@ -209,7 +224,7 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     await eventually(() => out.includes('started'), 30_000);
     child.kill('SIGKILL');
     await eventually(async () => (await d.ok(['ps', '-aq'])) === '', 30_000);
-    await eventually(() => !fs.existsSync(path.join(d.dataRoot, 'builds')) || fs.readdirSync(path.join(d.dataRoot, 'builds')).length === 0, 30_000);
+    await eventually(() => buildFolders(d).length === 0, 30_000);
     assert.doesNotMatch(out, /never/);
   });
 
@@ -265,7 +280,7 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     assert.deepEqual((await build(d, dir, ['-t', 'fixed:1'])).cached, [true, false]);
     await d.ok(['rmi', 'fixed:1']);
     assert.equal(await images(), before, 'rmi takes the intermediate images with it');
-    assert.deepEqual(fs.existsSync(path.join(d.dataRoot, 'builds')) ? fs.readdirSync(path.join(d.dataRoot, 'builds')) : [], [], 'no context is left');
+    assert.deepEqual(buildFolders(d), [], 'no build folder is left (contexts are kept for the next build)');
   });
 
   test('image prune removes what failed and superseded builds left, and keeps the cache of tagged images', async () => {
