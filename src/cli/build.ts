@@ -1,57 +1,50 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import { PassThrough, Readable } from 'node:stream';
 import { ignoreMatcher, ignorePatterns } from '../base/dockerignore';
 import { BerthError, invalidArgument } from '../base/errors';
-import { SMALL_FILE } from '../base/yielder';
 import type { ApiClient } from '../client/client';
 import { bool, list, type Parsed, str } from './flags';
-
-const EMPTY = Buffer.alloc(0);
+import { tar } from './gnu-tar';
 
 /**
- * The build context as a tar stream, read from disk as it is sent: what
+ * The build context as a tar stream, read from disk by GNU tar as it is
+ * sent (a tenth of the time of packing in Node, per small file): what
  * .dockerignore excludes is left out, except the Dockerfile and
- * .dockerignore themselves (the daemon drops them when listed, as docker's).
+ * .dockerignore themselves (the daemon drops them when listed, as
+ * docker's). A Dockerfile from stdin travels under a name of its own, as
+ * the docker CLI sends it.
  */
 export function contextTar(dir: string, dockerfile: string, ignored: (rel: string) => boolean, stdinDockerfile?: string): Readable {
-  const pack = tar.pack();
-  // A Dockerfile read from stdin travels under a name of its own, as the docker CLI sends it.
-  if (stdinDockerfile !== undefined) pack.entry({ name: dockerfile, mode: 0o600, mtime: new Date() }, Buffer.from(stdinDockerfile));
   const always = new Set([dockerfile, '.dockerignore']);
-  // Synchronous calls: a tenth of the cost per file, and the CLI has nothing else to do meanwhile.
-  const walk = async (rel: string): Promise<void> => {
-    const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  const names: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const r = rel ? `${rel}/${e.name}` : e.name;
-      const file = path.join(dir, r);
-      const st = fs.lstatSync(file);
       const skip = ignored(r) && !always.has(r);
+      if (!skip) names.push(`./${r}`); // never taken for an option
       // An ignored folder is still walked: a `!` exception may keep something in it.
-      if (st.isDirectory()) {
-        if (!skip) pack.entry({ name: `${r}/`, type: 'directory', mode: st.mode & 0o7777, mtime: st.mtime });
-        await walk(r);
-      } else if (skip) continue;
-      else if (st.isSymbolicLink()) pack.entry({ name: r, type: 'symlink', linkname: fs.readlinkSync(file), mode: st.mode & 0o7777, mtime: st.mtime });
-      else if (st.isFile()) {
-        const header = { name: r, size: st.size, mode: st.mode & 0o7777, mtime: st.mtime };
-        // Small files in one read: a stream per file costs more than the file.
-        if (st.size <= SMALL_FILE) pack.entry(header, st.size ? fs.readFileSync(file) : EMPTY);
-        else await pipeline(fs.createReadStream(file), pack.entry(header));
-      }
+      if (e.isDirectory()) walk(r);
     }
   };
+  walk('');
+  const args = ['-c', '-f', '-', '--no-recursion', '--null', '--numeric-owner', '--owner=0', '--group=0', '-C', dir];
+  let extra: string | undefined;
+  if (stdinDockerfile !== undefined) {
+    extra = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dockerfile-'));
+    fs.writeFileSync(path.join(extra, dockerfile), stdinDockerfile);
+    args.push('-C', extra, `./${dockerfile}`, '-C', dir);
+  }
+  const { stdout, done } = tar([...args, '-T', '-'], Readable.from([names.map((n) => n + '\0').join('')]), true);
   const out = new PassThrough();
-  void walk('').then(
-    () => pack.finalize(),
-    (e) => pack.destroy(e),
-  );
-  pack.on('error', (e: Error) => out.destroy(e));
-  pack.pipe(out);
+  stdout!.pipe(out, { end: false });
+  done.then(
+    () => out.end(),
+    (e) => out.destroy(e),
+  ).finally(() => extra && fs.rmSync(extra, { recursive: true, force: true }));
   return out;
 }
 

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BerthError, invalidArgument } from '../base/errors';
 import type { ApiClient } from '../client/client';
+import { tar } from './gnu-tar';
 
 /** `container:path` → its parts; a local path (with no colon before any slash) → undefined. */
 export function splitContainerPath(arg: string): { container: string; path: string } | undefined {
@@ -35,18 +34,6 @@ async function statInContainer(api: ApiClient, container: string, p: string): Pr
     if (e instanceof BerthError && e.code === 'not_found') return undefined;
     throw e;
   }
-}
-
-/** Runs GNU tar reading the archive from input, or writing it to its stdout. */
-function tar(args: string[], input?: Readable): { done: Promise<void>; stdout: Readable | null } {
-  const child = spawn('tar', args, { stdio: [input ? 'pipe' : 'ignore', input ? 'ignore' : 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  if (input) void pipeline(input, child.stdin!).catch(() => {});
-  const done = new Promise<void>((resolve, reject) =>
-    child.once('close', (code) => (code === 0 ? resolve() : reject(invalidArgument(`tar: ${err.trim() || `exit ${code}`}`)))),
-  );
-  return { done, stdout: child.stdout };
 }
 
 /** docker cp container:src dest: the archive of src, unpacked where docker would put it. */
