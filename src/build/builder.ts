@@ -103,7 +103,7 @@ export class Build {
   private readonly df: Dockerfile;
   private readonly metaArgs = new Map<string, string | undefined>();
   private readonly consumed = new Set<string>();
-  private readonly hashes = new Map<string, string>();
+  private readonly hashes: Map<string, string>;
   private readonly results = new Map<number, Promise<State>>();
   private readonly stepNo = new Map<Instruction, number>();
   private totalSteps = 0;
@@ -126,6 +126,7 @@ export class Build {
     private readonly emit: (m: BuildMessage) => void,
   ) {
     this.file = ctx.dockerfile.name;
+    this.hashes = new Map(ctx.hashes);
     this.df = parseDockerfile(ctx.dockerfile.text, this.file);
     for (const t of o.tags ?? []) normalize(t); // a bad name fails before any work
     const args = o.buildArgs ?? {};

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,6 +13,8 @@ export interface BuildContext {
   /** The context's files on disk, .dockerignore applied. */
   dir: string;
   dockerfile: { name: string; text: string };
+  /** sha256 of the small files by path, taken as they arrived (the cache's source digests start from them). */
+  hashes: Map<string, string>;
 }
 
 /**
@@ -23,13 +26,15 @@ export interface BuildContext {
 export async function receiveContext(src: Readable, dir: string, dockerfile = 'Dockerfile'): Promise<BuildContext> {
   await mkdirp(dir, 0o700);
   // The folder may hold this context as it was sent last time: only what changed is written.
-  await applyLayer(dir, decompressed(src), { whiteouts: false, owner: { uid: 0, gid: 0 }, mirror: true });
+  const hashes = new Map<string, string>();
+  const onSmallFile = (target: string, body: Buffer) => hashes.set(target, createHash('sha256').update(body).digest('hex'));
+  await applyLayer(dir, decompressed(src), { whiteouts: false, owner: { uid: 0, gid: 0 }, mirror: true, onSmallFile });
   const text = await readDockerfile(dir, dockerfile);
   // A Dockerfile that came from the client's stdin is not part of the context (the docker CLI's naming).
   if (/^\.dockerfile\.[0-9a-f]+$/.test(dockerfile)) await fsp.rm(path.join(dir, dockerfile), { force: true });
   const ignoreFile = await fsp.readFile(path.join(dir, '.dockerignore'), 'utf8').catch((e) => (isErrno(e, 'ENOENT') ? undefined : Promise.reject(e)));
   if (ignoreFile !== undefined) await removeIgnored(dir, ignoreMatcher(ignorePatterns(ignoreFile)));
-  return { dir, dockerfile: { name: dockerfile, text } };
+  return { dir, dockerfile: { name: dockerfile, text }, hashes };
 }
 
 async function readDockerfile(dir: string, name: string): Promise<string> {

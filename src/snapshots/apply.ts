@@ -34,6 +34,8 @@ export interface ApplyOptions {
    * archive lacks is removed at the end.
    */
   mirror?: boolean;
+  /** Called with each small file's path and bytes as they land (the builder digests a context on the way). */
+  onSmallFile?: (target: string, body: Buffer) => void;
 }
 
 export async function applyLayer(root: string, src: Readable, o: ApplyOptions = {}): Promise<void> {
@@ -81,7 +83,7 @@ export async function applyLayer(root: string, src: Readable, o: ApplyOptions = 
 
       if (o.mirror) {
         for (let p = target; !seen.has(p); p = path.dirname(p)) seen.add(p);
-        if (await unchanged(target, h, entry, pending)) {
+        if (await unchanged(target, h, entry, pending, o.onSmallFile)) {
           entry.resume();
           setMeta(target, h, dirTimes, o.owner);
           continue;
@@ -98,8 +100,11 @@ export async function applyLayer(root: string, src: Readable, o: ApplyOptions = 
           if (pending.has(target)) {
             writeFileSync(target, pending.get(target)!, { mode: 0o600 });
             pending.delete(target);
+          } else if ((h.size ?? 0) <= SMALL_FILE) {
+            const body = await readEntry(entry);
+            o.onSmallFile?.(target, body);
+            writeFileSync(target, body, { mode: 0o600 });
           }
-          else if ((h.size ?? 0) <= SMALL_FILE) writeFileSync(target, await readEntry(entry), { mode: 0o600 });
           else await pipeline(entry, createWriteStream(target, { mode: 0o600 }));
           break;
         case 'symlink':
@@ -198,7 +203,7 @@ function setMeta(target: string, h: tar.Header, dirTimes: [string, Date][], owne
  * archive (a folder; a link to the same place; a small file with the same
  * bytes). A small file's body read for the comparison waits in `pending`.
  */
-async function unchanged(target: string, h: tar.Header, entry: AsyncIterable<unknown>, pending: Map<string, Buffer>): Promise<boolean> {
+async function unchanged(target: string, h: tar.Header, entry: AsyncIterable<unknown>, pending: Map<string, Buffer>, onSmallFile?: (target: string, body: Buffer) => void): Promise<boolean> {
   let st;
   try {
     st = lstatSync(target);
@@ -209,6 +214,7 @@ async function unchanged(target: string, h: tar.Header, entry: AsyncIterable<unk
   if (h.type === 'symlink') return st.isSymbolicLink() && readlinkSync(target) === h.linkname;
   if (h.type !== 'file' || !st.isFile() || st.size !== h.size || st.size > SMALL_FILE) return false;
   const body = await readEntry(entry);
+  onSmallFile?.(target, body);
   if (body.equals(readFileSync(target))) return true;
   pending.set(target, body);
   return false;
