@@ -415,7 +415,8 @@ export class Build {
     const from = this.flag(i, 'from', vars);
     const copy = async (root: string, inContext: boolean) => {
       const sources = await this.sources(i, root, specs, inContext);
-      const digest = await sourcesDigest(sources, this.hashes);
+      // Digests are remembered for the context only: a stage's or image's files sit under a mount of the moment.
+      const digest = await sourcesDigest(sources, inContext ? this.hashes : new Map());
       const kind = sources.length > 1 ? 'multi' : sources[0].stat.isDirectory() ? 'dir' : 'file';
       const createdBy = `/bin/sh -c #(nop) ${i.keyword} ${kind}:${digest} in ${dest} `;
       return this.commit(state, { createdBy, config: state.config.config ?? {}, key: { chown, chmod, from } }, t0, () =>
