@@ -15,27 +15,54 @@ export interface BlobInfo {
 /**
  * An open write into the store. Nothing is visible to readers until
  * commit() has checked size and digest and moved the blob into place;
- * abort() (or a crash) leaves only an ingest folder that open() cleans.
+ * abort() drops what was written. A named write (`ref`) that is neither
+ * committed nor aborted stays on disk and can be resumed by opening a
+ * writer with the same ref; close() lets go of it for that.
  */
 export interface Writer {
+  readonly ref: string;
   write(chunk: Uint8Array): Promise<void>;
+  /** Bytes held so far, including those of earlier sessions of a resumed write. */
   readonly written: number;
   commit(expected?: { size?: number; digest?: Digest }): Promise<BlobInfo>;
   abort(): Promise<void>;
+  /** Ends this session of a named write, keeping its bytes for a later one. */
+  close(): Promise<void>;
 }
 
+export interface IngestInfo {
+  ref: string;
+  /** A named write that can be resumed; anonymous ones cannot. */
+  resumable: boolean;
+  size: number;
+  updated: Date;
+  /** A writer of this store has it open now. */
+  active: boolean;
+}
+
+const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const TMP = 'tmp-';
+const NAMED = 'ref-';
+
 /**
- * Content-addressable blob store: blobs/sha256/<hex> under its root,
- * written only through Writers.
+ * Content-addressable blob store: blobs/<algorithm>/<hex> under its root,
+ * written only through Writers. Writes in progress live in ingest/<name>/data:
+ * anonymous ones (tmp-*) do not outlive the process and are cleared at open,
+ * named ones (ref-*) are kept for resuming; whoever names them removes the
+ * stale ones (removeIngest).
  */
 export class ContentStore {
+  private readonly open_ = new Set<string>();
+
   private constructor(private readonly root: string) {}
 
   static async open(root: string): Promise<ContentStore> {
     await mkdirp(path.join(root, 'blobs', 'sha256'));
-    // Writes in progress do not survive a restart: resumable ingest comes with distribution.
-    await fsp.rm(path.join(root, 'ingest'), { recursive: true, force: true });
+    await mkdirp(path.join(root, 'blobs', 'sha512'));
     await mkdirp(path.join(root, 'ingest'));
+    for (const name of await fsp.readdir(path.join(root, 'ingest'))) {
+      if (!name.startsWith(NAMED)) await fsp.rm(path.join(root, 'ingest', name), { recursive: true, force: true });
+    }
     return new ContentStore(root);
   }
 
@@ -71,78 +98,149 @@ export class ContentStore {
     return JSON.parse((await this.read(digest)).toString('utf8')) as T;
   }
 
-  async stream(digest: Digest): Promise<Readable> {
+  /** The blob's bytes, or those from `start` to `end` inclusive. */
+  async stream(digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
     if (!(await this.has(digest))) throw notFound(`content ${digest}: not found`);
-    return createReadStream(this.blobPath(digest));
+    return createReadStream(this.blobPath(digest), range);
   }
 
   async delete(digest: Digest): Promise<void> {
     await fsp.rm(this.blobPath(digest), { force: true });
   }
 
+  /** Marks a blob as used now (its mtime): a collector spares what was touched after it began. */
+  async touch(digest: Digest): Promise<void> {
+    const now = new Date();
+    await fsp.utimes(this.blobPath(digest), now, now).catch((e) => {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    });
+  }
+
+  /** When the blob was written or last touched. */
+  async touched(digest: Digest): Promise<Date | undefined> {
+    const st = await fsp.stat(this.blobPath(digest)).catch(() => undefined);
+    return st?.mtime;
+  }
+
   async list(): Promise<BlobInfo[]> {
-    const dir = path.join(this.root, 'blobs', 'sha256');
     const out: BlobInfo[] = [];
-    for (const hex of await fsp.readdir(dir)) {
-      const st = await fsp.stat(path.join(dir, hex)).catch(() => undefined);
-      if (st) out.push({ digest: `sha256:${hex}`, size: st.size });
+    for (const algorithm of ['sha256', 'sha512']) {
+      const dir = path.join(this.root, 'blobs', algorithm);
+      for (const hex of await fsp.readdir(dir)) {
+        const st = await fsp.stat(path.join(dir, hex)).catch(() => undefined);
+        if (st) out.push({ digest: `${algorithm}:${hex}`, size: st.size });
+      }
     }
     return out;
   }
 
-  /** Writes in progress (or left by a crash): the ingest folders. */
-  async ingests(): Promise<string[]> {
-    return fsp.readdir(path.join(this.root, 'ingest'));
+  /** Writes in progress, or left by a crash or an interrupted transfer. */
+  async ingests(): Promise<IngestInfo[]> {
+    const out: IngestInfo[] = [];
+    for (const name of await fsp.readdir(path.join(this.root, 'ingest'))) {
+      const st = await fsp.stat(path.join(this.root, 'ingest', name, 'data')).catch(() => undefined);
+      const resumable = name.startsWith(NAMED);
+      out.push({
+        ref: resumable ? name.slice(NAMED.length) : name,
+        resumable,
+        size: st?.size ?? 0,
+        updated: st?.mtime ?? new Date(0),
+        active: this.open_.has(name),
+      });
+    }
+    return out;
   }
 
-  async removeIngest(name: string): Promise<void> {
-    await fsp.rm(path.join(this.root, 'ingest', path.basename(name)), { recursive: true, force: true });
+  /** Drops an ingest that no writer has open (a named ref or an anonymous folder's name). */
+  async removeIngest(ref: string): Promise<void> {
+    const name = this.ingestName(ref);
+    if (this.open_.has(name)) throw conflict(`content write ${ref} is in progress`);
+    await fsp.rm(path.join(this.root, 'ingest', name), { recursive: true, force: true });
   }
 
-  async writer(): Promise<Writer> {
-    const dir = path.join(this.root, 'ingest', randomBytes(8).toString('hex'));
+  private ingestName(ref: string): string {
+    if (ref.startsWith(TMP)) return path.basename(ref);
+    if (!REF_RE.test(ref)) throw invalidArgument(`invalid content write reference ${JSON.stringify(ref)}`);
+    return NAMED + ref;
+  }
+
+  /**
+   * Opens a write. With `ref`, the write is named: the bytes a former session
+   * left under that ref are kept and hashed again, and new ones append.
+   * One writer per ref at a time.
+   */
+  async writer(opts: { ref?: string } = {}): Promise<Writer> {
+    const name = opts.ref !== undefined ? this.ingestName(opts.ref) : TMP + randomBytes(8).toString('hex');
+    if (this.open_.has(name)) throw conflict(`content write ${opts.ref} is in progress`);
+    this.open_.add(name);
+    try {
+      return await this.openWriter(name, opts.ref ?? name);
+    } catch (e) {
+      this.open_.delete(name);
+      throw e;
+    }
+  }
+
+  private async openWriter(name: string, ref: string): Promise<Writer> {
+    const dir = path.join(this.root, 'ingest', name);
     await mkdirp(dir);
     const file = path.join(dir, 'data');
-    const fh = await fsp.open(file, 'wx', 0o644);
     const hash: Hash = createHash('sha256');
     let written = 0;
+    const resumed = await fsp.stat(file).catch(() => undefined);
+    if (resumed) {
+      for await (const chunk of createReadStream(file)) {
+        hash.update(chunk as Buffer);
+        written += (chunk as Buffer).length;
+      }
+    }
+    const fh = await fsp.open(file, 'a', 0o644);
     let done = false;
-    const cleanup = async () => {
+    let writing: Promise<unknown> = Promise.resolve();
+    const finish = async (keep: boolean) => {
       done = true;
+      await writing.catch(() => {});
       await fh.close().catch(() => {});
-      await fsp.rm(dir, { recursive: true, force: true });
+      if (!keep) await fsp.rm(dir, { recursive: true, force: true });
+      this.open_.delete(name);
+    };
+    const check = (what: string) => {
+      if (done) throw conflict(`${what} after commit, abort or close`);
     };
     return {
+      ref,
       get written() {
         return written;
       },
       write: async (chunk) => {
-        if (done) throw conflict('write after commit or abort');
+        check('write');
         hash.update(chunk);
-        await fh.write(chunk);
         written += chunk.length;
+        writing = fh.write(chunk);
+        await writing;
       },
       commit: async (expected = {}) => {
-        if (done) throw conflict('commit after commit or abort');
-        const digest = 'sha256:' + hash.digest('hex');
+        check('commit');
+        let digest = 'sha256:' + hash.digest('hex');
         try {
           if (expected.size !== undefined && expected.size !== written)
             throw invalidArgument(`size mismatch: expected ${expected.size} bytes, got ${written}`);
+          await fh.sync();
+          if (expected.digest?.startsWith('sha512:')) digest = await fileDigest(file, 'sha512');
           if (expected.digest !== undefined && expected.digest !== digest)
             throw invalidArgument(`digest mismatch: expected ${expected.digest}, got ${digest}`);
-          await fh.sync();
-          await fh.close();
           const target = this.blobPath(digest);
           if (!(await this.has(digest))) {
             await fsp.rename(file, target);
             await fsyncDir(path.dirname(target));
           }
         } finally {
-          await cleanup();
+          await finish(false);
         }
         return { digest, size: written };
       },
-      abort: cleanup,
+      abort: () => finish(false),
+      close: () => finish(name.startsWith(NAMED)),
     };
   }
 
@@ -161,4 +259,10 @@ export class ContentStore {
   async put(data: string | Uint8Array): Promise<BlobInfo> {
     return this.ingest([typeof data === 'string' ? Buffer.from(data) : data]);
   }
+}
+
+async function fileDigest(file: string, algorithm: 'sha256' | 'sha512'): Promise<Digest> {
+  const h = createHash(algorithm);
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return `${algorithm}:${h.digest('hex')}`;
 }

@@ -14,6 +14,8 @@ import { normalize, parseReference } from '../oci/reference';
 import { applyLayer } from '../snapshots/apply';
 import type { OverlaySnapshotter, SnapshotInfo } from '../snapshots/snapshotter';
 
+const STALE_INGEST_MS = 24 * 3600 * 1000;
+
 /** An image known to the store; its id is its config's digest, as docker's. */
 export interface ImageRecord {
   id: Digest;
@@ -381,8 +383,10 @@ export class ImageStore {
    */
   async check(ownsSnapshot: (name: string) => boolean): Promise<Finding[]> {
     const out: Finding[] = [];
-    for (const name of await this.content.ingests()) {
-      out.push({ kind: 'ingest', subject: name, detail: 'an unfinished content write', repair: () => this.content.removeIngest(name) });
+    for (const w of await this.content.ingests()) {
+      // A named write (an interrupted pull's layer) waits a day to be resumed.
+      if (w.active || (w.resumable && Date.now() - w.updated.getTime() < STALE_INGEST_MS)) continue;
+      out.push({ kind: 'ingest', subject: w.ref, detail: `an unfinished content write of ${w.size} bytes`, repair: () => this.content.removeIngest(w.ref) });
     }
     const broken = new Set<Digest>();
     for (const rec of (await this.listOnDisk()) as (ImageRecord & { pendingNames?: string[] })[]) {
