@@ -9,11 +9,12 @@ const layers = {
   runtime: ['base', 'oci'],
   build: ['base', 'oci', 'content', 'snapshots', 'images'],
   network: ['base', 'oci'],
+  registry: ['base', 'oci', 'content'],
   engine: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network'],
   api: ['base', 'oci', 'engine'],
   client: ['base', 'oci'],
   cli: ['base', 'oci', 'client'],
-  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api'],
+  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api', 'registry'],
 };
 
 const forbidden = Object.entries(layers).map(([layer, allowed]) => ({

@@ -11,6 +11,8 @@ const fail = (err) => {
 };
 if (argv[0] === 'daemon') {
   require(path.join(dist, 'daemon', 'main.js')).runDaemon(argv.slice(1)).catch(fail);
+} else if (argv[0] === 'registry') {
+  require(path.join(dist, 'daemon', 'registry-main.js')).runRegistry(argv.slice(1)).catch(fail);
 } else {
   require(path.join(dist, 'cli', 'commands.js')).runCli(argv).then((code) => {
     process.exitCode = code;

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createApiServer, listenUnix } from '../api/server';
-import { errorMessage, isErrno } from '../base/errors';
+import { errorMessage } from '../base/errors';
+import { lockFolder } from '../base/pid-lock';
 import { createLogger } from '../base/log';
 import { Engine } from '../engine/engine';
 import { logLimits, parseSize } from '../engine/logs';
@@ -13,27 +14,6 @@ function which(bin: string): string | undefined {
     if (fs.existsSync(p)) return p;
   }
   return undefined;
-}
-
-/** Claims the data root with a pid file; a live holder means another daemon owns it. */
-function lockDataRoot(dataRoot: string): () => void {
-  fs.mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
-  const file = path.join(dataRoot, 'berth.pid');
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8'));
-    if (pid && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        throw new Error(`data root ${dataRoot} is in use by daemon pid ${pid}`);
-      } catch (e) {
-        if (!isErrno(e, 'ESRCH')) throw e;
-      }
-    }
-  } catch (e) {
-    if (!isErrno(e, 'ENOENT')) throw e;
-  }
-  fs.writeFileSync(file, String(process.pid));
-  return () => fs.rmSync(file, { force: true });
 }
 
 /** `berth daemon ...`: runs until SIGTERM/SIGINT; containers keep running when it stops. */
@@ -51,7 +31,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   if (!conmonPath) throw new Error('conmon not found: run scripts/setup');
   const cniPluginDirs = ['/usr/lib/cni', '/opt/cni/bin'].filter((d) => fs.existsSync(path.join(d, 'bridge')));
   if (!cniPluginDirs.length) throw new Error('CNI plugins not found (containernetworking-plugins): run scripts/setup');
-  const unlock = lockDataRoot(cfg.dataRoot);
+  const unlock = lockFolder(cfg.dataRoot, 'berth.pid', 'daemon');
   const engine = await Engine.open({
     dataRoot: cfg.dataRoot,
     execRoot: cfg.execRoot,
