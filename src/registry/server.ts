@@ -62,7 +62,8 @@ export function registryHandler(repos: Repositories, uploads: Uploads, auth: Aut
     const url = new URL(req.url ?? '/', 'http://registry');
     const realm = `${scheme}://${req.headers.host ?? 'localhost'}`;
     const method = req.method ?? 'GET';
-    const p = url.pathname;
+    // The path as sent: URL() would resolve `..` segments, and such a name must be refused, not reinterpreted.
+    const p = (req.url ?? '/').split('?')[0];
     try {
       for (const [k, v] of Object.entries(API_HEADERS)) res.setHeader(k, v);
       if (p === '/token' && (method === 'GET' || method === 'POST')) return await token(auth, req, res, url, realm);
@@ -217,16 +218,24 @@ async function startUpload(repos: Repositories, uploads: Uploads, auth: Authoriz
     await repos.gate.shared(() => repos.linkBlob(c.name, mount));
     return empty(c.res, 201, { Location: `/v2/${c.name}/blobs/${mount}`, 'Docker-Content-Digest': mount });
   }
-  const id = await uploads.start(c.name);
   const digest = c.query.get('digest');
   if (digest !== null) {
     // A monolithic upload: the whole blob in the POST.
-    const info = await uploads.with(c.name, id, async (w) => {
-      await receive(c.req, w);
-      return uploads.commit(c.name, id, w, checkDigest(digest));
-    });
+    checkDigest(digest);
+    const id = await uploads.start(c.name);
+    // The client never learns this session: if the body breaks, nobody will resume it.
+    const info = await uploads
+      .with(c.name, id, async (w) => {
+        await receive(c.req, w);
+        return uploads.commit(c.name, id, w, digest);
+      })
+      .catch(async (e) => {
+        await uploads.purge(c.name, id);
+        throw e;
+      });
     return empty(c.res, 201, { Location: `/v2/${c.name}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest });
   }
+  const id = await uploads.start(c.name);
   empty(c.res, 202, { ...uploadHeaders(c.name, id, 0), 'OCI-Chunk-Min-Length': 0 });
 }
 
