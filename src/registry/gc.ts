@@ -26,9 +26,14 @@ export interface GcReport {
  * stopping the server; the sweep holds the repositories' gate exclusive and
  * deletes only blobs last touched before the mark began (minus the grace), so
  * a blob that a push sent, mounted, checked or referenced since is spared.
+ * A push whose blobs went before its manifest came may be refused
+ * (MANIFEST_BLOB_UNKNOWN), never stored without them: the grace is what
+ * keeps a push that takes less than it from being refused.
  */
 export async function collectGarbage(repos: Repositories, uploads: Uploads, o: GcOptions): Promise<GcReport> {
-  const start = Date.now();
+  // Taken when no write is under way: a manifest whose blobs were touched before
+  // `start` has its link written by then, so the mark sees it.
+  const start = await repos.gate.exclusive(async () => Date.now());
   const report: GcReport = { blobs: 0, bytes: 0, manifests: 0, links: 0, uploads: 0 };
   const marked = new Set<Digest>();
   const names = await repos.names(true);
