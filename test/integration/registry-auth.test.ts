@@ -155,3 +155,28 @@ describe('registry: docker token flow', () => {
     assert.notEqual(refused.code, 0);
   });
 });
+
+describe('registry: TLS', () => {
+  const reg = new TestRegistry();
+  before(async () => {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', path.join(reg.dir, 'key.pem'), '-out', path.join(reg.dir, 'cert.pem')]);
+    assert.equal(r.status, 0, String(r.stderr));
+    await reg.start(['--tls-cert', path.join(reg.dir, 'cert.pem'), '--tls-key', path.join(reg.dir, 'key.pem'), '--htpasswd', htpasswd(reg.dir, [['alice', 'wonderland']]), '--auth', 'token']);
+  });
+  after(() => reg.cleanup());
+
+  test('skopeo pushes over https, trusting the certificate, through a token realm that is https too', async () => {
+    const certs = path.join(reg.dir, 'certs');
+    fs.mkdirSync(certs);
+    fs.copyFileSync(path.join(reg.dir, 'cert.pem'), path.join(certs, 'ca.crt'));
+    const oci = path.join(reg.dir, 'oci');
+    await exec('umoci', ['init', '--layout', oci]);
+    await exec('umoci', ['new', '--image', `${oci}:x`]);
+    const r = await exec('skopeo', ['copy', '--dest-cert-dir', certs, '--dest-creds', 'alice:wonderland', `oci:${oci}:x`, `docker://${reg.addr}/tls/app:1`]);
+    assert.equal(r.code, 0, r.stderr);
+    const plain = await exec('skopeo', ['inspect', '--tls-verify=true', `docker://${reg.addr}/tls/app:1`]);
+    assert.notEqual(plain.code, 0, 'an untrusted certificate is refused');
+    assert.match(plain.stderr, /certificate/);
+  });
+});
