@@ -101,7 +101,7 @@ export class ContentStore {
   /** The blob's bytes, or those from `start` to `end` inclusive. */
   async stream(digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
     if (!(await this.has(digest))) throw notFound(`content ${digest}: not found`);
-    return createReadStream(this.blobPath(digest), range);
+    return createReadStream(this.blobPath(digest), { ...range, highWaterMark: 1 << 20 });
   }
 
   async delete(digest: Digest): Promise<void> {

@@ -64,6 +64,8 @@ export function registryHandler(repos: Repositories, uploads: Uploads, auth: Aut
     const method = req.method ?? 'GET';
     // The path as sent: URL() would resolve `..` segments, and such a name must be refused, not reinterpreted.
     const p = (req.url ?? '/').split('?')[0];
+    const t0 = performance.now();
+    res.once('finish', () => logger.debug('registry: request', { method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - t0) }));
     try {
       for (const [k, v] of Object.entries(API_HEADERS)) res.setHeader(k, v);
       if (p === '/token' && (method === 'GET' || method === 'POST')) return await token(auth, req, res, url, realm);
