@@ -10,11 +10,12 @@ const layers = {
   build: ['base', 'oci', 'content', 'snapshots', 'images'],
   network: ['base', 'oci'],
   registry: ['base', 'oci', 'content'],
-  engine: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network'],
+  distribution: ['base', 'oci', 'content'],
+  engine: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'distribution'],
   api: ['base', 'oci', 'engine'],
   client: ['base', 'oci'],
   cli: ['base', 'oci', 'client'],
-  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api', 'registry'],
+  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution'],
 };
 
 const forbidden = Object.entries(layers).map(([layer, allowed]) => ({

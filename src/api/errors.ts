@@ -6,6 +6,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   not_modified: 304,
   forbidden: 403,
+  unauthorized: 401,
   unavailable: 503,
   internal: 500,
 };

@@ -1,5 +1,7 @@
 import type { Duplex } from 'node:stream';
+import { invalidArgument } from '../base/errors';
 import type { LogBatch } from '../engine/logs';
+import type { Credentials } from '../engine/pulls';
 import type { Context } from './router';
 
 export const STDOUT = 1;
@@ -130,4 +132,49 @@ export async function progressResponse(ctx: Context, work: (emit: (m: object) =>
     await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
   }
   out?.end();
+}
+
+/** Aborted when the client hangs up before the answer is whole. */
+export function hangup(ctx: Context): AbortSignal {
+  const c = new AbortController();
+  ctx.res.once('close', () => !ctx.res.writableFinished && c.abort());
+  return c.signal;
+}
+
+/** docker's X-Registry-Auth: base64url JSON of the credentials for the registry of the request. */
+export function registryAuth(ctx: Context): Credentials | undefined {
+  const h = ctx.req.headers['x-registry-auth'];
+  if (typeof h !== 'string' || !h) return undefined;
+  try {
+    const c = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Credentials & { auth?: string };
+    if (c.auth && !c.username) {
+      const plain = Buffer.from(c.auth, 'base64').toString('utf8');
+      const i = plain.indexOf(':');
+      return { username: plain.slice(0, i), password: plain.slice(i + 1) };
+    }
+    return Object.values(c).some(Boolean) ? c : undefined;
+  } catch {
+    throw invalidArgument('X-Registry-Auth: not base64url JSON');
+  }
+}
+
+/** A pull or push step as docker's progress JSON, with its bar. */
+export function progressMessage(e: { id?: string; status: string; current?: number; total?: number }): object {
+  const m: Record<string, unknown> = { status: e.status };
+  if (e.id) m.id = e.id;
+  if (e.current !== undefined) {
+    m.progressDetail = { current: e.current, ...(e.total ? { total: e.total } : {}) };
+    m.progress = progressBar(e.current, e.total);
+  } else if (e.id) m.progressDetail = {};
+  return m;
+}
+
+/** docker's bar: `[=====>        ]  1.2MB/3.4MB`. */
+export function progressBar(current: number, total?: number): string {
+  const size = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}kB` : `${n}B`);
+  if (!total) return size(current);
+  const width = 50;
+  const done = Math.min(width, Math.floor((current / total) * width));
+  const bar = '='.repeat(Math.max(0, done - 1)) + (done > 0 ? (done === width ? '=' : '>') : '') + ' '.repeat(width - done);
+  return `[${bar}] ${size(current).padStart(8)}/${size(total)}`;
 }

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'conflict' // the thing exists or is in the wrong state (409)
   | 'not_modified' // the request asked for the state it is already in (304)
   | 'forbidden' // not allowed for this object (403)
+  | 'unauthorized' // credentials missing or refused (401)
   | 'unavailable' // a dependency is missing or not responding (503)
   | 'internal'; // an expected failure of the host, e.g. runc refused (500)
 
@@ -27,6 +28,7 @@ export const invalidArgument = (msg: string) => new BerthError('invalid_argument
 export const notFound = (msg: string) => new BerthError('not_found', msg);
 export const conflict = (msg: string) => new BerthError('conflict', msg);
 export const notModified = (msg: string) => new BerthError('not_modified', msg);
+export const unauthorized = (msg: string) => new BerthError('unauthorized', msg);
 export const internal = (msg: string, cause?: unknown) => new BerthError('internal', msg, { cause });
 export const unavailable = (msg: string, cause?: unknown) => new BerthError('unavailable', msg, { cause });
 

@@ -7,6 +7,7 @@ import { connect } from '../client/connect';
 import { bootstrapImage, buildImage } from './build';
 import { cp } from './cp';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
+import { login, logout, pull } from './registry';
 import { ago, binarySize, humanSize, shortCommand } from './output';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
 import { compileTemplate, renderFormat, tabulate } from './template';
@@ -95,7 +96,7 @@ async function ps(api: ApiClient, p: Parsed): Promise<void> {
   write(renderFormat(format === 'table' ? 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}' : format, rows, PS_HEADERS));
 }
 
-interface ImageSummary { Id: string; RepoTags: string[]; Created: number; Size: number; Labels: Record<string, string> }
+interface ImageSummary { Id: string; RepoTags: string[]; RepoDigests?: string[]; Created: number; Size: number; Labels: Record<string, string> }
 
 async function images(api: ApiClient, p: Parsed): Promise<void> {
   const q: Record<string, string | boolean | undefined> = { all: bool(p, 'all'), filters: filters(p) };
@@ -110,9 +111,13 @@ async function images(api: ApiClient, p: Parsed): Promise<void> {
   if (bool(p, 'quiet')) return void write([...new Set(list_.map((i) => id(i.Id)))].map((x) => x + '\n').join(''));
   const rows = list_.flatMap((i) => i.RepoTags.map((t) => {
     const at = t.lastIndexOf(':');
-    return { Repository: t.slice(0, at), Tag: t.slice(at + 1), ID: id(i.Id), CreatedSince: ago(i.Created), CreatedAt: new Date(i.Created * 1000).toISOString(), Size: humanSize(i.Size), Digest: '<none>', Containers: 'N/A' };
+    const repo = t.slice(0, at);
+    // The digest the image has in this name's repository, as docker shows it.
+    const digest = (i.RepoDigests ?? []).find((d) => d.slice(0, d.indexOf('@')) === repo)?.split('@')[1] ?? '<none>';
+    return { Repository: repo, Tag: t.slice(at + 1), ID: id(i.Id), CreatedSince: ago(i.Created), CreatedAt: new Date(i.Created * 1000).toISOString(), Size: humanSize(i.Size), Digest: digest, Containers: 'N/A' };
   }));
-  write(renderFormat(str(p, 'format') ?? 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}', rows, IMAGE_HEADERS));
+  const dflt = bool(p, 'digests') ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}' : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+  write(renderFormat(str(p, 'format') ?? dflt, rows, IMAGE_HEADERS));
 }
 
 /** inspect: JSON array, or the format applied to each object. */
@@ -387,6 +392,9 @@ const imageCmds: Record<string, Command> = {
       f('network', 'string'), f('squash'), f('progress', 'string'), f('quiet', 'bool', 'q'), f('iidfile', 'string'), f('rm'), f('force-rm')],
     minArgs: 1, maxArgs: 1, usage: 'build [OPTIONS] PATH', run: buildImage,
   },
+  pull: { flags: [f('all-tags', 'bool', 'a'), f('quiet', 'bool', 'q'), f('platform', 'string'), f('disable-content-trust')], minArgs: 1, maxArgs: 1, usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', run: pull },
+  login: { flags: [f('username', 'string', 'u'), f('password', 'string', 'p'), f('password-stdin')], maxArgs: 1, usage: 'login [OPTIONS] [SERVER]', run: login },
+  logout: { flags: [], maxArgs: 1, usage: 'logout [SERVER]', run: logout },
   images: { flags: [f('all', 'bool', 'a'), f('quiet', 'bool', 'q'), f('no-trunc'), f('digests'), FILTER, FORMAT], usage: 'images [OPTIONS] [REPOSITORY[:TAG]]', run: images },
   rmi: {
     flags: [f('force', 'bool', 'f'), f('no-prune')], minArgs: 1, usage: 'rmi [OPTIONS] IMAGE [IMAGE...]',
@@ -632,7 +640,7 @@ const groups: Record<string, Record<string, Command>> = {
   image: {
     bootstrap: { flags: [f('suite', 'string'), f('mirror', 'string'), f('variant', 'string'), f('include', 'list'), f('quiet', 'bool', 'q')], minArgs: 1, maxArgs: 1, usage: 'image bootstrap [OPTIONS] NAME[:TAG]', run: bootstrapImage },
     build: imageCmds.build,
-    ls: imageCmds.images, list: imageCmds.images, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
+    ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
   volume: volumeCmds,
   network: networkCmds,
   system: systemSub,

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { BerthError, type ErrorCode } from '../base/errors';
 
-const CODES: Record<number, ErrorCode> = { 400: 'invalid_argument', 404: 'not_found', 409: 'conflict', 304: 'not_modified', 403: 'forbidden', 503: 'unavailable' };
+const CODES: Record<number, ErrorCode> = { 400: 'invalid_argument', 404: 'not_found', 409: 'conflict', 304: 'not_modified', 401: 'unauthorized', 403: 'forbidden', 503: 'unavailable' };
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | string[] | undefined>;

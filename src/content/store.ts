@@ -2,7 +2,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { conflict, invalidArgument, isErrno, notFound } from '../base/errors';
 import { fsyncDir, mkdirp } from '../base/files';
 import { type Digest, parseDigest } from '../oci/digest';
@@ -28,6 +28,8 @@ export interface Writer {
   abort(): Promise<void>;
   /** Ends this session of a named write, keeping its bytes for a later one. */
   close(): Promise<void>;
+  /** The bytes an earlier session of this write left (those counted in `written` when it opened). */
+  resumed(): Readable;
 }
 
 export interface IngestInfo {
@@ -187,13 +189,14 @@ export class ContentStore {
     const file = path.join(dir, 'data');
     const hash: Hash = createHash('sha256');
     let written = 0;
-    const resumed = await fsp.stat(file).catch(() => undefined);
-    if (resumed) {
+    const before = await fsp.stat(file).catch(() => undefined);
+    if (before) {
       for await (const chunk of createReadStream(file)) {
         hash.update(chunk as Buffer);
         written += (chunk as Buffer).length;
       }
     }
+    const resumedBytes = written;
     const fh = await fsp.open(file, 'a', 0o644);
     let done = false;
     let writing: Promise<unknown> = Promise.resolve();
@@ -241,6 +244,7 @@ export class ContentStore {
       },
       abort: () => finish(false),
       close: () => finish(name.startsWith(NAMED)),
+      resumed: () => (resumedBytes ? createReadStream(file, { start: 0, end: resumedBytes - 1, highWaterMark: 1 << 20 }) : Readable.from([])),
     };
   }
 

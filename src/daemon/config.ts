@@ -17,6 +17,8 @@ export interface DaemonConfig {
   logLevel: Level;
   /** The default bridge network's Linux bridge (docker's --bridge, docker0 there). */
   bridge: string;
+  /** docker's insecure-registries: plain HTTP allowed (loopback ones always are). */
+  insecureRegistries: string[];
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -31,6 +33,7 @@ export const DEFAULTS: DaemonConfig = {
   init: false,
   logLevel: 'info',
   bridge: 'berth0',
+  insecureRegistries: [],
 };
 
 const FLAGS: Record<string, keyof DaemonConfig> = {
@@ -58,6 +61,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'log-level': 'logLevel',
   'log-opts': 'logOpts',
   init: 'init',
+  'insecure-registries': 'insecureRegistries',
   runtimes: 'runtimes',
   bridge: 'bridge',
 };
@@ -81,6 +85,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
     };
     if (a === '--config-file') configFile = next();
     else if (a === '--init') flags.init = v === undefined ? true : v !== 'false';
+    else if (a === '--insecure-registry') flags.insecureRegistries = [...((flags.insecureRegistries as string[]) ?? []), next()];
     else if (a === '--add-runtime') {
       const [n, p] = next().split('=');
       flags.runtimes = { ...(flags.runtimes as Record<string, string>), [n]: p };

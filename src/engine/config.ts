@@ -19,5 +19,7 @@ export interface EngineConfig {
   /** Run every container with --init unless it says otherwise. */
   defaultInit: boolean;
   network: NetworkConfig;
+  /** Registries spoken to over plain HTTP besides loopback ones (host, host:port or CIDR). */
+  insecureRegistries: string[];
   logger: Logger;
 }

@@ -48,7 +48,7 @@ export class ImageService {
         Id: rec.id,
         ParentId: rec.parent ?? '',
         RepoTags: shown.length ? shown.map(familiar) : ['<none>:<none>'],
-        RepoDigests: [],
+        RepoDigests: (rec.repoDigests ?? []).map(familiar),
         Created: Math.floor(Date.parse(rec.created) / 1000),
         Size: rec.size,
         VirtualSize: rec.size,
@@ -67,7 +67,7 @@ export class ImageService {
     return {
       Id: rec.id,
       RepoTags: names.map(familiar),
-      RepoDigests: [],
+      RepoDigests: (rec.repoDigests ?? []).map(familiar),
       Parent: rec.parent ?? '',
       Comment: cfg.history?.[cfg.history.length - 1]?.comment ?? '',
       Created: cfg.created ?? rec.created,

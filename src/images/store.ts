@@ -1,18 +1,15 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { createGunzip } from 'node:zlib';
-import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { conflict, invalidArgument, notFound } from '../base/errors';
 import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
 import type { Finding } from '../base/finding';
 import { RwGate } from '../base/gate';
 import type { ContentStore } from '../content/store';
 import { type Digest, isDigest, sha256 } from '../oci/digest';
-import { type Descriptor, type ImageConfig, type Manifest, MediaType, isGzipLayer } from '../oci/image';
+import { type Descriptor, type ImageConfig, type Manifest, MediaType } from '../oci/image';
 import { normalize, parseReference } from '../oci/reference';
-import { applyLayer } from '../snapshots/apply';
 import type { OverlaySnapshotter, SnapshotInfo } from '../snapshots/snapshotter';
+import { unpackLayer } from './unpack';
 
 const STALE_INGEST_MS = 24 * 3600 * 1000;
 
@@ -27,6 +24,8 @@ export interface ImageRecord {
   parent?: Digest;
   /** What that step was (instruction, config, sources): the build cache's key under `parent`. */
   buildKey?: string;
+  /** `repository@digest` of the registries it was pulled from or pushed to (docker's RepoDigests). */
+  repoDigests?: string[];
 }
 
 /** Where a build step's image comes from: its parent and the step's cache key. */
@@ -140,6 +139,10 @@ export class ImageStore {
     }
     // A malformed reference is the caller's error (400), as docker reports it.
     const ref = normalize(s);
+    if (parseReference(s).digest) {
+      const byDigest = (await this.list()).find((r) => r.repoDigests?.includes(ref));
+      if (byDigest) return byDigest;
+    }
     const id = this.names[ref];
     const rec = id && (await this.get(id));
     if (!rec) throw notFound(`No such image: ${s}`);
@@ -238,7 +241,7 @@ export class ImageStore {
    * are applied, so a crash in between leaves no nameless image: check()
    * applies them.
    */
-  async create(manifestDigest: Digest, names: string[] = [], lineage: Lineage = {}): Promise<ImageRecord> {
+  async create(manifestDigest: Digest, names: string[] = [], lineage: Lineage = {}, repoDigest?: string): Promise<ImageRecord> {
     for (const n of names) this.checkTag(n);
     const manifest = await this.content.readJson<Manifest>(manifestDigest);
     const config = await this.content.readJson<ImageConfig>(manifest.config.digest);
@@ -251,11 +254,12 @@ export class ImageStore {
       created: config.created ?? new Date().toISOString(),
       size,
       ...lineage,
+      ...(repoDigest ? { repoDigests: [repoDigest] } : {}),
     };
     const existing = await this.get(rec.id);
     if (existing) {
       for (const n of names) await this.tag(existing.id, n);
-      return existing;
+      return repoDigest ? this.addRepoDigest(existing.id, repoDigest) : existing;
     }
     if (!names.length) {
       await this.writeRecord(rec);
@@ -264,6 +268,19 @@ export class ImageStore {
     await this.writeRecord({ ...rec, pendingNames: names });
     await this.applyPendingNames(rec.id, names);
     return rec;
+  }
+
+  /** Records one more `repository@digest` the image is known by (one per repository: a new push or pull replaces it). */
+  addRepoDigest(id: Digest, repoDigest: string): Promise<ImageRecord> {
+    return this.serial(async () => {
+      const rec = await this.get(id);
+      if (!rec) throw notFound(`No such image: ${id}`);
+      const repo = repoDigest.slice(0, repoDigest.indexOf('@'));
+      const others = (rec.repoDigests ?? []).filter((r) => !r.startsWith(`${repo}@`));
+      const next = { ...rec, repoDigests: [...others, repoDigest].sort() };
+      await this.writeRecord(next);
+      return next;
+    });
   }
 
   private async applyPendingNames(id: Digest, names: string[]): Promise<void> {
@@ -313,18 +330,7 @@ export class ImageStore {
 
   /** Applies a layer blob into dir; returns the digest of its uncompressed tar (its diff id). */
   private async applyBlob(layer: Descriptor, dir: string): Promise<Digest> {
-    const hash = createHash('sha256');
-    const src = await this.content.stream(layer.digest);
-    const gzip = isGzipLayer(layer.mediaType) || (await startsWithGzipMagic(this.content.blobPath(layer.digest)));
-    const hasher = new Transform({
-      transform(chunk, _enc, cb) {
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const uncompressed = gzip ? src.pipe(createGunzip()).pipe(hasher) : src.pipe(hasher);
-    await applyLayer(dir, uncompressed);
-    return 'sha256:' + hash.digest('hex');
+    return unpackLayer(await this.content.stream(layer.digest), dir, layer.mediaType);
   }
 
   /** Removes snapshots and blobs that no image references; returns bytes freed. */
@@ -425,16 +431,5 @@ export class ImageStore {
   private async forget(id: Digest): Promise<void> {
     for (const n of this.namesOf(id)) await this.untag(n);
     await this.delete(id);
-  }
-}
-
-async function startsWithGzipMagic(file: string): Promise<boolean> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(2);
-    await fh.read(buf, 0, 2, 0);
-    return buf[0] === 0x1f && buf[1] === 0x8b;
-  } finally {
-    await fh.close();
   }
 }

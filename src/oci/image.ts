@@ -84,10 +84,6 @@ export interface ImageConfig {
   history?: HistoryEntry[];
 }
 
-export function isGzipLayer(mt: string): boolean {
-  return mt.endsWith('gzip');
-}
-
 /** The platform of this host in OCI terms. */
 export function hostPlatform(): Platform {
   const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le' };

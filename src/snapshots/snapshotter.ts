@@ -109,8 +109,13 @@ export class OverlaySnapshotter {
     return this.mounts(name);
   }
 
-  /** Turns an active snapshot into a committed one called `name`. */
-  async commit(name: string, activeName: string): Promise<void> {
+  /**
+   * Turns an active snapshot into a committed one called `name`. `parent`
+   * sets another parent than the one it was prepared on: an upper folder
+   * holds only its own changes, so a layer unpacked on its own (in parallel
+   * with those below it) is stacked where it belongs when committed.
+   */
+  async commit(name: string, activeName: string, o: { parent?: string } = {}): Promise<void> {
     const active = await this.mustStat(activeName);
     if (active.kind !== 'active') throw conflict(`snapshot ${activeName}: not active`);
     if (await this.exists(name)) {
@@ -121,7 +126,7 @@ export class OverlaySnapshotter {
     const from = this.dir(activeName);
     const to = this.dir(name);
     await fsp.rm(to, { recursive: true, force: true });
-    await atomicWriteJson(path.join(from, 'info.json'), { ...active, name, kind: 'committed' });
+    await atomicWriteJson(path.join(from, 'info.json'), { ...active, name, kind: 'committed', ...('parent' in o ? { parent: o.parent } : {}) });
     await fsp.rename(from, to);
     await fsyncDir(this.root);
   }

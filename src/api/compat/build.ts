@@ -2,7 +2,7 @@ import { invalidArgument } from '../../base/errors';
 import type { BuildMessage } from '../../engine/builds';
 import type { Engine } from '../../engine/engine';
 import { qBool, type Router } from '../router';
-import { progressResponse } from '../streams';
+import { hangup, progressResponse } from '../streams';
 
 function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
   const v = q.get(name);
@@ -23,9 +23,6 @@ export function buildRoutes(r: Router, engine: Engine): void {
     if (q.get('version') === '2') throw invalidArgument('BuildKit is not supported: build with DOCKER_BUILDKIT=0 (the classic builder protocol)');
     if (q.get('remote')) throw invalidArgument('building from a remote context is not supported: send the context as the body');
     const quiet = qBool(q, 'q');
-    // A client that hangs up cancels its build.
-    const hangup = new AbortController();
-    ctx.res.once('close', () => !ctx.res.writableFinished && hangup.abort());
     const o = {
       tags: q.getAll('t'),
       dockerfile: q.get('dockerfile') ?? undefined,
@@ -35,7 +32,8 @@ export function buildRoutes(r: Router, engine: Engine): void {
       noCache: qBool(q, 'nocache'),
       network: q.get('networkmode') && q.get('networkmode') !== 'default' ? q.get('networkmode')! : undefined,
       squash: qBool(q, 'squash'),
-      signal: hangup.signal,
+      // A client that hangs up cancels its build.
+      signal: hangup(ctx),
     };
     if (qBool(q, 'pull')) throw invalidArgument('--pull needs a registry client, which Berth does not have yet: base images come from load, import or image bootstrap');
     await progressResponse(ctx, (emit) => engine.builds.build(ctx.req, o, (m: BuildMessage) => (quiet && 'stream' in m ? undefined : emit(m))));

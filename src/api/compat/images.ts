@@ -1,9 +1,9 @@
-import { BerthError, notFound } from '../../base/errors';
+import { BerthError } from '../../base/errors';
 import type { Engine } from '../../engine/engine';
 import { parseFilters } from '../../engine/present';
 import { familiarString, parseReference } from '../../oci/reference';
 import { qBool, type Router, sendJson } from '../router';
-import { streamResponse } from '../streams';
+import { hangup, progressMessage, progressResponse, registryAuth, streamResponse } from '../streams';
 
 export function imageRoutes(r: Router, engine: Engine): void {
   const images = engine.images;
@@ -20,8 +20,14 @@ export function imageRoutes(r: Router, engine: Engine): void {
 
   r.add('POST', '/images/create', async (ctx) => {
     const q = ctx.query;
-    if (q.get('fromImage')) {
-      throw notFound(`pull access denied for ${q.get('fromImage')}: this daemon does not pull from registries yet; use 'docker load' or 'docker import'`);
+    const fromImage = q.get('fromImage');
+    if (fromImage) {
+      // docker sends the tag apart (fromImage=busybox&tag=1.36), or a digest as the tag.
+      const tag = q.get('tag');
+      const reference = tag ? `${fromImage}${tag.includes(':') ? '@' : ':'}${tag}` : fromImage;
+      return progressResponse(ctx, async (emit) => {
+        await engine.pulls.pull({ reference, platform: q.get('platform') || undefined, credentials: registryAuth(ctx), onProgress: (e) => emit(progressMessage(e)), signal: hangup(ctx) });
+      });
     }
     if (q.get('fromSrc') !== '-') throw new BerthError('invalid_argument', 'import from a URL is not supported; send the archive as the body (fromSrc=-)');
     // Errors after this point travel in the progress stream, as docker sends them.

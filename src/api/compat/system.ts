@@ -3,7 +3,8 @@ import { BERTH_VERSION, type Engine } from '../../engine/engine';
 import type { EngineEvent } from '../../engine/events';
 import { parseFilters } from '../../engine/present';
 import { parseTimeArg } from '../../engine/logs';
-import { type Router, sendJson } from '../router';
+import { invalidArgument } from '../../base/errors';
+import { jsonBody, type Router, sendJson } from '../router';
 import { streamResponse } from '../streams';
 
 export const API_VERSION = '1.41';
@@ -37,6 +38,13 @@ export function systemRoutes(r: Router, engine: Engine): void {
       GoVersion: `node ${process.version}`,
       BuildTime: '',
     });
+  });
+
+  r.add('POST', '/auth', async (ctx) => {
+    const b = await jsonBody<{ username?: string; password?: string; serveraddress?: string }>(ctx);
+    if (!b.username || !b.password) throw invalidArgument('username and password are required');
+    await engine.pulls.login(b.serveraddress || 'docker.io', { username: b.username, password: b.password });
+    sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   });
 
   r.add('GET', '/info', async (ctx) => sendJson(ctx, 200, await engine.info()));

@@ -1,0 +1,57 @@
+import type { ApiClient } from '../client/client';
+import { invalidArgument } from '../base/errors';
+import { familiarString, formatReference, parseReference } from '../oci/reference';
+import { credentialsFor, registryAuthHeader, removeCredentials, serverKey, serverOf, storeCredentials } from './credentials';
+import { bool, type Parsed, str } from './flags';
+import { type ProgressMessage, showPullProgress } from './progress';
+
+/** `berth pull [-q] [--platform os/arch] NAME[:TAG|@DIGEST]` */
+export async function pull(api: ApiClient, p: Parsed): Promise<number> {
+  if (bool(p, 'all-tags')) throw invalidArgument('--all-tags is not supported: pull the tags one by one');
+  const ref = parseReference(p.args[0]);
+  const fromImage = familiarString({ ...ref, tag: undefined, digest: undefined });
+  const messages = api.jsonLines<ProgressMessage>('POST', '/images/create', {
+    query: { fromImage, tag: ref.digest ?? ref.tag, platform: str(p, 'platform') },
+    headers: registryAuthHeader(serverOf(p.args[0])),
+  });
+  const quiet = bool(p, 'quiet');
+  await showPullProgress(messages, !quiet && process.stdout.isTTY === true, quiet ? devNull : process.stdout);
+  process.stdout.write(`${formatReference(ref)}\n`);
+  return 0;
+}
+
+const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** `berth login [-u USER] [-p PASS | --password-stdin] [SERVER]`: checked by the daemon, kept in docker's config.json. */
+export async function login(api: ApiClient, p: Parsed): Promise<number> {
+  const server = p.args[0] ?? 'docker.io';
+  let username = str(p, 'username');
+  let password = str(p, 'password');
+  if (bool(p, 'password-stdin')) {
+    if (password) throw invalidArgument('--password and --password-stdin are mutually exclusive');
+    if (!username) throw invalidArgument('Must provide --username with --password-stdin');
+    password = await readStdin();
+  }
+  const saved = credentialsFor(server);
+  username ??= saved?.username;
+  password ??= username === saved?.username ? saved?.password : undefined;
+  if (!username || !password) throw invalidArgument('Error: Cannot perform an interactive login from a non TTY device: give --username and --password-stdin');
+  const r = await api.json<{ Status: string }>('POST', '/auth', { body: { username, password, serveraddress: serverKey(server) } });
+  storeCredentials({ username, password, serveraddress: server });
+  process.stdout.write(`${r.Status}\n`);
+  return 0;
+}
+
+/** `berth logout [SERVER]` */
+export async function logout(_api: ApiClient, p: Parsed): Promise<number> {
+  const server = p.args[0] ?? 'docker.io';
+  if (removeCredentials(server)) process.stdout.write(`Removing login credentials for ${serverKey(server)}\n`);
+  else process.stdout.write(`Not logged in to ${serverKey(server)}\n`);
+  return 0;
+}

@@ -1,0 +1,88 @@
+import { invalidArgument } from '../base/errors';
+import { type Credentials, RegistryClient, registryHost } from '../distribution/client';
+
+export type { Credentials };
+import { isInsecure } from '../distribution/insecure';
+import { choosePlatform, parsePlatform } from '../distribution/platform';
+import { type PullEvent, pullImage } from '../images/pull';
+import type { ImageRecord, ImageStore } from '../images/store';
+import { type Index, hostPlatform, MediaType } from '../oci/image';
+import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../oci/reference';
+import type { EventBus } from './events';
+
+export interface PullRequest {
+  reference: string;
+  platform?: string;
+  credentials?: Credentials;
+  onProgress?: (e: PullEvent) => void;
+  signal?: AbortSignal;
+}
+
+const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
+
+/** Pulls from registries into the image store (docker's `pull`, POST /images/create). */
+export class Pulls {
+  constructor(
+    private readonly store: ImageStore,
+    private readonly events: EventBus,
+    private readonly insecureRegistries: string[],
+  ) {}
+
+  client(domain: string, credentials?: Credentials): RegistryClient {
+    return new RegistryClient(registryHost(domain), { insecure: isInsecure(domain, this.insecureRegistries), credentials, userAgent: 'berth/0.1' });
+  }
+
+  /** docker's POST /auth: the registry accepts these credentials. */
+  async login(server: string, credentials: Credentials): Promise<void> {
+    const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    const client = this.client(host === 'index.docker.io' ? 'docker.io' : host, credentials);
+    try {
+      await client.login();
+    } finally {
+      client.close();
+    }
+  }
+
+  async pull(r: PullRequest): Promise<{ image: ImageRecord; digest: string; name: string }> {
+    const ref = parseReference(r.reference);
+    const want = r.platform ? parsePlatform(r.platform) : hostPlatform();
+    const client = this.client(ref.domain, r.credentials);
+    try {
+      const progress = r.onProgress ?? (() => {});
+      const top = await client.manifest(ref.path, ref.digest ?? ref.tag!);
+      // After the manifest, as docker: a refusal before it is the answer's status.
+      progress({ id: ref.digest ?? ref.tag, status: `Pulling from ${familiarRepository(ref)}` });
+      let manifest = top;
+      if (INDEX_TYPES.has(top.mediaType)) {
+        const chosen = choosePlatform(JSON.parse(top.body.toString('utf8')) as Index, want);
+        manifest = await client.manifest(ref.path, chosen.digest);
+        await this.store.content.ingest([top.body], { digest: top.digest }).catch(() => {});
+      }
+      const repoDigest = `${repositoryName(ref)}@${top.digest}`;
+      const names = ref.tag ? [formatReference({ ...ref, digest: undefined })] : [];
+      const existed = await this.store.get(JSON.parse(manifest.body.toString('utf8')).config?.digest ?? '');
+      const image = await pullImage(
+        this.store,
+        { fetch: (digest, offset) => client.blob(ref.path, digest, offset) },
+        manifest.digest,
+        manifest.body,
+        {
+          names,
+          repoDigest,
+          onProgress: r.onProgress,
+          signal: r.signal,
+          accept: (cfg) => {
+            if (r.platform && (cfg.os !== want.os || cfg.architecture !== want.architecture))
+              throw invalidArgument(`image ${r.reference} is for ${cfg.os}/${cfg.architecture}, not the platform asked for (${r.platform})`);
+          },
+        },
+      );
+      progress({ status: `Digest: ${top.digest}` });
+      progress({ status: existed ? `Status: Image is up to date for ${familiarString(ref)}` : `Status: Downloaded newer image for ${familiarString(ref)}` });
+      this.events.publish('image', 'pull', familiarString(ref), { name: familiarString(ref) });
+      return { image, digest: top.digest, name: formatReference(ref) };
+    } finally {
+      client.close();
+    }
+  }
+}
