@@ -157,7 +157,8 @@ async function download(store: ImageStore, src: BlobFetcher, layer: Descriptor, 
     kept = true;
     return diffId;
   } catch (e) {
-    tar.destroy();
+    // With an error: a stream destroyed without one leaves its readers waiting.
+    tar.destroy(e instanceof Error ? e : new Error(String(e)));
     await unpacked.catch(() => {});
     // Bytes that arrived are kept for the next attempt, unless they are the wrong ones.
     if (!kept) await (e instanceof BerthError ? w.abort() : w.close()).catch(() => {});

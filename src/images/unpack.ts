@@ -9,7 +9,8 @@ import { applyLayer } from '../snapshots/apply';
 /**
  * Unpacks a layer blob (a tar, plain or gzip: told by its first bytes, so a
  * mislabelled media type does no harm) into an upper folder as it streams;
- * returns the digest of the uncompressed tar, its diff id.
+ * returns the digest of the uncompressed tar, its diff id. An error of the
+ * blob's stream ends the unpacking with it.
  */
 export async function unpackLayer(blob: Readable, dir: string, mediaType: string): Promise<Digest> {
   if (/zstd/.test(mediaType)) throw invalidArgument(`layer media type ${mediaType}: zstd layers are not supported`);
@@ -20,16 +21,10 @@ export async function unpackLayer(blob: Readable, dir: string, mediaType: string
       cb(null, chunk);
     },
   });
-  const tar = sniffGzip(blob).pipe(hasher);
-  await applyLayer(dir, tar);
-  return 'sha256:' + hash.digest('hex');
-}
-
-/** The stream, gunzipped when it starts with gzip's magic. */
-function sniffGzip(src: Readable): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  (async () => {
-    const it = src[Symbol.asyncIterator]();
+  const tar = new PassThrough({ highWaterMark: 1 << 20 });
+  // One pipeline, so an error anywhere destroys every stream, the tar reader's included.
+  const feeding = (async () => {
+    const it = blob[Symbol.asyncIterator]();
     let head = Buffer.alloc(0);
     let next: IteratorResult<Buffer> | undefined;
     while (head.length < 2 && !(next = await it.next()).done) head = Buffer.concat([head, next.value]);
@@ -43,8 +38,10 @@ function sniffGzip(src: Readable): Readable {
         }
       })(),
     );
-    if (head[0] === 0x1f && head[1] === 0x8b) await pipeline(rest, createGunzip({ chunkSize: 256 << 10 }), out);
-    else await pipeline(rest, out);
-  })().catch((e) => out.destroy(e));
-  return out;
+    if (head[0] === 0x1f && head[1] === 0x8b) await pipeline(rest, createGunzip({ chunkSize: 256 << 10 }), hasher, tar);
+    else await pipeline(rest, hasher, tar);
+  })();
+  feeding.catch((e) => tar.destroy(e));
+  await Promise.all([applyLayer(dir, tar), feeding]);
+  return 'sha256:' + hash.digest('hex');
 }
