@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../base/errors';
 import type { LogBatch } from '../engine/logs';
-import type { Credentials } from '../engine/pulls';
+import type { Credentials } from '../engine/registries';
 import type { Context } from './router';
 
 export const STDOUT = 1;

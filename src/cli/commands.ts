@@ -7,7 +7,7 @@ import { connect } from '../client/connect';
 import { bootstrapImage, buildImage } from './build';
 import { cp } from './cp';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
-import { login, logout, pull } from './registry';
+import { login, logout, pull, push } from './registry';
 import { ago, binarySize, humanSize, shortCommand } from './output';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
 import { compileTemplate, renderFormat, tabulate } from './template';
@@ -393,6 +393,7 @@ const imageCmds: Record<string, Command> = {
     minArgs: 1, maxArgs: 1, usage: 'build [OPTIONS] PATH', run: buildImage,
   },
   pull: { flags: [f('all-tags', 'bool', 'a'), f('quiet', 'bool', 'q'), f('platform', 'string'), f('disable-content-trust')], minArgs: 1, maxArgs: 1, usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', run: pull },
+  push: { flags: [f('all-tags', 'bool', 'a'), f('quiet', 'bool', 'q'), f('disable-content-trust')], minArgs: 1, maxArgs: 1, usage: 'push [OPTIONS] NAME[:TAG]', run: push },
   login: { flags: [f('username', 'string', 'u'), f('password', 'string', 'p'), f('password-stdin')], maxArgs: 1, usage: 'login [OPTIONS] [SERVER]', run: login },
   logout: { flags: [], maxArgs: 1, usage: 'logout [SERVER]', run: logout },
   images: { flags: [f('all', 'bool', 'a'), f('quiet', 'bool', 'q'), f('no-trunc'), f('digests'), FILTER, FORMAT], usage: 'images [OPTIONS] [REPOSITORY[:TAG]]', run: images },
@@ -640,7 +641,7 @@ const groups: Record<string, Record<string, Command>> = {
   image: {
     bootstrap: { flags: [f('suite', 'string'), f('mirror', 'string'), f('variant', 'string'), f('include', 'list'), f('quiet', 'bool', 'q')], minArgs: 1, maxArgs: 1, usage: 'image bootstrap [OPTIONS] NAME[:TAG]', run: bootstrapImage },
     build: imageCmds.build,
-    ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
+    ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, push: imageCmds.push, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
   volume: volumeCmds,
   network: networkCmds,
   system: systemSub,

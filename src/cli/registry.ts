@@ -55,3 +55,18 @@ export async function logout(_api: ApiClient, p: Parsed): Promise<number> {
   else process.stdout.write(`Not logged in to ${serverKey(server)}\n`);
   return 0;
 }
+
+/** `berth push [-q] NAME[:TAG]` */
+export async function push(api: ApiClient, p: Parsed): Promise<number> {
+  if (bool(p, 'all-tags')) throw invalidArgument('--all-tags is not supported: push the tags one by one');
+  const ref = parseReference(p.args[0]);
+  const name = familiarString({ ...ref, tag: undefined, digest: undefined });
+  const messages = api.jsonLines<ProgressMessage>('POST', `/images/${name}/push`, {
+    query: { tag: ref.tag },
+    headers: { 'X-Registry-Auth': registryAuthHeader(serverOf(p.args[0]))['X-Registry-Auth'] ?? Buffer.from('{}').toString('base64url') },
+  });
+  const quiet = bool(p, 'quiet');
+  const all = await showPullProgress(messages, !quiet && process.stdout.isTTY === true, quiet ? devNull : process.stdout);
+  if (quiet) process.stdout.write(`${formatReference(ref)}\n`);
+  return all.some((m) => m.aux?.Digest) ? 0 : 1;
+}

@@ -221,6 +221,69 @@ export class RegistryClient {
   }
 }
 
+export type UploadStart = { mounted: true } | { mounted: false; location: string };
+
+/** The push side: HEAD, mounts, uploads (monolithic or streamed), manifests. */
+export class RegistryUploader {
+  constructor(
+    private readonly client: RegistryClient,
+    readonly repo: string,
+  ) {}
+
+  private get scope() {
+    return `repository:${this.repo}:pull,push`;
+  }
+
+  has(digest: Digest): Promise<boolean> {
+    return this.client.hasBlob(this.repo, digest, this.scope);
+  }
+
+  /** Starts an upload, or mounts the blob from `from` (another repository of this registry) if the registry will. */
+  async start(mount?: { digest: Digest; from: string }): Promise<UploadStart> {
+    const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
+    const scope = mount ? `${this.scope} repository:${mount.from}:pull` : this.scope;
+    const res = await this.client.request('POST', `/v2/${this.repo}/blobs/uploads/${q}`, { scope, headers: { 'Content-Length': 0 }, body: Buffer.alloc(0) });
+    const body = await readAll(res, 1 << 20);
+    if (res.statusCode === 201 && mount) return { mounted: true };
+    if (res.statusCode !== 202 || !res.headers.location) throw failure(this.client.host, this.repo, res.statusCode!, body, 'upload');
+    return { mounted: false, location: this.client.resolve(res.headers.location) };
+  }
+
+  /** Sends a blob whose digest and size are known in one PUT. */
+  async put(location: string, digest: Digest, size: number, body: Readable): Promise<void> {
+    const res = await this.client.request('PUT', withQuery(location, 'digest', digest), {
+      scope: this.scope,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size },
+      body,
+    });
+    const text = await readAll(res, 1 << 20);
+    if (res.statusCode !== 201) throw failure(this.client.host, this.repo, res.statusCode!, text, 'blob upload');
+  }
+
+  /** Streams a blob whose digest is known only at its end (a layer compressed as it goes): PATCH, then PUT with the digest. */
+  async stream(location: string, body: Readable, digestAtEnd: () => Digest): Promise<void> {
+    const res = await this.client.request('PATCH', location, { scope: this.scope, headers: { 'Content-Type': 'application/octet-stream' }, body });
+    const text = await readAll(res, 1 << 20);
+    if (res.statusCode !== 202 && res.statusCode !== 204) throw failure(this.client.host, this.repo, res.statusCode!, text, 'blob upload');
+    const next = res.headers.location ? this.client.resolve(res.headers.location) : location;
+    const done = await this.client.request('PUT', withQuery(next, 'digest', digestAtEnd()), { scope: this.scope, headers: { 'Content-Length': 0 }, body: Buffer.alloc(0) });
+    const doneText = await readAll(done, 1 << 20);
+    if (done.statusCode !== 201) throw failure(this.client.host, this.repo, done.statusCode!, doneText, 'blob upload');
+  }
+
+  async putManifest(reference: string, mediaType: string, body: Buffer): Promise<void> {
+    const res = await this.client.request('PUT', `/v2/${this.repo}/manifests/${reference}`, { scope: this.scope, headers: { 'Content-Type': mediaType, 'Content-Length': body.length }, body });
+    const text = await readAll(res, 1 << 20);
+    if (res.statusCode !== 201) throw failure(this.client.host, this.repo, res.statusCode!, text, 'manifest upload');
+  }
+}
+
+function withQuery(location: string, key: string, value: string): string {
+  const u = new URL(location);
+  u.searchParams.append(key, value);
+  return u.toString();
+}
+
 async function readAll(res: Readable, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
@@ -245,6 +308,7 @@ function errorText(body: Buffer): string {
 /** A registry's refusal as a domain error, worded as docker words it. */
 export function failure(host: string, repo: string, status: number, body: Buffer, what: string): BerthError {
   const text = errorText(body);
+  if ((status === 401 || status === 403) && what !== 'manifest' && what !== 'blob') return unauthorized(`${host}/${repo}: ${text || 'requested access to the resource is denied'}`);
   if (status === 401 || status === 403) return unauthorized(`pull access denied for ${host}/${repo}, repository does not exist or may require 'docker login': ${text || 'denied'}`);
   if (status === 404) return notFound(`${what} unknown: ${host}/${repo}: ${text || 'not found'}`);
   if (status >= 400 && status < 500) return invalidArgument(`${host}/${repo}: ${text || `status ${status}`}`);

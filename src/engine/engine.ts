@@ -15,7 +15,7 @@ import { ContainerService } from './containers';
 import { EventBus } from './events';
 import { ExecService } from './execs';
 import { ImageService } from './images';
-import { Pulls } from './pulls';
+import { Registries } from './registries';
 import type { ContainerRecord } from './model';
 import { type NetworkCreateRequest, type NetworkRecord, PREDEFINED } from './network-store';
 import { ContainerImages } from './commit';
@@ -43,7 +43,7 @@ export class Engine {
     readonly files: ContainerFiles,
     readonly views: Views,
     readonly builds: BuildService,
-    readonly pulls: Pulls,
+    readonly registries: Registries,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -62,7 +62,7 @@ export class Engine {
     await containers.open();
     const views = new Views(path.join(cfg.execRoot, 'views'));
     const builds = new BuildService(cfg, containers, imageStore, views, events);
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, new Pulls(imageStore, events, cfg.insecureRegistries));
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, new Registries(imageStore, events, cfg.insecureRegistries));
     await execs.restore(await inventoryOf({ cfg, containers }));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });

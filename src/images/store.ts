@@ -9,6 +9,7 @@ import { type Digest, isDigest, sha256 } from '../oci/digest';
 import { type Descriptor, type ImageConfig, type Manifest, MediaType } from '../oci/image';
 import { normalize, parseReference } from '../oci/reference';
 import type { OverlaySnapshotter, SnapshotInfo } from '../snapshots/snapshotter';
+import { DistributionMetadata } from './distribution-metadata';
 import { unpackLayer } from './unpack';
 
 const STALE_INGEST_MS = 24 * 3600 * 1000;
@@ -65,11 +66,12 @@ export class ImageStore {
     private readonly root: string,
     readonly content: ContentStore,
     readonly snapshots: OverlaySnapshotter,
+    readonly distribution: DistributionMetadata,
   ) {}
 
   static async open(root: string, content: ContentStore, snapshots: OverlaySnapshotter): Promise<ImageStore> {
     await mkdirp(root);
-    const s = new ImageStore(root, content, snapshots);
+    const s = new ImageStore(root, content, snapshots, await DistributionMetadata.open(path.join(root, 'distribution.json')));
     s.names = (await readJsonIfExists<Record<string, Digest>>(path.join(root, 'names.json'))) ?? {};
     return s;
   }

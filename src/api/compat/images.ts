@@ -26,7 +26,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
       const tag = q.get('tag');
       const reference = tag ? `${fromImage}${tag.includes(':') ? '@' : ':'}${tag}` : fromImage;
       return progressResponse(ctx, async (emit) => {
-        await engine.pulls.pull({ reference, platform: q.get('platform') || undefined, credentials: registryAuth(ctx), onProgress: (e) => emit(progressMessage(e)), signal: hangup(ctx) });
+        await engine.registries.pull({ reference, platform: q.get('platform') || undefined, credentials: registryAuth(ctx), onProgress: (e) => emit(progressMessage(e)), signal: hangup(ctx) });
       });
     }
     if (q.get('fromSrc') !== '-') throw new BerthError('invalid_argument', 'import from a URL is not supported; send the archive as the body (fromSrc=-)');
@@ -42,6 +42,15 @@ export function imageRoutes(r: Router, engine: Engine): void {
       await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
     }
     out.end();
+  });
+
+  r.add('POST', '/images/(.+)/push', async (ctx) => {
+    const tag = ctx.query.get('tag');
+    const reference = `${ctx.params[0]}${tag ? `:${tag}` : ''}`;
+    await progressResponse(ctx, async (emit) => {
+      const { digest } = await engine.registries.push(reference, { credentials: registryAuth(ctx), onProgress: (e) => emit(progressMessage(e)) });
+      emit({ progressDetail: {}, aux: { Tag: tag || 'latest', Digest: digest } });
+    });
   });
 
   r.add('POST', '/images/load', async (ctx) => {

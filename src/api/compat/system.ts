@@ -43,7 +43,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
   r.add('POST', '/auth', async (ctx) => {
     const b = await jsonBody<{ username?: string; password?: string; serveraddress?: string }>(ctx);
     if (!b.username || !b.password) throw invalidArgument('username and password are required');
-    await engine.pulls.login(b.serveraddress || 'docker.io', { username: b.username, password: b.password });
+    await engine.registries.login(b.serveraddress || 'docker.io', { username: b.username, password: b.password });
     sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   });
 

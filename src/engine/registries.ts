@@ -1,12 +1,13 @@
 import { invalidArgument } from '../base/errors';
-import { type Credentials, RegistryClient, registryHost } from '../distribution/client';
+import { type Credentials, RegistryClient, RegistryUploader, registryHost } from '../distribution/client';
 
 export type { Credentials };
 import { isInsecure } from '../distribution/insecure';
 import { choosePlatform, parsePlatform } from '../distribution/platform';
 import { type PullEvent, pullImage } from '../images/pull';
+import { type BlobSink, pushImage } from '../images/push';
 import type { ImageRecord, ImageStore } from '../images/store';
-import { type Index, hostPlatform, MediaType } from '../oci/image';
+import { type Index, type Manifest, hostPlatform, MediaType } from '../oci/image';
 import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../oci/reference';
 import type { EventBus } from './events';
 
@@ -20,8 +21,8 @@ export interface PullRequest {
 
 const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
 
-/** Pulls from registries into the image store (docker's `pull`, POST /images/create). */
-export class Pulls {
+/** Pull, push and login against registries (docker's pull, push, login; POST /images/create, /images/{name}/push, /auth). */
+export class Registries {
   constructor(
     private readonly store: ImageStore,
     private readonly events: EventBus,
@@ -38,6 +39,39 @@ export class Pulls {
     const client = this.client(host === 'index.docker.io' ? 'docker.io' : host, credentials);
     try {
       await client.login();
+    } finally {
+      client.close();
+    }
+  }
+
+  /** docker's push: the image named `reference` (tag: latest when none) to its registry. */
+  async push(reference: string, o: { credentials?: Credentials; onProgress?: (e: PullEvent) => void } = {}): Promise<{ digest: string }> {
+    const ref = parseReference(reference);
+    if (ref.digest) throw invalidArgument(`cannot push a digest reference: ${reference}`);
+    const rec = await this.store.resolve(formatReference(ref));
+    const client = this.client(ref.domain, o.credentials);
+    try {
+      const up = new RegistryUploader(client, ref.path);
+      o.onProgress?.({ status: `The push refers to repository [${familiarRepository(ref)}]` });
+      const sink: BlobSink = {
+        repository: repositoryName(ref),
+        has: (d) => up.has(d),
+        mount: async (d, from) => (await up.start({ digest: d, from })).mounted,
+        put: async (d, size, body) => {
+          const s = await up.start();
+          if (s.mounted) return;
+          await up.put(s.location, d, size, body);
+        },
+        stream: async (body, digestAtEnd) => {
+          const s = await up.start();
+          if (!s.mounted) await up.stream(s.location, body, digestAtEnd);
+        },
+        putManifest: (tag, mediaType, body) => up.putManifest(tag, mediaType, body),
+      };
+      const { digest } = await pushImage(this.store, sink, rec, { tag: ref.tag!, onProgress: o.onProgress });
+      await this.store.addRepoDigest(rec.id, `${repositoryName(ref)}@${digest}`);
+      this.events.publish('image', 'push', familiarString(ref), { name: familiarString(ref) });
+      return { digest };
     } finally {
       client.close();
     }
@@ -77,6 +111,8 @@ export class Pulls {
           },
         },
       );
+      const pulled = JSON.parse(manifest.body.toString('utf8')) as Manifest;
+      await this.store.distribution.rememberRepo([...pulled.layers.map((l) => l.digest), pulled.config.digest], repositoryName(ref));
       progress({ status: `Digest: ${top.digest}` });
       progress({ status: existed ? `Status: Image is up to date for ${familiarString(ref)}` : `Status: Downloaded newer image for ${familiarString(ref)}` });
       this.events.publish('image', 'pull', familiarString(ref), { name: familiarString(ref) });
