@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { exec, sleep, TestDaemon } from './harness';
+import { TestRegistry } from './registry-harness';
+
+describe('push: from the engine to registries', () => {
+  const d = new TestDaemon();
+  const reg = new TestRegistry();
+  let distribution: ChildProcess | undefined;
+  const distDir = fs.mkdtempSync('/tmp/berth-dist-');
+  const env = { DOCKER_CONFIG: path.join(distDir, 'docker-config') };
+  before(async () => {
+    await d.start();
+    await d.importBusybox();
+    fs.writeFileSync(path.join(reg.dir, 'htpasswd'), spawnSync('htpasswd', ['-Bbn', 'alice', 'wonderland']).stdout);
+    await reg.start(['--htpasswd', path.join(reg.dir, 'htpasswd'), '--auth', 'token']);
+    await d.ok(['login', '-u', 'alice', '-p', 'wonderland', reg.addr], { env } as never);
+  });
+  after(async () => {
+    if (distribution && distribution.exitCode === null) {
+      const done = new Promise((r) => distribution!.once('exit', r));
+      distribution.kill();
+      await done;
+    }
+    fs.rmSync(distDir, { recursive: true, force: true });
+    await reg.cleanup();
+    await d.cleanup();
+  });
+
+  const berth = (args: string[]) => d.berth(args, { env });
+  const ok = async (args: string[]) => {
+    const r = await berth(args);
+    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r.stdout.trim();
+  };
+
+  test('a built image is pushed gzipped; again, nothing is sent; to another repository, its layers are mounted', async () => {
+    const ctx = path.join(d.dir, 'ctx');
+    fs.mkdirSync(ctx);
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo built > /built.txt\nCMD ["cat", "/built.txt"]\n');
+    await ok(['build', '-q', '-t', `${reg.addr}/alice/app:1`, ctx]);
+    const first = await ok(['push', `${reg.addr}/alice/app:1`]);
+    assert.match(first, new RegExp(`The push refers to repository \\[${reg.addr}/alice/app\\]`));
+    assert.equal((first.match(/: Pushed/g) ?? []).length, 3, first);
+    const digest = /1: digest: (sha256:[a-f0-9]{64}) size: \d+/.exec(first)![1];
+    const raw = JSON.parse((await exec('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', 'alice:wonderland', `docker://${reg.addr}/alice/app:1`])).stdout);
+    assert.equal(raw.layers.length, 2);
+    for (const l of raw.layers) assert.match(l.mediaType, /tar[.+]gzip$/);
+    const again = await ok(['push', `${reg.addr}/alice/app:1`]);
+    assert.equal((again.match(/Layer already exists/g) ?? []).length, 3, again);
+    assert.match(again, new RegExp(`1: digest: ${digest}`));
+    await ok(['tag', `${reg.addr}/alice/app:1`, `${reg.addr}/alice/copy:2`]);
+    const copy = await ok(['push', `${reg.addr}/alice/copy:2`]);
+    assert.equal((copy.match(/Mounted from alice\/app/g) ?? []).length, 3, copy);
+    assert.equal(await d.ok(['image', 'inspect', '-f', '{{len .RepoDigests}}', `${reg.addr}/alice/app:1`]), '2');
+    // Back from the registry, it runs.
+    await ok(['rmi', `${reg.addr}/alice/app:1`, `${reg.addr}/alice/copy:2`]);
+    await ok(['pull', `${reg.addr}/alice/copy:2`]);
+    assert.equal(await ok(['run', '--rm', `${reg.addr}/alice/copy:2`]), 'built');
+  });
+
+  test('without credentials the registry refuses; unknown images and digest references are refused here', async () => {
+    await d.ok(['tag', 'busybox', `${reg.addr}/alice/nocreds:1`]);
+    const r = await d.berth(['push', `${reg.addr}/alice/nocreds:1`], { env: { DOCKER_CONFIG: path.join(distDir, 'empty') } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /denied|unauthorized|authentication required/);
+    const missing = await berth(['push', `${reg.addr}/alice/none:1`]);
+    assert.match(missing.stderr, /No such image/);
+    const byDigest = await berth(['push', `${reg.addr}/alice/app@sha256:${'0'.repeat(64)}`]);
+    assert.notEqual(byDigest.code, 0);
+    await d.ok(['rmi', `${reg.addr}/alice/nocreds:1`]);
+  });
+
+  test('the docker CLI pushes through Berth, with the credentials of its own login', async () => {
+    await d.ok(['tag', 'busybox', `${reg.addr}/alice/docker:1`]);
+    const login = await exec('docker', ['-H', d.host, 'login', '-u', 'alice', '--password-stdin', reg.addr], { env: { DOCKER_CONFIG: path.join(distDir, 'dc2') }, input: 'wonderland\n' });
+    assert.equal(login.code, 0, login.stderr);
+    const r = await exec('docker', ['-H', d.host, 'push', `${reg.addr}/alice/docker:1`], { env: { DOCKER_CONFIG: path.join(distDir, 'dc2') } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1: digest: sha256:[a-f0-9]{64} size: \d+/);
+    await d.ok(['rmi', `${reg.addr}/alice/docker:1`]);
+  });
+
+  test('Berth pushes to Debian\'s docker-registry (distribution 2.8) and pulls back', { skip: spawnSync('sh', ['-c', 'command -v docker-registry']).status !== 0 && 'docker-registry is not installed' }, async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    fs.writeFileSync(path.join(distDir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${distDir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    distribution = spawn('docker-registry', ['serve', path.join(distDir, 'config.yml')], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0)) !== 200; i++) await sleep(100);
+    await d.ok(['tag', 'busybox', `127.0.0.1:${port}/dist/bb:1`]);
+    assert.match(await d.ok(['push', `127.0.0.1:${port}/dist/bb:1`]), /1: digest: sha256/);
+    const inspect = await exec('skopeo', ['inspect', '--tls-verify=false', `docker://127.0.0.1:${port}/dist/bb:1`]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    await d.ok(['rmi', `127.0.0.1:${port}/dist/bb:1`]);
+    await d.ok(['pull', `127.0.0.1:${port}/dist/bb:1`]);
+    assert.equal(await d.ok(['run', '--rm', `127.0.0.1:${port}/dist/bb:1`, 'echo', 'round trip']), 'round trip');
+  });
+
+  test('nothing leaks', () => d.assertClean());
+});
