@@ -1,18 +1,24 @@
 /**
- * bench/registry: Berth's registry server side by side with Debian's
- * docker-registry (distribution 2.8) on loopback: skopeo pushes and pulls an
- * image of 20 gzip layers totalling about 500 MB. Each round starts both
- * servers on empty roots, so nothing is found already there.
+ * bench/registry, two tables from one run:
+ * 1. Berth's registry server side by side with Debian's docker-registry
+ *    (distribution 2.8) on loopback: skopeo pushes and pulls an image of 20
+ *    gzip layers totalling about 500 MB; each round starts both servers on
+ *    empty roots, so nothing is found already there.
+ * 2. Time to a runnable image, pulled from Berth's registry: `berth pull`
+ *    (layers in parallel, each unpacked as it streams), docker 20.10 and
+ *    podman, and the floor of pull-then-unpack: skopeo copy to an OCI layout,
+ *    then umoci unpack. Each round starts from an empty store.
  *
- *   bench/registry [--rounds 3] [--mb 500] [--layers 20]
+ *   bench/registry [--rounds 3] [--mb 500] [--layers 20] [--only server|pull]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { BERTH, cell, has, must, sleep, stopProcess, table } from './common';
+import { BERTH, cell, has, median, must, ROOT, run, sleep, startBerth, startDockerd, stopProcess, table } from './common';
+import { mountsUnder } from '../test/host';
 
 function flag(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -109,6 +115,8 @@ async function main(): Promise<void> {
   const rounds = flag('rounds', 3);
   const mb = flag('mb', 500);
   const layers = flag('layers', 20);
+  const oi = process.argv.indexOf('--only');
+  const only = oi > 0 ? process.argv[oi + 1] : undefined;
   for (const tool of ['skopeo', 'docker-registry']) if (!has(tool)) throw new Error(`${tool} is not installed: run scripts/setup`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-reg-'));
   try {
@@ -117,7 +125,7 @@ async function main(): Promise<void> {
     const times: Record<string, { push: number[]; pull: number[] }> = {};
     for (const s of servers) times[s.name] = { push: [], pull: [] };
     let port = 5400 + Math.floor(Math.random() * 500);
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < (only === 'pull' ? 0 : rounds); r++) {
       for (const s of servers) {
         const root = path.join(work, `root-${r}-${port}`);
         const proc = await s.start(root, port);
@@ -136,18 +144,126 @@ async function main(): Promise<void> {
         port++;
       }
     }
-    const rows: Record<string, Record<string, string>> = {};
-    for (const [name, t] of Object.entries(times)) {
-      rows[name] = { 'skopeo push': cell(t.push, 's', 2), 'skopeo pull': cell(t.pull, 's', 2), 'push MB/s': cell(t.push.map((x) => bytes / 1e6 / x), 'MB/s'), 'pull MB/s': cell(t.pull.map((x) => bytes / 1e6 / x), 'MB/s') };
-    }
-    console.log(table(['skopeo push', 'skopeo pull', 'push MB/s', 'pull MB/s'], rows, `${layers} gzip layers, ${(bytes / 1e6).toFixed(0)} MB, skopeo ${spawnVersion()} over loopback HTTP; median (min-max) of ${rounds} rounds, each on empty roots.`));
+    if (only !== 'pull') printServerTable(times, bytes, layers, rounds);
+    if (only !== 'server') await pullTable(work, layout, bytes, layers, rounds);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
+function printServerTable(times: Record<string, { push: number[]; pull: number[] }>, bytes: number, layers: number, rounds: number): void {
+  {
+    const rows: Record<string, Record<string, string>> = {};
+    for (const [name, t] of Object.entries(times)) {
+      rows[name] = { 'skopeo push': cell(t.push, 's', 2), 'skopeo pull': cell(t.pull, 's', 2), 'push MB/s': cell(t.push.map((x) => bytes / 1e6 / x), 'MB/s'), 'pull MB/s': cell(t.pull.map((x) => bytes / 1e6 / x), 'MB/s') };
+    }
+    console.log(table(['skopeo push', 'skopeo pull', 'push MB/s', 'pull MB/s'], rows, `${layers} gzip layers, ${(bytes / 1e6).toFixed(0)} MB, skopeo ${spawnVersion()} over loopback HTTP; median (min-max) of ${rounds} rounds, each on empty roots.`));
+  }
+}
+
+interface Puller {
+  name: string;
+  /** Pulls `ref` (host:port/path:tag) until it can run; returns ms. Cleans up after itself. */
+  pull(ref: string, round: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function pullers(work: string, tar: string): Promise<Puller[]> {
+  const out: Puller[] = [];
+  const tag = String(process.pid % 100000);
+  const berth = await startBerth(path.join(work, 'berth'), tag, tar, 'busybox:latest');
+  const bcli = (args: string[]) => must(berth.cli[0], [...berth.cli.slice(1), ...args], { quiet: true });
+  out.push({
+    name: 'berth pull',
+    async pull(ref) {
+      const t = await bcli(['pull', '-q', ref]);
+      await bcli(['rmi', ref]);
+      await bcli(['image', 'prune', '-f']);
+      return t.ms;
+    },
+    stop: () => berth.stop(),
+  });
+  const docker = await startDockerd(['--iptables=false', '--ip-masq=false', '--bridge=none'], tar, 'busybox:latest');
+  if (docker) {
+    const dcli = (args: string[]) => must(docker.cli[0], [...docker.cli.slice(1), ...args], { quiet: true });
+    out.push({
+      name: 'docker 20.10 pull',
+      async pull(ref) {
+        const t = await dcli(['pull', '-q', ref]);
+        await dcli(['rmi', ref]);
+        return t.ms;
+      },
+      stop: () => docker.stop(),
+    });
+  }
+  if (has('podman')) {
+    const store = path.join(work, 'podman');
+    const pcli = (args: string[]) => must('podman', ['--root', `${store}/root`, '--runroot', `${store}/run`, ...args], { quiet: true });
+    out.push({
+      name: 'podman pull',
+      async pull(ref) {
+        const t = await pcli(['pull', '-q', '--tls-verify=false', ref]);
+        await pcli(['rmi', '-a', '-f']);
+        return t.ms;
+      },
+      stop: async () => {
+        await run('podman', ['--root', `${store}/root`, '--runroot', `${store}/run`, 'system', 'reset', '-f']);
+        for (const m of mountsUnder(store).reverse()) await run('umount', ['-l', m]);
+      },
+    });
+  }
+  if (has('umoci')) {
+    out.push({
+      name: 'pull, then unpack (skopeo copy + umoci unpack)',
+      async pull(ref, round) {
+        const layout = path.join(work, `layout-${round}`);
+        const bundle = path.join(work, `bundle-${round}`);
+        const t0 = performance.now();
+        await must('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:x`], { quiet: true });
+        await must('umoci', ['unpack', '--image', `${layout}:x`, bundle], { quiet: true });
+        const ms = performance.now() - t0;
+        fs.rmSync(layout, { recursive: true, force: true });
+        fs.rmSync(bundle, { recursive: true, force: true });
+        return ms;
+      },
+      stop: async () => {},
+    });
+  }
+  return out;
+}
+
+async function pullTable(work: string, layout: string, bytes: number, layers: number, rounds: number): Promise<void> {
+  const root = path.join(work, 'pull-registry');
+  const port = 6100 + Math.floor(Math.random() * 500);
+  const reg = await servers[0].start(root, port);
+  const tar = path.join(work, 'busybox.tar');
+  await must(path.join(ROOT, 'scripts', 'busybox-rootfs'), [tar]);
+  const ref = `127.0.0.1:${port}/bench/image:1`;
+  const ps = await pullers(work, tar);
+  try {
+    await must('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:bench`, `docker://${ref}`], { quiet: true });
+    const times: Record<string, number[]> = {};
+    for (let r = 0; r < rounds; r++) {
+      for (const p of ps) {
+        spawnSync('sync');
+        (times[p.name] ??= []).push((await p.pull(ref, r)) / 1000);
+      }
+    }
+    const floor = Math.min(...(times['pull, then unpack (skopeo copy + umoci unpack)'] ?? [Infinity]).map((x) => x));
+    const rows: Record<string, Record<string, string>> = {};
+    for (const [name, t] of Object.entries(times)) {
+      rows[name] = { 'to a runnable image': cell(t, 's', 2), 'MB/s': cell(t.map((x) => bytes / 1e6 / x), 'MB/s') };
+      if (Number.isFinite(floor)) rows[name]['pull-then-unpack ÷ this'] = `${(median(times['pull, then unpack (skopeo copy + umoci unpack)']) / median(t)).toFixed(2)}×`;
+    }
+    console.log('\n' + table(['to a runnable image', 'MB/s', 'pull-then-unpack ÷ this'], rows, `the same ${layers}-layer, ${(bytes / 1e6).toFixed(0)} MB image from Berth's registry over loopback HTTP; median (min-max) of ${rounds} rounds, each into an empty store.`));
+  } finally {
+    for (const p of ps) await p.stop();
+    await stopProcess(reg);
+  }
+}
+
 function spawnVersion(): string {
-  return require('node:child_process').spawnSync('skopeo', ['--version']).stdout.toString().trim().split(' ').pop();
+  return spawnSync('skopeo', ['--version']).stdout.toString().trim().split(' ').pop() ?? '';
 }
 
 main().catch((e) => {
