@@ -146,16 +146,36 @@ export function registryAuth(ctx: Context): Credentials | undefined {
   const h = ctx.req.headers['x-registry-auth'];
   if (typeof h !== 'string' || !h) return undefined;
   try {
-    const c = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Credentials & { auth?: string };
-    if (c.auth && !c.username) {
-      const plain = Buffer.from(c.auth, 'base64').toString('utf8');
-      const i = plain.indexOf(':');
-      return { username: plain.slice(0, i), password: plain.slice(i + 1) };
-    }
+    const c = decodeAuth(JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Credentials & { auth?: string });
     return Object.values(c).some(Boolean) ? c : undefined;
   } catch {
     throw invalidArgument('X-Registry-Auth: not base64url JSON');
   }
+}
+
+/** docker's X-Registry-Config (builds): base64url JSON of registry → credentials. */
+export function registryConfig(ctx: Context): Record<string, Credentials> | undefined {
+  const h = ctx.req.headers['x-registry-config'];
+  if (typeof h !== 'string' || !h) return undefined;
+  try {
+    const all = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, Credentials & { auth?: string }>;
+    return Object.fromEntries(Object.entries(all).map(([server, c]) => [registryDomain(server), decodeAuth(c)]));
+  } catch {
+    throw invalidArgument('X-Registry-Config: not base64url JSON');
+  }
+}
+
+/** A config.json key (`https://index.docker.io/v1/`, `host:port`) as the reference domain it stands for. */
+function registryDomain(server: string): string {
+  const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  return host === 'index.docker.io' ? 'docker.io' : host;
+}
+
+function decodeAuth(c: Credentials & { auth?: string }): Credentials {
+  if (!c.auth || c.username) return c;
+  const plain = Buffer.from(c.auth, 'base64').toString('utf8');
+  const i = plain.indexOf(':');
+  return { username: plain.slice(0, i), password: plain.slice(i + 1) };
 }
 
 /** A pull or push step as docker's progress JSON, with its bar. */

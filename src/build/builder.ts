@@ -41,6 +41,8 @@ export interface BuildWorker {
   change(image: Digest | undefined, fn: (root: string) => Promise<void>): Promise<Changes>;
   /** fn with a read-only root filesystem of the image. */
   read<T>(image: Digest | undefined, fn: (root: string) => Promise<T>): Promise<T>;
+  /** Pulls an image from its registry, saying how it goes; returns its id. */
+  pull(ref: string, say: (line: string) => void, signal?: AbortSignal): Promise<Digest>;
 }
 
 export interface BuildOptions {
@@ -55,6 +57,8 @@ export interface BuildOptions {
   squash?: boolean;
   /** Aborted when the client hangs up: no step starts after, a running RUN is killed. */
   signal?: AbortSignal;
+  /** Pull every base image named by FROM (or COPY --from), even when it is here (`--pull`). */
+  pull?: boolean;
 }
 
 export type BuildMessage = { stream: string } | { aux: { ID: string } };
@@ -116,6 +120,8 @@ export class Build {
   private readonly held = new Map<number, { texts: string[]; bytes: number }>();
   private readonly live = new Set<number>();
   private readonly finished = new Set<number>();
+  /** Base images by name, pulled or found once per build. */
+  private readonly bases = new Map<string, Promise<Digest>>();
 
   constructor(
     private readonly images: ImageStore,
@@ -305,7 +311,7 @@ export class Build {
     const empty: State = { stage: s.index, config: { ...hostPlatform(), rootfs: { type: 'layers', diff_ids: [] }, config: {} }, layers: [], args, cmdSet: false, base: { layers: 0 } };
     if (dep) state = { ...(await this.stage(dep.index)), stage: s.index, args, cmdSet: false };
     else if (ref === 'scratch') state = empty;
-    else state = await this.stateOf(empty, (await this.wrap(s.from, () => this.images.resolve(ref))).id);
+    else state = await this.stateOf(empty, await this.wrap(s.from, () => this.baseImage(ref, s.index)));
     state = { ...state, base: { image: state.image, layers: state.layers.length } };
     if (state.image) this.say(` ---> ${short(state.image)}\n`, s.index);
     const triggers = state.config.config?.OnBuild ?? [];
@@ -318,6 +324,28 @@ export class Build {
   }
 
   /** Runs fn; an expected error gets the file, line and instruction in its message. */
+  /**
+   * A base image: pulled when `--pull` says so, or when it is not here
+   * (as docker's classic builder); each name is pulled once per build.
+   */
+  private baseImage(ref: string, stage: number): Promise<Digest> {
+    let p = this.bases.get(ref);
+    if (!p) {
+      p = (async () => {
+        if (!this.o.pull) {
+          const local = await this.images.resolve(ref).catch((e) => {
+            if (e instanceof BerthError && e.code === 'not_found') return undefined;
+            throw e;
+          });
+          if (local) return local.id;
+        }
+        return this.worker.pull(ref, (line) => this.say(line, stage), this.o.signal);
+      })();
+      this.bases.set(ref, p);
+    }
+    return p;
+  }
+
   private wrap<T>(i: Instruction, fn: () => T): T {
     const rewrap = (e: unknown): never => {
       if (e instanceof BerthError && !e.message.startsWith(`${this.file}:`)) throw lineError(this.file, i, e.message, e.code);
@@ -428,7 +456,7 @@ export class Build {
     };
     if (from === undefined) return copy(this.ctx.dir, true);
     const dep = this.stageNamed(from, this.stageOf(i));
-    const image = dep ? (await this.stage(dep.index)).image : (await this.images.resolve(from)).id;
+    const image = dep ? (await this.stage(dep.index)).image : await this.wrap(i, () => this.baseImage(from, this.stageOf(i)));
     return this.worker.read(image, (root) => copy(root, false));
   }
 

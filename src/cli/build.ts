@@ -7,6 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { ignoreMatcher, ignorePatterns } from '../base/dockerignore';
 import { BerthError, invalidArgument } from '../base/errors';
 import type { ApiClient } from '../client/client';
+import { registryConfigHeader } from './credentials';
 import { bool, list, type Parsed, str } from './flags';
 import { tar } from './gnu-tar';
 
@@ -95,6 +96,7 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
       q: quiet,
     },
     stream: contextTar(dir, dockerfile, ignoreMatcher(ignorePatterns(ignoreText)), fromStdin),
+    headers: registryConfigHeader(),
   });
   const id = await showProgress(lines, tty);
   if (quiet) process.stdout.write(id + '\n');

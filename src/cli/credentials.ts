@@ -52,6 +52,17 @@ export function registryAuthHeader(server: string): Record<string, string> {
   return c ? { 'X-Registry-Auth': Buffer.from(JSON.stringify(c)).toString('base64url') } : {};
 }
 
+/** docker's X-Registry-Config for builds: every registry's credentials config.json holds. */
+export function registryConfigHeader(): Record<string, string> {
+  const auths = readConfig().auths ?? {};
+  const all: Record<string, Login> = {};
+  for (const key of Object.keys(auths)) {
+    const c = credentialsFor(key);
+    if (c) all[key] = c;
+  }
+  return Object.keys(all).length ? { 'X-Registry-Config': Buffer.from(JSON.stringify(all)).toString('base64url') } : {};
+}
+
 function writeConfig(cfg: object): void {
   const file = configPath();
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });

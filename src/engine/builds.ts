@@ -9,11 +9,13 @@ import { receiveContext } from '../build/context';
 import { type BootstrapOptions, bootstrapDebian } from '../images/bootstrap';
 import type { ImageRecord, ImageStore } from '../images/store';
 import { type Digest, sha256 } from '../oci/digest';
+import { parseReference } from '../oci/reference';
 import { RUNTIME_PLACEHOLDERS } from './commit';
 import { attachContainer } from './container-io';
 import type { ContainerService } from './containers';
 import type { EngineConfig } from './config';
 import type { EventBus } from './events';
+import type { Credentials, Registries } from './registries';
 import type { Views } from './views';
 
 export type { BuildMessage } from '../build/builder';
@@ -39,6 +41,7 @@ export class BuildService implements BuildWorker {
     private readonly images: ImageStore,
     private readonly views: Views,
     private readonly events: EventBus,
+    private readonly registries: Registries,
   ) {}
 
   get root(): string {
@@ -49,6 +52,25 @@ export class BuildService implements BuildWorker {
   private readonly folders = new Set<string>();
   /** Context folders builds hold now. */
   private readonly contextsInUse = new Set<string>();
+
+  /** A base image from its registry, the pull's progress as build output lines. */
+  async pull(ref: string, say: (line: string) => void, signal?: AbortSignal, registryConfig?: Record<string, Credentials>): Promise<Digest> {
+    const credentials = registryConfig?.[parseReference(ref).domain];
+    const seen = new Set<string>();
+    const { image } = await this.registries.pull({
+      reference: ref,
+      credentials,
+      signal,
+      onProgress: (e) => {
+        // Plain lines, one per change of a layer's state (the bars are for terminals).
+        if (e.current !== undefined) return;
+        const line = `${e.id ? `${e.id}: ` : ''}${e.status}`;
+        if (!seen.has(line)) say(line + '\n');
+        seen.add(line);
+      },
+    });
+    return image.id;
+  }
 
   ownsSnapshot(name: string): boolean {
     return this.active.has(name);
@@ -78,11 +100,18 @@ export class BuildService implements BuildWorker {
     }
   }
 
-  build(context: Readable, o: BuildOptions & { dockerfile?: string }, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
+  build(context: Readable, o: BuildOptions & { dockerfile?: string; registryConfig?: Record<string, Credentials> }, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
     return this.inFolder(async (dir) => {
       const ctx = await this.withContextFolder(o, dir, (at) => receiveContext(context, at, o.dockerfile || 'Dockerfile'));
       try {
-        const rec = await new Build(this.images, this, ctx, path.join(dir, 'scratch'), o, emit).run();
+        // This build's registry credentials go with its pulls only.
+        const worker: BuildWorker = {
+          run: (...a) => this.run(...a),
+          change: (...a) => this.change(...a),
+          read: (image, fn) => this.read(image, fn),
+          pull: (ref, say, signal) => this.pull(ref, say, signal, o.registryConfig),
+        };
+        const rec = await new Build(this.images, worker, ctx, path.join(dir, 'scratch'), o, emit).run();
         this.events.publish('image', 'build', rec.id);
         return rec;
       } finally {

@@ -62,6 +62,23 @@ describe('push: from the engine to registries', () => {
     assert.equal(await ok(['run', '--rm', `${reg.addr}/alice/copy:2`]), 'built');
   });
 
+  test('a build pulls a base image it lacks, with the credentials of config.json; --pull pulls even one it has', async () => {
+    const base = `${reg.addr}/alice/copy:2`;
+    await ok(['rmi', base]);
+    const ctx = path.join(d.dir, 'ctx-pull');
+    fs.mkdirSync(ctx);
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), `FROM ${base}\nRUN cp /built.txt /again.txt\n`);
+    const out = await ok(['build', '-t', 'frompulled', ctx]);
+    assert.match(out, /Pulling from .*alice\/copy/);
+    assert.match(out, /Status: Downloaded newer image/);
+    assert.equal(await ok(['run', '--rm', 'frompulled', 'cat', '/again.txt']), 'built');
+    assert.match(await ok(['build', '--pull', '-t', 'frompulled', ctx]), /Status: Image is up to date/);
+    const noCreds = await d.berth(['build', '--pull', ctx], { env: { DOCKER_CONFIG: path.join(distDir, 'empty') } });
+    assert.notEqual(noCreds.code, 0);
+    assert.match(noCreds.stderr + noCreds.stdout, /Dockerfile:1: FROM .*pull access denied/);
+    await ok(['rmi', 'frompulled', base]);
+  });
+
   test('without credentials the registry refuses; unknown images and digest references are refused here', async () => {
     await d.ok(['tag', 'busybox', `${reg.addr}/alice/nocreds:1`]);
     const r = await d.berth(['push', `${reg.addr}/alice/nocreds:1`], { env: { DOCKER_CONFIG: path.join(distDir, 'empty') } });

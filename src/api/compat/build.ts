@@ -2,7 +2,7 @@ import { invalidArgument } from '../../base/errors';
 import type { BuildMessage } from '../../engine/builds';
 import type { Engine } from '../../engine/engine';
 import { qBool, type Router } from '../router';
-import { hangup, progressResponse } from '../streams';
+import { hangup, progressResponse, registryConfig } from '../streams';
 
 function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
   const v = q.get(name);
@@ -32,10 +32,11 @@ export function buildRoutes(r: Router, engine: Engine): void {
       noCache: qBool(q, 'nocache'),
       network: q.get('networkmode') && q.get('networkmode') !== 'default' ? q.get('networkmode')! : undefined,
       squash: qBool(q, 'squash'),
+      pull: qBool(q, 'pull'),
+      registryConfig: registryConfig(ctx),
       // A client that hangs up cancels its build.
       signal: hangup(ctx),
     };
-    if (qBool(q, 'pull')) throw invalidArgument('--pull needs a registry client, which Berth does not have yet: base images come from load, import or image bootstrap');
     await progressResponse(ctx, (emit) => engine.builds.build(ctx.req, o, (m: BuildMessage) => (quiet && 'stream' in m ? undefined : emit(m))));
   });
 }
