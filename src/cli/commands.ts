@@ -7,7 +7,7 @@ import { connect } from '../client/connect';
 import { bootstrapImage, buildImage } from './build';
 import { cp } from './cp';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
-import { login, logout, pull, push } from './registry';
+import { login, logout, prefetch, pull, push } from './registry';
 import { ago, binarySize, humanSize, shortCommand } from './output';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
 import { compileTemplate, renderFormat, tabulate } from './template';
@@ -641,7 +641,7 @@ const groups: Record<string, Record<string, Command>> = {
   image: {
     bootstrap: { flags: [f('suite', 'string'), f('mirror', 'string'), f('variant', 'string'), f('include', 'list'), f('quiet', 'bool', 'q')], minArgs: 1, maxArgs: 1, usage: 'image bootstrap [OPTIONS] NAME[:TAG]', run: bootstrapImage },
     build: imageCmds.build,
-    ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, push: imageCmds.push, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
+    ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, push: imageCmds.push, prefetch: { flags: [f('platform', 'string')], minArgs: 1, maxArgs: 1, usage: 'image prefetch [--platform os/arch] IMAGE', run: prefetch }, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
   volume: volumeCmds,
   network: networkCmds,
   system: systemSub,

@@ -70,3 +70,13 @@ export async function push(api: ApiClient, p: Parsed): Promise<number> {
   if (quiet) process.stdout.write(`${formatReference(ref)}\n`);
   return all.some((m) => m.aux?.Digest) ? 0 : 1;
 }
+
+/** `berth image prefetch [--platform] IMAGE`: the image into the store ahead of a deploy; one line of what it took. */
+export async function prefetch(api: ApiClient, p: Parsed): Promise<number> {
+  const r = await api.json<{ Id: string; Digest: string; LayersFetched: number; LayersPresent: number; Bytes: number; Seconds: number }>('POST', '/berth/images/prefetch', {
+    query: { reference: p.args[0], platform: str(p, 'platform') },
+    headers: registryAuthHeader(serverOf(p.args[0])),
+  });
+  process.stdout.write(`${formatReference(parseReference(p.args[0]))} ${r.Id.slice(7, 19)}: ${r.LayersFetched} layers fetched (${(r.Bytes / 1e6).toFixed(1)} MB), ${r.LayersPresent} present, in ${r.Seconds.toFixed(2)} s\n`);
+  return 0;
+}

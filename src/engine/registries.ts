@@ -77,6 +77,27 @@ export class Registries {
     }
   }
 
+  /**
+   * `image prefetch`: a pull ahead of a deploy, told as one summary instead
+   * of a progress stream: the layers fetched and found, the bytes moved.
+   */
+  async prefetch(r: Omit<PullRequest, 'onProgress'>): Promise<{ Id: string; Digest: string; LayersFetched: number; LayersPresent: number; Bytes: number; Seconds: number }> {
+    const t0 = performance.now();
+    const bytes = new Map<string, number>();
+    let fetched = 0;
+    let present = 0;
+    const { image, digest } = await this.pull({
+      ...r,
+      onProgress: (e) => {
+        if (e.id && e.current !== undefined) bytes.set(e.id, e.current);
+        if (e.status === 'Pull complete') fetched++;
+        if (e.status === 'Already exists') present++;
+      },
+    });
+    const total = [...bytes.values()].reduce((a, b) => a + b, 0);
+    return { Id: image.id, Digest: digest, LayersFetched: fetched, LayersPresent: present, Bytes: total, Seconds: Math.round(performance.now() - t0) / 1000 };
+  }
+
   async pull(r: PullRequest): Promise<{ image: ImageRecord; digest: string; name: string }> {
     const ref = parseReference(r.reference);
     const want = r.platform ? parsePlatform(r.platform) : hostPlatform();

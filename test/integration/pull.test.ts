@@ -206,6 +206,14 @@ describe('pull: from registries into the engine', () => {
     }
   });
 
+  test('prefetch brings an image in ahead of a deploy and says what it moved', async () => {
+    await pushLayers(reg, 'lib/prefetch', '1', [fs.readFileSync(busyboxTar()), await tarOf([['app', randomBytes(1 << 20)]])]);
+    const ref = `${reg.addr}/lib/prefetch:1`;
+    assert.match(await d.ok(['image', 'prefetch', ref]), new RegExp(`^${ref} [a-f0-9]{12}: 1 layers fetched \\(1\\.\\d MB\\), 1 present, in \\d+\\.\\d+ s$`));
+    assert.match(await d.ok(['image', 'prefetch', ref]), /: 0 layers fetched \(0\.0 MB\), 2 present/);
+    assert.equal(await d.ok(['run', '--rm', ref, 'sh', '-c', 'wc -c < /app']), String(1 << 20));
+  });
+
   test('docker CLI pulls through Berth', async () => {
     const r = await d.docker(['pull', `${reg.addr}/lib/busybox:1`]);
     assert.equal(r.code, 0, r.stderr);
