@@ -49,7 +49,7 @@ function tarOf(name: string, bytes: number): Buffer {
 }
 
 /** An OCI layout of `layers` gzip layers of `mb` MB in all, tagged `bench`. */
-function makeLayout(dir: string, layers: number, mb: number): number {
+export function makeLayout(dir: string, layers: number, mb: number): number {
   const blobs = path.join(dir, 'blobs', 'sha256');
   fs.mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer) => {
@@ -266,7 +266,9 @@ function spawnVersion(): string {
   return spawnSync('skopeo', ['--version']).stdout.toString().trim().split(' ').pop() ?? '';
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

@@ -27,7 +27,7 @@ export interface PullOptions {
   names: string[];
   /** `repository@digest` the image is known by in the registry. */
   repoDigest?: string;
-  /** Layers fetched at once (docker's max-concurrent-downloads). */
+  /** Layers fetched at once (6, as containers/image; docker's max-concurrent-downloads is 3). */
   concurrency?: number;
   /** Tries per layer when the connection fails; each resumes where the last stopped. */
   attempts?: number;
@@ -63,7 +63,7 @@ export async function pullImage(store: ImageStore, src: BlobFetcher, manifestDig
     if (diffIds.length !== manifest.layers.length) throw invalidArgument('image: manifest layers and config diff_ids differ in number');
     const chains = chainIds(diffIds);
 
-    const slots = new Slots(o.concurrency ?? 3);
+    const slots = new Slots(o.concurrency ?? 6);
     const staged: Promise<string | undefined>[] = manifest.layers.map(async (layer, i) => {
       if (await store.snapshots.exists(chains[i])) {
         progress({ id: short(layer.digest), status: 'Already exists' });
