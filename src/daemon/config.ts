@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { flagsOf } from '../base/argv';
 import { invalidArgument } from '../base/errors';
 import type { Level } from '../base/log';
 
@@ -69,27 +70,15 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
 export function parseDaemonArgs(argv: string[]): DaemonConfig {
   const flags: Partial<Record<keyof DaemonConfig, unknown>> = {};
   let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let v: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const next = () => {
-      if (v !== undefined) return v;
-      const n = argv[++i];
-      if (n === undefined) throw invalidArgument(`flag needs an argument: ${a}`);
-      return n;
-    };
-    if (a === '--config-file') configFile = next();
+  const takesValue = (a: string) => a === '--config-file' || a === '--insecure-registry' || a === '--add-runtime' || a in FLAGS;
+  for (const { flag: a, value: v } of flagsOf(argv, takesValue)) {
+    if (a === '--config-file') configFile = v;
     else if (a === '--init') flags.init = v === undefined ? true : v !== 'false';
-    else if (a === '--insecure-registry') flags.insecureRegistries = [...((flags.insecureRegistries as string[]) ?? []), next()];
+    else if (a === '--insecure-registry') flags.insecureRegistries = [...((flags.insecureRegistries as string[]) ?? []), v!];
     else if (a === '--add-runtime') {
-      const [n, p] = next().split('=');
+      const [n, p] = v!.split('=');
       flags.runtimes = { ...(flags.runtimes as Record<string, string>), [n]: p };
-    } else if (FLAGS[a]) flags[FLAGS[a]] = next();
+    } else if (FLAGS[a]) flags[FLAGS[a]] = v;
     else throw invalidArgument(`unknown flag: ${a}`);
   }
   const file: Partial<Record<keyof DaemonConfig, unknown>> = {};

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { flagsOf } from '../base/argv';
 import { errorMessage, invalidArgument } from '../base/errors';
 import { parseGoDuration } from '../base/duration';
 import { createLogger, type Level } from '../base/log';
@@ -20,21 +21,9 @@ const BOOL = new Set(['--dry-run', '--delete-untagged']);
 
 function parseArgs(argv: string[], known: string[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let v: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    if (!known.includes(a)) throw invalidArgument(`unknown flag: ${a}\n${USAGE}`);
-    if (BOOL.has(a)) out.set(a, v ?? 'true');
-    else {
-      v ??= argv[++i];
-      if (v === undefined) throw invalidArgument(`flag needs an argument: ${a}`);
-      out.set(a, v);
-    }
+  for (const { flag, value } of flagsOf(argv, (a) => known.includes(a) && !BOOL.has(a))) {
+    if (!known.includes(flag)) throw invalidArgument(`unknown flag: ${flag}\n${USAGE}`);
+    out.set(flag, value ?? 'true');
   }
   return out;
 }

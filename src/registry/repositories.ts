@@ -203,21 +203,19 @@ export class Repositories {
   }
 
   /** Every manifest of a repository. */
-  async manifests(name: string): Promise<Digest[]> {
-    const out: Digest[] = [];
-    for (const algorithm of ['sha256', 'sha512']) {
-      for (const hex of await readdirOrEmpty(path.join(this.dir(name), '_manifests', algorithm))) {
-        if (isDigest(`${algorithm}:${hex}`)) out.push(`${algorithm}:${hex}`);
-      }
-    }
-    return out;
+  manifests(name: string): Promise<Digest[]> {
+    return this.linked(name, '_manifests');
   }
 
   /** Every blob link of a repository. */
-  async blobLinks(name: string): Promise<Digest[]> {
+  blobLinks(name: string): Promise<Digest[]> {
+    return this.linked(name, '_blobs');
+  }
+
+  private async linked(name: string, kind: '_blobs' | '_manifests'): Promise<Digest[]> {
     const out: Digest[] = [];
     for (const algorithm of ['sha256', 'sha512']) {
-      for (const hex of await readdirOrEmpty(path.join(this.dir(name), '_blobs', algorithm))) {
+      for (const hex of await readdirOrEmpty(path.join(this.dir(name), kind, algorithm))) {
         if (isDigest(`${algorithm}:${hex}`)) out.push(`${algorithm}:${hex}`);
       }
     }

@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, exec, mountsUnder, sleep, TestDaemon } from './harness';
+import { busyboxTar, exec, PrivateDockerd, TestDaemon } from './harness';
 
 const hasDockerd = spawnSync('sh', ['-c', 'command -v dockerd']).status === 0;
 
 /** Archives move both ways between Berth and a real dockerd (Debian's docker.io, 20.10). */
 describe('docker save/load interoperability', { skip: !hasDockerd && 'dockerd is not installed' }, () => {
   const d = new TestDaemon();
-  // Short paths: dockerd's own sockets live under its exec root.
-  const dd = fs.mkdtempSync('/tmp/bdd-');
-  let dockerd: ChildProcess;
-  const docker = (args: string[]) => exec('docker', ['-H', `unix://${dd}/sock`, ...args]);
+  const dockerd = new PrivateDockerd();
+  const docker = (args: string[]) => exec('docker', ['-H', dockerd.host, ...args]);
   const dok = async (args: string[]) => {
     const r = await docker(args);
     assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
@@ -23,19 +20,11 @@ describe('docker save/load interoperability', { skip: !hasDockerd && 'dockerd is
   before(async () => {
     await d.start();
     await d.importBusybox();
-    dockerd = spawn('dockerd', ['--data-root', `${dd}/data`, '--exec-root', `${dd}/exec`, '-H', `unix://${dd}/sock`, '--pidfile', `${dd}/pid`,
-      '--iptables=false', '--ip-masq=false', '--bridge=none', '--containerd-namespace', path.basename(dd), '--containerd-plugins-namespace', `${path.basename(dd)}p`], { stdio: 'ignore' });
-    for (let i = 0; i < 120 && (await docker(['version'])).code !== 0; i++) await sleep(250);
+    await dockerd.start();
   });
 
   after(async () => {
-    if (dockerd && dockerd.exitCode === null) {
-      const exited = new Promise((r) => dockerd.once('exit', r));
-      dockerd.kill('SIGTERM');
-      await exited;
-    }
-    for (const m of mountsUnder(dd).reverse()) spawnSync('umount', ['-l', m]);
-    fs.rmSync(dd, { recursive: true, force: true });
+    await dockerd.cleanup();
     await d.cleanup();
   });
 

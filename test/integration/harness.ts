@@ -253,3 +253,31 @@ export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000
     await sleep(50);
   }
 }
+
+/** A dockerd (docker.io) of its own: short folder (its sockets live in the exec root), no iptables, no bridge. */
+export class PrivateDockerd {
+  readonly dir = fs.mkdtempSync('/tmp/bdd-');
+  private proc?: ChildProcess;
+
+  get host() {
+    return `unix://${this.dir}/sock`;
+  }
+
+  async start(): Promise<void> {
+    const ns = path.basename(this.dir);
+    this.proc = spawn('dockerd', ['--data-root', `${this.dir}/data`, '--exec-root', `${this.dir}/exec`, '-H', this.host, '--pidfile', `${this.dir}/pid`,
+      '--iptables=false', '--ip-masq=false', '--bridge=none', '--containerd-namespace', ns, '--containerd-plugins-namespace', `${ns}p`], { stdio: 'ignore' });
+    for (let i = 0; i < 120 && (await exec('docker', ['-H', this.host, 'version'])).code !== 0; i++) await sleep(250);
+  }
+
+  async cleanup(): Promise<void> {
+    const p = this.proc;
+    if (p && p.exitCode === null) {
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await exited;
+    }
+    for (const m of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', m]);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

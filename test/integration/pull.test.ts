@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import * as tar from 'tar-stream';
 import { busyboxTar, exec, sleep, TestDaemon } from './harness';
-import { digestOf, pushBlob, TestRegistry } from './registry-harness';
+import { digestOf, Distribution, pushBlob, TestRegistry } from './registry-harness';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -233,20 +233,15 @@ describe('pull: from registries into the engine', () => {
 describe('pull and login against registries that want credentials, and distribution 2.8', () => {
   const d = new TestDaemon();
   const reg = new TestRegistry();
-  let distribution: ChildProcess | undefined;
   const distDir = fs.mkdtempSync('/tmp/berth-dist-');
+  const distribution = new Distribution(path.join(distDir, 'registry'));
   const env = { DOCKER_CONFIG: path.join(distDir, 'docker-config') };
   before(async () => {
     await d.start();
-    fs.writeFileSync(path.join(reg.dir, 'htpasswd'), spawnSync('htpasswd', ['-Bbn', 'alice', 'wonderland']).stdout);
-    await reg.start(['--htpasswd', path.join(reg.dir, 'htpasswd'), '--auth', 'token']);
+    await reg.startForAlice();
   });
   after(async () => {
-    if (distribution && distribution.exitCode === null) {
-      const done = new Promise((r) => distribution!.once('exit', r));
-      distribution.kill();
-      await done;
-    }
+    await distribution.stop();
     fs.rmSync(distDir, { recursive: true, force: true });
     await reg.cleanup();
     await d.cleanup();
@@ -281,10 +276,8 @@ describe('pull and login against registries that want credentials, and distribut
   });
 
   test('Berth pulls from Debian\'s docker-registry (distribution 2.8)', { skip: spawnSync('sh', ['-c', 'command -v docker-registry']).status !== 0 && 'docker-registry is not installed' }, async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    fs.writeFileSync(path.join(distDir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${distDir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-    distribution = spawn('docker-registry', ['serve', path.join(distDir, 'config.yml')], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0)) !== 200; i++) await sleep(100);
+    await distribution.start();
+    const port = distribution.port;
     const oci = path.join(distDir, 'oci');
     const bundle = path.join(distDir, 'bundle');
     for (const args of [['init', '--layout', oci], ['new', '--image', `${oci}:bb`], ['unpack', '--image', `${oci}:bb`, bundle]]) assert.equal((await exec('umoci', args)).code, 0);

@@ -1,30 +1,25 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { exec, sleep, TestDaemon } from './harness';
-import { TestRegistry } from './registry-harness';
+import { exec, TestDaemon } from './harness';
+import { Distribution, TestRegistry } from './registry-harness';
 
 describe('push: from the engine to registries', () => {
   const d = new TestDaemon();
   const reg = new TestRegistry();
-  let distribution: ChildProcess | undefined;
   const distDir = fs.mkdtempSync('/tmp/berth-dist-');
+  const distribution = new Distribution(path.join(distDir, 'registry'));
   const env = { DOCKER_CONFIG: path.join(distDir, 'docker-config') };
   before(async () => {
     await d.start();
     await d.importBusybox();
-    fs.writeFileSync(path.join(reg.dir, 'htpasswd'), spawnSync('htpasswd', ['-Bbn', 'alice', 'wonderland']).stdout);
-    await reg.start(['--htpasswd', path.join(reg.dir, 'htpasswd'), '--auth', 'token']);
+    await reg.startForAlice();
     await d.ok(['login', '-u', 'alice', '-p', 'wonderland', reg.addr], { env } as never);
   });
   after(async () => {
-    if (distribution && distribution.exitCode === null) {
-      const done = new Promise((r) => distribution!.once('exit', r));
-      distribution.kill();
-      await done;
-    }
+    await distribution.stop();
     fs.rmSync(distDir, { recursive: true, force: true });
     await reg.cleanup();
     await d.cleanup();
@@ -102,10 +97,8 @@ describe('push: from the engine to registries', () => {
   });
 
   test('Berth pushes to Debian\'s docker-registry (distribution 2.8) and pulls back', { skip: spawnSync('sh', ['-c', 'command -v docker-registry']).status !== 0 && 'docker-registry is not installed' }, async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    fs.writeFileSync(path.join(distDir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${distDir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-    distribution = spawn('docker-registry', ['serve', path.join(distDir, 'config.yml')], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0)) !== 200; i++) await sleep(100);
+    await distribution.start();
+    const port = distribution.port;
     await d.ok(['tag', 'busybox', `127.0.0.1:${port}/dist/bb:1`]);
     assert.match(await d.ok(['push', `127.0.0.1:${port}/dist/bb:1`]), /1: digest: sha256/);
     const inspect = await exec('skopeo', ['inspect', '--tls-verify=false', `docker://127.0.0.1:${port}/dist/bb:1`]);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -44,6 +44,12 @@ export class TestRegistry {
       await sleep(25);
     }
     throw new Error(`registry did not start:\n${this.log}`);
+  }
+
+  /** Serves with docker's token flow to one user, alice (password wonderland), made by Apache's htpasswd. */
+  async startForAlice(): Promise<void> {
+    fs.writeFileSync(path.join(this.dir, 'htpasswd'), spawnSync('htpasswd', ['-Bbn', 'alice', 'wonderland']).stdout);
+    await this.start(['--htpasswd', path.join(this.dir, 'htpasswd'), '--auth', 'token']);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -126,4 +132,35 @@ export async function pushImage(reg: TestRegistry, name: string, tag: string, se
   const r = await reg.request('PUT', `/v2/${name}/manifests/${tag}`, { headers: { 'Content-Type': mediaType }, body: manifest });
   assert.equal(r.status, 201, r.body.toString());
   return { manifest, digest: r.headers['docker-content-digest'] as string, blobs: [configDigest, ...layerDigests] };
+}
+
+/** Debian's docker-registry (distribution 2.8) on a loopback port of its own, storing under `dir`. */
+export class Distribution {
+  port = 20000 + Math.floor(Math.random() * 20000);
+  private proc?: ChildProcess;
+  constructor(private readonly dir: string) {}
+
+  get addr() {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const cfg = path.join(this.dir, 'config.yml');
+    fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${this.dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: ${this.addr}\n`);
+    this.proc = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if ((await fetch(`http://${this.addr}/v2/`).then((r) => r.status, () => 0)) === 200) return;
+      await sleep(100);
+    }
+    throw new Error('docker-registry did not start');
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const done = new Promise((r) => p.once('exit', r));
+    p.kill();
+    await done;
+  }
 }

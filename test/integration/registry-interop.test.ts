@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, exec, mountsUnder, sleep } from './harness';
+import { busyboxTar, exec, mountsUnder, PrivateDockerd } from './harness';
 import { TestRegistry } from './registry-harness';
 
 const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
@@ -74,24 +74,11 @@ describe('registry interoperability: skopeo, umoci, podman, docker', () => {
   });
 
   describe('docker (docker.io) pushes to and pulls from it', { skip: !has('dockerd') && 'dockerd is not installed' }, () => {
-    const dd = fs.mkdtempSync('/tmp/bdr-');
-    let dockerd: ChildProcess;
-    const env = { DOCKER_CONFIG: `${dd}/config` };
-    const docker = (args: string[], input?: string) => ok('docker', ['-H', `unix://${dd}/sock`, ...args], { env, input });
-    before(async () => {
-      dockerd = spawn('dockerd', ['--data-root', `${dd}/data`, '--exec-root', `${dd}/exec`, '-H', `unix://${dd}/sock`, '--pidfile', `${dd}/pid`,
-        '--iptables=false', '--ip-masq=false', '--bridge=none', '--containerd-namespace', path.basename(dd), '--containerd-plugins-namespace', `${path.basename(dd)}p`], { stdio: 'ignore' });
-      for (let i = 0; i < 120 && (await exec('docker', ['-H', `unix://${dd}/sock`, 'version'])).code !== 0; i++) await sleep(250);
-    });
-    after(async () => {
-      if (dockerd && dockerd.exitCode === null) {
-        const exited = new Promise((r) => dockerd.once('exit', r));
-        dockerd.kill('SIGTERM');
-        await exited;
-      }
-      for (const m of mountsUnder(dd).reverse()) spawnSync('umount', ['-l', m]);
-      fs.rmSync(dd, { recursive: true, force: true });
-    });
+    const dockerd = new PrivateDockerd();
+    const env = { DOCKER_CONFIG: `${dockerd.dir}/config` };
+    const docker = (args: string[], input?: string) => ok('docker', ['-H', dockerd.host, ...args], { env, input });
+    before(() => dockerd.start());
+    after(() => dockerd.cleanup());
 
     test('push, remove, pull, run', async () => {
       const ref = `${reg.addr}/interop/docker:1`;
@@ -110,15 +97,14 @@ describe('registry interoperability: skopeo, umoci, podman, docker', () => {
 
     test('docker login through the token flow, then push; logout forgets', async () => {
       const secured = new TestRegistry();
-      fs.writeFileSync(path.join(secured.dir, 'htpasswd'), spawnSync('htpasswd', ['-Bbn', 'alice', 'wonderland']).stdout);
-      await secured.start(['--htpasswd', path.join(secured.dir, 'htpasswd'), '--auth', 'token']);
+      await secured.startForAlice();
       try {
         const ref = `${secured.addr}/alice/app:1`;
         await docker(['import', busyboxTar(), ref]);
-        const denied = await exec('docker', ['-H', `unix://${dd}/sock`, 'push', ref], { env });
+        const denied = await exec('docker', ['-H', dockerd.host, 'push', ref], { env });
         assert.notEqual(denied.code, 0);
         assert.match(denied.stderr + denied.stdout, /requested access to the resource is denied|unauthorized/);
-        const bad = await exec('docker', ['-H', `unix://${dd}/sock`, 'login', '-u', 'alice', '--password-stdin', secured.addr], { env, input: 'wrong\n' });
+        const bad = await exec('docker', ['-H', dockerd.host, 'login', '-u', 'alice', '--password-stdin', secured.addr], { env, input: 'wrong\n' });
         assert.notEqual(bad.code, 0);
         assert.match(await docker(['login', '-u', 'alice', '--password-stdin', secured.addr], 'wonderland\n'), /Login Succeeded/);
         await docker(['push', ref]);
