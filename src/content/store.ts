@@ -33,7 +33,10 @@ export interface Writer {
 }
 
 export interface IngestInfo {
+  /** The ref of a named write; for others, the folder's name. */
   ref: string;
+  /** Its folder under ingest/ (what removeIngestFolder takes). */
+  folder: string;
   /** A named write that can be resumed; anonymous ones cannot. */
   resumable: boolean;
   size: number;
@@ -144,6 +147,7 @@ export class ContentStore {
       const resumable = name.startsWith(NAMED);
       out.push({
         ref: resumable ? name.slice(NAMED.length) : name,
+        folder: name,
         resumable,
         size: st?.size ?? 0,
         updated: st?.mtime ?? new Date(0),
@@ -153,15 +157,19 @@ export class ContentStore {
     return out;
   }
 
-  /** Drops an ingest that no writer has open (a named ref or an anonymous folder's name). */
-  async removeIngest(ref: string): Promise<void> {
-    const name = this.ingestName(ref);
-    if (this.open_.has(name)) throw conflict(`content write ${ref} is in progress`);
+  /** Drops a named write that no writer has open. */
+  removeIngest(ref: string): Promise<void> {
+    return this.removeIngestFolder(this.ingestName(ref));
+  }
+
+  /** Drops an ingest folder (as ingests() names it) that no writer has open. */
+  async removeIngestFolder(folder: string): Promise<void> {
+    const name = path.basename(folder);
+    if (this.open_.has(name)) throw conflict(`content write ${folder} is in progress`);
     await fsp.rm(path.join(this.root, 'ingest', name), { recursive: true, force: true });
   }
 
   private ingestName(ref: string): string {
-    if (ref.startsWith(TMP)) return path.basename(ref);
     if (!REF_RE.test(ref)) throw invalidArgument(`invalid content write reference ${JSON.stringify(ref)}`);
     return NAMED + ref;
   }

@@ -89,7 +89,9 @@ export class RegistryClient {
         last = e;
       }
     }
-    throw unavailable(`registry ${this.host} cannot be reached: ${errorMessage(last)}${this.o.insecure ? '' : ' (an HTTP registry must be listed in the daemon\'s insecure-registries)'}`);
+    // A TLS handshake that fails on the protocol is an HTTP registry, which must be named insecure.
+    const httpOnly = !this.o.insecure && /EPROTO|wrong version number|SSL/i.test(`${(last as NodeJS.ErrnoException)?.code} ${errorMessage(last)}`);
+    throw unavailable(`registry ${this.host} cannot be reached: ${errorMessage(last)}${httpOnly ? " (an HTTP registry must be listed in the daemon's insecure-registries)" : ''}`);
   }
 
   private raw(method: string, url: string, o: { headers?: Record<string, string | number>; body?: Buffer | Readable }): Promise<http.IncomingMessage> {

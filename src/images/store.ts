@@ -394,7 +394,7 @@ export class ImageStore {
     for (const w of await this.content.ingests()) {
       // A named write (an interrupted pull's layer) waits a day to be resumed.
       if (w.active || (w.resumable && Date.now() - w.updated.getTime() < STALE_INGEST_MS)) continue;
-      out.push({ kind: 'ingest', subject: w.ref, detail: `an unfinished content write of ${w.size} bytes`, repair: () => this.content.removeIngest(w.ref) });
+      out.push({ kind: 'ingest', subject: w.ref, detail: `an unfinished content write of ${w.size} bytes`, repair: () => this.content.removeIngestFolder(w.folder) });
     }
     const broken = new Set<Digest>();
     for (const rec of (await this.listOnDisk()) as (ImageRecord & { pendingNames?: string[] })[]) {

@@ -89,7 +89,7 @@ export async function collectGarbage(repos: Repositories, uploads: Uploads, o: G
   for (const w of await repos.content.ingests()) {
     if (w.active || sessions.has(w.ref) || start - w.updated.getTime() < o.uploadTtlMs) continue;
     report.uploads++;
-    if (!o.dryRun) await repos.content.removeIngest(w.ref).catch(() => {});
+    if (!o.dryRun) await repos.content.removeIngestFolder(w.folder).catch(() => {});
   }
   return report;
 }

@@ -257,8 +257,9 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
       ['FROM busybox\nBOGUS x\n', /Dockerfile:2: BOGUS x: unknown instruction: BOGUS/],
       ['FROM busybox\nCOPY missing.txt /x\n', /Dockerfile:2: COPY missing.txt \/x: file not found in build context/],
       ['FROM busybox\nENV A="unterminated\n', /Dockerfile:2: .*matching double-quote/],
-      ['FROM no-such-image:1\n', /Dockerfile:1: FROM no-such-image:1: No such image/],
-      ['FROM busybox\nCOPY --from=nostage /x /y\n', /Dockerfile:2: .*No such image: nostage/],
+      // A missing image is pulled, from a registry that cannot be reached here (port 9, on loopback).
+      ['FROM 127.0.0.1:9/no-such-image:1\n', /Dockerfile:1: FROM 127\.0\.0\.1:9\/no-such-image:1: registry 127\.0\.0\.1:9 cannot be reached/],
+      ['FROM busybox\nCOPY --from=127.0.0.1:9/nostage /x /y\n', /Dockerfile:2: COPY --from=127\.0\.0\.1:9\/nostage .*cannot be reached/],
       ['FROM busybox\nRUN --mount=type=cache,target=/c true\n', /needs BuildKit/],
       ['FROM busybox\nCOPY a.txt b.txt /not-a-dir\n', /must be a directory and end with a \//],
     ];

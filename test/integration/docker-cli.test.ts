@@ -96,7 +96,8 @@ describe('docker CLI against Berth', () => {
   }
 
   test('errors come back with docker statuses', async () => {
-    const noImage = await d.docker(['run', 'nosuch/image']);
+    // The CLI then pulls it: from a loopback registry that is not there, so nothing leaves the machine.
+    const noImage = await d.docker(['run', '127.0.0.1:9/nosuch/image']);
     assert.equal(noImage.code, 125);
     const noContainer = await d.docker(['stop', 'nosuch']);
     assert.match(noContainer.stderr, /No such container: nosuch/);
