@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../base/errors';
 import type { LogBatch } from '../engine/logs';
-import type { Credentials } from '../engine/registries';
+import { type Credentials, serverDomain } from '../engine/registries';
 import type { Context } from './router';
 
 export const STDOUT = 1;
@@ -159,16 +159,10 @@ export function registryConfig(ctx: Context): Record<string, Credentials> | unde
   if (typeof h !== 'string' || !h) return undefined;
   try {
     const all = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, Credentials & { auth?: string }>;
-    return Object.fromEntries(Object.entries(all).map(([server, c]) => [registryDomain(server), decodeAuth(c)]));
+    return Object.fromEntries(Object.entries(all).map(([server, c]) => [serverDomain(server), decodeAuth(c)]));
   } catch {
     throw invalidArgument('X-Registry-Config: not base64url JSON');
   }
-}
-
-/** A config.json key (`https://index.docker.io/v1/`, `host:port`) as the reference domain it stands for. */
-function registryDomain(server: string): string {
-  const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  return host === 'index.docker.io' ? 'docker.io' : host;
 }
 
 function decodeAuth(c: Credentials & { auth?: string }): Credentials {

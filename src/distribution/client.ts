@@ -30,6 +30,12 @@ interface Challenge {
 
 export const MANIFEST_ACCEPT = [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList].join(', ');
 
+/** A server as docker names it in config.json or /auth (`https://index.docker.io/v1/`, `host:port`), as a reference's domain. */
+export function serverDomain(server: string): string {
+  const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  return host === 'index.docker.io' ? 'docker.io' : host;
+}
+
 /** docker.io's registry is not at docker.io. */
 export function registryHost(domain: string): string {
   return domain === 'docker.io' ? 'registry-1.docker.io' : domain;

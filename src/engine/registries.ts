@@ -1,7 +1,5 @@
 import { invalidArgument } from '../base/errors';
-import { type Credentials, RegistryClient, RegistryUploader, registryHost } from '../distribution/client';
-
-export type { Credentials };
+import { type Credentials, RegistryClient, RegistryUploader, registryHost, serverDomain } from '../distribution/client';
 import { isInsecure } from '../distribution/insecure';
 import { choosePlatform, parsePlatform } from '../distribution/platform';
 import { type PullEvent, pullImage } from '../images/pull';
@@ -10,6 +8,8 @@ import type { ImageRecord, ImageStore } from '../images/store';
 import { type Index, type Manifest, hostPlatform, MediaType } from '../oci/image';
 import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../oci/reference';
 import type { EventBus } from './events';
+
+export { type Credentials, serverDomain };
 
 export interface PullRequest {
   reference: string;
@@ -35,8 +35,7 @@ export class Registries {
 
   /** docker's POST /auth: the registry accepts these credentials. */
   async login(server: string, credentials: Credentials): Promise<void> {
-    const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-    const client = this.client(host === 'index.docker.io' ? 'docker.io' : host, credentials);
+    const client = this.client(serverDomain(server), credentials);
     try {
       await client.login();
     } finally {
