@@ -20,6 +20,8 @@ export interface DaemonConfig {
   bridge: string;
   /** docker's insecure-registries: plain HTTP allowed (loopback ones always are). */
   insecureRegistries: string[];
+  /** Per-registry CA roots and client certificates, as docker's /etc/docker/certs.d. */
+  certsDir: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -35,6 +37,7 @@ export const DEFAULTS: DaemonConfig = {
   logLevel: 'info',
   bridge: 'berth0',
   insecureRegistries: [],
+  certsDir: '/etc/berth/certs.d',
 };
 
 const FLAGS: Record<string, keyof DaemonConfig> = {
@@ -50,6 +53,7 @@ const FLAGS: Record<string, keyof DaemonConfig> = {
   '-l': 'logLevel',
   '--bridge': 'bridge',
   '-b': 'bridge',
+  '--certs-dir': 'certsDir',
 };
 
 /** daemon.json keys Berth reads, by docker's names. */
@@ -65,6 +69,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'insecure-registries': 'insecureRegistries',
   runtimes: 'runtimes',
   bridge: 'bridge',
+  'certs-dir': 'certsDir',
 };
 
 export function parseDaemonArgs(argv: string[]): DaemonConfig {
@@ -98,6 +103,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
   cfg.logOpts = { ...DEFAULTS.logOpts, ...(file.logOpts as object) };
   cfg.dataRoot = path.resolve(cfg.dataRoot);
   cfg.execRoot = path.resolve(cfg.execRoot);
+  cfg.certsDir = path.resolve(cfg.certsDir);
   if (!cfg.host.startsWith('unix://')) throw invalidArgument(`only unix sockets are supported for -H, got ${cfg.host}`);
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw invalidArgument(`invalid bridge name ${cfg.bridge}: at most 15 letters, digits, '.', '_' or '-'`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw invalidArgument(`invalid log level: ${cfg.logLevel}`);

@@ -44,7 +44,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
     network: { bridge: cfg.bridge, cniPluginDirs },
-    insecureRegistries: cfg.insecureRegistries,
+    registries: { insecure: cfg.insecureRegistries, certsDir: cfg.certsDir },
     logger,
   });
   const socketPath = cfg.host.slice('unix://'.length);

@@ -13,7 +13,7 @@ import { Registry } from '../registry/registry';
 
 const USAGE = `Usage:
   berth registry serve [--addr 127.0.0.1:5000] [--root DIR] [--htpasswd FILE [--auth basic|token] [--access FILE]]
-                       [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]
+                       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--log-level LEVEL]
   berth registry gc [--root DIR] [--dry-run] [--delete-untagged] [--grace 1h] [--upload-ttl 24h]`;
 
 const DEFAULT_ROOT = '/var/lib/berth/registry';
@@ -38,7 +38,7 @@ function duration(s: string | undefined, dflt: number, flag: string): number {
 /** `berth registry serve|gc`: Berth's own registry, in this process. */
 export async function runRegistry(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub === 'serve') return serve(parseArgs(rest, ['--addr', '--root', '--htpasswd', '--auth', '--access', '--tls-cert', '--tls-key', '--log-level']));
+  if (sub === 'serve') return serve(parseArgs(rest, ['--addr', '--root', '--htpasswd', '--auth', '--access', '--tls-cert', '--tls-key', '--tls-client-ca', '--log-level']));
   if (sub === 'gc') return gc(parseArgs(rest, ['--root', '--dry-run', '--delete-untagged', '--grace', '--upload-ttl']));
   throw invalidArgument(USAGE);
 }
@@ -56,12 +56,16 @@ async function serve(f: Map<string, string>): Promise<void> {
   const cert = f.get('--tls-cert');
   const key = f.get('--tls-key');
   if (!cert !== !key) throw invalidArgument('--tls-cert and --tls-key go together');
+  const clientCa = f.get('--tls-client-ca');
+  if (clientCa && !cert) throw invalidArgument('--tls-client-ca needs --tls-cert and --tls-key');
 
   const unlock = lockFolder(root, 'registry.pid', 'registry');
   const registry = await Registry.open(root, { auth: mode, htpasswd: htpasswdFile && fs.readFileSync(htpasswdFile, 'utf8'), rules, logger });
   const handler = registry.handler(cert ? 'https' : 'http');
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => void handler(req, res);
-  const server = cert ? https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key!) }, onRequest) : http.createServer(onRequest);
+  // distribution's http.tls.clientcas: only clients with a certificate these CAs signed are served.
+  const mutual = clientCa ? { ca: fs.readFileSync(clientCa), requestCert: true, rejectUnauthorized: true } : {};
+  const server = cert ? https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key!), ...mutual }, onRequest) : http.createServer(onRequest);
   // Big blobs stream for minutes; idle keep-alive connections are what the timeouts are for.
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(portText), host, resolve));

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
+import * as tls from 'node:tls';
 import { BerthError, errorMessage, invalidArgument, notFound, unauthorized, unavailable } from '../base/errors';
 import { type Digest, isDigest, sha256 } from '../oci/digest';
 import { MediaType } from '../oci/image';
+import type { RegistryTls } from './certs';
 
 /** What docker's X-Registry-Auth and config.json carry for one registry. */
 export interface Credentials {
@@ -20,6 +22,10 @@ export interface ClientOptions {
   credentials?: Credentials;
   /** Plain HTTP (and unverified TLS) allowed: docker's insecure-registries. */
   insecure: boolean;
+  /** The registry's certs.d: TLS verified with these roots (and this client certificate), HTTPS only, even when insecure. */
+  tls?: RegistryTls;
+  /** Where the registry's certs.d folder would be, named in TLS errors. */
+  certsFolder?: string;
   userAgent?: string;
 }
 
@@ -70,7 +76,9 @@ export class RegistryClient {
     readonly host: string,
     private readonly o: ClientOptions,
   ) {
-    this.agent = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !o.insecure }) };
+    const t = o.tls;
+    const tlsOptions: https.AgentOptions = t ? { ca: [...tls.rootCertificates, ...t.ca], cert: t.cert, key: t.key, rejectUnauthorized: true } : { rejectUnauthorized: !o.insecure };
+    this.agent = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8, ...tlsOptions }) };
   }
 
   close(): void {
@@ -81,7 +89,7 @@ export class RegistryClient {
   /** Finds the scheme and the auth challenge (GET /v2/); once. */
   async ping(): Promise<void> {
     if (this.base) return;
-    const schemes = this.o.insecure ? ['https', 'http'] : ['https'];
+    const schemes = this.o.insecure && !this.o.tls ? ['https', 'http'] : ['https'];
     let last: unknown;
     for (const scheme of schemes) {
       try {
@@ -95,9 +103,23 @@ export class RegistryClient {
         last = e;
       }
     }
+    throw unavailable(`registry ${this.host} cannot be reached: ${errorMessage(last)}${this.hint(last)}`);
+  }
+
+  /** What the user can do about a failed handshake. */
+  private hint(e: unknown): string {
+    const text = `${(e as NodeJS.ErrnoException)?.code} ${errorMessage(e)}`;
+    const folder = this.o.tls?.folder ?? this.o.certsFolder;
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(text) && !/CERTIFICATE_REQUIRED/.test(text)) {
+      return folder ? ` (to trust the registry's certificate, place its CA at ${folder}/ca.crt${this.o.tls ? '' : ", or list the registry in the daemon's insecure-registries"})` : '';
+    }
+    if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ECONNRESET/.test(text) && folder) return ` (if the registry asks for a client certificate, place it at ${folder}/client.cert with its key at ${folder}/client.key)`;
     // A TLS handshake that fails on the protocol is an HTTP registry, which must be named insecure.
-    const httpOnly = !this.o.insecure && /EPROTO|wrong version number|SSL/i.test(`${(last as NodeJS.ErrnoException)?.code} ${errorMessage(last)}`);
-    throw unavailable(`registry ${this.host} cannot be reached: ${errorMessage(last)}${httpOnly ? " (an HTTP registry must be listed in the daemon's insecure-registries)" : ''}`);
+    if (/EPROTO|wrong version number|SSL/i.test(text)) {
+      if (this.o.tls) return ` (the registry speaks plain HTTP, yet ${this.o.tls.folder} asks for TLS)`;
+      if (!this.o.insecure) return " (an HTTP registry must be listed in the daemon's insecure-registries)";
+    }
+    return '';
   }
 
   private raw(method: string, url: string, o: { headers?: Record<string, string | number>; body?: Buffer | Readable }): Promise<http.IncomingMessage> {

@@ -1,6 +1,7 @@
 import type { Logger } from '../base/log';
 import type { LogLimits } from './logs';
 import type { NetworkConfig } from './networks';
+import type { RegistrySettings } from './registries';
 
 /** What the engine needs from the daemon's configuration. */
 export interface EngineConfig {
@@ -19,7 +20,6 @@ export interface EngineConfig {
   /** Run every container with --init unless it says otherwise. */
   defaultInit: boolean;
   network: NetworkConfig;
-  /** Registries spoken to over plain HTTP besides loopback ones (host, host:port or CIDR). */
-  insecureRegistries: string[];
+  registries: RegistrySettings;
   logger: Logger;
 }

@@ -61,7 +61,7 @@ export class Engine {
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
     const views = new Views(path.join(cfg.execRoot, 'views'));
-    const registries = new Registries(imageStore, events, cfg.insecureRegistries);
+    const registries = new Registries(imageStore, events, cfg.registries);
     const builds = new BuildService(cfg, containers, imageStore, views, events, registries);
     const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries);
     await execs.restore(await inventoryOf({ cfg, containers }));

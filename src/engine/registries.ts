@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import { invalidArgument } from '../base/errors';
+import { readRegistryTls } from '../distribution/certs';
 import { type Credentials, RegistryClient, RegistryUploader, registryHost, serverDomain } from '../distribution/client';
 import { isInsecure } from '../distribution/insecure';
 import { choosePlatform, parsePlatform } from '../distribution/platform';
@@ -19,6 +21,14 @@ export interface PullRequest {
   signal?: AbortSignal;
 }
 
+/** How the daemon speaks to registries. */
+export interface RegistrySettings {
+  /** Spoken to over plain HTTP (or unverified TLS) besides loopback ones: host, host:port or CIDR. */
+  insecure: string[];
+  /** docker's /etc/docker/certs.d: `<host[:port]>/ca.crt`, `client.cert`, `client.key`. */
+  certsDir: string;
+}
+
 const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
 
 /** Pull, push and login against registries (docker's pull, push, login; POST /images/create, /images/{name}/push, /auth). */
@@ -26,11 +36,18 @@ export class Registries {
   constructor(
     private readonly store: ImageStore,
     private readonly events: EventBus,
-    private readonly insecureRegistries: string[],
+    private readonly settings: RegistrySettings,
   ) {}
 
   client(domain: string, credentials?: Credentials): RegistryClient {
-    return new RegistryClient(registryHost(domain), { insecure: isInsecure(domain, this.insecureRegistries), credentials, userAgent: 'berth/0.1' });
+    const host = registryHost(domain);
+    return new RegistryClient(host, {
+      insecure: isInsecure(domain, this.settings.insecure),
+      tls: readRegistryTls(this.settings.certsDir, host),
+      certsFolder: path.join(this.settings.certsDir, host),
+      credentials,
+      userAgent: 'berth/0.1',
+    });
   }
 
   /** docker's POST /auth: the registry accepts these credentials. */

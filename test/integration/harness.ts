@@ -60,6 +60,8 @@ export class TestDaemon {
   readonly cgroupParent = `/berth-it-${this.tag}`;
   /** The default bridge network's Linux bridge. */
   readonly bridge = `bt${this.tag}`;
+  /** Its own certs.d, so that the host's /etc/berth/certs.d never changes a test. */
+  readonly certsDir = path.join(this.dir, 'certs.d');
   private proc?: ChildProcess;
   log = '';
 
@@ -68,7 +70,7 @@ export class TestDaemon {
   }
 
   async start(extra: string[] = []): Promise<void> {
-    this.proc = spawn(BERTH, ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridge, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(BERTH, ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridge, '--certs-dir', this.certsDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
     for (let i = 0; i < 400; i++) {
