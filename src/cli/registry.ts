@@ -1,14 +1,24 @@
 import type { ApiClient } from '../client/client';
 import { invalidArgument } from '../base/errors';
-import { familiarString, formatReference, parseReference } from '../oci/reference';
+import { familiarString, formatReference, parseReference, type Reference } from '../oci/reference';
 import { credentialsFor, registryAuthHeader, removeCredentials, serverKey, serverOf, storeCredentials } from './credentials';
 import { bool, type Parsed, str } from './flags';
 import { type ProgressMessage, showPullProgress } from './progress';
 
-/** `berth pull [-q] [--platform os/arch] NAME[:TAG|@DIGEST]` */
+/**
+ * A reference as `pull`/`push` send it: without `-a`, a bare name means
+ * `latest`; with `-a` (every tag), a tag or digest is refused, as docker's.
+ */
+function targetOf(p: Parsed): Reference {
+  const all = bool(p, 'all-tags');
+  const ref = parseReference(p.args[0], { defaultTag: !all });
+  if (all && (ref.tag || ref.digest)) throw invalidArgument('tag can\'t be used with --all-tags/-a');
+  return ref;
+}
+
+/** `berth pull [-a] [-q] [--platform os/arch] NAME[:TAG|@DIGEST]` */
 export async function pull(api: ApiClient, p: Parsed): Promise<number> {
-  if (bool(p, 'all-tags')) throw invalidArgument('--all-tags is not supported: pull the tags one by one');
-  const ref = parseReference(p.args[0]);
+  const ref = targetOf(p);
   const fromImage = familiarString({ ...ref, tag: undefined, digest: undefined });
   const messages = api.jsonLines<ProgressMessage>('POST', '/images/create', {
     query: { fromImage, tag: ref.digest ?? ref.tag, platform: str(p, 'platform') },
@@ -56,10 +66,10 @@ export async function logout(_api: ApiClient, p: Parsed): Promise<number> {
   return 0;
 }
 
-/** `berth push [-q] NAME[:TAG]` */
+/** `berth push [-a] [-q] NAME[:TAG]` */
 export async function push(api: ApiClient, p: Parsed): Promise<number> {
-  if (bool(p, 'all-tags')) throw invalidArgument('--all-tags is not supported: push the tags one by one');
-  const ref = parseReference(p.args[0]);
+  const ref = targetOf(p);
+  if (ref.digest) throw invalidArgument(`cannot push a digest reference: ${p.args[0]}`);
   const name = familiarString({ ...ref, tag: undefined, digest: undefined });
   const messages = api.jsonLines<ProgressMessage>('POST', `/images/${name}/push`, {
     query: { tag: ref.tag },

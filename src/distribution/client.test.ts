@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import { test } from 'node:test';
 import { MediaType } from '../oci/image';
-import { parseChallenge, registryHost } from './client';
+import { parseChallenge, RegistryClient, registryHost } from './client';
 import { isInsecure } from './insecure';
 import { choosePlatform, parsePlatform } from './platform';
 
@@ -35,4 +36,30 @@ test('platforms: parsed as docker writes them; an index gives the matching manif
   assert.equal(choosePlatform(index, { os: 'linux', architecture: 'arm', variant: 'v7' }).digest, 'sha256:' + 'c'.repeat(64));
   assert.equal(choosePlatform(index, { os: 'linux', architecture: 'amd64' }).digest, 'sha256:' + 'a'.repeat(64));
   assert.throws(() => choosePlatform(index, { os: 'linux', architecture: 's390x' }), /no matching manifest for linux\/s390x .*linux\/amd64, linux\/arm\/v6, linux\/arm\/v7/);
+});
+
+test('tags: every page is followed through its Link header, relative or absolute', async (t) => {
+  const all = ['1', '2', '3', '4', '5'];
+  const asked: string[] = [];
+  const server = http.createServer((req, res) => {
+    asked.push(req.url!);
+    if (req.url === '/v2/') return void res.end('{}');
+    const u = new URL(req.url!, 'http://x');
+    const from = u.searchParams.has('last') ? all.indexOf(u.searchParams.get('last')!) + 1 : 0;
+    const page = all.slice(from, from + 2);
+    if (from + 2 < all.length) {
+      const next = `/v2/lib/app/tags/list?n=2&last=${page[page.length - 1]}`;
+      res.setHeader('Link', `<${from === 0 ? next : `http://${req.headers.host}${next}`}>; rel="next"`);
+    }
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ name: 'lib/app', tags: page }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = new RegistryClient(`127.0.0.1:${(server.address() as { port: number }).port}`, { insecure: true });
+  t.after(() => {
+    client.close();
+    server.close();
+  });
+  assert.deepEqual(await client.tags('lib/app'), all);
+  assert.deepEqual(asked.filter((u) => u.includes('tags')), ['/v2/lib/app/tags/list', '/v2/lib/app/tags/list?n=2&last=2', '/v2/lib/app/tags/list?n=2&last=4']);
 });

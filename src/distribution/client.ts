@@ -234,6 +234,21 @@ export class RegistryClient {
     return { digest, mediaType, body };
   }
 
+  /** Every tag of a repository, following the `Link: <...>; rel="next"` pages. */
+  async tags(repo: string): Promise<string[]> {
+    const out: string[] = [];
+    let next: string | undefined = `/v2/${repo}/tags/list`;
+    for (let page = 0; next && page < 10_000; page++) {
+      const res = await this.request('GET', next, { scope: `repository:${repo}:pull` });
+      const body = await readAll(res, 16 << 20);
+      if (res.statusCode !== 200) throw failure(this.host, repo, res.statusCode!, body, 'repository');
+      out.push(...((JSON.parse(body.toString('utf8')) as { tags?: string[] | null }).tags ?? []));
+      const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
+      next = link ? this.resolve(link[1]) : undefined;
+    }
+    return out;
+  }
+
   /** A blob's bytes from `offset` on (a resumed download). */
   async blob(repo: string, digest: Digest, offset = 0): Promise<{ stream: Readable; total?: number; offset: number }> {
     const res = await this.request('GET', `/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull`, headers: offset ? { Range: `bytes=${offset}-` } : {} });
@@ -338,7 +353,7 @@ function errorText(body: Buffer): string {
 /** A registry's refusal as a domain error, worded as docker words it. */
 export function failure(host: string, repo: string, status: number, body: Buffer, what: string): BerthError {
   const text = errorText(body);
-  if ((status === 401 || status === 403) && what !== 'manifest' && what !== 'blob') return unauthorized(`${host}/${repo}: ${text || 'requested access to the resource is denied'}`);
+  if ((status === 401 || status === 403) && !['manifest', 'blob', 'repository'].includes(what)) return unauthorized(`${host}/${repo}: ${text || 'requested access to the resource is denied'}`);
   if (status === 401 || status === 403) return unauthorized(`pull access denied for ${host}/${repo}, repository does not exist or may require 'docker login': ${text || 'denied'}`);
   if (status === 404) return notFound(`${what} unknown: ${host}/${repo}: ${text || 'not found'}`);
   if (status >= 400 && status < 500) return invalidArgument(`${host}/${repo}: ${text || `status ${status}`}`);

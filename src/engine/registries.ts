@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { invalidArgument } from '../base/errors';
+import { invalidArgument, notFound } from '../base/errors';
 import { readRegistryTls } from '../distribution/certs';
 import { type Credentials, RegistryClient, RegistryUploader, registryHost, serverDomain } from '../distribution/client';
 import { isInsecure } from '../distribution/insecure';
@@ -11,7 +11,7 @@ import { type Index, type Manifest, hostPlatform, MediaType } from '../oci/image
 import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../oci/reference';
 import type { EventBus } from './events';
 
-export { type Credentials, serverDomain };
+export { type Credentials, type PullEvent, serverDomain };
 
 export interface PullRequest {
   reference: string;
@@ -91,6 +91,57 @@ export class Registries {
     } finally {
       client.close();
     }
+  }
+
+  /**
+   * docker's `push -a` (a name without tag): every tag of the repository
+   * here, one after another, told as one push; `onPushed` hears each tag's
+   * digest as it lands.
+   */
+  async pushAllTags(repository: string, o: { credentials?: Credentials; onProgress?: (e: PullEvent) => void; onPushed?: (tag: string, digest: string) => void } = {}): Promise<void> {
+    const ref = parseReference(repository, { defaultTag: false });
+    if (ref.tag || ref.digest) throw invalidArgument(`${repository}: a repository without tag or digest pushes all its tags`);
+    const tags = this.store.tagsIn(repositoryName(ref));
+    if (!tags.length) throw notFound(`An image does not exist locally with the tag: ${familiarRepository(ref)}`);
+    let told = false;
+    const onProgress = (e: PullEvent) => {
+      if (e.status.startsWith('The push refers to repository')) {
+        if (told) return;
+        told = true;
+      }
+      o.onProgress?.(e);
+    };
+    for (const tag of tags) {
+      const { digest } = await this.push(formatReference({ ...ref, tag }), { credentials: o.credentials, onProgress });
+      o.onPushed?.(tag, digest);
+    }
+  }
+
+  /**
+   * docker's `pull -a` (a name without tag): every tag the registry lists,
+   * one after another, with one closing status line as docker's.
+   */
+  async pullAllTags(r: PullRequest): Promise<void> {
+    const ref = parseReference(r.reference, { defaultTag: false });
+    if (ref.tag || ref.digest) throw invalidArgument(`${r.reference}: a repository without tag or digest pulls all its tags`);
+    const client = this.client(ref.domain, r.credentials);
+    let tags: string[];
+    try {
+      tags = await client.tags(ref.path);
+    } finally {
+      client.close();
+    }
+    if (!tags.length) throw notFound(`${familiarRepository(ref)}: the registry lists no tags`);
+    let newer = false;
+    const onProgress = (e: PullEvent) => {
+      if (!e.status.startsWith('Status: ')) return r.onProgress?.(e);
+      newer ||= e.status.startsWith('Status: Downloaded newer');
+    };
+    for (const tag of tags) {
+      if (r.signal?.aborted) throw r.signal.reason;
+      await this.pull({ ...r, reference: formatReference({ ...ref, tag }), onProgress });
+    }
+    r.onProgress?.({ status: `Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarRepository(ref)}` });
   }
 
   /**

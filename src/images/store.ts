@@ -127,6 +127,15 @@ export class ImageStore {
       .sort();
   }
 
+  /** The tags of a repository (canonical: `docker.io/library/busybox`) that name images here. */
+  tagsIn(repository: string): string[] {
+    const prefix = `${repository}:`;
+    return Object.keys(this.names)
+      .filter((k) => k.startsWith(prefix) && !/[/@:]/.test(k.slice(prefix.length)))
+      .map((k) => k.slice(prefix.length))
+      .sort();
+  }
+
   /**
    * Finds an image by name (`busybox`, `x:1`, `x@sha256:..`), full id, or
    * unique id prefix of at least 4 hex digits.

@@ -221,6 +221,30 @@ describe('pull: from registries into the engine', () => {
     assert.equal((await d.docker(['run', '--rm', `${reg.addr}/lib/busybox:1`, 'echo', 'docker pulled'])).stdout.trim(), 'docker pulled');
   });
 
+  test('pull -a brings every tag the registry lists, with one closing status; a tag with -a is refused; docker\'s pull -a too', async () => {
+    const bb = fs.readFileSync(busyboxTar());
+    for (const tag of ['1', '2']) await pushLayers(reg, 'lib/multi', tag, [bb]);
+    await pushLayers(reg, 'lib/multi', '3', [bb, await tarOf([['three', 'three']])]);
+    const repo = `${reg.addr}/lib/multi`;
+    const out = await d.ok(['pull', '-a', repo]);
+    for (const tag of ['1', '2', '3']) assert.match(out, new RegExp(`^${tag}: Pulling from ${repo}$`, 'm'));
+    assert.equal((out.match(/^Digest: sha256:/gm) ?? []).length, 3, out);
+    assert.equal((out.match(/Status: /g) ?? []).length, 1, out);
+    assert.match(out, new RegExp(`Status: Downloaded newer image for ${repo}\n${repo}$`));
+    assert.deepEqual((await d.ok(['images', '--format', '{{.Tag}}', repo])).split('\n').sort(), ['1', '2', '3']);
+    assert.equal(await d.ok(['run', '--rm', `${repo}:3`, 'cat', '/three']), 'three');
+    const tagged = await d.berth(['pull', '-a', `${repo}:1`]);
+    assert.notEqual(tagged.code, 0);
+    assert.match(tagged.stderr, /tag can't be used with --all-tags\/-a/);
+    const none = await d.berth(['pull', '-a', `${reg.addr}/lib/nothing`]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /lib\/nothing/);
+    const docker = await d.docker(['pull', '-a', repo]);
+    assert.equal(docker.code, 0, docker.stderr);
+    assert.match(docker.stdout, new RegExp(`Status: Image is up to date for ${repo}`));
+    await d.ok(['rmi', `${repo}:1`, `${repo}:2`, `${repo}:3`]);
+  });
+
   test('nothing of the pulls is left behind but images: no unpacking snapshots, no partial downloads', async () => {
     const snaps = fs.readdirSync(path.join(d.dataRoot, 'snapshots')).map((dir) => JSON.parse(fs.readFileSync(path.join(d.dataRoot, 'snapshots', dir, 'info.json'), 'utf8')));
     assert.deepEqual(snaps.filter((s) => s.kind !== 'committed').map((s) => s.name), []);

@@ -86,6 +86,28 @@ describe('push: from the engine to registries', () => {
     await d.ok(['rmi', `${reg.addr}/alice/nocreds:1`]);
   });
 
+  test('push -a pushes every tag of the repository here, naming the repository once; docker\'s push -a too', async () => {
+    const repo = `${reg.addr}/alice/all`;
+    for (const tag of ['1', '2', 'x']) await d.ok(['tag', 'busybox', `${repo}:${tag}`]);
+    await d.ok(['tag', 'busybox', `${reg.addr}/alice/other:1`]);
+    const out = await ok(['push', '-a', repo]);
+    assert.equal((out.match(/The push refers to repository/g) ?? []).length, 1, out);
+    for (const tag of ['1', '2', 'x']) assert.match(out, new RegExp(`^${tag}: digest: sha256:[a-f0-9]{64} size: \\d+$`, 'm'));
+    const listed = await exec('skopeo', ['list-tags', '--tls-verify=false', '--creds', 'alice:wonderland', `docker://${repo}`]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout).Tags.sort(), ['1', '2', 'x'], 'alice/other stays here');
+    const tagged = await berth(['push', '-a', `${repo}:1`]);
+    assert.match(tagged.stderr, /tag can't be used with --all-tags\/-a/);
+    const none = await berth(['push', '-a', `${reg.addr}/alice/none`]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /An image does not exist locally with the tag: .*alice\/none/);
+    await d.ok(['tag', 'busybox', `${repo}:y`]);
+    const docker = await exec('docker', ['-H', d.host, 'push', '-a', repo], { env });
+    assert.equal(docker.code, 0, docker.stderr);
+    assert.match(docker.stdout, /^y: digest: sha256:/m);
+    await d.ok(['rmi', `${repo}:1`, `${repo}:2`, `${repo}:x`, `${repo}:y`, `${reg.addr}/alice/other:1`]);
+  });
+
   test('the docker CLI pushes through Berth, with the credentials of its own login', async () => {
     await d.ok(['tag', 'busybox', `${reg.addr}/alice/docker:1`]);
     const login = await exec('docker', ['-H', d.host, 'login', '-u', 'alice', '--password-stdin', reg.addr], { env: { DOCKER_CONFIG: path.join(distDir, 'dc2') }, input: 'wonderland\n' });

@@ -1,5 +1,6 @@
 import { BerthError } from '../../base/errors';
 import type { Engine } from '../../engine/engine';
+import type { PullEvent } from '../../engine/registries';
 import { parseFilters } from '../../engine/present';
 import { familiarString, parseReference } from '../../oci/reference';
 import { qBool, type Router, sendJson } from '../router';
@@ -25,8 +26,11 @@ export function imageRoutes(r: Router, engine: Engine): void {
       // docker sends the tag apart (fromImage=busybox&tag=1.36), or a digest as the tag.
       const tag = q.get('tag');
       const reference = tag ? `${fromImage}${tag.includes(':') ? '@' : ':'}${tag}` : fromImage;
+      // A name with neither tag nor digest is docker's `pull -a` (its CLI sends `latest` otherwise).
+      const ref = parseReference(reference, { defaultTag: false });
+      const pull = ref.tag || ref.digest ? engine.registries.pull.bind(engine.registries) : engine.registries.pullAllTags.bind(engine.registries);
       return progressResponse(ctx, async (emit) => {
-        await engine.registries.pull({ reference, platform: q.get('platform') || undefined, credentials: registryAuth(ctx), onProgress: (e) => emit(progressMessage(e)), signal: hangup(ctx) });
+        await pull({ reference, platform: q.get('platform') || undefined, credentials: registryAuth(ctx), onProgress: (e) => emit(progressMessage(e)), signal: hangup(ctx) });
       });
     }
     if (q.get('fromSrc') !== '-') throw new BerthError('invalid_argument', 'import from a URL is not supported; send the archive as the body (fromSrc=-)');
@@ -47,9 +51,13 @@ export function imageRoutes(r: Router, engine: Engine): void {
   r.add('POST', '/images/(.+)/push', async (ctx) => {
     const tag = ctx.query.get('tag');
     const reference = `${ctx.params[0]}${tag ? `:${tag}` : ''}`;
+    const ref = parseReference(reference, { defaultTag: false });
     await progressResponse(ctx, async (emit) => {
-      const { digest } = await engine.registries.push(reference, { credentials: registryAuth(ctx), onProgress: (e) => emit(progressMessage(e)) });
-      emit({ progressDetail: {}, aux: { Tag: tag || 'latest', Digest: digest } });
+      const o = { credentials: registryAuth(ctx), onProgress: (e: PullEvent) => emit(progressMessage(e)) };
+      // Without a tag, docker pushes every tag of the repository.
+      if (!ref.tag && !ref.digest) return engine.registries.pushAllTags(reference, { ...o, onPushed: (t, digest) => emit({ progressDetail: {}, aux: { Tag: t, Digest: digest } }) });
+      const { digest } = await engine.registries.push(reference, o);
+      emit({ progressDetail: {}, aux: { Tag: ref.tag, Digest: digest } });
     });
   });
 
