@@ -299,6 +299,52 @@ describe('pull and login against registries that want credentials, and distribut
     assert.equal((await exec('docker', ['-H', d.host, 'pull', ref], { env })).code, 0);
   });
 
+  test('a credential helper keeps the secret: login stores through it, config.json only names the registry; berth and docker pull with it; logout erases', async () => {
+    const bin = path.join(distDir, 'helper-bin');
+    const store = path.join(bin, 'store.json');
+    fs.mkdirSync(bin);
+    // docker's credential helper protocol over a JSON file: get/store/erase/list, the request on stdin.
+    fs.writeFileSync(path.join(bin, 'docker-credential-berthtest'), `#!/usr/bin/env node
+const fs = require('fs');
+const file = ${JSON.stringify(store)};
+const db = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+const input = fs.readFileSync(0, 'utf8').trim();
+const missing = () => { process.stdout.write('credentials not found in native keychain'); process.exit(1); };
+switch (process.argv[2]) {
+  case 'store': { const c = JSON.parse(input); db[c.ServerURL] = c; fs.writeFileSync(file, JSON.stringify(db)); break; }
+  case 'get': if (!db[input]) missing(); process.stdout.write(JSON.stringify(db[input])); break;
+  case 'erase': if (!db[input]) missing(); delete db[input]; fs.writeFileSync(file, JSON.stringify(db)); break;
+  case 'list': process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(db).map(([k, v]) => [k, v.Username])))); break;
+  default: process.exit(2);
+}
+`, { mode: 0o755 });
+    const config = path.join(distDir, 'helper-config');
+    fs.mkdirSync(config);
+    fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ credsStore: 'berthtest' }));
+    const henv = { DOCKER_CONFIG: config, PATH: `${bin}:${process.env.PATH}` };
+    const ref = `${reg.addr}/alice/app:1`;
+    assert.equal((await d.berth(['login', '-u', 'alice', '--password-stdin', reg.addr], { env: henv, input: 'wonderland\n' })).stdout.trim(), 'Login Succeeded');
+    assert.deepEqual(JSON.parse(fs.readFileSync(store, 'utf8'))[reg.addr], { ServerURL: reg.addr, Username: 'alice', Secret: 'wonderland' });
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(config, 'config.json'), 'utf8')), { credsStore: 'berthtest', auths: { [reg.addr]: {} } }, 'no secret in config.json');
+    await d.ok(['rmi', ref]);
+    const pulled = await d.berth(['pull', ref], { env: henv });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    await d.ok(['rmi', ref]);
+    const docker = await exec('docker', ['-H', d.host, 'pull', ref], { env: henv });
+    assert.equal(docker.code, 0, docker.stderr);
+    assert.match((await d.berth(['logout', reg.addr], { env: henv })).stdout, /Removing login credentials/);
+    assert.deepEqual(JSON.parse(fs.readFileSync(store, 'utf8')), {});
+    await d.ok(['rmi', ref]);
+    const afterLogout = await d.berth(['pull', ref], { env: henv });
+    assert.notEqual(afterLogout.code, 0);
+    assert.match(afterLogout.stderr, /pull access denied/);
+    // A helper that is not installed is named, and nothing is stored.
+    fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ credHelpers: { [reg.addr]: 'absent' } }));
+    const absent = await d.berth(['login', '-u', 'alice', '--password-stdin', reg.addr], { env: henv, input: 'wonderland\n' });
+    assert.notEqual(absent.code, 0);
+    assert.match(absent.stderr, /docker-credential-absent is not in PATH/);
+  });
+
   test('Berth pulls from Debian\'s docker-registry (distribution 2.8)', { skip: spawnSync('sh', ['-c', 'command -v docker-registry']).status !== 0 && 'docker-registry is not installed' }, async () => {
     await distribution.start();
     const port = distribution.port;
