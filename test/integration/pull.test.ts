@@ -223,9 +223,9 @@ describe('pull: from registries into the engine', () => {
 
   test('pull -a brings every tag the registry lists, with one closing status; a tag with -a is refused; docker\'s pull -a too', async () => {
     const bb = fs.readFileSync(busyboxTar());
-    for (const tag of ['1', '2']) await pushLayers(reg, 'lib/multi', tag, [bb]);
-    await pushLayers(reg, 'lib/multi', '3', [bb, await tarOf([['three', 'three']])]);
-    const repo = `${reg.addr}/lib/multi`;
+    for (const tag of ['1', '2']) await pushLayers(reg, 'lib/alltags', tag, [bb]);
+    await pushLayers(reg, 'lib/alltags', '3', [bb, await tarOf([['three', 'three']])]);
+    const repo = `${reg.addr}/lib/alltags`;
     const out = await d.ok(['pull', '-a', repo]);
     for (const tag of ['1', '2', '3']) assert.match(out, new RegExp(`^${tag}: Pulling from ${repo}$`, 'm'));
     assert.equal((out.match(/^Digest: sha256:/gm) ?? []).length, 3, out);
