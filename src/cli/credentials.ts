@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { invalidArgument } from '../base/errors';
+import { errorMessage, invalidArgument } from '../base/errors';
 import { parseReference } from '../oci/reference';
 
 /** docker's key for Docker Hub in config.json. */
@@ -70,6 +70,20 @@ function callHelper(name: string, action: 'get' | 'store' | 'erase' | 'list', in
   return r.stdout;
 }
 
+/**
+ * Reading through a helper that is missing or broken (a config.json copied
+ * from Docker Desktop names `desktop`) warns and goes on without
+ * credentials, where docker fails even pulls of public images.
+ */
+function tolerant(read: () => string | undefined, what: string): string | undefined {
+  try {
+    return read();
+  } catch (e) {
+    process.stderr.write(`WARNING: ${errorMessage(e)}; going on without saved credentials for ${what}\n`);
+    return undefined;
+  }
+}
+
 /** The config key of a registry: its host, or docker's URL for Docker Hub. */
 export function serverKey(server: string): string {
   const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
@@ -85,7 +99,7 @@ export function credentialsFor(server: string): Login | undefined {
   const cfg = readConfig();
   const helper = helperFor(cfg, key);
   if (helper) {
-    const out = callHelper(helper, 'get', key);
+    const out = tolerant(() => callHelper(helper, 'get', key), key);
     if (!out) return undefined;
     const c = JSON.parse(out) as { Username?: string; Secret?: string };
     if (!c.Secret) return undefined;
@@ -110,7 +124,7 @@ export function registryAuthHeader(server: string): Record<string, string> {
 export function registryConfigHeader(): Record<string, string> {
   const cfg = readConfig();
   const keys = new Set([...Object.keys(cfg.auths ?? {}), ...Object.keys(cfg.credHelpers ?? {})]);
-  if (cfg.credsStore) for (const k of Object.keys(JSON.parse(callHelper(cfg.credsStore, 'list', '') || '{}'))) keys.add(k);
+  if (cfg.credsStore) for (const k of Object.keys(JSON.parse(tolerant(() => callHelper(cfg.credsStore!, 'list', ''), 'every registry') || '{}'))) keys.add(k);
   const all: Record<string, Login> = {};
   for (const key of keys) {
     const c = credentialsFor(key);

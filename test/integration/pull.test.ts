@@ -338,8 +338,11 @@ switch (process.argv[2]) {
     const afterLogout = await d.berth(['pull', ref], { env: henv });
     assert.notEqual(afterLogout.code, 0);
     assert.match(afterLogout.stderr, /pull access denied/);
-    // A helper that is not installed is named, and nothing is stored.
+    // A helper that is not installed: reads warn and go on without credentials; a login fails naming it, and nothing is stored.
     fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ credHelpers: { [reg.addr]: 'absent' } }));
+    const anonymous = await d.berth(['pull', ref], { env: henv });
+    assert.match(anonymous.stderr, /WARNING: docker-credential-absent is not in PATH .*going on without saved credentials/);
+    assert.match(anonymous.stderr, /pull access denied/);
     const absent = await d.berth(['login', '-u', 'alice', '--password-stdin', reg.addr], { env: henv, input: 'wonderland\n' });
     assert.notEqual(absent.code, 0);
     assert.match(absent.stderr, /docker-credential-absent is not in PATH/);
