@@ -3,6 +3,7 @@
 const layers = {
   base: [],
   oci: ['base'],
+  host: ['base'],
   content: ['base', 'oci'],
   snapshots: ['base', 'oci'],
   images: ['base', 'oci', 'content', 'snapshots'],
@@ -11,11 +12,11 @@ const layers = {
   network: ['base', 'oci'],
   registry: ['base', 'oci', 'content'],
   distribution: ['base', 'oci', 'content'],
-  engine: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'distribution'],
+  engine: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'distribution'],
   api: ['base', 'oci', 'engine'],
   client: ['base', 'oci'],
   cli: ['base', 'oci', 'client'],
-  daemon: ['base', 'oci', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution'],
+  daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution'],
 };
 
 const forbidden = Object.entries(layers).map(([layer, allowed]) => ({

@@ -8,7 +8,7 @@ import { bootstrapImage, buildImage } from './build';
 import { cp } from './cp';
 import { bool, type FlagSpec, list, parseFlags, type Parsed, str } from './flags';
 import { login, logout, prefetch, pull, push } from './registry';
-import { ago, binarySize, humanSize, shortCommand } from './output';
+import { ago, binarySize, humanSize, shortCommand, warn } from './output';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
 import { compileTemplate, renderFormat, tabulate } from './template';
 
@@ -223,7 +223,7 @@ async function progress(lines: AsyncIterable<{ status?: string; stream?: string;
   }
 }
 
-const UPDATE_FLAGS = CREATE_FLAGS.filter((x) => ['memory', 'memory-swap', 'memory-reservation', 'cpus', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'pids-limit', 'blkio-weight', 'restart', 'network-ingress-rate', 'network-egress-rate'].includes(x.name));
+const UPDATE_FLAGS = CREATE_FLAGS.filter((x) => ['memory', 'memory-swap', 'memory-reservation', 'kernel-memory', 'cpus', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'pids-limit', 'blkio-weight', 'restart', 'network-ingress-rate', 'network-egress-rate'].includes(x.name));
 
 const containerCmds: Record<string, Command> = {
   run: { flags: CREATE_FLAGS, stopAtFirstArg: true, minArgs: 1, usage: 'run [OPTIONS] IMAGE [COMMAND] [ARG...]', run: runContainer },
@@ -231,7 +231,8 @@ const containerCmds: Record<string, Command> = {
     flags: CREATE_FLAGS, stopAtFirstArg: true, minArgs: 1, usage: 'create [OPTIONS] IMAGE [COMMAND] [ARG...]',
     run: async (api, p) => {
       const { name, body } = createBody(p);
-      const r = await api.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+      const r = await api.json<{ Id: string; Warnings?: string[] }>('POST', '/containers/create', { query: { name }, body });
+      warn(r.Warnings);
       write(r.Id + '\n');
     },
   },
@@ -309,9 +310,11 @@ const containerCmds: Record<string, Command> = {
     run: (api, p) => {
       const h = createBody({ ...p, args: ['x'] }).body.HostConfig as Record<string, unknown>;
       const body: Record<string, unknown> = {};
-      for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate']) body[k] = h[k];
+      for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'KernelMemory', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate']) body[k] = h[k];
       return each(p.args, async (n) => {
-        await api.json('POST', `/containers/${encodeURIComponent(n)}/update`, { body });
+        const r = await api.json<{ Warnings?: string[] }>('POST', `/containers/${encodeURIComponent(n)}/update`, { body });
+        // docker prints these on stdout among the names; stderr keeps the names parseable.
+        warn(r.Warnings);
         write(n + '\n');
       });
     },
@@ -578,6 +581,8 @@ const systemCmds: Record<string, Command> = {
       if (format) return void write(compileTemplate(format).execute(i) + '\n');
       const keys = ['Containers', 'ContainersRunning', 'ContainersPaused', 'ContainersStopped', 'Images', 'ServerVersion', 'Driver', 'LoggingDriver', 'CgroupDriver', 'CgroupVersion', 'DefaultRuntime', 'KernelVersion', 'OperatingSystem', 'NCPU', 'MemTotal', 'DockerRootDir'];
       write(keys.map((k) => ` ${k}: ${k === 'MemTotal' ? binarySize(i[k] as number) : String(i[k])}\n`).join(''));
+      // As the docker CLI: what the host lacks, on stderr after the rest.
+      for (const w of (i.Warnings as string[] | null) ?? []) process.stderr.write(`${w}\n`);
     },
   },
   events: {
@@ -620,10 +625,16 @@ const systemSub: Record<string, Command> = {
     },
   },
   check: {
-    flags: [f('repair', 'bool')], usage: 'system check [OPTIONS]',
+    flags: [f('repair', 'bool'), f('verbose', 'bool', 'v')], usage: 'system check [OPTIONS]',
     run: async (api, p) => {
       const repair = bool(p, 'repair');
-      const r = await api.json<{ Problems: { Kind: string; Subject: string; Detail: string; Repaired?: boolean; Error?: string }[] }>('POST', '/berth/system/check', { query: { repair } });
+      const r = await api.json<{ Problems: { Kind: string; Subject: string; Detail: string; Repaired?: boolean; Error?: string }[]; Host?: { Area: string; Item: string; On: boolean; Detail: string }[] }>('POST', '/berth/system/check', { query: { repair } });
+      // The host's parts: what is off (all of them with -v), then what needs repair.
+      const host = (r.Host ?? []).filter((h) => bool(p, 'verbose') || !h.On);
+      if (host.length) {
+        write(renderFormat('table {{.Area}}\t{{.Item}}\t{{.State}}\t{{.Detail}}', host.map((h) => ({ ...h, State: h.On ? 'on' : 'off' })), { Area: 'HOST', Item: 'PART', State: 'STATE', Detail: 'DETAIL' }));
+        write('\n');
+      }
       if (!r.Problems.length) return void write('No problems found.\n');
       const rows = r.Problems.map((x) => ({ ...x, Status: !repair ? 'found' : x.Repaired ? 'repaired' : `not repaired: ${x.Error}` }));
       write(renderFormat('table {{.Kind}}\t{{.Subject}}\t{{.Detail}}\t{{.Status}}', rows, { Kind: 'KIND', Subject: 'SUBJECT', Detail: 'DETAIL', Status: 'STATUS' }));

@@ -34,3 +34,8 @@ export function shortCommand(cmd: string, noTrunc: boolean): string {
   const t = cmd.length > 20 ? cmd.slice(0, 19) + '…' : cmd;
   return JSON.stringify(t);
 }
+
+/** The daemon's warnings (a discarded option, say), as the docker CLI prints them: on stderr. */
+export function warn(warnings: string[] | null | undefined): void {
+  for (const w of warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+}

@@ -4,6 +4,8 @@ import { invalidArgument } from '../base/errors';
 import { type ApiClient, DaemonError, demux } from '../client/client';
 import { bool, type FlagSpec, list, type Parsed, str } from './flags';
 import { parseExpose, parsePublish, parseRate } from './net-flags';
+import { warn } from './output';
+import { parseBpsDevice, parseIopsDevice, parseWeightDevice, ramInBytes } from './resource-flags';
 
 /** Flags of `run` and `create`, by docker's names. */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -34,6 +36,15 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'cpuset-mems', kind: 'string' },
   { name: 'pids-limit', kind: 'string' },
   { name: 'blkio-weight', kind: 'string' },
+  { name: 'blkio-weight-device', kind: 'list' },
+  { name: 'device-read-bps', kind: 'list' },
+  { name: 'device-write-bps', kind: 'list' },
+  { name: 'device-read-iops', kind: 'list' },
+  { name: 'device-write-iops', kind: 'list' },
+  { name: 'kernel-memory', kind: 'string' },
+  { name: 'memory-swappiness', kind: 'string' },
+  { name: 'cpu-rt-period', kind: 'string' },
+  { name: 'cpu-rt-runtime', kind: 'string' },
   { name: 'shm-size', kind: 'string' },
   { name: 'privileged', kind: 'bool' },
   { name: 'cap-add', kind: 'list' },
@@ -68,14 +79,6 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'network-ingress-rate', kind: 'string' },
   { name: 'network-egress-rate', kind: 'string' },
 ];
-
-/** docker's RAMInBytes: 64m, 1g, 512k, 100b; binary units. */
-export function ramInBytes(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgtp]?)i?b?$/i.exec(s.trim());
-  if (!m) throw invalidArgument(`invalid argument "${s}" for "${flag}" flag: invalid size: '${s}'`);
-  const mult: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
-  return Math.round(Number(m[1]) * mult[m[2].toLowerCase()]);
-}
 
 function intFlag(p: Parsed, n: string): number | undefined {
   const v = str(p, n);
@@ -220,6 +223,15 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
       CpusetMems: str(p, 'cpuset-mems') ?? '',
       PidsLimit: intFlag(p, 'pids-limit') ?? null,
       BlkioWeight: intFlag(p, 'blkio-weight') ?? 0,
+      BlkioWeightDevice: list(p, 'blkio-weight-device').map(parseWeightDevice),
+      BlkioDeviceReadBps: list(p, 'device-read-bps').map((d) => parseBpsDevice(d, '--device-read-bps')),
+      BlkioDeviceWriteBps: list(p, 'device-write-bps').map((d) => parseBpsDevice(d, '--device-write-bps')),
+      BlkioDeviceReadIOps: list(p, 'device-read-iops').map((d) => parseIopsDevice(d, '--device-read-iops')),
+      BlkioDeviceWriteIOps: list(p, 'device-write-iops').map((d) => parseIopsDevice(d, '--device-write-iops')),
+      KernelMemory: str(p, 'kernel-memory') ? ramInBytes(str(p, 'kernel-memory')!, '--kernel-memory') : 0,
+      MemorySwappiness: intFlag(p, 'memory-swappiness'),
+      CpuRealtimePeriod: intFlag(p, 'cpu-rt-period') ?? 0,
+      CpuRealtimeRuntime: intFlag(p, 'cpu-rt-runtime') ?? 0,
       ShmSize: str(p, 'shm-size') ? ramInBytes(str(p, 'shm-size')!, '--shm-size') : 0,
       LogConfig: { Type: str(p, 'log-driver') ?? '', Config: logOpts },
       Runtime: str(p, 'runtime') ?? '',
@@ -283,7 +295,7 @@ export async function runContainer(api: ApiClient, p: Parsed): Promise<number> {
     }
     throw e;
   }
-  for (const w of created.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+  warn(created.Warnings);
   const id = created.Id;
   if (detach) {
     await api.call('POST', `/containers/${id}/start`);

@@ -4,17 +4,12 @@ import { createApiServer, listenUnix } from '../api/server';
 import { errorMessage } from '../base/errors';
 import { lockFolder } from '../base/pid-lock';
 import { createLogger } from '../base/log';
+import { which } from '../base/which';
 import { Engine } from '../engine/engine';
+import { detectHost } from '../host/features';
+import { infoWarnings, rateLimits } from '../host/report';
 import { logLimits, parseSize } from '../engine/logs';
 import { parseDaemonArgs } from './config';
-
-function which(bin: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    const p = path.join(dir, bin);
-    if (fs.existsSync(p)) return p;
-  }
-  return undefined;
-}
 
 /** `berth daemon ...`: runs until SIGTERM/SIGINT; containers keep running when it stops. */
 export async function runDaemon(argv: string[]): Promise<void> {
@@ -32,20 +27,28 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const cniPluginDirs = ['/usr/lib/cni', '/opt/cni/bin'].filter((d) => fs.existsSync(path.join(d, 'bridge')));
   if (!cniPluginDirs.length) throw new Error('CNI plugins not found (containernetworking-plugins): run scripts/setup');
   const unlock = lockFolder(cfg.dataRoot, 'berth.pid', 'daemon');
+  const host = await detectHost();
+  if (cfg.defaultRuntime === 'crun' && host.cgroups.hybridControllers.length) {
+    throw new Error(`the default runtime crun cannot run containers on this host (cgroup v1 beside a v2 hierarchy with ${host.cgroups.hybridControllers.join(', ')}): use --default-runtime runc`);
+  }
+  const initPath = which('tini-static') ?? '/usr/bin/tini-static';
+  // dockerd logs what the host lacks at start; so does Berth, once.
+  for (const w of infoWarnings(host, { runtimes: Object.keys(runtimes), init: fs.existsSync(initPath) })) logger.warn(w.replace(/^WARNING: /, ''));
   const engine = await Engine.open({
     dataRoot: cfg.dataRoot,
     execRoot: cfg.execRoot,
     runtimes,
     defaultRuntime: cfg.defaultRuntime,
     conmonPath,
-    initPath: which('tini-static') ?? '/usr/bin/tini-static',
+    initPath,
     cgroupParent: cfg.cgroupParent,
     defaultShmSize: parseSize(cfg.defaultShmSize),
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
-    network: { bridge: cfg.bridge, cniPluginDirs },
+    network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host) },
     registries: { insecure: cfg.insecureRegistries, certsDir: cfg.certsDir },
     logger,
+    host,
   });
   const socketPath = cfg.host.slice('unix://'.length);
   fs.mkdirSync(path.dirname(socketPath), { recursive: true });

@@ -1,4 +1,5 @@
 import type { Logger } from '../base/log';
+import type { HostFeatures } from '../host/features';
 import type { LogLimits } from './logs';
 import type { NetworkConfig } from './networks';
 import type { RegistrySettings } from './registries';
@@ -22,4 +23,6 @@ export interface EngineConfig {
   network: NetworkConfig;
   registries: RegistrySettings;
   logger: Logger;
+  /** What this host offers, detected once at daemon start. */
+  host: HostFeatures;
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { type FSWatcher, watch } from 'node:fs';
+import { existsSync, type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { run } from '../base/exec';
@@ -17,7 +17,7 @@ import type { EngineConfig } from './config';
 import type { ContainerStore } from './container-store';
 import { useNetworkResolver, writeEtcFiles } from './etc-files';
 import type { EventBus } from './events';
-import { toResources, UPDATABLE, validateHostConfig } from './host-config';
+import { adaptHostConfig, refuseUnrunnable, toResources, UPDATABLE, validateHostConfig } from './host-config';
 import { type Inventory, killMonitor } from './leftovers';
 import { LogRotator, type RotatedLog } from './log-rotator';
 import { logLimits } from './logs';
@@ -76,6 +76,11 @@ export class ContainerService {
     this.lifecycle.setMaxListeners(0);
     this.rotator = new LogRotator(() => this.rotatedLogs(), cfg.logger);
     this.runtimes = new Map(Object.entries(cfg.runtimes).map(([n, p]) => [n, new OciRuntime(n, p, path.join(cfg.execRoot, 'runtime', n))]));
+  }
+
+  /** The init binary --init mounts is there. */
+  get hasInit(): boolean {
+    return existsSync(this.cfg.initPath);
   }
 
   get cfgExecRoot(): string {
@@ -286,14 +291,17 @@ export class ContainerService {
 
   // ---- create ---------------------------------------------------------------
 
-  async create(nameArg: string | undefined, config: ContainerCreateConfig, host: HostConfig = {}, endpoints: Record<string, Partial<EndpointSettings>> = {}): Promise<{ Id: string; Warnings: string[] }> {
+  async create(nameArg: string | undefined, config: ContainerCreateConfig, asked: HostConfig = {}, endpoints: Record<string, Partial<EndpointSettings>> = {}): Promise<{ Id: string; Warnings: string[] }> {
     const id = newId();
     const name = this.store.reserveName(nameArg || this.freeName(), id);
     const cleanup: (() => Promise<unknown>)[] = [async () => this.store.releaseName(name, id)];
     try {
-      validateHostConfig(host);
+      validateHostConfig(asked);
+      // What the host lacks is discarded here, with docker's warnings; the record keeps what is in force.
+      const { host, warnings } = adaptHostConfig(asked, this.cfg.host);
       const runtime = host.Runtime || this.cfg.defaultRuntime;
       if (!this.runtimes.has(runtime)) throw invalidArgument(`unknown or invalid runtime name: ${runtime}`);
+      refuseUnrunnable(host, this.cfg.host, { runtime, init: host.Init ?? this.cfg.defaultInit, initBinary: this.hasInit, publishes: Object.keys(host.PortBindings ?? {}).length > 0 || !!host.PublishAllPorts });
       const logType = host.LogConfig?.Type ?? '';
       if (!LOG_DRIVERS.includes(logType)) throw invalidArgument(`logger: no log driver named '${logType}' is registered`);
       const limits = logLimits(host.LogConfig?.Config, this.cfg.log);
@@ -351,7 +359,7 @@ export class ContainerService {
       // Saved: a commit that fails now leaves the volume pending for check() to commit.
       for (const v of made) await this.volumes.commit(v).catch((e) => this.cfg.logger.warn('volume commit', { volume: v, error: errorMessage(e) }));
       this.events.publish('container', 'create', id, { image: config.Image, name: name.slice(1) });
-      return { Id: id, Warnings: [] };
+      return { Id: id, Warnings: warnings };
     } catch (e) {
       for (const undo of cleanup.reverse()) await undo().catch(() => {});
       throw e;
@@ -440,7 +448,8 @@ export class ContainerService {
     const sec = (h.SecurityOpt ?? []).map(parseSecurityOpt);
     const seccompOpt = sec.find((s) => s.key === 'seccomp');
     let seccomp: 'default' | 'unconfined' | import('../oci/runtime-spec').Seccomp = 'default';
-    if (seccompOpt?.value === 'unconfined') seccomp = 'unconfined';
+    // As dockerd: a kernel without seccomp runs containers without the default profile (info says so).
+    if (seccompOpt?.value === 'unconfined' || !this.cfg.host.security.seccomp) seccomp = 'unconfined';
     else if (seccompOpt && seccompOpt.value !== 'default') seccomp = JSON.parse(seccompOpt.value);
     const init = h.Init ?? this.cfg.defaultInit;
     const args = [c.Path, ...c.Args];
@@ -476,7 +485,8 @@ export class ContainerService {
       maskPaths: !sec.some((s) => s.key === 'systempaths' && s.value === 'unconfined'),
       mounts,
       shmSize: h.ShmSize || this.cfg.defaultShmSize,
-      resources: toResources(h),
+      resources: toResources(h, this.cfg.host),
+      cgroupNamespace: this.cfg.host.cgroups.namespaces,
       netns,
       pidHost: h.PidMode === 'host',
       ipcHost: h.IpcMode === 'host',
@@ -767,19 +777,20 @@ export class ContainerService {
         throw invalidArgument('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
       }
       validateHostConfig(next);
-      const rates = next.NetworkIngressRate !== c.HostConfig.NetworkIngressRate || next.NetworkEgressRate !== c.HostConfig.NetworkEgressRate;
+      const { host, warnings } = adaptHostConfig(next, this.cfg.host, { update: true });
+      const rates = host.NetworkIngressRate !== c.HostConfig.NetworkIngressRate || host.NetworkEgressRate !== c.HostConfig.NetworkEgressRate;
       if (c.State.Running) {
         try {
-          await this.runtimeOf(c).update(c.Id, toResources(next));
+          await this.runtimeOf(c).update(c.Id, toResources(host, this.cfg.host));
         } catch (e) {
           throw invalidArgument(`Cannot update container ${c.Id}: ${errorMessage(e)}`);
         }
-        if (rates) await this.networks.updateBandwidth({ ...c, HostConfig: next });
+        if (rates) await this.networks.updateBandwidth({ ...c, HostConfig: host });
       }
-      c.HostConfig = next;
+      c.HostConfig = host;
       await this.store.save(c);
       this.events.publish('container', 'update', c.Id, { name: c.Name.slice(1) });
-      return { Warnings: [] };
+      return { Warnings: warnings };
     });
   }
 

@@ -6,7 +6,7 @@ import { mkdirp } from '../base/files';
 import { ContentStore } from '../content/store';
 import { ImageStore } from '../images/store';
 import { normalize } from '../oci/reference';
-import { cgroupVersion } from '../runtime/cgroups';
+import { type DaemonParts, hostReport, type HostReportRow, infoWarnings } from '../host/report';
 import { OverlaySnapshotter } from '../snapshots/snapshotter';
 import { type CheckOptions, checkSystem, inventoryOf, type Problem } from './check';
 import type { EngineConfig } from './config';
@@ -306,7 +306,19 @@ export class Engine {
 
   // ---- system -----------------------------------------------------------------
 
+  /** What the daemon brings besides the host: runtimes found, an init binary. */
+  private daemonParts(): DaemonParts {
+    return { runtimes: Object.keys(this.cfg.runtimes), init: this.containers.hasInit };
+  }
+
+  /** The host's parts and Berth's features that depend on them, for `system check`. */
+  hostReport(): HostReportRow[] {
+    return hostReport(this.cfg.host, this.daemonParts());
+  }
+
   async info() {
+    const host = this.cfg.host;
+    const cg = host.cgroups;
     const all = this.containers.store.all();
     const images = await this.images.store.list();
     const running = all.filter((c) => c.State.Running && !c.State.Paused).length;
@@ -321,25 +333,26 @@ export class Engine {
       Driver: 'overlay',
       DriverStatus: [['Backing Filesystem', 'extfs']],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['k8s-file', 'json-file', 'local'] },
-      MemoryLimit: true,
-      SwapLimit: true,
-      KernelMemory: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      OomKillDisable: true,
-      IPv4Forwarding: true,
-      BridgeNfIptables: false,
-      BridgeNfIp6tables: false,
+      MemoryLimit: cg.memory.limit,
+      SwapLimit: cg.memory.swap,
+      KernelMemory: cg.memory.kernel,
+      KernelMemoryTCP: cg.memory.kernelTcp,
+      CpuCfsPeriod: cg.cpu.cfsPeriod,
+      CpuCfsQuota: cg.cpu.cfsQuota,
+      CPUShares: cg.cpu.shares,
+      CPUSet: cg.cpuset.enabled,
+      PidsLimit: cg.pids,
+      OomKillDisable: cg.memory.oomKillDisable,
+      IPv4Forwarding: host.net.ipv4Forwarding,
+      BridgeNfIptables: host.net.bridgeNfIptables,
+      BridgeNfIp6tables: host.net.bridgeNfIp6tables,
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: 'k8s-file',
       CgroupDriver: 'cgroupfs',
-      CgroupVersion: String(cgroupVersion()),
+      CgroupVersion: String(cg.version),
       NEventsListener: 0,
       KernelVersion: os.release(),
       OperatingSystem: await osName(),
@@ -348,7 +361,7 @@ export class Engine {
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { InsecureRegistryCIDRs: [], IndexConfigs: {}, Mirrors: [] },
-      NCPU: os.cpus().length,
+      NCPU: host.cpus,
       MemTotal: os.totalmem(),
       GenericResources: null,
       DockerRootDir: this.cfg.dataRoot,
@@ -368,8 +381,8 @@ export class Engine {
       ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' },
       InitCommit: { ID: '', Expected: '' },
-      SecurityOptions: ['name=seccomp,profile=default', `name=cgroupns`],
-      Warnings: [],
+      SecurityOptions: [...(host.security.seccomp ? ['name=seccomp,profile=default'] : []), ...(cg.namespaces ? ['name=cgroupns'] : [])],
+      Warnings: infoWarnings(host, this.daemonParts()),
     };
   }
 

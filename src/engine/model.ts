@@ -11,6 +11,12 @@ export interface MountSpec {
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
 }
 
+/** A block device's I/O limit (bytes or operations per second), by its path on the host. */
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
+}
+
 /** The HostConfig of docker's create body (the part Berth understands). */
 export interface HostConfig {
   Binds?: string[] | null;
@@ -54,6 +60,15 @@ export interface HostConfig {
   CpusetMems?: string;
   PidsLimit?: number | null;
   BlkioWeight?: number;
+  BlkioWeightDevice?: { Path: string; Weight: number }[] | null;
+  BlkioDeviceReadBps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps?: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps?: ThrottleDevice[] | null;
+  KernelMemory?: number;
+  KernelMemoryTCP?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
   OomKillDisable?: boolean | null;
   OomScoreAdj?: number;
   [k: string]: unknown;

@@ -20,6 +20,8 @@ export interface NetworkConfig {
   /** The default bridge network's Linux bridge (docker's docker0). */
   bridge: string;
   cniPluginDirs: string[];
+  /** Which rate limits the host's tc parts allow (a record made on another host may hold one it cannot). */
+  rateLimits: { ingress: boolean; egress: boolean };
 }
 
 /** One container's interface on one network, as set up (kept to undo it exactly). */
@@ -300,7 +302,7 @@ export class NetworkService {
         args.portMappings = st.ports;
         plugins.push({ type: 'portmap', snat: true, capabilities: { portMappings: true } });
       }
-      const bw = bandwidthArgs(c);
+      const bw = bandwidthArgs(c, this.cfg.rateLimits);
       if (bw) {
         args.bandwidth = bw;
         plugins.push({ type: 'bandwidth', capabilities: { bandwidth: true } });
@@ -450,7 +452,7 @@ export class NetworkService {
     }
     att.conf.plugins = att.conf.plugins.filter((p) => p.type !== 'bandwidth');
     delete att.args.bandwidth;
-    const bw = bandwidthArgs(c);
+    const bw = bandwidthArgs(c, this.cfg.rateLimits);
     if (bw) {
       const plugin: PluginConf = { type: 'bandwidth', capabilities: { bandwidth: true } };
       att.args.bandwidth = bw;
@@ -494,9 +496,9 @@ export function emptyEndpoint(networkId: string): EndpointSettings {
 }
 
 /** CNI bandwidth arguments from the container's rates (bits per second); the burst is 100 ms of the rate, at least 64 KiB. */
-function bandwidthArgs(c: ContainerRecord): Record<string, number> | undefined {
-  const ingress = Number(c.HostConfig.NetworkIngressRate ?? 0);
-  const egress = Number(c.HostConfig.NetworkEgressRate ?? 0);
+function bandwidthArgs(c: ContainerRecord, can: NetworkConfig['rateLimits']): Record<string, number> | undefined {
+  const ingress = can.ingress ? Number(c.HostConfig.NetworkIngressRate ?? 0) : 0;
+  const egress = can.egress ? Number(c.HostConfig.NetworkEgressRate ?? 0) : 0;
   if (!ingress && !egress) return undefined;
   const burst = (rate: number) => Math.max(Math.round(rate / 10), 64 * 1024 * 8);
   return { ingressRate: ingress, ingressBurst: ingress ? burst(ingress) : 0, egressRate: egress, egressBurst: egress ? burst(egress) : 0 };

@@ -38,10 +38,23 @@ export interface Mount {
 
 export interface LinuxResources {
   devices?: { allow: boolean; type?: string; major?: number; minor?: number; access?: string }[];
-  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean; kernelTCP?: number };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
-  blockIO?: { weight?: number };
+  blockIO?: {
+    weight?: number;
+    weightDevice?: (BlockDevice & { weight: number })[];
+    throttleReadBpsDevice?: (BlockDevice & { rate: number })[];
+    throttleWriteBpsDevice?: (BlockDevice & { rate: number })[];
+    throttleReadIOPSDevice?: (BlockDevice & { rate: number })[];
+    throttleWriteIOPSDevice?: (BlockDevice & { rate: number })[];
+  };
+}
+
+/** A block device by its numbers, as cgroups name it. */
+export interface BlockDevice {
+  major: number;
+  minor: number;
 }
 
 export interface Seccomp {

@@ -89,6 +89,8 @@ export interface SpecInput {
   ipcHost?: boolean;
   utsHost?: boolean;
   cgroupsPath: string;
+  /** A cgroup namespace of its own (false where the kernel has none). */
+  cgroupNamespace?: boolean;
   sysctls?: Record<string, string>;
   oomScoreAdj?: number;
   annotations?: Record<string, string>;
@@ -119,7 +121,8 @@ export function capabilitySet(privileged: boolean, add: string[] = [], drop: str
 /** Builds the OCI runtime spec for a container. Pure: the same input gives the same spec. */
 export function buildSpec(i: SpecInput): Spec {
   const caps = capabilitySet(!!i.privileged, i.capAdd, i.capDrop);
-  const ns: Spec['linux']['namespaces'] = [{ type: 'mount' }, { type: 'cgroup' }];
+  const ns: Spec['linux']['namespaces'] = [{ type: 'mount' }];
+  if (i.cgroupNamespace !== false) ns.push({ type: 'cgroup' });
   if (!i.pidHost) ns.push({ type: 'pid' });
   if (!i.ipcHost) ns.push({ type: 'ipc' });
   if (!i.utsHost) ns.push({ type: 'uts' });

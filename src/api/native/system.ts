@@ -8,7 +8,7 @@ export function nativeSystemRoutes(r: Router, engine: Engine): void {
   // Temp files younger than 10 s may be atomic writes in progress.
   r.add('POST', '/berth/system/check', async (ctx) => {
     const repair = ['1', 'true'].includes(ctx.query.get('repair') ?? '');
-    sendJson(ctx, 200, { Problems: await engine.check({ repair, tempAgeMs: 10_000 }) });
+    sendJson(ctx, 200, { Problems: await engine.check({ repair, tempAgeMs: 10_000 }), Host: engine.hostReport() });
   });
 
   r.add('POST', '/berth/images/prefetch', async (ctx) => {
