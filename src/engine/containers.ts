@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { run } from '../base/exec';
 import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notModified } from '../base/errors';
 import { atomicWriteJson, mkdirp } from '../base/files';
+import { KeyedLock } from '../base/keyed-lock';
 import type { Finding } from '../base/finding';
 import { isFullId, newId, randomName, shortId } from '../base/ids';
 import { Cgroup } from '../runtime/cgroups';
@@ -55,7 +56,7 @@ export function runPaths(execRoot: string, id: string) {
 export class ContainerService {
   /** `start:<id>`, `exit:<id>`, `remove:<id>` for attach and wait. */
   readonly lifecycle = new EventEmitter();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly runtimes: Map<string, OciRuntime>;
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private housekeeping?: NodeJS.Timeout;
@@ -123,14 +124,7 @@ export class ContainerService {
   }
 
   private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const p = prev.then(fn, fn);
-    const tail = p.catch(() => {});
-    this.locks.set(id, tail);
-    void tail.then(() => {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    });
-    return p;
+    return this.locks.run(id, fn);
   }
 
   // ---- startup and shutdown -------------------------------------------------
@@ -211,7 +205,7 @@ export class ContainerService {
 
   /** A lifecycle operation (or the create) of this id is under way. */
   isBusy(id: string): boolean {
-    return this.locks.has(id) || this.store.isCreating(id);
+    return this.locks.busy(id) || this.store.isCreating(id);
   }
 
   /** An active snapshot is a container's rootfs, or one being created. */

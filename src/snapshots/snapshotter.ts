@@ -3,6 +3,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { conflict, isErrno, notFound } from '../base/errors';
 import { atomicWriteJson, diskUsage, fsyncDir, mkdirp, readJsonIfExists } from '../base/files';
+import { KeyedLock } from '../base/keyed-lock';
 
 /** How to mount a snapshot; performing it is mount.ts's job. */
 export interface Mount {
@@ -30,6 +31,9 @@ export interface SnapshotInfo {
  * without whole info that open() removes.
  */
 export class OverlaySnapshotter {
+  /** Commits to one name, one at a time: two builds that make the same layer at once must not both rename into it. */
+  private readonly commits = new KeyedLock();
+
   private constructor(private readonly root: string) {}
 
   static async open(root: string): Promise<OverlaySnapshotter> {
@@ -115,7 +119,11 @@ export class OverlaySnapshotter {
    * holds only its own changes, so a layer unpacked on its own (in parallel
    * with those below it) is stacked where it belongs when committed.
    */
-  async commit(name: string, activeName: string, o: { parent?: string } = {}): Promise<void> {
+  commit(name: string, activeName: string, o: { parent?: string } = {}): Promise<void> {
+    return this.commits.run(name, () => this.commitLocked(name, activeName, o));
+  }
+
+  private async commitLocked(name: string, activeName: string, o: { parent?: string }): Promise<void> {
     const active = await this.mustStat(activeName);
     if (active.kind !== 'active') throw conflict(`snapshot ${activeName}: not active`);
     if (await this.exists(name)) {
