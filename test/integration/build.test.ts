@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { eventually, exec, suiteDaemon, type TestDaemon } from './harness';
+import { DOCKER, eventually, exec, suiteDaemon, type TestDaemon } from './harness';
 
 /** A context folder with these files (a trailing `/` makes a folder). */
 function context(d: TestDaemon, name: string, files: Record<string, string>): string {
@@ -303,7 +303,7 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
       'hello.txt': 'hello\n',
       'docker-compose.yml': 'version: "3"\nservices:\n  app:\n    build:\n      context: .\n      args:\n        MSG: from-compose\n    image: composed:1\n',
     });
-    const r = await exec('docker', ['-H', d.host, 'build', '-t', 'viadocker:1', '--build-arg', 'MSG=from-docker', dir], { env: { DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' } });
+    const r = await exec(DOCKER, ['-H', d.host, 'build', '-t', 'viadocker:1', '--build-arg', 'MSG=from-docker', dir], { env: { DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Successfully tagged viadocker:1/);
     assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'viadocker:1']), 'hello\nfrom-docker');

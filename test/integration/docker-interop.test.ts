@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, exec, PrivateDockerd, TestDaemon } from './harness';
+import { busyboxTar, DOCKER, exec, PrivateDockerd, TestDaemon } from './harness';
 
 const hasDockerd = spawnSync('sh', ['-c', 'command -v dockerd']).status === 0;
 
@@ -10,7 +10,7 @@ const hasDockerd = spawnSync('sh', ['-c', 'command -v dockerd']).status === 0;
 describe('docker save/load interoperability', { skip: !hasDockerd && 'dockerd is not installed' }, () => {
   const d = new TestDaemon();
   const dockerd = new PrivateDockerd();
-  const docker = (args: string[]) => exec('docker', ['-H', dockerd.host, ...args]);
+  const docker = (args: string[]) => exec(DOCKER, ['-H', dockerd.host, ...args]);
   const dok = async (args: string[]) => {
     const r = await docker(args);
     assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);

@@ -13,6 +13,16 @@ export { bridgePorts, cgroupDirs, linkExists, mountsUnder, rulesMentioning };
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BERTH = path.join(ROOT, 'bin', 'berth');
+/**
+ * The docker CLI the tests mean: Debian's 20.10 (docker.io, from scripts/setup), by path, because
+ * which docker comes first on PATH differs between machines (here a 28.x in /usr/local/bin).
+ */
+export const DOCKER = '/usr/bin/docker';
+
+// Clients read their config from here, never the user's ~/.docker (its credsStore, psFormat or detachKeys would change what tests see).
+const clientConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-docker-config-'));
+process.env.DOCKER_CONFIG = clientConfig;
+process.on('exit', () => fs.rmSync(clientConfig, { recursive: true, force: true }));
 
 export interface Result {
   code: number;
@@ -103,7 +113,7 @@ export class TestDaemon {
   }
 
   docker(args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<Result> {
-    return exec('docker', ['-H', this.host, ...args], { ...o, env: { DOCKER_CLI_HINTS: 'false' } });
+    return exec(DOCKER, ['-H', this.host, ...args], { ...o, env: { DOCKER_CLI_HINTS: 'false' } });
   }
 
   /** berth, expecting success; returns trimmed stdout. */
@@ -269,7 +279,7 @@ export class PrivateDockerd {
     const ns = path.basename(this.dir);
     this.proc = spawn('dockerd', ['--data-root', `${this.dir}/data`, '--exec-root', `${this.dir}/exec`, '-H', this.host, '--pidfile', `${this.dir}/pid`,
       '--iptables=false', '--ip-masq=false', '--bridge=none', '--containerd-namespace', ns, '--containerd-plugins-namespace', `${ns}p`], { stdio: 'ignore' });
-    for (let i = 0; i < 120 && (await exec('docker', ['-H', this.host, 'version'])).code !== 0; i++) await sleep(250);
+    for (let i = 0; i < 120 && (await exec(DOCKER, ['-H', this.host, 'version'])).code !== 0; i++) await sleep(250);
   }
 
   async cleanup(): Promise<void> {
@@ -282,4 +292,35 @@ export class PrivateDockerd {
     for (const m of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', m]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A container's cgroup file for a controller: `v1` name in that hierarchy, `v2` name in the one. */
+export function cgroupFile(parent: string, id: string, controller: string, v1: string, v2: string): string {
+  const v2dir = path.join('/sys/fs/cgroup', parent, id);
+  if (fs.existsSync(path.join('/sys/fs/cgroup', 'cgroup.controllers'))) return path.join(v2dir, v2);
+  const dir = cgroupDirs(parent).find((x) => x.startsWith(path.join('/sys/fs/cgroup', controller)) && x.endsWith(id));
+  assert.ok(dir, `cgroup of ${id} for ${controller}`);
+  return path.join(dir, v1);
+}
+
+/**
+ * A /16 of 10.0.0.0/8 that no route of this host touches (`10.231` where it is free), for tests
+ * that name their own subnets: a host whose networks already use one must not fail them.
+ */
+export function freeTestPrefix(): string {
+  const toInt = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+  const routes = (spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '').split('\n').flatMap((l) => {
+    const m = /^(?:local |broadcast )?(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?/.exec(l);
+    return m && m[1] !== '0.0.0.0' ? [{ net: toInt(m[1]), len: Number(m[2] ?? 32) }] : [];
+  });
+  const overlaps = (a: number, alen: number, b: number, blen: number) => {
+    const len = Math.min(alen, blen);
+    const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+    return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+  };
+  for (let x = 231; x > 100; x--) {
+    const base = toInt(`10.${x}.0.0`);
+    if (!routes.some((r) => overlaps(r.net, r.len, base, 16))) return `10.${x}`;
+  }
+  throw new Error('no /16 of 10.0.0.0/8 is free of this host\'s routes');
 }

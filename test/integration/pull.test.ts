@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import * as tar from 'tar-stream';
-import { busyboxTar, exec, sleep, TestDaemon } from './harness';
+import { busyboxTar, DOCKER, exec, sleep, TestDaemon } from './harness';
 import { digestOf, Distribution, pushBlob, TestRegistry } from './registry-harness';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -294,9 +294,9 @@ describe('pull and login against registries that want credentials, and distribut
     await d.ok(['rmi', ref]);
     assert.notEqual((await d.berth(['pull', ref], { env })).code, 0);
     // The docker CLI's login goes through Berth's /auth.
-    const dockerLogin = await exec('docker', ['-H', d.host, 'login', '-u', 'alice', '--password-stdin', reg.addr], { env, input: 'wonderland\n' });
+    const dockerLogin = await exec(DOCKER, ['-H', d.host, 'login', '-u', 'alice', '--password-stdin', reg.addr], { env, input: 'wonderland\n' });
     assert.equal(dockerLogin.code, 0, dockerLogin.stderr);
-    assert.equal((await exec('docker', ['-H', d.host, 'pull', ref], { env })).code, 0);
+    assert.equal((await exec(DOCKER, ['-H', d.host, 'pull', ref], { env })).code, 0);
   });
 
   test('a credential helper keeps the secret: login stores through it, config.json only names the registry; berth and docker pull with it; logout erases', async () => {
@@ -330,7 +330,7 @@ switch (process.argv[2]) {
     const pulled = await d.berth(['pull', ref], { env: henv });
     assert.equal(pulled.code, 0, pulled.stderr);
     await d.ok(['rmi', ref]);
-    const docker = await exec('docker', ['-H', d.host, 'pull', ref], { env: henv });
+    const docker = await exec(DOCKER, ['-H', d.host, 'pull', ref], { env: henv });
     assert.equal(docker.code, 0, docker.stderr);
     assert.match((await d.berth(['logout', reg.addr], { env: henv })).stdout, /Removing login credentials/);
     assert.deepEqual(JSON.parse(fs.readFileSync(store, 'utf8')), {});

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { exec, TestDaemon } from './harness';
+import { DOCKER, exec, TestDaemon } from './harness';
 import { Distribution, TestRegistry } from './registry-harness';
 
 describe('push: from the engine to registries', () => {
@@ -102,7 +102,7 @@ describe('push: from the engine to registries', () => {
     assert.notEqual(none.code, 0);
     assert.match(none.stderr, /An image does not exist locally with the tag: .*alice\/none/);
     await d.ok(['tag', 'busybox', `${repo}:y`]);
-    const docker = await exec('docker', ['-H', d.host, 'push', '-a', repo], { env });
+    const docker = await exec(DOCKER, ['-H', d.host, 'push', '-a', repo], { env });
     assert.equal(docker.code, 0, docker.stderr);
     assert.match(docker.stdout, /^y: digest: sha256:/m);
     await d.ok(['rmi', `${repo}:1`, `${repo}:2`, `${repo}:x`, `${repo}:y`, `${reg.addr}/alice/other:1`]);
@@ -110,9 +110,9 @@ describe('push: from the engine to registries', () => {
 
   test('the docker CLI pushes through Berth, with the credentials of its own login', async () => {
     await d.ok(['tag', 'busybox', `${reg.addr}/alice/docker:1`]);
-    const login = await exec('docker', ['-H', d.host, 'login', '-u', 'alice', '--password-stdin', reg.addr], { env: { DOCKER_CONFIG: path.join(distDir, 'dc2') }, input: 'wonderland\n' });
+    const login = await exec(DOCKER, ['-H', d.host, 'login', '-u', 'alice', '--password-stdin', reg.addr], { env: { DOCKER_CONFIG: path.join(distDir, 'dc2') }, input: 'wonderland\n' });
     assert.equal(login.code, 0, login.stderr);
-    const r = await exec('docker', ['-H', d.host, 'push', `${reg.addr}/alice/docker:1`], { env: { DOCKER_CONFIG: path.join(distDir, 'dc2') } });
+    const r = await exec(DOCKER, ['-H', d.host, 'push', `${reg.addr}/alice/docker:1`], { env: { DOCKER_CONFIG: path.join(distDir, 'dc2') } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /1: digest: sha256:[a-f0-9]{64} size: \d+/);
     await d.ok(['rmi', `${reg.addr}/alice/docker:1`]);

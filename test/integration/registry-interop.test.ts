@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, exec, mountsUnder, PrivateDockerd } from './harness';
+import { busyboxTar, DOCKER, exec, mountsUnder, PrivateDockerd } from './harness';
 import { TestRegistry } from './registry-harness';
 
 const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
@@ -76,7 +76,7 @@ describe('registry interoperability: skopeo, umoci, podman, docker', () => {
   describe('docker (docker.io) pushes to and pulls from it', { skip: !has('dockerd') && 'dockerd is not installed' }, () => {
     const dockerd = new PrivateDockerd();
     const env = { DOCKER_CONFIG: `${dockerd.dir}/config` };
-    const docker = (args: string[], input?: string) => ok('docker', ['-H', dockerd.host, ...args], { env, input });
+    const docker = (args: string[], input?: string) => ok(DOCKER, ['-H', dockerd.host, ...args], { env, input });
     before(() => dockerd.start());
     after(() => dockerd.cleanup());
 
@@ -101,10 +101,10 @@ describe('registry interoperability: skopeo, umoci, podman, docker', () => {
       try {
         const ref = `${secured.addr}/alice/app:1`;
         await docker(['import', busyboxTar(), ref]);
-        const denied = await exec('docker', ['-H', dockerd.host, 'push', ref], { env });
+        const denied = await exec(DOCKER, ['-H', dockerd.host, 'push', ref], { env });
         assert.notEqual(denied.code, 0);
         assert.match(denied.stderr + denied.stdout, /requested access to the resource is denied|unauthorized/);
-        const bad = await exec('docker', ['-H', dockerd.host, 'login', '-u', 'alice', '--password-stdin', secured.addr], { env, input: 'wrong\n' });
+        const bad = await exec(DOCKER, ['-H', dockerd.host, 'login', '-u', 'alice', '--password-stdin', secured.addr], { env, input: 'wrong\n' });
         assert.notEqual(bad.code, 0);
         assert.match(await docker(['login', '-u', 'alice', '--password-stdin', secured.addr], 'wonderland\n'), /Login Succeeded/);
         await docker(['push', ref]);
