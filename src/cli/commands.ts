@@ -629,12 +629,12 @@ const systemSub: Record<string, Command> = {
     run: async (api, p) => {
       const repair = bool(p, 'repair');
       const r = await api.json<{ Problems: { Kind: string; Subject: string; Detail: string; Repaired?: boolean; Error?: string }[]; Host?: { Area: string; Item: string; On: boolean; Detail: string }[] }>('POST', '/berth/system/check', { query: { repair } });
-      // The host's parts: what is off (all of them with -v), then what needs repair.
-      const host = (r.Host ?? []).filter((h) => bool(p, 'verbose') || !h.On);
-      if (host.length) {
+      // The host's parts: with -v all of them in a table; else what is off, on stderr as info's warnings are.
+      const host = r.Host ?? [];
+      if (bool(p, 'verbose')) {
         write(renderFormat('table {{.Area}}\t{{.Item}}\t{{.State}}\t{{.Detail}}', host.map((h) => ({ ...h, State: h.On ? 'on' : 'off' })), { Area: 'HOST', Item: 'PART', State: 'STATE', Detail: 'DETAIL' }));
         write('\n');
-      }
+      } else for (const h of host.filter((x) => !x.On)) process.stderr.write(`WARNING: ${h.Area} ${h.Item} is off${h.Detail ? `: ${h.Detail}` : ''}\n`);
       if (!r.Problems.length) return void write('No problems found.\n');
       const rows = r.Problems.map((x) => ({ ...x, Status: !repair ? 'found' : x.Repaired ? 'repaired' : `not repaired: ${x.Error}` }));
       write(renderFormat('table {{.Kind}}\t{{.Subject}}\t{{.Detail}}\t{{.Status}}', rows, { Kind: 'KIND', Subject: 'SUBJECT', Detail: 'DETAIL', Status: 'STATUS' }));

@@ -6,6 +6,8 @@ import { mkdirp } from '../base/files';
 import { ContentStore } from '../content/store';
 import { ImageStore } from '../images/store';
 import { normalize } from '../oci/reference';
+import { HostFs } from '../host/host-fs';
+import { netSysctls } from '../host/kernel';
 import { type DaemonParts, hostReport, type HostReportRow, infoWarnings } from '../host/report';
 import { OverlaySnapshotter } from '../snapshots/snapshotter';
 import { type CheckOptions, checkSystem, inventoryOf, type Problem } from './check';
@@ -317,7 +319,8 @@ export class Engine {
   }
 
   async info() {
-    const host = this.cfg.host;
+    // Forwarding and br_netfilter change after start (the bridge plugin turns forwarding on): read them now.
+    const host = { ...this.cfg.host, net: { ...this.cfg.host.net, ...netSysctls(new HostFs()) } };
     const cg = host.cgroups;
     const all = this.containers.store.all();
     const images = await this.images.store.list();

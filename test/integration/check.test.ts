@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { cgroupDirs, leaks, mountsUnder, suiteDaemon, type TestDaemon } from './harness';
+import { cgroupV2 } from './host-offers';
 
 const hex64 = () => randomBytes(32).toString('hex');
 const write = (file: string, text: string) => {
@@ -45,7 +46,7 @@ describe('system check', () => {
     const bundle = path.join(d.execRoot, 'containers', ghost);
     fs.mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
     assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', path.join(bundle, 'rootfs')]).status, 0);
-    for (const c of ['memory', 'pids']) fs.mkdirSync(path.join('/sys/fs/cgroup', c, d.cgroupParent, ghost), { recursive: true });
+    for (const c of cgroupV2 ? [''] : ['memory', 'pids']) fs.mkdirSync(path.join('/sys/fs/cgroup', c, d.cgroupParent, ghost), { recursive: true });
     // A mount nothing made, an exec session nobody knows.
     const stray = path.join(d.execRoot, 'stray');
     fs.mkdirSync(stray);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { api, cgroupDirs, eventually, mountsUnder, processesMentioning, suiteDaemon, TestDaemon } from './harness';
+import { cgroupV2 } from './host-offers';
 
 /**
  * An upgraded exec start written the slow way: headers, then the body in a
@@ -136,8 +137,7 @@ describe('the daemon', () => {
     await d.kill();
     for (const p of processesMentioning(d.execRoot)) process.kill(Number(p.split(' ')[0]), 'SIGKILL');
     // The containers' own processes, found through their cgroups.
-    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
-    const inCgroups = cgroupDirs(d.cgroupParent).filter((c) => v2 || c.startsWith('/sys/fs/cgroup/pids/'));
+    const inCgroups = cgroupDirs(d.cgroupParent).filter((c) => cgroupV2 || c.startsWith('/sys/fs/cgroup/pids/'));
     for (const pid of inCgroups.flatMap((c) => fs.readFileSync(path.join(c, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))) process.kill(Number(pid), 'SIGKILL');
     for (const m of mountsUnder(d.execRoot).reverse()) spawnSync('umount', ['-l', m]);
     fs.rmSync(d.execRoot, { recursive: true, force: true });

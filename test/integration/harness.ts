@@ -21,6 +21,7 @@ export const DOCKER = '/usr/bin/docker';
 
 // Clients read their config from here, never the user's ~/.docker (its credsStore, psFormat or detachKeys would change what tests see).
 const clientConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-docker-config-'));
+fs.writeFileSync(path.join(clientConfig, 'config.json'), '{}\n'); // podman fails on a DOCKER_CONFIG without one
 process.env.DOCKER_CONFIG = clientConfig;
 process.on('exit', () => fs.rmSync(clientConfig, { recursive: true, force: true }));
 

@@ -84,7 +84,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.add('POST', `/containers/${ID}/wait`, async (ctx) => {
     // Headers first: the client starts the container only after this call is under way.
-    const waiting = svc.wait(ctx.params[0], ctx.query.get('condition') ?? 'not-running');
+    const waiting = svc.wait(ctx.params[0], ctx.query.get('condition') || 'not-running');
     // Unknown containers fail before the headers go out, with their proper status.
     await Promise.race([waiting.then(() => undefined), new Promise((r) => setImmediate(r))]);
     const out = streamResponse(ctx, 'application/json');
