@@ -8,15 +8,15 @@ const layers = {
   snapshots: ['base', 'oci'],
   images: ['base', 'oci', 'content', 'snapshots'],
   runtime: ['base', 'oci'],
-  build: ['base', 'oci', 'content', 'snapshots', 'images'],
+  builder: ['base', 'oci', 'content', 'snapshots', 'images'],
   network: ['base', 'oci'],
   registry: ['base', 'oci', 'content'],
   distribution: ['base', 'oci', 'content'],
-  engine: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'distribution'],
+  engine: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'distribution'],
   api: ['base', 'oci', 'engine'],
   client: ['base', 'oci'],
   cli: ['base', 'oci', 'client'],
-  daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'build', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution'],
+  daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution'],
 };
 
 const forbidden = Object.entries(layers).map(([layer, allowed]) => ({

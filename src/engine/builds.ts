@@ -4,8 +4,8 @@ import type { Readable } from 'node:stream';
 import { invalidArgument } from '../base/errors';
 import type { Finding } from '../base/finding';
 import { newId } from '../base/ids';
-import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Changes, type RunSpec } from '../build/builder';
-import { receiveContext } from '../build/context';
+import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Changes, type RunSpec } from '../builder/builder';
+import { receiveContext } from '../builder/context';
 import { type BootstrapOptions, bootstrapDebian } from '../images/bootstrap';
 import type { ImageRecord, ImageStore } from '../images/store';
 import { type Digest, sha256 } from '../oci/digest';
@@ -18,7 +18,7 @@ import type { EventBus } from './events';
 import type { Credentials, Registries } from './registries';
 import type { Views } from './views';
 
-export type { BuildMessage } from '../build/builder';
+export type { BuildMessage } from '../builder/builder';
 
 /** Contexts kept for the next build of the same Dockerfile and tags, under `<builds>/contexts/`. */
 const CONTEXTS = 'contexts';

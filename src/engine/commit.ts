@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { applyChanges } from '../build/changes';
+import { applyChanges } from '../builder/changes';
 import { createImage } from '../images/importer';
 import type { ImageRecord, ImageStore } from '../images/store';
 import type { ContainerConfig, ImageConfig } from '../oci/image';

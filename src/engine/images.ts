@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { conflict, notFound } from '../base/errors';
 import { loadArchive, saveArchive } from '../images/archive';
-import { applyChanges } from '../build/changes';
+import { applyChanges } from '../builder/changes';
 import { importRootfs } from '../images/importer';
 import type { ImageRecord, ImageStore } from '../images/store';
 import { type Digest, digestHex } from '../oci/digest';
