@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseLogLine } from '../engine/logs';
+import { parseLogLine } from '../engine/logs/logs';
 import { encodeBatch, frame, STDERR, STDOUT } from './streams';
 
 const entry = (stream: string, tag: string, text: string) => parseLogLine(Buffer.from(`2024-01-02T03:04:05.000000001+00:00 ${stream} ${tag} ${text}`))!;

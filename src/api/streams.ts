@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../base/errors';
-import type { LogBatch } from '../engine/logs';
-import { type Credentials, serverDomain } from '../engine/registries';
+import type { LogBatch } from '../engine/logs/logs';
+import { type Credentials, serverDomain } from '../engine/images/registries';
 import type { Context } from './router';
 
 export const STDOUT = 1;

@@ -1,8 +1,8 @@
 import type { Logger } from '../base/log';
 import type { HostFeatures } from '../host/features';
-import type { LogLimits } from './logs';
-import type { NetworkConfig } from './networks';
-import type { RegistrySettings } from './registries';
+import type { LogLimits } from './logs/logs';
+import type { NetworkConfig } from './networks/networks';
+import type { RegistrySettings } from './images/registries';
 
 /** What the engine needs from the daemon's configuration. */
 export interface EngineConfig {

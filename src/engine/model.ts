@@ -1,4 +1,4 @@
-import type { ContainerCreateConfig } from './merge';
+import type { ContainerCreateConfig } from './containers/merge';
 
 /** A --mount as the Engine API describes it. */
 export interface MountSpec {

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../../base/errors';
-import type { BuildMessage } from '../../engine/builds';
+import type { BuildMessage } from '../../engine/images/builds';
 import type { Engine } from '../../engine/engine';
 import { qBool, type Router } from '../router';
 import { hangup, progressResponse, registryConfig } from '../streams';

@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../base/errors';
-import { attachContainer, containerLogs, resizeContainer } from '../../engine/container-io';
+import { attachContainer, containerLogs, resizeContainer } from '../../engine/containers/container-io';
 import type { Engine } from '../../engine/engine';
-import type { ContainerCreateConfig } from '../../engine/merge';
+import type { ContainerCreateConfig } from '../../engine/containers/merge';
 import type { EndpointSettings, HostConfig } from '../../engine/model';
 import type { ContainerConfig } from '../../oci/image';
 import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';

@@ -1,5 +1,5 @@
 import type { Engine } from '../../engine/engine';
-import type { ExecConfig } from '../../engine/execs';
+import type { ExecConfig } from '../../engine/containers/execs';
 import { jsonBody, qInt, type Router, sendEmpty, sendJson } from '../router';
 import { frame, hijack, STDOUT } from '../streams';
 import { pumpAttached } from './io';

@@ -1,7 +1,7 @@
 import { BerthError } from '../../base/errors';
 import type { Engine } from '../../engine/engine';
-import type { PullEvent } from '../../engine/registries';
-import { parseFilters } from '../../engine/present';
+import type { PullEvent } from '../../engine/images/registries';
+import { parseFilters } from '../../engine/system/present';
 import { familiarString, parseReference } from '../../oci/reference';
 import { qBool, type Router, sendJson } from '../router';
 import { hangup, progressMessage, progressResponse, registryAuth, streamResponse } from '../streams';

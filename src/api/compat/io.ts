@@ -1,4 +1,4 @@
-import type { AttachedIo } from '../../engine/execs';
+import type { AttachedIo } from '../../engine/containers/execs';
 import { encodeBatch, type Hijacked } from '../streams';
 
 /**

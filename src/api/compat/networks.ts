@@ -1,6 +1,6 @@
 import type { Engine } from '../../engine/engine';
 import type { EndpointSettings } from '../../engine/model';
-import type { NetworkCreateRequest } from '../../engine/network-store';
+import type { NetworkCreateRequest } from '../../engine/networks/network-store';
 import { jsonBody, type Router, sendEmpty, sendJson } from '../router';
 
 /** docker's /networks endpoints (compose creates networks and connects containers with aliases through them). */

@@ -1,8 +1,8 @@
 import * as os from 'node:os';
 import { BERTH_VERSION, type Engine } from '../../engine/engine';
-import type { EngineEvent } from '../../engine/events';
-import { parseFilters } from '../../engine/present';
-import { parseTimeArg } from '../../engine/logs';
+import type { EngineEvent } from '../../engine/system/events';
+import { parseFilters } from '../../engine/system/present';
+import { parseTimeArg } from '../../engine/logs/logs';
 import { invalidArgument } from '../../base/errors';
 import { jsonBody, type Router, sendJson } from '../router';
 import { streamResponse } from '../streams';

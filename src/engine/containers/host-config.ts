@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import { invalidArgument } from '../base/errors';
-import type { HostFeatures } from '../host/features';
-import { cpuListWithin, parseCpuList } from '../host/cpu-list';
-import { rateLimits } from '../host/report';
-import type { BlockDevice, LinuxResources } from '../oci/runtime-spec';
-import type { HostConfig, ThrottleDevice } from './model';
+import { invalidArgument } from '../../base/errors';
+import type { HostFeatures } from '../../host/features';
+import { cpuListWithin, parseCpuList } from '../../host/cpu-list';
+import { rateLimits } from '../../host/report';
+import type { BlockDevice, LinuxResources } from '../../oci/runtime-spec';
+import type { HostConfig, ThrottleDevice } from '../model';
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 const RESTART_POLICIES = ['', 'no', 'always', 'on-failure', 'unless-stopped'];

@@ -1,16 +1,16 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { errorMessage } from '../base/errors';
-import type { Finding } from '../base/finding';
-import type { ImageStore } from '../images/store';
-import type { BuildService } from './builds';
-import type { EngineConfig } from './config';
-import type { ContainerService } from './containers';
-import type { ExecService } from './execs';
-import type { NetworkService } from './networks';
+import { errorMessage } from '../../base/errors';
+import type { Finding } from '../../base/finding';
+import type { ImageStore } from '../../images/store';
+import type { BuildService } from '../images/builds';
+import type { EngineConfig } from '../config';
+import type { ContainerService } from '../containers/containers';
+import type { ExecService } from '../containers/execs';
+import type { NetworkService } from '../networks/networks';
 import { type Inventory, takeInventory } from './leftovers';
-import type { Views } from './views';
-import type { VolumeStore } from './volumes';
+import type { Views } from '../rootfs/views';
+import type { VolumeStore } from '../volumes';
 
 /** A finding as `system check` reports it. */
 export interface Problem {

@@ -1,7 +1,7 @@
 import { existsSync, type FSWatcher, watch } from 'node:fs';
 import * as path from 'node:path';
-import { errorMessage } from '../base/errors';
-import type { Logger } from '../base/log';
+import { errorMessage } from '../../base/errors';
+import type { Logger } from '../../base/log';
 import { rotateLog } from './logs';
 
 /** A log to keep within max-size × max-file; conmon writes `file` and caps it at max-size. */

@@ -1,15 +1,15 @@
 import * as path from 'node:path';
-import { invalidArgument, notFound } from '../base/errors';
-import { readRegistryTls } from '../distribution/certs';
-import { type Credentials, RegistryClient, RegistryUploader, registryHost, serverDomain } from '../distribution/client';
-import { isInsecure } from '../distribution/insecure';
-import { choosePlatform, parsePlatform } from '../distribution/platform';
-import { type PullEvent, pullImage } from '../images/pull';
-import { type BlobSink, pushImage } from '../images/push';
-import type { ImageRecord, ImageStore } from '../images/store';
-import { type Index, type Manifest, hostPlatform, MediaType } from '../oci/image';
-import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../oci/reference';
-import type { EventBus } from './events';
+import { invalidArgument, notFound } from '../../base/errors';
+import { readRegistryTls } from '../../distribution/certs';
+import { type Credentials, RegistryClient, RegistryUploader, registryHost, serverDomain } from '../../distribution/client';
+import { isInsecure } from '../../distribution/insecure';
+import { choosePlatform, parsePlatform } from '../../distribution/platform';
+import { type PullEvent, pullImage } from '../../images/pull';
+import { type BlobSink, pushImage } from '../../images/push';
+import type { ImageRecord, ImageStore } from '../../images/store';
+import { type Index, type Manifest, hostPlatform, MediaType } from '../../oci/image';
+import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../../oci/reference';
+import type { EventBus } from '../system/events';
 
 export { type Credentials, type PullEvent, serverDomain };
 

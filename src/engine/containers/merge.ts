@@ -1,5 +1,5 @@
-import { invalidArgument } from '../base/errors';
-import type { ContainerConfig } from '../oci/image';
+import { invalidArgument } from '../../base/errors';
+import type { ContainerConfig } from '../../oci/image';
 
 /** The container config a client sends (docker's create body, minus HostConfig). */
 export interface ContainerCreateConfig extends ContainerConfig {

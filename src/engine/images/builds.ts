@@ -1,29 +1,29 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { invalidArgument } from '../base/errors';
-import type { Finding } from '../base/finding';
-import { newId } from '../base/ids';
-import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Changes, type RunSpec } from '../builder/builder';
-import { receiveContext } from '../builder/context';
-import { type BootstrapOptions, bootstrapDebian } from '../images/bootstrap';
-import type { ImageRecord, ImageStore } from '../images/store';
-import { type Digest, sha256 } from '../oci/digest';
-import { parseReference } from '../oci/reference';
-import { RUNTIME_PLACEHOLDERS } from './commit';
-import { attachContainer } from './container-io';
-import type { ContainerService } from './containers';
-import type { EngineConfig } from './config';
-import type { EventBus } from './events';
+import { invalidArgument } from '../../base/errors';
+import type { Finding } from '../../base/finding';
+import { newId } from '../../base/ids';
+import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Changes, type RunSpec } from '../../builder/builder';
+import { receiveContext } from '../../builder/context';
+import { type BootstrapOptions, bootstrapDebian } from '../../images/bootstrap';
+import type { ImageRecord, ImageStore } from '../../images/store';
+import { type Digest, sha256 } from '../../oci/digest';
+import { parseReference } from '../../oci/reference';
+import { RUNTIME_PLACEHOLDERS } from '../rootfs/commit';
+import { attachContainer } from '../containers/container-io';
+import type { ContainerService } from '../containers/containers';
+import type { EngineConfig } from '../config';
+import type { EventBus } from '../system/events';
 import type { Credentials, Registries } from './registries';
-import type { Views } from './views';
+import type { Views } from '../rootfs/views';
 
-export type { BuildMessage } from '../builder/builder';
+export type { BuildMessage } from '../../builder/builder';
 
 /** Contexts kept for the next build of the same Dockerfile and tags, under `<builds>/contexts/`. */
 const CONTEXTS = 'contexts';
 const MAX_CONTEXTS = 8;
-export type { BootstrapOptions } from '../images/bootstrap';
+export type { BootstrapOptions } from '../../images/bootstrap';
 
 /**
  * Builds from Dockerfiles: the context lands under `<data root>/builds/<id>`

@@ -1,13 +1,13 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { BerthError, invalidArgument, isErrno, notFound } from '../base/errors';
-import type { ImageStore } from '../images/store';
-import { applyLayer } from '../snapshots/apply';
-import { packPath } from '../snapshots/diff';
-import { resolveIn } from '../base/in-root';
-import type { ContainerService } from './containers';
-import type { ContainerRecord } from './model';
+import { BerthError, invalidArgument, isErrno, notFound } from '../../base/errors';
+import type { ImageStore } from '../../images/store';
+import { applyLayer } from '../../snapshots/apply';
+import { packPath } from '../../snapshots/diff';
+import { resolveIn } from '../../base/in-root';
+import type { ContainerService } from '../containers/containers';
+import type { ContainerRecord } from '../model';
 import type { Views } from './views';
 
 /** Docker's container path stat (the X-Docker-Container-Path-Stat header), Mode in Go's FileMode bits. */

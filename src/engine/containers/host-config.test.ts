@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { HostFeatures } from '../host/features';
-import { bareHost, fullHost } from '../host/fake-host';
+import type { HostFeatures } from '../../host/features';
+import { bareHost, fullHost } from '../../host/fake-host';
 import { adaptHostConfig, refuseUnrunnable, toResources, validateHostConfig } from './host-config';
-import type { HostConfig } from './model';
+import type { HostConfig } from '../model';
 
 const sda = () => ({ major: 8, minor: 0 });
 const adapt = (h: HostConfig, f: HostFeatures = fullHost(), update = false) => adaptHostConfig(h, f, { update, device: (p) => (p === '/dev/sda' ? sda() : undefined) });

@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { atomicWrite } from '../base/files';
+import { atomicWrite } from '../../base/files';
 
 /** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf; returns their paths. */
 export async function writeEtcFiles(

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { invalidArgument, isErrno } from '../base/errors';
+import { invalidArgument, isErrno } from '../../base/errors';
 
 /** One message of a container's output as conmon logged it (k8s-file format). */
 export interface LogEntry {

@@ -1,8 +1,8 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { conflict, invalidArgument, notFound } from '../base/errors';
-import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
-import type { ContainerRecord } from './model';
+import { conflict, invalidArgument, notFound } from '../../base/errors';
+import { atomicWriteJson, mkdirp, readJsonIfExists } from '../../base/files';
+import type { ContainerRecord } from '../model';
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 

@@ -1,6 +1,6 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { internal, invalidArgument } from '../base/errors';
+import { internal, invalidArgument } from '../../base/errors';
 
 /** One published port as CNI's portmap plugin takes it. */
 export interface PortMapping {

@@ -1,14 +1,14 @@
 import type { Readable } from 'node:stream';
-import { applyChanges } from '../builder/changes';
-import { createImage } from '../images/importer';
-import type { ImageRecord, ImageStore } from '../images/store';
-import type { ContainerConfig, ImageConfig } from '../oci/image';
-import { normalize } from '../oci/reference';
-import { type Change, changes, packLayer } from '../snapshots/diff';
-import type { EngineConfig } from './config';
-import { type ContainerService, runPaths } from './containers';
-import type { EventBus } from './events';
-import { commandText } from './present';
+import { applyChanges } from '../../builder/changes';
+import { createImage } from '../../images/importer';
+import type { ImageRecord, ImageStore } from '../../images/store';
+import type { ContainerConfig, ImageConfig } from '../../oci/image';
+import { normalize } from '../../oci/reference';
+import { type Change, changes, packLayer } from '../../snapshots/diff';
+import type { EngineConfig } from '../config';
+import { type ContainerService, runPaths } from '../containers/containers';
+import type { EventBus } from '../system/events';
+import { commandText } from '../system/present';
 import type { Views } from './views';
 
 /**

@@ -1,9 +1,9 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Finding } from '../base/finding';
-import { mkdirp } from '../base/files';
-import type { Mount } from '../snapshots/snapshotter';
-import { mountAll, unmountAll } from '../snapshots/mount';
+import type { Finding } from '../../base/finding';
+import { mkdirp } from '../../base/files';
+import type { Mount } from '../../snapshots/snapshotter';
+import { mountAll, unmountAll } from '../../snapshots/mount';
 
 /**
  * Short-lived mounts of containers' snapshots (export, cp of a stopped

@@ -1,9 +1,9 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { BerthError, conflict, invalidArgument, notFound } from '../base/errors';
-import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
-import { newId } from '../base/ids';
-import { contains, formatCidr, formatIp, hostRange, overlaps, parseCidr, parseIp, pickFree, type Prefix, routePrefixes } from '../network/subnet';
+import { BerthError, conflict, invalidArgument, notFound } from '../../base/errors';
+import { atomicWriteJson, mkdirp, readJsonIfExists } from '../../base/files';
+import { newId } from '../../base/ids';
+import { contains, formatCidr, formatIp, hostRange, overlaps, parseCidr, parseIp, pickFree, type Prefix, routePrefixes } from '../../network/subnet';
 
 /** A network as the Engine API shows it, plus Berth's bridge name. */
 export interface NetworkRecord {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { humanDuration } from '../base/duration';
+import { humanDuration } from '../../base/duration';
 import { parseFilters } from './present';
 
 test('durations read like docker ps', () => {

@@ -1,5 +1,5 @@
-import { errorMessage } from '../base/errors';
-import { type AttachConnection, attachClose, attachEnd, attachOpen, attachWrite } from '../base/linux';
+import { errorMessage } from '../../base/errors';
+import { type AttachConnection, attachClose, attachEnd, attachOpen, attachWrite } from '../../base/linux';
 
 /** conmon reads its attach socket in 8 KiB messages; larger ones would be cut. */
 const MESSAGE = 4096;

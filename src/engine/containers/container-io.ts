@@ -1,9 +1,9 @@
-import { conflict } from '../base/errors';
-import { ctlResize, writeCtl } from '../runtime/conmon';
+import { conflict } from '../../base/errors';
+import { ctlResize, writeCtl } from '../../runtime/conmon';
 import { type ContainerService, runPaths } from './containers';
 import type { AttachedIo } from './execs';
-import { LogFollower } from './log-follower';
-import { type LogBatch, parseTimeArg } from './logs';
+import { LogFollower } from '../logs/log-follower';
+import { type LogBatch, parseTimeArg } from '../logs/logs';
 import { StdinSink } from './stdin';
 
 export interface LogsOptions {

@@ -1,14 +1,14 @@
 import type { Readable } from 'node:stream';
-import { conflict, notFound } from '../base/errors';
-import { loadArchive, saveArchive } from '../images/archive';
-import { applyChanges } from '../builder/changes';
-import { importRootfs } from '../images/importer';
-import type { ImageRecord, ImageStore } from '../images/store';
-import { type Digest, digestHex } from '../oci/digest';
-import { familiarRepository, familiarString, normalize, parseReference } from '../oci/reference';
-import type { ContainerStore } from './container-store';
-import type { EventBus } from './events';
-import { labelMatches } from './present';
+import { conflict, notFound } from '../../base/errors';
+import { loadArchive, saveArchive } from '../../images/archive';
+import { applyChanges } from '../../builder/changes';
+import { importRootfs } from '../../images/importer';
+import type { ImageRecord, ImageStore } from '../../images/store';
+import { type Digest, digestHex } from '../../oci/digest';
+import { familiarRepository, familiarString, normalize, parseReference } from '../../oci/reference';
+import type { ContainerStore } from '../containers/container-store';
+import type { EventBus } from '../system/events';
+import { labelMatches } from '../system/present';
 
 const familiar = (canonical: string) => familiarString(parseReference(canonical));
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
-import { invalidArgument } from '../base/errors';
-import type { Mount } from '../oci/runtime-spec';
-import type { HostConfig, MountPoint } from './model';
+import { invalidArgument } from '../../base/errors';
+import type { Mount } from '../../oci/runtime-spec';
+import type { HostConfig, MountPoint } from '../model';
 
 const PROPAGATIONS = ['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate'];
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

@@ -1,23 +1,23 @@
 import { type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { conflict, errorMessage, invalidArgument, notFound } from '../base/errors';
-import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
-import type { Finding } from '../base/finding';
-import { newId } from '../base/ids';
-import { ConmonStartError, ctlResize, startConmon, writeCtl } from '../runtime/conmon';
-import { cleanRuntimeMessage } from '../runtime/oci-runtime';
-import { capabilitySet } from '../runtime/spec';
-import type { EngineConfig } from './config';
+import { conflict, errorMessage, invalidArgument, notFound } from '../../base/errors';
+import { atomicWriteJson, mkdirp, readJsonIfExists } from '../../base/files';
+import type { Finding } from '../../base/finding';
+import { newId } from '../../base/ids';
+import { ConmonStartError, ctlResize, startConmon, writeCtl } from '../../runtime/conmon';
+import { cleanRuntimeMessage } from '../../runtime/oci-runtime';
+import { capabilitySet } from '../../runtime/spec';
+import type { EngineConfig } from '../config';
 import type { ContainerService } from './containers';
 import { runPaths } from './containers';
-import type { EventBus } from './events';
-import { type Inventory, killMonitor } from './leftovers';
-import { followLog } from './log-follower';
-import type { LogBatch } from './logs';
+import type { EventBus } from '../system/events';
+import { type Inventory, killMonitor } from '../system/leftovers';
+import { followLog } from '../logs/log-follower';
+import type { LogBatch } from '../logs/logs';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
-import { readUserDb, resolveUser } from '../base/users';
+import { readUserDb, resolveUser } from '../../base/users';
 
 export interface ExecConfig {
   Cmd: string[];

@@ -1,6 +1,6 @@
-import { humanDuration } from '../base/duration';
-import { invalidArgument } from '../base/errors';
-import type { ContainerRecord } from './model';
+import { humanDuration } from '../../base/duration';
+import { invalidArgument } from '../../base/errors';
+import type { ContainerRecord } from '../model';
 
 /** The Status column of `docker ps`. */
 export function statusText(c: ContainerRecord, now = Date.now()): string {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { isErrno } from '../base/errors';
+import { isErrno } from '../../base/errors';
 import { LineParser, type LogBatch, type LogEntry, logFiles, type ReadOptions } from './logs';
 
 const read = promisify(fs.read);

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { invalidArgument } from '../base/errors';
+import { invalidArgument } from '../../base/errors';
 
 /** `SIGTERM`, `TERM`, `term` or `15` → signal number; throws docker's message for anything else. */
 export function parseSignal(s: string | number | undefined, fallback = 15): number {
