@@ -9,11 +9,33 @@ export async function ensureBridge(name: string, gatewayCidr: string): Promise<v
   await run('ip', ['link', 'add', name, 'type', 'bridge']).catch((e) => {
     if (!(e instanceof CommandError && /File exists/.test(e.stderr))) throw e;
   });
+  // A bridge that has another address is another network's (another daemon's, with the same --bridge):
+  // adding ours beside it would put two daemons' containers, with two address plans, on one wire.
+  const other = (await bridgeAddresses(name)).filter((a) => a !== gatewayCidr);
+  if (other.length) throw new BridgeTakenError(name, other, gatewayCidr);
   await run('ip', ['addr', 'replace', gatewayCidr, 'dev', name]);
   // A bridge without an address of its own takes its lowest port's, so its MAC
   // changes as containers come and go, and the ARP caches of the others point
   // at nothing: their gateway (and DNS) goes dark until the entries expire.
   await run('ip', ['link', 'set', name, 'address', bridgeMac(gatewayCidr), 'up']);
+}
+
+/** The bridge exists with an address that is not this network's. */
+export class BridgeTakenError extends Error {
+  constructor(
+    readonly bridge: string,
+    readonly addresses: string[],
+    readonly wanted: string,
+  ) {
+    super(`bridge ${bridge} already has address ${addresses.join(', ')}, not this network's ${wanted}: another network or daemon owns it`);
+    this.name = 'BridgeTakenError';
+  }
+}
+
+/** An interface's IPv4 addresses as CIDRs. */
+export async function bridgeAddresses(name: string): Promise<string[]> {
+  const out = (await run('ip', ['-4', '-o', 'addr', 'show', 'dev', name])).stdout;
+  return [...out.matchAll(/\sinet (\S+)/g)].map((m) => m[1]);
 }
 
 /** A locally administered MAC made of the gateway's address (docker's 02:42 prefix), so it is stable and unique per host. */

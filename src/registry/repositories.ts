@@ -91,7 +91,8 @@ export class Repositories {
   async resolve(name: string, reference: string): Promise<{ digest: Digest; link: ManifestLink }> {
     let digest = reference;
     if (!isDigest(reference)) {
-      if (!isTag(reference)) throw regErr('MANIFEST_INVALID', 'invalid tag or digest', { reference });
+      // Not a tag nor a digest names nothing: 404, as the spec's endpoint table has it for GET and HEAD.
+      if (!isTag(reference)) throw regErr('MANIFEST_UNKNOWN', 'manifest unknown: not a valid tag or digest', { reference });
       digest = (await fsp.readFile(path.join(this.dir(name), '_tags', reference), 'utf8').catch(() => '')).trim();
     }
     const link = digest ? await readJsonIfExists<ManifestLink>(this.link(name, '_manifests', digest)) : undefined;

@@ -166,5 +166,25 @@ describe('the daemon', () => {
     }
   });
 
+  test("a second daemon given the first one's bridge fails at start, naming the bridge and --bridge, and saves nothing", async () => {
+    await d.ok(['run', '--rm', 'busybox', 'true']); // the first daemon's default bridge is up
+    const other = new TestDaemon();
+    try {
+      await assert.rejects(other.start(['--bridge', d.bridge]), (e: Error) => {
+        assert.match(e.message, new RegExp(`bridge ${d.bridge} already has address .*--bridge NAME`));
+        return true;
+      });
+      assert.equal(fs.existsSync(path.join(other.dataRoot, 'networks')) ? fs.readdirSync(path.join(other.dataRoot, 'networks')).filter((f) => f.endsWith('.json')).length : 0, 0, 'no network record');
+      // The first daemon's bridge keeps its one address, and its containers their network.
+      assert.equal(spawnSync('ip', ['-4', '-o', 'addr', 'show', 'dev', d.bridge], { encoding: 'utf8' }).stdout.trim().split('\n').length, 1);
+      assert.equal(await d.ok(['run', '--rm', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0 | wc -l']), '1');
+      // With a bridge of its own it starts.
+      await other.start();
+      await other.ok(['version']);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   test('nothing leaks', () => d.assertClean());
 });

@@ -186,6 +186,9 @@ describe('registry: the OCI distribution API', () => {
     assert.equal(errorCode(await reg.request('GET', '/v2/man/app/manifests/broken')), '404 MANIFEST_UNKNOWN');
     assert.equal(errorCode(await reg.request('GET', '/v2/man/nothing/manifests/v1')), '404 NAME_UNKNOWN');
     assert.equal((await reg.request('HEAD', '/v2/man/app/manifests/nope')).status, 404);
+    // A reference that is neither a tag nor a digest names no manifest (the OCI conformance suite's case).
+    assert.equal(errorCode(await reg.request('GET', '/v2/man/app/manifests/.bad')), '404 MANIFEST_UNKNOWN');
+    assert.equal((await reg.request('HEAD', '/v2/man/app/manifests/sha256:short')).status, 404);
   });
 
   test('names with path tricks or capitals are refused before they touch the disk', async () => {

@@ -6,7 +6,7 @@ import { atomicWriteJson, mkdirp, readJsonIfExists } from '../../base/files';
 import type { Finding } from '../../base/finding';
 import { shortId } from '../../base/ids';
 import type { Logger } from '../../base/log';
-import { clearQdiscs, ensureBridge, hostRoutes, removeBridge } from '../../network/bridge';
+import { BridgeTakenError, clearQdiscs, ensureBridge, hostRoutes, removeBridge } from '../../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../../network/cni';
 import { DnsServer } from '../../network/dns';
 import { addNetworkRules, removeNetworkRules } from '../../network/firewall';
@@ -131,6 +131,8 @@ export class NetworkService {
     if (!this.store.find('bridge')) {
       const n = this.store.plan({ Name: 'bridge' }, { bridgeName: () => this.cfg.bridge, hostRoutes: await hostRoutes() });
       n.Options = { 'com.docker.network.bridge.default_bridge': 'true', [BRIDGE_NAME_OPTION]: this.cfg.bridge };
+      // The host side first: a bridge another daemon owns fails this start and leaves no record naming it.
+      await this.ensureHostSide(n);
       await this.store.save(n);
     }
     for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
@@ -146,7 +148,11 @@ export class NetworkService {
   /** The bridge, its address and the firewall rules (idempotent: at create and at every daemon start). */
   private async ensureHostSide(n: NetworkRecord): Promise<void> {
     const plan = addressPlan(n);
-    await ensureBridge(n.bridge!, `${formatIp(plan.gateway)}/${plan.subnet.bits}`);
+    await ensureBridge(n.bridge!, `${formatIp(plan.gateway)}/${plan.subnet.bits}`).catch((e) => {
+      if (!(e instanceof BridgeTakenError)) throw e;
+      const hint = n.Name === 'bridge' ? `; give this daemon a bridge of its own with --bridge NAME, or remove the old one (ip link del ${e.bridge})` : '';
+      throw conflict(`${e.message}${hint}`);
+    });
     await addNetworkRules(NetworkService.rules(n));
   }
 
