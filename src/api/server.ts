@@ -12,6 +12,7 @@ import { execRoutes } from './compat/exec';
 import { imageRoutes } from './compat/images';
 import { pingHeaders, systemRoutes } from './compat/system';
 import { networkRoutes } from './compat/networks';
+import { swarmRoutes } from './compat/swarm';
 import { volumeRoutes } from './compat/volumes';
 import { nativeSystemRoutes } from './native/system';
 import { httpError } from './errors';
@@ -27,6 +28,7 @@ export function compatRouter(engine: Engine): Router {
   buildRoutes(r, engine);
   volumeRoutes(r, engine);
   networkRoutes(r, engine);
+  swarmRoutes(r);
   nativeSystemRoutes(r, engine);
   return r;
 }
@@ -60,6 +62,8 @@ export function createApiServer(engine: Engine, logger: Logger): http.Server {
       await m.handler(ctx);
     } catch (e) {
       const err = httpError(e);
+      // A client that hangs up mid-answer (docker save | head) is no bug of ours.
+      if (res.destroyed && isErrno(e, 'ERR_STREAM_PREMATURE_CLOSE')) return logger.debug('client went away', { method: req.method, path: p });
       if (err.bug) logger.error('request failed', { method: req.method, path: p, error: err.message, stack: (e as Error).stack });
       else logger.debug('request refused', { method: req.method, path: p, status: err.status, error: err.message });
       sendError(ctx, err.status, err.message);

@@ -1,4 +1,5 @@
-import type { Duplex } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import type { Duplex, Writable } from 'node:stream';
 import { invalidArgument } from '../base/errors';
 import type { LogBatch } from '../engine/logs/logs';
 import { type Credentials, serverDomain } from '../engine/images/registries';
@@ -79,23 +80,14 @@ export function hijack(ctx: Context, contentType: string): Hijacked {
       s.once('close', () => res());
       s.once('error', () => res());
     });
-    return {
-      write: (b) => new Promise((res) => (s.write(b) ? res() : s.once('drain', () => res()))),
-      end: () => s.end(),
-      input: s,
-      closed,
-    };
+    return { write: (b) => writeOrWait(s, b), end: () => s.end(), input: s, closed };
   }
   const res = ctx.res;
   (res as unknown as { useChunkedEncodingByDefault: boolean }).useChunkedEncodingByDefault = false;
   res.writeHead(200, { 'Content-Type': contentType, Connection: 'close' });
   res.flushHeaders();
   const closed = new Promise<void>((r) => res.once('close', () => r()));
-  return {
-    write: (b) => new Promise((r) => (res.write(b) ? r() : res.once('drain', () => r()))),
-    end: () => res.end(),
-    closed,
-  };
+  return { write: (b) => writeOrWait(res, b), end: () => res.end(), closed };
 }
 
 /** Starts a streamed response (logs, events, stats, wait) with its headers sent at once. */
@@ -103,11 +95,28 @@ export function streamResponse(ctx: Context, contentType: string): { write(b: Bu
   ctx.res.writeHead(200, { 'Content-Type': contentType });
   ctx.res.flushHeaders();
   const closed = new Promise<void>((r) => ctx.res.once('close', () => r()));
-  return {
-    write: (b) => new Promise((r) => (ctx.res.write(b) ? r() : ctx.res.once('drain', () => r()))),
-    end: () => ctx.res.end(),
-    closed,
-  };
+  return { write: (b) => writeOrWait(ctx.res, b), end: () => ctx.res.end(), closed };
+}
+
+/**
+ * Writes, then waits until the peer can take more, or never will (it hung
+ * up): a writer never waits on a client that left, and no listener is left
+ * behind either way.
+ */
+export function writeOrWait(s: Writable | Duplex | ServerResponse, b: Buffer | string): Promise<void> {
+  if (s.destroyed || s.writableEnded) return Promise.resolve();
+  if (s.write(b)) return Promise.resolve();
+  return new Promise((r) => {
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      s.off('error', done);
+      r();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+    s.on('error', done);
+  });
 }
 
 /**

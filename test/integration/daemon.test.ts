@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { api, cgroupDirs, eventually, mountsUnder, processesMentioning, suiteDaemon, TestDaemon } from './harness';
+import { api, cgroupDirs, eventually, mountsUnder, processesMentioning, sleep, suiteDaemon, TestDaemon } from './harness';
 import { cgroupV2 } from './host-offers';
 
 /**
@@ -184,6 +184,26 @@ describe('the daemon', () => {
     } finally {
       await other.cleanup();
     }
+  });
+
+  test('clients that stop reading, then hang up, leave nothing held: no log file open, no listener piled up, no error logged', async () => {
+    const id = await d.ok(['run', '-d', 'busybox', 'sh', '-c', 'while true; do echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done']);
+    const held = () => fs.readdirSync(`/proc/${d.pid}/fd`).filter((f) => { try { return fs.readlinkSync(`/proc/${d.pid}/fd/${f}`).includes(id); } catch { return false; } }).length;
+    const logStart = d.log.length;
+    // Streams that push faster than a stalled client reads: logs -f, export, save, events.
+    const stalled = ['/v1.41/containers/' + id + '/logs?follow=1&stdout=1', '/v1.41/containers/' + id + '/export', '/v1.41/images/get?names=busybox', '/v1.41/events', '/v1.41/containers/' + id + '/stats'].flatMap((p) => Array.from({ length: 4 }, () => {
+      const s = net.connect(d.socket);
+      s.write(`GET ${p} HTTP/1.1\r\nHost: berth\r\n\r\n`);
+      s.pause();
+      return s;
+    }));
+    await sleep(1500);
+    assert.ok(held() > 0, 'the followers hold the log while their clients are there');
+    for (const s of stalled) s.destroy();
+    await eventually(() => held() === 0, 10_000);
+    await d.ok(['rm', '-f', id]);
+    const log = d.log.slice(logStart);
+    assert.doesNotMatch(log, /MaxListenersExceededWarning|request failed/);
   });
 
   test('nothing leaks', () => d.assertClean());

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { busyboxTar, eventually, onTerminal, TestDaemon } from './harness';
+import { api, busyboxTar, eventually, onTerminal, TestDaemon } from './harness';
 
 /** The real docker CLI, pointed at Berth's socket. */
 describe('docker CLI against Berth', () => {
@@ -101,6 +101,20 @@ describe('docker CLI against Berth', () => {
     assert.equal(noImage.code, 125);
     const noContainer = await d.docker(['stop', 'nosuch']);
     assert.match(noContainer.stderr, /No such container: nosuch/);
+  });
+
+  test('swarm commands answer as an engine outside a swarm (dockerd 20.10\'s statuses and words)', async () => {
+    const leave = await d.docker(['swarm', 'leave']);
+    assert.deepEqual([leave.code, leave.stderr.trim()], [1, 'Error response from daemon: This node is not part of a swarm']);
+    for (const args of [['node', 'ls'], ['service', 'ls'], ['secret', 'ls'], ['config', 'ls']]) {
+      const r = await d.docker(args);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /This node is not a swarm manager\. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again\./);
+    }
+    const get = await api(d, 'GET', '/v1.41/swarm');
+    assert.equal(get.status, 503);
+    assert.equal(JSON.parse(get.body).message, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    assert.match(await d.ok(['info', '--format', '{{.Swarm.LocalNodeState}}']), /^inactive$/);
   });
 
   test('nothing leaks', () => d.assertClean());

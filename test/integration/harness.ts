@@ -80,6 +80,11 @@ export class TestDaemon {
     return `unix://${this.socket}`;
   }
 
+  /** The daemon's process id, while it runs. */
+  get pid(): number | undefined {
+    return this.proc?.exitCode === null ? this.proc.pid : undefined;
+  }
+
   async start(extra: string[] = []): Promise<void> {
     this.proc = spawn(BERTH, ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridge, '--certs-dir', this.certsDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d) => (this.log += d));

@@ -64,9 +64,14 @@ export function systemRoutes(r: Router, engine: Engine): void {
       (!f.label || f.label.every((l) => { const [k, v] = l.split('='); return v === undefined ? k in e.Actor.Attributes : e.Actor.Attributes[k] === v; }));
     let stop!: () => void;
     const done = new Promise<void>((res) => (stop = res));
+    // One write at a time; a client that reads nothing for 10,000 events is let go rather than buffered for ever.
+    let backlog = 0;
+    let chain = Promise.resolve();
     const unsubscribe = engine.events.subscribe((e) => {
       if (until !== undefined && BigInt(e.timeNano) > until) return stop();
-      if (matches(e)) void out.write(JSON.stringify(e) + '\n');
+      if (!matches(e)) return;
+      if (++backlog > 10_000) return stop();
+      chain = chain.then(() => out.write(JSON.stringify(e) + '\n')).then(() => void backlog--);
     }, since);
     let timer: NodeJS.Timeout | undefined;
     if (until !== undefined) {
@@ -76,6 +81,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
     await Promise.race([done, out.closed]);
     if (timer) clearTimeout(timer);
     unsubscribe();
+    await chain;
     out.end();
   });
 }
