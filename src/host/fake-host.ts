@@ -33,6 +33,8 @@ export function fullHost(): HostFeatures {
       ipv4Forwarding: true,
       bridgeNfIptables: true,
       bridgeNfIp6tables: true,
+      unprivilegedPortStart: true,
+      pingGroupRange: true,
       veth: true,
       qdiscs: { tbf: true, htb: true, ingress: true, fq_codel: true, sfq: true, prio: true, hfsc: true },
       ifb: true,

@@ -28,6 +28,9 @@ export interface NetSysctls {
   /** br_netfilter: bridged traffic passes iptables (docker warns when off). */
   bridgeNfIptables: boolean;
   bridgeNfIp6tables: boolean;
+  /** The network sysctls docker sets in each container's own namespace exist (kernel ≥ 4.11, ≥ 3.x): non-root may bind low ports and ping. */
+  unprivilegedPortStart: boolean;
+  pingGroupRange: boolean;
 }
 
 /** `6.18.44-fc-v669` → [6, 18, 44]. */
@@ -76,5 +79,7 @@ export function netSysctls(fs: HostFs): NetSysctls {
     ipv4Forwarding: on('/proc/sys/net/ipv4/ip_forward'),
     bridgeNfIptables: on('/proc/sys/net/bridge/bridge-nf-call-iptables'),
     bridgeNfIp6tables: on('/proc/sys/net/bridge/bridge-nf-call-ip6tables'),
+    unprivilegedPortStart: fs.exists('/proc/sys/net/ipv4/ip_unprivileged_port_start'),
+    pingGroupRange: fs.exists('/proc/sys/net/ipv4/ping_group_range'),
   };
 }

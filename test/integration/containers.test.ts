@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { describe, test } from 'node:test';
-import { eventually, suiteDaemon } from './harness';
+import { api, eventually, suiteDaemon } from './harness';
 
 describe('container lifecycle through the berth CLI', () => {
   const d = suiteDaemon();
@@ -96,6 +97,41 @@ describe('container lifecycle through the berth CLI', () => {
     assert.equal(dup.code, 125);
     assert.match(dup.stderr, /already in use/);
     await d.ok(['rm', '-f', 'busy']);
+    // Between the restarts of its policy, a container is restarting, and that needs -f too (dockerd's words).
+    const flapping = await d.ok(['run', '-d', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.3; exit 1']);
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Restarting}}', flapping])) === 'true', 30_000);
+    const refused = await api(d, 'DELETE', `/v1.41/containers/${flapping}`);
+    assert.equal(refused.status, 409);
+    assert.match(refused.body, new RegExp(`You cannot remove a restarting container ${flapping}\\. Stop the container before attempting removal or force remove`));
+    await d.ok(['rm', '-f', flapping]);
+  });
+
+  test('kill: after a SIGKILL the container is dead when the call returns, as inspect right after shows', async () => {
+    for (let i = 0; i < 10; i++) {
+      const id = await d.ok(['run', '-d', 'busybox', 'sleep', '1000']);
+      await d.ok(['kill', id]);
+      assert.equal(await d.ok(['inspect', '-f', '{{.State.Running}} {{.State.ExitCode}}', id]), 'false 137');
+      await d.ok(['rm', id]);
+    }
+  });
+
+  test("docker's network sysctls: non-root may bind ports below 1024 in a namespace of its own; --sysctl and host networking keep theirs", async () => {
+    const has = fs.existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start');
+    const read = (args: string[]) => d.ok(['run', '--rm', '-u', '65534', ...args, 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start', '/proc/sys/net/ipv4/ping_group_range']);
+    if (!has) {
+      // A kernel without them: none is set, and containers start all the same.
+      assert.equal((await d.berth(['run', '--rm', 'busybox', 'true'])).code, 0);
+      return;
+    }
+    const host = fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim();
+    {
+      assert.match(await read([]), /^0\n0\s+2147483647$/);
+      assert.match(await read(['--network', 'none']), /^0\n/);
+      assert.match(await read(['--sysctl', 'net.ipv4.ip_unprivileged_port_start=1024']), /^1024\n/);
+      assert.match(await read(['--network', 'host']), new RegExp(`^${host}\n`));
+      // A web server as nobody on port 80, as images built for docker expect.
+      assert.equal(await d.ok(['run', '--rm', '-u', '65534', 'busybox', 'sh', '-c', 'nc -l -p 80 & sleep 0.3; netstat -ltn | grep -c ":80 "']), '1');
+    }
   });
 
   test('ps filters and formats', async () => {

@@ -6,6 +6,7 @@ import { run } from '../../base/exec';
 import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notModified } from '../../base/errors';
 import { atomicWriteJson, mkdirp } from '../../base/files';
 import { KeyedLock } from '../../base/keyed-lock';
+import type { HostFeatures } from '../../host/features';
 import type { Finding } from '../../base/finding';
 import { isFullId, newId, randomName, shortId } from '../../base/ids';
 import { Cgroup } from '../../runtime/cgroups';
@@ -486,7 +487,7 @@ export class ContainerService {
       ipcHost: h.IpcMode === 'host',
       utsHost: h.UTSMode === 'host' || hostNet,
       cgroupsPath: path.posix.join(this.cfg.cgroupParent, c.Id),
-      sysctls: h.Sysctls ?? undefined,
+      sysctls: { ...defaultSysctls(netMode, this.cfg.host), ...h.Sysctls },
       oomScoreAdj: h.OomScoreAdj || undefined,
     });
   }
@@ -650,6 +651,8 @@ export class ContainerService {
     }
     await this.signal(c, sig);
     this.events.publish('container', 'kill', c.Id, { name: c.Name.slice(1), signal: String(sig) });
+    // As dockerd: after a SIGKILL the answer waits for the death, so an inspect right after sees it exited.
+    if (sig === 9) await this.withLock(c.Id, () => this.waitExitLocked(c, 30_000));
   }
 
   /** docker wait: conditions not-running (default), next-exit, removed. */
@@ -709,8 +712,8 @@ export class ContainerService {
     const c = this.store.find(id);
     if (!c) return;
     if (c.State.Status === 'removing') throw conflict(`removal of container ${id} is already in progress`);
-    if (c.State.Running && !o.force) {
-      const what = c.State.Paused ? 'paused' : 'running';
+    if ((c.State.Running || c.State.Restarting) && !o.force) {
+      const what = c.State.Paused ? 'paused' : c.State.Restarting ? 'restarting' : 'running';
       throw conflict(`You cannot remove a ${what} container ${id}. ${c.State.Paused ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`);
     }
     this.clearRestartTimer(id);
@@ -892,4 +895,18 @@ function monitorAlive(c: Pick<ContainerRecord, 'conmonPid'>): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * docker's default sysctls for a container with a network namespace of its
+ * own, where the kernel has them: non-root processes may bind ports below
+ * 1024 and send pings (the capabilities docker grants allow both anyway).
+ * The container's own --sysctl values win.
+ */
+function defaultSysctls(netMode: string, host: HostFeatures): Record<string, string> {
+  if (netMode === 'host' || netMode.startsWith('container:')) return {};
+  return {
+    ...(host.net.pingGroupRange ? { 'net.ipv4.ping_group_range': '0 2147483647' } : {}),
+    ...(host.net.unprivilegedPortStart ? { 'net.ipv4.ip_unprivileged_port_start': '0' } : {}),
+  };
 }
