@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { api, exec, suiteDaemon } from './harness';
+import { api, exec, sleep, suiteDaemon } from './harness';
 
 /** Changes a container makes: a file added and hard-linked, one changed, one deleted, a folder replaced whole. */
 const CHANGES = [
@@ -54,6 +54,20 @@ describe('containers to images and files: diff, commit, export, cp', () => {
     await d.ok(['commit', 'live', 'live:snap']);
     assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}}', 'live']), 'running');
     assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'live:snap', 'cat', '/state']), 'state');
+  });
+
+  test('a container that exits while it is being committed is committed all the same (paused only while it runs)', async () => {
+    for (let i = 0; i < 8; i++) {
+      const id = await d.ok(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', `echo ${i} > /mark; sleep 0.${i}`]);
+      await sleep(i * 70);
+      const r = await d.berth(['commit', id, `racer:${i}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await d.ok(['run', '--rm', '--network', 'none', `racer:${i}`, 'cat', '/mark']), String(i));
+      await d.ok(['wait', id]);
+      assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', id]), 'exited false');
+      await d.ok(['rm', id]);
+      await d.ok(['rmi', `racer:${i}`]);
+    }
   });
 
   test('export writes the whole root filesystem of a stopped or a running container', async () => {

@@ -634,9 +634,11 @@ export class ContainerService {
     await rt.kill(c.Id, sig, sig === 9).catch((e) => {
       if (!(e instanceof BerthError && (e.code === 'not_found' || e.code === 'conflict'))) throw e;
     });
-    // A frozen process cannot act on a signal: thaw it.
+    // A frozen process cannot act on a signal: thaw it. Not paused any more, or gone: nothing to thaw; any other failure leaves it paused, and says so.
     if (c.State.Paused) {
-      await rt.resume(c.Id).catch(() => {});
+      await rt.resume(c.Id).catch((e) => {
+        if (!(e instanceof BerthError && (e.code === 'conflict' || e.code === 'not_found'))) throw e;
+      });
       c.State = { ...c.State, Paused: false, Status: 'running' };
     }
   }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { BerthError, errorMessage, internal } from '../../base/errors';
 import { applyChanges } from '../../builder/changes';
 import { createImage } from '../../images/importer';
 import type { ImageRecord, ImageStore } from '../../images/store';
@@ -59,10 +60,14 @@ export class ContainerImages {
     names.forEach((n) => normalize(n)); // a bad name fails before any work
     const base = await this.images.config(c.Image);
     const config = applyChanges({ ...(c.Config as ContainerConfig), ...o.config }, o.changes ?? []);
-    const frozen = o.pause !== false && c.State.Running && !c.State.Paused;
-    if (frozen) await this.containers.pause(c.Id);
+    // Pause only what runs: a container that exits just before its pause is read as it stands.
+    const frozen = o.pause !== false && c.State.Running && !c.State.Paused && (await this.containers.pause(c.Id).then(() => true, (e) => {
+      if (e instanceof BerthError && (e.code === 'conflict' || e.code === 'not_found')) return false;
+      throw e;
+    }));
+    let rec: ImageRecord;
     try {
-      const rec = await this.images.gate.shared(async () => {
+      rec = await this.images.gate.shared(async () => {
         const layer = await this.images.content.ingest(packLayer(this.images.snapshots.upperDir(c.Id), RUNTIME_PLACEHOLDERS));
         const now = new Date().toISOString();
         const image: ImageConfig = {
@@ -76,11 +81,19 @@ export class ContainerImages {
         const layers = (await this.images.manifest(c.Image)).layers;
         return createImage(this.images, image, [...layers, layer], names);
       });
-      this.events.publish('container', 'commit', c.Id, { name: c.Name.slice(1), imageID: rec.id });
-      return rec;
     } finally {
-      if (frozen) await this.containers.unpause(c.Id).catch(() => {});
+      if (frozen) await this.thaw(c.Id);
     }
+    this.events.publish('container', 'commit', c.Id, { name: c.Name.slice(1), imageID: rec.id });
+    return rec;
+  }
+
+  /** Unpauses what commit paused; a container left frozen is an error the caller hears of (its record says paused). */
+  private async thaw(id: string): Promise<void> {
+    await this.containers.unpause(id).catch((e) => {
+      if (!this.containers.store.find(id)?.State.Paused) return; // gone or exited meanwhile: nothing frozen
+      throw internal(`the image was made, but the container could not be unpaused and is still paused (berth unpause ${id.slice(0, 12)}): ${errorMessage(e)}`, e);
+    });
   }
 
   /**
