@@ -150,7 +150,10 @@ describe('container lifecycle through the berth CLI', () => {
     await d.ok(['run', '-d', '--name', 'ex', 'busybox', 'sleep', '1000']);
     assert.equal(await d.ok(['exec', '-e', 'X=42', '-w', '/tmp', '-u', 'nobody', 'ex', 'sh', '-c', 'echo $X $(pwd) $(id -u)']), '42 /tmp 65534');
     assert.equal((await d.berth(['exec', 'ex', 'sh', '-c', 'exit 7'])).code, 7);
-    assert.equal((await d.berth(['exec', 'ex', 'nosuch'])).code, 127);
+    // dockerd's codes: 126 for an exec that cannot start, missing or not executable (run says 127 and 126).
+    for (const bad of ['nosuch', '/nosuch', '/etc']) assert.equal((await d.berth(['exec', 'ex', bad])).code, 126, bad);
+    assert.equal((await d.berth(['run', '--rm', 'busybox', 'nosuch'])).code, 127);
+    assert.equal((await d.berth(['run', '--rm', 'busybox', '/etc'])).code, 126);
     assert.equal(await d.ok(['exec', '-i', 'ex', 'head', '-c', '5'], { input: 'hello world' }), 'hello');
     assert.equal(await d.ok(['exec', '-i', 'ex', 'sh', '-c', 'cat; echo done'], { input: 'piped\n' }), 'piped\ndone');
     // More input than the daemon holds for a process that reads late: the client waits, nothing is lost.

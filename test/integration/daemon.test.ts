@@ -11,9 +11,9 @@ import { cgroupV2 } from './host-offers';
  * An upgraded exec start written the slow way: headers, then the body in a
  * packet of its own, then stdin and a half-close. Returns all the daemon sent.
  */
-function slowUpgradedExec(socketPath: string, execId: string, input: string): Promise<string> {
+function slowUpgradedExec(socketPath: string, execId: string, input: string, start: { Tty: boolean } = { Tty: false }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const body = '{"Detach":false,"Tty":false}';
+    const body = JSON.stringify({ Detach: false, ...start });
     const s = net.connect(socketPath);
     let got = '';
     s.on('data', (c) => {
@@ -59,6 +59,17 @@ describe('the daemon', () => {
     // cat ends only when stdin ends: the half-close reached it too.
     assert.match(got, /\x01\0\0\0\0\0\0\x08through\n$/);
     await d.ok(['rm', '-f', 'slowbody']);
+  });
+
+  test("exec start's Tty decides the framing, as dockerd's: a TTY exec started without Tty is multiplexed, the reverse raw", async () => {
+    await d.ok(['run', '-d', '--name', 'framing', 'busybox', 'sleep', '1000']);
+    const exec = async (Tty: boolean) => JSON.parse((await api(d, 'POST', '/v1.41/containers/framing/exec', { AttachStdout: true, AttachStderr: true, Tty, Cmd: ['sh', '-c', 'echo out; sleep 0.1; echo err >&2'] })).body).Id as string;
+    const body = (got: string) => got.slice(got.indexOf('\r\n\r\n') + 4);
+    // A terminal merges the streams; framed as stdout.
+    assert.equal(body(await slowUpgradedExec(d.socket, await exec(true), '', { Tty: false })), '\x01\0\0\0\0\0\0\x05out\r\n\x01\0\0\0\0\0\0\x05err\r\n');
+    assert.equal(body(await slowUpgradedExec(d.socket, await exec(false), '', { Tty: true })), 'out\nerr\n');
+    assert.equal(body(await slowUpgradedExec(d.socket, await exec(false), '', { Tty: false })), '\x01\0\0\0\0\0\0\x04out\n\x02\0\0\0\0\0\0\x04err\n');
+    await d.ok(['rm', '-f', 'framing']);
   });
 
   test("conmon's half-written exit files are left alone", async () => {

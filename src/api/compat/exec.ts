@@ -16,7 +16,8 @@ export function execRoutes(r: Router, engine: Engine): void {
       return sendEmpty(ctx, 200);
     }
     const session = engine.execs.get(ctx.params[0]);
-    const tty = !!session.config.Tty;
+    // The start's Tty decides the framing, as dockerd's does: the process keeps the terminal its create asked for.
+    const tty = typeof body.Tty === 'boolean' ? body.Tty : !!session.config.Tty;
     const v = Number(ctx.version ?? '1.41');
     // As docker: the connection is taken first, a failure to start is told in the stream.
     const conn = hijack(ctx, tty || v < 1.42 ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
@@ -29,7 +30,7 @@ export function execRoutes(r: Router, engine: Engine): void {
       conn.end();
       return;
     }
-    await pumpAttached(conn, io);
+    await pumpAttached(conn, { ...io, tty });
   });
 
   r.add('POST', '/exec/([^/]+)/resize', async (ctx) => {

@@ -196,7 +196,8 @@ export class ExecService {
     } catch (e) {
       s.running = false;
       const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
-      s.exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : 126;
+      // dockerd: 126 for any exec the runtime could not start (a missing binary too; `run` says 127 for that).
+      s.exitCode = 126;
       s.markExited();
       await fsp.rm(dir, { recursive: true, force: true });
       throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
