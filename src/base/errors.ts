@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'forbidden' // not allowed for this object (403)
   | 'unauthorized' // credentials missing or refused (401)
   | 'unavailable' // a dependency is missing or not responding (503)
+  | 'not_implemented' // asked of a part that cannot do it (501), e.g. logs of the none driver
   | 'internal'; // an expected failure of the host, e.g. runc refused (500)
 
 export class BerthError extends Error {

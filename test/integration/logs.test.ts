@@ -106,5 +106,21 @@ describe('a stdout flood through a rotating log', () => {
     withinBound(r);
   });
 
+  test("log drivers by docker's names: json-file by default, its options taken; none keeps nothing to read, and attach still shows the output", async () => {
+    assert.equal(await d.ok(['info', '--format', '{{.LoggingDriver}}']), 'json-file');
+    const dflt = await d.ok(['create', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=2', 'busybox', 'true']);
+    assert.equal(await d.ok(['inspect', '-f', '{{json .HostConfig.LogConfig}}', dflt]), '{"Type":"json-file","Config":{"max-file":"2","max-size":"1m"}}');
+    const bad = await d.berth(['create', '--log-opt', 'foo=1', 'busybox', 'true']);
+    assert.match(bad.stderr, /unknown log opt 'foo' for json-file log driver/);
+    const run = await d.berth(['run', '--name', 'quiet', '--log-driver', 'none', 'busybox', 'echo', 'shown']);
+    assert.deepEqual([run.code, run.stdout], [0, 'shown\n']);
+    const logs = await d.berth(['logs', 'quiet']);
+    assert.deepEqual([logs.code, logs.stderr.trim()], [1, 'Error response from daemon: configured logging driver does not support reading']);
+    const docker = await d.docker(['logs', 'quiet']);
+    assert.match(docker.stderr, /configured logging driver does not support reading/);
+    assert.notEqual(docker.code, 0);
+    await d.ok(['rm', dflt, 'quiet']);
+  });
+
   test('nothing leaks', () => d.assertClean());
 });

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../base/errors';
-import { attachContainer, containerLogs, resizeContainer } from '../../engine/containers/container-io';
+import { assertReadableLogs, attachContainer, containerLogs, resizeContainer } from '../../engine/containers/container-io';
 import type { Engine } from '../../engine/engine';
 import type { ContainerCreateConfig } from '../../engine/containers/merge';
 import type { EndpointSettings, HostConfig } from '../../engine/model';
@@ -145,6 +145,8 @@ export function containerRoutes(r: Router, engine: Engine): void {
     const q = ctx.query;
     const c = svc.store.get(ctx.params[0]);
     if (!qBool(q, 'stdout') && !qBool(q, 'stderr')) throw invalidArgument('Bad parameters: you must choose at least one stream');
+    // Before the headers: the client hears the status (501), not an empty stream.
+    assertReadableLogs(c);
     const tty = !!c.Config.Tty;
     const out = streamResponse(ctx, streamType(ctx, tty));
     const abort = new AbortController();

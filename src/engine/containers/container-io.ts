@@ -1,10 +1,11 @@
-import { conflict } from '../../base/errors';
+import { BerthError, conflict } from '../../base/errors';
 import { ctlResize, writeCtl } from '../../runtime/conmon';
 import { type ContainerService, runPaths } from './containers';
 import type { AttachedIo } from './execs';
 import { LogFollower } from '../logs/log-follower';
 import { type LogBatch, parseTimeArg } from '../logs/logs';
 import { StdinSink } from './stdin';
+import type { ContainerRecord } from '../model';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -18,6 +19,7 @@ export interface LogsOptions {
 /** docker logs: what the files hold, then (with follow) what comes until the container stops. */
 export async function* containerLogs(svc: ContainerService, ref: string, o: LogsOptions, signal?: AbortSignal): AsyncGenerator<LogBatch> {
   const c = svc.store.get(ref);
+  assertReadableLogs(c);
   const file = svc.logPath(c);
   const filter = { since: parseTimeArg(o.since), until: parseTimeArg(o.until), stdout: o.stdout !== false, stderr: o.stderr !== false };
   const tail = o.tail === undefined || o.tail === 'all' || o.tail === '' ? undefined : Number(o.tail);
@@ -109,4 +111,9 @@ export async function resizeContainer(svc: ContainerService, ref: string, h: num
   if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
   if (!c.Config.Tty) return;
   await writeCtl(runPaths(svc.cfgExecRoot, c.Id).ctl, ctlResize(h, w));
+}
+
+/** Refuses `logs` of a container whose driver keeps no log to read (none), as dockerd does (501). */
+export function assertReadableLogs(c: ContainerRecord): void {
+  if (c.HostConfig.LogConfig?.Type === 'none') throw new BerthError('not_implemented', 'configured logging driver does not support reading');
 }

@@ -32,7 +32,12 @@ import { parseSignal } from './signals';
 import { readUserDb, resolveUser } from '../../base/users';
 import type { VolumeStore } from '../volumes';
 
-const LOG_DRIVERS = ['', 'json-file', 'local', 'k8s-file'];
+/**
+ * Log drivers by docker's names. All write conmon's k8s-file underneath (what
+ * attach and logs read); json-file is reported by default, as dockerd does,
+ * since SDKs read logs only from drivers they know (json-file, local, journald).
+ */
+const LOG_DRIVERS = ['json-file', 'local', 'k8s-file', 'none'];
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** Runtime paths of one container, all under the exec root (gone at reboot, like the container). */
@@ -297,9 +302,9 @@ export class ContainerService {
       const runtime = host.Runtime || this.cfg.defaultRuntime;
       if (!this.runtimes.has(runtime)) throw invalidArgument(`unknown or invalid runtime name: ${runtime}`);
       refuseUnrunnable(host, this.cfg.host, { runtime, init: host.Init ?? this.cfg.defaultInit, initBinary: this.hasInit, publishes: Object.keys(host.PortBindings ?? {}).length > 0 || !!host.PublishAllPorts });
-      const logType = host.LogConfig?.Type ?? '';
+      const logType = host.LogConfig?.Type || 'json-file';
       if (!LOG_DRIVERS.includes(logType)) throw invalidArgument(`logger: no log driver named '${logType}' is registered`);
-      const limits = logLimits(host.LogConfig?.Config, this.cfg.log);
+      const limits = logLimits(host.LogConfig?.Config, this.cfg.log, logType);
       const netMode = host.NetworkMode || 'default';
       if (netMode.startsWith('container:')) this.store.get(netMode.slice('container:'.length));
       const networks = this.networks.planEndpoints(netMode, endpoints);
@@ -340,7 +345,7 @@ export class ContainerService {
         Args: args,
         Image: image.id,
         Config: { ...merged, Hostname: config.Hostname || shortId(id), Image: config.Image, Tty: !!config.Tty, OpenStdin: !!config.OpenStdin, StdinOnce: !!config.StdinOnce },
-        HostConfig: { NetworkMode: 'default', ...host, Runtime: runtime, LogConfig: { Type: logType || 'k8s-file', Config: host.LogConfig?.Config ?? {} } },
+        HostConfig: { NetworkMode: 'default', ...host, Runtime: runtime, LogConfig: { Type: logType, Config: sortedMap(host.LogConfig?.Config) } },
         State: { ...STATUS_CREATED },
         RestartCount: 0,
         Mounts: mounts,
@@ -911,4 +916,9 @@ function defaultSysctls(netMode: string, host: HostFeatures): Record<string, str
     ...(host.net.pingGroupRange ? { 'net.ipv4.ping_group_range': '0 2147483647' } : {}),
     ...(host.net.unprivilegedPortStart ? { 'net.ipv4.ip_unprivileged_port_start': '0' } : {}),
   };
+}
+
+/** A map as Go's encoding/json writes one, keys in order: inspect then reads as dockerd's. */
+function sortedMap(m: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

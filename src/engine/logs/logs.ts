@@ -170,9 +170,13 @@ export interface LogLimits {
 }
 
 /** Validates --log-opt for the local file log, with the daemon's defaults. */
-export function logLimits(opts: Record<string, string> | undefined, defaults: LogLimits): LogLimits {
+export function logLimits(opts: Record<string, string> | undefined, defaults: LogLimits, driver = 'json-file'): LogLimits {
   const o = opts ?? {};
-  for (const k of Object.keys(o)) if (!['max-size', 'max-file', 'compress', 'mode', 'tag', 'labels', 'env'].includes(k)) throw invalidArgument(`unknown log opt '${k}' for k8s-file log driver`);
+  // json-file's and local's options (docker's names), taken by the one format Berth writes.
+  const known = driver === 'none' ? [] : ['max-size', 'max-file', 'compress', 'mode', 'max-buffer-size', 'tag', 'labels', 'labels-regex', 'env', 'env-regex'];
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw invalidArgument(`unknown log opt '${k}' for ${driver} log driver`);
+  // The none driver keeps no readable log: a ring of 2 × 1 MiB serves attach only.
+  if (driver === 'none') return { maxSize: 1 << 20, maxFile: 2 };
   const maxSize = o['max-size'] !== undefined ? (o['max-size'] === '-1' ? 0 : parseSize(o['max-size'])) : defaults.maxSize;
   const maxFile = o['max-file'] !== undefined ? Number(o['max-file']) : defaults.maxFile;
   if (!Number.isInteger(maxFile) || maxFile < 1) throw invalidArgument(`max-file must be a positive integer, got '${o['max-file']}'`);
