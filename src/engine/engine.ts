@@ -13,7 +13,8 @@ import { OverlaySnapshotter } from '../snapshots/snapshotter';
 import { type CheckOptions, checkSystem, inventoryOf, type Problem } from './system/check';
 import type { EngineConfig } from './config';
 import { ContainerStore } from './containers/container-store';
-import { ContainerService } from './containers/containers';
+import { ContainerService, runPaths } from './containers/containers';
+import { inspectConfig, inspectHostConfig } from './containers/docker-shape';
 import { EventBus } from './system/events';
 import { ExecService } from './containers/execs';
 import { ImageService } from './images/images';
@@ -129,8 +130,9 @@ export class Engine {
     return c.Config.Image === ref || this.images.store.namesOf(c.Image).some((n) => n === tryNorm(ref));
   }
 
-  inspectContainer(ref: string) {
+  async inspectContainer(ref: string) {
     const c = this.containers.store.get(ref);
+    const graph = await this.graphDriverData(c);
     const dir = this.containers.store.dir(c.Id);
     return {
       Id: c.Id,
@@ -151,12 +153,21 @@ export class Engine {
       ProcessLabel: '',
       AppArmorProfile: '',
       ExecIDs: null,
-      HostConfig: c.HostConfig,
-      GraphDriver: { Name: 'overlay', Data: {} },
+      HostConfig: inspectHostConfig(c),
+      GraphDriver: { Name: 'overlay', Data: graph },
       Mounts: c.Mounts.map(presentMount),
-      Config: c.Config,
+      Config: inspectConfig(c),
       NetworkSettings: this.containerNetworkSettings(c),
     };
+  }
+
+  /** overlay's folders, as docker's overlay2 shows them (the image's layers below, the container's own on top). */
+  private async graphDriverData(c: ContainerRecord): Promise<Record<string, string>> {
+    const snaps = this.images.store.snapshots;
+    const upper = snaps.upperDir(c.Id);
+    // A container whose rootfs is gone (a removal cut short) still inspects.
+    const lower = await snaps.lowerDirs(c.Id).catch(() => []);
+    return { ...(lower.length ? { LowerDir: lower.join(':') } : {}), MergedDir: runPaths(this.cfg.execRoot, c.Id).rootfs, UpperDir: upper, WorkDir: path.join(path.dirname(upper), 'work') };
   }
 
   /** docker's NetworkSettings: the live endpoints, the default bridge's values at the top level, and the ports. */

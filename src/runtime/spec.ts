@@ -39,11 +39,11 @@ function readStatus(): string {
 
 let bounding: string[] | undefined;
 
-const MASKED_PATHS = [
+export const MASKED_PATHS = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
   '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
 ];
-const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** Device cgroup rules docker grants every container (besides its own /dev nodes). */
 const DEFAULT_DEVICE_RULES: NonNullable<LinuxResources['devices']> = [

@@ -169,7 +169,7 @@ export class TestDaemon {
 }
 
 /** One Engine API request over the daemon's socket; the body parsed when it is JSON. */
-export function api(d: TestDaemon, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }> {
+export function api(d: Pick<TestDaemon, 'socket'>, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const req = http.request({ socketPath: d.socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} }, (res) => {

@@ -36,7 +36,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.add('POST', '/containers/prune', async (ctx) => sendJson(ctx, 200, await engine.pruneContainers(ctx.query.get('filters') ?? undefined)));
 
-  r.add('GET', `/containers/${ID}/json`, async (ctx) => sendJson(ctx, 200, engine.inspectContainer(ctx.params[0])));
+  r.add('GET', `/containers/${ID}/json`, async (ctx) => sendJson(ctx, 200, await engine.inspectContainer(ctx.params[0])));
 
   r.add('POST', `/containers/${ID}/start`, async (ctx) => {
     await svc.start(ctx.params[0]);

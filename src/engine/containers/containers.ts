@@ -345,7 +345,7 @@ export class ContainerService {
         Args: args,
         Image: image.id,
         Config: { ...merged, Hostname: config.Hostname || shortId(id), Image: config.Image, Tty: !!config.Tty, OpenStdin: !!config.OpenStdin, StdinOnce: !!config.StdinOnce },
-        HostConfig: { NetworkMode: 'default', ...host, Runtime: runtime, LogConfig: { Type: logType, Config: sortedMap(host.LogConfig?.Config) } },
+        HostConfig: { NetworkMode: 'default', ...host, IpcMode: host.IpcMode || 'private', ShmSize: host.ShmSize || this.cfg.defaultShmSize, Runtime: runtime, LogConfig: { Type: logType, Config: sortedMap(host.LogConfig?.Config) } },
         State: { ...STATUS_CREATED },
         RestartCount: 0,
         Mounts: mounts,
