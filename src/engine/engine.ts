@@ -91,9 +91,18 @@ export class Engine {
     for (const k of Object.keys(f)) if (!known.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     const statuses = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
     for (const s of f.status ?? []) if (!statuses.includes(s)) throw invalidArgument(`invalid filter 'status=${s}'`);
-    let list = this.containers.store.all().sort((a, b) => b.Created.localeCompare(a.Created));
-    const all = o.all || (f.status?.length ?? 0) > 0 || (f.exited?.length ?? 0) > 0;
-    list = list.filter((c) => {
+    for (const h of f.health ?? []) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw invalidArgument(`Unrecognised filter value for health: ${h}`);
+    for (const t of f['is-task'] ?? []) if (t !== 'true' && t !== 'false') throw invalidArgument(`invalid filter 'is-task=${t}'`);
+    const publish = portFilter(f.publish ?? [], 'publish');
+    const expose = portFilter(f.expose ?? [], 'expose');
+    // Newest first, as docker lists; before and since name a container of that order.
+    const sorted = this.containers.store.all().sort((a, b) => b.Created.localeCompare(a.Created));
+    const at = (ref: string) => sorted.findIndex((c) => c.Id === this.containers.store.get(ref).Id);
+    const list = sorted.slice(Math.max(0, ...(f.before ?? []).map((b) => at(b) + 1)), Math.min(sorted.length, ...(f.since ?? []).map(at)));
+    // A limit counts stopped containers too, as docker's does.
+    const all = o.all || (o.limit ?? 0) > 0 || (f.status?.length ?? 0) > 0 || (f.exited?.length ?? 0) > 0;
+    const summaries = list.map((c) => ({ c, summary: this.containerSummary(c) }));
+    const kept = summaries.filter(({ c, summary }) => {
       if (!all && !c.State.Running) return false;
       if (f.id && !f.id.some((x) => c.Id.startsWith(x))) return false;
       if (f.name && !f.name.some((x) => new RegExp(x.replace(/^\//, '')).test(c.Name.slice(1)))) return false;
@@ -102,10 +111,26 @@ export class Engine {
       if (f.label && !f.label.every((l) => labelMatches(c.Config.Labels ?? {}, l))) return false;
       if (f.ancestor && !f.ancestor.some((a) => this.isAncestor(c, a))) return false;
       if (f.volume && !f.volume.some((v) => c.Mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v))) return false;
+      // No health checks yet: every container's health is none.
+      if (f.health && !f.health.includes('none')) return false;
+      // Containers of the engine are never swarm tasks.
+      if (f['is-task'] && !f['is-task'].includes('false')) return false;
+      if (f.isolation && !f.isolation.includes('default')) return false;
+      if (f.network) {
+        const nets = c.NetworkSettings?.Networks ?? {};
+        if (!f.network.some((n) => n in nets || Object.values(nets).some((e) => e.NetworkID && e.NetworkID.startsWith(n)))) return false;
+      }
+      if (publish.size || expose.size) {
+        const ports = summary.Ports;
+        if (!ports.some((p) => (p.PublicPort && publish.has(`${p.PublicPort}/${p.Type}`)) || expose.has(`${p.PrivatePort}/${p.Type}`))) return false;
+      }
       return true;
     });
-    if (o.limit && o.limit > 0) list = list.slice(0, o.limit);
-    return list.map((c) => ({
+    return (o.limit && o.limit > 0 ? kept.slice(0, o.limit) : kept).map((x) => x.summary);
+  }
+
+  private containerSummary(c: ContainerRecord) {
+    return {
       Id: c.Id,
       Names: [c.Name],
       Image: c.Config.Image ?? c.Image,
@@ -115,14 +140,14 @@ export class Engine {
       Ports: Object.entries(c.State.Running ? portMap(this.networks.live(c).ports, c.Config.ExposedPorts) : {}).flatMap(([k, list]) => {
         const [port, type] = k.split('/');
         return list ? list.map((b) => ({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type })) : [{ PrivatePort: Number(port), Type: type }];
-      }),
+      }) as { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[],
       Labels: c.Config.Labels ?? {},
       State: c.State.Status,
       Status: statusText(c),
       HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? 'default' },
       NetworkSettings: { Networks: this.networks.live(c).networks },
       Mounts: c.Mounts.map(presentMount),
-    }));
+    };
   }
 
   private isAncestor(c: ContainerRecord, ref: string): boolean {
@@ -191,6 +216,7 @@ export class Engine {
   listNetworks(filters?: string): object[] {
     const f = parseFilters(filters);
     for (const k of Object.keys(f)) if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    for (const v of f.scope ?? []) if (!['local', 'swarm', 'global'].includes(v)) throw invalidArgument(`Invalid filter: 'scope'='${v}'`);
     return this.networks.store
       .all()
       .filter((n) => {
@@ -199,6 +225,7 @@ export class Engine {
         if (f.driver && !f.driver.includes(n.Driver)) return false;
         if (f.label && !f.label.every((l) => labelMatches(n.Labels, l))) return false;
         if (f.type && !f.type.includes(PREDEFINED.includes(n.Name) ? 'builtin' : 'custom')) return false;
+        if (f.scope && !f.scope.includes(n.Scope)) return false;
         if (f.dangling && f.dangling.includes('true') === this.containers.networkUsers(n.Id).length > 0) return false;
         return true;
       })
@@ -455,4 +482,17 @@ async function systemCpuNs(): Promise<number> {
 async function osName(): Promise<string> {
   const text = await fsp.readFile('/etc/os-release', 'utf8').catch(() => '');
   return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
+}
+
+/** `80`, `80/udp`, `8000-8080/tcp` → the set of `port/proto` a publish or expose filter names. */
+function portFilter(values: string[], name: string): Set<string> {
+  const out = new Set<string>();
+  for (const v of values) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(v);
+    const lo = Number(m?.[1]);
+    const hi = Number(m?.[2] ?? m?.[1]);
+    if (!m || hi < lo || hi > 65535) throw invalidArgument(`invalid filter '${name}=${v}'`);
+    for (let p = lo; p <= hi; p++) out.add(`${p}/${m[3] ?? 'tcp'}`);
+  }
+  return out;
 }

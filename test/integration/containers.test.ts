@@ -146,6 +146,41 @@ describe('container lifecycle through the berth CLI', () => {
     await d.ok(['rm', '-f', 'f1', 'f2']);
   });
 
+  test("ps: every filter of docker's applies, and a limit counts stopped containers", async () => {
+    const names = (args: string[]) => d.ok(['ps', '-a', ...args, '--format', '{{.Names}}']).then((o) => o.split('\n').filter(Boolean));
+    await d.ok(['network', 'create', 'psnet']);
+    await d.ok(['create', '--name', 'p1', 'busybox', 'true']);
+    await d.ok(['run', '-d', '--name', 'p2', '--network', 'psnet', '-p', '18080:80', '--expose', '81', 'busybox', 'sleep', '1000']);
+    await d.ok(['run', '-d', '--name', 'p3', '-p', '80', 'busybox', 'sleep', '1000']);
+    await d.ok(['run', '--name', 'p4', 'busybox', 'true']);
+    assert.deepEqual(await names(['--filter', 'before=p3']), ['p2', 'p1']);
+    assert.deepEqual(await names(['--filter', 'since=p2']), ['p4', 'p3']);
+    assert.deepEqual(await names(['--filter', 'since=p1', '--filter', 'before=p4']), ['p3', 'p2']);
+    assert.deepEqual(await names(['--filter', 'network=psnet']), ['p2']);
+    const netId = await d.ok(['network', 'inspect', '-f', '{{.Id}}', 'psnet']);
+    assert.deepEqual(await names(['--filter', `network=${netId.slice(0, 12)}`]), ['p2']);
+    assert.deepEqual(await names(['--filter', 'publish=18080']), ['p2'], 'publish is the host port');
+    assert.deepEqual(await names(['--filter', 'expose=80']), ['p3', 'p2'], 'expose is the container port');
+    assert.deepEqual(await names(['--filter', 'expose=81/tcp']), ['p2']);
+    assert.deepEqual(await names(['--filter', 'expose=81/udp']), []);
+    assert.deepEqual(await names(['--filter', 'expose=79-81']), ['p3', 'p2']);
+    assert.deepEqual(await names(['--filter', 'health=none']), ['p4', 'p3', 'p2', 'p1']);
+    assert.deepEqual(await names(['--filter', 'health=healthy']), []);
+    assert.deepEqual(await names(['--filter', 'is-task=true']), []);
+    assert.deepEqual(await names(['--filter', 'is-task=false']), ['p4', 'p3', 'p2', 'p1']);
+    // -n counts stopped containers too; without -a as well.
+    assert.deepEqual((await d.ok(['ps', '-n', '2', '--format', '{{.Names}}'])).split('\n'), ['p4', 'p3']);
+    for (const [f, msg] of [['health=fine', /Unrecognised filter value for health: fine/], ['is-task=maybe', /is-task=maybe/], ['publish=http', /publish=http/], ['before=nosuch', /No such container: nosuch/]] as const) {
+      const r = await d.berth(['ps', '--filter', f]);
+      assert.notEqual(r.code, 0, f);
+      assert.match(r.stderr, msg);
+    }
+    assert.equal(await d.ok(['network', 'ls', '--filter', 'scope=local', '--filter', 'name=psnet', '--format', '{{.Name}}']), 'psnet');
+    assert.equal(await d.ok(['network', 'ls', '--filter', 'scope=swarm', '--format', '{{.Name}}']), '');
+    await d.ok(['rm', '-f', 'p1', 'p2', 'p3', 'p4']);
+    await d.ok(['network', 'rm', 'psnet']);
+  });
+
   test('exec: output, exit codes, env, user, workdir', async () => {
     await d.ok(['run', '-d', '--name', 'ex', 'busybox', 'sleep', '1000']);
     assert.equal(await d.ok(['exec', '-e', 'X=42', '-w', '/tmp', '-u', 'nobody', 'ex', 'sh', '-c', 'echo $X $(pwd) $(id -u)']), '42 /tmp 65534');
