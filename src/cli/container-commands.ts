@@ -3,7 +3,7 @@ import type { ApiClient } from '../client/client';
 import { demux } from '../client/client';
 import { cp } from './cp';
 import { bool, list, type Parsed, str } from './flags';
-import { ago, binarySize, shortCommand, warn } from './output';
+import { ago, binarySize, humanSize, shortCommand, warn } from './output';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
 import { renderFormat, tabulate } from './template';
 import { type Command, each, f, FILTER, filters, FORMAT, inspect, PRUNE_FILTER, reportPrune, saveTo, splitRef, write } from './command';
@@ -89,22 +89,38 @@ async function attach(api: ApiClient, p: Parsed): Promise<number> {
   return after.State.Running ? 0 : after.State.ExitCode;
 }
 
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** Bytes read or written, as docker's CLI adds them up (v1's Read/Write, v2's read/write). */
+function blockBytes(b: { io_service_bytes_recursive?: { op: string; value: number }[] | null } | undefined, op: string): number {
+  return sum((b?.io_service_bytes_recursive ?? []).filter((e) => e.op.toLowerCase() === op).map((e) => e.value));
+}
+
 async function stats(api: ApiClient, p: Parsed): Promise<void> {
   let ids = p.args;
   if (!ids.length) ids = (await api.json<ContainerSummary[]>('GET', '/containers/json')).map((c) => c.Id);
   const rows = [];
   for (const id of ids) {
-    const s = await api.json<{ id: string; name: string; cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage: number; online_cpus: number }; precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage: number }; memory_stats: { usage?: number; limit?: number; stats?: { cache?: number } }; pids_stats: { current?: number } }>(
+    const s = await api.json<{
+      id: string; name: string; cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage: number; online_cpus: number }; precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage: number };
+      memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> }; pids_stats: { current?: number };
+      networks?: Record<string, { rx_bytes: number; tx_bytes: number }>; blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
+    }>(
       'GET', `/containers/${encodeURIComponent(id)}/stats`, { query: { stream: false } });
     const cpuDelta = s.cpu_stats.cpu_usage.total_usage - (s.precpu_stats.cpu_usage?.total_usage ?? 0);
     const sysDelta = s.cpu_stats.system_cpu_usage - (s.precpu_stats.system_cpu_usage ?? 0);
     const cpu = sysDelta > 0 ? (cpuDelta / sysDelta) * s.cpu_stats.online_cpus * 100 : 0;
-    const mem = (s.memory_stats.usage ?? 0) - (s.memory_stats.stats?.cache ?? 0);
+    // docker's CLI: the usage less the inactive file pages (total_inactive_file on v1, inactive_file on v2).
+    const usage = s.memory_stats.usage ?? 0;
+    const inactive = s.memory_stats.stats?.total_inactive_file ?? s.memory_stats.stats?.inactive_file ?? 0;
+    const mem = inactive < usage ? usage - inactive : usage;
     const limit = s.memory_stats.limit ?? 0;
     rows.push({
       ID: s.id.slice(0, 12), Container: id, Name: s.name.replace(/^\//, ''), CPUPerc: `${cpu.toFixed(2)}%`,
       MemUsage: `${binarySize(mem)} / ${binarySize(limit)}`, MemPerc: `${limit ? ((mem / limit) * 100).toFixed(2) : '0.00'}%`,
-      NetIO: '0B / 0B', BlockIO: '0B / 0B', PIDs: String(s.pids_stats.current ?? 0),
+      NetIO: `${humanSize(sum(Object.values(s.networks ?? {}).map((n) => n.rx_bytes)))} / ${humanSize(sum(Object.values(s.networks ?? {}).map((n) => n.tx_bytes)))}`,
+      BlockIO: `${humanSize(blockBytes(s.blkio_stats, 'read'))} / ${humanSize(blockBytes(s.blkio_stats, 'write'))}`,
+      PIDs: String(s.pids_stats.current ?? 0),
     });
   }
   write(renderFormat(str(p, 'format') ?? 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}', rows,

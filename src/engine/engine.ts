@@ -7,6 +7,7 @@ import { ContentStore } from '../content/store';
 import { ImageStore } from '../images/store';
 import { normalize } from '../oci/reference';
 import { HostFs } from '../host/host-fs';
+import { type InterfaceCounters, parseNetDev } from '../network/counters';
 import { netSysctls } from '../host/kernel';
 import { type DaemonParts, hostReport, type HostReportRow, infoWarnings } from '../host/report';
 import { OverlaySnapshotter } from '../snapshots/snapshotter';
@@ -270,7 +271,7 @@ export class Engine {
   /** docker stats: one sample in docker's shape; `pre` is the previous sample for CPU%. */
   async stats(ref: string, pre?: { read: string; cpu_stats: unknown }) {
     const c = this.containers.store.get(ref);
-    const zero = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: 0, online_cpus: os.cpus().length, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+    const zero = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: 0, online_cpus: this.cfg.host.cpus, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
     const now = new Date().toISOString();
     if (!c.State.Running) {
       return { read: now, preread: '0001-01-01T00:00:00Z', id: c.Id, name: c.Name, pids_stats: {}, blkio_stats: {}, num_procs: 0, storage_stats: {}, cpu_stats: zero, precpu_stats: zero, memory_stats: {}, networks: {} };
@@ -279,7 +280,7 @@ export class Engine {
     const cpu = {
       cpu_usage: { total_usage: s.cpu.usageNs, usage_in_kernelmode: s.cpu.systemNs ?? 0, usage_in_usermode: s.cpu.userNs ?? 0 },
       system_cpu_usage: await systemCpuNs(),
-      online_cpus: os.cpus().length,
+      online_cpus: this.cfg.host.cpus,
       throttling_data: { periods: 0, throttled_periods: s.cpu.throttledPeriods ?? 0, throttled_time: 0 },
     };
     return {
@@ -288,14 +289,21 @@ export class Engine {
       id: c.Id,
       name: c.Name,
       pids_stats: { current: s.pids.current, limit: s.pids.limit },
-      blkio_stats: { io_service_bytes_recursive: [] },
+      blkio_stats: { io_service_bytes_recursive: s.blkio.serviceBytes, io_serviced_recursive: s.blkio.serviced, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
       num_procs: 0,
       storage_stats: {},
       cpu_stats: cpu,
       precpu_stats: pre?.cpu_stats ?? zero,
-      memory_stats: { usage: s.memory.usage, max_usage: s.memory.maxUsage, limit: s.memory.limit, failcnt: s.memory.failcnt, stats: { cache: s.memory.cache ?? 0, total_inactive_file: 0 } },
-      networks: {},
+      memory_stats: { usage: s.memory.usage, max_usage: s.memory.maxUsage, limit: s.memory.limit, failcnt: s.memory.failcnt, stats: s.memory.stat },
+      ...(await this.networkCounters(c)),
     };
+  }
+
+  /** A container's interfaces and their counters (none with the host's network: docker shows no `networks` then). */
+  private async networkCounters(c: ContainerRecord): Promise<{ networks?: Record<string, InterfaceCounters> }> {
+    if ((c.HostConfig.NetworkMode ?? 'default') === 'host') return {};
+    const text = await fsp.readFile(`/proc/${c.State.Pid}/net/dev`, 'utf8').catch(() => '');
+    return { networks: parseNetDev(text) };
   }
 
   async pruneContainers(filters?: string) {

@@ -14,10 +14,43 @@ export function cgroupVersion(): CgroupVersion {
   return existsSync(path.join(ROOT, 'cgroup.controllers')) ? 2 : 1;
 }
 
+/** One block I/O counter of one device, as docker's blkio_stats lists them (op: Read, Write, ... on v1; read, write on v2). */
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
 export interface CgroupStats {
-  memory: { usage: number; limit: number; maxUsage?: number; cache?: number; failcnt?: number };
+  /** `stat` is memory.stat whole, as docker passes it on (clients subtract its inactive file pages from the usage). */
+  memory: { usage: number; limit: number; maxUsage?: number; cache?: number; failcnt?: number; stat: Record<string, number> };
   cpu: { usageNs: number; systemNs?: number; userNs?: number; throttledPeriods?: number };
   pids: { current: number; limit?: number };
+  blkio: { serviceBytes: BlkioEntry[]; serviced: BlkioEntry[] };
+}
+
+/** v1's `8:0 Read 4096` lines (the Total line left out, as docker leaves it). */
+export function parseBlkioV1(text: string | undefined): BlkioEntry[] {
+  return (text ?? '').split('\n').flatMap((l) => {
+    const m = /^(\d+):(\d+) (\w+) (\d+)$/.exec(l.trim());
+    return m ? [{ major: Number(m[1]), minor: Number(m[2]), op: m[3], value: Number(m[4]) }] : [];
+  });
+}
+
+/** v2's io.stat (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...`) as docker shows it: bytes and operations, read and write. */
+export function parseIoStatV2(text: string | undefined): CgroupStats['blkio'] {
+  const out: CgroupStats['blkio'] = { serviceBytes: [], serviced: [] };
+  for (const l of (text ?? '').split('\n')) {
+    const [dev, ...kv] = l.trim().split(/\s+/);
+    const m = /^(\d+):(\d+)$/.exec(dev ?? '');
+    if (!m) continue;
+    const v = Object.fromEntries(kv.map((x) => x.split('=')).map(([k, n]) => [k, Number(n)]));
+    const at = { major: Number(m[1]), minor: Number(m[2]) };
+    out.serviceBytes.push({ ...at, op: 'read', value: v.rbytes ?? 0 }, { ...at, op: 'write', value: v.wbytes ?? 0 });
+    out.serviced.push({ ...at, op: 'read', value: v.rios ?? 0 }, { ...at, op: 'write', value: v.wios ?? 0 });
+  }
+  return out;
 }
 
 async function readText(file: string): Promise<string | undefined> {
@@ -64,9 +97,11 @@ export class Cgroup {
           usage: num(await readText(path.join(d, 'memory.current'))) ?? 0,
           limit: num(await readText(path.join(d, 'memory.max'))) ?? hostMemory(),
           cache: mem.file,
+          stat: mem,
         },
         cpu: { usageNs: (cpu.usage_usec ?? 0) * 1000, userNs: (cpu.user_usec ?? 0) * 1000, systemNs: (cpu.system_usec ?? 0) * 1000, throttledPeriods: cpu.nr_throttled },
         pids: { current: num(await readText(path.join(d, 'pids.current'))) ?? 0, limit: num(await readText(path.join(d, 'pids.max'))) },
+        blkio: parseIoStatV2(await readText(path.join(d, 'io.stat'))),
       };
     }
     const m = this.dir('memory');
@@ -81,6 +116,7 @@ export class Cgroup {
         maxUsage: num(await readText(path.join(m, 'memory.max_usage_in_bytes'))),
         cache: mem.cache,
         failcnt: num(await readText(path.join(m, 'memory.failcnt'))),
+        stat: mem,
       },
       cpu: {
         usageNs: num(await readText(path.join(this.dir('cpuacct'), 'cpuacct.usage'))) ?? 0,
@@ -91,6 +127,11 @@ export class Cgroup {
       pids: {
         current: num(await readText(path.join(this.dir('pids'), 'pids.current'))) ?? 0,
         limit: num(await readText(path.join(this.dir('pids'), 'pids.max'))),
+      },
+      // The throttle counters exist with any I/O scheduler (the proportional ones only with BFQ).
+      blkio: {
+        serviceBytes: parseBlkioV1(await readText(path.join(this.dir('blkio'), 'blkio.throttle.io_service_bytes_recursive'))),
+        serviced: parseBlkioV1(await readText(path.join(this.dir('blkio'), 'blkio.throttle.io_serviced_recursive'))),
       },
     };
   }
