@@ -244,9 +244,10 @@ export class Engine {
   }
 
   async createNetwork(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const same = this.networks.store.all().find((o) => o.Name === req.Name);
     const n = await this.networks.create(req);
     this.events.publish('network', 'create', n.Id, { name: n.Name, type: n.Driver });
-    return { Id: n.Id, Warning: '' };
+    return { Id: n.Id, Warning: same ? `Network with name ${same.Name} (id : ${same.Id}) already exists` : '' };
   }
 
   async removeNetwork(ref: string): Promise<void> {

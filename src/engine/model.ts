@@ -108,8 +108,9 @@ export interface MountPoint {
 
 /** A container's place on one network, as docker's inspect shows it. */
 export interface EndpointSettings {
-  IPAMConfig: { IPv4Address?: string } | null;
-  Links: null;
+  IPAMConfig: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
+  /** Kept and shown as given (`container:alias`). */
+  Links: string[] | null;
   Aliases: string[] | null;
   NetworkID: string;
   EndpointID: string;
@@ -120,7 +121,7 @@ export interface EndpointSettings {
   GlobalIPv6Address: string;
   GlobalIPv6PrefixLen: number;
   MacAddress: string;
-  DriverOpts: null;
+  DriverOpts: Record<string, string> | null;
 }
 
 /** What is persisted for a container: docker's inspect shape plus Berth's own fields. */

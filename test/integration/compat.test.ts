@@ -57,5 +57,43 @@ describe('side by side with dockerd: what clients rely on', { skip: !hasDockerd 
     assert.equal(berth.limits, `${32 << 20} ${64 << 20} 0 ${64 << 20} private`);
   });
 
+  test('networks: names with spaces, duplicates only without CheckDuplicate, IPAM options, endpoint settings kept, disconnect of what is not connected', async () => {
+    const answers = [];
+    for (const host of [dockerd.host, d.host]) {
+      const sock = { socket: host.slice('unix://'.length) };
+      const call = async (method: string, url: string, body?: unknown) => {
+        const r = await api(sock, method, `/v1.41${url}`, body);
+        return { status: r.status, body: r.body ? JSON.parse(r.body) : null };
+      };
+      const ids: string[] = [];
+      const made = async (body: object) => {
+        const r = await call('POST', '/networks/create', body);
+        if (r.status === 201) ids.push(r.body.Id);
+        return r;
+      };
+      const a: Record<string, unknown> = {};
+      a.spaces = (await made({ Name: 'my net', CheckDuplicate: true })).status;
+      a.duplicate = await made({ Name: 'my net', CheckDuplicate: true });
+      const second = await made({ Name: 'my net', CheckDuplicate: false });
+      a.second = [second.status, String(second.body.Warning).replace(ids[0], '<first id>')];
+      // dockerd words it two ways depending on the route; the status and the word are what clients see.
+      const ambiguous = await call('GET', '/networks/my%20net');
+      a.ambiguous = [ambiguous.status, /my net is ambiguous/.test(ambiguous.body.message)];
+      a.predefined = await made({ Name: 'bridge' });
+      await made({ Name: 'opts', IPAM: { Options: { foo: 'bar' } } });
+      a.ipamOptions = [(await call('GET', '/networks/opts')).body.IPAM.Options, (await call('GET', `/networks/${ids[0]}`)).body.IPAM.Options];
+      const c = await call('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'opts' }, NetworkingConfig: { EndpointsConfig: { opts: { Links: ['other:alias'], DriverOpts: { k: 'v' }, IPAMConfig: { LinkLocalIPs: ['169.254.9.9'] } } } } });
+      const ep = (await call('GET', `/containers/${c.body.Id}/json`)).body.NetworkSettings.Networks.opts;
+      a.endpoint = [ep.Links, ep.DriverOpts, ep.IPAMConfig];
+      const off = await call('POST', `/networks/${ids[0]}/disconnect`, { Container: c.body.Id, Force: true });
+      a.disconnect = String(off.body.message).replace(c.body.Id, '<id>').replace(ids[0], '<net>');
+      await call('DELETE', `/containers/${c.body.Id}`);
+      for (const id of ids) await call('DELETE', `/networks/${id}`);
+      answers.push(a);
+    }
+    const [docker, berth] = answers;
+    assert.deepEqual(berth, docker);
+  });
+
   test('nothing leaks', () => d.assertClean());
 });

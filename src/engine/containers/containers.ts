@@ -3,7 +3,7 @@ import { existsSync, type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { run } from '../../base/exec';
-import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notModified } from '../../base/errors';
+import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notFound, notModified } from '../../base/errors';
 import { atomicWriteJson, mkdirp } from '../../base/files';
 import { KeyedLock } from '../../base/keyed-lock';
 import type { HostFeatures } from '../../host/features';
@@ -830,10 +830,9 @@ export class ContainerService {
       const n = this.networks.store.find(network);
       const nets = { ...(c.NetworkSettings?.Networks ?? {}) };
       const name = n?.Name ?? network;
-      if (!nets[name]) {
-        if (force) return;
-        throw new BerthError('forbidden', `container ${c.Id} is not connected to network ${network}`);
-      }
+      // As dockerd, forced or not; force is for an endpoint whose network is gone.
+      if (!nets[name]) throw new BerthError('forbidden', `container ${c.Id} is not connected to the network ${name}`);
+      if (!n && !force) throw notFound(`network ${network} not found`);
       if (n?.Driver === 'host') throw new BerthError('forbidden', 'container cannot be disconnected from host network or connected to host network');
       if (c.State.Running && n) await this.networks.disconnectRunning(c, n);
       delete nets[name];

@@ -38,7 +38,6 @@ export interface NetworkCreateRequest {
 }
 
 export const PREDEFINED = ['bridge', 'host', 'none'];
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** The address plan of a bridge network: subnet, gateway and the range containers get addresses from. */
 export interface AddressPlan {
@@ -78,8 +77,11 @@ export class NetworkStore {
 
   find(ref: string): NetworkRecord | undefined {
     const all = this.all();
-    const exact = all.find((n) => n.Id === ref) ?? all.find((n) => n.Name === ref);
-    if (exact) return exact;
+    const byId = all.find((n) => n.Id === ref);
+    if (byId) return byId;
+    const byName = all.filter((n) => n.Name === ref);
+    if (byName.length > 1) throw new BerthError('invalid_argument', `network ${ref} is ambiguous (${byName.length} matches found based on name)`);
+    if (byName.length) return byName[0];
     const byPrefix = all.filter((n) => n.Id.startsWith(ref));
     if (byPrefix.length > 1) throw new BerthError('invalid_argument', `network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
     return byPrefix[0];
@@ -106,10 +108,14 @@ export class NetworkStore {
    * subnet given or chosen from the default pool (avoiding every other
    * network and the host's routes), gateway and range checked against it.
    */
-  plan(req: NetworkCreateRequest, o: { bridgeName: (id: string) => string; hostRoutes: string }): NetworkRecord {
+  plan(req: NetworkCreateRequest, o: { bridgeName: (id: string) => string; hostRoutes: string; predefined?: boolean }): NetworkRecord {
     const name = req.Name ?? '';
-    if (!NAME.test(name)) throw invalidArgument(`invalid network name "${name}": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
-    if (this.all().some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
+    // Names as docker takes them (spaces too); a slash could not be named in a request's path.
+    if (!name.trim()) throw invalidArgument('network name cannot be empty');
+    if (name.includes('/')) throw invalidArgument(`invalid network name "${name}": a name cannot hold a "/"`);
+    if (!o.predefined && [...PREDEFINED, 'default'].includes(name)) throw new BerthError('forbidden', `operation is not permitted on predefined ${name} network `);
+    // As dockerd: a second network of a name only when the client says CheckDuplicate false (the create then warns).
+    if (req.CheckDuplicate !== false && this.all().some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
     const driver = req.Driver || 'bridge';
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found (Berth has the bridge driver)`);
     if (req.EnableIPv6) throw invalidArgument('IPv6 networks are not supported by Berth yet');
@@ -145,7 +151,7 @@ export class NetworkStore {
       Scope: 'local',
       Driver: 'bridge',
       EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: req.IPAM?.Options ?? {}, Config: [{ Subnet: formatCidr(subnet), Gateway: formatIp(gateway), ...(want.IPRange ? { IPRange: want.IPRange } : {}) }] },
+      IPAM: { Driver: 'default', Options: req.IPAM?.Options ?? null, Config: [{ Subnet: formatCidr(subnet), Gateway: formatIp(gateway), ...(want.IPRange ? { IPRange: want.IPRange } : {}) }] },
       Internal: !!req.Internal,
       Attachable: !!req.Attachable,
       Ingress: false,

@@ -129,7 +129,7 @@ export class NetworkService {
   private async ensurePredefined(): Promise<void> {
     const base = { Scope: 'local' as const, EnableIPv6: false, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Labels: {} };
     if (!this.store.find('bridge')) {
-      const n = this.store.plan({ Name: 'bridge' }, { bridgeName: () => this.cfg.bridge, hostRoutes: await hostRoutes() });
+      const n = this.store.plan({ Name: 'bridge' }, { bridgeName: () => this.cfg.bridge, hostRoutes: await hostRoutes(), predefined: true });
       n.Options = { 'com.docker.network.bridge.default_bridge': 'true', [BRIDGE_NAME_OPTION]: this.cfg.bridge };
       // The host side first: a bridge another daemon owns fails this start and leaves no record naming it.
       await this.ensureHostSide(n);
@@ -247,6 +247,10 @@ export class NetworkService {
       if (n.Name === 'bridge' || n.Driver !== 'bridge') throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
       e.Aliases = [...want.Aliases];
     }
+    // Kept as given and shown in inspect, as dockerd keeps them.
+    if (want.Links?.length) e.Links = [...want.Links];
+    if (want.DriverOpts && Object.keys(want.DriverOpts).length) e.DriverOpts = { ...want.DriverOpts };
+    if (want.IPAMConfig?.LinkLocalIPs?.length) e.IPAMConfig = { ...e.IPAMConfig, LinkLocalIPs: [...want.IPAMConfig.LinkLocalIPs] };
     return e;
   }
 
