@@ -27,7 +27,8 @@ export const volumeCmds: Record<string, Command> = {
     flags: [f('force', 'bool', 'f'), f('all', 'bool', 'a'), PRUNE_FILTER], usage: 'volume prune [OPTIONS]',
     run: async (api, p) => {
       const fl = JSON.parse(filters(p) ?? '{}');
-      if (bool(p, 'all')) fl.all = ['true'];
+      // docker 23's meaning of the flag, said explicitly (API 1.41 alone would prune named volumes too).
+      fl.all = [bool(p, 'all') ? 'true' : 'false'];
       const r = await api.json<{ VolumesDeleted: string[]; SpaceReclaimed: number }>('POST', '/volumes/prune', { query: { filters: JSON.stringify(fl) } });
       reportPrune('Deleted Volumes', r.VolumesDeleted ?? [], r.SpaceReclaimed);
     },

@@ -336,9 +336,14 @@ export class Engine {
     return vols;
   }
 
-  async pruneVolumes(filters?: string) {
+  /**
+   * volume prune. API 1.41 (dockerd 20.10) removes every unused volume; from
+   * 1.42 only anonymous ones unless `all=true`. An explicit `all` filter is
+   * honoured at any version (the berth CLI sends it, with docker 23's flags).
+   */
+  async pruneVolumes(filters?: string, apiVersion = 1.41) {
     const f = parseFilters(filters);
-    const all = (f.all ?? []).includes('true');
+    const all = f.all ? f.all.includes('true') || f.all.includes('1') : apiVersion < 1.42;
     const deleted: string[] = [];
     let space = 0;
     for (const v of await this.volumes.list()) {

@@ -95,5 +95,27 @@ describe('side by side with dockerd: what clients rely on', { skip: !hasDockerd 
     assert.deepEqual(berth, docker);
   });
 
+  test("volume prune at API 1.41 removes every unused volume, as dockerd 20.10's; at 1.42 only anonymous ones unless all=true", async () => {
+    const results = [];
+    for (const host of [dockerd.host, d.host]) {
+      const docker = (args: string[]) => exec(DOCKER, ['-H', host, ...args]);
+      await docker(['volume', 'create', 'keepme']);
+      const holder = (await docker(['create', '-v', 'held:/x', 'busybox', 'true'])).stdout.trim();
+      const pruned = await docker(['volume', 'prune', '-f']);
+      const left = (await docker(['volume', 'ls', '-q'])).stdout.trim();
+      await docker(['rm', '-v', holder]);
+      await docker(['volume', 'rm', 'held']);
+      results.push({ code: pruned.code, named: /keepme/.test(pruned.stdout), left });
+    }
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[0], { code: 0, named: true, left: 'held' });
+    // Berth at 1.42: anonymous only, unless all=true.
+    await d.ok(['volume', 'create', 'named142']);
+    const r142 = JSON.parse((await api(d, 'POST', '/v1.42/volumes/prune')).body);
+    assert.deepEqual(r142.VolumesDeleted ?? [], []);
+    const all = JSON.parse((await api(d, 'POST', `/v1.42/volumes/prune?filters=${encodeURIComponent('{"all":["true"]}')}`)).body);
+    assert.deepEqual(all.VolumesDeleted, ['named142']);
+  });
+
   test('nothing leaks', () => d.assertClean());
 });

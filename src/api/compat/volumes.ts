@@ -1,6 +1,7 @@
 import { notFound } from '../../base/errors';
 import type { Engine } from '../../engine/engine';
 import { jsonBody, qBool, type Router, sendEmpty, sendJson } from '../router';
+import { API_VERSION } from './system';
 
 export function volumeRoutes(r: Router, engine: Engine): void {
   r.add('GET', '/volumes', async (ctx) => {
@@ -15,7 +16,7 @@ export function volumeRoutes(r: Router, engine: Engine): void {
     sendJson(ctx, 201, v);
   });
 
-  r.add('POST', '/volumes/prune', async (ctx) => sendJson(ctx, 200, await engine.pruneVolumes(ctx.query.get('filters') ?? undefined)));
+  r.add('POST', '/volumes/prune', async (ctx) => sendJson(ctx, 200, await engine.pruneVolumes(ctx.query.get('filters') ?? undefined, Number(ctx.version ?? API_VERSION))));
 
   r.add('GET', '/volumes/([^/]+)', async (ctx) => sendJson(ctx, 200, await engine.volumes.inspect(ctx.params[0])));
 
