@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
-import { invalidArgument } from '../base/errors';
+import { BerthError, invalidArgument } from '../base/errors';
 import type { LogBatch } from '../engine/logs/logs';
 import { type Credentials, serverDomain } from '../engine/images/registries';
 import type { Context } from './router';
@@ -124,12 +124,13 @@ export function writeOrWait(s: Writable | Duplex | ServerResponse, b: Buffer | s
  * an error before the first message is the response's status; after it,
  * the last message (`errorDetail`).
  */
-export async function progressResponse(ctx: Context, work: (emit: (m: object) => void) => Promise<unknown>): Promise<void> {
+export async function progressResponse(ctx: Context, work: (emit: (m: object | undefined) => void) => Promise<unknown>): Promise<void> {
   let out: ReturnType<typeof streamResponse> | undefined;
   let chain = Promise.resolve();
-  const emit = (m: object) => {
+  // A message withheld (a quiet build's steps) still opens the stream: later errors go in it, as docker's do.
+  const emit = (m: object | undefined) => {
     const o = (out ??= streamResponse(ctx, 'application/json'));
-    chain = chain.then(() => o.write(JSON.stringify(m) + '\n'));
+    if (m) chain = chain.then(() => o.write(JSON.stringify(m) + '\n'));
   };
   try {
     await work(emit);
@@ -138,7 +139,8 @@ export async function progressResponse(ctx: Context, work: (emit: (m: object) =>
     if (!out) throw e;
     await chain.catch(() => {});
     const message = e instanceof Error ? e.message : String(e);
-    await out.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\n');
+    const code = e instanceof BerthError ? e.exitCode : undefined;
+    await out.write(JSON.stringify({ errorDetail: { ...(code !== undefined ? { code } : {}), message }, error: message }) + '\n');
   }
   out?.end();
 }

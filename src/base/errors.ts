@@ -15,13 +15,17 @@ export type ErrorCode =
   | 'internal'; // an expected failure of the host, e.g. runc refused (500)
 
 export class BerthError extends Error {
+  /** The exit code of a command whose failure this is (a build's RUN): docker's errorDetail.code. */
+  readonly exitCode?: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; exitCode?: number },
   ) {
     super(message, options);
     this.name = 'BerthError';
+    if (options?.exitCode !== undefined) this.exitCode = options.exitCode;
   }
 }
 

@@ -59,6 +59,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Pull every base image named by FROM (or COPY --from), even when it is here (`--pull`). */
   pull?: boolean;
+  /** Each step's time on its ` ---> id` line (Berth's CLI asks; docker's lines stay exact for tools that parse them). */
+  timings?: boolean;
 }
 
 export type BuildMessage = { stream: string } | { aux: { ID: string } };
@@ -218,7 +220,7 @@ export class Build {
     const unused = Object.keys(this.o.buildArgs ?? {}).filter((k) => !this.consumed.has(k) && !PROXY_ARGS.has(k));
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     this.emit({ aux: { ID: id } });
-    this.say(`Successfully built ${short(id)} in ${seconds(t0)}\n`);
+    this.say(`Successfully built ${short(id)}${this.o.timings ? ` in ${seconds(t0)}` : ''}\n`);
     for (const t of this.o.tags ?? []) {
       await this.images.tag(id, t);
       this.say(`Successfully tagged ${familiarString(parseReference(normalize(t)))}\n`);
@@ -348,7 +350,7 @@ export class Build {
 
   private wrap<T>(i: Instruction, fn: () => T): T {
     const rewrap = (e: unknown): never => {
-      if (e instanceof BerthError && !e.message.startsWith(`${this.file}:`)) throw lineError(this.file, i, e.message, e.code);
+      if (e instanceof BerthError && !e.message.startsWith(`${this.file}:`)) throw lineError(this.file, i, e.message, e.code, e.exitCode);
       throw e;
     };
     try {
@@ -388,6 +390,10 @@ export class Build {
     return this.commit(next, step, t0);
   }
 
+  private took(t0: number): string {
+    return this.o.timings ? ` (${seconds(t0)})` : '';
+  }
+
   private async arg(state: State, i: Instruction, t0: number): Promise<State> {
     const args = new Map(state.args);
     const given = this.o.buildArgs ?? {};
@@ -424,7 +430,7 @@ export class Build {
       const { exitCode, changes } = await this.worker.run(state.image, spec, (data) => this.say(data.toString(), state.stage), this.o.signal);
       if (exitCode !== 0) {
         await changes.release();
-        throw new BerthError('internal', `The command '${cmd.join(' ')}' returned a non-zero code: ${exitCode}`);
+        throw new BerthError('internal', `The command '${cmd.join(' ')}' returned a non-zero code: ${exitCode}`, { exitCode });
       }
       return changes;
     });
@@ -535,7 +541,7 @@ export class Build {
         };
         return createImage(this.images, image, [...state.layers.slice(0, state.base.layers), layer], [], { parent: state.base.image });
       });
-      this.say(` ---> ${short(rec.id)} (${seconds(t0)})\n`);
+      this.say(` ---> ${short(rec.id)}${this.took(t0)}\n`);
       return this.stateOf(state, rec.id);
     } finally {
       await changes.release();
@@ -568,7 +574,7 @@ export class Build {
         };
         return createImage(this.images, image, layer ? [...state.layers, layer] : state.layers, [], { parent: state.image, buildKey: key });
       });
-      this.say(` ---> ${short(rec.id)} (${seconds(t0)})\n`, state.stage);
+      this.say(` ---> ${short(rec.id)}${this.took(t0)}\n`, state.stage);
       return this.stateOf(state, rec.id);
     } finally {
       await changes?.release();

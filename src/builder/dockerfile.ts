@@ -42,8 +42,8 @@ const FLAGS: Record<string, string[]> = {
 };
 
 /** An error about a line of a Dockerfile: `Dockerfile:12: COPY x /y: ...`. */
-export function lineError(file: string, i: Pick<Instruction, 'line' | 'text'>, message: string, code: BerthError['code'] = 'invalid_argument'): BerthError {
-  return new BerthError(code, `${file}:${i.line}: ${i.text}: ${message}`);
+export function lineError(file: string, i: Pick<Instruction, 'line' | 'text'>, message: string, code: BerthError['code'] = 'invalid_argument', exitCode?: number): BerthError {
+  return new BerthError(code, `${file}:${i.line}: ${i.text}: ${message}`, { exitCode });
 }
 
 /** The exec form of an argument text, if it is a JSON array of strings. */

@@ -90,6 +90,7 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
       labels: JSON.stringify(keyValueFlags(list(p, 'label'), false)),
       target: str(p, 'target'),
       nocache: bool(p, 'no-cache'),
+      timings: true,
       pull: bool(p, 'pull'),
       networkmode: str(p, 'network'),
       squash: bool(p, 'squash'),

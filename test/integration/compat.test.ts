@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { api, busyboxTar, DOCKER, exec, PrivateDockerd, suiteDaemon } from './harness';
@@ -37,6 +38,19 @@ describe('side by side with dockerd: what clients rely on', { skip: !hasDockerd 
     const [docker, berth] = [await run('everyday.py', dockerd.host), await run('everyday.py', d.host)];
     assert.equal(docker.run_output, 'hello\n', 'the script means what it says against dockerd');
     assert.deepEqual(berth, docker);
+  });
+
+  test("builds: the SDK finds the image by docker's exact last line; a failed RUN carries its exit code", { skip: !hasSdk && 'python3-docker is not installed' }, async () => {
+    const [docker, berth] = [await run('build.py', dockerd.host), await run('build.py', d.host)];
+    // Berth's failure names the Dockerfile's line before docker's words.
+    assert.match(String(berth.failed_build), /^Dockerfile:2: RUN exit 3: The command '\/bin\/sh -c exit 3' returned a non-zero code: 3$/);
+    assert.deepEqual({ ...berth, failed_build: docker.failed_build }, docker);
+    // The docker CLI exits with errorDetail.code: the failed command's own.
+    const dir = fs.mkdtempSync(path.join(d.dir, 'failing-'));
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN exit 7\n');
+    const codes = [];
+    for (const host of [dockerd.host, d.host]) codes.push((await exec(DOCKER, ['-H', host, 'build', '-q', dir], { env: { DOCKER_BUILDKIT: '0' } })).code);
+    assert.deepEqual(codes, [7, 7]);
   });
 
   test("inspect has docker's whole shape, whatever the client sent; a memory limit's swap is twice the memory", async () => {

@@ -33,10 +33,12 @@ export function buildRoutes(r: Router, engine: Engine): void {
       network: q.get('networkmode') && q.get('networkmode') !== 'default' ? q.get('networkmode')! : undefined,
       squash: qBool(q, 'squash'),
       pull: qBool(q, 'pull'),
+      // Berth's own: the berth CLI asks for each step's time.
+      timings: qBool(q, 'timings'),
       registryConfig: registryConfig(ctx),
       // A client that hangs up cancels its build.
       signal: hangup(ctx),
     };
-    await progressResponse(ctx, (emit) => engine.builds.build(ctx.req, o, (m: BuildMessage) => (quiet && 'stream' in m ? undefined : emit(m))));
+    await progressResponse(ctx, (emit) => engine.builds.build(ctx.req, o, (m: BuildMessage) => emit(quiet && 'stream' in m ? undefined : m)));
   });
 }
