@@ -15,7 +15,7 @@ import { type CheckOptions, checkSystem, inventoryOf, type Problem } from './sys
 import type { EngineConfig } from './config';
 import { ContainerStore } from './containers/container-store';
 import { ContainerService, runPaths } from './containers/containers';
-import { inspectConfig, inspectHostConfig } from './containers/docker-shape';
+import { inspectConfig, inspectHostConfig } from './system/docker-shape';
 import { EventBus } from './system/events';
 import { ExecService } from './containers/execs';
 import { ImageService } from './images/images';

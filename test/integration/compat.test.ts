@@ -67,6 +67,9 @@ describe('side by side with dockerd: what clients rely on', { skip: !hasDockerd 
     const [docker, berth] = shapes;
     const missing = docker.keys.filter((k) => !berth.keys.includes(k));
     assert.deepEqual(missing, [], 'keys dockerd answers with that Berth lacks');
+    const images: string[][] = [];
+    for (const host of [dockerd.host, d.host]) images.push(keyPaths(JSON.parse((await api({ socket: host.slice('unix://'.length) }, 'GET', '/v1.41/images/busybox/json')).body)));
+    assert.deepEqual(images[0].filter((k) => !images[1].includes(k)), [], 'image keys dockerd answers with that Berth lacks');
     assert.equal(berth.limits, docker.limits);
     assert.equal(berth.limits, `${32 << 20} ${64 << 20} 0 ${64 << 20} private`);
   });

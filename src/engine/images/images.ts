@@ -1,8 +1,10 @@
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { conflict, notFound } from '../../base/errors';
 import { loadArchive, saveArchive } from '../../images/archive';
 import { applyChanges } from '../../builder/changes';
 import { importRootfs } from '../../images/importer';
+import { imageConfigShape } from '../system/docker-shape';
 import type { ImageRecord, ImageStore } from '../../images/store';
 import { type Digest, digestHex } from '../../oci/digest';
 import { familiarRepository, familiarString, normalize, parseReference } from '../../oci/reference';
@@ -72,19 +74,29 @@ export class ImageService {
       Comment: cfg.history?.[cfg.history.length - 1]?.comment ?? '',
       Created: cfg.created ?? rec.created,
       Container: '',
-      ContainerConfig: {},
+      ContainerConfig: imageConfigShape(undefined),
       DockerVersion: '',
       Author: cfg.author ?? '',
-      Config: { Env: null, Cmd: null, Entrypoint: null, ...cfg.config },
+      Config: imageConfigShape(cfg.config),
       Architecture: cfg.architecture,
       Variant: cfg.variant,
       Os: cfg.os,
       Size: rec.size,
       VirtualSize: rec.size,
-      GraphDriver: { Name: 'overlay', Data: {} },
+      GraphDriver: { Name: 'overlay', Data: await this.graphDriverData(rec.id) },
       RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
       Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
     };
+  }
+
+  /** overlay's folders of an image's top layer, as docker's overlay2 names them (nothing is merged until a container runs). */
+  private async graphDriverData(id: Digest): Promise<Record<string, string>> {
+    const top = await this.store.topSnapshot(id).catch(() => undefined);
+    if (!top) return {};
+    const snaps = this.store.snapshots;
+    const lower = await snaps.lowerDirs(top).catch(() => []);
+    const upper = snaps.upperDir(top);
+    return { ...(lower.length ? { LowerDir: lower.join(':') } : {}), MergedDir: '', UpperDir: upper, WorkDir: path.join(path.dirname(upper), 'work') };
   }
 
   async history(ref: string) {

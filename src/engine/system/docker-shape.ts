@@ -39,6 +39,11 @@ export function inspectConfig(c: ContainerRecord): Record<string, unknown> {
   return withDefaults(CONFIG_DEFAULTS, c.Config);
 }
 
+/** An image's Config (or ContainerConfig) as dockerd shows it: every key, Labels null when none. */
+export function imageConfigShape(config: object | undefined): Record<string, unknown> {
+  return withDefaults({ ...CONFIG_DEFAULTS, Labels: null }, config ?? {});
+}
+
 /** The record's values over the defaults, in the defaults' key order; an undefined value does not hide a default. */
 function withDefaults(defaults: object, values: object): Record<string, unknown> {
   const out: Record<string, unknown> = { ...defaults };
