@@ -5,7 +5,10 @@ import type { Mount } from './snapshotter';
 
 /** Performs snapshot mounts at a target folder (the only place that mounts them). */
 export async function mountAll(mounts: Mount[], target: string): Promise<void> {
-  await fsp.mkdir(target, { recursive: true });
+  // A file is a mount point too (a bind of one file): only a missing target is made, as a folder.
+  await fsp.mkdir(target, { recursive: true }).catch((e) => {
+    if (!isErrno(e, 'EEXIST')) throw e;
+  });
   for (const m of mounts) {
     if (m.type === 'bind') {
       mount(m.source, target, '', MS_BIND | (m.options.includes('rbind') ? MS_REC : 0));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { api, exec, sleep, suiteDaemon } from './harness';
+import { api, exec, mountsUnder, sleep, suiteDaemon } from './harness';
 
 /** Changes a container makes: a file added and hard-linked, one changed, one deleted, a folder replaced whole. */
 const CHANGES = [
@@ -136,6 +136,35 @@ describe('containers to images and files: diff, commit, export, cp', () => {
     await d.ok(['rm', '-f', 'cp-run', 'cp-stopped']);
     await d.ok(['volume', 'rm', 'cpvol']);
     assert.deepEqual(views(), [], 'the mounts of stopped containers are gone');
+  });
+
+  test("cp of a stopped container sees its volumes and binds, and once it ran its /etc files; one that never ran has docker's empty placeholders", async () => {
+    const bind = fs.mkdtempSync(path.join(d.dir, 'bind-'));
+    fs.writeFileSync(path.join(bind, 'b.txt'), 'from the bind\n');
+    await d.ok(['create', '--name', 'cold', '--network', 'none', '--hostname', 'coldhost', '-v', 'coldvol:/vol', '-v', `${bind}:/bound`, 'busybox', 'sh', '-c', 'echo in-volume > /vol/v.txt']);
+    const read = async (p: string) => {
+      const r = await d.docker(['cp', `cold:${p}`, '-']);
+      assert.equal(r.code, 0, `${p}: ${r.stderr}`);
+      return (await exec('tar', ['-xO'], { input: r.stdout })).stdout;
+    };
+    // Never started: diff says nothing; the placeholders are there, empty.
+    assert.equal(await d.ok(['diff', 'cold']), '');
+    for (const f of ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']) assert.equal(await read(f), '', f);
+    assert.equal(await read('/bound/b.txt'), 'from the bind\n');
+    // The mount points cp made are changes of the container, as dockerd's diff shows them.
+    assert.deepEqual((await d.ok(['diff', 'cold'])).split('\n').sort(), ['A /bound', 'A /vol']);
+    // Into a stopped container's bind: it lands in the bind.
+    const local = path.join(d.dir, 'to-bind.txt');
+    fs.writeFileSync(local, 'copied in\n');
+    assert.equal((await d.docker(['cp', local, 'cold:/bound/'])).code, 0);
+    assert.equal(fs.readFileSync(path.join(bind, 'to-bind.txt'), 'utf8'), 'copied in\n');
+    await d.ok(['start', '-a', 'cold']);
+    assert.equal(await read('/vol/v.txt'), 'in-volume\n');
+    assert.equal(await read('/etc/hostname'), 'coldhost\n');
+    assert.match(await read('/etc/hosts'), /coldhost/);
+    await d.ok(['rm', '-v', 'cold']);
+    await d.ok(['volume', 'rm', 'coldvol']);
+    assert.deepEqual(mountsUnder(d.execRoot).filter((m) => m.includes('/views/')), [], 'no view left mounted');
   });
 
   test('berth cp: the same rules as docker cp for where things land', async () => {

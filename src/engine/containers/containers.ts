@@ -17,7 +17,7 @@ import { mountAll, unmountAll } from '../../snapshots/mount';
 import type { ImageStore } from '../../images/store';
 import type { EngineConfig } from '../config';
 import type { ContainerStore } from './container-store';
-import { useNetworkResolver, writeEtcFiles } from './etc-files';
+import { useNetworkResolver, writeEtcFiles, writePlaceholders } from './etc-files';
 import type { EventBus } from '../system/events';
 import { adaptHostConfig, refuseUnrunnable, toResources, UPDATABLE, validateHostConfig } from './host-config';
 import { type Inventory, killMonitor } from '../system/leftovers';
@@ -319,6 +319,7 @@ export class ContainerService {
         const image = await this.images.resolve(imageRef);
         const merged = mergeImageConfig(config, (await this.images.config(image.id)).config);
         await this.images.snapshots.prepare(id, await this.images.topSnapshot(image.id));
+        await writePlaceholders(this.images.snapshots.upperDir(id), await this.images.snapshots.lowerDirs(id));
         return { image, merged };
       });
       cleanup.push(() => this.images.snapshots.remove(id));

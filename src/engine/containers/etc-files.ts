@@ -1,5 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { isErrno } from '../../base/errors';
 import { atomicWrite } from '../../base/files';
 
 /** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf; returns their paths. */
@@ -72,4 +73,26 @@ export async function useNetworkResolver(dir: string, o: Omit<ResolvOptions, 'na
 
 function hostResolvConf(): Promise<string> {
   return fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+}
+
+/**
+ * docker's init layer, in the container's own upper folder: empty
+ * /etc/hosts, /etc/hostname and /etc/resolv.conf, so a container that never
+ * ran shows them (cp, export) as dockerd's does. The runtime binds the real
+ * ones over them at start; diff and commit leave them out.
+ */
+export async function writePlaceholders(upper: string, lowers: string[]): Promise<void> {
+  for (const l of lowers) {
+    const st = await fsp.lstat(path.join(l, 'etc')).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) return; // an image whose /etc is a link or a file keeps it as it is
+      break;
+    }
+  }
+  await fsp.mkdir(path.join(upper, 'etc'), { recursive: true });
+  for (const f of ['hosts', 'hostname', 'resolv.conf']) {
+    await fsp.writeFile(path.join(upper, 'etc', f), '', { flag: 'wx' }).catch((e) => {
+      if (!isErrno(e, 'EEXIST')) throw e;
+    });
+  }
 }

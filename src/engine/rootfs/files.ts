@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { BerthError, invalidArgument, isErrno, notFound } from '../../base/errors';
 import type { ImageStore } from '../../images/store';
 import { applyLayer } from '../../snapshots/apply';
+import { mountAll } from '../../snapshots/mount';
 import { packPath } from '../../snapshots/diff';
 import { resolveIn } from '../../base/in-root';
 import type { ContainerService } from '../containers/containers';
@@ -39,8 +40,48 @@ export class ContainerFiles {
   private async withRoot<T>(c: ContainerRecord, write: boolean, fn: (root: string) => Promise<T>): Promise<T> {
     if (c.State.Running && c.State.Pid) return fn(`/proc/${c.State.Pid}/root`);
     const snaps = this.images.snapshots;
-    const mounted = async () => this.views.with(write ? await snaps.mounts(c.Id) : await snaps.frozenMounts(c.Id), fn);
-    return write ? this.containers.whileLocked(c.Id, mounted) : mounted();
+    const extra = await this.mountsAsAtRun(c);
+    // A read-only view serves a read when every mount point is in the image; else the container's layer is
+    // mounted (under its lock, so it cannot start meanwhile) and the missing ones are made there, as docker makes them.
+    const frozen = !write && (await this.views.with(await snaps.frozenMounts(c.Id), async (root) => (await this.missingMountPoints(root, extra)).length === 0));
+    const mounted = async () =>
+      this.views.with(frozen ? await snaps.frozenMounts(c.Id) : await snaps.mounts(c.Id), async (root) => {
+        for (const m of await this.missingMountPoints(root, extra)) {
+          if (m.dir) await fsp.mkdir(m.at, { recursive: true });
+          else await fsp.mkdir(path.dirname(m.at), { recursive: true }).then(() => fsp.writeFile(m.at, ''));
+        }
+        for (const m of extra) await mountAll([{ type: 'bind', source: m.source, options: ['rbind', ...(write && m.rw ? [] : ['ro'])] }], await resolveIn(root, m.dest, true));
+        return fn(root);
+      });
+    return frozen ? mounted() : this.containers.whileLocked(c.Id, mounted);
+  }
+
+  /**
+   * What a stopped container's process would see over its root, as dockerd
+   * mounts it for cp: its volumes and binds, and once it has run, its
+   * /etc/hosts, /etc/hostname and /etc/resolv.conf (a container that never
+   * ran shows the empty placeholders of its layer). Released with the view,
+   * whose unmount detaches what is stacked below it.
+   */
+  private async mountsAsAtRun(c: ContainerRecord): Promise<{ source: string; dest: string; rw: boolean; dir: boolean }[]> {
+    const dir = this.containers.store.dir(c.Id);
+    const etc = ['hosts', 'hostname', 'resolv.conf'].map((f) => ({ source: path.join(dir, f), dest: `/etc/${f}`, rw: false }));
+    const volumes = c.Mounts.filter((m) => m.Type !== 'tmpfs').map((m) => ({ source: m.Source, dest: m.Destination, rw: m.RW }));
+    const out = [];
+    for (const m of [...etc, ...volumes]) {
+      const st = await fsp.stat(m.source).catch(() => undefined);
+      if (st) out.push({ ...m, dir: st.isDirectory() }); // else never started (no /etc files yet), or a bind whose source is gone
+    }
+    return out;
+  }
+
+  private async missingMountPoints(root: string, mounts: { dest: string; dir: boolean }[]): Promise<{ at: string; dir: boolean }[]> {
+    const out = [];
+    for (const m of mounts) {
+      const at = await resolveIn(root, m.dest, true);
+      if (!(await fsp.lstat(at).catch(() => undefined))) out.push({ at, dir: m.dir });
+    }
+    return out;
   }
 
   private async statAt(host: string, p: string): Promise<PathStat> {
