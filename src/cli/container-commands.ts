@@ -4,6 +4,7 @@ import { demux } from '../client/client';
 import { cp } from './cp';
 import { bool, list, type Parsed, str } from './flags';
 import { ago, binarySize, humanSize, shortCommand, warn } from './output';
+import { detachKeysOf } from './credentials';
 import { CREATE_FLAGS, createBody, pumpTerminal, runContainer } from './run';
 import { renderFormat, tabulate } from './template';
 import { type Command, each, f, FILTER, filters, FORMAT, inspect, PRUNE_FILTER, reportPrune, saveTo, splitRef, write } from './command';
@@ -63,10 +64,11 @@ async function exec(api: ApiClient, p: Parsed): Promise<number> {
   const tty = bool(p, 'tty');
   const interactive = bool(p, 'interactive');
   const detach = bool(p, 'detach');
+  const detachKeys = detachKeysOf(str(p, 'detach-keys'));
   const { Id } = await api.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(container)}/exec`, {
     body: {
       Cmd: cmd, Tty: tty, AttachStdin: interactive && !detach, AttachStdout: !detach, AttachStderr: !detach,
-      Env: list(p, 'env'), User: str(p, 'user') ?? '', WorkingDir: str(p, 'workdir') ?? '', Privileged: bool(p, 'privileged'),
+      Env: list(p, 'env'), User: str(p, 'user') ?? '', WorkingDir: str(p, 'workdir') ?? '', Privileged: bool(p, 'privileged'), DetachKeys: detachKeys,
     },
   });
   if (detach) {
@@ -74,7 +76,7 @@ async function exec(api: ApiClient, p: Parsed): Promise<number> {
     return 0;
   }
   const conn = await api.upgrade(`/exec/${Id}/start`, { body: { Detach: false, Tty: tty } });
-  await pumpTerminal(conn, { tty, stdin: interactive, resize: (h, w) => api.call('POST', `/exec/${Id}/resize`, { query: { h, w } }) });
+  if ((await pumpTerminal(conn, { tty, stdin: interactive, detachKeys, resize: (h, w) => api.call('POST', `/exec/${Id}/resize`, { query: { h, w } }) })) === 'detached') return 0;
   const r = await api.json<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${Id}/json`);
   return r.ExitCode ?? 0;
 }
@@ -83,8 +85,13 @@ async function attach(api: ApiClient, p: Parsed): Promise<number> {
   const id = p.args[0];
   const info = await api.json<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean } }>('GET', `/containers/${encodeURIComponent(id)}/json`);
   const stdin = info.Config.OpenStdin && !bool(p, 'no-stdin');
-  const conn = await api.upgrade(`/containers/${info.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true } });
-  await pumpTerminal(conn, { tty: info.Config.Tty, stdin, resize: (h, w) => api.call('POST', `/containers/${info.Id}/resize`, { query: { h, w } }) });
+  const detachKeys = detachKeysOf(str(p, 'detach-keys'));
+  const conn = await api.upgrade(`/containers/${info.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true, detachKeys } });
+  if ((await pumpTerminal(conn, { tty: info.Config.Tty, stdin, detachKeys, resize: (h, w) => api.call('POST', `/containers/${info.Id}/resize`, { query: { h, w } }) })) === 'detached') {
+    // docker's attach words it so, and exits 1 (its run -it exits 0).
+    process.stderr.write('read escape sequence\n');
+    return 1;
+  }
   const after = await api.json<{ State: { ExitCode: number; Running: boolean } }>('GET', `/containers/${info.Id}/json`);
   return after.State.Running ? 0 : after.State.ExitCode;
 }
@@ -141,16 +148,22 @@ export const containerCmds: Record<string, Command> = {
     },
   },
   start: {
-    flags: [f('attach', 'bool', 'a'), f('interactive', 'bool', 'i')], minArgs: 1, usage: 'start [OPTIONS] CONTAINER [CONTAINER...]',
+    flags: [f('attach', 'bool', 'a'), f('interactive', 'bool', 'i'), f('detach-keys', 'string')], minArgs: 1, usage: 'start [OPTIONS] CONTAINER [CONTAINER...]',
     run: async (api, p) => {
       if (bool(p, 'attach') && p.args.length === 1) {
         const info = await api.json<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${encodeURIComponent(p.args[0])}/json`);
         const stdin = bool(p, 'interactive');
-        const conn = await api.upgrade(`/containers/${info.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true } });
-        const waiting = api.json<{ StatusCode: number }>('POST', `/containers/${info.Id}/wait`, { query: { condition: 'next-exit' } });
-        const pumping = pumpTerminal(conn, { tty: info.Config.Tty, stdin });
+        const detachKeys = detachKeysOf(str(p, 'detach-keys'));
+        const conn = await api.upgrade(`/containers/${info.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true, detachKeys } });
+        const unwait = new AbortController();
+        const waiting = api.json<{ StatusCode: number }>('POST', `/containers/${info.Id}/wait`, { query: { condition: 'next-exit' }, signal: unwait.signal });
+        waiting.catch(() => {});
+        const pumping = pumpTerminal(conn, { tty: info.Config.Tty, stdin, detachKeys });
         await api.call('POST', `/containers/${info.Id}/start`);
-        await pumping;
+        if ((await pumping) === 'detached') {
+          unwait.abort();
+          return 0;
+        }
         return (await waiting).StatusCode;
       }
       return each(p.args, async (n) => {
@@ -207,7 +220,7 @@ export const containerCmds: Record<string, Command> = {
     },
   },
   logs: { flags: [f('follow', 'bool', 'f'), f('tail', 'string', 'n'), f('since', 'string'), f('until', 'string'), f('timestamps', 'bool', 't'), f('details')], minArgs: 1, usage: 'logs [OPTIONS] CONTAINER', run: logs },
-  exec: { flags: [f('detach', 'bool', 'd'), f('interactive', 'bool', 'i'), f('tty', 'bool', 't'), f('env', 'list', 'e'), f('user', 'string', 'u'), f('workdir', 'string', 'w'), f('privileged')], stopAtFirstArg: true, minArgs: 2, usage: 'exec [OPTIONS] CONTAINER COMMAND [ARG...]', run: exec },
+  exec: { flags: [f('detach', 'bool', 'd'), f('detach-keys', 'string'), f('interactive', 'bool', 'i'), f('tty', 'bool', 't'), f('env', 'list', 'e'), f('user', 'string', 'u'), f('workdir', 'string', 'w'), f('privileged')], stopAtFirstArg: true, minArgs: 2, usage: 'exec [OPTIONS] CONTAINER COMMAND [ARG...]', run: exec },
   attach: { flags: [f('no-stdin'), f('sig-proxy', 'bool'), f('detach-keys', 'string')], minArgs: 1, usage: 'attach [OPTIONS] CONTAINER', run: attach },
   update: {
     flags: UPDATE_FLAGS, minArgs: 1, usage: 'update [OPTIONS] CONTAINER [CONTAINER...]',

@@ -28,6 +28,8 @@ interface AuthEntry {
 
 interface ConfigFile {
   auths?: Record<string, AuthEntry>;
+  /** The detach sequence the client uses unless --detach-keys says another. */
+  detachKeys?: string;
   /** A credential helper for every registry: `docker-credential-<name>`. */
   credsStore?: string;
   /** Per-registry helpers, over credsStore. */
@@ -42,6 +44,11 @@ function readConfig(): ConfigFile {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw invalidArgument(`${configPath()}: ${(e as Error).message}`);
   }
+}
+
+/** The detach keys a command uses: its --detach-keys, else config.json's detachKeys (docker's order); undefined: docker's default. */
+export function detachKeysOf(flag: string | undefined): string | undefined {
+  return flag || readConfig().detachKeys || undefined;
 }
 
 /** The credential helper that keeps a registry's secrets, as docker chooses it: credHelpers[key], else credsStore. */

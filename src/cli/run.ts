@@ -4,12 +4,15 @@ import { invalidArgument } from '../base/errors';
 import { type ApiClient, DaemonError, demux } from '../client/client';
 import { bool, type FlagSpec, list, type Parsed, str } from './flags';
 import { parseExpose, parsePublish, parseRate } from './net-flags';
+import { DetachDetector, parseDetachKeys } from '../base/detach-keys';
+import { detachKeysOf } from './credentials';
 import { warn } from './output';
 import { parseBpsDevice, parseIopsDevice, parseWeightDevice, ramInBytes } from './resource-flags';
 
 /** Flags of `run` and `create`, by docker's names. */
 export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'detach', short: 'd', kind: 'bool' },
+  { name: 'detach-keys', kind: 'string' },
   { name: 'interactive', short: 'i', kind: 'bool' },
   { name: 'tty', short: 't', kind: 'bool' },
   { name: 'rm', kind: 'bool' },
@@ -257,10 +260,13 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
  * with a tty), our stdin to the container, terminal size changes. Resolves
  * when the container side ends the stream.
  */
-export async function pumpTerminal(conn: Duplex, o: { tty: boolean; stdin: boolean; resize?: (h: number, w: number) => Promise<unknown> }): Promise<void> {
+export async function pumpTerminal(conn: Duplex, o: { tty: boolean; stdin: boolean; resize?: (h: number, w: number) => Promise<unknown>; detachKeys?: string }): Promise<'ended' | 'detached'> {
   const stdin = process.stdin;
   const raw = o.tty && o.stdin && stdin.isTTY;
   if (raw) stdin.setRawMode(true);
+  // As docker's CLI: on a terminal the detach keys are caught here too, and the command ends with the container running.
+  const detector = o.tty && o.stdin ? new DetachDetector(parseDetachKeys(o.detachKeys)) : undefined;
+  let detached = false;
   const onResize = () => {
     if (process.stdout.isTTY) void o.resize?.(process.stdout.rows, process.stdout.columns).catch(() => {});
   };
@@ -269,17 +275,28 @@ export async function pumpTerminal(conn: Duplex, o: { tty: boolean; stdin: boole
     process.stdout.on('resize', onResize);
   }
   if (o.stdin) {
-    stdin.on('data', (d) => conn.write(d));
+    stdin.on('data', (d: Buffer) => {
+      if (detached) return;
+      const { pass, detach } = detector ? detector.feed(d) : { pass: d, detach: false };
+      if (pass.length) conn.write(pass);
+      if (detach) {
+        detached = true;
+        conn.destroy();
+      }
+    });
     stdin.on('end', () => (conn as Duplex & { end(): void }).end());
   }
   try {
     if (o.tty) for await (const c of conn) process.stdout.write(c as Buffer);
     else for await (const f of demux(conn as AsyncIterable<Buffer>)) (f.stream === 2 ? process.stderr : process.stdout).write(f.data);
+  } catch (e) {
+    if (!detached) throw e;
   } finally {
     if (raw) stdin.setRawMode(false);
     process.stdout.off('resize', onResize);
     if (o.stdin) stdin.pause();
   }
+  return detached ? 'detached' : 'ended';
 }
 
 /** `run`: create, attach, wait and start as docker does; returns the container's exit code. */
@@ -304,10 +321,12 @@ export async function runContainer(api: ApiClient, p: Parsed): Promise<number> {
   }
   const tty = bool(p, 'tty');
   const interactive = bool(p, 'interactive');
-  const conn = await api.upgrade(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } });
-  const waiting = api.json<{ StatusCode: number; Error?: { Message: string } | null }>('POST', `/containers/${id}/wait`, { query: { condition: bool(p, 'rm') ? 'removed' : 'next-exit' } });
+  const detachKeys = detachKeysOf(str(p, 'detach-keys'));
+  const conn = await api.upgrade(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true, detachKeys } });
+  const unwait = new AbortController();
+  const waiting = api.json<{ StatusCode: number; Error?: { Message: string } | null }>('POST', `/containers/${id}/wait`, { query: { condition: bool(p, 'rm') ? 'removed' : 'next-exit' }, signal: unwait.signal });
   waiting.catch(() => {});
-  const pumping = pumpTerminal(conn, { tty, stdin: interactive, resize: (h, w) => api.call('POST', `/containers/${id}/resize`, { query: { h, w } }) });
+  const pumping = pumpTerminal(conn, { tty, stdin: interactive, detachKeys, resize: (h, w) => api.call('POST', `/containers/${id}/resize`, { query: { h, w } }) });
   try {
     await api.call('POST', `/containers/${id}/start`);
   } catch (e) {
@@ -319,7 +338,11 @@ export async function runContainer(api: ApiClient, p: Parsed): Promise<number> {
     // As docker's CLI: 127 not found, 126 not executable, 125 any other failure to start.
     return /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : 125;
   }
-  await pumping;
+  // Detached: the container runs on, and the command ends (docker's CLI says nothing either).
+  if ((await pumping) === 'detached') {
+    unwait.abort();
+    return 0;
+  }
   const r = await waiting;
   if (r.Error?.Message) process.stderr.write(`Error: ${r.Error.Message}\n`);
   return r.StatusCode;

@@ -10,6 +10,8 @@ export interface RequestOptions {
   /** A raw body (tar archives) instead of JSON. */
   stream?: Readable;
   headers?: Record<string, string>;
+  /** Lets go of the request (a wait the command no longer needs). */
+  signal?: AbortSignal;
 }
 
 /** An error the daemon answered with (as opposed to one of the client's own). */
@@ -40,7 +42,7 @@ export class ApiClient {
         headers['Content-Type'] = 'application/json';
         headers['Content-Length'] = String(payload.length);
       } else if (o.stream) headers['Content-Type'] = 'application/x-tar';
-      const req = http.request({ socketPath: this.socketPath, method, path: this.path(p, o.query), headers }, resolve);
+      const req = http.request({ socketPath: this.socketPath, method, path: this.path(p, o.query), headers, signal: o.signal }, resolve);
       req.on('error', (e) => reject(new BerthError('unavailable', `Cannot connect to the Berth daemon at unix://${this.socketPath}. Is the daemon running? (${e.message})`)));
       if (o.stream) o.stream.pipe(req);
       else req.end(payload);

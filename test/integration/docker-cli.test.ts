@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { api, busyboxTar, eventually, onTerminal, TestDaemon } from './harness';
+import { api, BERTH, busyboxTar, DOCKER, eventually, onTerminal, TestDaemon, typeOnTerminal } from './harness';
 
 /** The real docker CLI, pointed at Berth's socket. */
 describe('docker CLI against Berth', () => {
@@ -73,7 +74,7 @@ describe('docker CLI against Berth', () => {
   });
 
   test('run -it, exec -it and attach on a terminal', async () => {
-    const docker = `docker -H ${d.host}`;
+    const docker = `${DOCKER} -H ${d.host}`;
     const run = await onTerminal(`${docker} run -it --rm busybox sh`, 'echo $((6*7)); tty; exit 5\n');
     assert.equal(run.code, 5, run.stdout);
     assert.match(run.stdout, /^42\r?$/m);
@@ -88,6 +89,41 @@ describe('docker CLI against Berth', () => {
     assert.equal(att.code, 3, att.stderr);
     assert.equal(att.stdout, 'tick\ntock\n');
     await ok(['rm', 'ticker']);
+  });
+
+  test("detach keys end the attach and leave the container running: docker's default, --detach-keys, and the daemon's own watch", async () => {
+    const docker = `${DOCKER} -H ${d.host}`;
+    const running = async (name: string) => (await ok(['inspect', '-f', '{{.State.Running}}', name])) === 'true';
+    const run = await typeOnTerminal(`${docker} run -it --name detached busybox sh`, [[1500, 'echo hi\n'], [300, '\x10\x11']]);
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /^hi\r?$/m);
+    assert.ok(await running('detached'));
+    // docker's attach (against dockerd too) says so and exits 1 when detached; run -it exits 0.
+    const att = await typeOnTerminal(`${docker} attach --detach-keys ctrl-a,x detached`, [[1500, 'echo again\n'], [300, '\x01x']]);
+    assert.equal(att.code, 1, att.stdout);
+    assert.match(att.stdout, /^again\r?$/m);
+    assert.match(att.stdout, /read escape sequence/);
+    assert.ok(await running('detached'));
+    const berth = await typeOnTerminal(`${BERTH} -H ${d.host} attach detached`, [[1500, 'echo berth\n'], [300, '\x10\x11']]);
+    assert.equal(berth.code, 1, berth.stdout);
+    assert.match(berth.stdout, /^berth\r?$/m);
+    assert.match(berth.stdout, /read escape sequence/);
+    assert.ok(await running('detached'));
+    const berthRun = await typeOnTerminal(`${BERTH} -H ${d.host} run -it --name berth-detached busybox sh`, [[1500, '\x10\x11']]);
+    assert.equal(berthRun.code, 0, berthRun.stdout);
+    assert.ok(await running('berth-detached'));
+    await ok(['rm', '-f', 'berth-detached']);
+    // A client that only sends bytes (an SDK's socket): the daemon sees the sequence and ends the attach.
+    await ok(['run', '-d', '-i', '--name', 'piped', 'busybox', 'cat']);
+    const got = await rawAttach(d.socket, 'piped', Buffer.from('abc\x10\x11more'));
+    assert.match(got, /^HTTP\/1.1 101/);
+    assert.ok(await running('piped'));
+    // What came before the sequence reached the process; the sequence and what followed did not.
+    await eventually(async () => (await ok(['logs', 'piped'])) === 'abc', 5_000);
+    const bad = await api(d, 'POST', '/containers/piped/attach?stream=1&stdin=1&detachKeys=alt-q');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /Invalid detach keys \(alt-q\) provided/);
+    await ok(['rm', '-f', 'detached', 'piped']);
   });
 
   async function startSleeper(): Promise<string[]> {
@@ -119,3 +155,23 @@ describe('docker CLI against Berth', () => {
 
   test('nothing leaks', () => d.assertClean());
 });
+
+/** Attaches to a container's stdin and output over a raw socket, sends bytes, and returns all the daemon sent until it ended. */
+function rawAttach(socketPath: string, name: string, input: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(socketPath);
+    let got = '';
+    let sent = false;
+    s.on('data', (c) => {
+      got += c.toString('latin1');
+      if (!sent && got.includes('\r\n\r\n')) {
+        sent = true;
+        s.write(input);
+      }
+    });
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+    setTimeout(() => reject(new Error(`the attach did not end: ${JSON.stringify(got)}`)), 10_000).unref();
+    s.write(`POST /v1.41/containers/${name}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+  });
+}

@@ -12,7 +12,7 @@ import { bridgePorts, cgroupDirs, linkExists, mountsUnder, processes, removeBrid
 export { bridgePorts, cgroupDirs, linkExists, mountsUnder, rulesMentioning };
 
 const ROOT = path.resolve(__dirname, '../../..');
-const BERTH = path.join(ROOT, 'bin', 'berth');
+export const BERTH = path.join(ROOT, 'bin', 'berth');
 /**
  * The docker CLI the tests mean: Debian's 20.10 (docker.io, from scripts/setup), by path, because
  * which docker comes first on PATH differs between machines (here a 28.x in /usr/local/bin).
@@ -47,6 +47,35 @@ export function exec(file: string, args: string[], o: { env?: NodeJS.ProcessEnv;
 /** Runs a command line on a pseudo-terminal of its own (util-linux `script`), typing `input` into it. */
 export function onTerminal(commandLine: string, input: string): Promise<Result> {
   return exec('script', ['-qec', commandLine, '/dev/null'], { input });
+}
+
+/**
+ * Like onTerminal, but types each input after its pause, as a person does: the
+ * program has set its terminal raw by then (the pty would cook ctrl-q as XON).
+ * Resolves when the program ends.
+ */
+export function typeOnTerminal(commandLine: string, steps: [pauseMs: number, input: string][], timeoutMs = 30_000): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn('script', ['-qec', commandLine, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdin.on('error', () => {}); // the program may end before all is typed
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    void (async () => {
+      for (const [pause, input] of steps) {
+        await sleep(pause);
+        if (child.exitCode !== null) return;
+        child.stdin.write(input);
+      }
+    })();
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+  });
 }
 
 let rootfsTar: string | undefined;

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../base/errors';
+import { parseDetachKeys } from '../../base/detach-keys';
 import { assertReadableLogs, attachContainer, containerLogs, resizeContainer } from '../../engine/containers/container-io';
 import type { Engine } from '../../engine/engine';
 import type { ContainerCreateConfig } from '../../engine/containers/merge';
@@ -166,11 +167,12 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.add('POST', `/containers/${ID}/attach`, async (ctx) => {
     const q = ctx.query;
     const c = svc.store.get(ctx.params[0]);
+    const detachKeys = parseDetachKeys(q.get('detachKeys') || undefined); // a bad sequence is refused before the hijack
     const io = await attachContainer(svc, c.Id, {
       stdin: qBool(q, 'stdin'), stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr'), logs: qBool(q, 'logs'), stream: qBool(q, 'stream'),
     });
     const conn = hijack(ctx, streamType(ctx, io.tty));
-    await pumpAttached(conn, io, () => svc.wait(c.Id, 'next-exit'));
+    await pumpAttached(conn, io, { until: () => svc.wait(c.Id, 'next-exit'), detachKeys });
   });
 
   r.add('POST', `/containers/${ID}/resize`, async (ctx) => {

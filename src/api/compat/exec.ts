@@ -1,3 +1,4 @@
+import { parseDetachKeys } from '../../base/detach-keys';
 import type { Engine } from '../../engine/engine';
 import type { ExecConfig } from '../../engine/containers/execs';
 import { jsonBody, qInt, type Router, sendEmpty, sendJson } from '../router';
@@ -30,7 +31,7 @@ export function execRoutes(r: Router, engine: Engine): void {
       conn.end();
       return;
     }
-    await pumpAttached(conn, { ...io, tty });
+    await pumpAttached(conn, { ...io, tty }, { detachKeys: parseDetachKeys(session.config.DetachKeys || undefined) });
   });
 
   r.add('POST', '/exec/([^/]+)/resize', async (ctx) => {

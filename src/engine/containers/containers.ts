@@ -404,7 +404,8 @@ export class ContainerService {
         conmonPath: this.cfg.conmonPath, runtimePath: runtime.path, runtimeRoot: runtime.root, containerId: id, sessionId: id,
         name: c.Name.slice(1), bundle: p.bundle, pidFile: path.join(p.bundle, 'pidfile'), conmonPidFile: path.join(p.bundle, 'conmon.pid'),
         exitDir: this.exitDir, persistDir: p.persist, logPath: this.logPath(c), logSizeMax: conmonCap,
-        tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, leaveStdinOpen: !c.Config.StdinOnce,
+        // StdinOnce closes stdin when the client leaves, but not a terminal's, as dockerd: `run -it` then a detach, and a later attach types on.
+        tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, leaveStdinOpen: !c.Config.StdinOnce || !!c.Config.Tty,
       });
       const log = this.rotatedLog(c);
       if (log) this.rotator.watch(log);

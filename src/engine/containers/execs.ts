@@ -1,3 +1,4 @@
+import { parseDetachKeys } from '../../base/detach-keys';
 import { type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -79,6 +80,7 @@ export class ExecService {
   }
 
   create(ref: string, config: ExecConfig): { Id: string } {
+    parseDetachKeys(config.DetachKeys || undefined); // a bad sequence is refused at create, as dockerd does
     const c = this.containers.store.get(ref);
     if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
     if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
