@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { invalidArgument, isErrno, notFound } from '../base/errors';
 import { ignoreMatcher, ignorePatterns } from '../base/dockerignore';
 import { mkdirp } from '../base/files';
 import { resolveIn } from '../base/in-root';
 import { decompressed } from '../images/importer';
 import { applyLayer } from '../snapshots/apply';
+import { completeTarEnd } from './tar-end';
 
 export interface BuildContext {
   /** The context's files on disk, .dockerignore applied. */
@@ -28,7 +29,9 @@ export async function receiveContext(src: Readable, dir: string, dockerfile = 'D
   // The folder may hold this context as it was sent last time: only what changed is written.
   const hashes = new Map<string, string>();
   const onSmallFile = (target: string, body: Buffer) => hashes.set(target, createHash('sha256').update(body).digest('hex'));
-  await applyLayer(dir, decompressed(src), { whiteouts: false, owner: { uid: 0, gid: 0 }, mirror: true, onSmallFile });
+  // pipeline, not pipe: a client that breaks off mid-context fails the unpacking instead of stalling it.
+  const tarStream = pipeline(decompressed(src), completeTarEnd(), () => undefined);
+  await applyLayer(dir, tarStream, { whiteouts: false, owner: { uid: 0, gid: 0 }, mirror: true, onSmallFile });
   const text = await readDockerfile(dir, dockerfile);
   // A Dockerfile that came from the client's stdin is not part of the context (the docker CLI's naming).
   if (/^\.dockerfile\.[0-9a-f]+$/.test(dockerfile)) await fsp.rm(path.join(dir, dockerfile), { force: true });

@@ -74,9 +74,11 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
   const st = await fsp.stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw invalidArgument(`unable to prepare context: path "${p.args[0]}" not found`);
   const fileFlag = str(p, 'file');
-  const fromStdin = fileFlag === '-' ? await readStdin() : undefined;
-  const dockerfile = fromStdin !== undefined ? `.dockerfile.${randomBytes(10).toString('hex')}` : fileFlag ? path.relative(dir, path.resolve(fileFlag)) : 'Dockerfile';
-  if (dockerfile.startsWith('..')) throw invalidArgument(`the Dockerfile (${fileFlag}) must be within the build context (${p.args[0]})`);
+  const inside = fileFlag && fileFlag !== '-' ? path.relative(dir, path.resolve(fileFlag)) : undefined;
+  // A Dockerfile from stdin or from outside the context travels in it under a name of its own, as the docker CLI sends it.
+  const outside = inside !== undefined && (inside.startsWith('..') || path.isAbsolute(inside));
+  const fromStdin = fileFlag === '-' ? await readStdin() : outside ? readDockerfile(fileFlag!) : undefined;
+  const dockerfile = fromStdin !== undefined ? `.dockerfile.${randomBytes(10).toString('hex')}` : inside ?? 'Dockerfile';
   const ignoreText = await fsp.readFile(path.join(dir, '.dockerignore'), 'utf8').catch(() => '');
   const progress = str(p, 'progress') ?? 'auto';
   if (!['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`invalid --progress: ${progress} (auto, plain or tty)`);
@@ -134,4 +136,12 @@ export async function bootstrapImage(api: ApiClient, p: Parsed): Promise<number>
 
 async function* quietly<T extends { stream?: string }>(lines: AsyncIterable<T>): AsyncGenerator<T> {
   for await (const l of lines) yield { ...l, stream: undefined };
+}
+
+function readDockerfile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw invalidArgument(`unable to prepare context: the Dockerfile (${file}) cannot be read: ${(e as Error).message}`);
+  }
 }

@@ -216,6 +216,21 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     assert.ok(history.some((h) => h.includes('rm /bin/vi')) && history[0].includes('layers merged'), history.join('\n'));
   });
 
+  test('-f with a Dockerfile outside the context: berth and the docker CLI send it along, and it stays out of the image', async () => {
+    const dir = context(d, 'outside-ctx', { 'in.txt': 'in\n' });
+    const df = path.join(d.dir, 'elsewhere', 'Build.file');
+    fs.mkdirSync(path.dirname(df), { recursive: true });
+    fs.writeFileSync(df, 'FROM busybox\nCOPY . /ctx/\n');
+    for (const [who, r] of [
+      ['berth', await d.berth(['build', '-q', '-f', df, '-t', 'outside:1', dir])],
+      ['docker', await exec(DOCKER, ['-H', d.host, 'build', '-q', '-f', df, '-t', 'outside:2', dir], { env: { DOCKER_BUILDKIT: '0' } })],
+    ] as const) assert.equal(r.code, 0, `${who}: ${r.stderr}`);
+    for (const tag of ['outside:1', 'outside:2']) assert.equal(await run(d, tag, 'ls -A /ctx'), 'in.txt', tag);
+    const missing = await d.berth(['build', '-f', path.join(d.dir, 'nowhere'), dir]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /the Dockerfile .*nowhere.* cannot be read/);
+  });
+
   test('a client that hangs up cancels its build: the RUN is killed, nothing is left', async () => {
     const dir = context(d, 'cancel', { 'Dockerfile': 'FROM busybox\nRUN echo started; sleep 60\nRUN echo never\n' });
     const child = spawn(path.join(__dirname, '..', '..', '..', 'bin', 'berth'), ['-H', d.host, 'build', '--progress', 'plain', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
