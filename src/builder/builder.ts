@@ -31,6 +31,8 @@ export interface RunSpec {
   user: string;
   workdir: string;
   network: string;
+  /** host:ip lines for the step's /etc/hosts (`--add-host`). */
+  extraHosts: string[];
 }
 
 /** What the builder needs from the engine: containers for RUN, writable and read-only root filesystems. */
@@ -53,6 +55,8 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** RUN's network: none (default), host, bridge or a user network. */
   network?: string;
+  /** host:ip lines every RUN step's /etc/hosts gets (`--add-host`, the API's extrahosts). */
+  extraHosts?: string[];
   /** The layers the final stage added, as one. */
   squash?: boolean;
   /** Aborted when the client hangs up: no step starts after, a running RUN is killed. */
@@ -426,6 +430,7 @@ export class Build {
         user: config.User ?? '',
         workdir: config.WorkingDir ?? '',
         network: this.o.network || 'none',
+        extraHosts: this.o.extraHosts ?? [],
       };
       const { exitCode, changes } = await this.worker.run(state.image, spec, (data) => this.say(data.toString(), state.stage), this.o.signal);
       if (exitCode !== 0) {

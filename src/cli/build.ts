@@ -95,6 +95,7 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
       timings: true,
       pull: bool(p, 'pull'),
       networkmode: str(p, 'network'),
+      extrahosts: list(p, 'add-host'),
       squash: bool(p, 'squash'),
       q: quiet,
     },

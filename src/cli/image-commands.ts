@@ -38,7 +38,7 @@ async function images(api: ApiClient, p: Parsed): Promise<void> {
 export const imageCmds: Record<string, Command> = {
   build: {
     flags: [f('tag', 'list', 't'), f('file', 'string', 'f'), f('build-arg', 'list'), f('target', 'string'), f('no-cache'), f('pull'), f('label', 'list'),
-      f('network', 'string'), f('squash'), f('progress', 'string'), f('quiet', 'bool', 'q'), f('iidfile', 'string'), f('rm'), f('force-rm')],
+      f('network', 'string'), f('add-host', 'list'), f('squash'), f('progress', 'string'), f('quiet', 'bool', 'q'), f('iidfile', 'string'), f('rm'), f('force-rm')],
     minArgs: 1, maxArgs: 1, usage: 'build [OPTIONS] PATH', run: buildImage,
   },
   pull: { flags: [f('all-tags', 'bool', 'a'), f('quiet', 'bool', 'q'), f('platform', 'string'), f('disable-content-trust')], minArgs: 1, maxArgs: 1, usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', run: pull },

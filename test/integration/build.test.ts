@@ -231,6 +231,17 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     assert.match(missing.stderr, /the Dockerfile .*nowhere.* cannot be read/);
   });
 
+  test('--add-host (the API\'s extrahosts) reaches every RUN step\'s /etc/hosts, from berth and from the docker CLI', async () => {
+    const dir = context(d, 'add-host', { Dockerfile: 'FROM busybox\nRUN grep -E "10\\.9\\.9\\.9\\s+db" /etc/hosts > /db-line\nRUN grep -c cache /etc/hosts > /n\n' });
+    assert.equal((await d.berth(['build', '-q', '--no-cache', '--add-host', 'db:10.9.9.9', '--add-host', 'cache:10.9.9.8', '-t', 'hosts:1', dir])).code, 0);
+    assert.equal(await run(d, 'hosts:1', 'cat /db-line /n'), '10.9.9.9\tdb\n1');
+    const r = await exec(DOCKER, ['-H', d.host, 'build', '-q', '--no-cache', '--add-host', 'db:10.9.9.9', '--add-host', 'cache:10.9.9.8', '-t', 'hosts:2', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await run(d, 'hosts:2', 'cat /db-line'), '10.9.9.9\tdb');
+    // Without it, the step fails as it would under docker: the name is not there.
+    assert.notEqual((await d.berth(['build', '-q', '--no-cache', dir])).code, 0);
+  });
+
   test('a client that hangs up cancels its build: the RUN is killed, nothing is left', async () => {
     const dir = context(d, 'cancel', { 'Dockerfile': 'FROM busybox\nRUN echo started; sleep 60\nRUN echo never\n' });
     const child = spawn(path.join(__dirname, '..', '..', '..', 'bin', 'berth'), ['-H', d.host, 'build', '--progress', 'plain', dir], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -31,6 +31,7 @@ export function buildRoutes(r: Router, engine: Engine): void {
       target: q.get('target') || undefined,
       noCache: qBool(q, 'nocache'),
       network: q.get('networkmode') && q.get('networkmode') !== 'default' ? q.get('networkmode')! : undefined,
+      extraHosts: q.getAll('extrahosts').flatMap((h) => h.split(',')).filter(Boolean),
       squash: qBool(q, 'squash'),
       pull: qBool(q, 'pull'),
       // Berth's own: the berth CLI asks for each step's time.

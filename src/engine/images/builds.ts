@@ -167,7 +167,7 @@ export class BuildService implements BuildWorker {
     const { Id } = await this.containers.create(
       undefined,
       { Image: image, Cmd: spec.cmd, Entrypoint: [], Env: spec.env, User: spec.user, WorkingDir: spec.workdir, Labels: { 'berth.build': 'step' } },
-      { NetworkMode: spec.network },
+      { NetworkMode: spec.network, ExtraHosts: spec.extraHosts },
     );
     const release = () => this.containers.remove(Id, { force: true, volumes: true });
     try {
