@@ -70,6 +70,7 @@ export interface HostConfig {
   CpuRealtimePeriod?: number;
   CpuRealtimeRuntime?: number;
   OomKillDisable?: boolean | null;
+  DeviceCgroupRules?: string[] | null;
   OomScoreAdj?: number;
   [k: string]: unknown;
 }

@@ -83,6 +83,8 @@ export interface SpecInput {
   mounts?: Mount[];
   shmSize: number;
   resources?: LinuxResources;
+  /** docker's --device-cgroup-rule, after its default rules (`c 1:3 mr`, `a *:* rwm`). */
+  deviceRules?: string[];
   /** A path to join an existing network namespace; 'host' to stay in the host's; else a new one. */
   netns?: 'new' | 'host' | string;
   pidHost?: boolean;
@@ -94,6 +96,13 @@ export interface SpecInput {
   sysctls?: Record<string, string>;
   oomScoreAdj?: number;
   annotations?: Record<string, string>;
+}
+
+/** `c 1:3 mr`, `b *:* m`, `a *:* rwm`: a device cgroup rule as docker takes one (an allow rule). */
+export function parseDeviceRule(rule: string): NonNullable<LinuxResources['devices']>[number] {
+  const m = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(rule.trim());
+  if (!m) throw invalidArgument(`invalid device cgroup format '${rule}'`);
+  return { allow: true, type: m[1], ...(m[2] !== '*' ? { major: Number(m[2]) } : {}), ...(m[3] !== '*' ? { minor: Number(m[3]) } : {}), access: m[4] };
 }
 
 /** Normalises `net_admin`, `NET_ADMIN` or `CAP_NET_ADMIN` to `CAP_NET_ADMIN`; `ALL` stays. */
@@ -172,7 +181,7 @@ export function buildSpec(i: SpecInput): Spec {
     linux: {
       namespaces: ns,
       cgroupsPath: i.cgroupsPath,
-      resources: { ...i.resources, devices: i.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES },
+      resources: { ...i.resources, devices: i.privileged ? [{ allow: true, access: 'rwm' }] : [...DEFAULT_DEVICE_RULES, ...(i.deviceRules ?? []).map(parseDeviceRule)] },
       seccomp,
       maskedPaths: mask ? MASKED_PATHS : [],
       readonlyPaths: mask ? READONLY_PATHS : [],

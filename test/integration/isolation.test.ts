@@ -95,6 +95,15 @@ describe('isolation and resources', () => {
     await d.ok(['rm', '-f', 'cpus']);
   });
 
+  test('--device-cgroup-rule grants a device class beyond docker\'s defaults; a bad rule is refused', async () => {
+    const open = 'mknod /tmp/l b 7 0; dd if=/tmp/l of=/dev/null count=1 2>&1 | head -1';
+    assert.match(await d.ok(['run', '--rm', 'busybox', 'sh', '-c', open]), /Operation not permitted/);
+    assert.doesNotMatch(await d.ok(['run', '--rm', '--device-cgroup-rule', 'b 7:* rmw', 'busybox', 'sh', '-c', open]), /Operation not permitted/);
+    const bad = await d.berth(['run', '--rm', '--device-cgroup-rule', 'x 7:* rmw', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid device cgroup format 'x 7:\* rmw'/);
+  });
+
   test('--init reaps orphaned zombies: 1000 of them leave none', async () => {
     // Without an init, pid 1 (sleep) reaps nothing: the orphans stay zombies. That is what --init is for.
     assert.ok((await zombiesAfterOrphans(d, 100, false)) >= 100);

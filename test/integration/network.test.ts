@@ -269,6 +269,18 @@ describe('networks', () => {
     await d.ok(['rmi', 'iperf:test']);
   });
 
+  test('--mac-address names the first network\'s interface address, shown by inspect; a bad one is refused', async () => {
+    const id = await d.ok(['run', '-d', '--mac-address', '02:42:ac:11:00:99', 'busybox', 'sleep', '1000']);
+    assert.equal(await d.ok(['exec', id, 'cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:99');
+    assert.equal(await inspect(d, id, '{{.NetworkSettings.MacAddress}} {{.Config.MacAddress}}'), '02:42:ac:11:00:99 02:42:ac:11:00:99');
+    await d.ok(['rm', '-f', id]);
+    for (const bad of ['zz', '01:00:00:00:00:01']) {
+      const r = await d.berth(['run', '--rm', '--mac-address', bad, 'busybox', 'true']);
+      assert.equal(r.code, 125, bad);
+      assert.match(r.stderr, /invalid MAC address/);
+    }
+  });
+
   test('bad input: clear errors and nothing half-made', async () => {
     await d.ok(['network', 'create', '--subnet', `${prefix}.9.0/24`, 'taken']);
     const overlap = await d.berth(['network', 'create', '--subnet', `${prefix}.9.128/25`, 'over']);

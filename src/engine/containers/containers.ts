@@ -12,7 +12,7 @@ import { isFullId, newId, randomName, shortId } from '../../base/ids';
 import { Cgroup } from '../../runtime/cgroups';
 import { ConmonStartError, startConmon } from '../../runtime/conmon';
 import { cleanRuntimeMessage, OciRuntime } from '../../runtime/oci-runtime';
-import { buildSpec, capabilitySet } from '../../runtime/spec';
+import { buildSpec, capabilitySet, parseDeviceRule } from '../../runtime/spec';
 import { mountAll, unmountAll } from '../../snapshots/mount';
 import type { ImageStore } from '../../images/store';
 import type { EngineConfig } from '../config';
@@ -312,7 +312,10 @@ export class ContainerService {
       for (const m of [host.IpcMode, host.PidMode, host.UTSMode]) if (m && m !== 'host' && m !== 'private' && m !== 'shareable') throw invalidArgument(`invalid namespace mode: ${m}`);
       for (const opt of host.SecurityOpt ?? []) parseSecurityOpt(opt);
       capabilitySet(!!host.Privileged, host.CapAdd ?? [], host.CapDrop ?? []);
+      (host.DeviceCgroupRules ?? []).forEach(parseDeviceRule);
       if (!config.Image) throw invalidArgument('Config.Image is required');
+      if (config.MacAddress && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(config.MacAddress)) throw invalidArgument(`invalid MAC address: ${config.MacAddress}`);
+      if (config.MacAddress && parseInt(config.MacAddress.slice(0, 2), 16) & 1) throw invalidArgument(`invalid MAC address ${config.MacAddress}: a multicast address cannot name an interface`);
       const imageRef = config.Image;
       // Shared with image writers: a layer collection cannot take the image's layers from under the new rootfs.
       const { image, merged } = await this.images.gate.shared(async () => {
@@ -488,6 +491,7 @@ export class ContainerService {
       mounts,
       shmSize: h.ShmSize || this.cfg.defaultShmSize,
       resources: toResources(h, this.cfg.host),
+      deviceRules: h.DeviceCgroupRules ?? [],
       cgroupNamespace: this.cfg.host.cgroups.namespaces,
       netns,
       pidHost: h.PidMode === 'host',

@@ -14,6 +14,8 @@ export interface ContainerCreateConfig extends ContainerConfig {
   Image?: string;
   StopTimeout?: number | null;
   NetworkDisabled?: boolean;
+  /** The first network's interface address (`--mac-address`). */
+  MacAddress?: string;
 }
 
 /** `K=V` lists: later entries replace earlier ones with the same key, order kept. */

@@ -305,6 +305,9 @@ export class NetworkService {
     const args: Record<string, unknown> = {};
     if (ip) args.ips = [`${ip}/${plan.subnet.bits}`];
     const plugins: PluginConf[] = [this.bridgePlugin(n, plan, st.attachments.length === 0, !!ip)];
+    // docker's --mac-address names the first network's interface address: the tuning plugin sets it (and the result says it).
+    const mac = primary ? c.Config.MacAddress : undefined;
+    if (mac) plugins.push({ type: 'tuning', mac });
     if (primary) {
       const reqs = portRequests(c.HostConfig.PortBindings, c.Config.ExposedPorts, !!c.HostConfig.PublishAllPorts);
       if (reqs.length) {
