@@ -198,7 +198,7 @@ export const containerCmds: Record<string, Command> = {
   rm: {
     flags: [f('force', 'bool', 'f'), f('volumes', 'bool', 'v'), f('link', 'bool', 'l')], minArgs: 1, usage: 'rm [OPTIONS] CONTAINER [CONTAINER...]',
     run: (api, p) => each(p.args, async (n) => {
-      await api.call('DELETE', `/containers/${encodeURIComponent(n)}`, { query: { force: bool(p, 'force'), v: bool(p, 'volumes') } });
+      await api.call('DELETE', `/containers/${encodeURIComponent(n)}`, { query: { force: bool(p, 'force'), v: bool(p, 'volumes'), link: bool(p, 'link') } });
       write(n + '\n');
     }),
   },

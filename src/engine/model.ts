@@ -71,6 +71,8 @@ export interface HostConfig {
   CpuRealtimeRuntime?: number;
   OomKillDisable?: boolean | null;
   DeviceCgroupRules?: string[] | null;
+  /** Legacy links, kept as `/target:/container/alias`. */
+  Links?: string[] | null;
   OomScoreAdj?: number;
   [k: string]: unknown;
 }

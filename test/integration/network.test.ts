@@ -269,6 +269,26 @@ describe('networks', () => {
     await d.ok(['rmi', 'iperf:test']);
   });
 
+  test("legacy --link on the default bridge: docker's variables and hosts line, the link kept as docker keeps it and removed by rm --link", async () => {
+    await d.ok(['run', '-d', '--name', 'link-db', '--expose', '5432', '-e', 'PGVER=15', 'busybox', 'sleep', '1000']);
+    const ip = await ipOn(d, 'link-db', 'bridge');
+    const id = (await d.ok(['inspect', '-f', '{{.Id}}', 'link-db'])).slice(0, 12);
+    const seen = await d.ok(['run', '--rm', '--name', 'link-app', '--link', 'link-db:db', 'busybox', 'sh', '-c', 'env | grep ^DB_ | sort; grep -w db /etc/hosts']);
+    assert.deepEqual(seen.split('\n'), [
+      'DB_ENV_PGVER=15', 'DB_NAME=/link-app/db', `DB_PORT=tcp://${ip}:5432`, `DB_PORT_5432_TCP=tcp://${ip}:5432`, `DB_PORT_5432_TCP_ADDR=${ip}`,
+      'DB_PORT_5432_TCP_PORT=5432', 'DB_PORT_5432_TCP_PROTO=tcp', `${ip}\tdb ${id} link-db`,
+    ]);
+    await d.ok(['create', '--name', 'link-later', '--link', 'link-db:db', 'busybox', 'true']);
+    assert.equal(await inspect(d, 'link-later', '{{json .HostConfig.Links}}'), '["/link-db:/link-later/db"]');
+    const rm = await d.docker(['rm', '--link', '/link-later/db']);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(await inspect(d, 'link-later', '{{json .HostConfig.Links}}'), 'null');
+    assert.match((await d.berth(['run', '--rm', '--link', 'nosuch:x', 'busybox', 'true'])).stderr, /could not get container for nosuch/);
+    await d.ok(['stop', '-t', '0', 'link-db']);
+    assert.match((await d.berth(['run', '--rm', '--link', 'link-db:db', 'busybox', 'true'])).stderr, /Cannot link to a non running container: \/link-db AS \/\S+\/db/);
+    await d.ok(['rm', '-f', 'link-db', 'link-later']);
+  });
+
   test('--mac-address names the first network\'s interface address, shown by inspect; a bad one is refused', async () => {
     const id = await d.ok(['run', '-d', '--mac-address', '02:42:ac:11:00:99', 'busybox', 'sleep', '1000']);
     assert.equal(await d.ok(['exec', id, 'cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:99');

@@ -78,8 +78,10 @@ export function containerRoutes(r: Router, engine: Engine): void {
     sendJson(ctx, 200, await svc.update(ctx.params[0], await jsonBody<HostConfig>(ctx)));
   });
 
-  r.add('DELETE', `/containers/${ID}`, async (ctx) => {
-    await svc.remove(ctx.params[0], { force: qBool(ctx.query, 'force'), volumes: qBool(ctx.query, 'v') });
+  // `docker rm --link /container/alias` sends the link's name, slashes and all.
+  r.add('DELETE', '/containers/(.+)', async (ctx) => {
+    if (qBool(ctx.query, 'link')) await svc.removeLink(ctx.params[0]);
+    else await svc.remove(ctx.params[0], { force: qBool(ctx.query, 'force'), volumes: qBool(ctx.query, 'v') });
     sendEmpty(ctx);
   });
 

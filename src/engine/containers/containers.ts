@@ -23,7 +23,8 @@ import { adaptHostConfig, refuseUnrunnable, toResources, UPDATABLE, validateHost
 import { type Inventory, killMonitor } from '../system/leftovers';
 import { LogRotator, type RotatedLog } from '../logs/log-rotator';
 import { logLimits } from '../logs/logs';
-import { type ContainerCreateConfig, mergeImageConfig, processArgs } from './merge';
+import { type ContainerCreateConfig, mergeEnv, mergeImageConfig, processArgs } from './merge';
+import { type LinkedContainer, linkEnv, linkString, parseLink } from './links';
 import { type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, STATUS_CREATED } from '../model';
 import type { NetworkService, Sandbox } from '../networks/networks';
 import { portRequests } from '../networks/ports';
@@ -313,6 +314,12 @@ export class ContainerService {
       for (const opt of host.SecurityOpt ?? []) parseSecurityOpt(opt);
       capabilitySet(!!host.Privileged, host.CapAdd ?? [], host.CapDrop ?? []);
       (host.DeviceCgroupRules ?? []).forEach(parseDeviceRule);
+      // Legacy links name containers that exist (docker's message); kept as docker keeps them, /target:/name/alias.
+      const links = (host.Links ?? []).map(parseLink);
+      for (const l of links) {
+        if (!this.store.find(l.target)) throw notFound(`could not get container for ${l.target}: No such container: ${l.target}`);
+      }
+      if (links.length) host.Links = links.map((l) => linkString(l, name.slice(1)));
       if (!config.Image) throw invalidArgument('Config.Image is required');
       if (config.MacAddress && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(config.MacAddress)) throw invalidArgument(`invalid MAC address: ${config.MacAddress}`);
       if (config.MacAddress && parseInt(config.MacAddress.slice(0, 2), 16) & 1) throw invalidArgument(`invalid MAC address ${config.MacAddress}: a multicast address cannot name an interface`);
@@ -439,13 +446,16 @@ export class ContainerService {
     const h = c.HostConfig;
     const netMode = h.NetworkMode ?? 'default';
     const hostNet = netMode === 'host';
+    const links = this.linkedContainers(c);
     const etc = await writeEtcFiles(this.store.dir(c.Id), {
       hostname: c.Config.Hostname!, domainname: c.Config.Domainname, hostNetwork: hostNet, ip: sandbox?.ip, nameserver: sandbox?.nameserver,
       extraHosts: h.ExtraHosts ?? [], dns: h.Dns ?? [], dnsSearch: h.DnsSearch ?? [], dnsOptions: h.DnsOptions ?? [],
+      links: links.map((l) => ({ ip: l.ip, names: [l.alias, shortId(l.id), l.name] })),
     });
     const { passwd, groups } = await readUserDb(rootfs);
     const user = resolveUser(c.Config.User ?? '', passwd, groups, h.GroupAdd ?? []);
-    const env = [...(c.Config.Env ?? [])];
+    // The links' variables first: the container's own win, as docker orders them.
+    const env = mergeEnv(links.flatMap((l) => linkEnv(c.Name.slice(1), l.alias, l)), c.Config.Env);
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${c.Config.Hostname}`);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
@@ -500,6 +510,38 @@ export class ContainerService {
       cgroupsPath: path.posix.join(this.cfg.cgroupParent, c.Id),
       sysctls: { ...defaultSysctls(netMode, this.cfg.host), ...h.Sysctls },
       oomScoreAdj: h.OomScoreAdj || undefined,
+    });
+  }
+
+  /**
+   * The containers a container links to (docker's legacy links, on the
+   * default bridge): each running, with its address there; on a user network
+   * a link is kept and shown but gives no variables or hosts lines.
+   */
+  private linkedContainers(c: ContainerRecord): (LinkedContainer & { id: string; alias: string })[] {
+    const mode = c.HostConfig.NetworkMode ?? 'default';
+    if (mode !== 'default' && mode !== 'bridge') return [];
+    return (c.HostConfig.Links ?? []).map((spec) => {
+      const l = parseLink(spec);
+      const t = this.store.find(l.target);
+      if (!t?.State.Running) throw conflict(`Cannot link to a non running container: /${l.target} AS /${c.Name.slice(1)}/${l.alias}`);
+      const ip = this.networks.live(t).networks.bridge?.IPAddress;
+      if (!ip) throw conflict(`Cannot link to /${l.target}, as it does not belong to the default network`);
+      return { id: t.Id, alias: l.alias, name: t.Name.slice(1), ip, ports: Object.keys(t.Config.ExposedPorts ?? {}), env: t.Config.Env ?? [] };
+    });
+  }
+
+  /** `docker rm --link /container/alias`: the link goes, both containers stay. */
+  removeLink(spec: string): Promise<void> {
+    const m = /^\/?([^/]+)\/([^/]+)$/.exec(spec);
+    if (!m) throw invalidArgument(`Conflict, cannot remove the default link name: ${spec}`);
+    const c = this.store.get(m[1]);
+    return this.withLock(c.Id, async () => {
+      const links = c.HostConfig.Links ?? [];
+      const kept = links.filter((x) => parseLink(x).alias !== m[2]);
+      if (kept.length === links.length) throw notFound(`Could not find entity for ${spec}`);
+      c.HostConfig = { ...c.HostConfig, Links: kept.length ? kept : null };
+      await this.store.save(c);
     });
   }
 

@@ -8,6 +8,8 @@ export async function writeEtcFiles(
   dir: string,
   o: {
     hostname: string; domainname?: string; hostNetwork: boolean; extraHosts?: string[]; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[];
+    /** Legacy links: `ip alias id name` lines, as docker writes them. */
+    links?: { ip: string; names: string[] }[];
     /** The container's address on its first network, and that network's DNS server (user networks). */
     ip?: string; nameserver?: string;
   },
@@ -31,6 +33,7 @@ export async function writeEtcFiles(
       '',
     ].join('\n');
   }
+  for (const l of o.links ?? []) hosts += `${l.ip}\t${l.names.join(' ')}\n`;
   for (const h of o.extraHosts ?? []) {
     const i = h.indexOf(':');
     if (i > 0) hosts += `${h.slice(i + 1)}\t${h.slice(0, i)}\n`;
