@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { api, busyboxTar, DOCKER, exec, PrivateDockerd, suiteDaemon } from './harness';
+import { describe, test } from 'node:test';
+import { api, DOCKER, exec, HAS_DOCKERD, suiteDaemon, suiteDockerd } from './harness';
 
 const SCRIPTS = path.resolve(__dirname, '../../../test/integration/sdk');
 const hasSdk = spawnSync('python3', ['-c', 'import docker']).status === 0;
-const hasDockerd = spawnSync('sh', ['-c', 'command -v dockerd']).status === 0;
 
 /** Key paths of a JSON value (`/HostConfig/Memory`), for comparing shapes. */
 function keyPaths(o: unknown, at = ''): string[] {
@@ -19,14 +18,9 @@ function keyPaths(o: unknown, at = ''): string[] {
  * What Docker's clients rely on, asked of dockerd 20.10 and of Berth on the
  * same machine with the same image: the answers must be the same.
  */
-describe('side by side with dockerd: what clients rely on', { skip: !hasDockerd && 'dockerd is not installed' }, () => {
+describe('side by side with dockerd: what clients rely on', { skip: !HAS_DOCKERD && 'dockerd is not installed' }, () => {
   const d = suiteDaemon();
-  const dockerd = new PrivateDockerd();
-  before(async () => {
-    await dockerd.start();
-    assert.equal((await exec(DOCKER, ['-H', dockerd.host, 'import', busyboxTar(), 'busybox:latest'])).code, 0);
-  });
-  after(() => dockerd.cleanup());
+  const dockerd = suiteDockerd();
 
   const run = async (script: string, host: string) => {
     const r = await exec('python3', [path.join(SCRIPTS, script), host, `sdk-${process.pid}`], { timeoutMs: 120_000 });

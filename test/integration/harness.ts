@@ -359,3 +359,17 @@ export function freeTestPrefix(): string {
   }
   throw new Error('no /16 of 10.0.0.0/8 is free of this host\'s routes');
 }
+
+/** dockerd is installed (Debian's docker.io): the side-by-side suites run. */
+export const HAS_DOCKERD = spawnSync('sh', ['-c', 'command -v dockerd']).status === 0;
+
+/** A private dockerd for the enclosing suite, with the same busybox image as suiteDaemon's, cleaned up after it. */
+export function suiteDockerd(): PrivateDockerd {
+  const dockerd = new PrivateDockerd();
+  before(async () => {
+    await dockerd.start();
+    assert.equal((await exec(DOCKER, ['-H', dockerd.host, 'import', busyboxTar(), 'busybox:latest'])).code, 0);
+  });
+  after(() => dockerd.cleanup());
+  return dockerd;
+}

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { api, busyboxTar, cgroupFile, DOCKER, exec, PrivateDockerd, suiteDaemon } from './harness';
+import { describe, test } from 'node:test';
+import { api, cgroupFile, DOCKER, exec, HAS_DOCKERD, suiteDaemon, suiteDockerd } from './harness';
 import { blkioThrottle, blkioWeight, cgroupV2, hostCpus, hybridWithControllers, someBlockDevice, swapLimit } from './host-offers';
 
 const WEIGHT_DISCARDED = 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.';
@@ -148,14 +148,9 @@ describe('hosts differ: options the host lacks are discarded as dockerd discards
 });
 
 /** The same options through the same docker CLI, against dockerd 20.10 and against Berth, on this host. */
-describe('side by side with dockerd 20.10', { skip: spawnSync('sh', ['-c', 'command -v dockerd']).status !== 0 && 'dockerd is not installed' }, () => {
+describe('side by side with dockerd 20.10', { skip: !HAS_DOCKERD && 'dockerd is not installed' }, () => {
   const d = suiteDaemon();
-  const dockerd = new PrivateDockerd();
-  before(async () => {
-    await dockerd.start();
-    assert.equal((await exec(DOCKER, ['-H', dockerd.host, 'import', busyboxTar(), 'busybox:latest'])).code, 0);
-  });
-  after(() => dockerd.cleanup());
+  const dockerd = suiteDockerd();
 
   test('create: the same warnings and the same values in force', async () => {
     const cpus = hostCpus();
