@@ -6,31 +6,30 @@ import { run } from '../../base/exec';
 import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notFound, notModified } from '../../base/errors';
 import { atomicWriteJson, mkdirp } from '../../base/files';
 import { KeyedLock } from '../../base/keyed-lock';
-import type { HostFeatures } from '../../host/features';
 import type { Finding } from '../../base/finding';
 import { isFullId, newId, randomName, shortId } from '../../base/ids';
 import { Cgroup } from '../../runtime/cgroups';
 import { ConmonStartError, startConmon } from '../../runtime/conmon';
 import { cleanRuntimeMessage, OciRuntime } from '../../runtime/oci-runtime';
-import { buildSpec, capabilitySet, parseDeviceRule } from '../../runtime/spec';
+import { capabilitySet, parseDeviceRule } from '../../runtime/spec';
 import { mountAll, unmountAll } from '../../snapshots/mount';
 import type { ImageStore } from '../../images/store';
 import type { EngineConfig } from '../config';
 import type { ContainerStore } from './container-store';
-import { useNetworkResolver, writeEtcFiles, writePlaceholders } from './etc-files';
+import { useNetworkResolver, writePlaceholders } from './etc-files';
 import type { EventBus } from '../system/events';
 import { adaptHostConfig, refuseUnrunnable, toResources, UPDATABLE, validateHostConfig } from './host-config';
 import { type Inventory, killMonitor } from '../system/leftovers';
 import { LogRotator, type RotatedLog } from '../logs/log-rotator';
 import { logLimits } from '../logs/logs';
-import { type ContainerCreateConfig, mergeEnv, mergeImageConfig, processArgs } from './merge';
-import { type LinkedContainer, linkEnv, linkString, parseLink } from './links';
+import { type ContainerCreateConfig, mergeImageConfig, processArgs } from './merge';
+import { linkString, parseLink } from './links';
+import { ContainerSpecs, parseSecurityOpt } from './container-spec';
 import { type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, STATUS_CREATED } from '../model';
-import type { NetworkService, Sandbox } from '../networks/networks';
+import type { NetworkService } from '../networks/networks';
 import { portRequests } from '../networks/ports';
 import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
-import { readUserDb, resolveUser } from '../../base/users';
 import type { VolumeStore } from '../volumes';
 
 /**
@@ -64,6 +63,7 @@ export class ContainerService {
   /** `start:<id>`, `exit:<id>`, `remove:<id>` for attach and wait. */
   readonly lifecycle = new EventEmitter();
   private readonly locks = new KeyedLock();
+  private readonly specs: ContainerSpecs;
   private readonly runtimes: Map<string, OciRuntime>;
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private housekeeping?: NodeJS.Timeout;
@@ -84,6 +84,7 @@ export class ContainerService {
     this.lifecycle.setMaxListeners(0);
     this.rotator = new LogRotator(() => this.rotatedLogs(), cfg.logger);
     this.runtimes = new Map(Object.entries(cfg.runtimes).map(([n, p]) => [n, new OciRuntime(n, p, path.join(cfg.execRoot, 'runtime', n))]));
+    this.specs = new ContainerSpecs(cfg, store, networks);
   }
 
   /** The init binary --init mounts is there. */
@@ -405,7 +406,7 @@ export class ContainerService {
       await mkdirp(p.persist);
       await mountAll(await this.images.snapshots.mounts(id), p.rootfs);
       const sandbox = await this.networks.attach(c);
-      const spec = await this.specFor(c, p.rootfs, sandbox);
+      const spec = await this.specs.build(c, p.rootfs, sandbox, runtimeMounts(await this.resolveVolumes(c, p.rootfs)));
       await atomicWriteJson(path.join(p.bundle, 'config.json'), spec);
       await fsp.rm(p.exitFile, { force: true });
       // conmon starts a new file at max-size; the daemon moves each into the history (LogRotator).
@@ -439,96 +440,6 @@ export class ContainerService {
       const code = exitCode === 128 ? 'internal' : 'invalid_argument';
       throw new BerthError(code, `failed to create task for container: OCI runtime create failed: ${msg}: unknown`, { cause: e });
     }
-  }
-
-  /** The OCI spec of a container whose rootfs is mounted at `rootfs`. */
-  private async specFor(c: ContainerRecord, rootfs: string, sandbox: Sandbox | undefined) {
-    const h = c.HostConfig;
-    const netMode = h.NetworkMode ?? 'default';
-    const hostNet = netMode === 'host';
-    const links = this.linkedContainers(c);
-    const etc = await writeEtcFiles(this.store.dir(c.Id), {
-      hostname: c.Config.Hostname!, domainname: c.Config.Domainname, hostNetwork: hostNet, ip: sandbox?.ip, nameserver: sandbox?.nameserver,
-      extraHosts: h.ExtraHosts ?? [], dns: h.Dns ?? [], dnsSearch: h.DnsSearch ?? [], dnsOptions: h.DnsOptions ?? [],
-      links: links.map((l) => ({ ip: l.ip, names: [l.alias, shortId(l.id), l.name] })),
-    });
-    const { passwd, groups } = await readUserDb(rootfs);
-    const user = resolveUser(c.Config.User ?? '', passwd, groups, h.GroupAdd ?? []);
-    // The links' variables first: the container's own win, as docker orders them.
-    const env = mergeEnv(links.flatMap((l) => linkEnv(c.Name.slice(1), l.alias, l)), c.Config.Env);
-    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${c.Config.Hostname}`);
-    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-    if (c.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-    const sec = (h.SecurityOpt ?? []).map(parseSecurityOpt);
-    const seccompOpt = sec.find((s) => s.key === 'seccomp');
-    let seccomp: 'default' | 'unconfined' | import('../../oci/runtime-spec').Seccomp = 'default';
-    // As dockerd: a kernel without seccomp runs containers without the default profile (info says so).
-    if (seccompOpt?.value === 'unconfined' || !this.cfg.host.security.seccomp) seccomp = 'unconfined';
-    else if (seccompOpt && seccompOpt.value !== 'default') seccomp = JSON.parse(seccompOpt.value);
-    const init = h.Init ?? this.cfg.defaultInit;
-    const args = [c.Path, ...c.Args];
-    const mounts = runtimeMounts(await this.resolveVolumes(c, rootfs));
-    mounts.push(
-      { destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'rprivate'] },
-      { destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'rprivate'] },
-      { destination: '/etc/resolv.conf', type: 'bind', source: etc.resolv, options: ['rbind', 'rprivate'] },
-    );
-    if (init) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: this.cfg.initPath, options: ['rbind', 'ro', 'rprivate'] });
-    let netns: string = sandbox?.netns ?? 'new';
-    if (hostNet) netns = 'host';
-    else if (netMode.startsWith('container:')) {
-      const other = this.store.get(netMode.slice('container:'.length));
-      if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
-      const mode = other.HostConfig.NetworkMode ?? 'default';
-      netns = mode === 'host' ? 'host' : mode.startsWith('container:') ? `/proc/${other.State.Pid}/ns/net` : this.networks.netnsPath(other.Id);
-    }
-    return buildSpec({
-      rootfs,
-      args: init ? ['/sbin/docker-init', '--', ...args] : args,
-      env,
-      cwd: c.Config.WorkingDir || '/',
-      user,
-      hostname: c.Config.Hostname!,
-      tty: !!c.Config.Tty,
-      readonlyRootfs: !!h.ReadonlyRootfs,
-      privileged: !!h.Privileged,
-      capAdd: h.CapAdd ?? [],
-      capDrop: h.CapDrop ?? [],
-      noNewPrivileges: sec.some((s) => s.key === 'no-new-privileges' && s.value !== 'false'),
-      seccomp,
-      maskPaths: !sec.some((s) => s.key === 'systempaths' && s.value === 'unconfined'),
-      mounts,
-      shmSize: h.ShmSize || this.cfg.defaultShmSize,
-      resources: toResources(h, this.cfg.host),
-      deviceRules: h.DeviceCgroupRules ?? [],
-      cgroupNamespace: this.cfg.host.cgroups.namespaces,
-      netns,
-      pidHost: h.PidMode === 'host',
-      ipcHost: h.IpcMode === 'host',
-      utsHost: h.UTSMode === 'host' || hostNet,
-      cgroupsPath: path.posix.join(this.cfg.cgroupParent, c.Id),
-      sysctls: { ...defaultSysctls(netMode, this.cfg.host), ...h.Sysctls },
-      oomScoreAdj: h.OomScoreAdj || undefined,
-    });
-  }
-
-  /**
-   * The containers a container links to (docker's legacy links, on the
-   * default bridge): each running, with its address there; on a user network
-   * a link is kept and shown but gives no variables or hosts lines.
-   */
-  private linkedContainers(c: ContainerRecord): (LinkedContainer & { id: string; alias: string })[] {
-    const mode = c.HostConfig.NetworkMode ?? 'default';
-    if (mode !== 'default' && mode !== 'bridge') return [];
-    return (c.HostConfig.Links ?? []).map((spec) => {
-      const l = parseLink(spec);
-      const t = this.store.find(l.target);
-      if (!t?.State.Running) throw conflict(`Cannot link to a non running container: /${l.target} AS /${c.Name.slice(1)}/${l.alias}`);
-      const ip = this.networks.live(t).networks.bridge?.IPAddress;
-      if (!ip) throw conflict(`Cannot link to /${l.target}, as it does not belong to the default network`);
-      return { id: t.Id, alias: l.alias, name: t.Name.slice(1), ip, ports: Object.keys(t.Config.ExposedPorts ?? {}), env: t.Config.Env ?? [] };
-    });
   }
 
   /** `docker rm --link /container/alias`: the link goes, both containers stay. */
@@ -920,24 +831,6 @@ export class ContainerService {
 
 }
 
-/** `--security-opt` entries: `key=value`, `key:value` (old form) or a bare `no-new-privileges`. */
-export function parseSecurityOpt(opt: string): { key: string; value: string } {
-  if (opt === 'no-new-privileges') return { key: opt, value: 'true' };
-  const i = opt.search(/[=:]/);
-  if (i < 0) throw invalidArgument(`Invalid --security-opt: ${JSON.stringify(opt)}`);
-  const key = opt.slice(0, i);
-  const value = opt.slice(i + 1);
-  if (!['seccomp', 'no-new-privileges', 'systempaths', 'label', 'apparmor'].includes(key)) throw invalidArgument(`Invalid --security-opt: ${JSON.stringify(opt)}`);
-  if (key === 'seccomp' && value !== 'unconfined' && value !== 'default') {
-    try {
-      JSON.parse(value);
-    } catch {
-      throw invalidArgument('Decoding seccomp profile failed: the profile must be passed as JSON');
-    }
-  }
-  return { key, value };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Is the conmon of this container's current run alive? */
@@ -949,20 +842,6 @@ function monitorAlive(c: Pick<ContainerRecord, 'conmonPid'>): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * docker's default sysctls for a container with a network namespace of its
- * own, where the kernel has them: non-root processes may bind ports below
- * 1024 and send pings (the capabilities docker grants allow both anyway).
- * The container's own --sysctl values win.
- */
-function defaultSysctls(netMode: string, host: HostFeatures): Record<string, string> {
-  if (netMode === 'host' || netMode.startsWith('container:')) return {};
-  return {
-    ...(host.net.pingGroupRange ? { 'net.ipv4.ping_group_range': '0 2147483647' } : {}),
-    ...(host.net.unprivilegedPortStart ? { 'net.ipv4.ip_unprivileged_port_start': '0' } : {}),
-  };
 }
 
 /** A map as Go's encoding/json writes one, keys in order: inspect then reads as dockerd's. */
