@@ -8,7 +8,7 @@ import { parseGoDuration } from '../base/duration';
 import { createLogger, type Level } from '../base/log';
 import { lockFolder, lockHolder } from '../base/pid-lock';
 import type { AccessRule, AuthMode } from '../registry/auth';
-import type { GcOptions } from '../registry/gc';
+import type { GcOptions, GcReport } from '../registry/gc';
 import { Registry } from '../registry/registry';
 
 const USAGE = `Usage:
@@ -135,9 +135,12 @@ async function gc(f: Map<string, string>): Promise<void> {
   process.stdout.write(
     `${verb} ${report.blobs} blobs (${report.bytes} bytes), ${report.manifests} manifests, ${report.links} dangling links, ${report.uploads} stale uploads\n`,
   );
+  // What could not go is said, and makes the command fail: nothing was counted for it.
+  for (const f of report.failed) process.stderr.write(`not removed: ${f}\n`);
+  if (report.failed.length) process.exitCode = 1;
 }
 
-function askServer(socketPath: string, o: GcOptions): Promise<{ blobs: number; bytes: number; manifests: number; links: number; uploads: number }> {
+function askServer(socketPath: string, o: GcOptions): Promise<GcReport> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, method: 'POST', path: '/gc', headers: { 'Content-Type': 'application/json' } }, async (res) => {
       const chunks: Buffer[] = [];

@@ -1,3 +1,4 @@
+import { BerthError, errorMessage } from '../base/errors';
 import type { Digest } from '../oci/digest';
 import { checkManifest } from './manifest-check';
 import type { Repositories } from './repositories';
@@ -19,6 +20,15 @@ export interface GcReport {
   manifests: number;
   links: number;
   uploads: number;
+  /** What could not be removed, and why (not counted above). */
+  failed: string[];
+}
+
+/** The mark could not read a manifest: the blobs it needs are unknown, so nothing is deleted. */
+export class UnreadableManifests extends BerthError {
+  constructor(readonly manifests: string[]) {
+    super('conflict', `garbage collection stopped before deleting anything: ${manifests.length} manifest(s) cannot be read, so the blobs they need are unknown: ${manifests.join('; ')} (delete them, or push them again)`);
+  }
 }
 
 /**
@@ -34,23 +44,40 @@ export async function collectGarbage(repos: Repositories, uploads: Uploads, o: G
   // Taken when no write is under way: a manifest whose blobs were touched before
   // `start` has its link written by then, so the mark sees it.
   const start = await repos.gate.exclusive(async () => Date.now());
-  const report: GcReport = { blobs: 0, bytes: 0, manifests: 0, links: 0, uploads: 0 };
+  const report: GcReport = { blobs: 0, bytes: 0, manifests: 0, links: 0, uploads: 0, failed: [] };
+  // Counted only when it is gone (or would be, in a dry run).
+  const remove = async (what: string, count: () => void, fn: () => Promise<unknown>) => {
+    try {
+      if (!o.dryRun) await fn();
+      count();
+    } catch (e) {
+      report.failed.push(`${what}: ${errorMessage(e)}`);
+    }
+  };
   const marked = new Set<Digest>();
   const names = await repos.names(true);
+  // The mark reads everything first: a manifest it cannot read may need any blob, so then nothing is deleted.
+  const unreadable: string[] = [];
+  const byRepo = new Map<string, { all: Digest[]; parsed: Map<Digest, ReturnType<typeof checkManifest>> }>();
   for (const name of names) {
     const all = await repos.manifests(name);
-    const parsed = new Map<Digest, ReturnType<typeof checkManifest> | undefined>();
+    const parsed = new Map<Digest, ReturnType<typeof checkManifest>>();
     for (const d of all) {
-      const body = await repos.content.read(d).catch(() => undefined);
-      parsed.set(d, body && safeCheck(body));
+      try {
+        parsed.set(d, checkManifest(await repos.content.read(d), undefined));
+      } catch (e) {
+        unreadable.push(`${name}@${d}: ${errorMessage(e)}`);
+      }
     }
+    byRepo.set(name, { all, parsed });
+  }
+  if (unreadable.length) throw new UnreadableManifests(unreadable);
+  for (const [name, { all, parsed }] of byRepo) {
     let keep = new Set(all);
     if (o.deleteUntagged) {
       keep = reachable(new Set((await repos.tagMap(name)).map(([, d]) => d)), parsed);
       for (const d of all) {
-        if (keep.has(d)) continue;
-        report.manifests++;
-        if (!o.dryRun) await repos.gate.shared(() => repos.deleteManifest(name, d)).catch(() => {});
+        if (!keep.has(d)) await remove(`manifest ${name}@${d}`, () => report.manifests++, () => repos.gate.shared(() => repos.deleteManifest(name, d)));
       }
     }
     for (const d of keep) {
@@ -64,15 +91,11 @@ export async function collectGarbage(repos: Repositories, uploads: Uploads, o: G
       if (marked.has(b.digest)) continue;
       const touched = await repos.content.touched(b.digest);
       if (!touched || touched.getTime() >= before) continue;
-      report.blobs++;
-      report.bytes += b.size;
-      if (!o.dryRun) await repos.content.delete(b.digest);
+      await remove(`blob ${b.digest}`, () => ((report.blobs++), (report.bytes += b.size)), () => repos.content.delete(b.digest));
     }
     for (const name of names) {
       for (const d of await repos.blobLinks(name)) {
-        if (await repos.content.has(d)) continue;
-        report.links++;
-        if (!o.dryRun) await repos.unlinkBlob(name, d).catch(() => {});
+        if (!(await repos.content.has(d))) await remove(`link ${name}/${d}`, () => report.links++, () => repos.unlinkBlob(name, d));
       }
     }
   });
@@ -81,29 +104,19 @@ export async function collectGarbage(repos: Repositories, uploads: Uploads, o: G
     for (const u of await uploads.list(name)) {
       sessions.add(`up-${u.id}`);
       if (u.active || start - u.started.getTime() < o.uploadTtlMs) continue;
-      report.uploads++;
-      if (!o.dryRun) await uploads.purge(name, u.id);
+      await remove(`upload ${name}/${u.id}`, () => report.uploads++, () => uploads.purge(name, u.id));
     }
   }
   // Bytes of sessions whose record is gone (a crash as a session ended).
   for (const w of await repos.content.ingests()) {
     if (w.active || sessions.has(w.ref) || start - w.updated.getTime() < o.uploadTtlMs) continue;
-    report.uploads++;
-    if (!o.dryRun) await repos.content.removeIngestFolder(w.folder).catch(() => {});
+    await remove(`upload bytes ${w.folder}`, () => report.uploads++, () => repos.content.removeIngestFolder(w.folder));
   }
   return report;
 }
 
-function safeCheck(body: Buffer) {
-  try {
-    return checkManifest(body, undefined);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Manifests reachable from the tagged ones: an index's children, and referrers of what is kept. */
-function reachable(tagged: Set<Digest>, parsed: Map<Digest, ReturnType<typeof checkManifest> | undefined>): Set<Digest> {
+function reachable(tagged: Set<Digest>, parsed: Map<Digest, ReturnType<typeof checkManifest>>): Set<Digest> {
   const keep = new Set<Digest>();
   const queue = [...tagged].filter((d) => parsed.has(d));
   while (queue.length) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exec, type Result } from './harness';
@@ -89,6 +90,31 @@ describe('registry: garbage collection', () => {
     stop = true;
     await graced;
     assert.equal(((await reg.request('GET', '/v2/race/graced/tags/list')).json().tags as string[]).length, 8);
+  });
+
+  test('a manifest the mark cannot read stops the collection before anything goes; a blob that will not go is said, not counted', async () => {
+    const img = await pushImage(reg, 'gc/broken', 'v1', 'broken', 2);
+    const orphan = await pushBlob(reg, 'gc/broken', 'an orphan');
+    const file = (d: string) => path.join(reg.root, 'content', 'blobs', 'sha256', d.slice('sha256:'.length));
+    const manifest = fs.readFileSync(file(img.digest));
+    fs.writeFileSync(file(img.digest), 'not a manifest');
+    const before_ = reg.blobs();
+    const stopped = await gc(['--grace', '0s']);
+    assert.notEqual(stopped.code, 0);
+    assert.match(stopped.stderr, new RegExp(`stopped before deleting anything: 1 manifest\\(s\\) cannot be read.*gc/broken@${img.digest}`));
+    assert.deepEqual(reg.blobs(), before_, 'nothing deleted: the broken manifest may need any blob');
+    fs.writeFileSync(file(img.digest), manifest);
+    // A blob whose removal fails (here a folder where its file was): reported, not counted; the others go.
+    fs.rmSync(file(orphan));
+    fs.mkdirSync(path.join(file(orphan), 'x'), { recursive: true });
+    const other = await pushBlob(reg, 'gc/broken', 'another orphan');
+    const run = await gc(['--grace', '0s']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`not removed: blob ${orphan}: `));
+    assert.match(run.stdout, /^removed 1 blobs/);
+    assert.ok(!reg.blobs().includes(other));
+    for (const b of [img.digest, ...img.blobs]) assert.ok(reg.blobs().includes(b), `kept ${b}`);
+    fs.rmSync(file(orphan), { recursive: true });
   });
 
   test('bad flags are refused', async () => {
