@@ -555,7 +555,9 @@ export class ContainerService {
     await fsp.rm(p.bundle, { recursive: true, force: true });
     await fsp.rm(p.exitFile, { force: true });
     await this.networks.detach(id);
-    await new Cgroup(path.posix.join(this.cfg.cgroupParent, id)).remove().catch(() => {});
+    // A cgroup that will not go (a process still in it) is logged; system check names it and removes it later.
+    const cg = new Cgroup(path.posix.join(this.cfg.cgroupParent, id));
+    await cg.remove().catch((e) => this.cfg.logger.warn('cgroup removal', { id, paths: cg.existing().join(' '), error: errorMessage(e) }));
   }
 
   // ---- stop, kill, wait, restart, pause ---------------------------------------
