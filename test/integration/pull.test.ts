@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import * as tar from 'tar-stream';
-import { busyboxTar, DOCKER, exec, sleep, TestDaemon } from './harness';
+import { api, busyboxTar, DOCKER, exec, sleep, TestDaemon } from './harness';
 import { digestOf, Distribution, pushBlob, TestRegistry } from './registry-harness';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -144,6 +144,27 @@ describe('pull: from registries into the engine', () => {
     assert.match(none.stderr, /no matching manifest for linux\/s390x in the manifest list entries/);
     const single = await d.berth(['pull', '--platform', 'linux/arm64', `${reg.addr}/lib/multi:amd`]);
     assert.match(single.stderr, /is for linux\/amd64, not the platform asked for/);
+  });
+
+  test('GET /distribution/{name}/json: the descriptor and the platforms a registry serves, without pulling', async () => {
+    const amd = await pushLayers(reg, 'lib/dist', 'amd', [await tarOf([['which', 'amd64']])], { architecture: 'amd64', os: 'linux' });
+    const arm = await pushLayers(reg, 'lib/dist', 'arm', [await tarOf([['which', 'arm64']])], { architecture: 'arm64', os: 'linux' });
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [
+      { mediaType: OCI_MANIFEST, ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      { mediaType: OCI_MANIFEST, ...amd, platform: { os: 'linux', architecture: 'amd64' } },
+    ] });
+    assert.equal((await reg.request('PUT', '/v2/lib/dist/manifests/multi', { headers: { 'Content-Type': OCI_INDEX }, body: index })).status, 201);
+    const ask = async (name: string) => {
+      const r = await api(d, 'GET', `/v1.41/distribution/${reg.addr}/${name}/json`);
+      return { status: r.status, body: JSON.parse(r.body) };
+    };
+    assert.deepEqual(await ask('lib/dist:multi'), { status: 200, body: {
+      Descriptor: { mediaType: OCI_INDEX, digest: digestOf(index), size: index.length },
+      Platforms: [{ architecture: 'arm64', os: 'linux', variant: 'v8' }, { architecture: 'amd64', os: 'linux' }],
+    } });
+    assert.deepEqual(await ask('lib/dist:amd'), { status: 200, body: { Descriptor: { mediaType: OCI_MANIFEST, ...amd }, Platforms: [{ architecture: 'amd64', os: 'linux' }] } });
+    assert.equal((await ask('lib/dist:nosuch')).status, 404);
+    assert.equal(await d.ok(['images', '-q', `${reg.addr}/lib/dist`]), '', 'nothing was pulled');
   });
 
   test('unknown names and tags, and bad references, fail with the registry\'s word and nothing made', async () => {

@@ -82,6 +82,8 @@ export function imageRoutes(r: Router, engine: Engine): void {
     await images.save(names, ctx.res);
   });
 
+  r.add('GET', '/distribution/(.+)/json', async (ctx) => sendJson(ctx, 200, await engine.registries.inspectRemote(ctx.params[0], registryAuth(ctx))));
+
   r.add('POST', '/images/prune', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters') ?? undefined);
     sendJson(ctx, 200, await images.prune((f.dangling ?? []).includes('false')));

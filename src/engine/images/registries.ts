@@ -165,6 +165,29 @@ export class Registries {
     return { Id: image.id, Digest: digest, LayersFetched: fetched, LayersPresent: present, Bytes: total, Seconds: Math.round(performance.now() - t0) / 1000 };
   }
 
+  /**
+   * docker's GET /distribution/{name}/json: what the registry holds under a
+   * name (its top manifest's descriptor) and the platforms it serves, read
+   * from an index's entries or a single manifest's config. Nothing is stored.
+   */
+  async inspectRemote(reference: string, credentials?: Credentials): Promise<{ Descriptor: { mediaType: string; digest: string; size: number }; Platforms: Record<string, string>[] }> {
+    const ref = parseReference(reference);
+    const client = this.client(ref.domain, credentials);
+    const top = await client.manifest(ref.path, ref.digest ?? ref.tag!);
+    const body = JSON.parse(top.body.toString('utf8'));
+    let platforms: Record<string, string>[];
+    if (INDEX_TYPES.has(top.mediaType)) {
+      platforms = ((body as Index).manifests ?? []).flatMap((m) => (m.platform ? [{ architecture: m.platform.architecture, os: m.platform.os, ...(m.platform.variant ? { variant: m.platform.variant } : {}) }] : []));
+    } else {
+      const { stream } = await client.blob(ref.path, body.config.digest);
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      const cfg = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      platforms = [{ architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) }];
+    }
+    return { Descriptor: { mediaType: top.mediaType, digest: top.digest, size: top.body.length }, Platforms: platforms };
+  }
+
   async pull(r: PullRequest): Promise<{ image: ImageRecord; digest: string; name: string }> {
     const ref = parseReference(r.reference);
     const want = r.platform ? parsePlatform(r.platform) : hostPlatform();
