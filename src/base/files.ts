@@ -85,3 +85,26 @@ export async function diskUsage(p: string): Promise<{ size: number; inodes: numb
   await walk(p);
   return { size, inodes };
 }
+
+/**
+ * Reads of what may be absent: a missing path (or a parent that is a file)
+ * is the answer "none"; any other failure (permissions, I/O) is an error the
+ * caller hears of, never taken for absence.
+ */
+const absent = (e: unknown) => isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR');
+
+export async function readdirIfExists(dir: string): Promise<string[]> {
+  return fsp.readdir(dir).catch((e) => (absent(e) ? [] : Promise.reject(e)));
+}
+
+export async function readFileIfExists(file: string): Promise<string | undefined> {
+  return fsp.readFile(file, 'utf8').catch((e) => (absent(e) ? undefined : Promise.reject(e)));
+}
+
+export async function statIfExists(p: string): Promise<import('node:fs').Stats | undefined> {
+  return fsp.stat(p).catch((e) => (absent(e) ? undefined : Promise.reject(e)));
+}
+
+export async function lstatIfExists(p: string): Promise<import('node:fs').Stats | undefined> {
+  return fsp.lstat(p).catch((e) => (absent(e) ? undefined : Promise.reject(e)));
+}

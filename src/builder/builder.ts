@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BerthError, errorMessage, invalidArgument } from '../base/errors';
-import { mkdirp } from '../base/files';
+import { mkdirp, statIfExists } from '../base/files';
 import { resolveIn } from '../base/in-root';
 import { readUserDb, resolveUser } from '../base/users';
 import { type Digest, digestHex, sha256 } from '../oci/digest';
@@ -512,7 +512,7 @@ export class Build {
   }
 
   private async makeWorkdir(state: State, dir: string): Promise<Changes | undefined> {
-    const exists = await this.worker.read(state.image, async (root) => (await fsp.stat(await resolveIn(root, dir, true)).catch(() => undefined))?.isDirectory());
+    const exists = await this.worker.read(state.image, async (root) => (await statIfExists(await resolveIn(root, dir, true)))?.isDirectory());
     if (exists) return undefined;
     return this.worker.change(state.image, async (root) => makeDirs(root, await resolveIn(root, dir, true), { uid: 0, gid: 0 }));
   }

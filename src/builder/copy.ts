@@ -11,6 +11,7 @@ import { SMALL_FILE, Yielder } from '../base/yielder';
 import { decompressed } from '../images/importer';
 import { applyLayer } from '../snapshots/apply';
 import { contextPath } from './context';
+import { lstatIfExists } from '../base/files';
 
 /** A source of COPY or ADD: where it is on the host, and the name it lands under. */
 export interface Source {
@@ -169,7 +170,7 @@ export async function makeDirs(rootfs: string, dir: string, owner: Owner): Promi
   let cur = rootfs;
   for (const part of rel.split(path.sep).filter((p) => p && p !== '.')) {
     cur = path.join(cur, part);
-    const st = await fsp.lstat(cur).catch(() => undefined);
+    const st = await lstatIfExists(cur);
     if (st?.isDirectory()) continue;
     if (st) throw invalidArgument(`cannot copy to ${path.relative(rootfs, dir)}: ${path.relative(rootfs, cur)} is not a directory`);
     await fsp.mkdir(cur, 0o755);

@@ -10,6 +10,7 @@ import type { ApiClient } from '../client/client';
 import { registryConfigHeader } from './credentials';
 import { bool, list, type Parsed, str } from './flags';
 import { tar } from './gnu-tar';
+import { statIfExists } from '../base/files';
 
 /**
  * The build context as a tar stream, read from disk by GNU tar as it is
@@ -71,7 +72,7 @@ function keyValueFlags(items: string[], fromEnv: boolean): Record<string, string
 /** `berth build`: sends the context to POST /build and shows the steps as they go. */
 export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
   const dir = path.resolve(p.args[0]);
-  const st = await fsp.stat(dir).catch(() => undefined);
+  const st = await statIfExists(dir);
   if (!st?.isDirectory()) throw invalidArgument(`unable to prepare context: path "${p.args[0]}" not found`);
   const fileFlag = str(p, 'file');
   const inside = fileFlag && fileFlag !== '-' ? path.relative(dir, path.resolve(fileFlag)) : undefined;

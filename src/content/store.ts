@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { conflict, invalidArgument, isErrno, notFound } from '../base/errors';
-import { fsyncDir, mkdirp } from '../base/files';
+import { fsyncDir, mkdirp, statIfExists } from '../base/files';
 import { type Digest, parseDigest } from '../oci/digest';
 
 export interface BlobInfo {
@@ -123,7 +123,7 @@ export class ContentStore {
 
   /** When the blob was written or last touched. */
   async touched(digest: Digest): Promise<Date | undefined> {
-    const st = await fsp.stat(this.blobPath(digest)).catch(() => undefined);
+    const st = await statIfExists(this.blobPath(digest));
     return st?.mtime;
   }
 
@@ -132,7 +132,7 @@ export class ContentStore {
     for (const algorithm of ['sha256', 'sha512']) {
       const dir = path.join(this.root, 'blobs', algorithm);
       for (const hex of await fsp.readdir(dir)) {
-        const st = await fsp.stat(path.join(dir, hex)).catch(() => undefined);
+        const st = await statIfExists(path.join(dir, hex));
         if (st) out.push({ digest: `${algorithm}:${hex}`, size: st.size });
       }
     }
@@ -143,7 +143,7 @@ export class ContentStore {
   async ingests(): Promise<IngestInfo[]> {
     const out: IngestInfo[] = [];
     for (const name of await fsp.readdir(path.join(this.root, 'ingest'))) {
-      const st = await fsp.stat(path.join(this.root, 'ingest', name, 'data')).catch(() => undefined);
+      const st = await statIfExists(path.join(this.root, 'ingest', name, 'data'));
       const resumable = name.startsWith(NAMED);
       out.push({
         ref: resumable ? name.slice(NAMED.length) : name,
@@ -197,7 +197,7 @@ export class ContentStore {
     const file = path.join(dir, 'data');
     const hash: Hash = createHash('sha256');
     let written = 0;
-    const before = await fsp.stat(file).catch(() => undefined);
+    const before = await statIfExists(file);
     if (before) {
       for await (const chunk of createReadStream(file)) {
         hash.update(chunk as Buffer);

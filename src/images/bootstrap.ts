@@ -10,6 +10,7 @@ import { normalize, parseReference } from '../oci/reference';
 import { packLayer } from '../snapshots/diff';
 import { createImage } from './importer';
 import type { ImageRecord, ImageStore } from './store';
+import { readdirIfExists } from '../base/files';
 
 export interface BootstrapOptions {
   /** The image's name, e.g. `debian:bookworm`. */
@@ -64,7 +65,7 @@ export async function bootstrapDebian(images: ImageStore, work: string, o: Boots
   }
   for (const junk of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
     const dir = path.join(target, junk);
-    for (const f of await fsp.readdir(dir).catch(() => [] as string[])) if (f !== 'partial' && f !== 'lock') await fsp.rm(path.join(dir, f), { recursive: true, force: true });
+    for (const f of await readdirIfExists(dir)) if (f !== 'partial' && f !== 'lock') await fsp.rm(path.join(dir, f), { recursive: true, force: true });
   }
   await fsp.rm(path.join(target, 'etc/hostname'), { force: true });
   await fsp.writeFile(path.join(target, 'etc/resolv.conf'), '');

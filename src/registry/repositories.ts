@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { atomicWrite, atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
+import { atomicWrite, atomicWriteJson, mkdirp, readJsonIfExists, statIfExists } from '../base/files';
 import { isErrno } from '../base/errors';
 import { RwGate } from '../base/gate';
 import type { BlobInfo, ContentStore } from '../content/store';
@@ -195,7 +195,7 @@ export class Repositories {
   async names(all = false): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string, prefix: string) => {
-      const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+      const entries = await fsp.readdir(dir, { withFileTypes: true }).catch((e) => (isErrno(e, 'ENOENT') ? [] : Promise.reject(e)));
       if (prefix && entries.some((e) => (all ? e.name.startsWith('_') : e.name === '_manifests'))) out.push(prefix);
       for (const e of entries) if (e.isDirectory() && !e.name.startsWith('_')) await walk(path.join(dir, e.name), prefix ? `${prefix}/${e.name}` : e.name);
     };
@@ -225,7 +225,7 @@ export class Repositories {
 }
 
 async function fileExists(p: string): Promise<boolean> {
-  return (await fsp.stat(p).catch(() => undefined)) !== undefined;
+  return (await statIfExists(p)) !== undefined;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

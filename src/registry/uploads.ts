@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
+import { atomicWriteJson, mkdirp, readdirIfExists, readJsonIfExists } from '../base/files';
 import type { BlobInfo, Writer } from '../content/store';
 import type { Digest } from '../oci/digest';
 import { regErr } from './errors';
@@ -121,7 +121,7 @@ export class Uploads {
   async list(name: string): Promise<{ id: string; started: Date; active: boolean }[]> {
     const dir = path.join(this.repos.dir(name), '_uploads');
     const out = [];
-    for (const id of await fsp.readdir(dir).catch(() => [] as string[])) {
+    for (const id of await readdirIfExists(dir)) {
       const rec = await readJsonIfExists<UploadRecord>(path.join(dir, id));
       if (rec) out.push({ id, started: new Date(rec.started), active: this.live.get(id)?.busy ?? false });
     }

@@ -8,6 +8,7 @@ import * as tar from 'tar-stream';
 import { isErrno } from '../base/errors';
 import { lgetxattr, llistxattr } from '../base/linux';
 import { SMALL_FILE, Yielder } from '../base/yielder';
+import { readdirIfExists } from '../base/files';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -80,7 +81,7 @@ export async function changes(upper: string, lowers: string[], skip: Set<string>
     out.push({ kind: (await existsIn(lowers, e.rel)) ? 'C' : 'A', path: abs });
     if (e.opaque) {
       const hidden = new Set<string>();
-      for (const l of lowers) for (const n of await fsp.readdir(path.join(l, e.rel)).catch(() => [] as string[])) hidden.add(n);
+      for (const l of lowers) for (const n of await readdirIfExists(path.join(l, e.rel))) hidden.add(n);
       const kept = new Set(await fsp.readdir(path.join(upper, e.rel)));
       for (const n of [...hidden].sort()) if (!kept.has(n)) out.push({ kind: 'D', path: `${abs}/${n}` });
     }

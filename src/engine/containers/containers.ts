@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { run } from '../../base/exec';
 import { BerthError, conflict, errorMessage, internal, invalidArgument, isErrno, notFound, notModified } from '../../base/errors';
-import { atomicWriteJson, mkdirp } from '../../base/files';
+import { atomicWriteJson, lstatIfExists, mkdirp, readdirIfExists, readFileIfExists } from '../../base/files';
 import { KeyedLock } from '../../base/keyed-lock';
 import type { Finding } from '../../base/finding';
 import { isFullId, newId, randomName, shortId } from '../../base/ids';
@@ -466,9 +466,9 @@ export class ContainerService {
       }
       if (m.Type !== 'volume' || m.noCopy) continue;
       const data = m.Source;
-      const empty = (await fsp.readdir(data).catch(() => [])).length === 0;
+      const empty = (await readdirIfExists(data)).length === 0;
       const from = path.join(rootfs, m.Destination);
-      const st = await fsp.lstat(from).catch(() => undefined);
+      const st = await lstatIfExists(from);
       if (empty && st?.isDirectory()) await run('cp', ['-a', '--', `${from}/.`, `${data}/`]);
     }
     return c.Mounts;
@@ -492,7 +492,7 @@ export class ContainerService {
   /** Records the current run's exit if conmon has written its exit file; false when it has not (yet). */
   private async collectExit(c: ContainerRecord): Promise<boolean> {
     if (!c.State.Running) return false;
-    const text = await fsp.readFile(runPaths(this.cfg.execRoot, c.Id).exitFile, 'utf8').catch(() => undefined);
+    const text = await readFileIfExists(runPaths(this.cfg.execRoot, c.Id).exitFile);
     if (text === undefined) return false;
     await this.finishExit(c, Number(text.trim()) || 0);
     return true;

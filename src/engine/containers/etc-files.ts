@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { isErrno } from '../../base/errors';
-import { atomicWrite } from '../../base/files';
+import { atomicWrite, lstatIfExists } from '../../base/files';
 
 /** Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf; returns their paths. */
 export async function writeEtcFiles(
@@ -86,7 +86,7 @@ function hostResolvConf(): Promise<string> {
  */
 export async function writePlaceholders(upper: string, lowers: string[]): Promise<void> {
   for (const l of lowers) {
-    const st = await fsp.lstat(path.join(l, 'etc')).catch(() => undefined);
+    const st = await lstatIfExists(path.join(l, 'etc'));
     if (st) {
       if (!st.isDirectory()) return; // an image whose /etc is a link or a file keeps it as it is
       break;

@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { conflict, errorMessage, invalidArgument, notFound } from '../../base/errors';
-import { atomicWriteJson, mkdirp, readJsonIfExists } from '../../base/files';
+import { atomicWriteJson, mkdirp, readFileIfExists, readJsonIfExists } from '../../base/files';
 import type { Finding } from '../../base/finding';
 import { newId } from '../../base/ids';
 import { ConmonStartError, ctlResize, startConmon, writeCtl } from '../../runtime/conmon';
@@ -233,7 +233,7 @@ export class ExecService {
     }
     try {
       for (;;) {
-        const text = await fsp.readFile(file, 'utf8').catch(() => undefined);
+        const text = await readFileIfExists(file);
         if (text !== undefined) {
           s.exitCode = Number(text.trim()) || 0;
           break;
@@ -241,7 +241,7 @@ export class ExecService {
         const c = this.containers.store.find(s.containerId);
         if (!c || !c.State.Running || !(await this.monitorAlive(s))) {
           // One more look: conmon writes the exit file just before it goes.
-          const last = await fsp.readFile(file, 'utf8').catch(() => undefined);
+          const last = await readFileIfExists(file);
           if (last === undefined && s.pid) {
             // Its monitor is gone: nothing would capture its output or see its end.
             try {

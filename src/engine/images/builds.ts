@@ -17,6 +17,7 @@ import type { EngineConfig } from '../config';
 import type { EventBus } from '../system/events';
 import type { Credentials, Registries } from './registries';
 import type { Views } from '../rootfs/views';
+import { readdirIfExists, statIfExists } from '../../base/files';
 
 export type { BuildMessage } from '../../builder/builder';
 
@@ -79,7 +80,7 @@ export class BuildService implements BuildWorker {
   /** Build folders no build holds: contexts a crash left. */
   async check(): Promise<Finding[]> {
     const out: Finding[] = [];
-    for (const name of await fsp.readdir(this.root).catch(() => [] as string[])) {
+    for (const name of await readdirIfExists(this.root)) {
       if (this.folders.has(name) || name === CONTEXTS) continue;
       const dir = path.join(this.root, name);
       out.push({ kind: 'build', subject: dir, detail: 'the context of a build that never finished', repair: () => fsp.rm(dir, { recursive: true, force: true }) });
@@ -149,7 +150,7 @@ export class BuildService implements BuildWorker {
     const idle = all.filter((c) => c.n !== keep && !this.contextsInUse.has(path.join(root, c.n))).sort((a, b) => b.t - a.t);
     for (const c of idle.slice(MAX_CONTEXTS - 1)) await fsp.rm(path.join(root, c.n), { recursive: true, force: true });
     const mine = path.join(root, keep);
-    if (await fsp.stat(mine).catch(() => undefined)) await fsp.utimes(mine, now, now);
+    if (await statIfExists(mine)) await fsp.utimes(mine, now, now);
   }
 
   /** `image bootstrap`: a Debian base image made with debootstrap. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BerthError, conflict, errorMessage, invalidArgument } from '../../base/errors';
-import { atomicWriteJson, mkdirp, readJsonIfExists } from '../../base/files';
+import { atomicWriteJson, mkdirp, readdirIfExists, readJsonIfExists } from '../../base/files';
 import type { Finding } from '../../base/finding';
 import { shortId } from '../../base/ids';
 import type { Logger } from '../../base/log';
@@ -484,15 +484,15 @@ export class NetworkService {
   async check(isRunning: (id: string) => boolean, busy: (id: string) => boolean): Promise<Finding[]> {
     const out: Finding[] = [];
     const ids = new Set<string>();
-    for (const f of await fsp.readdir(this.stateDir).catch(() => [])) if (f.endsWith('.json')) ids.add(f.slice(0, -5));
-    for (const f of await fsp.readdir(path.dirname(this.netnsPath('x'))).catch(() => [])) ids.add(f);
+    for (const f of await readdirIfExists(this.stateDir)) if (f.endsWith('.json')) ids.add(f.slice(0, -5));
+    for (const f of await readdirIfExists(path.dirname(this.netnsPath('x')))) ids.add(f);
     for (const id of ids) {
       if (isRunning(id) || busy(id)) continue;
       out.push({ kind: 'network-endpoint', subject: id, detail: 'the network namespace and interfaces of a container that is not running', repair: () => this.detach(id) });
     }
-    for (const netId of await fsp.readdir(this.ipamDir).catch(() => [])) {
+    for (const netId of await readdirIfExists(this.ipamDir)) {
       const n = this.store.find(netId);
-      for (const f of await fsp.readdir(path.join(this.ipamDir, netId)).catch(() => [])) {
+      for (const f of await readdirIfExists(path.join(this.ipamDir, netId))) {
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
         const file = path.join(this.ipamDir, netId, f);
         const owner = (await fsp.readFile(file, 'utf8').catch(() => '')).split(/\r?\n/)[0].trim();

@@ -10,6 +10,7 @@ import { resolveIn } from '../../base/in-root';
 import type { ContainerService } from '../containers/containers';
 import type { ContainerRecord } from '../model';
 import type { Views } from './views';
+import { lstatIfExists, statIfExists } from '../../base/files';
 
 /** Docker's container path stat (the X-Docker-Container-Path-Stat header), Mode in Go's FileMode bits. */
 export interface PathStat {
@@ -69,7 +70,7 @@ export class ContainerFiles {
     const volumes = c.Mounts.filter((m) => m.Type !== 'tmpfs').map((m) => ({ source: m.Source, dest: m.Destination, rw: m.RW }));
     const out = [];
     for (const m of [...etc, ...volumes]) {
-      const st = await fsp.stat(m.source).catch(() => undefined);
+      const st = await statIfExists(m.source);
       if (st) out.push({ ...m, dir: st.isDirectory() }); // else never started (no /etc files yet), or a bind whose source is gone
     }
     return out;
@@ -79,7 +80,7 @@ export class ContainerFiles {
     const out = [];
     for (const m of mounts) {
       const at = await resolveIn(root, m.dest, true);
-      if (!(await fsp.lstat(at).catch(() => undefined))) out.push({ at, dir: m.dir });
+      if (!(await lstatIfExists(at))) out.push({ at, dir: m.dir });
     }
     return out;
   }
@@ -127,7 +128,7 @@ export class ContainerFiles {
     if (c.HostConfig.ReadonlyRootfs) throw new BerthError('forbidden', 'container rootfs is marked read-only');
     await this.withRoot(c, true, async (root) => {
       const host = await resolveIn(root, p, true);
-      const st = await fsp.lstat(host).catch(() => undefined);
+      const st = await lstatIfExists(host);
       if (!st) throw notFound(`Could not find the file ${p} in container`);
       if (!st.isDirectory()) throw invalidArgument(`extraction point is not a directory: ${p}`);
       await applyLayer(path.normalize(host), src, { whiteouts: false, owner: o.copyUIDGID ? undefined : { uid: 0, gid: 0 } });

@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Finding } from '../../base/finding';
-import { mkdirp } from '../../base/files';
+import { mkdirp, readdirIfExists } from '../../base/files';
 import type { Mount } from '../../snapshots/snapshotter';
 import { mountAll, unmountAll } from '../../snapshots/mount';
 
@@ -50,7 +50,7 @@ export class Views {
   /** Views no request holds: left by a crash. */
   async check(): Promise<Finding[]> {
     const out: Finding[] = [];
-    for (const n of await fsp.readdir(this.root).catch(() => [] as string[])) {
+    for (const n of await readdirIfExists(this.root)) {
       const dir = path.join(this.root, n);
       if (this.active.has(dir)) continue;
       out.push({

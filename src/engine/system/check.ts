@@ -11,6 +11,7 @@ import type { NetworkService } from '../networks/networks';
 import { type Inventory, takeInventory } from './leftovers';
 import type { Views } from '../rootfs/views';
 import type { VolumeStore } from '../volumes';
+import { readdirIfExists, statIfExists } from '../../base/files';
 
 /** A finding as `system check` reports it. */
 export interface Problem {
@@ -87,15 +88,15 @@ const TEMP = /\.[0-9a-f]{8}\.tmp$/;
 async function tempFiles(dataRoot: string, more: string[], minAgeMs: number): Promise<Finding[]> {
   const dirs = [path.join(dataRoot, 'images'), ...more];
   for (const top of ['containers', 'volumes', 'snapshots']) {
-    for (const d of await fsp.readdir(path.join(dataRoot, top)).catch(() => [])) dirs.push(path.join(dataRoot, top, d));
+    for (const d of await readdirIfExists(path.join(dataRoot, top))) dirs.push(path.join(dataRoot, top, d));
   }
   const out: Finding[] = [];
   const now = Date.now();
   for (const dir of dirs) {
-    for (const f of await fsp.readdir(dir).catch(() => [])) {
+    for (const f of await readdirIfExists(dir)) {
       if (!TEMP.test(f)) continue;
       const file = path.join(dir, f);
-      const st = await fsp.stat(file).catch(() => undefined);
+      const st = await statIfExists(file);
       if (!st || now - st.mtimeMs < minAgeMs) continue;
       out.push({ kind: 'temp-file', subject: file, detail: 'an atomic write that never finished', repair: () => fsp.rm(file, { force: true }) });
     }

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { hostProcesses, mountPoints } from '../../base/procs';
 import { Cgroup } from '../../runtime/cgroups';
 import { type ConmonProcess, parseConmonArgv } from '../../runtime/conmon';
+import { readdirIfExists } from '../../base/files';
 
 /** What the host holds for one container id of this daemon. */
 export interface RuntimeTraces {
@@ -79,5 +79,5 @@ export function killMonitor(pid: number, containerId: string, sessionId = contai
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
-  return fsp.readdir(dir).catch(() => []);
+  return readdirIfExists(dir);
 }
