@@ -137,7 +137,7 @@ export async function progressResponse(ctx: Context, work: (emit: (m: object | u
     await chain;
   } catch (e) {
     if (!out) throw e;
-    await chain.catch(() => {});
+    await chain.catch(() => undefined); // a client gone mid-stream: the error message below has nowhere to go either
     const message = e instanceof Error ? e.message : String(e);
     const code = e instanceof BerthError ? e.exitCode : undefined;
     await out.write(JSON.stringify({ errorDetail: { ...(code !== undefined ? { code } : {}), message }, error: message }) + '\n');

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { conflict, invalidArgument, isErrno, notFound } from '../base/errors';
+import { conflict, errorMessage, internal, invalidArgument, isErrno, notFound } from '../base/errors';
 import { fsyncDir, mkdirp, statIfExists } from '../base/files';
 import { type Digest, parseDigest } from '../oci/digest';
 
@@ -100,7 +100,12 @@ export class ContentStore {
   }
 
   async readJson<T>(digest: Digest): Promise<T> {
-    return JSON.parse((await this.read(digest)).toString('utf8')) as T;
+    const body = await this.read(digest);
+    try {
+      return JSON.parse(body.toString('utf8')) as T;
+    } catch (e) {
+      throw internal(`content ${digest}: not valid JSON (${errorMessage(e)}): the blob is damaged`, e);
+    }
   }
 
   /** The blob's bytes, or those from `start` to `end` inclusive. */
@@ -210,8 +215,9 @@ export class ContentStore {
     let writing: Promise<unknown> = Promise.resolve();
     const finish = async (keep: boolean) => {
       done = true;
-      await writing.catch(() => {});
-      await fh.close().catch(() => {});
+      // Ending a write: its own failure was the caller's already; closing a file handle that failed cannot lose data here.
+      await writing.catch(() => undefined);
+      await fh.close().catch(() => undefined);
       if (!keep) await fsp.rm(dir, { recursive: true, force: true });
       this.open_.delete(name);
     };

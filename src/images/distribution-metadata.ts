@@ -63,7 +63,7 @@ export class DistributionMetadata {
       await atomicWriteJson(this.file, this.data);
     };
     const p = this.queue.then(run, run);
-    this.queue = p.catch(() => {});
+    this.queue = p.catch(() => undefined); // the caller hears of the failure through p; the queue goes on
     return p;
   }
 }

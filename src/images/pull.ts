@@ -80,7 +80,8 @@ export async function pullImage(store: ImageStore, src: BlobFetcher, manifestDig
         return undefined;
       });
       if (!key) continue;
-      if (failure) await store.snapshots.remove(key).catch(() => {});
+      // Best effort: a snapshot a failed removal leaves, system check finds (an active one no container owns).
+      if (failure) await store.snapshots.remove(key).catch(() => undefined);
       else {
         await store.snapshots.commit(chains[i], key, { parent: chains[i - 1] });
         progress({ id: short(manifest.layers[i].digest), status: 'Pull complete' });
@@ -107,7 +108,7 @@ async function fetchLayer(store: ImageStore, src: BlobFetcher, layer: Descriptor
       if (got !== diffId) throw invalidArgument(`layer ${layer.digest}: its content ${got} is not the diff_id ${diffId} the config names`);
       return key;
     } catch (e) {
-      await store.snapshots.remove(key).catch(() => {});
+      await store.snapshots.remove(key).catch(() => undefined); // best effort, as above
       // A refusal of the bytes themselves (digest, size, an unsafe tar) will not mend by trying again.
       if (e instanceof BerthError || attempt >= attempts || o.signal?.aborted) throw e;
       progress({ id, status: `Retrying in ${attempt} second${attempt > 1 ? 's' : ''}` });
@@ -126,7 +127,7 @@ async function download(store: ImageStore, src: BlobFetcher, layer: Descriptor, 
   let w: Writer = await store.content.writer({ ref: `pull-${parseDigest(layer.digest).hex}` });
   const tar = new PassThrough({ highWaterMark: 1 << 20 });
   const unpacked = unpackLayer(tar, dir, layer.mediaType);
-  unpacked.catch(() => {});
+  unpacked.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
   let kept = false;
   try {
     const { stream, offset } = await src.fetch(layer.digest, w.written);
@@ -159,9 +160,10 @@ async function download(store: ImageStore, src: BlobFetcher, layer: Descriptor, 
   } catch (e) {
     // With an error: a stream destroyed without one leaves its readers waiting.
     tar.destroy(e instanceof Error ? e : new Error(String(e)));
-    await unpacked.catch(() => {});
+    await unpacked.catch(() => undefined); // the stream's own error (e) is the one thrown
     // Bytes that arrived are kept for the next attempt, unless they are the wrong ones.
-    if (!kept) await (e instanceof BerthError ? w.abort() : w.close()).catch(() => {});
+    // Best effort: a write left behind is an ingest system check removes after a day; e is what is thrown.
+    if (!kept) await (e instanceof BerthError ? w.abort() : w.close()).catch(() => undefined);
     throw e instanceof BerthError ? e : new Error(`layer ${layer.digest}: ${errorMessage(e)}`, { cause: e });
   }
 }

@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { conflict, invalidArgument, notFound } from '../base/errors';
+import { BerthError, conflict, invalidArgument, notFound } from '../base/errors';
 import { atomicWriteJson, mkdirp, readJsonIfExists } from '../base/files';
 import type { Finding } from '../base/finding';
 import { RwGate } from '../base/gate';
@@ -78,7 +78,7 @@ export class ImageStore {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => {});
+    this.queue = p.catch(() => undefined); // the caller hears of the failure through p; the queue goes on
     return p;
   }
 
@@ -320,7 +320,7 @@ export class ImageStore {
             throw invalidArgument(`layer ${manifest.layers[i].digest}: content ${diffId} does not match diff_id ${config.rootfs.diff_ids[i]}`);
           await this.snapshots.commit(chain, key);
         } catch (e) {
-          await this.snapshots.remove(key).catch(() => {});
+          await this.snapshots.remove(key).catch(() => undefined); // best effort: system check finds what is left
           throw e;
         }
       }
@@ -373,11 +373,13 @@ export class ImageStore {
     for (const rec of await this.listOnDisk()) {
       if (forgotten.has(rec.id)) continue;
       liveBlobs.add(rec.manifest.digest);
-      const m = await this.content.readJson<Manifest>(rec.manifest.digest).catch(() => undefined);
+      // A part that is gone leaves the image broken (the check forgets it); one that cannot be read
+      // may still be needed, and its layers are unknown: then nothing is collected (the read throws).
+      const m = await readIfPresent(() => this.content.readJson<Manifest>(rec.manifest.digest));
       if (!m) continue;
       liveBlobs.add(m.config.digest);
       m.layers.forEach((l) => liveBlobs.add(l.digest));
-      const cfg = await this.content.readJson<ImageConfig>(m.config.digest).catch(() => undefined);
+      const cfg = await readIfPresent(() => this.content.readJson<ImageConfig>(m.config.digest));
       if (cfg) chainIds(cfg.rootfs.diff_ids).forEach((c) => liveSnaps.add(c));
     }
     const layers: SnapshotInfo[] = [];
@@ -430,10 +432,10 @@ export class ImageStore {
 
   /** The first part an image record needs that is gone, if any. */
   private async missingParts(rec: ImageRecord): Promise<string | undefined> {
-    const m = await this.content.readJson<Manifest>(rec.manifest.digest).catch(() => undefined);
-    if (!m) return `manifest ${rec.manifest.digest}`;
-    const cfg = await this.content.readJson<ImageConfig>(m.config.digest).catch(() => undefined);
-    if (!cfg) return `config ${m.config.digest}`;
+    const m = await readIfPresent(() => this.content.readJson<Manifest>(rec.manifest.digest)).catch(() => 'unreadable' as const);
+    if (!m || m === 'unreadable') return `manifest ${rec.manifest.digest}${m ? ' (unreadable)' : ''}`;
+    const cfg = await readIfPresent(() => this.content.readJson<ImageConfig>(m.config.digest)).catch(() => 'unreadable' as const);
+    if (!cfg || cfg === 'unreadable') return `config ${m.config.digest}${cfg ? ' (unreadable)' : ''}`;
     for (const chain of chainIds(cfg.rootfs.diff_ids)) if (!(await this.snapshots.exists(chain))) return `layer ${chain}`;
     return undefined;
   }
@@ -442,5 +444,15 @@ export class ImageStore {
   private async forget(id: Digest): Promise<void> {
     for (const n of this.namesOf(id)) await this.untag(n);
     await this.delete(id);
+  }
+}
+
+/** A content read whose blob may be gone (undefined); any other failure, a corrupt blob among them, is thrown. */
+async function readIfPresent<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof BerthError && e.code === 'not_found') return undefined;
+    throw e;
   }
 }

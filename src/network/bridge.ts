@@ -57,5 +57,10 @@ export async function hostRoutes(): Promise<string> {
 
 /** Removes an interface's root and ingress qdiscs (what CNI's bandwidth plugin puts on a host veth). */
 export async function clearQdiscs(dev: string): Promise<void> {
-  for (const which of ['root', 'ingress']) await run('tc', ['qdisc', 'del', 'dev', dev, which]).catch(() => {});
+  for (const which of ['root', 'ingress']) {
+    await run('tc', ['qdisc', 'del', 'dev', dev, which]).catch((e) => {
+      // None there (tc says so in its words) is what we want; anything else is a failure.
+      if (!(e instanceof CommandError && /handle of zero|Cannot find specified qdisc|Cannot find device|Invalid handle/i.test(e.stderr))) throw e;
+    });
+  }
 }

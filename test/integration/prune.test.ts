@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { api, busyboxTar, countEntries, suiteDaemon } from './harness';
 
@@ -103,6 +105,27 @@ describe('system df and prune', () => {
     assert.equal(await d.ok(['ps', '-aq']), '');
     assert.equal(await d.ok(['volume', 'ls', '-q']), '');
     assert.doesNotMatch(await d.ok(['images', '-q', '--no-trunc']), new RegExp(dangling));
+  });
+
+  test('an image whose manifest is damaged stops a prune before anything goes, and system check names it', async () => {
+    await d.ok(['import', '--change', 'LABEL which=damaged', busyboxTar(), 'damaged:1']);
+    await d.ok(['import', '--change', 'LABEL which=dangling', busyboxTar()]);
+    const id = await d.ok(['image', 'inspect', '-f', '{{.Id}}', 'damaged:1']);
+    const record = JSON.parse(fs.readFileSync(path.join(d.dataRoot, 'images', `${id.slice('sha256:'.length)}.json`), 'utf8')) as { manifest: { digest: string } };
+    const digest = record.manifest.digest;
+    const blob = path.join(d.dataRoot, 'content', 'blobs', 'sha256', digest.slice('sha256:'.length));
+    const body = fs.readFileSync(blob);
+    fs.writeFileSync(blob, 'damaged');
+    const layersBefore = fs.readdirSync(path.join(d.dataRoot, 'snapshots')).length;
+    const prune = await d.berth(['image', 'prune', '-f']);
+    assert.notEqual(prune.code, 0);
+    assert.match(prune.stderr, new RegExp(`content ${digest}: not valid JSON .*damaged`));
+    assert.equal(fs.readdirSync(path.join(d.dataRoot, 'snapshots')).length, layersBefore, 'no layer went');
+    const check = await d.berth(['system', 'check']);
+    assert.match(check.stdout, new RegExp(`image record without its manifest ${digest} \\(unreadable\\)`));
+    fs.writeFileSync(blob, body);
+    assert.equal((await d.berth(['image', 'prune', '-f'])).code, 0);
+    await d.ok(['rmi', 'damaged:1']);
   });
 
   test('nothing leaks', () => d.assertClean());

@@ -160,6 +160,14 @@ export class ContainerService {
     for (const t of this.restartTimers.values()) clearTimeout(t);
   }
 
+  /** What the runtime says of a container; a runtime that cannot answer is logged and taken as knowing nothing (the exit file or a lost state decides). */
+  private runtimeState(c: ContainerRecord) {
+    return this.runtimeOf(c).state(c.Id).catch((e) => {
+      this.cfg.logger.warn('runtime state', { id: c.Id, error: errorMessage(e) });
+      return undefined;
+    });
+  }
+
   private async reconcile(c: ContainerRecord): Promise<void> {
     if (!c.State.Running && !c.State.Restarting) return this.adoptStarted(c);
     if (!c.State.Running) {
@@ -169,7 +177,7 @@ export class ContainerService {
       this.maybeRestart(c, c.State.ExitCode, 0);
       return;
     }
-    const state = await this.runtimeOf(c).state(c.Id).catch(() => undefined);
+    const state = await this.runtimeState(c);
     if (state && (state.status === 'running' || state.status === 'paused') && monitorAlive(c)) {
       c.State = { ...c.State, Pid: state.pid, Paused: state.status === 'paused', Status: state.status === 'paused' ? 'paused' : 'running' };
       await this.store.save(c);
@@ -178,7 +186,7 @@ export class ContainerService {
     if (await this.collectExit(c)) return;
     if (state && state.status !== 'stopped') {
       // Running without its monitor: nothing captures its output any more.
-      await this.runtimeOf(c).kill(c.Id, 9, true).catch(() => {});
+      await this.runtimeOf(c).kill(c.Id, 9, true).catch((e) => this.cfg.logger.warn('kill of a container whose monitor died', { id: c.Id, error: errorMessage(e) }));
       await this.finishExit(c, 137, 'container monitor (conmon) died');
       return;
     }
@@ -195,7 +203,7 @@ export class ContainerService {
     const pidFile = path.join(runPaths(this.cfg.execRoot, c.Id).bundle, 'conmon.pid');
     const conmonPid = Number(await fsp.readFile(pidFile, 'utf8').catch(() => '0')) || undefined;
     if (!conmonPid || !monitorAlive({ conmonPid })) return;
-    const state = await this.runtimeOf(c).state(c.Id).catch(() => undefined);
+    const state = await this.runtimeState(c);
     if (state?.status !== 'running') return;
     const startedAt = (await fsp.stat(pidFile)).mtime.toISOString();
     c.conmonPid = conmonPid;
@@ -373,7 +381,7 @@ export class ContainerService {
       this.events.publish('container', 'create', id, { image: config.Image, name: name.slice(1) });
       return { Id: id, Warnings: warnings };
     } catch (e) {
-      for (const undo of cleanup.reverse()) await undo().catch(() => {});
+      for (const undo of cleanup.reverse()) await undo().catch((err) => this.cfg.logger.warn('undo of a failed create (system check finds what is left)', { id, error: errorMessage(err) }));
       throw e;
     }
   }
@@ -428,14 +436,14 @@ export class ContainerService {
       this.events.publish('container', 'start', id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
       this.lifecycle.emit(`start:${id}`);
     } catch (e) {
-      await this.cleanupRuntime(c.Id).catch(() => {});
+      await this.cleanupRuntime(c.Id).catch((err) => this.cfg.logger.warn('cleanup of a failed start (system check finds what is left)', { id, error: errorMessage(err) }));
       const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
       const exitCode = /executable file not found|no such file or directory/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : 128;
       c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: exitCode, Error: msg };
       await this.store.save(c);
       // Attached clients and waiters learn of the failed start as of an exit.
       this.lifecycle.emit(`exit:${id}`, exitCode);
-      if (c.HostConfig.AutoRemove) await this.removeLocked(id, { force: true, volumes: true }).catch(() => {});
+      if (c.HostConfig.AutoRemove) await this.removeLocked(id, { force: true, volumes: true }).catch((err) => this.cfg.logger.warn('--rm after a failed start', { id, error: errorMessage(err) }));
       if (e instanceof BerthError) throw e;
       const code = exitCode === 128 ? 'internal' : 'invalid_argument';
       throw new BerthError(code, `failed to create task for container: OCI runtime create failed: ${msg}: unknown`, { cause: e });
@@ -500,6 +508,7 @@ export class ContainerService {
 
   /** Records an exit, frees runtime resources, and applies --rm or the restart policy. */
   private async finishExit(c: ContainerRecord, exitCode: number, error = ''): Promise<void> {
+    // A cgroup already gone tells of no OOM kill; the exit is recorded all the same.
     const oom = (await this.cgroupOf(c).oomKills().catch(() => 0)) > 0;
     await this.cleanupRuntime(c.Id);
     const startedAt = Date.parse(c.State.StartedAt);

@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { invalidArgument } from '../../base/errors';
+import { errorMessage, invalidArgument } from '../../base/errors';
 import type { Finding } from '../../base/finding';
 import { newId } from '../../base/ids';
 import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Changes, type RunSpec } from '../../builder/builder';
@@ -178,7 +178,8 @@ export class BuildService implements BuildWorker {
       const pumped = (async () => {
         for await (const batch of io.output!(abort.signal)) for (const e of batch) output(e.full ? Buffer.concat([e.data, Buffer.from('\n')]) : e.data);
       })();
-      const kill = () => void this.containers.kill(Id, 'SIGKILL').catch(() => {});
+      // An abort kills the step; a container that has already exited is no failure.
+      const kill = () => void this.containers.kill(Id, 'SIGKILL').catch(() => undefined);
       signal?.addEventListener('abort', kill);
       try {
         await this.containers.start(Id);
@@ -189,11 +190,11 @@ export class BuildService implements BuildWorker {
       } finally {
         signal?.removeEventListener('abort', kill);
         abort.abort();
-        await pumped.catch(() => {});
+        await pumped.catch(() => undefined); // the output's end after the abort; the step's own result is what counts
         io.close?.();
       }
     } catch (e) {
-      await release().catch(() => {});
+      await release().catch((err) => this.cfg.logger.warn('build step cleanup', { error: errorMessage(err) }));
       throw e;
     }
   }
@@ -211,7 +212,7 @@ export class BuildService implements BuildWorker {
       await this.views.with(await snaps.mounts(key), fn);
       return { upper: snaps.upperDir(key), release };
     } catch (e) {
-      await release().catch(() => {});
+      await release().catch((err) => this.cfg.logger.warn('build step cleanup', { error: errorMessage(err) }));
       throw e;
     }
   }

@@ -201,7 +201,8 @@ export class Registries {
       if (INDEX_TYPES.has(top.mediaType)) {
         const chosen = choosePlatform(JSON.parse(top.body.toString('utf8')) as Index, want);
         manifest = await client.manifest(ref.path, chosen.digest);
-        await this.store.content.ingest([top.body], { digest: top.digest }).catch(() => {});
+        // Kept for save and push to send the same index; a pull goes on without it.
+        await this.store.content.ingest([top.body], { digest: top.digest }).catch(() => undefined);
       }
       const repoDigest = `${repositoryName(ref)}@${top.digest}`;
       const names = ref.tag ? [formatReference({ ...ref, digest: undefined })] : [];

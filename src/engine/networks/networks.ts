@@ -122,7 +122,7 @@ export class NetworkService {
   /** One network change at a time (subnet choice, DNS files). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.chain.then(fn, fn);
-    this.chain = p.catch(() => {});
+    this.chain = p.catch(() => undefined); // the caller hears of the failure through p; the chain goes on
     return p;
   }
 
@@ -168,7 +168,7 @@ export class NetworkService {
       try {
         await this.ensureHostSide(n);
       } catch (e) {
-        await this.teardownHostSide(n).catch(() => {});
+        await this.teardownHostSide(n).catch((err) => this.logger.warn('network teardown after a failed create', { network: n.Name, error: errorMessage(err) }));
         await this.store.delete(n);
         throw e;
       }
