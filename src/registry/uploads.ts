@@ -84,7 +84,7 @@ export class Uploads {
     const live = this.live.get(id);
     if (!live || live.busy) return;
     this.live.delete(id);
-    await live.writer.close().catch(() => {});
+    await live.writer.close().catch(() => undefined); // an idle session's bytes stay on disk; the next request hashes them again
   }
 
   /** Bytes received so far. */
@@ -144,7 +144,7 @@ export class Uploads {
       const live = this.live.get(id)!;
       clearTimeout(live.idle);
       this.live.delete(id);
-      await live.writer.close().catch(() => {});
+      await live.writer.close().catch(() => undefined); // the session's folder goes next, with whatever the close left
     }
   }
 }
