@@ -144,7 +144,7 @@ export class Uploads {
       const live = this.live.get(id)!;
       clearTimeout(live.idle);
       this.live.delete(id);
-      await live.writer.close().catch(() => undefined); // the session's folder goes next, with whatever the close left
+      await live.writer.close().catch(() => undefined); // at shutdown: the bytes stay on disk for the session to resume
     }
   }
 }
