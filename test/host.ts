@@ -55,6 +55,25 @@ export function linkExists(name: string): boolean {
   return spawnSync('ip', ['link', 'show', name], { stdio: 'ignore' }).status === 0;
 }
 
+/** A link's alias (a Berth daemon marks its bridges, and its iptables rules, with one of its own). */
+export function linkAlias(name: string): string | undefined {
+  return links().find((l) => l.ifname === name)?.ifalias;
+}
+
+export function bridgesWithAlias(alias: string): string[] {
+  return links().filter((l) => l.ifalias === alias).map((l) => l.ifname);
+}
+
+function links(): { ifname: string; ifalias?: string }[] {
+  return JSON.parse(spawnSync('ip', ['-j', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }).stdout || '[]');
+}
+
+/** Local UDP sockets on port 53 held by a process (a Berth daemon's DNS listeners, one per user network's gateway). */
+export function dnsListenersOf(pid: number): string[] {
+  const out = spawnSync('ss', ['-H', '-u', '-l', '-n', '-p', 'sport', '=', ':53'], { encoding: 'utf8' }).stdout ?? '';
+  return out.split('\n').filter((l) => l.includes(`pid=${pid},`)).map((l) => l.trim().split(/\s+/)[3]);
+}
+
 /** iptables rules (iptables-save lines, every table) that mention one of the words. */
 export function rulesMentioning(words: string[]): string[] {
   const text = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { CommandError, run } from '../base/exec';
 
 /**
@@ -5,7 +7,7 @@ import { CommandError, run } from '../base/exec';
  * first container) so that its subnet shows in the host's routes at once and
  * the DNS server can listen on its gateway. CNI's bridge plugin adopts it.
  */
-export async function ensureBridge(name: string, gatewayCidr: string): Promise<void> {
+export async function ensureBridge(name: string, gatewayCidr: string, owner: string): Promise<void> {
   await run('ip', ['link', 'add', name, 'type', 'bridge']).catch((e) => {
     if (!(e instanceof CommandError && /File exists/.test(e.stderr))) throw e;
   });
@@ -18,6 +20,19 @@ export async function ensureBridge(name: string, gatewayCidr: string): Promise<v
   // changes as containers come and go, and the ARP caches of the others point
   // at nothing: their gateway (and DNS) goes dark until the entries expire.
   await run('ip', ['link', 'set', name, 'address', bridgeMac(gatewayCidr), 'up']);
+  // The alias names the daemon whose bridge it is, so its check can find the ones no record owns.
+  await run('ip', ['link', 'set', 'dev', name, 'alias', owner]);
+}
+
+/** The bridges that carry the owner's alias (see ensureBridge). */
+export async function ownedBridges(owner: string): Promise<string[]> {
+  const links = JSON.parse((await run('ip', ['-j', 'link', 'show', 'type', 'bridge'])).stdout || '[]') as { ifname: string; ifalias?: string }[];
+  return links.filter((l) => l.ifalias === owner).map((l) => l.ifname);
+}
+
+/** Whether the host has a network interface of that name. */
+export function interfaceExists(name: string): boolean {
+  return existsSync(path.join('/sys/class/net', name));
 }
 
 /** The bridge exists with an address that is not this network's. */

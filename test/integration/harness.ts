@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { isListening as listening } from '../../src/base/socket';
-import { bridgePorts, cgroupDirs, linkExists, mountsUnder, processes, removeBridgeAndRules, rulesMentioning } from '../host';
+import { bridgePorts, bridgesWithAlias, cgroupDirs, dnsListenersOf, linkAlias, linkExists, mountsUnder, processes, removeBridgeAndRules, rulesMentioning } from '../host';
 
 export { bridgePorts, cgroupDirs, linkExists, mountsUnder, rulesMentioning };
 
@@ -178,6 +178,13 @@ export class TestDaemon {
       if (linkExists(br)) out.push(`bridge ${br}`);
       for (const r of rulesMentioning([br, n.Id])) out.push(`rule ${r}`);
     }
+    // What networks removed earlier in the test may have left: bridges and rules with this daemon's mark, DNS listeners (the default bridge has none).
+    const mark = linkAlias(this.bridge);
+    if (!mark) out.push(`bridge ${this.bridge} without the daemon's mark`);
+    for (const b of mark ? bridgesWithAlias(mark) : []) if (b !== this.bridge && !out.includes(`bridge ${b}`)) out.push(`bridge ${b}`);
+    const defaults = rulesMentioning([this.bridge]);
+    for (const r of mark ? rulesMentioning([mark]) : []) if (!defaults.includes(r) && !out.includes(`rule ${r}`)) out.push(`rule ${r}`);
+    if (this.pid) for (const l of dnsListenersOf(this.pid)) out.push(`DNS listener ${l}`);
     assert.deepEqual(out, [], 'resources leaked');
   }
 

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as packet from 'dns-packet';
-import { api, bridgePorts, eventually, exec, freeTestPrefix, rulesMentioning, sleep, suiteDaemon, type TestDaemon } from './harness';
+import { api, bridgePorts, eventually, exec, freeTestPrefix, linkExists, rulesMentioning, sleep, suiteDaemon, type TestDaemon } from './harness';
 import { rateLimitParts } from './host-offers';
 
 /** Sends a line to host:port over TCP (the host's loopback) and returns what comes back. */
@@ -472,6 +472,37 @@ describe('networks', () => {
     assert.match(await d.ok(['system', 'check']), /No problems found/);
     assert.ok(!fs.existsSync(lease) && !fs.existsSync(ns) && !fs.existsSync(temp));
     await d.ok(['network', 'rm', 'orphan']);
+  });
+
+  test("bridges and firewall rules no network record owns go at the daemon's start; a network whose bridge is gone is found and mended", async () => {
+    const info = async (name: string) => JSON.parse(await d.ok(['network', 'inspect', name]))[0] as { Id: string };
+    for (const n of ['lost-whole', 'lost-rules', 'cut']) await d.ok(['network', 'create', n]);
+    const [whole, rules, cut] = await Promise.all(['lost-whole', 'lost-rules', 'cut'].map(info));
+    const bridge = (n: { Id: string }) => `br-${n.Id.slice(0, 12)}`;
+    // Records lost with a data root restored from an older backup; a bridge deleted by hand.
+    await d.stop();
+    for (const n of [whole, rules]) fs.rmSync(path.join(d.dataRoot, 'networks', `${n.Id}.json`));
+    assert.equal((await exec('ip', ['link', 'del', bridge(rules)])).code, 0);
+    assert.equal(rulesMentioning([bridge(rules)]).length, 6, 'the rules outlive the bridge');
+    const logged = d.log.length;
+    await d.start();
+    const repaired = d.log.slice(logged).split('\n').filter((l) => l.includes('repaired at start-up'));
+    assert.equal(repaired.filter((l) => l.includes('Kind=network-bridge') && l.includes(`Subject=${bridge(whole)}`) && l.includes('with 6 firewall rules')).length, 1, repaired.join('\n'));
+    assert.equal(repaired.filter((l) => l.includes('Kind=firewall-rule') && l.includes(bridge(rules))).length, 6, repaired.join('\n'));
+    assert.ok(!linkExists(bridge(whole)));
+    assert.deepEqual(rulesMentioning([bridge(whole), bridge(rules)]), []);
+    assert.ok(linkExists(bridge(cut)) && rulesMentioning([bridge(cut)]).length === 6, 'a network with its record keeps its bridge and rules');
+
+    assert.equal((await exec('ip', ['link', 'del', bridge(cut)])).code, 0);
+    const found = await d.berth(['system', 'check']);
+    assert.equal(found.code, 1, found.stdout);
+    assert.match(found.stdout, new RegExp(`network-bridge\\s+${bridge(cut)}\\s+network cut's bridge is gone`));
+    await d.ok(['system', 'check', '--repair']);
+    assert.match(await d.ok(['system', 'check']), /No problems found/);
+    const gateway = await d.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'cut']);
+    const ping = await d.berth(['run', '--rm', '--network', 'cut', 'busybox', 'ping', '-c1', '-W2', gateway]);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    await d.ok(['network', 'rm', 'cut']);
   });
 
   test('nothing is left behind', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BerthError, conflict, errorMessage, invalidArgument } from '../../base/errors';
@@ -6,10 +6,10 @@ import { atomicWriteJson, mkdirp, readdirIfExists, readJsonIfExists } from '../.
 import type { Finding } from '../../base/finding';
 import { shortId } from '../../base/ids';
 import type { Logger } from '../../base/log';
-import { BridgeTakenError, clearQdiscs, ensureBridge, hostRoutes, removeBridge } from '../../network/bridge';
+import { BridgeTakenError, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedBridges, removeBridge } from '../../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../../network/cni';
 import { DnsServer } from '../../network/dns';
-import { addNetworkRules, removeNetworkRules } from '../../network/firewall';
+import { addNetworkRules, describeRule, ownedRules, removeNetworkRules, removeRule, ruleInterfaces } from '../../network/firewall';
 import { createNetns, removeNetns } from '../../network/netns';
 import { contains, formatIp, hostRange, parseIp } from '../../network/subnet';
 import type { ContainerRecord, EndpointSettings } from '../model';
@@ -80,6 +80,8 @@ export class NetworkService {
     private readonly cfg: NetworkConfig,
     private readonly execRoot: string,
     private readonly logger: Logger,
+    /** The alias on this daemon's bridges: its data root's, so two daemons' never match. */
+    private readonly owner: string,
   ) {
     this.cni = new Cni(cfg.cniPluginDirs);
     this.dns = new DnsServer(logger);
@@ -103,7 +105,8 @@ export class NetworkService {
   }
 
   static async open(dataRoot: string, execRoot: string, cfg: NetworkConfig, logger: Logger): Promise<NetworkService> {
-    const s = new NetworkService(await NetworkStore.open(path.join(dataRoot, 'networks')), cfg, execRoot, logger);
+    const owner = `berth:${createHash('sha256').update(path.resolve(dataRoot)).digest('hex').slice(0, 16)}`;
+    const s = new NetworkService(await NetworkStore.open(path.join(dataRoot, 'networks')), cfg, execRoot, logger, owner);
     await mkdirp(s.stateDir, 0o700);
     for (const f of await fsp.readdir(s.stateDir)) {
       if (!f.endsWith('.json')) continue; // not the temp files of writes a crash cut short
@@ -141,19 +144,19 @@ export class NetworkService {
     }
   }
 
-  private static rules(n: NetworkRecord) {
-    return { bridge: n.bridge!, subnet: n.IPAM.Config[0].Subnet, internal: n.Internal };
+  private rules(n: NetworkRecord) {
+    return { bridge: n.bridge!, subnet: n.IPAM.Config[0].Subnet, internal: n.Internal, owner: this.owner };
   }
 
   /** The bridge, its address and the firewall rules (idempotent: at create and at every daemon start). */
   private async ensureHostSide(n: NetworkRecord): Promise<void> {
     const plan = addressPlan(n);
-    await ensureBridge(n.bridge!, `${formatIp(plan.gateway)}/${plan.subnet.bits}`).catch((e) => {
+    await ensureBridge(n.bridge!, `${formatIp(plan.gateway)}/${plan.subnet.bits}`, this.owner).catch((e) => {
       if (!(e instanceof BridgeTakenError)) throw e;
       const hint = n.Name === 'bridge' ? `; give this daemon a bridge of its own with --bridge NAME, or remove the old one (ip link del ${e.bridge})` : '';
       throw conflict(`${e.message}${hint}`);
     });
-    await addNetworkRules(NetworkService.rules(n));
+    await addNetworkRules(this.rules(n));
   }
 
   // ---- networks ---------------------------------------------------------------
@@ -177,7 +180,7 @@ export class NetworkService {
   }
 
   private async teardownHostSide(n: NetworkRecord): Promise<void> {
-    await removeNetworkRules(NetworkService.rules(n));
+    await removeNetworkRules(this.rules(n));
     await removeBridge(n.bridge!);
     await fsp.rm(path.join(this.ipamDir, n.Id), { recursive: true, force: true });
     await this.dns.set(n.Id, undefined, []);
@@ -480,9 +483,9 @@ export class NetworkService {
 
   // ---- check -------------------------------------------------------------------
 
-  /** Namespaces, set-ups, leases and DNS files that no running container or network accounts for. */
+  /** Namespaces, set-ups, leases, bridges, firewall rules and DNS zones that no running container or network accounts for. */
   async check(isRunning: (id: string) => boolean, busy: (id: string) => boolean): Promise<Finding[]> {
-    const out: Finding[] = [];
+    const out: Finding[] = await this.checkHostSide();
     const ids = new Set<string>();
     for (const f of await readdirIfExists(this.stateDir)) if (f.endsWith('.json')) ids.add(f.slice(0, -5));
     for (const f of await readdirIfExists(path.dirname(this.netnsPath('x')))) ids.add(f);
@@ -501,6 +504,42 @@ export class NetworkService {
       }
     }
     return out;
+  }
+
+  /**
+   * This daemon's bridges and firewall rules (both carry its mark) that no
+   * network record owns, and networks whose bridge is gone (deleted by
+   * hand). Run between network changes, so none is caught half made.
+   */
+  private checkHostSide(): Promise<Finding[]> {
+    return this.serial(async () => {
+      const out: Finding[] = [];
+      const records = this.store.all().filter((n) => n.bridge);
+      const bridges = new Set(records.map((n) => n.bridge));
+      const rules = await ownedRules(this.owner);
+      const unowned = new Set(rules.filter((r) => !ruleInterfaces(r).some((i) => bridges.has(i))));
+      for (const b of await ownedBridges(this.owner)) {
+        if (bridges.has(b)) continue;
+        // The bridge's rules go with it, as one finding.
+        const its = [...unowned].filter((r) => ruleInterfaces(r).includes(b));
+        its.forEach((r) => unowned.delete(r));
+        out.push({
+          kind: 'network-bridge', subject: b, detail: `a bridge of this daemon's that no network record owns${its.length ? `, with ${its.length} firewall rules` : ''}`,
+          repair: async () => {
+            for (const r of its) await removeRule(r);
+            await removeBridge(b);
+          },
+        });
+      }
+      for (const r of unowned) {
+        out.push({ kind: 'firewall-rule', subject: describeRule(r), detail: `a rule for ${ruleInterfaces(r).join(', ')}, which no network record owns`, repair: () => removeRule(r) });
+      }
+      for (const n of records) {
+        if (interfaceExists(n.bridge!)) continue;
+        out.push({ kind: 'network-bridge', subject: n.bridge!, detail: `network ${n.Name}'s bridge is gone`, repair: () => this.ensureHostSide(n) });
+      }
+      return out;
+    });
   }
 }
 

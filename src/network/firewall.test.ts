@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { describeRule, networkRules, parseRules, ruleInterfaces } from './firewall';
+
+// What iptables 1.8 (nf_tables) prints for `iptables -S BERTH-FORWARD` with one network on br-1.
+const LISTING = `-N BERTH-FORWARD
+-A BERTH-FORWARD -o br-1 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "berth:0123abcd" -j ACCEPT
+-A BERTH-FORWARD -o br-1 -m conntrack --ctstate DNAT -m comment --comment "berth:0123abcd" -j ACCEPT
+-A BERTH-FORWARD -i br-1 -m comment --comment "berth:0123abcd" -j ACCEPT
+`;
+
+test('a listing parses into the rules that were added, in order', () => {
+  const parsed = parseRules('filter', 'BERTH-FORWARD', LISTING);
+  const added = networkRules({ bridge: 'br-1', subnet: '10.1.0.0/24', internal: false, owner: 'berth:0123abcd' }).filter((r) => r.chain === 'BERTH-FORWARD');
+  assert.deepEqual(parsed, added);
+  assert.equal(describeRule(parsed[2]), '-A BERTH-FORWARD -i br-1 -m comment --comment berth:0123abcd -j ACCEPT');
+});
+
+test('the chain line, blank lines and other chains are not rules of the chain', () => {
+  assert.deepEqual(parseRules('filter', 'BERTH-ISOLATION', LISTING), []);
+  assert.deepEqual(parseRules('nat', 'BERTH-POSTROUTING', '-N BERTH-POSTROUTING\n\n'), []);
+});
+
+test('a rule names the interfaces it matches, negated or not', () => {
+  const [isolation, , , , , masquerade] = networkRules({ bridge: 'br-2', subnet: '10.2.0.0/24', internal: false, owner: 'berth:0123abcd' });
+  assert.deepEqual(ruleInterfaces(isolation), ['br-2']);
+  assert.deepEqual(ruleInterfaces(masquerade), ['br-2']);
+  assert.equal(describeRule(masquerade), '-t nat -A BERTH-POSTROUTING -s 10.2.0.0/24 ! -o br-2 -m comment --comment berth:0123abcd -j MASQUERADE');
+  assert.deepEqual(ruleInterfaces({ table: 'filter', chain: 'BERTH-ISOLATION', args: ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'] }), []);
+});
+
+test('without a mark the rules are the plain ones that daemons before marks made', () => {
+  const [isolation] = networkRules({ bridge: 'br-3', subnet: '10.3.0.0/24', internal: false, owner: '' });
+  assert.deepEqual(isolation.args, ['-i', 'br-3', '!', '-o', 'br-3', '-j', 'BERTH-ISOLATION-2']);
+});
