@@ -4,46 +4,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { suiteDaemon, type TestDaemon } from './harness';
+import { type Seq, seqChecker } from './seq-check';
 
 const LINES = 3_000_000;
 // 16 MiB files take conmon 200 ms to fill in this flood: time enough for a loaded 2-core host to move each new one.
 const LIMITS = ['--log-opt', 'max-size=16m', '--log-opt', 'max-file=3'];
 const MAX_SIZE = 16 * 1024 * 1024;
 
-/** Runs berth and reads its stdout as consecutive numbers, one per line, as it streams (it is too big to hold twice). */
-interface Seq {
-  /** The first whole number read, and the last. */
-  first: number;
-  last: number;
-  /** Lines read from `first` on. */
-  lines: number;
-  code: number | null;
-}
-
-/**
- * Runs berth on a `seq` and counts its output lines as they stream (too
- * big to hold twice), reading numbers only at the ends: with the lines
- * from first to last all there, lines = last - first + 1. Cheap on
- * purpose: the check must not take the CPU the daemon needs.
- */
-function countSeq(d: TestDaemon, args: string[], o: { skipFirstLine?: boolean } = {}): Promise<Seq> {
+/** Runs berth on a `seq` and checks its output (seqChecker). */
+function readSeq(d: TestDaemon, args: string[], o: { skipFirstLine?: boolean } = {}): Promise<Seq> {
   return new Promise((resolve) => {
     const p = spawn(path.resolve(__dirname, '../../../bin/berth'), ['-H', d.host, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let head = Buffer.alloc(0);
-    let tail = Buffer.alloc(0);
-    let newlines = 0;
-    p.stdout.on('data', (chunk: Buffer) => {
-      if (head.length < 64) head = Buffer.concat([head, chunk.subarray(0, 64)]);
-      tail = Buffer.concat([tail, chunk]).subarray(-64);
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) newlines++;
-    });
-    p.on('close', (code) => {
-      const lines = head.toString('latin1').split('\n');
-      const skip = o.skipFirstLine ? 1 : 0;
-      const first = Number(lines[skip]);
-      const last = Number(tail.toString('latin1').trimEnd().split('\n').pop());
-      resolve({ first, last, lines: newlines - skip, code });
-    });
+    const check = seqChecker(o);
+    p.stdout.on('data', (chunk: Buffer) => check.feed(chunk));
+    p.on('close', (code) => resolve({ ...check.end(), code }));
   });
 }
 
@@ -89,8 +63,8 @@ describe('a stdout flood through a rotating log', () => {
   };
 
   test('attach gets every line, in order, while the files stay within max-size × max-file', async () => {
-    const r = await flood((id) => countSeq(d, ['start', '-a', id]));
-    assert.deepEqual(r.got, { first: 1, last: LINES, lines: LINES, code: 0 });
+    const r = await flood((id) => readSeq(d, ['start', '-a', id]));
+    assert.deepEqual(r.got, { first: 1, last: LINES, lines: LINES, breaks: 0, code: 0 });
     withinBound(r);
   });
 
@@ -98,10 +72,10 @@ describe('a stdout flood through a rotating log', () => {
     const r = await flood(async (id) => {
       await d.ok(['start', id]);
       // Its first line may be the end of one whose start rotation removed.
-      return countSeq(d, ['logs', '-f', id], { skipFirstLine: true });
+      return readSeq(d, ['logs', '-f', id], { skipFirstLine: true });
     });
     // What rotation removed before logs -f began is gone; after that, nothing may be.
-    assert.deepEqual(r.got, { first: r.got.first, last: LINES, lines: LINES - r.got.first + 1, code: 0 });
+    assert.deepEqual(r.got, { first: r.got.first, last: LINES, lines: LINES - r.got.first + 1, breaks: 0, code: 0 });
     assert.ok(r.got.first >= 1 && r.got.first < LINES / 2, `logs -f began at ${r.got.first}`);
     withinBound(r);
   });
