@@ -133,7 +133,7 @@ async function gc(f: Map<string, string>): Promise<void> {
   }
   const verb = o.dryRun ? 'would remove' : 'removed';
   process.stdout.write(
-    `${verb} ${report.blobs} blobs (${report.bytes} bytes), ${report.manifests} manifests, ${report.links} dangling links, ${report.uploads} stale uploads\n`,
+    `${verb} ${report.blobs} blobs (${report.bytes} bytes), ${report.manifests} manifests, ${report.links} dangling links, ${report.uploads} stale uploads; kept ${report.recent} unreferenced blobs as recent\n`,
   );
   // What could not go is said, and makes the command fail: nothing was counted for it.
   for (const f of report.failed) process.stderr.write(`not removed: ${f}\n`);

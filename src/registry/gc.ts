@@ -20,6 +20,8 @@ export interface GcReport {
   manifests: number;
   links: number;
   uploads: number;
+  /** Blobs nothing references that were kept as recent: touched within the grace or since the collection began (a push in flight). */
+  recent: number;
   /** What could not be removed, and why (not counted above). */
   failed: string[];
 }
@@ -44,7 +46,7 @@ export async function collectGarbage(repos: Repositories, uploads: Uploads, o: G
   // Taken when no write is under way: a manifest whose blobs were touched before
   // `start` has its link written by then, so the mark sees it.
   const start = await repos.gate.exclusive(async () => Date.now());
-  const report: GcReport = { blobs: 0, bytes: 0, manifests: 0, links: 0, uploads: 0, failed: [] };
+  const report: GcReport = { blobs: 0, bytes: 0, manifests: 0, links: 0, uploads: 0, recent: 0, failed: [] };
   // Counted only when it is gone (or would be, in a dry run).
   const remove = async (what: string, count: () => void, fn: () => Promise<unknown>) => {
     try {
@@ -90,7 +92,11 @@ export async function collectGarbage(repos: Repositories, uploads: Uploads, o: G
     for (const b of await repos.content.list()) {
       if (marked.has(b.digest)) continue;
       const touched = await repos.content.touched(b.digest);
-      if (!touched || touched.getTime() >= before) continue;
+      if (!touched) continue; // gone since the listing
+      if (touched.getTime() >= before) {
+        report.recent++;
+        continue;
+      }
       await remove(`blob ${b.digest}`, () => ((report.blobs++), (report.bytes += b.size)), () => repos.content.delete(b.digest));
     }
     for (const name of names) {

@@ -125,6 +125,9 @@ export class Repositories {
       }
       for (const d of [...checked.blobs, ...checked.manifests]) await this.content.touch(d);
       await this.content.ingest([body], { digest });
+      // Touched by the clock the collector reads: a new file's time is the kernel's, up to a tick behind it,
+      // and a blob that was there already (a manifest pushed again) keeps its old time.
+      await this.content.touch(digest);
       const link: ManifestLink = {
         mediaType: checked.mediaType,
         size: body.length,
