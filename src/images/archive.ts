@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { invalidArgument } from '../base/errors';
+import { BerthError, invalidArgument } from '../base/errors';
 import type { BlobInfo } from '../content/store';
 import { digestHex } from '../oci/digest';
 import type { ImageConfig } from '../oci/image';
@@ -56,7 +56,11 @@ export async function loadArchive(images: ImageStore, src: Readable): Promise<{ 
       entry.resume();
     }
   })();
-  await Promise.all([pipeline(src, extract), consume]);
+  await Promise.all([pipeline(src, extract), consume]).catch((e) => {
+    // tar-stream's complaints (input cut short, not a tar) are plain errors; the store's and the system's carry a code.
+    const notTar = e instanceof Error && !(e instanceof BerthError) && !('code' in e);
+    throw notTar ? invalidArgument(`invalid archive: ${e.message} (docker load reads a tar file, as docker save writes)`) : e;
+  });
 
   const resolve = (p: string) => {
     let n = path.posix.normalize(p);

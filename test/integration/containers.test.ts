@@ -74,7 +74,8 @@ describe('container lifecycle through the berth CLI', () => {
     await d.ok(['pause', 'svc']);
     assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}}', 'svc']), 'paused');
     const rmPaused = await d.berth(['rm', 'svc']);
-    assert.notEqual(rmPaused.code, 0);
+    assert.equal(rmPaused.code, 1);
+    assert.match(rmPaused.stderr, /You cannot remove a paused container [0-9a-f]{64}\. Unpause and then stop the container before attempting removal or force remove/);
     await d.ok(['unpause', 'svc']);
     await d.ok(['stop', '-t', '1', 'svc']);
     assert.equal(await d.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'svc']), 'exited 137');

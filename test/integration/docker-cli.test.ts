@@ -55,6 +55,7 @@ describe('docker CLI against Berth', () => {
     await ok(['rm', 'web']);
     const missing = await d.docker(['inspect', 'web']);
     assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Error: No such object: web/);
     await eventually(() => d.docker(['ps', '-aq']).then((r) => r.stdout === ''));
     const ev = await events;
     for (const a of ['create', 'start', 'die', 'destroy', 'kill', 'stop']) assert.match(ev.stdout, new RegExp(`^${a}$`, 'm'), `event ${a}`);
@@ -70,6 +71,7 @@ describe('docker CLI against Berth', () => {
     assert.equal(r.code, 42, r.stderr);
     const missing = await d.docker(['run', '--rm', 'busybox', 'nosuch']);
     assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /exec: "nosuch": executable file not found in \$PATH/);
     await ok(['rm', '-f', 'sleeper']);
   });
 
@@ -135,6 +137,8 @@ describe('docker CLI against Berth', () => {
     // The CLI then pulls it: from a loopback registry that is not there, so nothing leaves the machine.
     const noImage = await d.docker(['run', '127.0.0.1:9/nosuch/image']);
     assert.equal(noImage.code, 125);
+    assert.match(noImage.stderr, /Unable to find image '127\.0\.0\.1:9\/nosuch\/image:latest' locally/);
+    assert.match(noImage.stderr, /Error response from daemon: registry 127\.0\.0\.1:9 cannot be reached/);
     const noContainer = await d.docker(['stop', 'nosuch']);
     assert.match(noContainer.stderr, /No such container: nosuch/);
   });

@@ -205,7 +205,8 @@ describe('networks', () => {
     const inspected = JSON.parse(await d.ok(['network', 'inspect', 'back']))[0];
     assert.ok(inspected.Containers[c], 'network inspect lists the container');
     const dup = await d.berth(['network', 'connect', 'back', c]);
-    assert.notEqual(dup.code, 0);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /endpoint with name \S+ already exists in network back/);
     await d.ok(['network', 'disconnect', 'back', c]);
     assert.doesNotMatch(await d.ok(['exec', c, 'ip', '-o', 'addr']), /eth1/);
     assert.equal(await resolve(d, peer, 'api'), '');

@@ -82,7 +82,8 @@ describe('push: from the engine to registries', () => {
     const missing = await berth(['push', `${reg.addr}/alice/none:1`]);
     assert.match(missing.stderr, /No such image/);
     const byDigest = await berth(['push', `${reg.addr}/alice/app@sha256:${'0'.repeat(64)}`]);
-    assert.notEqual(byDigest.code, 0);
+    assert.equal(byDigest.code, 1);
+    assert.match(byDigest.stderr, /cannot push a digest reference/);
     await d.ok(['rmi', `${reg.addr}/alice/nocreds:1`]);
   });
 

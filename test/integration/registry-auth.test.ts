@@ -153,6 +153,7 @@ describe('registry: docker token flow', () => {
     assert.equal(down.code, 0, down.stderr);
     const refused = await exec('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', 'bob:builder', `oci:${oci}:x`, `docker://${reg.addr}/team/tok:2`]);
     assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /requested access to the resource is denied/);
   });
 });
 

@@ -106,6 +106,7 @@ describe('registry interoperability: skopeo, umoci, podman, docker', () => {
         assert.match(denied.stderr + denied.stdout, /requested access to the resource is denied|unauthorized/);
         const bad = await exec(DOCKER, ['-H', dockerd.host, 'login', '-u', 'alice', '--password-stdin', secured.addr], { env, input: 'wrong\n' });
         assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, /unauthorized/);
         assert.match(await docker(['login', '-u', 'alice', '--password-stdin', secured.addr], 'wonderland\n'), /Login Succeeded/);
         await docker(['push', ref]);
         assert.deepEqual((await secured.request('GET', '/v2/alice/app/tags/list', { headers: { Authorization: 'Basic ' + Buffer.from('alice:wonderland').toString('base64') } })).json().tags, ['1']);
