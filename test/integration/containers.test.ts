@@ -221,9 +221,11 @@ describe('container lifecycle through the berth CLI', () => {
     await eventually(async () => Number(await d.ok(['inspect', '-f', '{{.RestartCount}}', 'always'])) >= 1, 15_000);
     await d.ok(['stop', '-t', '1', 'always']);
     const count = await d.ok(['inspect', '-f', '{{.RestartCount}}', 'always']);
-    await new Promise((r) => setTimeout(r, 1500));
+    // While another container with the same policy restarts twice, the stopped one stays stopped.
+    await d.ok(['run', '-d', '--name', 'witness', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.2']);
+    await eventually(async () => Number(await d.ok(['inspect', '-f', '{{.RestartCount}}', 'witness'])) >= 2, 15_000);
     assert.equal(await d.ok(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', 'always']), `${count} false`);
-    await d.ok(['rm', '-f', 'flaky', 'always']);
+    await d.ok(['rm', '-f', 'flaky', 'always', 'witness']);
   });
 
   test('bad input gets clear errors and creates nothing', async () => {

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { api, cgroupDirs, eventually, mountsUnder, processesMentioning, sleep, suiteDaemon, TestDaemon } from './harness';
+import { api, cgroupDirs, eventually, mountsUnder, processesMentioning, suiteDaemon, TestDaemon } from './harness';
 import { cgroupV2 } from './host-offers';
 
 /**
@@ -77,8 +77,11 @@ describe('the daemon', () => {
     const id = await d.ok(['run', '-d', 'busybox', 'sleep', '1000']);
     const temp = path.join(d.execRoot, 'exits', `${id}.Ab12Cd`);
     fs.writeFileSync(temp, '0');
-    await new Promise((r) => setTimeout(r, 300));
+    // Another container's exit, recorded: the daemon has read the exits folder since the temp file came.
+    const other = await d.ok(['run', '-d', 'busybox', 'true']);
+    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Status}}', other])) === 'exited');
     assert.ok(fs.existsSync(temp));
+    await d.ok(['rm', other]);
     fs.rmSync(temp);
     assert.equal(await d.ok(['inspect', '-f', '{{.State.Running}}', id]), 'true');
     await d.ok(['rm', '-f', id]);
@@ -88,8 +91,10 @@ describe('the daemon', () => {
     await d.ok(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'while true; do echo alive; sleep 0.1; done']);
     await d.ok(['run', '-d', '--name', 'shortlived', 'busybox', 'sh', '-c', 'sleep 1; exit 7']);
     const pid = await d.ok(['inspect', '-f', '{{.State.Pid}}', 'survivor']);
+    const shortPid = Number(await d.ok(['inspect', '-f', '{{.State.Pid}}', 'shortlived']));
     await d.kill();
-    await new Promise((r) => setTimeout(r, 1500));
+    // shortlived ends while no daemon watches; survivor goes on.
+    await eventually(() => !fs.existsSync(`/proc/${shortPid}`), 10_000);
     process.kill(Number(pid), 0); // still alive
     await d.start();
     assert.equal(await d.ok(['inspect', '-f', '{{.State.Running}} {{.State.Pid}}', 'survivor']), `true ${pid}`);
@@ -202,14 +207,19 @@ describe('the daemon', () => {
     const held = () => fs.readdirSync(`/proc/${d.pid}/fd`).filter((f) => { try { return fs.readlinkSync(`/proc/${d.pid}/fd/${f}`).includes(id); } catch { return false; } }).length;
     const logStart = d.log.length;
     // Streams that push faster than a stalled client reads: logs -f, export, save, events.
+    const answered = new Set<net.Socket>();
     const stalled = ['/v1.41/containers/' + id + '/logs?follow=1&stdout=1', '/v1.41/containers/' + id + '/export', '/v1.41/images/get?names=busybox', '/v1.41/events', '/v1.41/containers/' + id + '/stats'].flatMap((p) => Array.from({ length: 4 }, () => {
       const s = net.connect(d.socket);
       s.write(`GET ${p} HTTP/1.1\r\nHost: berth\r\n\r\n`);
-      s.pause();
+      // Reads the answer's first bytes, then no more: the rest waits in the kernel's buffers, then in the daemon.
+      s.once('data', () => {
+        s.pause();
+        answered.add(s);
+      });
       return s;
     }));
-    await sleep(1500);
-    assert.ok(held() > 0, 'the followers hold the log while their clients are there');
+    // Every stream has answered, and the followers hold the log.
+    await eventually(() => answered.size === stalled.length && held() > 0, 10_000);
     for (const s of stalled) s.destroy();
     await eventually(() => held() === 0, 10_000);
     await d.ok(['rm', '-f', id]);

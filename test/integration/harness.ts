@@ -50,26 +50,34 @@ export function onTerminal(commandLine: string, input: string): Promise<Result> 
 }
 
 /**
- * Like onTerminal, but types each input after its pause, as a person does: the
- * program has set its terminal raw by then (the pty would cook ctrl-q as XON).
+ * Like onTerminal, but types each input once the program has shown what the
+ * step waits for (a prompt, a line of output), as a person does: the program
+ * has set its terminal raw by then (the pty would cook ctrl-q as XON).
  * Resolves when the program ends.
  */
-export function typeOnTerminal(commandLine: string, steps: [pauseMs: number, input: string][], timeoutMs = 30_000): Promise<Result> {
+export function typeOnTerminal(commandLine: string, steps: [waitFor: RegExp, input: string][], timeoutMs = 30_000): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn('script', ['-qec', commandLine, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
+    // What the program showed since the last input: each step waits for its text in it.
+    let shown = '';
+    let step = 0;
+    const typeWhenShown = () => {
+      while (step < steps.length && steps[step][0].test(shown) && child.exitCode === null) {
+        child.stdin.write(steps[step++][1]);
+        shown = '';
+      }
+    };
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      shown += c;
+      typeWhenShown();
+    });
     child.stderr.on('data', (c) => (stderr += c));
     child.stdin.on('error', () => {}); // the program may end before all is typed
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    void (async () => {
-      for (const [pause, input] of steps) {
-        await sleep(pause);
-        if (child.exitCode !== null) return;
-        child.stdin.write(input);
-      }
-    })();
+    typeWhenShown();
     child.on('close', (code) => {
       clearTimeout(timer);
       child.stdin.destroy();
@@ -241,8 +249,19 @@ export async function zombiesAfterOrphans(d: TestDaemon, n: number, init: boolea
   const id = await d.ok(['run', '-d', ...(init ? ['--init'] : []), 'busybox', 'sh', '-c', maker]);
   try {
     await eventually(async () => (await d.berth(['exec', id, 'test', '-f', '/done'])).code === 0, 300_000);
-    await sleep(500);
-    return Number(await d.ok(['exec', id, 'sh', '-c', 'ps -o stat= | grep -c Z || true']));
+    // Settled when every orphan has ended (reaped, or a zombie): only pid 1 (with its sleep) and this ps still run.
+    const settled = async () => {
+      const rows = (await d.ok(['exec', id, 'ps', '-o', 'pid,stat,comm'])).split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+      const running = rows.filter(([pid, stat, comm]) => pid !== '1' && !stat.startsWith('Z') && comm !== 'sleep' && comm !== 'ps');
+      return running.length ? undefined : rows.filter(([, stat]) => stat.startsWith('Z')).length;
+    };
+    let zombies = 0;
+    await eventually(async () => {
+      const n = await settled();
+      if (n !== undefined) zombies = n;
+      return n !== undefined;
+    }, 60_000);
+    return zombies;
   } finally {
     await d.ok(['rm', '-f', id]);
   }

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as packet from 'dns-packet';
-import { api, bridgePorts, eventually, exec, freeTestPrefix, linkExists, rulesMentioning, sleep, suiteDaemon, type TestDaemon } from './harness';
+import { api, bridgePorts, eventually, exec, freeTestPrefix, linkExists, rulesMentioning, suiteDaemon, type TestDaemon } from './harness';
 import { rateLimitParts } from './host-offers';
 
 /** Sends a line to host:port over TCP (the host's loopback) and returns what comes back. */
@@ -117,7 +117,8 @@ describe('networks', () => {
     const a = await d.ok(['run', '-d', '--name', 'pub-a', '-p', `${fixed}:80`, '-p', '127.0.0.1::80', 'busybox', ...HTTPD]);
     const b = await d.ok(['run', '-d', '--name', 'pub-b', '--expose', '80', '--expose', '81/udp', '-P', 'busybox', ...HTTPD]);
     const hostnameA = await inspect(d, a, '{{.Config.Hostname}}');
-    await sleep(300);
+    // Once httpd listens in the container, the published port answers with its page.
+    await eventually(async () => (await d.ok(['exec', a, 'netstat', '-ltn'])).includes(':80 '));
     assert.match(await talk(fixed), new RegExp(hostnameA));
     const ports = await d.ok(['port', a]);
     const random = Number(/80\/tcp -> 127\.0\.0\.1:(\d+)/.exec(ports)?.[1]);
@@ -250,7 +251,7 @@ describe('networks', () => {
       await d.ok(['rmi', 'iperf:test']);
       return;
     }
-    await sleep(300);
+    await eventually(async () => (await d.ok(['exec', 'iperf-server', 'netstat', '-ltn'])).includes(':5201 '));
     const rate = async (reverse: boolean) => {
       const out = await d.ok(['exec', c, 'iperf3', '-c', 'iperf-server', '-t', '3', '-J', ...(reverse ? ['-R'] : [])]);
       return JSON.parse(out).end.sum_received.bits_per_second as number;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { sleep } from './harness';
+import { eventually } from './harness';
 import { digestOf, errorCode, pushBlob, pushImage, TestRegistry } from './registry-harness';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -270,16 +270,19 @@ describe('registry: the OCI distribution API', () => {
 
   test('concurrent requests on one session: the second is told where the upload stands', async () => {
     const s = await reg.request('POST', '/v2/busy/x/blobs/uploads/');
+    let req!: http.ClientRequest;
     const slow = new Promise<number>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port: reg.port, method: 'PATCH', path: s.headers.location, headers: { 'Content-Length': 10 } }, (res) => {
+      req = http.request({ host: '127.0.0.1', port: reg.port, method: 'PATCH', path: s.headers.location, headers: { 'Content-Length': 10 } }, (res) => {
         res.resume();
         resolve(res.statusCode!);
       });
       req.write('12345');
-      setTimeout(() => req.end('67890'), 300);
     });
-    await sleep(100);
-    assert.equal((await reg.request('PATCH', s.headers.location!, { body: 'x' })).status, 416);
+    // Half the body is in: the session is busy, and says so to a status request.
+    await eventually(async () => (await reg.request('GET', s.headers.location!)).status === 416);
+    const second = await reg.request('PATCH', s.headers.location!, { body: 'x' });
+    assert.deepEqual([second.status, errorCode(second)], [416, '416 BLOB_UPLOAD_INVALID']);
+    req.end('67890');
     assert.equal(await slow, 202);
     assert.equal((await reg.request('GET', s.headers.location!)).headers.range, '0-9');
   });
