@@ -7,6 +7,10 @@
  *
  *   bench/build [--reps N] [--only berth,docker,buildah]
  *
+ * Every builder runs its RUN steps with `--network none` (Berth's default;
+ * docker's and buildah's would set up a bridge network per step, which
+ * none of these steps needs): the table compares building, not networking.
+ *
  * Rows: a cold build (--no-cache), a rebuild with nothing changed, a
  * rebuild after one file of the tree changed, and the final image's size.
  * The base image (Debian bookworm minbase with gcc and libc6-dev) is made
@@ -15,10 +19,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cell, type Daemon, has, must, run, startBerth, startDockerd, table } from './common';
+import { cell, type Daemon, dockerServerVersion, has, must, run, startBerth, startDockerd, table, toolVersion } from './common';
 
 const BASE = 'bench-gcc:1';
 const TREE_FILES = 2000;
+/** The RUN steps' network, the same for every builder. */
+const NO_NETWORK = ['--network', 'none'];
 
 const DOCKERFILE = [
   `FROM ${BASE} AS build`,
@@ -62,18 +68,18 @@ function berthBuilder(d: Daemon): Builder {
   const cli = d.cli;
   return {
     name: 'Berth',
-    build: (ctx, tag, noCache) => timed([...cli, 'build', '-q', ...(noCache ? ['--no-cache'] : []), '-t', tag, ctx]),
+    build: (ctx, tag, noCache) => timed([...cli, 'build', '-q', ...NO_NETWORK, ...(noCache ? ['--no-cache'] : []), '-t', tag, ctx]),
     save: (tag, file) => must(cli[0], [...cli.slice(1), 'save', '-o', file, tag]),
     stop: () => d.stop(),
   };
 }
 
-function dockerBuilder(d: Daemon): Builder {
+async function dockerBuilder(d: Daemon): Promise<Builder> {
   const cli = d.cli;
   const env = { DOCKER_BUILDKIT: '0' };
   return {
-    name: 'docker 20.10 classic builder',
-    build: (ctx, tag, noCache) => timed([...cli, 'build', '-q', ...(noCache ? ['--no-cache'] : []), '-t', tag, ctx], env),
+    name: `docker ${await dockerServerVersion(cli)} classic builder`,
+    build: (ctx, tag, noCache) => timed([...cli, 'build', '-q', ...NO_NETWORK, ...(noCache ? ['--no-cache'] : []), '-t', tag, ctx], env),
     save: (tag, file) => must(cli[0], [...cli.slice(1), 'save', '-o', file, tag]),
     stop: () => d.stop(),
   };
@@ -89,9 +95,9 @@ async function buildahBuilder(dir: string, archive: string): Promise<Builder | u
   }
   await must(cli[0], [...cli.slice(1), 'tag', loaded.stdout.trim().split('\n').pop()!, BASE]);
   return {
-    name: 'buildah (bud --layers)',
+    name: `buildah ${toolVersion('buildah')} (bud --layers)`,
     // crun, buildah's default here, refuses this host's hybrid cgroup layout: runc, as the others use.
-    build: (ctx, tag, noCache) => timed([...cli, 'bud', '-q', '--layers', '--runtime', 'runc', ...(noCache ? ['--no-cache'] : []), '-t', tag, ctx]),
+    build: (ctx, tag, noCache) => timed([...cli, 'bud', '-q', '--layers', '--runtime', 'runc', ...NO_NETWORK, ...(noCache ? ['--no-cache'] : []), '-t', tag, ctx]),
     save: (tag, file) => must(cli[0], [...cli.slice(1), 'push', '-q', tag, `docker-archive:${file}:${tag}`]),
     stop: async () => {
       await run(cli[0], [...cli.slice(1), 'rmi', '-a', '-f']);
@@ -181,7 +187,7 @@ async function benchIn(tmp: string, o: { reps: number }, want: (k: string) => bo
   if (want('docker')) {
     const d = await startDockerd([], tar, 'busybox:latest');
     if (d) {
-      const b = dockerBuilder(d);
+      const b = await dockerBuilder(d);
       try {
         console.error('bench: docker ...');
         await must(d.cli[0], [...d.cli.slice(1), 'load', '-i', archive], { quiet: true });
@@ -202,7 +208,7 @@ async function benchIn(tmp: string, o: { reps: number }, want: (k: string) => bo
       }
     }
   }
-  console.log(table(cols, rows, `${o.reps} builds of each kind; median (min-max); each time includes the client sending the context.`));
+  console.log(table(cols, rows, `${o.reps} builds of each kind; median (min-max); each time includes the client sending the context; RUN steps with --network none in every builder.`));
 }
 
 main().catch((e) => {

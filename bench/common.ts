@@ -16,6 +16,8 @@ export interface Ran {
   stdout: string;
   stderr: string;
   ms: number;
+  /** Bytes of stdout received (with countOnly, the stdout itself is not kept). */
+  bytes: number;
 }
 
 export interface RunOptions {
@@ -24,6 +26,8 @@ export interface RunOptions {
   quiet?: boolean;
   /** No pipes at all, for commands whose children inherit stdio (`runc run --detach`). */
   silent?: boolean;
+  /** stdout is read and counted, not kept (a flood measured by what the client received). */
+  countOnly?: boolean;
 }
 
 export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
@@ -33,12 +37,16 @@ export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ra
     const child = spawn(cmd, args, { env: { ...process.env, ...o.env }, stdio: stdio as 'ignore' });
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
+    let bytes = 0;
+    child.stdout?.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (!o.countOnly) stdout += d;
+    });
     child.stderr?.on('data', (d) => {
       if (stderr.length < 8192) stderr += d;
     });
-    child.on(o.silent ? 'exit' : 'close', (code) => resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0 }));
-    child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e), ms: performance.now() - t0 }));
+    child.on(o.silent ? 'exit' : 'close', (code) => resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0, bytes }));
+    child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e), ms: performance.now() - t0, bytes }));
   });
 }
 
@@ -46,6 +54,17 @@ export async function must(cmd: string, args: string[], o: RunOptions = {}): Pro
   const r = await run(cmd, args, o);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
+}
+
+/** A tool's version as it reports it (`podman --version` → "4.3.1"), for the tables' labels. */
+export function toolVersion(cmd: string, args = ['--version']): string {
+  const out = spawnSync(cmd, args, { encoding: 'utf8' }).stdout ?? '';
+  return /\d+\.\d+(\.\d+)?/.exec(out)?.[0] ?? '?';
+}
+
+/** The version of the engine behind a docker CLI (its server's, which may differ from the client's). */
+export async function dockerServerVersion(cli: string[]): Promise<string> {
+  return (await run(cli[0], [...cli.slice(1), 'version', '--format', '{{.Server.Version}}'])).stdout.trim() || '?';
 }
 
 export const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

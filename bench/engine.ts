@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mountsUnder, processes } from '../test/host';
-import { cell, has, must, ROOT, run, sleep, startBerth, startDockerd, table } from './common';
+import { cell, dockerServerVersion, has, must, ROOT, run, sleep, startBerth, startDockerd, table, toolVersion } from './common';
 
 interface Options {
   reps: number;
@@ -115,7 +115,7 @@ async function dockerSystem(rootfsTar: string): Promise<System | undefined> {
   // dockerd starts its own containerd, whose state lives under the exec root.
   const daemonPids = () => [d.proc.pid!, ...pidsMatching((c, comm) => comm === 'containerd' && c.includes(d.dir))];
   const monitorPids = () => pidsMatching((c, comm) => comm.startsWith('containerd-shim') && c.includes(ns));
-  return { name: 'docker 20.10', cli: d.cli, runFlags: ['--network', 'none'], daemonPids, monitorPids, stop: d.stop };
+  return { name: `docker ${await dockerServerVersion(d.cli)}`, cli: d.cli, runFlags: ['--network', 'none'], daemonPids, monitorPids, stop: d.stop };
 }
 
 async function podmanSystem(tmp: string, rootfsTar: string, install: boolean): Promise<System | undefined> {
@@ -137,7 +137,7 @@ async function podmanSystem(tmp: string, rootfsTar: string, install: boolean): P
     // podman sets nofile and nproc past what runc may set here without CAP_SYS_RESOURCE.
     // podman's rm -f stops with a 10 s grace first; docker's and Berth's kill at once.
     rmFlags: ['--time', '0'],
-    name: 'podman 4.3', cli, runFlags: ['--network', 'none', '--ulimit', `nofile=${hardLimit('n')}`, '--ulimit', 'nproc=4096:4096'], daemonPids: () => [], monitorPids,
+    name: `podman ${toolVersion('podman')}`, cli, runFlags: ['--network', 'none', '--ulimit', `nofile=${hardLimit('n')}`, '--ulimit', 'nproc=4096:4096'], daemonPids: () => [], monitorPids,
     stop: async () => {
       await run(cli[0], [...cli.slice(1), 'rm', '-af']);
       await run(cli[0], [...cli.slice(1), 'system', 'reset', '-f']);
@@ -178,41 +178,42 @@ function setFloorArgs(bundle: string, args: string[]): void {
 
 type Row = Record<string, string>;
 
-async function measureRunTrue(s: System, reps: number): Promise<number[]> {
-  const xs: number[] = [];
-  for (let i = 0; i < reps; i++) xs.push((await must(s.cli[0], [...s.cli.slice(1), 'run', '--rm', ...s.runFlags, 'busybox', 'true'])).ms);
-  return xs;
+async function runTrue(s: System): Promise<number> {
+  return (await must(s.cli[0], [...s.cli.slice(1), 'run', '--rm', ...s.runFlags, 'busybox', 'true'])).ms;
 }
 
-async function measureParallel(s: System, n: number, reps: number): Promise<{ start: number[]; rm: number[]; monitorKiB: number[] }> {
-  const start: number[] = [];
-  const rm: number[] = [];
-  const monitorKiB: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    const started = await Promise.all(Array.from({ length: n }, () => must(s.cli[0], [...s.cli.slice(1), 'run', '-d', ...s.runFlags, 'busybox', 'sleep', '1000'])));
-    start.push(performance.now() - t0);
-    const monitors = s.monitorPids();
-    if (monitors.length >= n) monitorKiB.push(monitors.reduce((sum, p) => sum + rssKiB(p), 0) / monitors.length);
-    const ids = started.map((x) => x.stdout.trim());
-    const t1 = performance.now();
-    await Promise.all(ids.map((id) => must(s.cli[0], [...s.cli.slice(1), 'rm', '-f', ...(s.rmFlags ?? []), id])));
-    rm.push(performance.now() - t1);
-  }
-  return { start, rm, monitorKiB };
+interface Parallel {
+  start: number[];
+  rm: number[];
+  monitorKiB: number[];
 }
 
-async function measureFlood(s: System, mib: number): Promise<{ mibPerS: number; growthKiB: number } | undefined> {
+/** n parallel `run -d`, then their `rm -f`, timed, into `into`. */
+async function parallelOnce(s: System, n: number, into: Parallel): Promise<void> {
+  const t0 = performance.now();
+  const started = await Promise.all(Array.from({ length: n }, () => must(s.cli[0], [...s.cli.slice(1), 'run', '-d', ...s.runFlags, 'busybox', 'sleep', '1000'])));
+  into.start.push(performance.now() - t0);
+  const monitors = s.monitorPids();
+  if (monitors.length >= n) into.monitorKiB.push(monitors.reduce((sum, p) => sum + rssKiB(p), 0) / monitors.length);
+  const ids = started.map((x) => x.stdout.trim());
+  const t1 = performance.now();
+  await Promise.all(ids.map((id) => must(s.cli[0], [...s.cli.slice(1), 'rm', '-f', ...(s.rmFlags ?? []), id])));
+  into.rm.push(performance.now() - t1);
+}
+
+/** A flood's throughput as the client received it (bytes read from its stdout), and the daemon's RSS growth. */
+async function measureFlood(s: System, mib: number): Promise<{ mibPerS: number; receivedMiB: number; growthKiB: number } | undefined> {
   const script = `yes ${'x'.repeat(99)} | head -c ${mib * 1024 * 1024}`;
   // Without a daemon (podman), the growth to watch is the monitors'.
   const { result, growthKiB } = await rssGrowthDuring(s.daemonPids().length ? s.daemonPids : s.monitorPids, () =>
-    run(s.cli[0], [...s.cli.slice(1), 'run', '--rm', ...s.runFlags, 'busybox', 'sh', '-c', script], { quiet: true }),
+    run(s.cli[0], [...s.cli.slice(1), 'run', '--rm', ...s.runFlags, 'busybox', 'sh', '-c', script], { countOnly: true }),
   );
   if (result.code !== 0) {
     console.error(`bench: flood on ${s.name} failed: ${result.stderr.trim()}`);
     return undefined;
   }
-  return { mibPerS: mib / (result.ms / 1000), growthKiB };
+  const receivedMiB = result.bytes / (1024 * 1024);
+  return { mibPerS: receivedMiB / (result.ms / 1000), receivedMiB, growthKiB };
 }
 
 async function main(): Promise<void> {
@@ -265,7 +266,7 @@ async function main(): Promise<void> {
     const R_RM = `\`rm -f\` of the ${o.parallel}`;
     const R_MON = 'monitor RSS per running container';
     const R_IDLE = 'daemon RSS, idle (started, busybox imported)';
-    const R_FLOOD = `${o.floodMiB} MiB stdout flood: throughput`;
+    const R_FLOOD = `${o.floodMiB} MiB stdout flood: throughput the client received`;
     const R_GROW = `${o.floodMiB} MiB stdout flood: daemon RSS growth`;
 
     if (want('floor')) {
@@ -295,26 +296,49 @@ async function main(): Promise<void> {
       put(R_IDLE, col, 'none');
     }
 
+    // Idle first, before any system has run a container.
     for (const s of systems) {
-      check();
       columns.push(s.name);
-      console.error(`bench: ${s.name} ...`);
       const idle = s.daemonPids().reduce((sum, p) => sum + rssKiB(p), 0);
       put(R_IDLE, s.name, s.name === 'Berth (docker CLI)' ? 'same daemon' : idle ? `${(idle / 1024).toFixed(0)} MB` : 'no daemon');
-      put(R_RUN, s.name, cell(await measureRunTrue(s, o.reps), 'ms'));
-      const par = await measureParallel(s, o.parallel, Math.min(3, o.reps));
-      put(R_PAR, s.name, cell(par.start.map((x) => x / 1000), 's', 2));
-      put(R_RM, s.name, cell(par.rm.map((x) => x / 1000), 's', 2));
-      put(R_MON, s.name, cell(par.monitorKiB.map((x) => x / 1024), 'MB', 1));
-      // One flood per daemon: the docker CLI column shares Berth's daemon.
-      if (s.name !== 'Berth (docker CLI)') {
-        const fl = await measureFlood(s, o.floodMiB);
-        put(R_FLOOD, s.name, fl ? `${fl.mibPerS.toFixed(0)} MiB/s` : 'failed');
-        put(R_GROW, s.name, fl ? `${(fl.growthKiB / 1024).toFixed(1)} MB${s.daemonPids().length ? '' : ' (monitor)'}` : 'failed');
+    }
+    // Each repetition runs every system, the order turned by one each time: none always goes first (or last).
+    const turn = (r: number) => systems.map((_, i) => systems[(i + r) % systems.length]);
+    const runs = new Map(systems.map((s) => [s, [] as number[]]));
+    console.error('bench: run --rm ...');
+    for (let r = 0; r < o.reps; r++) {
+      for (const s of turn(r)) {
+        check();
+        runs.get(s)!.push(await runTrue(s));
       }
     }
+    const par = new Map(systems.map((s) => [s, { start: [], rm: [], monitorKiB: [] } as Parallel]));
+    console.error(`bench: ${o.parallel} parallel runs and their rm -f ...`);
+    for (let r = 0; r < Math.min(3, o.reps); r++) {
+      for (const s of turn(r)) {
+        check();
+        await parallelOnce(s, o.parallel, par.get(s)!);
+      }
+    }
+    for (const s of systems) {
+      put(R_RUN, s.name, cell(runs.get(s)!, 'ms'));
+      const p = par.get(s)!;
+      put(R_PAR, s.name, cell(p.start.map((x) => x / 1000), 's', 2));
+      put(R_RM, s.name, cell(p.rm.map((x) => x / 1000), 's', 2));
+      put(R_MON, s.name, cell(p.monitorKiB.map((x) => x / 1024), 'MB', 1));
+    }
+    // One flood per daemon: the docker CLI column shares Berth's daemon.
+    for (const s of systems) {
+      if (s.name === 'Berth (docker CLI)') continue;
+      check();
+      console.error(`bench: flood through ${s.name} ...`);
+      const fl = await measureFlood(s, o.floodMiB);
+      const short = fl && fl.receivedMiB < o.floodMiB ? ` (received ${fl.receivedMiB.toFixed(0)} of ${o.floodMiB} MiB)` : '';
+      put(R_FLOOD, s.name, fl ? `${fl.mibPerS.toFixed(0)} MiB/s${short}` : 'failed');
+      put(R_GROW, s.name, fl ? `${(fl.growthKiB / 1024).toFixed(1)} MB${s.daemonPids().length ? '' : ' (monitor)'}` : 'failed');
+    }
 
-    console.log(table(columns, rows, `${o.reps} reps of each timing (3 of the parallel ones); median (min-max).`));
+    console.log(table(columns, rows, `${o.reps} reps of each timing (3 of the parallel ones), the systems taking turns to go first; median (min-max).`));
   } finally {
     if (floorRoot) for (const id of (await run('runc', ['--root', floorRoot, 'list', '-q'])).stdout.split('\n').filter(Boolean)) await run('runc', ['--root', floorRoot, 'delete', '-f', id]);
     for (const stop of stops.reverse()) await stop().catch((e) => console.error(`bench: cleanup: ${e}`));

@@ -3,9 +3,11 @@
  * network and through a published port, side by side with the floor (two
  * network namespaces joined by a plain veth pair; the host reaching a
  * namespace over a veth for the published-port row) and docker's bridge
- * (docker.io, a private dockerd), measured in one run on this machine.
+ * (docker.io, a private dockerd) twice: with its default userland proxy
+ * for published ports, and with --userland-proxy=false (kernel NAT, as
+ * Berth's portmap), measured in one run on this machine.
  *
- *   bench/network [--reps N] [--seconds N] [--only floor,berth,docker]
+ *   bench/network [--reps N] [--seconds N] [--only floor,berth,docker,docker-nat]
  *
  * The same tools run everywhere: iperf3 (Debian's, copied with its
  * libraries into the busybox image by scripts/busybox-rootfs) and busybox
@@ -16,7 +18,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cell, type Daemon, has, ROOT, sleep, startBerth, startDockerd, table } from './common';
+import { cell, type Daemon, dockerServerVersion, has, ROOT, sleep, startBerth, startDockerd, table } from './common';
 
 interface Options {
   reps: number;
@@ -147,14 +149,14 @@ async function containers(d: Daemon, o: Options): Promise<{ c2c: { gbit: number[
 
 const IMAGE = 'iperf:bench';
 
-/** docker on a bridge of the benchmark's own, with its default userland proxy for published ports. */
-async function docker(tar: string, tag: string): Promise<Daemon | undefined> {
+/** docker on a bridge of the benchmark's own; published ports through its userland proxy, or (nat) the kernel's NAT alone. */
+async function docker(tar: string, tag: string, nat: boolean): Promise<Daemon | undefined> {
   if (!has('dockerd')) return undefined;
   const bridge = `bnd${tag}`;
   must('ip', ['link', 'add', bridge, 'type', 'bridge']);
   must('ip', ['addr', 'add', '10.238.0.1/24', 'dev', bridge]);
   must('ip', ['link', 'set', bridge, 'up']);
-  const d = await startDockerd(['--bridge', bridge], tar, IMAGE);
+  const d = await startDockerd(['--bridge', bridge, ...(nat ? ['--userland-proxy=false'] : [])], tar, IMAGE);
   const dropBridge = () => void sh('ip', ['link', 'del', bridge]);
   if (!d) dropBridge();
   return d && { ...d, stop: () => d.stop().finally(dropBridge) };
@@ -184,14 +186,14 @@ async function main(): Promise<void> {
       put(R_L, cols.at(-1)!, cell(f.c2c.latencyMs.map((x) => x * 1000), 'µs', 0));
       put(R_P, cols.at(-1)!, `${cell(f.hostToNs, 'Gbit/s', 1)} (host → netns, no NAT)`);
     }
-    for (const k of ['berth', 'docker']) {
+    for (const k of ['berth', 'docker', 'docker-nat']) {
       if (!want(k)) continue;
       console.error(`bench: ${k} ...`);
       // docker rewrites iptables (chains, FORWARD policy): its rules go back as they were.
-      const saved = k === 'docker' ? must('iptables-save', []) : '';
-      const e = k === 'berth' ? await startBerth(path.join(tmp, 'berth'), tag, tar, IMAGE) : await docker(tar, tag);
+      const saved = k !== 'berth' ? must('iptables-save', []) : '';
+      const e = k === 'berth' ? await startBerth(path.join(tmp, 'berth'), tag, tar, IMAGE) : await docker(tar, tag, k === 'docker-nat');
       if (!e) continue;
-      const col = k === 'berth' ? 'Berth (CNI bridge, portmap)' : 'docker 20.10 (bridge, userland proxy)';
+      const col = k === 'berth' ? 'Berth (CNI bridge, portmap)' : `docker ${await dockerServerVersion(e.cli)} (bridge, ${k === 'docker' ? 'userland proxy' : '--userland-proxy=false'})`;
       try {
         const r = await containers(e, o);
         cols.push(col);

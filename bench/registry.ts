@@ -5,9 +5,11 @@
  *    gzip layers totalling about 500 MB; each round starts both servers on
  *    empty roots, so nothing is found already there.
  * 2. Time to a runnable image, pulled from Berth's registry: `berth pull`
- *    (layers in parallel, each unpacked as it streams), docker 20.10 and
- *    podman, and the floor of pull-then-unpack: skopeo copy to an OCI layout,
- *    then umoci unpack. Each round starts from an empty store.
+ *    (layers in parallel, each unpacked as it streams), docker and podman,
+ *    and the floor of pull-then-unpack: skopeo copy to an OCI layout, then
+ *    `umoci raw unpack` (the layers into a root filesystem, without the
+ *    mtree manifest `umoci unpack` also writes). Each round starts from an
+ *    empty store; the pullers take turns to go first.
  *
  *   bench/registry [--rounds 3] [--mb 500] [--layers 20] [--only server|pull]
  */
@@ -17,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { BERTH, cell, has, median, must, ROOT, run, sleep, startBerth, startDockerd, stopProcess, table } from './common';
+import { BERTH, cell, dockerServerVersion, has, median, must, ROOT, run, sleep, startBerth, startDockerd, stopProcess, table, toolVersion } from './common';
 import { mountsUnder } from '../test/host';
 
 function flag(name: string, dflt: number): number {
@@ -100,7 +102,7 @@ const servers: Server[] = [
     },
   },
   {
-    name: 'docker-registry (distribution 2.8)',
+    name: `docker-registry (distribution ${toolVersion('docker-registry')})`,
     async start(root, port) {
       const cfg = path.join(path.dirname(root), `distribution-${port}.yml`);
       fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${root}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
     for (const s of servers) times[s.name] = { push: [], pull: [] };
     let port = 5400 + Math.floor(Math.random() * 500);
     for (let r = 0; r < (only === 'pull' ? 0 : rounds); r++) {
-      for (const s of servers) {
+      for (const s of servers.map((_, i) => servers[(i + r) % servers.length])) {
         const root = path.join(work, `root-${r}-${port}`);
         const proc = await s.start(root, port);
         try {
@@ -157,9 +159,11 @@ function printServerTable(times: Record<string, { push: number[]; pull: number[]
     for (const [name, t] of Object.entries(times)) {
       rows[name] = { 'skopeo push': cell(t.push, 's', 2), 'skopeo pull': cell(t.pull, 's', 2), 'push MB/s': cell(t.push.map((x) => bytes / 1e6 / x), 'MB/s'), 'pull MB/s': cell(t.pull.map((x) => bytes / 1e6 / x), 'MB/s') };
     }
-    console.log(table(['skopeo push', 'skopeo pull', 'push MB/s', 'pull MB/s'], rows, `${layers} gzip layers, ${(bytes / 1e6).toFixed(0)} MB, skopeo ${spawnVersion()} over loopback HTTP; median (min-max) of ${rounds} rounds, each on empty roots.`));
+    console.log(table(['skopeo push', 'skopeo pull', 'push MB/s', 'pull MB/s'], rows, `${layers} gzip layers, ${(bytes / 1e6).toFixed(0)} MB, skopeo ${toolVersion('skopeo')} over loopback HTTP; median (min-max) of ${rounds} rounds, each on empty roots.`));
   }
 }
+
+const FLOOR = 'pull, then unpack (skopeo copy + umoci raw unpack)';
 
 interface Puller {
   name: string;
@@ -187,7 +191,7 @@ async function pullers(work: string, tar: string): Promise<Puller[]> {
   if (docker) {
     const dcli = (args: string[]) => must(docker.cli[0], [...docker.cli.slice(1), ...args], { quiet: true });
     out.push({
-      name: 'docker 20.10 pull',
+      name: `docker ${await dockerServerVersion(docker.cli)} pull`,
       async pull(ref) {
         const t = await dcli(['pull', '-q', ref]);
         await dcli(['rmi', ref]);
@@ -200,7 +204,7 @@ async function pullers(work: string, tar: string): Promise<Puller[]> {
     const store = path.join(work, 'podman');
     const pcli = (args: string[]) => must('podman', ['--root', `${store}/root`, '--runroot', `${store}/run`, ...args], { quiet: true });
     out.push({
-      name: 'podman pull',
+      name: `podman ${toolVersion('podman')} pull`,
       async pull(ref) {
         const t = await pcli(['pull', '-q', '--tls-verify=false', ref]);
         await pcli(['rmi', '-a', '-f']);
@@ -214,13 +218,13 @@ async function pullers(work: string, tar: string): Promise<Puller[]> {
   }
   if (has('umoci')) {
     out.push({
-      name: 'pull, then unpack (skopeo copy + umoci unpack)',
+      name: FLOOR,
       async pull(ref, round) {
         const layout = path.join(work, `layout-${round}`);
         const bundle = path.join(work, `bundle-${round}`);
         const t0 = performance.now();
         await must('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${layout}:x`], { quiet: true });
-        await must('umoci', ['unpack', '--image', `${layout}:x`, bundle], { quiet: true });
+        await must('umoci', ['raw', 'unpack', '--image', `${layout}:x`, bundle], { quiet: true });
         const ms = performance.now() - t0;
         fs.rmSync(layout, { recursive: true, force: true });
         fs.rmSync(bundle, { recursive: true, force: true });
@@ -244,26 +248,22 @@ async function pullTable(work: string, layout: string, bytes: number, layers: nu
     await must('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:bench`, `docker://${ref}`], { quiet: true });
     const times: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
-      for (const p of ps) {
+      for (const p of ps.map((_, i) => ps[(i + r) % ps.length])) {
         spawnSync('sync');
         (times[p.name] ??= []).push((await p.pull(ref, r)) / 1000);
       }
     }
-    const floor = Math.min(...(times['pull, then unpack (skopeo copy + umoci unpack)'] ?? [Infinity]).map((x) => x));
+    const floor = Math.min(...(times[FLOOR] ?? [Infinity]));
     const rows: Record<string, Record<string, string>> = {};
     for (const [name, t] of Object.entries(times)) {
       rows[name] = { 'to a runnable image': cell(t, 's', 2), 'MB/s': cell(t.map((x) => bytes / 1e6 / x), 'MB/s') };
-      if (Number.isFinite(floor)) rows[name]['pull-then-unpack ÷ this'] = `${(median(times['pull, then unpack (skopeo copy + umoci unpack)']) / median(t)).toFixed(2)}×`;
+      if (Number.isFinite(floor)) rows[name]['pull-then-unpack ÷ this'] = `${(median(times[FLOOR]) / median(t)).toFixed(2)}×`;
     }
     console.log('\n' + table(['to a runnable image', 'MB/s', 'pull-then-unpack ÷ this'], rows, `the same ${layers}-layer, ${(bytes / 1e6).toFixed(0)} MB image from Berth's registry over loopback HTTP; median (min-max) of ${rounds} rounds, each into an empty store.`));
   } finally {
     for (const p of ps) await p.stop();
     await stopProcess(reg);
   }
-}
-
-function spawnVersion(): string {
-  return spawnSync('skopeo', ['--version']).stdout.toString().trim().split(' ').pop() ?? '';
 }
 
 if (require.main === module) {
