@@ -86,7 +86,10 @@ async function dockerBuilder(d: Daemon): Promise<Builder> {
 }
 
 async function buildahBuilder(dir: string, archive: string): Promise<Builder | undefined> {
-  if (!has('buildah')) return undefined;
+  if (!has('buildah')) {
+    console.error('bench: buildah is not installed; left out (apt-get install buildah adds its column)');
+    return undefined;
+  }
   const cli = ['buildah', '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--storage-driver', 'overlay'];
   const loaded = await run(cli[0], [...cli.slice(1), 'pull', '-q', `docker-archive:${archive}`]);
   if (loaded.code !== 0) {
