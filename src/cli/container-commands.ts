@@ -157,7 +157,7 @@ export const containerCmds: Record<string, Command> = {
         const conn = await api.upgrade(`/containers/${info.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true, detachKeys } });
         const unwait = new AbortController();
         const waiting = api.json<{ StatusCode: number }>('POST', `/containers/${info.Id}/wait`, { query: { condition: 'next-exit' }, signal: unwait.signal });
-        waiting.catch(() => {});
+        waiting.catch(() => {}); // awaited below, or aborted on detach: this only keeps an early failure from going unhandled
         const pumping = pumpTerminal(conn, { tty: info.Config.Tty, stdin, detachKeys });
         await api.call('POST', `/containers/${info.Id}/start`);
         if ((await pumping) === 'detached') {

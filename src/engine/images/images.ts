@@ -91,6 +91,7 @@ export class ImageService {
 
   /** overlay's folders of an image's top layer, as docker's overlay2 names them (nothing is merged until a container runs). */
   private async graphDriverData(id: Digest): Promise<Record<string, string>> {
+    // Inspect shows what it can: an image whose layers are being removed or are damaged has no folders to show (system check names the damage).
     const top = await this.store.topSnapshot(id).catch(() => undefined);
     if (!top) return {};
     const snaps = this.store.snapshots;
