@@ -70,7 +70,8 @@ export function createApiServer(engine: Engine, logger: Logger): http.Server {
     }
   };
 
-  const server = http.createServer((req, res) => void dispatch(req, res));
+  // Room for registry credentials and build secrets, which travel in headers as docker's do.
+  const server = http.createServer({ maxHeaderSize: 64 << 10 }, (req, res) => void dispatch(req, res));
   server.on('upgrade', (req, socket, head) => {
     // A response object for errors before the switch; the hijack writes on the socket itself.
     const res = new http.ServerResponse(req);

@@ -2,6 +2,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BerthError, errorMessage, invalidArgument } from '../base/errors';
 import { mkdirp, statIfExists } from '../base/files';
+import { newId } from '../base/ids';
 import { resolveIn } from '../base/in-root';
 import { readUserDb, resolveUser } from '../base/users';
 import { type Digest, digestHex, sha256 } from '../oci/digest';
@@ -14,8 +15,11 @@ import { packLayer } from '../snapshots/diff';
 import type { BuildContext } from './context';
 import { type Owner, type Source, archiveKind, copySources, findSources, makeDirs, sourcesDigest } from './copy';
 import { type Dockerfile, type Instruction, type Stage, lineError, parseDockerfile, parseInstruction } from './dockerfile';
-import { METADATA, applyMetadata, commandOf, varsOf } from './metadata';
-import { expandWord, expandWords, keyValues } from './words';
+import { METADATA, applyMetadata, varsOf } from './metadata';
+import { parseRunMount } from './run-mounts';
+import { type MountSources, type StepMount, heredocText, mountsKey, runCommand, withMounts } from './run-step';
+import { cacheSourceStep, type CacheSource } from './cache-from';
+import { expandHeredoc, expandWord, expandWords, keyValues } from './words';
 
 /** What a step changed in a root filesystem: an overlay upper folder, until released. */
 export interface Changes {
@@ -33,6 +37,8 @@ export interface RunSpec {
   network: string;
   /** host:ip lines for the step's /etc/hosts (`--add-host`). */
   extraHosts: string[];
+  /** RUN --mount's, resolved; the worker removes the mount points they made in the root filesystem. */
+  mounts: StepMount[];
 }
 
 /** What the builder needs from the engine: containers for RUN, writable and read-only root filesystems. */
@@ -65,6 +71,12 @@ export interface BuildOptions {
   pull?: boolean;
   /** Each step's time on its ` ---> id` line (Berth's CLI asks; docker's lines stay exact for tools that parse them). */
   timings?: boolean;
+  /** Secrets by id, for RUN --mount=type=secret (`build --secret`); never written into an image. */
+  secrets?: Record<string, Buffer>;
+  /** Images whose history may serve as cache (`--cache-from`), as docker's classic builder uses them. */
+  cacheFrom?: string[];
+  /** `--platform`: only the host's is built. */
+  platform?: string;
 }
 
 export type BuildMessage = { stream: string } | { aux: { ID: string } };
@@ -141,10 +153,20 @@ export class Build {
     this.hashes = new Map(ctx.hashes);
     this.df = parseDockerfile(ctx.dockerfile.text, this.file);
     for (const t of o.tags ?? []) normalize(t); // a bad name fails before any work
+    const host = hostPlatform();
+    const platform = `${host.os}/${host.architecture}${host.variant ? `/${host.variant}` : ''}`;
+    if (o.platform && o.platform !== platform && o.platform !== `${host.os}/${host.architecture}`) throw invalidArgument(`Berth builds for ${platform} only, not ${o.platform}`);
+    // BuildKit's automatic platform args: in FROM lines, and in a stage that declares them.
+    for (const [side, p] of [['BUILD', host], ['TARGET', host]] as const) {
+      this.metaArgs.set(`${side}PLATFORM`, platform);
+      this.metaArgs.set(`${side}OS`, p.os);
+      this.metaArgs.set(`${side}ARCH`, p.architecture);
+      this.metaArgs.set(`${side}VARIANT`, p.variant ?? '');
+    }
     const args = o.buildArgs ?? {};
     for (const i of this.df.metaArgs) {
       for (const [k, v] of this.wrap(i, () => keyValues(i.args, this.metaVars(), 'ARG', this.df.escape))) {
-        this.metaArgs.set(k, k in args ? args[k] : v);
+        this.metaArgs.set(k, k in args ? args[k] : (v ?? this.metaArgs.get(k)));
         this.consumed.add(k);
       }
     }
@@ -257,6 +279,10 @@ export class Build {
       for (const i of s.instructions) {
         const f = i.flags.get('from');
         if (i.keyword === 'COPY' && typeof f === 'string') refs.push(expandWord(f, this.metaVars(), this.df.escape));
+        for (const m of i.mounts) {
+          const from = /(?:^|,)\s*from=([^,]+)/.exec(m)?.[1];
+          if (from) refs.push(expandWord(from, this.metaVars(), this.df.escape));
+        }
       }
       for (const r of refs) {
         const dep = this.stageNamed(r, s.index);
@@ -418,42 +444,83 @@ export class Build {
 
   private async runStep(state: State, i: Instruction, t0: number): Promise<State> {
     const config = state.config.config ?? {};
-    const cmd = commandOf(i, config.Shell);
+    const { cmd, script } = runCommand(i, config.Shell);
     if (!cmd.length || (!i.json && !i.args)) throw invalidArgument('RUN requires at least one argument');
     const args = this.runArgs(state);
+    const vars = this.vars(state);
+    const mounts = i.mounts.map((m) => parseRunMount(expandWord(m, vars, this.df.escape), config.WorkingDir));
+    const network = this.runNetwork(i, vars);
+    const security = this.flag(i, 'security', vars);
+    if (security && security !== 'sandbox') throw invalidArgument(`--security=${security} needs the security.insecure entitlement, which Berth does not grant`);
     const createdBy = (args.length ? `|${args.length} ${args.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '') + cmd.join(' ');
     const proxies = Object.entries(this.o.buildArgs ?? {}).filter(([k]) => PROXY_ARGS.has(k)).map(([k, v]) => `${k}=${v}`);
-    return this.commit(state, { createdBy, config }, t0, async () => {
-      const spec: RunSpec = {
-        cmd,
-        env: [...(config.Env ?? []), ...args.map(([k, v]) => `${k}=${v}`), ...proxies],
-        user: config.User ?? '',
-        workdir: config.WorkingDir ?? '',
-        network: this.o.network || 'none',
-        extraHosts: this.o.extraHosts ?? [],
-      };
-      const { exitCode, changes } = await this.worker.run(state.image, spec, (data) => this.say(data.toString(), state.stage), this.o.signal);
-      if (exitCode !== 0) {
-        await changes.release();
-        throw new BerthError('internal', `The command '${cmd.join(' ')}' returned a non-zero code: ${exitCode}`, { exitCode });
-      }
-      return changes;
-    });
+    const sources = this.mountSources(i);
+    const key = mounts.length || i.flags.has('network') ? { mounts: await mountsKey(mounts, sources), network } : undefined;
+    return this.commit(state, { createdBy, config, key }, t0, () =>
+      withMounts(mounts, script, sources, async (stepMounts, secretEnv) => {
+        const spec: RunSpec = {
+          cmd,
+          env: [...(config.Env ?? []), ...args.map(([k, v]) => `${k}=${v}`), ...proxies, ...secretEnv],
+          user: config.User ?? '',
+          workdir: config.WorkingDir ?? '',
+          network,
+          extraHosts: this.o.extraHosts ?? [],
+          mounts: stepMounts,
+        };
+        const { exitCode, changes } = await this.worker.run(state.image, spec, (data) => this.say(data.toString(), state.stage), this.o.signal);
+        if (exitCode !== 0) {
+          await changes.release();
+          throw new BerthError('internal', `The command '${cmd.join(' ')}' returned a non-zero code: ${exitCode}`, { exitCode });
+        }
+        return changes;
+      }),
+    );
+  }
+
+  /** RUN's network: the build's (`--network`, none by default), or `RUN --network=none|default|host`. */
+  private runNetwork(i: Instruction, vars: Map<string, string>): string {
+    const build = this.o.network || 'none';
+    const asked = this.flag(i, 'network', vars) ?? 'default';
+    if (asked === 'default') return build;
+    if (asked === 'none') return 'none';
+    if (asked === 'host' && build === 'host') return 'host';
+    if (asked === 'host') throw invalidArgument('RUN --network=host needs the build itself on the host network (build --network host)');
+    throw invalidArgument(`RUN --network=${asked}: none, default or host is expected`);
+  }
+
+  private mountSources(i: Instruction): MountSources {
+    return {
+      context: this.ctx.dir,
+      hashes: this.hashes,
+      image: (ref) => this.imageNamed(ref, i),
+      read: (image, fn) => this.worker.read(image, fn),
+      secrets: this.o.secrets ?? {},
+      scratch: this.scratch,
+    };
+  }
+
+  /** The image a `--from` names: a stage before this one, or an image (pulled when it is not here). */
+  private async imageNamed(ref: string, i: Instruction): Promise<Digest | undefined> {
+    const dep = this.stageNamed(ref, this.stageOf(i));
+    return dep ? (await this.stage(dep.index)).image : this.wrap(i, () => this.baseImage(ref, this.stageOf(i)));
   }
 
   private async copyStep(state: State, i: Instruction, t0: number): Promise<State> {
     const vars = this.vars(state);
-    const words = i.json ?? expandWords(i.args, vars, this.df.escape);
-    if (words.length < 2) throw invalidArgument(`${i.keyword} requires at least two arguments, but only one was provided. Destination could not be determined`);
+    // Here-document markers name files of their own; the other words are sources and the destination.
+    const words = i.json ?? expandWords(i.heredocs.length ? i.args.replace(/(^|\s)\d*<<-?(["']?)[^\s"']+\2(?=\s|$)/g, ' ') : i.args, vars, this.df.escape);
+    if (words.length + i.heredocs.length < 2) throw invalidArgument(`${i.keyword} requires at least two arguments, but only one was provided. Destination could not be determined`);
     const specs = words.slice(0, -1);
+    if (!words.length) throw invalidArgument(`${i.keyword} requires a destination`);
     const dest = destination(words[words.length - 1], state.config.config?.WorkingDir);
     const chown = this.flag(i, 'chown', vars);
     const chmodText = this.flag(i, 'chmod', vars);
     if (chmodText !== undefined && !/^[0-7]{3,4}$/.test(chmodText)) throw invalidArgument(`invalid --chmod=${chmodText}: an octal mode is expected`);
     const chmod = chmodText === undefined ? undefined : parseInt(chmodText, 8);
     const from = this.flag(i, 'from', vars);
+    const checksum = this.flag(i, 'checksum', vars);
     const copy = async (root: string, inContext: boolean) => {
-      const sources = await this.sources(i, root, specs, inContext);
+      const sources = [...(specs.length ? await this.sources(i, root, specs, inContext, checksum) : []), ...(await this.heredocSources(i, vars))];
       // Digests are remembered for the context only: a stage's or image's files sit under a mount of the moment.
       const digest = await sourcesDigest(sources, inContext ? this.hashes : new Map());
       const kind = sources.length > 1 ? 'multi' : sources[0].stat.isDirectory() ? 'dir' : 'file';
@@ -466,9 +533,23 @@ export class Build {
       );
     };
     if (from === undefined) return copy(this.ctx.dir, true);
-    const dep = this.stageNamed(from, this.stageOf(i));
-    const image = dep ? (await this.stage(dep.index)).image : await this.wrap(i, () => this.baseImage(from, this.stageOf(i)));
-    return this.worker.read(image, (root) => copy(root, false));
+    return this.worker.read(await this.imageNamed(from, i), (root) => copy(root, false));
+  }
+
+  /** COPY's and ADD's here-documents, as files named by their markers (mode 0644); unquoted ones expanded. */
+  private async heredocSources(i: Instruction, vars: Map<string, string>): Promise<Source[]> {
+    if (!i.heredocs.length) return [];
+    const dir = path.join(this.scratch, `heredoc-${newId().slice(0, 12)}`);
+    await mkdirp(dir, 0o700);
+    const out: Source[] = [];
+    for (const h of i.heredocs) {
+      const text = heredocText(h);
+      const file = path.join(dir, h.name);
+      await fsp.writeFile(file, h.expand ? expandHeredoc(text, vars, this.df.escape) : text, { mode: 0o644 });
+      await fsp.chmod(file, 0o644);
+      out.push({ host: file, name: h.name, stat: await fsp.lstat(file) });
+    }
+    return out;
   }
 
   private stageOf(i: Instruction): number {
@@ -482,11 +563,12 @@ export class Build {
   }
 
   /** COPY's sources, or ADD's: also URLs (fetched) and local archives (unpacked). */
-  private async sources(i: Instruction, root: string, specs: string[], inContext: boolean): Promise<Source[]> {
+  private async sources(i: Instruction, root: string, specs: string[], inContext: boolean, checksum?: string): Promise<Source[]> {
     if (i.keyword === 'COPY') return findSources(root, specs, inContext);
+    if (checksum !== undefined && (specs.length !== 1 || !/^https?:\/\//.test(specs[0]))) throw invalidArgument('ADD --checksum needs one URL as its source');
     const out: Source[] = [];
     for (const spec of specs) {
-      if (/^https?:\/\//.test(spec)) out.push(await this.fetch(spec));
+      if (/^https?:\/\//.test(spec)) out.push(await this.fetch(spec, checksum));
       else if (/^git@|\.git(#|$)/.test(spec)) throw invalidArgument(`ADD of a git repository needs BuildKit: ${spec}`);
       else for (const s of await findSources(root, [spec], inContext)) out.push({ ...s, unpack: s.stat.isFile() ? await archiveKind(s.host) : undefined });
     }
@@ -494,7 +576,7 @@ export class Build {
   }
 
   /** ADD <url>: the file, saved as docker saves it (mode 0600, named by the URL's last part). */
-  private async fetch(url: string): Promise<Source> {
+  private async fetch(url: string, checksum?: string): Promise<Source> {
     const name = path.posix.basename(new URL(url).pathname) || 'index.html';
     const dir = path.join(this.scratch, `add-${sha256(url).slice(7, 19)}`);
     await mkdirp(dir, 0o700);
@@ -502,10 +584,13 @@ export class Build {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
       if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
-      await fsp.writeFile(file, Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
+      const data = Buffer.from(await res.arrayBuffer());
+      if (checksum !== undefined && sha256(data) !== checksum) throw invalidArgument(`ADD ${url}: digest mismatch: expected ${checksum}, got ${sha256(data)}`);
+      await fsp.writeFile(file, data, { mode: 0o600 });
       const modified = Date.parse(res.headers.get('last-modified') ?? '');
       if (!Number.isNaN(modified)) await fsp.utimes(file, new Date(modified), new Date(modified));
     } catch (e) {
+      if (e instanceof BerthError) throw e;
       throw new BerthError('unavailable', `cannot download ${url}: ${errorMessage((e as Error).cause ?? e)}`);
     }
     return { host: file, name, stat: await fsp.lstat(file) };
@@ -553,16 +638,59 @@ export class Build {
     }
   }
 
+  /** The --cache-from images, found once per build; a name not here is said and skipped. */
+  private cacheSources?: Promise<CacheSource[]>;
+
+  /**
+   * The step's image from a --cache-from image's history, as docker's
+   * classic builder restores it: the parent's history and layers, plus the
+   * source's entry and layer for the step. Unlike docker, the local cache
+   * keeps serving too (docker ignores it once --cache-from is given).
+   */
+  private async fromCacheSources(state: State, s: Step, key: string): Promise<Digest | undefined> {
+    if (!this.o.cacheFrom?.length) return undefined;
+    this.cacheSources ??= (async () => {
+      const out: CacheSource[] = [];
+      for (const ref of this.o.cacheFrom!) {
+        const rec = await this.images.resolve(ref).catch(() => undefined);
+        if (!rec) {
+          this.say(`[Warning] --cache-from ${ref}: no such image here, skipped (pull it first)\n`);
+          continue;
+        }
+        this.images.pin(rec.id);
+        this.pinned.push(rec.id);
+        out.push({ id: rec.id, config: await this.images.config(rec.id), layers: (await this.images.manifest(rec.id)).layers });
+      }
+      return out;
+    })();
+    const hit = cacheSourceStep(await this.cacheSources, state.config, s.createdBy);
+    if (!hit) return undefined;
+    if (hit.whole) return hit.source.id;
+    // As docker: once a source served, the following steps follow the same one.
+    this.cacheSources = Promise.resolve([hit.source]);
+    const image: ImageConfig = {
+      ...state.config,
+      created: hit.entry.created ?? new Date().toISOString(),
+      author: hit.source.config.author,
+      config: s.config,
+      rootfs: { type: 'layers', diff_ids: [...state.config.rootfs.diff_ids, ...(hit.layer ? [hit.layer.diffId] : [])] },
+      history: [...(state.config.history ?? []), hit.entry],
+    };
+    const layers = hit.layer ? [...state.layers, hit.layer.descriptor] : state.layers;
+    const rec = await this.images.gate.shared(() => createImage(this.images, image, layers, [], { parent: state.image, buildKey: key }));
+    return rec.id;
+  }
+
   /**
    * Takes the step's image from the cache, or makes it: `work` gives the
    * step's changes (none: a metadata step, no layer), packed as a layer.
    */
   private async commit(state: State, s: Step, t0: number, work?: () => Promise<Changes | undefined>): Promise<State> {
     const key = sha256(JSON.stringify({ by: s.createdBy, config: s.config, key: s.key, author: s.author ?? null }));
-    const cached = this.o.noCache ? undefined : await this.images.findChild(state.image, key);
+    const cached = this.o.noCache ? undefined : ((await this.images.findChild(state.image, key))?.id ?? (await this.fromCacheSources(state, s, key)));
     if (cached) {
-      this.say(` ---> Using cache\n ---> ${short(cached.id)}\n`, state.stage);
-      return this.stateOf(state, cached.id);
+      this.say(` ---> Using cache\n ---> ${short(cached)}\n`, state.stage);
+      return this.stateOf(state, cached);
     }
     const changes = await work?.();
     const now = new Date().toISOString();

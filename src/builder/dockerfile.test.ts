@@ -42,7 +42,8 @@ test('bad Dockerfiles are refused naming the file, line and instruction', () => 
   assert.throws(() => parseDockerfile('FROM a AS x\nFROM b AS x\n'), /duplicate name for build stage: x/);
   assert.throws(() => parseDockerfile('FROM a b\n'), /FROM requires either one or three arguments/);
   assert.throws(() => parseDockerfile('FROM a\nCOPY --bogus=1 a b\n'), /unknown flag: --bogus/);
-  assert.throws(() => parseDockerfile('FROM a\nRUN --mount=type=cache,target=/x true\n'), /needs BuildKit/);
+  assert.throws(() => parseDockerfile('FROM a\nCOPY --parents a b\n'), /--parents is not supported: it belongs to a newer Dockerfile syntax/);
+  assert.throws(() => parseDockerfile('FROM a\nRUN --chmod=644 true\n'), /unknown flag: --chmod/);
   assert.throws(() => parseDockerfile('FROM a\nENV\n'), /ENV requires at least one argument/);
 });
 
@@ -51,4 +52,35 @@ test('one instruction parses alone (ONBUILD triggers, --change)', () => {
   assert.equal(i.keyword, 'HEALTHCHECK');
   assert.equal(i.flags.get('interval'), '5s');
   assert.equal(i.args, 'CMD true');
+});
+
+test('here-documents: RUN, COPY and ADD take them (quoted, <<- and several); elsewhere << is text', () => {
+  const df = parseDockerfile(
+    [
+      '# syntax=docker/dockerfile:1',
+      'FROM a',
+      'RUN <<EOF',
+      'echo one',
+      '',
+      'EOF',
+      'RUN python3 <<-"EOT" > /out',
+      '\tprint(1)',
+      '\tEOT',
+      'COPY <<a.txt <<\'b.txt\' /dst/',
+      'A $X',
+      'a.txt',
+      'b.txt',
+      'CMD cat <<EOF',
+      'RUN --mount=type=cache,target=/c --mount=type=tmpfs,target=/t make',
+    ].join('\n'),
+  );
+  const [run, py, copy, cmd, mounts] = df.stages[0].instructions;
+  assert.deepEqual([run.line, run.text, run.args], [3, 'RUN <<EOF', '<<EOF']);
+  assert.deepEqual(run.heredocs, [{ name: 'EOF', body: 'echo one\n\n', expand: true, chomp: false }]);
+  assert.deepEqual([py.line, py.args], [7, 'python3 <<-"EOT" > /out']);
+  assert.deepEqual(py.heredocs, [{ name: 'EOT', body: '\tprint(1)\n', expand: false, chomp: true }]);
+  assert.deepEqual(copy.heredocs.map((h) => [h.name, h.body, h.expand]), [['a.txt', 'A $X\n', true], ['b.txt', '', false]]);
+  assert.equal(copy.line, 10);
+  assert.deepEqual([cmd.keyword, cmd.line, cmd.heredocs, cmd.args], ['CMD', 14, [], 'cat <<EOF']);
+  assert.deepEqual(mounts.mounts, ['type=cache,target=/c', 'type=tmpfs,target=/t'], 'every --mount is kept, in order');
 });

@@ -11,8 +11,23 @@ export interface Instruction {
   args: string;
   /** The exec (JSON array) form, when the arguments are one. */
   json?: string[];
-  /** The instruction as written, for messages and history. */
+  /** The instruction as written (its first line when it has here-documents), for messages and history. */
   text: string;
+  /** Its here-documents (RUN, COPY, ADD), in order. */
+  heredocs: Heredoc[];
+  /** RUN's `--mount` values, in order (the flag may repeat). */
+  mounts: string[];
+}
+
+/** A here-document: `<<NAME` (expanded), `<<"NAME"` (as written), `<<-NAME` (leading tabs removed). */
+export interface Heredoc {
+  name: string;
+  /** The lines between the marker and the delimiter, each with its newline. */
+  body: string;
+  /** Unquoted: COPY expands its variables. */
+  expand: boolean;
+  /** `<<-`: the shell strips leading tabs; COPY does too. */
+  chomp: boolean;
 }
 
 export interface Stage {
@@ -35,9 +50,9 @@ const KEYWORDS = new Set(['ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXP
 /** Flags each instruction takes; anything else is refused, as docker does. */
 const FLAGS: Record<string, string[]> = {
   FROM: ['platform'],
-  COPY: ['from', 'chown', 'chmod'],
-  ADD: ['chown', 'chmod'],
-  RUN: [],
+  COPY: ['from', 'chown', 'chmod', 'link'],
+  ADD: ['chown', 'chmod', 'link', 'checksum'],
+  RUN: ['mount', 'network', 'security'],
   HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
 };
 
@@ -63,28 +78,67 @@ export function parseInstruction(text: string, line = 1, file = 'Dockerfile'): I
   const df = DockerfileParser.parse(text);
   const [first] = df.getInstructions();
   if (!first) throw invalidArgument(`${file}:${line}: empty instruction`);
-  return toInstruction(first, line, text.trim(), file);
+  return toInstruction(first, line, text.trim(), file, text.split('\n'));
 }
 
 type AstInstruction = ReturnType<ReturnType<typeof DockerfileParser.parse>['getInstructions']>[number];
+type Lines = { start: { line: number }; end: { line: number } };
+type AstHeredoc = { getName(): string; getContentRange(): Lines | null; getDelimiterRange(): Lines | null };
 
-function toInstruction(node: AstInstruction, line: number, text: string, file: string): Instruction {
+function astHeredocs(node: AstInstruction): AstHeredoc[] {
+  // As BuildKit: only RUN, COPY and ADD take here-documents; elsewhere `<<` is text.
+  if (!HEREDOC_KEYWORDS.has(node.getKeyword().toUpperCase())) return [];
+  const n = node as unknown as { getHeredocs?: () => AstHeredoc[] };
+  return typeof n.getHeredocs === 'function' ? n.getHeredocs() : [];
+}
+
+/** The last line of an instruction's own text: before its first here-document's lines. */
+function headEnd(node: AstInstruction): number {
+  const [h] = astHeredocs(node);
+  const next = h && (h.getContentRange() ?? h.getDelimiterRange());
+  return next ? next.start.line - 1 : node.getRange().end.line;
+}
+
+const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
+
+/** Flags of BuildKit's newer Dockerfile syntax that Berth does not have: refused, saying so. */
+const NEWER_FLAGS = new Set(['keep-git-dir', 'parents', 'exclude', 'device']);
+
+/** `<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'` as a word of the instruction's first line. */
+const HEREDOC_MARK = /(?:^|\s)\d*<<(-?)(["']?)([^\s<>"']+)\2(?=\s|$)/g;
+
+function heredocsOf(node: AstInstruction, rest: string, source: string[]): { heredocs: Heredoc[]; args: string } {
+  const ast = astHeredocs(node);
+  if (!ast.length) return { heredocs: [], args: rest };
+  // The arguments are the first line; the documents' lines follow it.
+  const args = rest.split('\n')[0];
+  const marks = [...args.matchAll(HEREDOC_MARK)];
+  const heredocs = ast.map((h, n) => {
+    const r = h.getContentRange();
+    const body = r ? source.slice(r.start.line, r.end.line + 1).map((l) => `${l}\n`).join('') : '';
+    const m = marks[n];
+    return { name: h.getName(), body, expand: !m?.[2], chomp: m?.[1] === '-' };
+  });
+  return { heredocs, args };
+}
+
+function toInstruction(node: AstInstruction, line: number, text: string, file: string, source: string[]): Instruction {
   const keywordRaw = node.getKeyword();
   const keyword = keywordRaw.toUpperCase();
-  const where = { line, text };
-  if (!KEYWORDS.has(keyword)) throw lineError(file, where, `unknown instruction: ${keywordRaw}`);
+  if (!KEYWORDS.has(keyword)) throw lineError(file, { line, text }, `unknown instruction: ${keywordRaw}`);
   // dockerfile-ast keeps the flags of the instructions that take some apart from the arguments.
   const astFlags = 'getFlags' in node && typeof node.getFlags === 'function' ? (node.getFlags() as { getName(): string; getValue(): string | null }[]) : [];
+  const { heredocs, args: rest } = heredocsOf(node, node.getArgumentsContent() ?? '', source);
+  const where = { line, text };
   const flags = new Map<string, string | true>(astFlags.map((f) => [f.getName(), f.getValue() ?? true]));
-  const rest = node.getArgumentsContent() ?? '';
+  const mounts = astFlags.filter((f) => f.getName() === 'mount').map((f) => f.getValue() ?? '');
   for (const name of flags.keys()) {
-    if (['mount', 'link', 'checksum', 'keep-git-dir', 'parents', 'exclude', 'network', 'security'].includes(name)) throw lineError(file, where, `--${name} needs BuildKit; Berth builds as docker's classic builder`);
-    if (!FLAGS[keyword].includes(name)) throw lineError(file, where, `unknown flag: --${name}`);
+    if (NEWER_FLAGS.has(name) && FLAGS[keyword] && !FLAGS[keyword].includes(name)) throw lineError(file, where, `--${name} is not supported: it belongs to a newer Dockerfile syntax than Berth's (BuildKit's dockerfile:1.6)`);
+    if (!FLAGS[keyword]?.includes(name)) throw lineError(file, where, `unknown flag: --${name}`);
   }
-  if (/^<<-?["']?[A-Za-z_]/.test(rest)) throw lineError(file, where, 'heredocs are not supported');
   const args = rest.trim();
   if (!args && keyword !== 'RUN' && keyword !== 'CMD' && keyword !== 'ENTRYPOINT') throw lineError(file, where, `${keyword} requires at least one argument`);
-  return { keyword, line, flags, args, json: jsonForm(args), text };
+  return { keyword, line, flags, args, json: heredocs.length ? undefined : jsonForm(args), text, heredocs, mounts };
 }
 
 /**
@@ -102,8 +156,8 @@ export function parseDockerfile(source: string, file = 'Dockerfile'): Dockerfile
   for (const node of df.getInstructions()) {
     const range = node.getRange();
     const line = range.start.line + 1;
-    const text = lines.slice(range.start.line, range.end.line + 1).map((l) => l.trim()).join(' ').replace(/\s+/g, ' ').slice(0, 200);
-    const i = toInstruction(node, line, text, file);
+    const text = lines.slice(range.start.line, headEnd(node) + 1).map((l) => l.trim()).join(' ').replace(/\s+/g, ' ').slice(0, 200);
+    const i = toInstruction(node, line, text, file, lines);
     if (i.keyword === 'FROM') {
       const words = i.args.split(/\s+/);
       if (words.length !== 1 && !(words.length === 3 && words[1].toLowerCase() === 'as')) throw lineError(file, i, 'FROM requires either one or three arguments');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { expandWord, expandWords, keyValues, splitRaw } from './words';
+import { expandHeredoc, expandWord, expandWords, keyValues, splitRaw } from './words';
 
 const vars = new Map([
   ['A', 'one'],
@@ -36,4 +36,9 @@ test('key=value lists, the legacy form, and ARG names without values', () => {
   assert.deepEqual(keyValues('N M=1', vars, 'ARG'), [['N', undefined], ['M', '1']]);
   assert.throws(() => keyValues('K=1 L', vars, 'LABEL'), /can't find = in "L"/);
   assert.throws(() => keyValues('K', vars, 'ENV'), /at least two arguments/);
+});
+
+test('a here-document expands its variables and keeps its quotes and other escapes', () => {
+  assert.equal(expandHeredoc('say "$A" \'${A}\' \\$A \\\\ \\n\n', vars), 'say "one" \'one\' $A \\ \\n\n');
+  assert.equal(expandHeredoc('${NOPE:-"d f"}', vars), '"d f"');
 });

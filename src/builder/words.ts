@@ -20,6 +20,8 @@ class Lexer {
     private readonly s: string,
     private readonly vars: Vars,
     private readonly esc: string,
+    /** Here-document text: quotes are literal; the escape character escapes only `$` and itself. */
+    private readonly heredoc = false,
   ) {}
 
   /** The words of the text, split on unquoted white space. */
@@ -40,7 +42,9 @@ class Lexer {
       if (stop.includes(ch)) break;
       if (stopAtSpace && SPACE.test(ch)) break;
       this.i++;
-      if (ch === this.esc) {
+      if (this.heredoc && ch === this.esc) out += ['$', this.esc].includes(this.s[this.i]) ? this.s[this.i++] : ch;
+      else if (this.heredoc && ch !== '$') out += ch;
+      else if (ch === this.esc) {
         if (this.i < this.s.length) out += this.s[this.i++];
       } else if (ch === "'") out += this.single();
       else if (ch === '"') out += this.double();
@@ -113,6 +117,11 @@ export function expandWords(text: string, vars: Vars, escape = '\\'): string[] {
 /** The text as one word: quotes and escapes removed, variables expanded. */
 export function expandWord(text: string, vars: Vars, escape = '\\'): string {
   return new Lexer(text, vars, escape).word(false);
+}
+
+/** A here-document's text with its variables expanded; quotes stay as written. */
+export function expandHeredoc(text: string, vars: Vars, escape = '\\'): string {
+  return new Lexer(text, vars, escape, true).word(false);
 }
 
 /**

@@ -69,6 +69,40 @@ function keyValueFlags(items: string[], fromEnv: boolean): Record<string, string
   return out;
 }
 
+/** Bounded so the header fits the daemon's limit with room for the rest. */
+const MAX_SECRETS = 48 << 10;
+
+/**
+ * `--secret id=ID[,src=FILE|,env=VAR]` (docker buildx's form; `type=file|env`
+ * too; a bare id is read from the variable of that name, as buildx): sent in
+ * a header of the build request, never in the context or the URL.
+ */
+async function secretsHeader(items: string[]): Promise<Record<string, string>> {
+  if (!items.length) return {};
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const o = new Map(item.split(',').map((kv) => [kv.slice(0, kv.indexOf('=') < 0 ? kv.length : kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
+    const id = o.get('id');
+    if (!id) throw invalidArgument(`--secret ${item}: an id is required (id=ID,src=FILE)`);
+    const src = o.get('src') ?? o.get('source');
+    const env = o.get('env') ?? (o.get('type') === 'env' ? id : undefined);
+    let data: Buffer;
+    if (src !== undefined) {
+      data = await fsp.readFile(src).catch((e) => {
+        throw invalidArgument(`--secret ${id}: cannot read ${src}: ${(e as Error).message}`);
+      });
+    } else if (env !== undefined || process.env[id] !== undefined) {
+      const v = process.env[env ?? id];
+      if (v === undefined) throw invalidArgument(`--secret ${id}: the variable ${env ?? id} is not set`);
+      data = Buffer.from(v);
+    } else throw invalidArgument(`--secret ${id}: give src=FILE or env=VAR`);
+    out[id] = data.toString('base64');
+  }
+  const header = Buffer.from(JSON.stringify(out)).toString('base64url');
+  if (header.length > MAX_SECRETS) throw invalidArgument(`--secret: ${header.length} bytes encoded, more than the ${MAX_SECRETS} a build request carries`);
+  return { 'X-Berth-Build-Secrets': header };
+}
+
 /** `berth build`: sends the context to POST /build and shows the steps as they go. */
 export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
   const dir = path.resolve(p.args[0]);
@@ -98,10 +132,12 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
       networkmode: str(p, 'network'),
       extrahosts: list(p, 'add-host'),
       squash: bool(p, 'squash'),
+      cachefrom: list(p, 'cache-from').length ? JSON.stringify(list(p, 'cache-from')) : undefined,
+      platform: str(p, 'platform'),
       q: quiet,
     },
     stream: contextTar(dir, dockerfile, ignoreMatcher(ignorePatterns(ignoreText)), fromStdin),
-    headers: registryConfigHeader(),
+    headers: { ...registryConfigHeader(), ...(await secretsHeader(list(p, 'secret'))) },
   });
   const id = await showProgress(lines, tty);
   if (quiet) process.stdout.write(id + '\n');

@@ -6,7 +6,7 @@ import { bool, parseFlags, type Parsed, str } from './flags';
 import { prefetch } from './registry';
 import { type Command, f, inspect, write } from './command';
 import { containerCmds, pruneContainers } from './container-commands';
-import { imageCmds, pruneImages } from './image-commands';
+import { imageCmds, pruneBuildCache, pruneImages } from './image-commands';
 import { networkCmds } from './network-commands';
 import { systemCmds, systemSub } from './system-commands';
 import { volumeCmds } from './volume-commands';
@@ -18,6 +18,7 @@ const groups: Record<string, Record<string, Command>> = {
     bootstrap: { flags: [f('suite', 'string'), f('mirror', 'string'), f('variant', 'string'), f('include', 'list'), f('quiet', 'bool', 'q')], minArgs: 1, maxArgs: 1, usage: 'image bootstrap [OPTIONS] NAME[:TAG]', run: bootstrapImage },
     build: imageCmds.build,
     ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, push: imageCmds.push, prefetch: { flags: [f('platform', 'string')], minArgs: 1, maxArgs: 1, usage: 'image prefetch [--platform os/arch] IMAGE', run: prefetch }, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
+  builder: { build: imageCmds.build, prune: pruneBuildCache },
   volume: volumeCmds,
   network: networkCmds,
   system: systemSub,

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { invalidArgument } from '../base/errors';
+import { parseSize } from '../base/sizes';
 import type { ApiClient } from '../client/client';
 import { buildImage } from './build';
 import { bool, list, type Parsed, str } from './flags';
@@ -38,7 +39,8 @@ async function images(api: ApiClient, p: Parsed): Promise<void> {
 export const imageCmds: Record<string, Command> = {
   build: {
     flags: [f('tag', 'list', 't'), f('file', 'string', 'f'), f('build-arg', 'list'), f('target', 'string'), f('no-cache'), f('pull'), f('label', 'list'),
-      f('network', 'string'), f('add-host', 'list'), f('squash'), f('progress', 'string'), f('quiet', 'bool', 'q'), f('iidfile', 'string'), f('rm'), f('force-rm')],
+      f('network', 'string'), f('add-host', 'list'), f('squash'), f('progress', 'string'), f('quiet', 'bool', 'q'), f('iidfile', 'string'), f('rm'), f('force-rm'),
+      f('secret', 'list'), f('cache-from', 'list'), f('platform', 'string')],
     minArgs: 1, maxArgs: 1, usage: 'build [OPTIONS] PATH', run: buildImage,
   },
   pull: { flags: [f('all-tags', 'bool', 'a'), f('quiet', 'bool', 'q'), f('platform', 'string'), f('disable-content-trust')], minArgs: 1, maxArgs: 1, usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', run: pull },
@@ -103,5 +105,15 @@ export const pruneImages: Command = {
   run: async (api, p) => {
     const r = await api.json<{ ImagesDeleted: { Deleted?: string; Untagged?: string }[]; SpaceReclaimed: number }>('POST', '/images/prune', { query: { filters: JSON.stringify({ dangling: [bool(p, 'all') ? 'false' : 'true'] }) } });
     reportPrune('Deleted Images', (r.ImagesDeleted ?? []).map((x) => (x.Deleted ? `deleted: ${x.Deleted}` : `untagged: ${x.Untagged}`)), r.SpaceReclaimed);
+  },
+};
+
+export const pruneBuildCache: Command = {
+  flags: [f('force', 'bool', 'f'), f('all', 'bool', 'a'), PRUNE_FILTER, f('keep-storage', 'string')], usage: 'builder prune [OPTIONS]',
+  run: async (api, p) => {
+    const r = await api.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/build/prune', {
+      query: { all: bool(p, 'all'), filters: filters(p), 'keep-storage': str(p, 'keep-storage') === undefined ? undefined : parseSize(str(p, 'keep-storage')!) },
+    });
+    reportPrune('Deleted build cache objects', r.CachesDeleted ?? [], r.SpaceReclaimed);
   },
 };

@@ -8,7 +8,8 @@ import { which } from '../base/which';
 import { Engine } from '../engine/engine';
 import { detectHost } from '../host/features';
 import { infoWarnings, rateLimits } from '../host/report';
-import { logLimits, parseSize } from '../engine/logs/logs';
+import { parseSize } from '../base/sizes';
+import { logLimits } from '../engine/logs/logs';
 import { parseDaemonArgs } from './config';
 
 /** `berth daemon ...`: runs until SIGTERM/SIGINT; containers keep running when it stops. */

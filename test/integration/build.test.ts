@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { DOCKER, eventually, exec, suiteDaemon, type TestDaemon } from './harness';
+import { BERTH, DOCKER, eventually, exec, suiteDaemon, type TestDaemon } from './harness';
 
 /** A context folder with these files (a trailing `/` makes a folder). */
 function context(d: TestDaemon, name: string, files: Record<string, string>): string {
@@ -286,7 +286,11 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
       // A missing image is pulled, from a registry that cannot be reached here (port 9, on loopback).
       ['FROM 127.0.0.1:9/no-such-image:1\n', /Dockerfile:1: FROM 127\.0\.0\.1:9\/no-such-image:1: registry 127\.0\.0\.1:9 cannot be reached/],
       ['FROM busybox\nCOPY --from=127.0.0.1:9/nostage /x /y\n', /Dockerfile:2: COPY --from=127\.0\.0\.1:9\/nostage .*cannot be reached/],
-      ['FROM busybox\nRUN --mount=type=cache,target=/c true\n', /needs BuildKit/],
+      ['FROM busybox\nCOPY --parents a.txt /x/\n', /--parents is not supported: it belongs to a newer Dockerfile syntax/],
+      ['FROM busybox\nRUN --mount=type=secret,id=nope,required true\n', /secret nope: not found \(give it with build --secret id=nope,src=FILE\)/],
+      ['FROM busybox\nRUN --mount=type=bind,source=missing,target=/m true\n', /Dockerfile:2: RUN --mount=type=bind,source=missing,target=\/m true: file not found in build context/],
+      ['FROM busybox\nRUN --mount=type=ssh true\n', /type=ssh is not supported/],
+      ['FROM busybox\nRUN --security=insecure true\n', /security\.insecure entitlement/],
       ['FROM busybox\nCOPY a.txt b.txt /not-a-dir\n', /must be a directory and end with a \//],
     ];
     for (const [text, re] of cases) {
@@ -308,6 +312,130 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     await d.ok(['rmi', 'fixed:1']);
     assert.equal(await images(), before, 'rmi takes the intermediate images with it');
     assert.deepEqual(buildFolders(d), [], 'no build folder is left (contexts are kept for the next build)');
+  });
+
+  test("BuildKit's Dockerfile features: # syntax, platform args, heredocs, COPY --link, RUN --mount of every type, RUN --network", async () => {
+    const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+    const secret = path.join(d.dir, 'token.txt');
+    fs.writeFileSync(secret, 's3cret-value-41');
+    const dir = context(d, 'buildkit', {
+      'Dockerfile': [
+        '# syntax=docker/dockerfile:1.4',
+        'ARG TARGETARCH',
+        'FROM --platform=$BUILDPLATFORM busybox AS base',
+        'ARG TARGETARCH',
+        'ARG TARGETPLATFORM',
+        'RUN echo "$TARGETARCH $TARGETPLATFORM" > /arch',
+        'RUN <<EOF',
+        'echo one > /one',
+        'echo two >> /one',
+        'EOF',
+        'RUN <<EOT sh',
+        'echo "fed to sh" > /piped',
+        'EOT',
+        "RUN <<'EOF'",
+        '#!/bin/sh',
+        'echo "run as $0" > /script',
+        'EOF',
+        'ENV NAME=world',
+        'COPY <<greeting.txt <<-"raw.txt" /docs/',
+        'hello $NAME "quoted"',
+        'greeting.txt',
+        '\traw $NAME',
+        '\traw.txt',
+        'COPY --link <<EOF /linked',
+        'linked',
+        'EOF',
+        'FROM busybox',
+        'RUN --mount=type=cache,target=/var/cache/thing,id=thing echo run >> /var/cache/thing/runs && wc -l < /var/cache/thing/runs > /runs',
+        'RUN --mount=type=bind,source=ctx.txt,target=/mnt/ctx.txt cp /mnt/ctx.txt /from-ctx',
+        'RUN --mount=type=bind,target=/ctx,rw touch /ctx/written && ls /ctx > /ctx-listing',
+        'RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && cp /scratch/x /tmpfs-ok',
+        'RUN --mount=type=secret,id=tok,required cat /run/secrets/tok | wc -c > /secret-len && stat -c %a /run/secrets/tok >> /secret-len',
+        'RUN --mount=type=secret,id=tok,env=TOKEN echo ${#TOKEN} > /env-len',
+        'RUN --mount=from=base,source=/one,target=/o cp /o /copied-one',
+        'RUN --network=none ! ip link show eth0 2>/dev/null && echo isolated > /net',
+        'COPY --from=base /arch /one /piped /script /linked /base/',
+        'COPY --from=base /docs /base/docs/',
+      ].join('\n'),
+      'ctx.txt': 'from the context\n',
+    });
+    const { out } = await build(d, dir, ['-t', 'buildkit:1', '--secret', `id=tok,src=${secret}`, '--platform', `linux/${arch}`]);
+    assert.doesNotMatch(out, /s3cret/, 'the secret is not in the output');
+    const files = await run(d, 'buildkit:1', 'cd /base && for f in arch one piped script linked docs/greeting.txt docs/raw.txt /runs /from-ctx /ctx-listing /tmpfs-ok /secret-len /env-len /copied-one /net; do echo "$f: $(cat $f | tr "\\n" " ")"; done');
+    assert.equal(files, [
+      `arch: ${arch} linux/${arch} `,
+      'one: one two ',
+      'piped: fed to sh ',
+      'script: run as /dev/pipes/EOF ',
+      'linked: linked ',
+      'docs/greeting.txt: hello world "quoted" ',
+      'docs/raw.txt: raw $NAME ',
+      '/runs: 1 ',
+      '/from-ctx: from the context ',
+      '/ctx-listing: Dockerfile ctx.txt written ',
+      '/tmpfs-ok: x ',
+      '/secret-len: 15 400 ',
+      '/env-len: 15 ',
+      '/copied-one: one two ',
+      '/net: isolated',
+    ].join('\n'));
+    // Mount points are not the steps' work, and nothing of the secret is in the image or its history.
+    assert.equal(await run(d, 'buildkit:1', 'ls -d /var/cache/thing /mnt /ctx /scratch /run/secrets /o /dev/pipes 2>&1 | grep -vc "No such file"; true'), '0');
+    assert.equal(fs.existsSync(path.join(dir, 'written')), false, 'a rw bind of the context writes nowhere');
+    const saved = await exec('sh', ['-c', `${BERTH} -H ${d.host} save buildkit:1 | grep -ac s3cret || true`]);
+    assert.equal(saved.stdout.trim(), '0', 'the secret is in no layer');
+    assert.doesNotMatch(await d.ok(['history', '--no-trunc', 'buildkit:1']), /s3cret/);
+    assert.equal(await d.ok(['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', 'buildkit:1']), `linux/${arch}`);
+
+    // Again: every step from the cache, a required secret not needed then; with --no-cache the cache mount has kept its runs.
+    assert.ok((await build(d, dir, ['-t', 'buildkit:1'])).cached.every(Boolean), 'a build without changes is all cache');
+    await build(d, dir, ['-t', 'buildkit:1', '--no-cache', '--secret', `id=tok,src=${secret}`]);
+    assert.equal(await run(d, 'buildkit:1', 'cat /runs'), '2', 'the cache mount outlives the build');
+    fs.writeFileSync(path.join(dir, 'ctx.txt'), 'changed\n');
+    const again = await build(d, dir, ['-t', 'buildkit:1', '--secret', `id=tok,src=${secret}`]);
+    assert.match(again.out, /Step \d+\/\d+ : RUN --mount=type=bind,source=ctx.txt[^]*?Running in/, 'a bound file that changed is a cache miss');
+
+    // builder prune takes the cache mounts and the kept contexts (berth's CLI and docker's).
+    const pruned = await d.ok(['builder', 'prune', '-f']);
+    assert.match(pruned, /Deleted build cache objects:\ncache-mount:[0-9a-f]{16}\n(context:[0-9a-f]{16}\n)+/);
+    assert.match(pruned, /Total reclaimed space: \d/);
+    await build(d, dir, ['-t', 'buildkit:1', '--no-cache', '--secret', `id=tok,src=${secret}`]);
+    assert.equal(await run(d, 'buildkit:1', 'cat /runs'), '1', 'a pruned cache mount starts empty');
+    const viaDocker = await d.docker(['builder', 'prune', '-f']);
+    assert.equal(viaDocker.code, 0, viaDocker.stderr);
+    assert.match(viaDocker.stdout, /Total reclaimed space: \d/);
+    const filtered = await d.docker(['builder', 'prune', '-f', '--filter', 'until=24h']);
+    assert.notEqual(filtered.code, 0);
+    assert.match(filtered.stderr, /build prune: filters \(until\) are not supported/);
+
+    // A platform other than the host's is refused before any work.
+    const other = arch === 'amd64' ? 'linux/arm64' : 'linux/amd64';
+    const r = await d.berth(['build', '--platform', other, dir]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`Berth builds for linux/${arch}[^ ]* only, not ${other}`));
+    await d.ok(['rmi', 'buildkit:1']);
+  });
+
+  test('--cache-from: a loaded image serves as cache, as with docker; the local cache keeps serving too', async () => {
+    const dir = context(d, 'cachefrom', { 'Dockerfile': 'FROM busybox\nRUN echo one > /one\nCOPY a.txt /\nENV X=1\nRUN echo two > /two\n', 'a.txt': 'a\n' });
+    const first = await build(d, dir, ['-t', 'cf:1']);
+    const tar = path.join(d.dir, 'cf.tar');
+    await d.ok(['save', '-o', tar, 'cf:1']);
+    await d.ok(['rmi', 'cf:1']);
+    await d.ok(['load', '-i', tar]);
+    assert.deepEqual((await build(d, dir)).cached, [false, false, false, false], 'a loaded image is no cache by itself');
+    await d.ok(['image', 'prune', '-f']);
+    const from = await build(d, dir, ['--cache-from', 'cf:1', '--cache-from', 'not-here:1', '-t', 'cf:2']);
+    assert.deepEqual(from.cached, [true, true, true, true], from.out);
+    assert.equal(from.id, first.id, 'the last step is the cache image itself');
+    assert.match(from.out, /\[Warning\] --cache-from not-here:1: no such image here, skipped/);
+    // Changing a step ends the match there; the steps before still come from the image.
+    fs.writeFileSync(path.join(dir, 'a.txt'), 'b\n');
+    assert.deepEqual((await build(d, dir, ['--cache-from', 'cf:1'])).cached, [true, false, false, false]);
+    await d.ok(['rmi', 'cf:1', 'cf:2']);
+    await d.ok(['image', 'prune', '-f']);
+    fs.rmSync(tar);
   });
 
   test('image prune removes what failed and superseded builds left, and keeps the cache of tagged images', async () => {
@@ -333,6 +461,11 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Successfully tagged viadocker:1/);
     assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'viadocker:1']), 'hello\nfrom-docker');
+    // The classic builder's CLI sends the Dockerfile as it is: BuildKit's syntax works through it too.
+    const heredoc = context(d, 'docker-heredoc', { 'Dockerfile': '# syntax=docker/dockerfile:1\nFROM busybox\nRUN --mount=type=tmpfs,target=/t <<EOF\necho made > /t/x\ncp /t/x /made\nEOF\n' });
+    const h = await exec(DOCKER, ['-H', d.host, 'build', '-q', '-t', 'viadocker:heredoc', heredoc], { env: { DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' } });
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(await run(d, 'viadocker:heredoc', 'cat /made; ls /t 2>&1; true'), 'made\nls: /t: No such file or directory');
     const c = await exec('docker-compose', ['-f', path.join(dir, 'docker-compose.yml'), 'build'], { env: { DOCKER_HOST: d.host, COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' } });
     assert.equal(c.code, 0, c.stderr + c.stdout);
     assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'composed:1']), 'hello\nfrom-compose');

@@ -17,13 +17,17 @@ import type { EngineConfig } from '../config';
 import type { EventBus } from '../system/events';
 import type { Credentials, Registries } from './registries';
 import type { Views } from '../rootfs/views';
-import { readdirIfExists, statIfExists } from '../../base/files';
+import { diskUsage, readdirIfExists, statIfExists } from '../../base/files';
+import { removeMountStubs } from '../../snapshots/stubs';
+import { StepMounts } from './step-mounts';
 
 export type { BuildMessage } from '../../builder/builder';
 
 /** Contexts kept for the next build of the same Dockerfile and tags, under `<builds>/contexts/`. */
 const CONTEXTS = 'contexts';
 const MAX_CONTEXTS = 8;
+/** RUN --mount=type=cache folders, kept between builds until `builder prune`. */
+const CACHE_MOUNTS = 'cache-mounts';
 export type { BootstrapOptions } from '../../images/bootstrap';
 
 /**
@@ -35,6 +39,7 @@ export type { BootstrapOptions } from '../../images/bootstrap';
 export class BuildService implements BuildWorker {
   /** Snapshots of steps in progress: the check leaves them alone. */
   private readonly active = new Set<string>();
+  private readonly stepMounts: StepMounts;
 
   constructor(
     private readonly cfg: EngineConfig,
@@ -43,7 +48,9 @@ export class BuildService implements BuildWorker {
     private readonly views: Views,
     private readonly events: EventBus,
     private readonly registries: Registries,
-  ) {}
+  ) {
+    this.stepMounts = new StepMounts(path.join(this.root, CACHE_MOUNTS), path.join(cfg.execRoot, 'build-secrets'));
+  }
 
   get root(): string {
     return path.join(this.cfg.dataRoot, 'builds');
@@ -81,7 +88,7 @@ export class BuildService implements BuildWorker {
   async check(): Promise<Finding[]> {
     const out: Finding[] = [];
     for (const name of await readdirIfExists(this.root)) {
-      if (this.folders.has(name) || name === CONTEXTS) continue;
+      if (this.folders.has(name) || name === CONTEXTS || name === CACHE_MOUNTS) continue;
       const dir = path.join(this.root, name);
       out.push({ kind: 'build', subject: dir, detail: 'the context of a build that never finished', repair: () => fsp.rm(dir, { recursive: true, force: true }) });
     }
@@ -153,6 +160,27 @@ export class BuildService implements BuildWorker {
     if (await statIfExists(mine)) await fsp.utimes(mine, now, now);
   }
 
+  /**
+   * `builder prune` (POST /build/prune): the build cache that is not
+   * images: RUN --mount caches and the contexts kept for the next build,
+   * those no build holds. Step images are images: `image prune` takes them,
+   * as docker's classic builder leaves them.
+   */
+  async prune(): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
+    const caches = await this.stepMounts.prune();
+    const deleted = caches.removed.map((n) => `cache-mount:${n}`);
+    let bytes = caches.bytes;
+    const root = path.join(this.root, CONTEXTS);
+    for (const name of await readdirIfExists(root)) {
+      const dir = path.join(root, name);
+      if (this.contextsInUse.has(dir)) continue;
+      bytes += (await diskUsage(dir)).size;
+      await fsp.rm(dir, { recursive: true, force: true });
+      deleted.push(`context:${name}`);
+    }
+    return { CachesDeleted: deleted, SpaceReclaimed: bytes };
+  }
+
   /** `image bootstrap`: a Debian base image made with debootstrap. */
   bootstrap(o: BootstrapOptions, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
     return this.inFolder(async (dir) => {
@@ -165,12 +193,22 @@ export class BuildService implements BuildWorker {
 
   async run(image: Digest | undefined, spec: RunSpec, output: (data: Buffer) => void, signal?: AbortSignal): Promise<{ exitCode: number; changes: Changes }> {
     if (!image) throw invalidArgument('RUN needs a root filesystem: FROM scratch has none until something is copied in');
-    const { Id } = await this.containers.create(
-      undefined,
-      { Image: image, Cmd: spec.cmd, Entrypoint: [], Env: spec.env, User: spec.user, WorkingDir: spec.workdir, Labels: { 'berth.build': 'step' } },
-      { NetworkMode: spec.network, ExtraHosts: spec.extraHosts },
-    );
-    const release = () => this.containers.remove(Id, { force: true, volumes: true });
+    const mounts = await this.stepMounts.prepare(spec.mounts);
+    let Id: string;
+    try {
+      ({ Id } = await this.containers.create(
+        undefined,
+        { Image: image, Cmd: spec.cmd, Entrypoint: [], Env: spec.env, User: spec.user, WorkingDir: spec.workdir, Labels: { 'berth.build': 'step' } },
+        { NetworkMode: spec.network, ExtraHosts: spec.extraHosts, Mounts: mounts.binds, Tmpfs: mounts.tmpfs },
+      ));
+    } catch (e) {
+      await mounts.release();
+      throw e;
+    }
+    const release = async () => {
+      await mounts.release();
+      await this.containers.remove(Id, { force: true, volumes: true });
+    };
     try {
       output(Buffer.from(` ---> Running in ${Id.slice(0, 12)}\n`));
       const io = await attachContainer(this.containers, Id, { stdin: false, stdout: true, stderr: true, logs: true, stream: true });
@@ -186,6 +224,9 @@ export class BuildService implements BuildWorker {
         if (signal?.aborted) kill();
         const { StatusCode } = await this.containers.wait(Id);
         await pumped;
+        await mounts.release();
+        // The mount points the runtime made are not the step's work (BuildKit removes them too).
+        await removeMountStubs(this.images.snapshots.upperDir(Id), await this.images.snapshots.lowerDirs(Id), spec.mounts.map((m) => m.target));
         return { exitCode: StatusCode, changes: { upper: this.images.snapshots.upperDir(Id), skip: RUNTIME_PLACEHOLDERS, release } };
       } finally {
         signal?.removeEventListener('abort', kill);

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { readLogs } from './log-follower';
-import { logLimits, parseLogLine, parseSize, parseTimeArg, rotateLog, timeNs } from './logs';
+import { parseSize } from '../../base/sizes';
+import { logLimits, parseLogLine, parseTimeArg, rotateLog, timeNs } from './logs';
 
 test('k8s-file lines parse into stream, time and data', () => {
   const e = parseLogLine(Buffer.from('2024-01-02T03:04:05.123456789+00:00 stderr F hello world'))!;

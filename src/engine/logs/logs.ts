@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidArgument, isErrno } from '../../base/errors';
+import { parseSize } from '../../base/sizes';
 
 /** One message of a container's output as conmon logged it (k8s-file format). */
 export interface LogEntry {
@@ -157,13 +158,6 @@ function wanted(e: LogEntry, o: ReadOptions): boolean {
 export type LogBatch = LogEntry[];
 
 /** docker's size strings: 10m, 1g, 512k, 100 (bytes). */
-export function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
-  if (!m) throw invalidArgument(`invalid size: '${s}'`);
-  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-  return Math.round(Number(m[1]) * mult[m[2].toLowerCase()]);
-}
-
 export interface LogLimits {
   maxSize: number;
   maxFile: number;
