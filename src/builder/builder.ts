@@ -59,7 +59,7 @@ export interface BuildOptions {
   target?: string;
   noCache?: boolean;
   labels?: Record<string, string>;
-  /** RUN's network: none (default), host, bridge or a user network. */
+  /** RUN's network: the default bridge (as docker's classic builder), none, host or a user network. */
   network?: string;
   /** host:ip lines every RUN step's /etc/hosts gets (`--add-host`, the API's extrahosts). */
   extraHosts?: string[];
@@ -477,9 +477,9 @@ export class Build {
     );
   }
 
-  /** RUN's network: the build's (`--network`, none by default), or `RUN --network=none|default|host`. */
+  /** RUN's network: the build's (`--network`, the default bridge unless it says), or `RUN --network=none|default|host`. */
   private runNetwork(i: Instruction, vars: Map<string, string>): string {
-    const build = this.o.network || 'none';
+    const build = this.o.network || 'bridge';
     const asked = this.flag(i, 'network', vars) ?? 'default';
     if (asked === 'default') return build;
     if (asked === 'none') return 'none';

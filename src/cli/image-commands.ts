@@ -4,7 +4,7 @@ import { parseSize } from '../base/sizes';
 import type { ApiClient } from '../client/client';
 import { buildImage } from './build';
 import { bool, list, type Parsed, str } from './flags';
-import { login, logout, pull, push } from './registry';
+import { login, logout, pull, push, search } from './registry';
 import { ago, humanSize } from './output';
 import { renderFormat } from './template';
 import { type Command, each, f, FILTER, filters, FORMAT, progress, PRUNE_FILTER, reportPrune, saveTo, splitRef, write } from './command';
@@ -47,6 +47,7 @@ export const imageCmds: Record<string, Command> = {
   push: { flags: [f('all-tags', 'bool', 'a'), f('quiet', 'bool', 'q'), f('disable-content-trust')], minArgs: 1, maxArgs: 1, usage: 'push [OPTIONS] NAME[:TAG]', run: push },
   login: { flags: [f('username', 'string', 'u'), f('password', 'string', 'p'), f('password-stdin')], maxArgs: 1, usage: 'login [OPTIONS] [SERVER]', run: login },
   logout: { flags: [], maxArgs: 1, usage: 'logout [SERVER]', run: logout },
+  search: { flags: [f('limit', 'string'), FILTER, f('no-trunc'), FORMAT], minArgs: 1, maxArgs: 1, usage: 'search [OPTIONS] TERM', run: search },
   images: { flags: [f('all', 'bool', 'a'), f('quiet', 'bool', 'q'), f('no-trunc'), f('digests'), FILTER, FORMAT], usage: 'images [OPTIONS] [REPOSITORY[:TAG]]', run: images },
   rmi: {
     flags: [f('force', 'bool', 'f'), f('no-prune')], minArgs: 1, usage: 'rmi [OPTIONS] IMAGE [IMAGE...]',

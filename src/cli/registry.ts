@@ -3,6 +3,8 @@ import { invalidArgument } from '../base/errors';
 import { familiarString, formatReference, parseReference, type Reference } from '../oci/reference';
 import { credentialsFor, registryAuthHeader, removeCredentials, serverKey, serverOf, storeCredentials } from './credentials';
 import { bool, type Parsed, str } from './flags';
+import { filters, write } from './command';
+import { renderFormat } from './template';
 import { type ProgressMessage, showPullProgress } from './progress';
 
 /**
@@ -88,5 +90,26 @@ export async function prefetch(api: ApiClient, p: Parsed): Promise<number> {
     headers: registryAuthHeader(serverOf(p.args[0])),
   });
   process.stdout.write(`${formatReference(parseReference(p.args[0]))} ${r.Id.slice(7, 19)}: ${r.LayersFetched} layers fetched (${(r.Bytes / 1e6).toFixed(1)} MB), ${r.LayersPresent} present, in ${r.Seconds.toFixed(2)} s\n`);
+  return 0;
+}
+
+/** `berth search [--limit N] [-f stars=N|is-official=B|is-automated=B] [--no-trunc] [--format F] TERM`, as docker's. */
+export async function search(api: ApiClient, p: Parsed): Promise<number> {
+  const term = p.args[0];
+  const first = term.includes('/') ? term.slice(0, term.indexOf('/')) : '';
+  const server = first === 'localhost' || /[.:]/.test(first) ? first : 'docker.io';
+  const results = await api.json<{ name: string; description: string; star_count: number; is_official: boolean; is_automated: boolean }[]>('GET', '/images/search', {
+    query: { term, limit: str(p, 'limit'), filters: filters(p) },
+    headers: registryAuthHeader(server),
+  });
+  const noTrunc = bool(p, 'no-trunc');
+  const rows = results.map((r) => ({
+    Name: r.name,
+    Description: noTrunc || r.description.length <= 45 ? r.description : `${r.description.slice(0, 44)}…`,
+    StarCount: String(r.star_count),
+    IsOfficial: r.is_official ? '[OK]' : '',
+    IsAutomated: r.is_automated ? '[OK]' : '',
+  }));
+  write(renderFormat(str(p, 'format') ?? 'table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}', rows, { Name: 'NAME', Description: 'DESCRIPTION', StarCount: 'STARS', IsOfficial: 'OFFICIAL', IsAutomated: 'AUTOMATED' }));
   return 0;
 }

@@ -18,6 +18,15 @@ export interface Credentials {
   registrytoken?: string;
 }
 
+/** One result of docker's image search. */
+export interface SearchResult {
+  name: string;
+  description: string;
+  star_count: number;
+  is_official: boolean;
+  is_automated: boolean;
+}
+
 export interface ClientOptions {
   credentials?: Credentials;
   /** Plain HTTP (and unverified TLS) allowed: docker's insecure-registries. */
@@ -247,6 +256,30 @@ export class RegistryClient {
       next = link ? this.resolve(link[1]) : undefined;
     }
     return out;
+  }
+
+  /** The registry's repositories (`GET /v2/_catalog`), following its pages, up to `max` names. */
+  async catalog(max = 10_000): Promise<string[]> {
+    const out: string[] = [];
+    let next: string | undefined = '/v2/_catalog?n=1000';
+    while (next && out.length < max) {
+      const res = await this.request('GET', next, { scope: 'registry:catalog:*' });
+      const body = await readAll(res, 16 << 20);
+      if (res.statusCode !== 200) throw failure(this.host, '_catalog', res.statusCode!, body, 'catalog');
+      out.push(...((JSON.parse(body.toString('utf8')) as { repositories?: string[] | null }).repositories ?? []));
+      const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
+      next = link ? this.resolve(link[1]) : undefined;
+    }
+    return out.slice(0, max);
+  }
+
+  /** docker's search API (`GET /v1/search`), where a registry has one (Docker Hub's index); undefined where it has none. */
+  async searchV1(term: string, limit: number): Promise<SearchResult[] | undefined> {
+    const res = await this.request('GET', `/v1/search?q=${encodeURIComponent(term)}&n=${limit}`, { scope: '' });
+    const body = await readAll(res, 16 << 20);
+    if (res.statusCode === 404 || res.statusCode === 405) return undefined;
+    if (res.statusCode !== 200) throw failure(this.host, 'v1/search', res.statusCode!, body, 'search');
+    return (JSON.parse(body.toString('utf8')) as { results?: SearchResult[] | null }).results ?? [];
   }
 
   /** A blob's bytes from `offset` on (a resumed download). */

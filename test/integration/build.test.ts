@@ -355,6 +355,7 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
         'RUN --mount=type=secret,id=tok,env=TOKEN echo ${#TOKEN} > /env-len',
         'RUN --mount=from=base,source=/one,target=/o cp /o /copied-one',
         'RUN --network=none ! ip link show eth0 2>/dev/null && echo isolated > /net',
+        'RUN ip link show eth0 >/dev/null && echo bridged > /net-default',
         'COPY --from=base /arch /one /piped /script /linked /base/',
         'COPY --from=base /docs /base/docs/',
       ].join('\n'),
@@ -362,7 +363,7 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
     });
     const { out } = await build(d, dir, ['-t', 'buildkit:1', '--secret', `id=tok,src=${secret}`, '--platform', `linux/${arch}`]);
     assert.doesNotMatch(out, /s3cret/, 'the secret is not in the output');
-    const files = await run(d, 'buildkit:1', 'cd /base && for f in arch one piped script linked docs/greeting.txt docs/raw.txt /runs /from-ctx /ctx-listing /tmpfs-ok /secret-len /env-len /copied-one /net; do echo "$f: $(cat $f | tr "\\n" " ")"; done');
+    const files = await run(d, 'buildkit:1', 'cd /base && for f in arch one piped script linked docs/greeting.txt docs/raw.txt /runs /from-ctx /ctx-listing /tmpfs-ok /secret-len /env-len /copied-one /net /net-default; do echo "$f: $(cat $f | tr "\\n" " ")"; done');
     assert.equal(files, [
       `arch: ${arch} linux/${arch} `,
       'one: one two ',
@@ -378,7 +379,8 @@ describe('build: Dockerfiles as docker\'s classic builder', { timeout: 900_000 }
       '/secret-len: 15 400 ',
       '/env-len: 15 ',
       '/copied-one: one two ',
-      '/net: isolated',
+      '/net: isolated ',
+      '/net-default: bridged',
     ].join('\n'));
     // Mount points are not the steps' work, and nothing of the secret is in the image or its history.
     assert.equal(await run(d, 'buildkit:1', 'ls -d /var/cache/thing /mnt /ctx /scratch /run/secrets /o /dev/pipes 2>&1 | grep -vc "No such file"; true'), '0');

@@ -131,5 +131,35 @@ describe('push: from the engine to registries', () => {
     assert.equal(await d.ok(['run', '--rm', `127.0.0.1:${port}/dist/bb:1`, 'echo', 'round trip']), 'round trip');
   });
 
+  test("search finds a registry's repositories by name (its catalog, signed in), from berth and from the docker CLI", async () => {
+    await ok(['tag', 'busybox', `${reg.addr}/alice/searchable-one:1`]);
+    await ok(['tag', 'busybox', `${reg.addr}/alice/searchable-two:1`]);
+    await ok(['push', '-q', `${reg.addr}/alice/searchable-one:1`]);
+    await ok(['push', '-q', `${reg.addr}/alice/searchable-two:1`]);
+    const table = await ok(['search', `${reg.addr}/SEARCHABLE`]);
+    assert.deepEqual(table.split('\n').map((l) => l.split(/\s+/)[0]), ['NAME', `${reg.addr}/alice/searchable-one`, `${reg.addr}/alice/searchable-two`]);
+    assert.equal(await ok(['search', '--limit', '1', '--format', '{{.Name}} {{.StarCount}}', `${reg.addr}/searchable`]), `${reg.addr}/alice/searchable-one 0`);
+    assert.equal(await ok(['search', '-f', 'stars=1', '--format', '{{.Name}}', `${reg.addr}/searchable`]), '', 'a catalog entry has no stars');
+    const viaDocker = await exec(DOCKER, ['-H', d.host, 'search', '--format', '{{.Name}}', `${reg.addr}/searchable-two`], { env: { ...env, DOCKER_CLI_HINTS: 'false' } });
+    assert.equal(viaDocker.code, 0, viaDocker.stderr);
+    assert.equal(viaDocker.stdout.trim(), `${reg.addr}/alice/searchable-two`);
+    // The pulled name is the one shown.
+    await ok(['rmi', `${reg.addr}/alice/searchable-two:1`]);
+    await ok(['pull', '-q', `${viaDocker.stdout.trim()}:1`]);
+    const cases: [string[], RegExp][] = [
+      [['search', '--limit', '101', `${reg.addr}/x`], /Limit 101 is outside the range of \[1, 100\]/],
+      [['search', '-f', 'colour=red', `${reg.addr}/x`], /invalid filter 'colour'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await berth(args);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, re);
+    }
+    const anonymous = await d.berth(['search', `${reg.addr}/searchable`], { env: { DOCKER_CONFIG: path.join(distDir, 'nobody') } });
+    assert.notEqual(anonymous.code, 0, 'the catalog is for signed-in users of this registry');
+    assert.match(anonymous.stderr, /authentication required|unauthorized/);
+    await ok(['rmi', `${reg.addr}/alice/searchable-one:1`, `${reg.addr}/alice/searchable-two:1`]);
+  });
+
   test('nothing leaks', () => d.assertClean());
 });

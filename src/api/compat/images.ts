@@ -1,4 +1,4 @@
-import { BerthError } from '../../base/errors';
+import { BerthError, invalidArgument } from '../../base/errors';
 import type { Engine } from '../../engine/engine';
 import type { PullEvent } from '../../engine/images/registries';
 import { parseFilters } from '../../engine/system/present';
@@ -80,6 +80,13 @@ export function imageRoutes(r: Router, engine: Engine): void {
     for (const n of names) await images.store.resolve(n);
     ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
     await images.save(names, ctx.res);
+  });
+
+  r.add('GET', '/images/search', async (ctx) => {
+    const term = ctx.query.get('term');
+    if (!term) throw invalidArgument('term is required: the text to search for');
+    const limit = ctx.query.get('limit');
+    sendJson(ctx, 200, await engine.registries.search(term, { limit: limit ? Number(limit) : undefined, credentials: registryAuth(ctx), filters: parseFilters(ctx.query.get('filters') ?? undefined) }));
   });
 
   r.add('GET', '/distribution/(.+)/json', async (ctx) => sendJson(ctx, 200, await engine.registries.inspectRemote(ctx.params[0], registryAuth(ctx))));

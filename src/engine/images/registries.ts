@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { invalidArgument, notFound } from '../../base/errors';
 import { readRegistryTls } from '../../distribution/certs';
-import { type Credentials, RegistryClient, RegistryUploader, registryHost, serverDomain } from '../../distribution/client';
+import { type Credentials, RegistryClient, RegistryUploader, registryHost, type SearchResult, serverDomain } from '../../distribution/client';
 import { isInsecure } from '../../distribution/insecure';
 import { choosePlatform, parsePlatform } from '../../distribution/platform';
 import { type PullEvent, pullImage } from '../../images/pull';
@@ -173,19 +173,47 @@ export class Registries {
   async inspectRemote(reference: string, credentials?: Credentials): Promise<{ Descriptor: { mediaType: string; digest: string; size: number }; Platforms: Record<string, string>[] }> {
     const ref = parseReference(reference);
     const client = this.client(ref.domain, credentials);
-    const top = await client.manifest(ref.path, ref.digest ?? ref.tag!);
-    const body = JSON.parse(top.body.toString('utf8'));
-    let platforms: Record<string, string>[];
-    if (INDEX_TYPES.has(top.mediaType)) {
-      platforms = ((body as Index).manifests ?? []).flatMap((m) => (m.platform ? [{ architecture: m.platform.architecture, os: m.platform.os, ...(m.platform.variant ? { variant: m.platform.variant } : {}) }] : []));
-    } else {
-      const { stream } = await client.blob(ref.path, body.config.digest);
-      const chunks: Buffer[] = [];
-      for await (const c of stream) chunks.push(c as Buffer);
-      const cfg = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      platforms = [{ architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) }];
+    try {
+      return await describeRemote(client, ref.path, ref.digest ?? ref.tag!);
+    } finally {
+      client.close();
     }
-    return { Descriptor: { mediaType: top.mediaType, digest: top.digest, size: top.body.length }, Platforms: platforms };
+  }
+
+  /**
+   * docker's search (GET /images/search): the term's registry (its first
+   * part when that names a host, else Docker Hub) is asked through docker's
+   * search API where it has one; a registry without one (distribution, Berth's,
+   * most private ones) has its catalog searched by name instead, the names
+   * given in full so they pull as they read.
+   */
+  async search(term: string, o: { limit?: number; credentials?: Credentials; filters?: Record<string, string[]> } = {}): Promise<SearchResult[]> {
+    const limit = o.limit ?? 25;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalidArgument(`Limit ${o.limit} is outside the range of [1, 100]`);
+    const slash = term.indexOf('/');
+    const first = slash < 0 ? '' : term.slice(0, slash);
+    const named = first === 'localhost' || first.includes('.') || first.includes(':');
+    const domain = named ? first : 'docker.io';
+    const text = named ? term.slice(slash + 1) : term;
+    const stars = Number(o.filters?.stars?.[0] ?? 0);
+    const want = (k: 'is-official' | 'is-automated') => (o.filters?.[k]?.length ? o.filters[k][0] === 'true' : undefined);
+    for (const k of Object.keys(o.filters ?? {})) if (!['stars', 'is-official', 'is-automated'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    if (Number.isNaN(stars)) throw invalidArgument(`invalid filter 'stars=${o.filters?.stars?.[0]}'`);
+    const client = this.client(domain === 'docker.io' ? 'index.docker.io' : domain, o.credentials);
+    try {
+      let results = await client.searchV1(text, limit);
+      if (!results) {
+        const needle = text.toLowerCase();
+        results = (await client.catalog())
+          .filter((r) => r.toLowerCase().includes(needle))
+          .map((r) => ({ name: `${domain}/${r}`, description: '', star_count: 0, is_official: false, is_automated: false }));
+      }
+      const official = want('is-official');
+      const automated = want('is-automated');
+      return results.filter((r) => r.star_count >= stars && (official === undefined || r.is_official === official) && (automated === undefined || r.is_automated === automated)).slice(0, limit);
+    } finally {
+      client.close();
+    }
   }
 
   async pull(r: PullRequest): Promise<{ image: ImageRecord; digest: string; name: string }> {
@@ -233,4 +261,21 @@ export class Registries {
       client.close();
     }
   }
+}
+
+/** docker's distribution inspect: the manifest's descriptor and the platforms it serves. */
+async function describeRemote(client: RegistryClient, repo: string, reference: string): Promise<{ Descriptor: { mediaType: string; digest: string; size: number }; Platforms: Record<string, string>[] }> {
+  const top = await client.manifest(repo, reference);
+  const body = JSON.parse(top.body.toString('utf8'));
+  let platforms: Record<string, string>[];
+  if (INDEX_TYPES.has(top.mediaType)) {
+    platforms = ((body as Index).manifests ?? []).flatMap((m) => (m.platform ? [{ architecture: m.platform.architecture, os: m.platform.os, ...(m.platform.variant ? { variant: m.platform.variant } : {}) }] : []));
+  } else {
+    const { stream } = await client.blob(repo, body.config.digest);
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    const cfg = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    platforms = [{ architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) }];
+  }
+  return { Descriptor: { mediaType: top.mediaType, digest: top.digest, size: top.body.length }, Platforms: platforms };
 }
