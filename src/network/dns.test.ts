@@ -20,3 +20,19 @@ test('names resolve for containers sharing a network, whichever of its addresses
   assert.deepEqual(lookupIn(zones, '10.1.0.3', 'api')?.sort(), ['10.1.0.3', '10.2.0.2']);
   assert.equal(lookupIn(zones, '192.168.9.9', 'web'), undefined, 'a stranger gets nothing of ours');
 });
+
+test("a legacy link's alias resolves to the linked container, for the container that links only", () => {
+  const zones = [
+    {
+      gateway: '10.1.0.1',
+      records: [
+        { id: 'app', ip: '10.1.0.2', names: ['app'], links: { db: 'postgres-1' } },
+        { id: 'pg', ip: '10.1.0.3', names: ['postgres-1'] },
+        { id: 'other', ip: '10.1.0.4', names: ['other'] },
+      ],
+    },
+  ];
+  assert.deepEqual(lookupIn(zones, '10.1.0.2', 'DB.'), ['10.1.0.3']);
+  assert.deepEqual(lookupIn(zones, '10.1.0.2', 'postgres-1'), ['10.1.0.3'], 'the name itself still resolves');
+  assert.equal(lookupIn(zones, '10.1.0.4', 'db'), undefined, 'another container does not see the alias');
+});

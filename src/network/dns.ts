@@ -11,6 +11,8 @@ export interface DnsRecord {
   names: string[];
   /** Where its other queries go (docker's --dns on a user network); the host's resolvers when none. */
   upstreams?: string[];
+  /** Its legacy links: alias → the linked container's name, which only it resolves. */
+  links?: Record<string, string>;
 }
 
 export interface NetworkZone {
@@ -53,8 +55,12 @@ function recentHostNameservers(): () => string[] {
  * addresses asked (docker answers the same on every network's resolver).
  */
 export function lookupIn(zones: NetworkZone[], asker: string, name: string): string[] | undefined {
-  const n = name.toLowerCase().replace(/\.$/, '');
-  const askers = new Set(zones.flatMap((z) => z.records.filter((r) => r.ip === asker).map((r) => r.id)));
+  let n = name.toLowerCase().replace(/\.$/, '');
+  const own = zones.flatMap((z) => z.records.filter((r) => r.ip === asker));
+  const askers = new Set(own.map((r) => r.id));
+  // A link's alias is the asker's own name for the container it links to.
+  const linked = own.map((r) => r.links?.[n]).find((t) => t !== undefined);
+  if (linked) n = linked.toLowerCase();
   const mine = zones.filter((z) => z.records.some((r) => askers.has(r.id)));
   const ips = mine.flatMap((z) => z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n)).map((r) => r.ip));
   return ips.length ? [...new Set(ips)] : undefined;

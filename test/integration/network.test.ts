@@ -291,6 +291,20 @@ describe('networks', () => {
     await d.ok(['rm', '-f', 'link-db', 'link-later']);
   });
 
+  test('legacy --link on a user network: the alias resolves in DNS for the linking container only (berth, and the docker CLI through endpoint Links)', async () => {
+    await d.ok(['network', 'create', '--subnet', `${prefix}.12.0/24`, 'linknet']);
+    await d.ok(['run', '-d', '--name', 'ulink-db', '--network', 'linknet', 'busybox', 'sleep', '1000']);
+    const ip = await ipOn(d, 'ulink-db', 'linknet');
+    const resolve = (args: string[]) => ['run', '--rm', '--network', 'linknet', ...args, 'busybox', 'sh', '-c', 'nslookup db 2>&1 | grep -A1 "^Name:" | tail -1 || true'];
+    assert.equal(await d.ok(resolve(['--link', 'ulink-db:db'])), `Address: ${ip}`);
+    const viaDocker = await d.docker(resolve(['--link', 'ulink-db:db']));
+    assert.equal(viaDocker.code, 0, viaDocker.stderr);
+    assert.equal(viaDocker.stdout.trim(), `Address: ${ip}`);
+    assert.equal(await d.ok(resolve([])), '', 'without the link, db is no name');
+    await d.ok(['rm', '-f', 'ulink-db']);
+    await d.ok(['network', 'rm', 'linknet']);
+  });
+
   test('--mac-address names the first network\'s interface address, shown by inspect; a bad one is refused', async () => {
     const id = await d.ok(['run', '-d', '--mac-address', '02:42:ac:11:00:99', 'busybox', 'sleep', '1000']);
     assert.equal(await d.ok(['exec', id, 'cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:99');

@@ -12,6 +12,7 @@ import { DnsServer } from '../../network/dns';
 import { addNetworkRules, describeRule, ownedRules, removeNetworkRules, removeRule, ruleInterfaces } from '../../network/firewall';
 import { createNetns, removeNetns } from '../../network/netns';
 import { contains, formatIp, hostRange, parseIp } from '../../network/subnet';
+import { parseLink } from '../containers/links';
 import type { ContainerRecord, EndpointSettings } from '../model';
 import { addressPlan, type NetworkCreateRequest, type NetworkRecord, NetworkStore, PREDEFINED } from './network-store';
 import { allocatePorts, type PortMapping, portRequests } from './ports';
@@ -35,6 +36,8 @@ interface Attachment {
   names: string[];
   /** The container's --dns servers: where the network's resolver forwards its other queries. */
   upstreams?: string[];
+  /** Legacy links on a user network: alias → the linked container's name, resolved for this container only. */
+  links?: Record<string, string>;
   result?: CniResult;
   ip?: string;
   prefixLen?: number;
@@ -327,6 +330,8 @@ export class NetworkService {
     const names = !hasDns(n) ? [] : [c.Name.replace(/^\//, ''), ...(ep.Aliases ?? []), shortId(c.Id)];
     const att: Attachment = { networkId: n.Id, ifName: `eth${k}`, endpointId: randomBytes(32).toString('hex'), conf: { cniVersion: CNI_VERSION, name: n.Id, plugins }, args, names };
     if (c.HostConfig.Dns?.length) att.upstreams = [...c.HostConfig.Dns];
+    const links = hasDns(n) ? linkAliases(c, n, ep) : undefined;
+    if (links) att.links = links;
     st.attachments.push(att);
     await this.saveState(st);
     const result = await this.cni.add(att.conf, { containerId: c.Id, netns: st.netns, ifName: att.ifName, capabilityArgs: args });
@@ -390,7 +395,7 @@ export class NetworkService {
     if (!hasDns(n)) return Promise.resolve();
     return this.serial(async () => {
       const cur = this.store.find(n.Id);
-      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, names: att.names, upstreams: att.upstreams }] : []));
+      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, names: att.names, upstreams: att.upstreams, links: att.links }] : []));
       await this.dns.set(n.Id, cur ? formatIp(addressPlan(cur).gateway) : undefined, records);
     });
   }
@@ -557,6 +562,22 @@ function bandwidthArgs(c: ContainerRecord, can: NetworkConfig['rateLimits']): Re
 }
 
 /** User networks have name resolution; the default bridge has none, as docker's. */
+/**
+ * A container's legacy links on a user network, as docker's embedded DNS
+ * serves them: the endpoint's Links (what the docker CLI sends), and the
+ * container's own --link's on the network it runs on (what SDKs send).
+ */
+function linkAliases(c: ContainerRecord, n: NetworkRecord, ep: EndpointSettings): Record<string, string> | undefined {
+  const mode = c.HostConfig.NetworkMode;
+  const own = mode === n.Name || mode === n.Id ? (c.HostConfig.Links ?? []) : [];
+  const out: Record<string, string> = {};
+  for (const spec of [...own, ...(ep.Links ?? [])]) {
+    const l = parseLink(spec);
+    out[l.alias.toLowerCase()] = l.target;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 function hasDns(n: NetworkRecord | undefined): boolean {
   return !!n && n.Driver === 'bridge' && n.Name !== 'bridge';
 }
