@@ -1,15 +1,29 @@
+import { invalidArgument } from '../base/errors';
 import { bool, list, str } from './flags';
 import { renderFormat } from './template';
 import { type Command, each, f, FILTER, filters, FORMAT, inspect, keyValueList, PRUNE_FILTER, write } from './command';
 
-interface NetworkSummary { Name: string; Id: string; Driver: string; Scope: string; Created: string; Internal: boolean; Labels: Record<string, string>; IPAM: { Config: { Subnet: string }[] } }
+interface NetworkSummary { Name: string; Id: string; Driver: string; Scope: string; Created: string; Internal: boolean; EnableIPv6?: boolean; Labels: Record<string, string>; IPAM: { Config: { Subnet: string }[] } }
+
+/**
+ * docker's --subnet, --gateway and --ip-range lists as IPAM configs: a
+ * gateway or range belongs to the subnet of its family (a network has one
+ * of each); the daemon checks that it lies inside.
+ */
+function ipamConfig(subnets: string[], gateways: string[], ranges: string[]): { Subnet?: string; Gateway?: string; IPRange?: string }[] {
+  const v6 = (s: string) => s.includes(':');
+  const out = subnets.map((Subnet) => ({ Subnet, Gateway: gateways.find((g) => v6(g) === v6(Subnet)), IPRange: ranges.find((r) => v6(r) === v6(Subnet)) }));
+  for (const g of gateways) if (!out.some((c) => c.Gateway === g)) throw invalidArgument(`no matching subnet for gateway ${g}`);
+  for (const r of ranges) if (!out.some((c) => c.IPRange === r)) throw invalidArgument(`no matching subnet for range ${r}`);
+  return out;
+}
 
 export const networkCmds: Record<string, Command> = {
   create: {
-    flags: [f('driver', 'string', 'd'), f('subnet', 'string'), f('gateway', 'string'), f('ip-range', 'string'), f('internal'), f('attachable'), f('label', 'list'), f('opt', 'list', 'o'), f('ipv6')],
+    flags: [f('driver', 'string', 'd'), f('subnet', 'list'), f('gateway', 'list'), f('ip-range', 'list'), f('internal'), f('attachable'), f('label', 'list'), f('opt', 'list', 'o'), f('ipv6')],
     minArgs: 1, usage: 'network create [OPTIONS] NETWORK',
     run: async (api, p) => {
-      const config = str(p, 'subnet') || str(p, 'gateway') || str(p, 'ip-range') ? [{ Subnet: str(p, 'subnet'), Gateway: str(p, 'gateway'), IPRange: str(p, 'ip-range') }] : [];
+      const config = ipamConfig(list(p, 'subnet'), list(p, 'gateway'), list(p, 'ip-range'));
       const r = await api.json<{ Id: string }>('POST', '/networks/create', {
         body: {
           Name: p.args[0], Driver: str(p, 'driver') ?? 'bridge', Internal: bool(p, 'internal'), Attachable: bool(p, 'attachable'), EnableIPv6: bool(p, 'ipv6'),
@@ -25,7 +39,7 @@ export const networkCmds: Record<string, Command> = {
       const nets = await api.json<NetworkSummary[]>('GET', '/networks', { query: { filters: filters(p) } });
       const id = (x: string) => (bool(p, 'no-trunc') ? x : x.slice(0, 12));
       if (bool(p, 'quiet')) return void write(nets.map((n) => id(n.Id) + '\n').join(''));
-      const rows = nets.map((n) => ({ ID: id(n.Id), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: String(n.Internal), CreatedAt: n.Created, Labels: Object.entries(n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','), IPv6: 'false' }));
+      const rows = nets.map((n) => ({ ID: id(n.Id), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: String(n.Internal), CreatedAt: n.Created, Labels: Object.entries(n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','), IPv6: String(!!n.EnableIPv6) }));
       write(renderFormat(str(p, 'format') ?? 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', CreatedAt: 'CREATED AT', Labels: 'LABELS', IPv6: 'IPV6' }));
     },
   },
@@ -39,11 +53,11 @@ export const networkCmds: Record<string, Command> = {
     },
   },
   connect: {
-    flags: [f('alias', 'list'), f('ip', 'string')], minArgs: 2, usage: 'network connect [OPTIONS] NETWORK CONTAINER',
+    flags: [f('alias', 'list'), f('ip', 'string'), f('ip6', 'string')], minArgs: 2, usage: 'network connect [OPTIONS] NETWORK CONTAINER',
     run: async (api, p) => {
       const ep: Record<string, unknown> = {};
       if (list(p, 'alias').length) ep.Aliases = list(p, 'alias');
-      if (str(p, 'ip')) ep.IPAMConfig = { IPv4Address: str(p, 'ip') };
+      if (str(p, 'ip') || str(p, 'ip6')) ep.IPAMConfig = { IPv4Address: str(p, 'ip'), IPv6Address: str(p, 'ip6') };
       await api.call('POST', `/networks/${encodeURIComponent(p.args[0])}/connect`, { body: { Container: p.args[1], EndpointConfig: ep } });
     },
   },

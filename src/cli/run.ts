@@ -78,6 +78,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'publish-all', short: 'P', kind: 'bool' },
   { name: 'expose', kind: 'list' },
   { name: 'ip', kind: 'string' },
+  { name: 'ip6', kind: 'string' },
   { name: 'mac-address', kind: 'string' },
   { name: 'device-cgroup-rule', kind: 'list' },
   { name: 'link', kind: 'list' },
@@ -162,9 +163,9 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
   if (!image) throw invalidArgument('"create" requires at least 1 argument.');
   const network = str(p, 'network') ?? str(p, 'net') ?? 'default';
   const endpoint: Record<string, unknown> = {};
-  if (str(p, 'ip')) endpoint.IPAMConfig = { IPv4Address: str(p, 'ip') };
+  if (str(p, 'ip') || str(p, 'ip6')) endpoint.IPAMConfig = { IPv4Address: str(p, 'ip'), IPv6Address: str(p, 'ip6') };
   if (list(p, 'network-alias').length) endpoint.Aliases = list(p, 'network-alias');
-  if (Object.keys(endpoint).length && ['default', 'bridge', 'host', 'none'].includes(network)) throw invalidArgument('--ip and --network-alias need a user-defined network');
+  if (Object.keys(endpoint).length && ['default', 'bridge', 'host', 'none'].includes(network)) throw invalidArgument('--ip, --ip6 and --network-alias need a user-defined network');
   const rate = (flag: string) => (str(p, flag) === undefined ? undefined : parseRate(str(p, flag)!, `--${flag}`));
   const entrypoint = str(p, 'entrypoint');
   const cpus = str(p, 'cpus');

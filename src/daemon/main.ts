@@ -46,7 +46,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     defaultShmSize: parseSize(cfg.defaultShmSize),
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
-    network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host) },
+    network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host), ipv6: host.net.ipv6 },
     registries: { insecure: cfg.insecureRegistries, certsDir: cfg.certsDir },
     logger,
     host,

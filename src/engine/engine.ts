@@ -138,7 +138,7 @@ export class Engine {
       ImageID: c.Image,
       Command: commandText(c),
       Created: Math.floor(Date.parse(c.Created) / 1000),
-      Ports: Object.entries(c.State.Running ? portMap(this.networks.live(c).ports, c.Config.ExposedPorts) : {}).flatMap(([k, list]) => {
+      Ports: Object.entries(c.State.Running ? portMap(this.networks.live(c).ports, c.Config.ExposedPorts, this.networks.live(c).dualStack) : {}).flatMap(([k, list]) => {
         const [port, type] = k.split('/');
         return list ? list.map((b) => ({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type })) : [{ PrivatePort: Number(port), Type: type }];
       }) as { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[],
@@ -204,7 +204,7 @@ export class Engine {
     const own = c.State.Running && mode !== 'host' && !mode.startsWith('container:');
     return {
       Bridge: '', SandboxID: own ? c.Id : '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-      Ports: c.State.Running ? portMap(live.ports, c.Config.ExposedPorts) : {},
+      Ports: c.State.Running ? portMap(live.ports, c.Config.ExposedPorts, live.dualStack) : {},
       SandboxKey: own ? this.networks.netnsPath(c.Id) : '',
       SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: bridge?.EndpointID ?? '', Gateway: bridge?.Gateway ?? '', GlobalIPv6Address: '',
       GlobalIPv6PrefixLen: 0, IPAddress: bridge?.IPAddress ?? '', IPPrefixLen: bridge?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: bridge?.MacAddress ?? '', Networks: live.networks,

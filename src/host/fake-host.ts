@@ -31,6 +31,8 @@ export function fullHost(): HostFeatures {
     overlay: { present: true, index: true, metacopy: true, redirectDir: true, volatile: true },
     net: {
       ipv4Forwarding: true,
+      ipv6: true,
+      ipv6Forwarding: false,
       bridgeNfIptables: true,
       bridgeNfIp6tables: true,
       unprivilegedPortStart: true,

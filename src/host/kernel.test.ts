@@ -33,6 +33,8 @@ test('security, overlay and network switches, on and off', () => {
     '/sys/module/overlay/parameters/metacopy': 'N\n',
     '/sys/module/overlay/parameters/redirect_dir': 'Y\n',
     '/proc/sys/net/ipv4/ip_forward': '1\n',
+    '/proc/sys/net/ipv6/conf/all/disable_ipv6': '0\n',
+    '/proc/sys/net/ipv6/conf/all/forwarding': '1\n',
     '/proc/sys/net/bridge/bridge-nf-call-iptables': '1\n',
     '/proc/sys/net/bridge/bridge-nf-call-ip6tables': '0\n',
     '/proc/sys/net/ipv4/ip_unprivileged_port_start': '1024\n',
@@ -41,9 +43,9 @@ test('security, overlay and network switches, on and off', () => {
   assert.deepEqual(securityFeatures(on), { seccomp: true, apparmor: true, selinux: true, userNamespaces: true });
   assert.deepEqual(overlayFeatures(on, '6.1.0'), { present: true, index: true, metacopy: true, redirectDir: true, volatile: true });
   assert.equal(overlayFeatures(on, '5.4.0').volatile, false);
-  assert.deepEqual(netSysctls(on), { ipv4Forwarding: true, bridgeNfIptables: true, bridgeNfIp6tables: false, unprivilegedPortStart: true, pingGroupRange: true });
+  assert.deepEqual(netSysctls(on), { ipv4Forwarding: true, ipv6: true, ipv6Forwarding: true, bridgeNfIptables: true, bridgeNfIp6tables: false, unprivilegedPortStart: true, pingGroupRange: true });
   const off = tree({ '/proc/self/status': 'Name:\tnode\n', '/proc/sys/user/max_user_namespaces': '0\n', '/proc/self/ns/user': '' });
   assert.deepEqual(securityFeatures(off), { seccomp: false, apparmor: false, selinux: false, userNamespaces: false });
   assert.deepEqual(overlayFeatures(off, '6.1.0'), { present: false, index: false, metacopy: false, redirectDir: false, volatile: false });
-  assert.deepEqual(netSysctls(off), { ipv4Forwarding: false, bridgeNfIptables: false, bridgeNfIp6tables: false, unprivilegedPortStart: false, pingGroupRange: false });
+  assert.deepEqual(netSysctls(off), { ipv4Forwarding: false, ipv6: false, ipv6Forwarding: false, bridgeNfIptables: false, bridgeNfIp6tables: false, unprivilegedPortStart: false, pingGroupRange: false });
 });

@@ -25,6 +25,10 @@ export interface OverlayFeatures {
 
 export interface NetSysctls {
   ipv4Forwarding: boolean;
+  /** The kernel has IPv6 and it is not disabled: dual-stack networks are possible. */
+  ipv6: boolean;
+  /** IPv6 is routed between interfaces: a dual-stack network reaches beyond its bridge and the host. */
+  ipv6Forwarding: boolean;
   /** br_netfilter: bridged traffic passes iptables (docker warns when off). */
   bridgeNfIptables: boolean;
   bridgeNfIp6tables: boolean;
@@ -77,6 +81,8 @@ export function netSysctls(fs: HostFs): NetSysctls {
   const on = (p: string) => fs.read(p)?.trim() === '1';
   return {
     ipv4Forwarding: on('/proc/sys/net/ipv4/ip_forward'),
+    ipv6: fs.exists('/proc/sys/net/ipv6/conf/all/disable_ipv6') && !on('/proc/sys/net/ipv6/conf/all/disable_ipv6'),
+    ipv6Forwarding: on('/proc/sys/net/ipv6/conf/all/forwarding'),
     bridgeNfIptables: on('/proc/sys/net/bridge/bridge-nf-call-iptables'),
     bridgeNfIp6tables: on('/proc/sys/net/bridge/bridge-nf-call-ip6tables'),
     unprivilegedPortStart: fs.exists('/proc/sys/net/ipv4/ip_unprivileged_port_start'),

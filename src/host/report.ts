@@ -84,6 +84,7 @@ export function hostReport(f: HostFeatures, d: DaemonParts): HostReportRow[] {
     row('security', 'user namespaces', f.security.userNamespaces),
     row('overlay', 'overlayfs', f.overlay.present, ['index', 'metacopy', 'redirectDir', 'volatile'].filter((k) => f.overlay[k as 'index']).join(' ')),
     row('network', 'ipv4 forwarding', f.net.ipv4Forwarding),
+    row('network', 'ipv6', f.net.ipv6, f.net.ipv6 && !f.net.ipv6Forwarding ? 'not forwarded: dual-stack networks reach their bridge and the host' : ''),
     row('network', 'bridge-nf-call-iptables', f.net.bridgeNfIptables),
     row('network', 'qdiscs', true, Object.entries(f.net.qdiscs).map(([q, on]) => `${q}${on ? '' : ' (no)'}`).join(' ')),
     row('network', 'ifb and mirred', f.net.ifb && f.net.u32Mirred),

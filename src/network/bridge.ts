@@ -7,7 +7,7 @@ import { CommandError, run } from '../base/exec';
  * first container) so that its subnet shows in the host's routes at once and
  * the DNS server can listen on its gateway. CNI's bridge plugin adopts it.
  */
-export async function ensureBridge(name: string, gatewayCidr: string, owner: string): Promise<void> {
+export async function ensureBridge(name: string, gatewayCidr: string, owner: string, gateway6Cidr?: string): Promise<void> {
   await run('ip', ['link', 'add', name, 'type', 'bridge']).catch((e) => {
     if (!(e instanceof CommandError && /File exists/.test(e.stderr))) throw e;
   });
@@ -16,6 +16,8 @@ export async function ensureBridge(name: string, gatewayCidr: string, owner: str
   const other = (await bridgeAddresses(name)).filter((a) => a !== gatewayCidr);
   if (other.length) throw new BridgeTakenError(name, other, gatewayCidr);
   await run('ip', ['addr', 'replace', gatewayCidr, 'dev', name]);
+  // No duplicate address detection: the gateway is ours, and a tentative address cannot be bound (the DNS server, the bridge plugin's wait).
+  if (gateway6Cidr) await run('ip', ['-6', 'addr', 'replace', gateway6Cidr, 'dev', name, 'nodad']);
   // A bridge without an address of its own takes its lowest port's, so its MAC
   // changes as containers come and go, and the ARP caches of the others point
   // at nothing: their gateway (and DNS) goes dark until the entries expire.

@@ -36,3 +36,13 @@ test("a legacy link's alias resolves to the linked container, for the container 
   assert.deepEqual(lookupIn(zones, '10.1.0.2', 'postgres-1'), ['10.1.0.3'], 'the name itself still resolves');
   assert.equal(lookupIn(zones, '10.1.0.4', 'db'), undefined, 'another container does not see the alias');
 });
+
+test('on a dual-stack network a name has its IPv6 address for AAAA; a name without one answers empty, not forwarded', () => {
+  const zones = [
+    { gateway: '10.1.0.1', records: [{ id: 'web', ip: '10.1.0.2', ip6: 'fd00::2', names: ['web'] }, { id: 'old', ip: '10.1.0.3', names: ['old'] }] },
+  ];
+  assert.deepEqual(lookupIn(zones, '10.1.0.3', 'web', 6), ['fd00::2']);
+  assert.deepEqual(lookupIn(zones, 'fd00::2', 'web', 4), ['10.1.0.2'], 'a query over IPv6 is known by its address too');
+  assert.deepEqual(lookupIn(zones, '10.1.0.2', 'old', 6), []);
+  assert.equal(lookupIn(zones, '10.1.0.2', 'example.org', 6), undefined);
+});

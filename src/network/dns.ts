@@ -8,6 +8,8 @@ import type { Logger } from '../base/log';
 export interface DnsRecord {
   id: string;
   ip: string;
+  /** Its IPv6 address on a dual-stack network: the name's AAAA answer. */
+  ip6?: string;
   names: string[];
   /** Where its other queries go (docker's --dns on a user network); the host's resolvers when none. */
   upstreams?: string[];
@@ -54,16 +56,18 @@ function recentHostNameservers(): () => string[] {
  * short id on all the networks that container is on, whichever of its
  * addresses asked (docker answers the same on every network's resolver).
  */
-export function lookupIn(zones: NetworkZone[], asker: string, name: string): string[] | undefined {
+export function lookupIn(zones: NetworkZone[], asker: string, name: string, family: 4 | 6 = 4): string[] | undefined {
   let n = name.toLowerCase().replace(/\.$/, '');
-  const own = zones.flatMap((z) => z.records.filter((r) => r.ip === asker));
+  const own = zones.flatMap((z) => z.records.filter((r) => r.ip === asker || (r.ip6 !== undefined && r.ip6 === asker)));
   const askers = new Set(own.map((r) => r.id));
   // A link's alias is the asker's own name for the container it links to.
   const linked = own.map((r) => r.links?.[n]).find((t) => t !== undefined);
   if (linked) n = linked.toLowerCase();
   const mine = zones.filter((z) => z.records.some((r) => askers.has(r.id)));
-  const ips = mine.flatMap((z) => z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n)).map((r) => r.ip));
-  return ips.length ? [...new Set(ips)] : undefined;
+  const found = mine.flatMap((z) => z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n)));
+  if (!found.length) return undefined;
+  // A known name without an address of the family asked is an empty answer, not a miss to forward.
+  return [...new Set(found.flatMap((r) => (family === 4 ? [r.ip] : r.ip6 ? [r.ip6] : [])))];
 }
 
 /**
@@ -123,8 +127,8 @@ export class DnsServer {
     });
   }
 
-  lookup(asker: string, name: string): string[] | undefined {
-    return lookupIn([...this.zones.values()], asker, name);
+  lookup(asker: string, name: string, family: 4 | 6 = 4): string[] | undefined {
+    return lookupIn([...this.zones.values()], asker, name, family);
   }
 
   private async answer(s: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo): Promise<void> {
@@ -136,9 +140,10 @@ export class DnsServer {
     }
     const question = q.questions?.[0];
     if (!question) return;
-    const ips = this.lookup(from.address, question.name);
+    const type = question.type === 'AAAA' ? 'AAAA' : 'A';
+    const ips = this.lookup(from.address, question.name, type === 'AAAA' ? 6 : 4);
     if (ips) {
-      const answers: packet.Answer[] = question.type === 'A' ? ips.map((ip) => ({ type: 'A', name: question.name, ttl: 600, data: ip })) : [];
+      const answers: packet.Answer[] = question.type === type ? ips.map((ip) => ({ type, name: question.name, ttl: 600, data: ip })) : [];
       const reply = packet.encode({ id: q.id, type: 'response', flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: [question], answers });
       s.send(reply, from.port, from.address);
       return;

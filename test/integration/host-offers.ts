@@ -82,3 +82,8 @@ function readOr(file: string, fallback: string): string {
     return fallback;
   }
 }
+
+/** The kernel has IPv6 and it is on: dual-stack networks can be made. */
+export function ipv6(): boolean {
+  return readOr('/proc/sys/net/ipv6/conf/all/disable_ipv6', '1').trim() === '0';
+}

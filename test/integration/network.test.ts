@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as packet from 'dns-packet';
 import { api, bridgePorts, eventually, exec, freeTestPrefix, linkExists, rulesMentioning, suiteDaemon, type TestDaemon } from './harness';
-import { rateLimitParts } from './host-offers';
+import { ipv6, rateLimitParts } from './host-offers';
 
 /** Sends a line to host:port over TCP (the host's loopback) and returns what comes back. */
 function talk(port: number, host = '127.0.0.1'): Promise<string> {
@@ -303,6 +303,61 @@ describe('networks', () => {
     assert.equal(await d.ok(resolve([])), '', 'without the link, db is no name');
     await d.ok(['rm', '-f', 'ulink-db']);
     await d.ok(['network', 'rm', 'linknet']);
+  });
+
+  test('IPv6: a dual-stack network (--ipv6 --subnet), addresses, AAAA names, --ip6, ports published on IPv6 too; refused where the host has no IPv6', async () => {
+    // A unique-local prefix of this run's own, so parallel daemons never meet.
+    const v6 = `fd${Math.floor(Math.random() * 256).toString(16).padStart(2, '0')}:${process.pid.toString(16)}:${Math.floor(Math.random() * 65536).toString(16)}::`;
+    if (!ipv6()) {
+      const r = await d.berth(['network', 'create', '--ipv6', '--subnet', `${v6}/64`, 'v6net']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /IPv6 is disabled on this host/);
+      return;
+    }
+    const created = await d.docker(['network', 'create', '--ipv6', '--subnet', `${v6}/64`, 'v6net']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(await d.ok(['network', 'inspect', '-f', '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}', 'v6net']), `true ${await d.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}={{(index .IPAM.Config 0).Gateway}}', 'v6net'])} ${v6}/64=${v6}1`);
+    assert.match(await d.ok(['network', 'ls', '--filter', 'name=v6net', '--format', '{{.Name}} {{.IPv6}}']), /^v6net true$/m);
+    await d.ok(['run', '-d', '--name', 'v6web', '--network', 'v6net', '-p', '80', 'busybox', ...HTTPD]);
+    await d.ok(['run', '-d', '--name', 'v6fixed', '--network', 'v6net', '--ip6', `${v6}99`, 'busybox', 'sleep', '1000']);
+    const [addr, len, gw] = (await inspect(d, 'v6web', '{{with .NetworkSettings.Networks.v6net}}{{.GlobalIPv6Address}} {{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}}{{end}}')).split(' ');
+    assert.ok(addr.startsWith(v6) && addr !== `${v6}1`, addr);
+    assert.deepEqual([len, gw], ['64', `${v6}1`]);
+    assert.equal(await inspect(d, 'v6fixed', '{{.NetworkSettings.Networks.v6net.GlobalIPv6Address}}'), `${v6}99`);
+    assert.match(await d.ok(['network', 'inspect', '-f', '{{json .Containers}}', 'v6net']), new RegExp(`"IPv6Address":"${addr.replace(/\./g, '\\.')}/64"`));
+    // Inside: the address on eth0, the AAAA answer of the network's DNS, /etc/hosts, and a connection over IPv6.
+    const inside = await d.ok(['exec', 'v6fixed', 'sh', '-c', 'ip -6 -o addr show eth0 scope global | grep -o "inet6 [^ ]*"; nslookup -type=AAAA v6web | grep -A1 "^Name:" | tail -1; grep -c "^' + v6 + '99" /etc/hosts; wget -q -O- "http://[' + addr + ']/"']);
+    const webId = (await inspect(d, 'v6web', '{{.Id}}')).slice(0, 12);
+    assert.equal(inside, `inet6 ${v6}99/64\nAddress: ${addr}\n1\n${webId}`);
+    // Published: on IPv4 and, to the host's IPv6 addresses (here the bridge's), on IPv6; shown as docker shows both.
+    const ports = (await d.ok(['port', 'v6web', '80'])).split('\n');
+    const hostPort = Number(ports[0].split(':').pop());
+    assert.deepEqual(ports, [`0.0.0.0:${hostPort}`, `:::${hostPort}`]);
+    assert.match(await talk(hostPort), new RegExp(webId));
+    assert.match(await talk(hostPort, `${v6}1`), new RegExp(webId));
+    // Bad input: each refused, saying why, and nothing made.
+    const cases: [string[], RegExp][] = [
+      [['network', 'create', '--ipv6', 'v6bad'], /an IPv6 network needs an IPv6 subnet/],
+      [['network', 'create', '--subnet', 'fd00:dead::/64', 'v6bad'], /an IPv6 subnet \(fd00:dead::\/64\) needs --ipv6/],
+      [['network', 'create', '--ipv6', '--subnet', `${v6}1/64`, 'v6bad'], /invalid subnet .*: it should be .*\/64/],
+      [['network', 'create', '--ipv6', '--subnet', `${v6.slice(0, -1)}0:8000::/65`, 'v6bad'], /Pool overlaps with other one on this address space \(network v6net/],
+      [['run', '--rm', '--network', 'v6net', '--ip6', 'fd00:dead::1', 'busybox', 'true'], /Address fd00:dead::1 is not in the subnet/],
+      [['run', '--rm', '--network', 'bridge', '--ip6', `${v6}5`, 'busybox', 'true'], /--ip, --ip6 and --network-alias need a user-defined network/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await d.berth(args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, re, args.join(' '));
+    }
+    const viaDocker = await d.docker(['run', '--rm', '--network', 'bridge', '--ip6', `${v6}5`, 'busybox', 'true']);
+    assert.notEqual(viaDocker.code, 0);
+    assert.match(viaDocker.stderr, /user specified IP address is supported on user defined networks only/);
+    assert.equal(await d.ok(['network', 'ls', '-q', '--filter', 'name=v6bad']), '');
+    const ids = [await inspect(d, 'v6web', '{{.Id}}'), await inspect(d, 'v6fixed', '{{.Id}}')];
+    await d.ok(['rm', '-f', 'v6web', 'v6fixed']);
+    await d.ok(['network', 'rm', 'v6net']);
+    const nat6 = (await exec('ip6tables', ['-t', 'nat', '-S'])).stdout;
+    for (const id of ids) assert.ok(!nat6.includes(id), 'no IPv6 port rule is left');
   });
 
   test('--mac-address names the first network\'s interface address, shown by inspect; a bad one is refused', async () => {

@@ -33,7 +33,7 @@ export class ContainerSpecs {
     const hostNet = netMode === 'host';
     const links = this.linkedContainers(c);
     const etc = await writeEtcFiles(this.store.dir(c.Id), {
-      hostname: c.Config.Hostname!, domainname: c.Config.Domainname, hostNetwork: hostNet, ip: sandbox?.ip, nameserver: sandbox?.nameserver,
+      hostname: c.Config.Hostname!, domainname: c.Config.Domainname, hostNetwork: hostNet, ip: sandbox?.ip, ip6: sandbox?.ip6, nameserver: sandbox?.nameserver,
       extraHosts: h.ExtraHosts ?? [], dns: h.Dns ?? [], dnsSearch: h.DnsSearch ?? [], dnsOptions: h.DnsOptions ?? [],
       links: links.map((l) => ({ ip: l.ip, names: [l.alias, shortId(l.id), l.name] })),
     });

@@ -12,6 +12,8 @@ export async function writeEtcFiles(
     links?: { ip: string; names: string[] }[];
     /** The container's address on its first network, and that network's DNS server (user networks). */
     ip?: string; nameserver?: string;
+    /** Its IPv6 address there, on a dual-stack network. */
+    ip6?: string;
   },
 ): Promise<{ hostname: string; hosts: string; resolv: string }> {
   const files = { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolv: path.join(dir, 'resolv.conf') };
@@ -30,6 +32,7 @@ export async function writeEtcFiles(
       'ff02::1\tip6-allnodes',
       'ff02::2\tip6-allrouters',
       `${o.ip ?? '127.0.1.1'}\t${fqdn === o.hostname ? o.hostname : `${fqdn} ${o.hostname}`}`,
+      ...(o.ip6 ? [`${o.ip6}\t${fqdn === o.hostname ? o.hostname : `${fqdn} ${o.hostname}`}`] : []),
       '',
     ].join('\n');
   }

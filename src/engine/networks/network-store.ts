@@ -4,6 +4,7 @@ import { BerthError, conflict, invalidArgument, notFound } from '../../base/erro
 import { atomicWriteJson, mkdirp, readJsonIfExists } from '../../base/files';
 import { newId } from '../../base/ids';
 import { contains, formatCidr, formatIp, hostRange, overlaps, parseCidr, parseIp, pickFree, type Prefix, routePrefixes } from '../../network/subnet';
+import { contains6, formatCidr6, formatIp6, hostRange6, isIp6, overlaps6, parseCidr6, parseIp6, type Prefix6 } from '../../network/subnet6';
 
 /** A network as the Engine API shows it, plus Berth's bridge name. */
 export interface NetworkRecord {
@@ -47,8 +48,20 @@ export interface AddressPlan {
 }
 
 export function addressPlan(n: NetworkRecord): AddressPlan {
-  const c = n.IPAM.Config[0];
+  const c = n.IPAM.Config.find((x) => !isIp6(x.Subnet))!;
   return { subnet: parseCidr(c.Subnet), gateway: parseIp(c.Gateway), range: c.IPRange ? parseCidr(c.IPRange, 'ip-range') : undefined };
+}
+
+/** The IPv6 plan of a dual-stack network (`--ipv6`), if it has one. */
+export interface AddressPlan6 {
+  subnet: Prefix6;
+  gateway: bigint;
+  range?: Prefix6;
+}
+
+export function addressPlan6(n: NetworkRecord): AddressPlan6 | undefined {
+  const c = n.EnableIPv6 ? n.IPAM.Config.find((x) => isIp6(x.Subnet)) : undefined;
+  return c && { subnet: parseCidr6(c.Subnet), gateway: parseIp6(c.Gateway), range: c.IPRange ? parseCidr6(c.IPRange, 'ip-range') : undefined };
 }
 
 /**
@@ -108,7 +121,7 @@ export class NetworkStore {
    * subnet given or chosen from the default pool (avoiding every other
    * network and the host's routes), gateway and range checked against it.
    */
-  plan(req: NetworkCreateRequest, o: { bridgeName: (id: string) => string; hostRoutes: string; predefined?: boolean }): NetworkRecord {
+  plan(req: NetworkCreateRequest, o: { bridgeName: (id: string) => string; hostRoutes: string; predefined?: boolean; ipv6?: boolean }): NetworkRecord {
     const name = req.Name ?? '';
     // Names as docker takes them (spaces too); a slash could not be named in a request's path.
     if (!name.trim()) throw invalidArgument('network name cannot be empty');
@@ -118,12 +131,14 @@ export class NetworkStore {
     if (req.CheckDuplicate !== false && this.all().some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
     const driver = req.Driver || 'bridge';
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found (Berth has the bridge driver)`);
-    if (req.EnableIPv6) throw invalidArgument('IPv6 networks are not supported by Berth yet');
     if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw notFound(`plugin "${req.IPAM.Driver}" not found`);
     const configs = req.IPAM?.Config ?? [];
-    if (configs.length > 1) throw invalidArgument('Berth networks have one IPv4 subnet');
-    const want = configs[0] ?? {};
-    const taken = this.all().flatMap((n) => n.IPAM.Config.map((c) => ({ net: n, p: parseCidr(c.Subnet) })));
+    const v6s = configs.filter((c) => isIp6(c.Subnet ?? c.Gateway ?? c.IPRange ?? ''));
+    const v4s = configs.filter((c) => !v6s.includes(c));
+    if (v4s.length > 1 || v6s.length > 1) throw invalidArgument('a Berth network has one IPv4 subnet and, with --ipv6, one IPv6 subnet');
+    const want = v4s[0] ?? {};
+    const v6 = this.planIpv6(req, v6s[0], o.ipv6);
+    const taken = this.all().flatMap((n) => n.IPAM.Config.filter((c) => !isIp6(c.Subnet)).map((c) => ({ net: n, p: parseCidr(c.Subnet) })));
     let subnet: Prefix;
     if (want.Subnet) {
       subnet = parseCidr(want.Subnet);
@@ -150,8 +165,8 @@ export class NetworkStore {
       Created: new Date().toISOString(),
       Scope: 'local',
       Driver: 'bridge',
-      EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: req.IPAM?.Options ?? null, Config: [{ Subnet: formatCidr(subnet), Gateway: formatIp(gateway), ...(want.IPRange ? { IPRange: want.IPRange } : {}) }] },
+      EnableIPv6: !!v6,
+      IPAM: { Driver: 'default', Options: req.IPAM?.Options ?? null, Config: [{ Subnet: formatCidr(subnet), Gateway: formatIp(gateway), ...(want.IPRange ? { IPRange: want.IPRange } : {}) }, ...(v6 ? [v6] : [])] },
       Internal: !!req.Internal,
       Attachable: !!req.Attachable,
       Ingress: false,
@@ -161,6 +176,34 @@ export class NetworkStore {
       Labels: req.Labels ?? {},
       bridge: o.bridgeName(id),
     };
+  }
+
+  /**
+   * The IPv6 half of a dual-stack network: a subnet is required (dockerd
+   * 20.10 has no default IPv6 pool either), checked against the other
+   * networks' and the host; the gateway is the subnet's first address
+   * unless given. Nothing without --ipv6, as an IPv6 subnet alone does
+   * nothing in docker either: it is refused, saying so.
+   */
+  private planIpv6(req: NetworkCreateRequest, want: { Subnet?: string; Gateway?: string; IPRange?: string } | undefined, hostHasIpv6 = true): { Subnet: string; Gateway: string; IPRange?: string } | undefined {
+    if (!req.EnableIPv6) {
+      if (want) throw invalidArgument(`an IPv6 subnet (${want.Subnet ?? want.Gateway ?? want.IPRange}) needs --ipv6 (EnableIPv6)`);
+      return undefined;
+    }
+    if (!hostHasIpv6) throw invalidArgument('IPv6 is disabled on this host (net.ipv6.conf.all.disable_ipv6 or no IPv6 in the kernel)');
+    if (!want?.Subnet) throw invalidArgument('an IPv6 network needs an IPv6 subnet, e.g. --subnet fd00:1::/64: Berth has no default IPv6 pool (nor has dockerd 20.10)');
+    const subnet = parseCidr6(want.Subnet);
+    if (subnet.bits > 124) throw invalidArgument(`invalid subnet ${want.Subnet}: too small for containers`);
+    const clash = this.all().flatMap((n) => n.IPAM.Config.filter((c) => isIp6(c.Subnet)).map((c) => ({ net: n, p: parseCidr6(c.Subnet) }))).find((t) => overlaps6(t.p, subnet));
+    if (clash) throw forbiddenOverlap(`invalid pool request: Pool overlaps with other one on this address space (network ${clash.net.Name}, ${formatCidr6(clash.p)})`);
+    const hosts = hostRange6(subnet);
+    const gateway = want.Gateway ? parseIp6(want.Gateway) : hosts.first;
+    if (!contains6(subnet, gateway) || gateway < hosts.first) throw invalidArgument(`no matching subnet for gateway ${want.Gateway}`);
+    if (want.IPRange) {
+      const r = parseCidr6(want.IPRange, 'ip-range');
+      if (!contains6(subnet, r.base) || r.bits < subnet.bits) throw invalidArgument(`ip-range ${want.IPRange} is not inside subnet ${formatCidr6(subnet)}`);
+    }
+    return { Subnet: formatCidr6(subnet), Gateway: formatIp6(gateway), ...(want.IPRange ? { IPRange: want.IPRange } : {}) };
   }
 }
 

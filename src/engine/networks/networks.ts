@@ -11,10 +11,11 @@ import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } f
 import { DnsServer } from '../../network/dns';
 import { addNetworkRules, describeRule, ownedRules, removeNetworkRules, removeRule, ruleInterfaces } from '../../network/firewall';
 import { createNetns, removeNetns } from '../../network/netns';
-import { contains, formatIp, hostRange, parseIp } from '../../network/subnet';
+import { contains, formatCidr, formatIp, hostRange, parseIp } from '../../network/subnet';
 import { parseLink } from '../containers/links';
 import type { ContainerRecord, EndpointSettings } from '../model';
-import { addressPlan, type NetworkCreateRequest, type NetworkRecord, NetworkStore, PREDEFINED } from './network-store';
+import { contains6, formatCidr6, formatIp6, hostRange6, isIp6, parseIp6 } from '../../network/subnet6';
+import { addressPlan, addressPlan6, type NetworkCreateRequest, type NetworkRecord, NetworkStore, PREDEFINED } from './network-store';
 import { allocatePorts, type PortMapping, portRequests } from './ports';
 
 export interface NetworkConfig {
@@ -23,6 +24,8 @@ export interface NetworkConfig {
   cniPluginDirs: string[];
   /** Which rate limits the host's tc parts allow (a record made on another host may hold one it cannot). */
   rateLimits: { ingress: boolean; egress: boolean };
+  /** The host has IPv6: dual-stack networks may be made. */
+  ipv6: boolean;
 }
 
 /** One container's interface on one network, as set up (kept to undo it exactly). */
@@ -42,6 +45,10 @@ interface Attachment {
   ip?: string;
   prefixLen?: number;
   gateway?: string;
+  /** Its IPv6 address on a dual-stack network. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac?: string;
 }
 
@@ -57,6 +64,7 @@ interface EndpointState {
 export interface Sandbox {
   netns: string;
   ip?: string;
+  ip6?: string;
   /** The DNS server for resolv.conf (user networks). */
   nameserver?: string;
 }
@@ -148,13 +156,14 @@ export class NetworkService {
   }
 
   private rules(n: NetworkRecord) {
-    return { bridge: n.bridge!, subnet: n.IPAM.Config[0].Subnet, internal: n.Internal, owner: this.owner };
+    return { bridge: n.bridge!, subnet: formatCidr(addressPlan(n).subnet), internal: n.Internal, owner: this.owner };
   }
 
   /** The bridge, its address and the firewall rules (idempotent: at create and at every daemon start). */
   private async ensureHostSide(n: NetworkRecord): Promise<void> {
     const plan = addressPlan(n);
-    await ensureBridge(n.bridge!, `${formatIp(plan.gateway)}/${plan.subnet.bits}`, this.owner).catch((e) => {
+    const plan6 = addressPlan6(n);
+    await ensureBridge(n.bridge!, `${formatIp(plan.gateway)}/${plan.subnet.bits}`, this.owner, plan6 && `${formatIp6(plan6.gateway)}/${plan6.subnet.bits}`).catch((e) => {
       if (!(e instanceof BridgeTakenError)) throw e;
       const hint = n.Name === 'bridge' ? `; give this daemon a bridge of its own with --bridge NAME, or remove the old one (ip link del ${e.bridge})` : '';
       throw conflict(`${e.message}${hint}`);
@@ -166,7 +175,7 @@ export class NetworkService {
 
   create(req: NetworkCreateRequest): Promise<NetworkRecord> {
     return this.serial(async () => {
-      const n = this.store.plan(req, { bridgeName: (id) => req.Options?.[BRIDGE_NAME_OPTION] ?? `br-${id.slice(0, 12)}`, hostRoutes: await hostRoutes() });
+      const n = this.store.plan(req, { bridgeName: (id) => req.Options?.[BRIDGE_NAME_OPTION] ?? `br-${id.slice(0, 12)}`, hostRoutes: await hostRoutes(), ipv6: this.cfg.ipv6 });
       if (n.bridge!.length > 15) throw invalidArgument(`bridge name ${n.bridge} is longer than 15 characters`);
       if (this.store.all().some((o) => o.bridge === n.bridge)) throw conflict(`bridge ${n.bridge} is in use by another network`);
       // The record first: a crash after it leaves a network whose host side the next start completes.
@@ -208,7 +217,7 @@ export class NetworkService {
   containersOn(n: NetworkRecord, nameOf: (id: string) => string): Record<string, object> {
     const out: Record<string, object> = {};
     for (const { id, att } of this.activeEndpoints(n.Id)) {
-      out[id] = { Name: nameOf(id), EndpointID: att.endpointId, MacAddress: att.mac ?? '', IPv4Address: att.ip ? `${att.ip}/${att.prefixLen}` : '', IPv6Address: '' };
+      out[id] = { Name: nameOf(id), EndpointID: att.endpointId, MacAddress: att.mac ?? '', IPv4Address: att.ip ? `${att.ip}/${att.prefixLen}` : '', IPv6Address: att.ip6 ? `${att.ip6}/${att.prefixLen6}` : '' };
     }
     return out;
   }
@@ -248,6 +257,16 @@ export class NetworkService {
       if (!contains(plan.subnet, a) || a < hosts.first || a > hosts.last) throw invalidArgument(`Address ${ip} is not in the subnet ${n.IPAM.Config[0].Subnet} of network ${n.Name}`);
       if (a === plan.gateway) throw invalidArgument(`Address ${ip} is the gateway of network ${n.Name}`);
       e.IPAMConfig = { IPv4Address: ip };
+    }
+    const ip6 = want.IPAMConfig?.IPv6Address;
+    if (ip6) {
+      if (n.Driver !== 'bridge' || n.Name === 'bridge') throw invalidArgument('user specified IP address is supported on user defined networks only');
+      const plan6 = addressPlan6(n);
+      if (!plan6) throw invalidArgument(`network ${n.Name} has no IPv6 (create it with --ipv6 and an IPv6 subnet)`);
+      const a = parseIp6(ip6);
+      if (!contains6(plan6.subnet, a) || a < hostRange6(plan6.subnet).first) throw invalidArgument(`Address ${ip6} is not in the subnet ${formatCidr6(plan6.subnet)} of network ${n.Name}`);
+      if (a === plan6.gateway) throw invalidArgument(`Address ${ip6} is the gateway of network ${n.Name}`);
+      e.IPAMConfig = { ...e.IPAMConfig, IPv6Address: formatIp6(a) };
     }
     if (want.Aliases?.length) {
       if (n.Name === 'bridge' || n.Driver !== 'bridge') throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
@@ -293,7 +312,7 @@ export class NetworkService {
       await this.detach(c.Id).catch((err) => this.logger.warn('network detach after a failed attach', { id: c.Id, error: errorMessage(err) }));
       throw e;
     }
-    return { netns: st.netns, ip: st.attachments[0]?.ip, nameserver: this.nameserverOf(st) };
+    return { netns: st.netns, ip: st.attachments[0]?.ip, ip6: st.attachments[0]?.ip6, nameserver: this.nameserverOf(st) };
   }
 
   /** The DNS server of a container's first user network (docker's embedded DNS serves any container on one). */
@@ -306,11 +325,16 @@ export class NetworkService {
     let k = 0;
     while (used.has(`eth${k}`)) k++;
     const plan = addressPlan(n);
+    const plan6 = addressPlan6(n);
     const ip = ep.IPAMConfig?.IPv4Address;
-    if (ip && this.activeEndpoints(n.Id).some((x) => x.att.ip === ip && x.id !== c.Id)) throw new BerthError('forbidden', `Address already in use: ${ip} on network ${n.Name}`);
+    const ip6 = plan6 ? ep.IPAMConfig?.IPv6Address : undefined;
+    for (const [a, key] of [[ip, 'ip'], [ip6, 'ip6']] as const) {
+      if (a && this.activeEndpoints(n.Id).some((x) => x.att[key] === a && x.id !== c.Id)) throw new BerthError('forbidden', `Address already in use: ${a} on network ${n.Name}`);
+    }
     const args: Record<string, unknown> = {};
-    if (ip) args.ips = [`${ip}/${plan.subnet.bits}`];
-    const plugins: PluginConf[] = [this.bridgePlugin(n, plan, st.attachments.length === 0, !!ip)];
+    // host-local takes a static address per family; the other family's comes from its range.
+    if (ip || ip6) args.ips = [...(ip ? [`${ip}/${plan.subnet.bits}`] : []), ...(ip6 && plan6 ? [`${ip6}/${plan6.subnet.bits}`] : [])];
+    const plugins: PluginConf[] = [this.bridgePlugin(n, plan, st.attachments.length === 0, !!ip, !!ip6)];
     // docker's --mac-address names the first network's interface address: the tuning plugin sets it (and the result says it).
     const mac = primary ? c.Config.MacAddress : undefined;
     if (mac) plugins.push({ type: 'tuning', mac });
@@ -336,12 +360,19 @@ export class NetworkService {
     await this.saveState(st);
     const result = await this.cni.add(att.conf, { containerId: c.Id, netns: st.netns, ifName: att.ifName, capabilityArgs: args });
     att.result = result;
-    const addr = result.ips?.[0];
+    const addr = result.ips?.find((x) => !isIp6(x.address));
     if (addr) {
       const [a, bits] = addr.address.split('/');
       att.ip = a;
       att.prefixLen = Number(bits);
       att.gateway = addr.gateway;
+    }
+    const addr6 = result.ips?.find((x) => isIp6(x.address));
+    if (addr6) {
+      const [a, bits] = addr6.address.split('/');
+      att.ip6 = formatIp6(parseIp6(a));
+      att.prefixLen6 = Number(bits);
+      att.gateway6 = addr6.gateway && formatIp6(parseIp6(addr6.gateway));
     }
     att.mac = result.interfaces?.find((i) => i.name === att.ifName && i.sandbox)?.mac;
     await this.saveState(st);
@@ -349,14 +380,27 @@ export class NetworkService {
     return att;
   }
 
-  private bridgePlugin(n: NetworkRecord, plan: ReturnType<typeof addressPlan>, defaultRoute: boolean, staticIp: boolean): PluginConf {
-    const range: Record<string, string> = { subnet: n.IPAM.Config[0].Subnet, gateway: formatIp(plan.gateway) };
+  private bridgePlugin(n: NetworkRecord, plan: ReturnType<typeof addressPlan>, defaultRoute: boolean, staticIp: boolean, staticIp6: boolean): PluginConf {
+    const range: Record<string, string> = { subnet: formatCidr(plan.subnet), gateway: formatIp(plan.gateway) };
     // Dynamic addresses come from the ip-range; a static one may be anywhere in the subnet (as docker).
     if (plan.range && !staticIp) {
       const r = hostRange(plan.range);
       range.rangeStart = formatIp(Math.max(r.first, hostRange(plan.subnet).first));
       range.rangeEnd = formatIp(Math.min(r.last, hostRange(plan.subnet).last));
     }
+    const ranges = [[range]];
+    const plan6 = addressPlan6(n);
+    if (plan6) {
+      const range6: Record<string, string> = { subnet: formatCidr6(plan6.subnet), gateway: formatIp6(plan6.gateway) };
+      if (plan6.range && !staticIp6) {
+        const r = hostRange6(plan6.range);
+        const all = hostRange6(plan6.subnet);
+        range6.rangeStart = formatIp6(r.first > all.first ? r.first : all.first);
+        range6.rangeEnd = formatIp6(r.last < all.last ? r.last : all.last);
+      }
+      ranges.push([range6]);
+    }
+    const routes = defaultRoute && !n.Internal ? [{ dst: '0.0.0.0/0' }, ...(plan6 ? [{ dst: '::/0' }] : [])] : [];
     return {
       type: 'bridge',
       bridge: n.bridge,
@@ -368,9 +412,9 @@ export class NetworkService {
       ipam: {
         type: 'host-local',
         dataDir: this.ipamDir,
-        ranges: [[range]],
+        ranges,
         // Only the first interface routes to the outside; internal networks have no way out.
-        routes: defaultRoute && !n.Internal ? [{ dst: '0.0.0.0/0' }] : [],
+        routes,
       },
     };
   }
@@ -395,7 +439,7 @@ export class NetworkService {
     if (!hasDns(n)) return Promise.resolve();
     return this.serial(async () => {
       const cur = this.store.find(n.Id);
-      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, names: att.names, upstreams: att.upstreams, links: att.links }] : []));
+      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, ip6: att.ip6, names: att.names, upstreams: att.upstreams, links: att.links }] : []));
       await this.dns.set(n.Id, cur ? formatIp(addressPlan(cur).gateway) : undefined, records);
     });
   }
@@ -448,14 +492,28 @@ export class NetworkService {
   }
 
   /** The live values of a running container's endpoints, over its record's settings. */
-  live(c: ContainerRecord): { networks: Record<string, EndpointSettings>; ports: PortMapping[] } {
+  live(c: ContainerRecord): { networks: Record<string, EndpointSettings>; ports: PortMapping[]; dualStack: boolean } {
     const st = this.states.get(c.Id);
     const networks: Record<string, EndpointSettings> = {};
     for (const [name, ep] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
       const att = st?.attachments.find((a) => a.networkId === ep.NetworkID);
-      networks[name] = att && c.State.Running ? { ...ep, EndpointID: att.endpointId, Gateway: att.gateway ?? '', IPAddress: att.ip ?? '', IPPrefixLen: att.prefixLen ?? 0, MacAddress: att.mac ?? '', Aliases: att.names.length ? [...new Set([...(ep.Aliases ?? []), shortId(c.Id)])] : ep.Aliases } : ep;
+      networks[name] = att && c.State.Running
+        ? {
+            ...ep,
+            EndpointID: att.endpointId,
+            Gateway: att.gateway ?? '',
+            IPAddress: att.ip ?? '',
+            IPPrefixLen: att.prefixLen ?? 0,
+            IPv6Gateway: att.gateway6 ?? '',
+            GlobalIPv6Address: att.ip6 ?? '',
+            GlobalIPv6PrefixLen: att.prefixLen6 ?? 0,
+            MacAddress: att.mac ?? '',
+            Aliases: att.names.length ? [...new Set([...(ep.Aliases ?? []), shortId(c.Id)])] : ep.Aliases,
+          }
+        : ep;
     }
-    return { networks, ports: c.State.Running ? (st?.ports ?? []) : [] };
+    // Ports are published on the first network: IPv6 too when it gave the container an IPv6 address.
+    return { networks, ports: c.State.Running ? (st?.ports ?? []) : [], dualStack: c.State.Running && !!st?.attachments[0]?.ip6 };
   }
 
   /** `update` of the rate limits of a running container: its bandwidth plugin undone and done again. */

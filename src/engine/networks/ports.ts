@@ -55,11 +55,19 @@ export function portRequests(bindings: Record<string, { HostIp?: string; HostPor
   return out;
 }
 
-/** docker's Ports map: the bindings made, and null for exposed ports without one. */
-export function portMap(mappings: PortMapping[], exposed: Record<string, object> | undefined): PortMap {
+/**
+ * docker's Ports map: the bindings made, and null for exposed ports without
+ * one. A binding to any address of a dual-stack container is on IPv6 too,
+ * shown as docker shows it (`::`).
+ */
+export function portMap(mappings: PortMapping[], exposed: Record<string, object> | undefined, dualStack = false): PortMap {
   const out: PortMap = {};
   for (const k of Object.keys(exposed ?? {})) out[k.includes('/') ? k : `${k}/tcp`] = null;
-  for (const m of mappings) (out[`${m.containerPort}/${m.protocol}`] ??= []).push({ HostIp: m.hostIP || '0.0.0.0', HostPort: String(m.hostPort) });
+  for (const m of mappings) {
+    const list = (out[`${m.containerPort}/${m.protocol}`] ??= []);
+    list.push({ HostIp: m.hostIP || '0.0.0.0', HostPort: String(m.hostPort) });
+    if (dualStack && !m.hostIP) list.push({ HostIp: '::', HostPort: String(m.hostPort) });
+  }
   return out;
 }
 
