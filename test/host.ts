@@ -76,19 +76,23 @@ export function dnsListenersOf(pid: number): string[] {
 
 /** iptables rules (iptables-save lines, every table) that mention one of the words. */
 export function rulesMentioning(words: string[]): string[] {
-  const text = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';
+  return [...rulesIn('iptables-save', words), ...rulesIn('ip6tables-save', words).map((l) => `ip6tables ${l}`)];
+}
+
+function rulesIn(save: string, words: string[]): string[] {
+  const text = spawnSync(save, [], { encoding: 'utf8' }).stdout ?? '';
   return text.split('\n').filter((l) => l.startsWith('-A ') && words.some((w) => new RegExp(`(^|[\\s"])${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([\\s"]|$)`).test(l)));
 }
 
 /** Deletes a bridge and every iptables rule that names it (a test daemon's default bridge outlives the daemon, as docker0 does). */
 export function removeBridgeAndRules(bridge: string): void {
-  let table = 'filter';
-  const text = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';
-  const mine = new Set(rulesMentioning([bridge]));
-  for (const line of text.split('\n')) {
-    if (line.startsWith('*')) table = line.slice(1);
-    else if (mine.has(line)) {
-      spawnSync('sh', ['-c', `iptables -w -t ${table} ${line.replace(/^-A /, '-D ')}`]);
+  for (const tool of ['iptables', 'ip6tables']) {
+    let table = 'filter';
+    const text = spawnSync(`${tool}-save`, [], { encoding: 'utf8' }).stdout ?? '';
+    const mine = new Set(rulesIn(`${tool}-save`, [bridge]));
+    for (const line of text.split('\n')) {
+      if (line.startsWith('*')) table = line.slice(1);
+      else if (mine.has(line)) spawnSync('sh', ['-c', `${tool} -w -t ${table} ${line.replace(/^-A /, '-D ')}`]);
     }
   }
   spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });

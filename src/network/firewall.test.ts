@@ -33,3 +33,14 @@ test('without a mark the rules are the plain ones that daemons before marks made
   const [isolation] = networkRules({ bridge: 'br-3', subnet: '10.3.0.0/24', internal: false, owner: '' });
   assert.deepEqual(isolation.args, ['-i', 'br-3', '!', '-o', 'br-3', '-j', 'BERTH-ISOLATION-2']);
 });
+
+test('a dual-stack network has the same rules in ip6tables, its IPv6 subnet masqueraded', () => {
+  const n = { bridge: 'br-6', subnet: '10.6.0.0/24', internal: false, owner: 'berth:0123abcd' };
+  const v4 = networkRules(n);
+  const both = networkRules({ ...n, subnet6: 'fd00:6::/64' });
+  assert.deepEqual(both.slice(0, v4.length), v4, 'the IPv4 rules are unchanged');
+  const v6 = both.slice(v4.length);
+  assert.deepEqual(v6.map((r) => ({ ...r, family: undefined, args: r.args.map((a) => (a === 'fd00:6::/64' ? '10.6.0.0/24' : a)) })), v4.map((r) => ({ ...r, family: undefined })));
+  assert.ok(v6.every((r) => r.family === 6));
+  assert.equal(describeRule(v6[v6.length - 1]), 'ip6tables -t nat -A BERTH-POSTROUTING -s fd00:6::/64 ! -o br-6 -m comment --comment berth:0123abcd -j MASQUERADE');
+});

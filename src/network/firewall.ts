@@ -10,6 +10,8 @@ import { CommandError, run } from '../base/exec';
  *  - BERTH-FORWARD: accepts what a network may send and receive, so that a
  *    FORWARD policy of DROP (dockerd sets one) does not cut containers off.
  *  - nat BERTH-POSTROUTING: one MASQUERADE per network for traffic leaving it.
+ * A dual-stack network has the same rules in ip6tables, so IPv6 is as
+ * isolated as IPv4 where the host forwards it.
  * Published ports are CNI's portmap plugin's (per container). Each rule
  * carries its daemon's mark in a comment (daemons share the chains), so a
  * daemon's check finds its own rules that outlived their bridge.
@@ -17,12 +19,15 @@ import { CommandError, run } from '../base/exec';
 export interface BridgeRules {
   bridge: string;
   subnet: string;
+  /** A dual-stack network's IPv6 subnet. */
+  subnet6?: string;
   internal: boolean;
   /** The daemon's mark. */
   owner: string;
 }
 
-export type Rule = { table: 'filter' | 'nat'; chain: string; args: string[] };
+export type Family = 4 | 6;
+export type Rule = { table: 'filter' | 'nat'; chain: string; args: string[]; family?: Family };
 
 const ISOLATION = 'BERTH-ISOLATION';
 const ISOLATION2 = 'BERTH-ISOLATION-2';
@@ -30,13 +35,19 @@ const FORWARD = 'BERTH-FORWARD';
 const POSTROUTING = 'BERTH-POSTROUTING';
 const CHAINS = [['filter', ISOLATION], ['filter', ISOLATION2], ['filter', FORWARD], ['nat', POSTROUTING]] as const;
 
-/** The per-network rules (pure, for tests and for removal). */
+/** The per-network rules (pure, for tests and for removal): IPv4's, and IPv6's for a dual-stack network. */
 export function networkRules(n: BridgeRules): Rule[] {
+  const v4 = familyRules(n, n.subnet, 4);
+  return n.subnet6 ? [...v4, ...familyRules(n, n.subnet6, 6)] : v4;
+}
+
+function familyRules(n: BridgeRules, subnet: string, family: Family): Rule[] {
   const b = n.bridge;
+  const v6 = family === 6 ? { family } : {};
   const mark = n.owner ? ['-m', 'comment', '--comment', n.owner] : [];
   // iptables prints matches in the order given and the target last: the mark goes just before -j.
   const marked = (args: string[]) => [...args.slice(0, -2), ...mark, ...args.slice(-2)];
-  const f = (chain: string, ...args: string[]): Rule => ({ table: 'filter', chain, args: marked(args) });
+  const f = (chain: string, ...args: string[]): Rule => ({ table: 'filter', chain, args: marked(args), ...v6 });
   if (n.internal) {
     return [
       f(ISOLATION, '-i', b, '!', '-o', b, '-j', 'DROP'),
@@ -50,38 +61,39 @@ export function networkRules(n: BridgeRules): Rule[] {
     f(FORWARD, '-o', b, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'),
     f(FORWARD, '-o', b, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'),
     f(FORWARD, '-i', b, '-j', 'ACCEPT'),
-    { table: 'nat', chain: POSTROUTING, args: marked(['-s', n.subnet, '!', '-o', b, '-j', 'MASQUERADE']) },
+    { table: 'nat', chain: POSTROUTING, args: marked(['-s', subnet, '!', '-o', b, '-j', 'MASQUERADE']), ...v6 },
   ];
 }
 
-const ipt = (table: string, ...args: string[]) => run('iptables', ['-w', '-t', table, ...args]);
-const present = (r: Rule) => ipt(r.table, '-C', r.chain, ...r.args).then(() => true, () => false);
+const ipt = (family: Family | undefined, table: string, ...args: string[]) => run(family === 6 ? 'ip6tables' : 'iptables', ['-w', '-t', table, ...args]);
+const present = (r: Rule) => ipt(r.family, r.table, '-C', r.chain, ...r.args).then(() => true, () => false);
 
 /** The chains and the jumps to them; idempotent, safe with other daemons on the host. */
-export async function ensureChains(): Promise<void> {
+export async function ensureChains(family: Family = 4): Promise<void> {
   for (const [table, chain] of CHAINS) {
-    await ipt(table, '-N', chain).catch((e) => {
+    await ipt(family, table, '-N', chain).catch((e) => {
       if (!(e instanceof CommandError && /exists/i.test(e.stderr))) throw e;
     });
   }
-  const dnat: Rule = { table: 'filter', chain: ISOLATION, args: ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'] };
-  if (!(await present(dnat))) await ipt('filter', '-I', ISOLATION, '1', ...dnat.args);
+  const dnat: Rule = { table: 'filter', chain: ISOLATION, args: ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], family };
+  if (!(await present(dnat))) await ipt(family, 'filter', '-I', ISOLATION, '1', ...dnat.args);
   // Isolation must come before any accept: both go first in FORWARD, isolation at the top.
   for (const chain of [FORWARD, ISOLATION]) {
-    if (!(await present({ table: 'filter', chain: 'FORWARD', args: ['-j', chain] }))) await ipt('filter', '-I', 'FORWARD', '1', '-j', chain);
+    if (!(await present({ table: 'filter', chain: 'FORWARD', args: ['-j', chain], family }))) await ipt(family, 'filter', '-I', 'FORWARD', '1', '-j', chain);
   }
-  if (!(await present({ table: 'nat', chain: 'POSTROUTING', args: ['-j', POSTROUTING] }))) await ipt('nat', '-A', 'POSTROUTING', '-j', POSTROUTING);
+  if (!(await present({ table: 'nat', chain: 'POSTROUTING', args: ['-j', POSTROUTING], family }))) await ipt(family, 'nat', '-A', 'POSTROUTING', '-j', POSTROUTING);
 }
 
 /** Adds the network's rules that are missing (so a restart never duplicates one). */
 export async function addNetworkRules(n: BridgeRules): Promise<void> {
-  await ensureChains();
-  for (const r of networkRules(n)) if (!(await present(r))) await ipt(r.table, '-A', r.chain, ...r.args);
+  await ensureChains(4);
+  if (n.subnet6) await ensureChains(6);
+  for (const r of networkRules(n)) if (!(await present(r))) await ipt(r.family, r.table, '-A', r.chain, ...r.args);
 }
 
 /** Removes the network's rules, also those made without a mark (by daemons before marks). */
 export async function removeNetworkRules(n: BridgeRules): Promise<void> {
-  for (const r of [...networkRules(n), ...networkRules({ ...n, owner: '' })]) while (await present(r)) await ipt(r.table, '-D', r.chain, ...r.args);
+  for (const r of [...networkRules(n), ...networkRules({ ...n, owner: '' })]) while (await present(r)) await ipt(r.family, r.table, '-D', r.chain, ...r.args);
 }
 
 /** The rules in Berth's chains that carry the owner's mark. */
@@ -89,20 +101,27 @@ export async function ownedRules(owner: string): Promise<Rule[]> {
   return (await berthRules()).filter((r) => r.args.includes(owner));
 }
 
-/** Every rule in Berth's chains, as `iptables -S` prints it (none when a chain is not there). */
+/**
+ * Every rule in Berth's chains, from `iptables -S` and `ip6tables -S` of
+ * each table: listing a whole table works where a chain is not there (some
+ * iptables-nft builds call a missing chain "incompatible"), and a host
+ * without ip6tables has no IPv6 rules.
+ */
 async function berthRules(): Promise<Rule[]> {
   const out: Rule[] = [];
-  for (const [table, chain] of CHAINS) {
-    const listed = await ipt(table, '-S', chain).catch((e) => {
-      if (e instanceof CommandError && /No chain|does not exist/i.test(e.stderr)) return undefined;
-      throw e;
-    });
-    out.push(...parseRules(table, chain, listed?.stdout ?? ''));
+  for (const family of [4, 6] as const) {
+    for (const table of ['filter', 'nat'] as const) {
+      const listed = await ipt(family, table, '-S').catch((e) => {
+        if (family === 6) return undefined;
+        throw e;
+      });
+      for (const [t, chain] of CHAINS) if (t === table) out.push(...parseRules(table, chain, listed?.stdout ?? '').map((r) => (family === 6 ? { ...r, family } : r)));
+    }
   }
   return out;
 }
 
-/** The rules of one chain in `iptables -S CHAIN`'s output (which quotes comments; Berth's have no spaces). */
+/** The rules of one chain in `iptables -S [CHAIN]`'s output (which quotes comments; Berth's have no spaces). */
 export function parseRules(table: Rule['table'], chain: string, listing: string): Rule[] {
   const words = (l: string) => l.trim().split(/\s+/).map((w) => w.replace(/^"(.*)"$/, '$1'));
   return listing.split('\n').map(words).filter((w) => w[0] === '-A' && w[1] === chain).map((w) => ({ table, chain, args: w.slice(2) }));
@@ -114,10 +133,10 @@ export function ruleInterfaces(r: Rule): string[] {
 }
 
 export function describeRule(r: Rule): string {
-  return `${r.table === 'nat' ? '-t nat ' : ''}-A ${r.chain} ${r.args.join(' ')}`;
+  return `${r.family === 6 ? 'ip6tables ' : ''}${r.table === 'nat' ? '-t nat ' : ''}-A ${r.chain} ${r.args.join(' ')}`;
 }
 
 /** Removes the rule if it is there (a check's repair may come after someone else's). */
 export async function removeRule(r: Rule): Promise<void> {
-  if (await present(r)) await ipt(r.table, '-D', r.chain, ...r.args);
+  if (await present(r)) await ipt(r.family, r.table, '-D', r.chain, ...r.args);
 }

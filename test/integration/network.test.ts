@@ -318,6 +318,9 @@ describe('networks', () => {
     assert.equal(created.code, 0, created.stderr);
     assert.equal(await d.ok(['network', 'inspect', '-f', '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}', 'v6net']), `true ${await d.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}={{(index .IPAM.Config 0).Gateway}}', 'v6net'])} ${v6}/64=${v6}1`);
     assert.match(await d.ok(['network', 'ls', '--filter', 'name=v6net', '--format', '{{.Name}} {{.IPv6}}']), /^v6net true$/m);
+    const bridge = `br-${(await d.ok(['network', 'inspect', '-f', '{{.Id}}', 'v6net'])).slice(0, 12)}`;
+    const v6rules = rulesMentioning([bridge]).filter((r) => r.startsWith('ip6tables '));
+    assert.ok(v6rules.some((r) => /BERTH-ISOLATION /.test(r)) && v6rules.some((r) => new RegExp(`-s ${v6}/64 .*MASQUERADE`).test(r)), `isolation and masquerading in ip6tables too: ${v6rules.join('; ')}`);
     await d.ok(['run', '-d', '--name', 'v6web', '--network', 'v6net', '-p', '80', 'busybox', ...HTTPD]);
     await d.ok(['run', '-d', '--name', 'v6fixed', '--network', 'v6net', '--ip6', `${v6}99`, 'busybox', 'sleep', '1000']);
     const [addr, len, gw] = (await inspect(d, 'v6web', '{{with .NetworkSettings.Networks.v6net}}{{.GlobalIPv6Address}} {{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}}{{end}}')).split(' ');
@@ -358,6 +361,7 @@ describe('networks', () => {
     await d.ok(['network', 'rm', 'v6net']);
     const nat6 = (await exec('ip6tables', ['-t', 'nat', '-S'])).stdout;
     for (const id of ids) assert.ok(!nat6.includes(id), 'no IPv6 port rule is left');
+    assert.deepEqual(rulesMentioning([bridge]), [], 'no rule of the network is left, in either family');
   });
 
   test('--mac-address names the first network\'s interface address, shown by inspect; a bad one is refused', async () => {

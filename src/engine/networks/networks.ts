@@ -156,7 +156,8 @@ export class NetworkService {
   }
 
   private rules(n: NetworkRecord) {
-    return { bridge: n.bridge!, subnet: formatCidr(addressPlan(n).subnet), internal: n.Internal, owner: this.owner };
+    const plan6 = addressPlan6(n);
+    return { bridge: n.bridge!, subnet: formatCidr(addressPlan(n).subnet), subnet6: plan6 && formatCidr6(plan6.subnet), internal: n.Internal, owner: this.owner };
   }
 
   /** The bridge, its address and the firewall rules (idempotent: at create and at every daemon start). */
