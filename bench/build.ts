@@ -7,9 +7,9 @@
  *
  *   bench/build [--reps N] [--only berth,docker,buildah]
  *
- * Every builder runs its RUN steps with `--network none` (Berth's default;
- * docker's and buildah's would set up a bridge network per step, which
- * none of these steps needs): the table compares building, not networking.
+ * Every builder runs its RUN steps with `--network none` (each would
+ * otherwise set up a bridge network per step, which none of these steps
+ * needs): the table compares building, not networking.
  *
  * Rows: a cold build (--no-cache), a rebuild with nothing changed, a
  * rebuild after one file of the tree changed, and the final image's size.
