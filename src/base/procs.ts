@@ -30,3 +30,28 @@ export function mountPoints(): string[] {
     .filter(Boolean)
     .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
 }
+
+/** A process and all it started, deepest last (from /proc/<pid>/task/<tid>/children); empty when it is gone. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number) => {
+    out.push(p);
+    let tasks: string[];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const t of tasks) {
+      let kids = '';
+      try {
+        kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        /* gone */
+      }
+      for (const k of kids.split(/\s+/).filter(Boolean)) visit(Number(k));
+    }
+  };
+  if (fs.existsSync(`/proc/${pid}`)) visit(pid);
+  return out;
+}

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type { Duplex } from 'node:stream';
+import { parseGoDuration } from '../base/duration';
 import { invalidArgument } from '../base/errors';
 import { type ApiClient, DaemonError, demux } from '../client/client';
 import { bool, type FlagSpec, list, type Parsed, str } from './flags';
@@ -85,7 +86,46 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'network-alias', kind: 'list' },
   { name: 'network-ingress-rate', kind: 'string' },
   { name: 'network-egress-rate', kind: 'string' },
+  { name: 'health-cmd', kind: 'string' },
+  { name: 'health-interval', kind: 'string' },
+  { name: 'health-timeout', kind: 'string' },
+  { name: 'health-retries', kind: 'string' },
+  { name: 'health-start-period', kind: 'string' },
+  { name: 'health-start-interval', kind: 'string' },
+  { name: 'no-healthcheck', kind: 'bool' },
+  { name: 'health-on-failure', kind: 'string' },
 ];
+
+/** A duration flag as the docker CLI reads it (Go's syntax), in nanoseconds; negative ones refused. */
+function durationFlag(p: Parsed, n: string): number | undefined {
+  const v = str(p, n);
+  if (v === undefined) return undefined;
+  const neg = v.startsWith('-');
+  const ns = parseGoDuration(neg ? v.slice(1) : v);
+  if (ns === undefined) throw invalidArgument(`invalid argument "${v}" for "--${n}" flag: time: invalid duration "${v}"`);
+  if (neg && ns > 0) throw invalidArgument(`--${n} cannot be negative`);
+  return ns;
+}
+
+/** docker's --health-* flags as Config.Healthcheck; --no-healthcheck as the NONE test. */
+function healthcheck(p: Parsed): Record<string, unknown> | undefined {
+  const names = ['health-cmd', 'health-interval', 'health-timeout', 'health-retries', 'health-start-period', 'health-start-interval'];
+  const given = names.filter((n) => str(p, n) !== undefined);
+  if (bool(p, 'no-healthcheck')) {
+    if (given.length) throw invalidArgument('--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!given.length) return undefined;
+  const cmd = str(p, 'health-cmd');
+  return {
+    Test: cmd ? ['CMD-SHELL', cmd] : undefined,
+    Interval: durationFlag(p, 'health-interval'),
+    Timeout: durationFlag(p, 'health-timeout'),
+    StartPeriod: durationFlag(p, 'health-start-period'),
+    StartInterval: durationFlag(p, 'health-start-interval'),
+    Retries: intFlag(p, 'health-retries'),
+  };
+}
 
 function intFlag(p: Parsed, n: string): number | undefined {
   const v = str(p, n);
@@ -202,6 +242,7 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
     Labels: keyValues(list(p, 'label'), 'label'),
     StopSignal: str(p, 'stop-signal'),
     StopTimeout: stopTimeout,
+    Healthcheck: healthcheck(p),
     ExposedPorts: list(p, 'expose').length ? parseExpose(list(p, 'expose')) : undefined,
     HostConfig: {
       Binds: list(p, 'volume'),
@@ -213,6 +254,7 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
       NetworkIngressRate: rate('network-ingress-rate'),
       NetworkEgressRate: rate('network-egress-rate'),
       RestartPolicy: restartPolicy(str(p, 'restart')),
+      HealthOnFailure: str(p, 'health-on-failure'),
       AutoRemove: bool(p, 'rm'),
       Privileged: bool(p, 'privileged'),
       CapAdd: list(p, 'cap-add'),

@@ -18,6 +18,7 @@ import { ContainerService, runPaths } from './containers/containers';
 import { inspectConfig, inspectHostConfig } from './system/docker-shape';
 import { EventBus } from './system/events';
 import { ExecService } from './containers/execs';
+import { HealthMonitor } from './containers/health';
 import { ImageService } from './images/images';
 import { Registries } from './images/registries';
 import type { ContainerRecord } from './model';
@@ -48,6 +49,7 @@ export class Engine {
     readonly views: Views,
     readonly builds: BuildService,
     readonly registries: Registries,
+    readonly health: HealthMonitor,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -67,8 +69,10 @@ export class Engine {
     const views = new Views(path.join(cfg.execRoot, 'views'));
     const registries = new Registries(imageStore, events, cfg.registries);
     const builds = new BuildService(cfg, containers, imageStore, views, events, registries);
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries);
+    const health = new HealthMonitor(containers, execs, events, cfg.logger);
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries, health);
     await execs.restore(await inventoryOf({ cfg, containers }));
+    health.open();
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });
     return engine;
@@ -80,6 +84,7 @@ export class Engine {
   }
 
   close(): void {
+    this.health.close();
     this.containers.close();
     this.networks.close();
   }
@@ -112,8 +117,7 @@ export class Engine {
       if (f.label && !f.label.every((l) => labelMatches(c.Config.Labels ?? {}, l))) return false;
       if (f.ancestor && !f.ancestor.some((a) => this.isAncestor(c, a))) return false;
       if (f.volume && !f.volume.some((v) => c.Mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v))) return false;
-      // No health checks yet: every container's health is none.
-      if (f.health && !f.health.includes('none')) return false;
+      if (f.health && !f.health.includes(c.State.Health?.Status ?? 'none')) return false;
       // Containers of the engine are never swarm tasks.
       if (f['is-task'] && !f['is-task'].includes('false')) return false;
       if (f.isolation && !f.isolation.includes('default')) return false;
@@ -165,7 +169,7 @@ export class Engine {
       Created: c.Created,
       Path: c.Path,
       Args: c.Args,
-      State: (({ Status, Running, Paused, Restarting, OOMKilled, Dead, Pid, ExitCode, Error, StartedAt, FinishedAt }) => ({ Status, Running, Paused, Restarting, OOMKilled, Dead, Pid, ExitCode, Error, StartedAt, FinishedAt }))(c.State),
+      State: (({ Status, Running, Paused, Restarting, OOMKilled, Dead, Pid, ExitCode, Error, StartedAt, FinishedAt, Health }) => ({ Status, Running, Paused, Restarting, OOMKilled, Dead, Pid, ExitCode, Error, StartedAt, FinishedAt, ...(Health ? { Health } : {}) }))(c.State),
       Image: c.Image,
       ResolvConfPath: path.join(dir, 'resolv.conf'),
       HostnamePath: path.join(dir, 'hostname'),

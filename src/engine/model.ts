@@ -20,6 +20,8 @@ export interface ThrottleDevice {
 /** The HostConfig of docker's create body (the part Berth understands). */
 export interface HostConfig {
   Binds?: string[] | null;
+  /** Berth (podman's `--health-on-failure`): none, kill, restart or stop when the container turns unhealthy. */
+  HealthOnFailure?: string;
   NetworkMode?: string;
   PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[]> | null;
   PublishAllPorts?: boolean;
@@ -91,6 +93,22 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Only for a container with a health check, from its first start on. */
+  Health?: Health;
+}
+
+/** `.State.Health` as docker's inspect shows it. */
+export interface Health {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: ProbeResult[];
+}
+
+export interface ProbeResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
 }
 
 /** A mount as inspect shows it. */

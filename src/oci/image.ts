@@ -46,6 +46,8 @@ export interface HealthConfig {
   Interval?: number;
   Timeout?: number;
   StartPeriod?: number;
+  /** API 1.44: the interval between probes during the start period. */
+  StartInterval?: number;
   Retries?: number;
 }
 

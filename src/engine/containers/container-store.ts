@@ -14,6 +14,10 @@ const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly byName = new Map<string, string>();
+  /** Each record's write in progress or queued. */
+  private readonly writes = new Map<string, Promise<void>>();
+  /** Records removed: a late save must not bring one back. */
+  private readonly removed = new Set<string>();
 
   private constructor(readonly root: string) {}
 
@@ -90,13 +94,32 @@ export class ContainerStore {
     if (this.byName.get(name) === id) this.byName.delete(name);
   }
 
-  async save(rec: ContainerRecord): Promise<void> {
-    await mkdirp(this.dir(rec.Id), 0o710);
-    await atomicWriteJson(path.join(this.dir(rec.Id), 'container.json'), rec);
-    this.byId.set(rec.Id, rec);
+  /**
+   * Writes the record as it is when its turn comes: writes of one record go
+   * one at a time, in order, so the file never ends older than the last
+   * save (the lifecycle and the health monitor both save). A removed
+   * record is never written again.
+   */
+  save(rec: ContainerRecord): Promise<void> {
+    const prev = this.writes.get(rec.Id) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(async () => {
+      if (this.removed.has(rec.Id)) return;
+      await mkdirp(this.dir(rec.Id), 0o710);
+      await atomicWriteJson(path.join(this.dir(rec.Id), 'container.json'), rec);
+      this.byId.set(rec.Id, rec);
+    });
+    this.writes.set(rec.Id, next);
+    void next.finally(() => {
+      if (this.writes.get(rec.Id) === next) this.writes.delete(rec.Id);
+    }).catch(() => undefined);
+    return next;
   }
 
   async delete(rec: ContainerRecord): Promise<void> {
+    // Late saves come from work that was under way at the removal: a minute covers them.
+    this.removed.add(rec.Id);
+    setTimeout(() => this.removed.delete(rec.Id), 60_000).unref();
+    await this.writes.get(rec.Id)?.catch(() => undefined);
     // The record goes first: a crash mid-removal leaves an orphan folder, never a half container.
     await fsp.rm(path.join(this.dir(rec.Id), 'container.json'), { force: true });
     await fsp.rm(this.dir(rec.Id), { recursive: true, force: true });

@@ -30,6 +30,7 @@ import type { NetworkService } from '../networks/networks';
 import { portRequests } from '../networks/ports';
 import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
+import { probeCommand, validateHealthcheck } from './health-rules';
 import type { VolumeStore } from '../volumes';
 
 /**
@@ -330,6 +331,7 @@ export class ContainerService {
       }
       if (links.length) host.Links = links.map((l) => linkString(l, name.slice(1)));
       if (!config.Image) throw invalidArgument('Config.Image is required');
+      validateHealthcheck(config.Healthcheck, host.HealthOnFailure);
       if (config.MacAddress && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(config.MacAddress)) throw invalidArgument(`invalid MAC address: ${config.MacAddress}`);
       if (config.MacAddress && parseInt(config.MacAddress.slice(0, 2), 16) & 1) throw invalidArgument(`invalid MAC address ${config.MacAddress}: a multicast address cannot name an interface`);
       const imageRef = config.Image;
@@ -342,6 +344,9 @@ export class ContainerService {
         return { image, merged };
       });
       cleanup.push(() => this.images.snapshots.remove(id));
+      if (host.HealthOnFailure && host.HealthOnFailure !== 'none' && !probeCommand(merged.Healthcheck, merged.Shell)) {
+        throw invalidArgument(`--health-on-failure ${host.HealthOnFailure} needs a health check: give --health-cmd, or use an image with a HEALTHCHECK`);
+      }
       const made: string[] = [];
       const { path: procPath, args } = processArgs(merged);
       const mounts = planMounts(host, merged.Volumes);
@@ -632,6 +637,19 @@ export class ContainerService {
     if (sig === 9) await this.withLock(c.Id, () => this.waitExitLocked(c, 30_000));
   }
 
+  /**
+   * `--health-on-failure kill`: SIGKILL as a failure of the container, not
+   * a stop by its user, so its restart policy restarts it (an unhealthy
+   * container counts as failed: exit 137).
+   */
+  async killUnhealthy(id: string): Promise<void> {
+    const c = this.store.get(id);
+    if (!c.State.Running) return;
+    await this.signal(c, 9);
+    this.events.publish('container', 'kill', c.Id, { name: c.Name.slice(1), signal: '9' });
+    await this.withLock(c.Id, () => this.waitExitLocked(c, 30_000));
+  }
+
   /** docker wait: conditions not-running (default), next-exit, removed. */
   async wait(ref: string, condition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
     const gone = this.removedResults.get(ref);
@@ -648,12 +666,14 @@ export class ContainerService {
     return result();
   }
 
-  async restart(ref: string, timeoutSec?: number): Promise<void> {
+  /** `restart`; an automatic one (`--health-on-failure restart`) counts in RestartCount, as the restart policy's do. */
+  async restart(ref: string, timeoutSec?: number, automatic = false): Promise<void> {
     const c = this.store.get(ref);
     await this.withLock(c.Id, async () => {
       this.clearRestartTimer(c.Id);
       if (c.State.Running) await this.stopLocked(c, timeoutSec);
       c.State = { ...c.State, Restarting: false };
+      if (automatic) c.RestartCount++;
       await this.startLocked(c.Id);
     });
     this.events.publish('container', 'restart', c.Id, { name: c.Name.slice(1) });

@@ -1,8 +1,8 @@
 import { parseDetachKeys } from '../../base/detach-keys';
-import { type FSWatcher, watch } from 'node:fs';
+import { createReadStream, type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { conflict, errorMessage, invalidArgument, notFound } from '../../base/errors';
+import { conflict, errorMessage, invalidArgument, isErrno, notFound } from '../../base/errors';
 import { atomicWriteJson, mkdirp, readFileIfExists, readJsonIfExists } from '../../base/files';
 import type { Finding } from '../../base/finding';
 import { newId } from '../../base/ids';
@@ -15,10 +15,12 @@ import { runPaths } from './containers';
 import type { EventBus } from '../system/events';
 import { type Inventory, killMonitor } from '../system/leftovers';
 import { followLog } from '../logs/log-follower';
-import type { LogBatch } from '../logs/logs';
+import { type LogBatch, parseLogLine } from '../logs/logs';
+import { MAX_OUTPUT } from './health-rules';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
 import { readUserDb, resolveUser } from '../../base/users';
+import { processTree } from '../../base/procs';
 
 export interface ExecConfig {
   Cmd: string[];
@@ -37,6 +39,8 @@ interface ExecSession {
   id: string;
   containerId: string;
   config: ExecConfig;
+  /** A health probe's: its caller reads it and removes it at once. */
+  transient?: boolean;
   running: boolean;
   exitCode: number | null;
   pid: number;
@@ -157,7 +161,7 @@ export class ExecService {
   }
 
   /** Starts the process; with `detach`, returns no streams. */
-  async start(id: string, detach: boolean): Promise<AttachedIo> {
+  async start(id: string, detach: boolean, logSizeMax = 0): Promise<AttachedIo> {
     const s = this.get(id);
     if (s.running || s.exitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
     const c = this.containers.store.get(s.containerId);
@@ -191,7 +195,7 @@ export class ExecService {
       const { pid } = await startConmon({
         conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: id,
         name: c.Name.slice(1), bundle: dir, pidFile: path.join(dir, 'pidfile'), conmonPidFile: path.join(dir, 'conmon.pid'),
-        exitDir: path.dirname(this.exitFile(s)), persistDir: path.join(dir, 'persist'), logPath, logSizeMax: 0,
+        exitDir: path.dirname(this.exitFile(s)), persistDir: path.join(dir, 'persist'), logPath, logSizeMax,
         tty: !!s.config.Tty, stdin: !!stdin, execProcessSpec: path.join(dir, 'process.json'), execAttach: !!stdin,
       }, () => stdin?.connect(path.join(dir, 'attach')));
       s.pid = pid;
@@ -202,6 +206,7 @@ export class ExecService {
       s.exitCode = 126;
       s.markExited();
       await fsp.rm(dir, { recursive: true, force: true });
+      if (s.transient) this.sessions.delete(s.id);
       throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
     }
     this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, c.Id, { name: c.Name.slice(1), execID: id });
@@ -268,11 +273,42 @@ export class ExecService {
     s.running = false;
     s.markExited();
     this.events.publish('container', 'exec_die', s.containerId, { execID: s.id, exitCode: String(s.exitCode) });
+    if (s.transient) return;
     // Clients read the exit code right after; the session and its folder go after a grace period.
-    setTimeout(() => {
-      this.sessions.delete(s.id);
-      void fsp.rm(this.dir(s.id), { recursive: true, force: true });
-    }, 60_000).unref();
+    setTimeout(() => this.forget(s), 60_000).unref();
+  }
+
+  private forget(s: ExecSession): Promise<void> {
+    this.sessions.delete(s.id);
+    return fsp.rm(this.dir(s.id), { recursive: true, force: true });
+  }
+
+  /**
+   * A health probe, as docker runs one: an exec session of the container's
+   * user and working folder, detached, its output (stdout and stderr) read
+   * from its log, at most `MAX_OUTPUT` bytes of it, never more in memory;
+   * killed at the timeout; its session gone as soon as it has answered. A
+   * session that could not start throws, with the runtime's message.
+   */
+  async probe(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: Buffer; more: boolean; timedOut: boolean }> {
+    const c = this.containers.store.get(containerId);
+    const { Id } = this.create(c.Id, { Cmd: cmd, AttachStdout: true, AttachStderr: true, User: c.Config.User, WorkingDir: c.Config.WorkingDir });
+    const s = this.get(Id);
+    s.transient = true;
+    try {
+      await this.start(Id, true, PROBE_LOG_MAX);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([s.exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+      clearTimeout(timer);
+      if (timedOut) {
+        killTree(s.pid);
+        await Promise.race([s.exited, sleep(5000)]);
+      }
+      const { output, more } = await readProbeOutput(path.join(this.dir(Id), 'exec.log'));
+      return { exitCode: s.exitCode ?? -1, output, more, timedOut };
+    } finally {
+      await this.forget(s);
+    }
   }
 
   private async monitorAlive(s: ExecSession): Promise<boolean> {
@@ -292,3 +328,54 @@ export class ExecService {
     await writeCtl(path.join(this.dir(id), 'ctl'), ctlResize(h, w));
   }
 }
+
+/** A probe's log is cut by conmon past this: the output kept is its first bytes, and a probe that floods cannot fill the disk. */
+const PROBE_LOG_MAX = 1 << 20;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** SIGKILL to the probe and all it started (a shell's `sleep` too), so nothing of it stays in the container. */
+function killTree(pid: number): void {
+  if (!pid) return;
+  // Frozen first, so none starts another child between the look and the kill.
+  const tree = processTree(pid);
+  for (const sig of ['SIGSTOP', 'SIGKILL'] as const) {
+    for (const p of [...tree, ...(sig === 'SIGKILL' ? processTree(pid) : [])]) {
+      try {
+        process.kill(p, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
+/** The first MAX_OUTPUT bytes of a probe's output, stdout and stderr as they came, from conmon's log; read until that much has come. */
+async function readProbeOutput(file: string): Promise<{ output: Buffer; more: boolean }> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let rest = Buffer.alloc(0);
+  const stream = createReadStream(file, { highWaterMark: 64 << 10 });
+  try {
+    for await (const chunk of stream) {
+      const buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+      let at = 0;
+      for (let nl = buf.indexOf(10, at); nl >= 0 && size <= MAX_OUTPUT; at = nl + 1, nl = buf.indexOf(10, at)) {
+        const e = parseLogLine(buf.subarray(at, nl));
+        if (!e) continue;
+        parts.push(e.data, ...(e.full ? [NEWLINE] : []));
+        size += e.data.length + (e.full ? 1 : 0);
+      }
+      if (size > MAX_OUTPUT) break;
+      rest = Buffer.from(buf.subarray(at));
+    }
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  } finally {
+    stream.destroy();
+  }
+  const output = Buffer.concat(parts, size);
+  return { output: output.subarray(0, MAX_OUTPUT), more: size > MAX_OUTPUT };
+}
+
+const NEWLINE = Buffer.from('\n');

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../../base/errors';
-import type { ContainerConfig } from '../../oci/image';
+import type { ContainerConfig, HealthConfig } from '../../oci/image';
 
 /** The container config a client sends (docker's create body, minus HostConfig). */
 export interface ContainerCreateConfig extends ContainerConfig {
@@ -49,9 +49,22 @@ export function mergeImageConfig(user: ContainerCreateConfig, image: ContainerCo
   c.ExposedPorts = image.ExposedPorts || user.ExposedPorts ? { ...image.ExposedPorts, ...user.ExposedPorts } : undefined;
   c.Volumes = image.Volumes || user.Volumes ? { ...image.Volumes, ...user.Volumes } : undefined;
   c.StopSignal = user.StopSignal || image.StopSignal;
-  c.Healthcheck = user.Healthcheck ?? image.Healthcheck;
+  c.Healthcheck = mergeHealthcheck(user.Healthcheck, image.Healthcheck);
   c.OnBuild = image.OnBuild ?? null;
   return c;
+}
+
+/** As dockerd: what the user's health check leaves out (the test, a zero time or count) comes from the image's. */
+function mergeHealthcheck(user: HealthConfig | undefined, image: HealthConfig | undefined): HealthConfig | undefined {
+  if (!user || !image) return user ?? image;
+  return {
+    Test: user.Test?.length ? user.Test : image.Test,
+    Interval: user.Interval || image.Interval,
+    Timeout: user.Timeout || image.Timeout,
+    StartPeriod: user.StartPeriod || image.StartPeriod,
+    StartInterval: user.StartInterval || image.StartInterval,
+    Retries: user.Retries || image.Retries,
+  };
 }
 
 /** Path and Args of the process, from a merged config. */

@@ -1,3 +1,4 @@
+import { healthText } from '../containers/health-rules';
 import { humanDuration } from '../../base/duration';
 import { invalidArgument } from '../../base/errors';
 import type { ContainerRecord } from '../model';
@@ -8,7 +9,7 @@ export function statusText(c: ContainerRecord, now = Date.now()): string {
   const since = (t: string) => humanDuration(now - Date.parse(t));
   switch (st.Status) {
     case 'running':
-      return `Up ${since(st.StartedAt)}`;
+      return `Up ${since(st.StartedAt)}${healthText(st.Health)}`;
     case 'paused':
       return `Up ${since(st.StartedAt)} (Paused)`;
     case 'restarting':

@@ -1,0 +1,135 @@
+import { errorMessage } from '../../base/errors';
+import type { Logger } from '../../base/log';
+import type { ContainerRecord, Health, ProbeResult } from '../model';
+import type { EventBus } from '../system/events';
+import type { ContainerService } from './containers';
+import type { ExecService } from './execs';
+import { applyProbe, cutOutput, goDuration, type HealthAction, healthTimes, nextProbeDelay, probeCommand } from './health-rules';
+
+/** Probe results between status changes are written at most this often (a daemon restart keeps the history up to then). */
+const SAVE_EVERY_MS = 5_000;
+
+/**
+ * Health checks, as dockerd runs them: while a container with a health
+ * check runs (and is not paused), its probe runs as an exec session
+ * (through conmon: a probe that hangs blocks nothing here) after each
+ * interval, one at a time; its result moves `.State.Health` by docker's
+ * rules, and a change of status is an event. Beyond docker, a container
+ * that turns unhealthy may be killed, restarted or stopped
+ * (`--health-on-failure`). A daemon restart resumes probing where it was:
+ * status, streak and history are kept (dockerd starts over).
+ */
+export class HealthMonitor {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Bumped at every start and stop of a container's probing: a probe that outlived its run is ignored. */
+  private readonly runs = new Map<string, number>();
+  private readonly saves = new Map<string, NodeJS.Timeout>();
+  private unsubscribe?: () => void;
+  private closed = false;
+
+  constructor(
+    private readonly containers: ContainerService,
+    private readonly execs: ExecService,
+    private readonly events: EventBus,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resumes the probes of running containers, then follows their lifecycle. */
+  open(): void {
+    for (const c of this.containers.store.all()) if (c.State.Running && !c.State.Paused) this.resume(c, false);
+    this.unsubscribe = this.events.subscribe((e) => {
+      if (e.Type !== 'container') return;
+      const c = this.containers.store.find(e.Actor.ID);
+      if (e.Action === 'start' && c) this.resume(c, true);
+      else if (e.Action === 'unpause' && c) this.resume(c, false);
+      else if (e.Action === 'die' || e.Action === 'pause' || e.Action === 'destroy') this.halt(e.Actor.ID);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.unsubscribe?.();
+    for (const id of [...this.timers.keys()]) this.halt(id);
+    for (const t of this.saves.values()) clearTimeout(t);
+  }
+
+  /** Starts probing; a fresh run starts as docker's: status starting, no streak, the history kept. */
+  private resume(c: ContainerRecord, fresh: boolean): void {
+    const hc = c.Config.Healthcheck;
+    if (!probeCommand(hc, c.Config.Shell)) return;
+    this.halt(c.Id);
+    const run = (this.runs.get(c.Id) ?? 0) + 1;
+    this.runs.set(c.Id, run);
+    if (fresh || !c.State.Health) {
+      c.State = { ...c.State, Health: { Status: 'starting', FailingStreak: 0, Log: c.State.Health?.Log ?? [] } };
+      void this.containers.store.save(c).catch((e) => this.logger.warn('health state save', { id: c.Id, error: errorMessage(e) }));
+    }
+    const t = healthTimes(hc!);
+    this.schedule(c.Id, run, nextProbeDelay(c.State.Health!, t, c.State.StartedAt, Date.now()));
+  }
+
+  private halt(id: string): void {
+    clearTimeout(this.timers.get(id));
+    this.timers.delete(id);
+    this.runs.set(id, (this.runs.get(id) ?? 0) + 1);
+  }
+
+  private schedule(id: string, run: number, delayMs: number): void {
+    if (this.closed) return;
+    this.timers.set(id, setTimeout(() => void this.probe(id, run), delayMs));
+  }
+
+  private async probe(id: string, run: number): Promise<void> {
+    this.timers.delete(id);
+    const c = this.containers.store.find(id);
+    const cmd = c && probeCommand(c.Config.Healthcheck, c.Config.Shell);
+    if (!c || !cmd || !c.State.Running || c.State.Paused || this.runs.get(id) !== run) return;
+    const t = healthTimes(c.Config.Healthcheck!);
+    const result = await this.runProbe(c, cmd, t.timeoutMs);
+    const cur = this.containers.store.find(id);
+    if (!cur?.State.Running || this.runs.get(id) !== run) return;
+    const before: Health = cur.State.Health ?? { Status: 'starting', FailingStreak: 0, Log: [] };
+    const after = applyProbe(before, result, t, cur.State.StartedAt);
+    cur.State = { ...cur.State, Health: after };
+    if (after.Status !== before.Status) {
+      await this.containers.store.save(cur).catch((e) => this.logger.warn('health state save', { id, error: errorMessage(e) }));
+      this.events.publish('container', `health_status: ${after.Status}`, id, { image: cur.Config.Image ?? '', name: cur.Name.slice(1) });
+      if (after.Status === 'unhealthy') this.act(cur);
+    } else this.saveSoon(cur);
+    if (this.runs.get(id) === run) this.schedule(id, run, nextProbeDelay(after, t, cur.State.StartedAt, Date.now()));
+  }
+
+  private async runProbe(c: ContainerRecord, cmd: string[], timeoutMs: number): Promise<ProbeResult> {
+    const start = new Date().toISOString();
+    try {
+      const r = await this.execs.probe(c.Id, cmd, timeoutMs);
+      const out = cutOutput(r.output, r.more);
+      const Output = r.timedOut ? `Health check exceeded timeout (${goDuration(timeoutMs)})${out ? `: ${out}` : ''}` : out;
+      return { Start: start, End: new Date().toISOString(), ExitCode: r.timedOut ? -1 : r.exitCode, Output };
+    } catch (e) {
+      // As dockerd: a probe that could not run is a failure whose output says why.
+      return { Start: start, End: new Date().toISOString(), ExitCode: -1, Output: errorMessage(e) };
+    }
+  }
+
+  private saveSoon(c: ContainerRecord): void {
+    if (this.saves.has(c.Id)) return;
+    this.saves.set(
+      c.Id,
+      setTimeout(() => {
+        this.saves.delete(c.Id);
+        void this.containers.store.save(c).catch((e) => this.logger.warn('health state save', { id: c.Id, error: errorMessage(e) }));
+      }, SAVE_EVERY_MS),
+    );
+  }
+
+  /** --health-on-failure: what an unhealthy container gets. */
+  private act(c: ContainerRecord): void {
+    const action = (c.HostConfig.HealthOnFailure ?? 'none') as HealthAction;
+    if (action === 'none') return;
+    this.logger.info('unhealthy container', { id: c.Id, action });
+    const done =
+      action === 'kill' ? this.containers.killUnhealthy(c.Id) : action === 'restart' ? this.containers.restart(c.Id, undefined, true) : this.containers.stop(c.Id);
+    void done.catch((e) => this.logger.warn(`health-on-failure ${action}`, { id: c.Id, error: errorMessage(e) }));
+  }
+}
