@@ -1,6 +1,7 @@
 // The few Linux syscalls Node does not expose and that Berth needs on hot
-// paths (mounting snapshots, creating whiteouts, copying xattrs), and the
-// client end of conmon's attach socket. Each call is synchronous and throws
+// paths (mounting snapshots, creating whiteouts, copying xattrs), the
+// client end of conmon's attach socket, and a spawn that does not copy the
+// daemon's page tables (posix_spawn: clone with CLONE_VM|CLONE_VFORK). Each call is synchronous and throws
 // an Error with `code` set to the errno name, like a fs error.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +22,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
@@ -290,6 +293,158 @@ static napi_value js_attach_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Frees a NULL-terminated array of strings made by get_string_array.
+static void free_strings(char **a) {
+  if (!a) return;
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+static char **get_string_array(napi_env env, napi_value v) {
+  uint32_t n;
+  if (napi_get_array_length(env, v, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an array of strings");
+    return NULL;
+  }
+  char **a = calloc(n + 1, sizeof(char *));
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    a[i] = get_string(env, e);
+    if (!a[i]) { free_strings(a); return NULL; }
+  }
+  return a;
+}
+
+// spawnDetached(file, argv, env, cwd, pipes) -> Promise<{ pid, fds }>: the
+// child in a session of its own, stdin and stdout on /dev/null, and one pipe
+// per letter of `pipes` on fds 2, 3, ...: 'w' the child writes (the parent
+// reads fds[i]), 'r' the child reads (the parent writes). The parent's ends
+// are close-on-exec. posix_spawn suspends the calling thread until the child
+// has exec'd (a few ms for conmon on a busy host): it runs on a libuv worker,
+// never on the event loop.
+typedef struct {
+  char *file, **args, **envp, *cwd, *dirs;
+  int parent_fd[16], child_fd[16];
+  size_t npipes;
+  pid_t pid;
+  int err;
+  const char *op;
+  napi_deferred deferred;
+  napi_async_work work;
+} spawn_job;
+
+static void spawn_execute(napi_env env, void *data) {
+  (void)env;
+  spawn_job *j = data;
+  size_t made = 0;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  bool fa_ok = false, attr_ok = false;
+  for (; made < j->npipes; made++) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) { j->err = errno; j->op = "pipe2"; goto out; }
+    bool child_reads = j->dirs[made] == 'r';
+    // The child's end moves above the fds it is given (2, 3, ...), so no dup2 overwrites the source of another.
+    int mine = child_reads ? p[0] : p[1];
+    int high = fcntl(mine, F_DUPFD_CLOEXEC, 64);
+    int e = errno;
+    close(mine);
+    j->parent_fd[made] = child_reads ? p[1] : p[0];
+    j->child_fd[made] = high;
+    if (high < 0) { made++; j->err = e; j->op = "fcntl"; goto out; }
+  }
+  if (posix_spawn_file_actions_init(&fa) != 0) { j->err = errno; j->op = "spawn"; goto out; }
+  fa_ok = true;
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  // dup2 clears close-on-exec on the target.
+  for (size_t i = 0; i < j->npipes; i++) posix_spawn_file_actions_adddup2(&fa, j->child_fd[i], (int)(2 + i));
+  posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
+  if (posix_spawnattr_init(&attr) != 0) { j->err = errno; j->op = "spawn"; goto out; }
+  attr_ok = true;
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  int rc = posix_spawn(&j->pid, j->file, &fa, &attr, j->args, j->envp);
+  if (rc != 0) { j->err = rc; j->op = "spawn"; }
+out:
+  for (size_t i = 0; i < made; i++) {
+    if (j->child_fd[i] >= 0) close(j->child_fd[i]);
+    if (j->err && j->parent_fd[i] >= 0) close(j->parent_fd[i]);
+  }
+  if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+  if (attr_ok) posix_spawnattr_destroy(&attr);
+}
+
+static void spawn_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  spawn_job *j = data;
+  if (j->err) {
+    errno = j->err;
+    char msg[4200];
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", errno_name(j->err), strerror(j->err), j->op, j->file);
+    napi_value code, message, err;
+    napi_create_string_utf8(env, errno_name(j->err), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  } else {
+    napi_value obj, jpid, fds;
+    napi_create_object(env, &obj);
+    napi_create_int32(env, j->pid, &jpid);
+    napi_set_named_property(env, obj, "pid", jpid);
+    napi_create_array_with_length(env, j->npipes, &fds);
+    for (size_t i = 0; i < j->npipes; i++) {
+      napi_value fd;
+      napi_create_int32(env, j->parent_fd[i], &fd);
+      napi_set_element(env, fds, i, fd);
+    }
+    napi_set_named_property(env, obj, "fds", fds);
+    napi_resolve_deferred(env, j->deferred, obj);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->file); free_strings(j->args); free_strings(j->envp); free(j->cwd); free(j->dirs);
+  free(j);
+}
+
+static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  spawn_job *j = calloc(1, sizeof *j);
+  j->file = get_string(env, argv[0]);
+  j->args = j->file ? get_string_array(env, argv[1]) : NULL;
+  j->envp = j->args ? get_string_array(env, argv[2]) : NULL;
+  j->cwd = j->envp ? get_string(env, argv[3]) : NULL;
+  j->dirs = j->cwd ? get_string(env, argv[4]) : NULL;
+  if (!j->dirs) { free(j->file); free_strings(j->args); free_strings(j->envp); free(j->cwd); free(j); return NULL; }
+  j->npipes = strlen(j->dirs);
+  if (j->npipes > 14) { free(j->file); free_strings(j->args); free_strings(j->envp); free(j->cwd); free(j->dirs); free(j); napi_throw_range_error(env, NULL, "too many pipes"); return NULL; }
+  for (size_t i = 0; i < 16; i++) j->parent_fd[i] = j->child_fd[i] = -1;
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  napi_create_string_utf8(env, "berth.spawnDetached", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+// reap(pid) -> true once the child has been waited for (or is not ours), false while it runs.
+static napi_value js_reap(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t pid;
+  CHECK(napi_get_value_int32(env, argv[0], &pid));
+  int status;
+  pid_t r = waitpid(pid, &status, WNOHANG);
+  napi_value out;
+  napi_get_boolean(env, r != 0, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -302,6 +457,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"attachWrite", NULL, js_attach_write, NULL, NULL, NULL, napi_default, NULL},
     {"attachEnd", NULL, js_attach_end, NULL, NULL, NULL, napi_default, NULL},
     {"attachClose", NULL, js_attach_close, NULL, NULL, NULL, napi_default, NULL},
+    {"spawnDetached", NULL, js_spawn_detached, NULL, NULL, NULL, napi_default, NULL},
+    {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

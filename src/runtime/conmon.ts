@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
-import type { Socket } from 'node:net';
-import { internal } from '../base/errors';
+import { Socket } from 'node:net';
+import { errorMessage, internal } from '../base/errors';
+import { reap, spawnDetached } from '../base/linux';
 
 /** Everything conmon needs to monitor one container or exec session. */
 export interface ConmonOptions {
@@ -89,51 +89,66 @@ export function parseConmonArgv(pid: number, argv: string[]): ConmonProcess | un
  * the exec process). conmon daemonises, so the daemon is never the parent
  * of the container: it learns the pid over the sync pipe and nothing more.
  */
-export function startConmon(o: ConmonOptions, onAttachReady?: () => void, env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number }> {
-  return new Promise((resolve, reject) => {
-    const attach = !!(o.execProcessSpec && o.execAttach);
-    const child = spawn(o.conmonPath, conmonArgs(o), {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', ...(attach ? ['pipe' as const] : [])],
-      env: { ...env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(attach ? { _OCI_ATTACHPIPE: '5' } : {}) },
-      detached: true,
-      // conmon 2.1 drops an `oom` file in its working directory when the container is OOM-killed.
-      cwd: o.bundle,
-    });
-    const sync = child.stdio[3] as Socket;
-    const start = child.stdio[4] as Socket;
-    const attachPipe = attach ? ((child.stdio as unknown as Socket[])[5]) : undefined;
+export function startConmon(o: ConmonOptions, onAttachReady?: () => void, env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number; exit: Promise<number | undefined> }> {
+  const attach = !!(o.execProcessSpec && o.execAttach);
+  // Pipes on fds 2 (stderr), 3 (sync) and 5 (attach) conmon writes, 4 (start) it reads.
+  // conmon 2.1 drops an `oom` file in its working directory when the container is OOM-killed: the bundle.
+  const spawning = spawnDetached(o.conmonPath, [o.conmonPath, ...conmonArgs(o)], { ...env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(attach ? { _OCI_ATTACHPIPE: '5' } : {}) }, o.bundle, attach ? 'wwrw' : 'wwr');
+  return spawning.catch((e) => Promise.reject(internal(`conmon: ${errorMessage(e)}`, e))).then((spawned) => new Promise((resolve, reject) => {
+    reapLater(spawned.pid);
+    const [stderrFd, syncFd, startFd, attachFd] = spawned.fds;
+    const child = { stderr: new Socket({ fd: stderrFd, readable: true, writable: false }) };
+    const sync = new Socket({ fd: syncFd, readable: true, writable: false });
+    const start = new Socket({ fd: startFd, readable: false, writable: true });
+    // An exec's conmon sends its exit code on the sync pipe too: a second message, or the pipe's end when it died.
+    let exitSeen: (code: number | undefined) => void = () => {};
+    const exit = new Promise<number | undefined>((r) => (exitSeen = r));
+    const attachPipe = attach ? new Socket({ fd: attachFd, readable: true, writable: false }) : undefined;
     let stderr = '';
     let buf = '';
     let settled = false;
     const finish = (err: Error | undefined, pid?: number) => {
       if (settled) return;
       settled = true;
-      sync.destroy();
       start.destroy();
       attachPipe?.destroy();
-      child.stderr?.destroy();
-      child.unref();
+      child.stderr.destroy();
+      // A container's conmon has nothing more to say; an exec's says how it ended.
+      if (err || !o.execProcessSpec) {
+        sync.destroy();
+        exitSeen(undefined);
+      }
       if (err) reject(err);
-      else resolve({ pid: pid! });
+      else resolve({ pid: pid!, exit });
     };
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 64 * 1024) stderr += d.toString();
     });
-    child.once('error', (e) => finish(internal(`conmon: ${e.message}`, e)));
+    child.stderr.on('error', () => {});
     sync.on('data', (d: Buffer) => {
       buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      let msg: { data: number; message?: string };
-      try {
-        msg = JSON.parse(buf.slice(0, nl));
-      } catch {
-        return finish(internal(`conmon: unexpected sync message ${JSON.stringify(buf.slice(0, nl))}`));
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let msg: { data: number; message?: string };
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          finish(internal(`conmon: unexpected sync message ${JSON.stringify(line)}`));
+          continue;
+        }
+        if (settled) {
+          exitSeen(msg.data);
+          sync.destroy();
+        } else if (msg.data < 0) finish(new ConmonStartError(msg.message ?? stderr.trim() ?? 'container create failed'));
+        else finish(undefined, msg.data);
       }
-      if (msg.data < 0) finish(new ConmonStartError(msg.message ?? stderr.trim() ?? 'container create failed'));
-      else finish(undefined, msg.data);
     });
-    sync.on('end', () => finish(new ConmonStartError(stderr.trim() || 'conmon exited before reporting a pid')));
+    sync.on('end', () => {
+      finish(new ConmonStartError(stderr.trim() || 'conmon exited before reporting a pid'));
+      exitSeen(undefined);
+    });
+    sync.on('close', () => exitSeen(undefined));
     start.on('error', () => {});
     sync.on('error', () => {});
     if (attachPipe) {
@@ -148,7 +163,23 @@ export function startConmon(o: ConmonOptions, onAttachReady?: () => void, env: N
       });
     }
     start.write(Buffer.from([0]));
-  });
+  }));
+}
+
+/** Spawned conmons not yet reaped: each exits once it has daemonised (or failed); looked for until it has. */
+const unreaped = new Set<number>();
+let reaper: NodeJS.Timeout | undefined;
+
+function reapLater(pid: number): void {
+  unreaped.add(pid);
+  reaper ??= setInterval(() => {
+    for (const p of unreaped) if (reap(p)) unreaped.delete(p);
+    if (!unreaped.size) {
+      clearInterval(reaper);
+      reaper = undefined;
+    }
+  }, 100);
+  reaper.unref();
 }
 
 /** The runtime could not create the container or start the exec process; the message is the runtime's. */

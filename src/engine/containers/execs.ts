@@ -10,6 +10,7 @@ import { ConmonStartError, ctlResize, startConmon, writeCtl } from '../../runtim
 import { cleanRuntimeMessage } from '../../runtime/oci-runtime';
 import { capabilitySet } from '../../runtime/spec';
 import type { EngineConfig } from '../config';
+import type { ContainerRecord } from '../model';
 import type { ContainerService } from './containers';
 import { runPaths } from './containers';
 import type { EventBus } from '../system/events';
@@ -39,8 +40,6 @@ interface ExecSession {
   id: string;
   containerId: string;
   config: ExecConfig;
-  /** A health probe's: its caller reads it and removes it at once. */
-  transient?: boolean;
   running: boolean;
   exitCode: number | null;
   pid: number;
@@ -67,6 +66,8 @@ export interface AttachedIo {
  */
 export class ExecService {
   private readonly sessions = new Map<string, ExecSession>();
+  /** Each probing container's probe folder, by container id. */
+  private readonly probeSlots = new Map<string, ProbeSlot>();
 
   constructor(
     private readonly cfg: EngineConfig,
@@ -122,7 +123,8 @@ export class ExecService {
 
   /** Session folders and conmons of sessions this daemon does not know. */
   check(inv: Inventory): Finding[] {
-    const unknown = new Set([...inv.execFolders, ...inv.execMonitors.map((m) => m.sessionId)].filter((id) => !this.sessions.has(id)));
+    const probing = (id: string) => id.startsWith('probe-') && this.probeSlots.has(id.slice('probe-'.length));
+    const unknown = new Set([...inv.execFolders, ...inv.execMonitors.map((m) => m.sessionId)].filter((id) => !this.sessions.has(id) && !probing(id)));
     return [...unknown].map((id) => {
       const monitors = inv.execMonitors.filter((m) => m.sessionId === id);
       return {
@@ -161,7 +163,7 @@ export class ExecService {
   }
 
   /** Starts the process; with `detach`, returns no streams. */
-  async start(id: string, detach: boolean, logSizeMax = 0): Promise<AttachedIo> {
+  async start(id: string, detach: boolean): Promise<AttachedIo> {
     const s = this.get(id);
     if (s.running || s.exitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
     const c = this.containers.store.get(s.containerId);
@@ -170,24 +172,7 @@ export class ExecService {
     const logPath = path.join(dir, 'exec.log');
     await mkdirp(path.join(dir, 'persist'));
     await mkdirp(path.dirname(this.exitFile(s)), 0o700);
-    const rootfs = runPaths(this.cfg.execRoot, c.Id).rootfs;
-    const { passwd, groups } = await readUserDb(rootfs);
-    const user = resolveUser(s.config.User || c.Config.User || '', passwd, groups, c.HostConfig.GroupAdd ?? []);
-    const caps = capabilitySet(!!(c.HostConfig.Privileged || s.config.Privileged), c.HostConfig.CapAdd ?? [], c.HostConfig.CapDrop ?? []);
-    const env = mergeEnv(c.Config.Env ?? [], s.config.Env ?? []);
-    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-    if (s.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-    const process = {
-      terminal: !!s.config.Tty,
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.length ? user.additionalGids : undefined },
-      args: s.config.Cmd,
-      env,
-      cwd: s.config.WorkingDir || c.Config.WorkingDir || '/',
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: (c.HostConfig.SecurityOpt ?? []).some((o) => o.startsWith('no-new-privileges') && !o.endsWith('false')) || undefined,
-    };
-    await atomicWriteJson(path.join(dir, 'process.json'), process);
+    await atomicWriteJson(path.join(dir, 'process.json'), await this.processSpec(c, s.config));
     const rt = this.containers.runtimeOf(c);
     const stdin = s.config.AttachStdin && !detach ? new StdinSink() : undefined;
     s.running = true;
@@ -195,7 +180,7 @@ export class ExecService {
       const { pid } = await startConmon({
         conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: id,
         name: c.Name.slice(1), bundle: dir, pidFile: path.join(dir, 'pidfile'), conmonPidFile: path.join(dir, 'conmon.pid'),
-        exitDir: path.dirname(this.exitFile(s)), persistDir: path.join(dir, 'persist'), logPath, logSizeMax,
+        exitDir: path.dirname(this.exitFile(s)), persistDir: path.join(dir, 'persist'), logPath, logSizeMax: 0,
         tty: !!s.config.Tty, stdin: !!stdin, execProcessSpec: path.join(dir, 'process.json'), execAttach: !!stdin,
       }, () => stdin?.connect(path.join(dir, 'attach')));
       s.pid = pid;
@@ -206,7 +191,6 @@ export class ExecService {
       s.exitCode = 126;
       s.markExited();
       await fsp.rm(dir, { recursive: true, force: true });
-      if (s.transient) this.sessions.delete(s.id);
       throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
     }
     this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, c.Id, { name: c.Name.slice(1), execID: id });
@@ -218,6 +202,27 @@ export class ExecService {
       stdin,
       tty: !!s.config.Tty,
       resize: (h, w) => this.resize(id, h, w),
+    };
+  }
+
+  /** The OCI process of an exec in the container: its user and groups from the container's own files, its env over the container's. */
+  private async processSpec(c: ContainerRecord, config: ExecConfig) {
+    const rootfs = runPaths(this.cfg.execRoot, c.Id).rootfs;
+    const { passwd, groups } = await readUserDb(rootfs);
+    const user = resolveUser(config.User || c.Config.User || '', passwd, groups, c.HostConfig.GroupAdd ?? []);
+    const caps = capabilitySet(!!(c.HostConfig.Privileged || config.Privileged), c.HostConfig.CapAdd ?? [], c.HostConfig.CapDrop ?? []);
+    const env = mergeEnv(c.Config.Env ?? [], config.Env ?? []);
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    if (config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    return {
+      terminal: !!config.Tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.length ? user.additionalGids : undefined },
+      args: config.Cmd,
+      env,
+      cwd: config.WorkingDir || c.Config.WorkingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: (c.HostConfig.SecurityOpt ?? []).some((o) => o.startsWith('no-new-privileges') && !o.endsWith('false')) || undefined,
     };
   }
 
@@ -273,7 +278,6 @@ export class ExecService {
     s.running = false;
     s.markExited();
     this.events.publish('container', 'exec_die', s.containerId, { execID: s.id, exitCode: String(s.exitCode) });
-    if (s.transient) return;
     // Clients read the exit code right after; the session and its folder go after a grace period.
     setTimeout(() => this.forget(s), 60_000).unref();
   }
@@ -284,31 +288,77 @@ export class ExecService {
   }
 
   /**
-   * A health probe, as docker runs one: an exec session of the container's
-   * user and working folder, detached, its output (stdout and stderr) read
-   * from its log, at most `MAX_OUTPUT` bytes of it, never more in memory;
-   * killed at the timeout; its session gone as soon as it has answered. A
-   * session that could not start throws, with the runtime's message.
+   * A health probe, as docker runs one: a process of the container's user,
+   * environment and working folder, started through conmon like any exec
+   * (stdout and stderr to its log, of which at most MAX_OUTPUT bytes are
+   * read), killed with all it started at the timeout. Probes are frequent,
+   * so a container's run keeps one folder for them (`probe-<id>`, the
+   * process spec written once), and conmon tells the exit code on its sync
+   * pipe: each probe costs a conmon and two file operations. A probe that
+   * could not start throws, with the runtime's message.
    */
   async probe(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: Buffer; more: boolean; timedOut: boolean }> {
     const c = this.containers.store.get(containerId);
-    const { Id } = this.create(c.Id, { Cmd: cmd, AttachStdout: true, AttachStderr: true, User: c.Config.User, WorkingDir: c.Config.WorkingDir });
-    const s = this.get(Id);
-    s.transient = true;
+    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
+    if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
+    const slot = await this.probeSlot(c, cmd);
+    const execId = newId();
+    const name = c.Name.slice(1);
+    const logPath = path.join(slot.dir, 'exec.log');
+    await fsp.rm(logPath, { force: true });
+    this.events.publish('container', `exec_create: ${cmd.join(' ')}`, c.Id, { name, execID: execId });
+    const rt = this.containers.runtimeOf(c);
+    let started: { pid: number; exit: Promise<number | undefined> };
     try {
-      await this.start(Id, true, PROBE_LOG_MAX);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([s.exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
-      clearTimeout(timer);
-      if (timedOut) {
-        killTree(s.pid);
-        await Promise.race([s.exited, sleep(5000)]);
-      }
-      const { output, more } = await readProbeOutput(path.join(this.dir(Id), 'exec.log'));
-      return { exitCode: s.exitCode ?? -1, output, more, timedOut };
-    } finally {
-      await this.forget(s);
+      started = await startConmon({
+        conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: path.basename(slot.dir),
+        name, bundle: slot.dir, pidFile: path.join(slot.dir, 'pidfile'), conmonPidFile: path.join(slot.dir, 'conmon.pid'),
+        exitDir: path.join(slot.dir, 'exit'), persistDir: path.join(slot.dir, 'persist'), logPath, logSizeMax: PROBE_LOG_MAX,
+        tty: false, stdin: false, execProcessSpec: path.join(slot.dir, 'process.json'),
+      });
+    } catch (e) {
+      const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
+      throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
     }
+    this.events.publish('container', `exec_start: ${cmd.join(' ')}`, c.Id, { name, execID: execId });
+    // conmon says how the probe ended on its sync pipe (nothing when it died: then the probe is a failure).
+    let timer: NodeJS.Timeout | undefined;
+    const over = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+    let code = await Promise.race([started.exit, over]);
+    clearTimeout(timer);
+    let timedOut = code === 'timeout';
+    if (timedOut) {
+      killTree(started.pid);
+      // Killed; a probe that ended just then keeps its own code.
+      code = await Promise.race([started.exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+      if (code === 0) timedOut = false;
+    }
+    const exitCode = typeof code === 'number' ? code : -1;
+    const { output, more } = await readProbeOutput(logPath);
+    this.events.publish('container', 'exec_die', c.Id, { execID: execId, exitCode: String(exitCode) });
+    return { exitCode, output, more, timedOut };
+  }
+
+  /** The probe folder of the container's current run, made (with its process spec) at the first probe or a change of command. */
+  private async probeSlot(c: ContainerRecord, cmd: string[]): Promise<ProbeSlot> {
+    const key = JSON.stringify([c.State.StartedAt, cmd]);
+    const cur = this.probeSlots.get(c.Id);
+    if (cur?.key === key) return cur;
+    const dir = this.dir(`probe-${c.Id}`);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await mkdirp(path.join(dir, 'persist'));
+    await mkdirp(path.join(dir, 'exit'), 0o700);
+    const spec = await this.processSpec(c, { Cmd: cmd, User: c.Config.User, WorkingDir: c.Config.WorkingDir });
+    await fsp.writeFile(path.join(dir, 'process.json'), JSON.stringify(spec));
+    const slot = { key, dir };
+    this.probeSlots.set(c.Id, slot);
+    return slot;
+  }
+
+  /** The container's probes are over (it stopped, or lost its health check): its folder goes. */
+  async dropProbes(containerId: string): Promise<void> {
+    this.probeSlots.delete(containerId);
+    await fsp.rm(this.dir(`probe-${containerId}`), { recursive: true, force: true });
   }
 
   private async monitorAlive(s: ExecSession): Promise<boolean> {
@@ -331,8 +381,6 @@ export class ExecService {
 
 /** A probe's log is cut by conmon past this: the output kept is its first bytes, and a probe that floods cannot fill the disk. */
 const PROBE_LOG_MAX = 1 << 20;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** SIGKILL to the probe and all it started (a shell's `sleep` too), so nothing of it stays in the container. */
 function killTree(pid: number): void {
@@ -379,3 +427,9 @@ async function readProbeOutput(file: string): Promise<{ output: Buffer; more: bo
 }
 
 const NEWLINE = Buffer.from('\n');
+
+/** A container run's probe folder, and what its process spec was written for. */
+interface ProbeSlot {
+  key: string;
+  dir: string;
+}

@@ -42,7 +42,11 @@ export class HealthMonitor {
       const c = this.containers.store.find(e.Actor.ID);
       if (e.Action === 'start' && c) this.resume(c, true);
       else if (e.Action === 'unpause' && c) this.resume(c, false);
-      else if (e.Action === 'die' || e.Action === 'pause' || e.Action === 'destroy') this.halt(e.Actor.ID);
+      else if (e.Action === 'pause') this.halt(e.Actor.ID);
+      else if (e.Action === 'die' || e.Action === 'destroy') {
+        this.halt(e.Actor.ID);
+        void this.execs.dropProbes(e.Actor.ID).catch((err) => this.logger.warn('probe folder removal', { id: e.Actor.ID, error: errorMessage(err) }));
+      }
     });
   }
 
