@@ -4,7 +4,7 @@
  * this machine. Prints one markdown table; each cell is the median and, in
  * brackets, the spread (min-max) of the repetitions.
  *
- *   bench/engine [--reps N] [--parallel N] [--flood-mib N] [--no-install] [--only floor,berth,docker-cli,docker,podman]
+ *   bench/engine [--reps N] [--parallel N] [--flood-mib N] [--health N] [--health-seconds S] [--no-install] [--only floor,berth,docker-cli,docker,podman]
  *
  * Every system runs the same busybox root filesystem (made by
  * scripts/busybox-rootfs) with no network (`--network none`: this table is
@@ -12,7 +12,7 @@
  * root under a temporary folder, removed at the end; docker and podman are
  * started (podman installed) when missing.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mountsUnder, processes } from '../test/host';
@@ -22,12 +22,15 @@ interface Options {
   reps: number;
   parallel: number;
   floodMiB: number;
+  /** Containers probed every second for the health rows (0: none), and for how long. */
+  health: number;
+  healthSeconds: number;
   install: boolean;
   only?: Set<string>;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { reps: 10, parallel: 50, floodMiB: 1024, install: true };
+  const o: Options = { reps: 10, parallel: 50, floodMiB: 1024, health: 100, healthSeconds: 600, install: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -38,6 +41,8 @@ function parseArgs(argv: string[]): Options {
     if (a === '--reps') o.reps = Number(next());
     else if (a === '--parallel') o.parallel = Number(next());
     else if (a === '--flood-mib') o.floodMiB = Number(next());
+    else if (a === '--health') o.health = Number(next());
+    else if (a === '--health-seconds') o.healthSeconds = Number(next());
     else if (a === '--no-install') o.install = false;
     else if (a === '--only') o.only = new Set(next().split(','));
     else throw new Error(`unknown flag ${a}`);
@@ -201,6 +206,55 @@ async function parallelOnce(s: System, n: number, into: Parallel): Promise<void>
   into.rm.push(performance.now() - t1);
 }
 
+/** CPU seconds (user + system, all threads) of processes, from /proc. */
+function cpuSeconds(pids: number[]): number {
+  const hz = 100; // USER_HZ on Linux
+  return pids.reduce((sum, p) => {
+    try {
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      return sum + (Number(f[11]) + Number(f[12])) / hz;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/**
+ * n containers probed every second (`--health-cmd true`) for `seconds`: the
+ * daemon's CPU (share of one core), its RSS growth from the first to the
+ * last reading, and the probes done (exec_die events, which docker and Berth
+ * both send per probe).
+ */
+async function measureHealth(s: System, n: number, seconds: number): Promise<{ cpuPct: number; growthKiB: number; probesPerS: number }> {
+  const cli = (args: string[]) => must(s.cli[0], [...s.cli.slice(1), ...args]);
+  const ids: string[] = [];
+  try {
+    for (let i = 0; i < n; i += 10) {
+      const batch = await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => cli(['run', '-d', ...s.runFlags, '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '100000'])));
+      ids.push(...batch.map((b) => b.stdout.trim()));
+    }
+    await sleep(10_000); // every container past its first probe
+    // Counted live: a daemon keeps only the last events for replay.
+    let probes = 0;
+    const watcher = spawn(s.cli[0], [...s.cli.slice(1), 'events', '--filter', 'event=exec_die', '--format', '{{.ID}}'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    watcher.stdout.on('data', (d: Buffer) => (probes += d.toString().split('\n').length - 1));
+    await sleep(1000);
+    const rss0 = s.daemonPids().reduce((sum, p) => sum + rssKiB(p), 0);
+    const cpu0 = cpuSeconds(s.daemonPids());
+    const t0 = Date.now();
+    probes = 0;
+    await sleep(seconds * 1000);
+    const done = probes;
+    const t1 = Date.now();
+    const cpuPct = ((cpuSeconds(s.daemonPids()) - cpu0) / ((t1 - t0) / 1000)) * 100;
+    const rss1 = s.daemonPids().reduce((sum, p) => sum + rssKiB(p), 0);
+    watcher.kill();
+    return { cpuPct, growthKiB: rss1 - rss0, probesPerS: done / ((t1 - t0) / 1000) };
+  } finally {
+    for (let i = 0; i < ids.length; i += 25) await run(s.cli[0], [...s.cli.slice(1), 'rm', '-f', ...ids.slice(i, i + 25)], { quiet: true });
+  }
+}
+
 /** A flood's throughput as the client received it (bytes read from its stdout), and the daemon's RSS growth. */
 async function measureFlood(s: System, mib: number): Promise<{ mibPerS: number; receivedMiB: number; growthKiB: number } | undefined> {
   const script = `yes ${'x'.repeat(99)} | head -c ${mib * 1024 * 1024}`;
@@ -336,6 +390,24 @@ async function main(): Promise<void> {
       const short = fl && fl.receivedMiB < o.floodMiB ? ` (received ${fl.receivedMiB.toFixed(0)} of ${o.floodMiB} MiB)` : '';
       put(R_FLOOD, s.name, fl ? `${fl.mibPerS.toFixed(0)} MiB/s${short}` : 'failed');
       put(R_GROW, s.name, fl ? `${(fl.growthKiB / 1024).toFixed(1)} MB${s.daemonPids().length ? '' : ' (monitor)'}` : 'failed');
+    }
+
+    // Health checks: one daemon at a time (their probes would share the CPUs), podman has none (systemd timers).
+    const R_HCPU = `${o.health} containers probed every second: daemon CPU (one core = 100%)`;
+    const R_HRATE = `${o.health} containers probed every second: probes done per second`;
+    const R_HGROW = `${o.health} containers probed every second: daemon RSS growth over ${o.healthSeconds} s`;
+    for (const s of o.health > 0 ? systems : []) {
+      if (s.name === 'Berth (docker CLI)') continue;
+      if (!s.daemonPids().length) {
+        for (const r of [R_HCPU, R_HRATE, R_HGROW]) put(r, s.name, 'no daemon');
+        continue;
+      }
+      check();
+      console.error(`bench: ${o.health} probed containers on ${s.name} for ${o.healthSeconds} s ...`);
+      const h = await measureHealth(s, o.health, o.healthSeconds);
+      put(R_HCPU, s.name, `${h.cpuPct.toFixed(1)}%`);
+      put(R_HRATE, s.name, h.probesPerS.toFixed(1));
+      put(R_HGROW, s.name, `${(h.growthKiB / 1024).toFixed(1)} MB`);
     }
 
     console.log(table(columns, rows, `${o.reps} reps of each timing (3 of the parallel ones), the systems taking turns to go first; median (min-max).`));
