@@ -9,6 +9,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthorized: 401,
   unavailable: 503,
   not_implemented: 501,
+  insufficient_storage: 507,
   internal: 500,
 };
 

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'unauthorized' // credentials missing or refused (401)
   | 'unavailable' // a dependency is missing or not responding (503)
   | 'not_implemented' // asked of a part that cannot do it (501), e.g. logs of the none driver
+  | 'insufficient_storage' // the data root is (nearly) full (507)
   | 'internal'; // an expected failure of the host, e.g. runc refused (500)
 
 export class BerthError extends Error {

@@ -22,6 +22,8 @@ export interface DaemonConfig {
   insecureRegistries: string[];
   /** Per-registry CA roots and client certificates, as docker's /etc/docker/certs.d. */
   certsDir: string;
+  /** Below this much free space (or free inodes) in the data root, create, run, pull and build are refused: `5%` or a size (`2g`). */
+  minFreeSpace: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -38,6 +40,7 @@ export const DEFAULTS: DaemonConfig = {
   bridge: 'berth0',
   insecureRegistries: [],
   certsDir: '/etc/berth/certs.d',
+  minFreeSpace: '5%',
 };
 
 const FLAGS: Record<string, keyof DaemonConfig> = {
@@ -49,6 +52,7 @@ const FLAGS: Record<string, keyof DaemonConfig> = {
   '--cgroup-parent': 'cgroupParent',
   '--default-runtime': 'defaultRuntime',
   '--default-shm-size': 'defaultShmSize',
+  '--min-free-space': 'minFreeSpace',
   '--log-level': 'logLevel',
   '-l': 'logLevel',
   '--bridge': 'bridge',
@@ -63,6 +67,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'cgroup-parent': 'cgroupParent',
   'default-runtime': 'defaultRuntime',
   'default-shm-size': 'defaultShmSize',
+  'min-free-space': 'minFreeSpace',
   'log-level': 'logLevel',
   'log-opts': 'logOpts',
   init: 'init',

@@ -9,6 +9,7 @@ import { Engine } from '../engine/engine';
 import { detectHost } from '../host/features';
 import { infoWarnings, rateLimits } from '../host/report';
 import { parseSize } from '../base/sizes';
+import { parseMinFree } from '../engine/system/disk-guard';
 import { logLimits } from '../engine/logs/logs';
 import { parseDaemonArgs } from './config';
 
@@ -44,6 +45,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     initPath,
     cgroupParent: cfg.cgroupParent,
     defaultShmSize: parseSize(cfg.defaultShmSize),
+    minFree: parseMinFree(cfg.minFreeSpace),
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
     network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host), ipv6: host.net.ipv6 },

@@ -1,5 +1,6 @@
 import type { Logger } from '../base/log';
 import type { HostFeatures } from '../host/features';
+import type { MinFree } from './system/disk-guard';
 import type { LogLimits } from './logs/logs';
 import type { NetworkConfig } from './networks/networks';
 import type { RegistrySettings } from './images/registries';
@@ -25,4 +26,6 @@ export interface EngineConfig {
   logger: Logger;
   /** What this host offers, detected once at daemon start. */
   host: HostFeatures;
+  /** The least free room in the data root under which create, run, pull and build are refused. */
+  minFree: MinFree;
 }

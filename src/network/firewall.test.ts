@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeRule, networkRules, parseRules, ruleInterfaces } from './firewall';
+import { baseRules, describeRule, missingRules, networkRules, parseRules, ruleInterfaces, savedRules } from './firewall';
 
 // What iptables 1.8 (nf_tables) prints for `iptables -S BERTH-FORWARD` with one network on br-1.
 const LISTING = `-N BERTH-FORWARD
@@ -43,4 +43,17 @@ test('a dual-stack network has the same rules in ip6tables, its IPv6 subnet masq
   assert.deepEqual(v6.map((r) => ({ ...r, family: undefined, args: r.args.map((a) => (a === 'fd00:6::/64' ? '10.6.0.0/24' : a)) })), v4.map((r) => ({ ...r, family: undefined })));
   assert.ok(v6.every((r) => r.family === 6));
   assert.equal(describeRule(v6[v6.length - 1]), 'ip6tables -t nat -A BERTH-POSTROUTING -s fd00:6::/64 ! -o br-6 -m comment --comment berth:0123abcd -j MASQUERADE');
+});
+
+test("a saved ruleset tells which of a network's rules someone else removed", () => {
+  const n = { bridge: 'br-7', subnet: '10.7.0.0/24', internal: false, owner: 'berth:0123abcd' };
+  const want = [...baseRules(4), ...networkRules(n)];
+  const full = ['*filter', ':FORWARD DROP [0:0]', '-A FORWARD -j BERTH-ISOLATION', '-A FORWARD -j BERTH-FORWARD', '-A BERTH-ISOLATION -m conntrack --ctstate DNAT -j RETURN',
+    ...networkRules(n).filter((r) => r.table === 'filter').map((r) => describeRule(r).replace(/--comment (\S+)/, '--comment "$1"')), 'COMMIT', '*nat', '-A POSTROUTING -j BERTH-POSTROUTING',
+    ...networkRules(n).filter((r) => r.table === 'nat').map((r) => describeRule(r).replace(/^-t nat /, '').replace(/--comment (\S+)/, '--comment "$1"')), 'COMMIT'].join('\n');
+  assert.deepEqual(missingRules(savedRules(full), want), []);
+  // iptables -t nat -F: the jump and the masquerade are gone; -F of filter: the jumps and the chains' rules.
+  const natFlushed = full.split('\n').filter((l) => !(l.includes('POSTROUTING') && l.startsWith('-A'))).join('\n');
+  assert.deepEqual(missingRules(savedRules(natFlushed), want).map((r) => r.chain), ['POSTROUTING', 'BERTH-POSTROUTING']);
+  assert.equal(missingRules(savedRules(''), want).length, want.length);
 });

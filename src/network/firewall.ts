@@ -140,3 +140,36 @@ export function describeRule(r: Rule): string {
 export async function removeRule(r: Rule): Promise<void> {
   if (await present(r)) await ipt(r.family, r.table, '-D', r.chain, ...r.args);
 }
+
+/** The jumps into Berth's chains that ensureChains makes, per family. */
+export function baseRules(family: Family): Rule[] {
+  const v6 = family === 6 ? { family } : {};
+  return [
+    { table: 'filter', chain: ISOLATION, args: ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], ...v6 },
+    { table: 'filter', chain: 'FORWARD', args: ['-j', ISOLATION], ...v6 },
+    { table: 'filter', chain: 'FORWARD', args: ['-j', FORWARD], ...v6 },
+    { table: 'nat', chain: 'POSTROUTING', args: ['-j', POSTROUTING], ...v6 },
+  ];
+}
+
+/** `iptables-save` output as a set of `table -A CHAIN args` lines, quotes taken off (as parseRules reads them). */
+export function savedRules(save: string): Set<string> {
+  const out = new Set<string>();
+  let table = 'filter';
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim();
+    else if (line.startsWith('-A ')) out.add(`${table} ${line.trim().split(/\s+/).map((w) => w.replace(/^"(.*)"$/, '$1')).join(' ')}`);
+  }
+  return out;
+}
+
+/** The rules of `want` that a saved ruleset lacks (pure). */
+export function missingRules(saved: Set<string>, want: Rule[]): Rule[] {
+  return want.filter((r) => !saved.has(`${r.table} -A ${r.chain} ${r.args.join(' ')}`));
+}
+
+/** The host's rules now, of one family (none where its tool is missing). */
+export async function saveRules(family: Family): Promise<Set<string>> {
+  const r = await run(family === 6 ? 'ip6tables-save' : 'iptables-save', []).catch(() => undefined);
+  return savedRules(r?.stdout ?? '');
+}

@@ -364,6 +364,42 @@ describe('networks', () => {
     assert.deepEqual(rulesMentioning([bridge]), [], 'no rule of the network is left, in either family');
   });
 
+  test("the host repairs what others break: after iptables -F, iptables -t nat -F or an older iptables-restore, isolation, NAT and published ports come back, the containers untouched", async () => {
+    // The whole host's firewall is flushed here: it is saved first and put back as it was at the end.
+    const hostSave = (await exec('iptables-save', [])).stdout;
+    const olderSave = path.join(d.dir, 'older.rules');
+    fs.writeFileSync(olderSave, hostSave);
+    try {
+      await d.ok(['network', 'create', '--subnet', `${prefix}.13.0/24`, 'fw-a']);
+      await d.ok(['network', 'create', '--subnet', `${prefix}.14.0/24`, 'fw-b']);
+      await d.ok(['run', '-d', '--name', 'fw-web', '--network', 'fw-a', '-p', '80', 'busybox', ...HTTPD]);
+      await d.ok(['run', '-d', '--name', 'fw-other', '--network', 'fw-b', 'busybox', 'sleep', '1000']);
+      const port = Number((await d.ok(['port', 'fw-web', '80'])).split('\n')[0].split(':').pop());
+      const web = await ipOn(d, 'fw-web', 'fw-a');
+      const startedAt = await inspect(d, 'fw-web', '{{.State.StartedAt}}');
+      const published = async () => (await talk(port).catch(() => '')).includes('200 OK');
+      const isolated = async () => (await d.berth(['exec', 'fw-other', 'wget', '-q', '-T', '1', '-O', '-', `http://${web}/`])).code !== 0;
+      const masquerades = () => rulesMentioning([`${prefix}.13.0/24`]).some((r) => /MASQUERADE/.test(r));
+      assert.ok((await published()) && (await isolated()) && masquerades(), 'all in place before');
+      const breakers: [string, string[]][] = [
+        ['iptables -F', ['iptables', '-w', '-F']],
+        ['iptables -t nat -F', ['iptables', '-w', '-t', 'nat', '-F']],
+        ['iptables-restore of a save from before the networks', ['sh', '-c', `iptables-restore < ${olderSave}`]],
+      ];
+      for (const [what, argv] of breakers) {
+        assert.equal((await exec(argv[0], argv.slice(1))).code, 0, what);
+        await eventually(async () => (await published()) && (await isolated()) && masquerades(), 10_000).catch(() => assert.fail(`not repaired after ${what}`));
+      }
+      assert.equal(await inspect(d, 'fw-web', '{{.State.StartedAt}} {{.RestartCount}}'), `${startedAt} 0`, 'the containers were not restarted');
+      assert.match(d.log, /firewall rules someone else removed were put back/);
+      await d.ok(['rm', '-f', 'fw-web', 'fw-other']);
+      await d.ok(['network', 'rm', 'fw-a', 'fw-b']);
+    } finally {
+      // What the flushes took from others (other daemons', docker's) comes back as it was.
+      await exec('sh', ['-c', `iptables-restore < ${olderSave}`]);
+    }
+  });
+
   test('--mac-address names the first network\'s interface address, shown by inspect; a bad one is refused', async () => {
     const id = await d.ok(['run', '-d', '--mac-address', '02:42:ac:11:00:99', 'busybox', 'sleep', '1000']);
     assert.equal(await d.ok(['exec', id, 'cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:99');

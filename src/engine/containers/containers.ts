@@ -32,6 +32,7 @@ import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
 import { probeCommand, validateHealthcheck } from './health-rules';
 import type { VolumeStore } from '../volumes';
+import type { DiskGuard } from '../system/disk-guard';
 
 /**
  * Log drivers by docker's names. All write conmon's k8s-file underneath (what
@@ -81,6 +82,7 @@ export class ContainerService {
     private readonly volumes: VolumeStore,
     private readonly events: EventBus,
     readonly networks: NetworkService,
+    private readonly disk: DiskGuard,
   ) {
     this.lifecycle.setMaxListeners(0);
     this.rotator = new LogRotator(() => this.rotatedLogs(), cfg.logger);
@@ -303,6 +305,7 @@ export class ContainerService {
   // ---- create ---------------------------------------------------------------
 
   async create(nameArg: string | undefined, config: ContainerCreateConfig, asked: HostConfig = {}, endpoints: Record<string, Partial<EndpointSettings>> = {}): Promise<{ Id: string; Warnings: string[] }> {
+    await this.disk.ensureRoom('create');
     const id = newId();
     const name = this.store.reserveName(nameArg || this.freeName(), id);
     const cleanup: (() => Promise<unknown>)[] = [async () => this.store.releaseName(name, id)];

@@ -20,6 +20,7 @@ import type { Views } from '../rootfs/views';
 import { diskUsage, readdirIfExists, statIfExists } from '../../base/files';
 import { removeMountStubs } from '../../snapshots/stubs';
 import { StepMounts } from './step-mounts';
+import type { DiskGuard } from '../system/disk-guard';
 
 export type { BuildMessage } from '../../builder/builder';
 
@@ -48,6 +49,7 @@ export class BuildService implements BuildWorker {
     private readonly views: Views,
     private readonly events: EventBus,
     private readonly registries: Registries,
+    private readonly disk: DiskGuard,
   ) {
     this.stepMounts = new StepMounts(path.join(this.root, CACHE_MOUNTS), path.join(cfg.execRoot, 'build-secrets'));
   }
@@ -110,6 +112,7 @@ export class BuildService implements BuildWorker {
 
   build(context: Readable, o: BuildOptions & { dockerfile?: string; registryConfig?: Record<string, Credentials> }, emit: (m: BuildMessage) => void): Promise<ImageRecord> {
     return this.inFolder(async (dir) => {
+      await this.disk.ensureRoom('build');
       const ctx = await this.withContextFolder(o, dir, (at) => receiveContext(context, at, o.dockerfile || 'Dockerfile'));
       try {
         // This build's registry credentials go with its pulls only.

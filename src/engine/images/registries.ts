@@ -10,6 +10,7 @@ import type { ImageRecord, ImageStore } from '../../images/store';
 import { type Index, type Manifest, hostPlatform, MediaType } from '../../oci/image';
 import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../../oci/reference';
 import type { EventBus } from '../system/events';
+import type { DiskGuard } from '../system/disk-guard';
 
 export { type Credentials, type PullEvent, serverDomain };
 
@@ -37,6 +38,7 @@ export class Registries {
     private readonly store: ImageStore,
     private readonly events: EventBus,
     private readonly settings: RegistrySettings,
+    private readonly disk?: DiskGuard,
   ) {}
 
   client(domain: string, credentials?: Credentials): RegistryClient {
@@ -218,6 +220,7 @@ export class Registries {
 
   async pull(r: PullRequest): Promise<{ image: ImageRecord; digest: string; name: string }> {
     const ref = parseReference(r.reference);
+    await this.disk?.ensureRoom('pull');
     const want = r.platform ? parsePlatform(r.platform) : hostPlatform();
     const client = this.client(ref.domain, r.credentials);
     try {

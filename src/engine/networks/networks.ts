@@ -9,7 +9,7 @@ import type { Logger } from '../../base/log';
 import { BridgeTakenError, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedBridges, removeBridge } from '../../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../../network/cni';
 import { DnsServer } from '../../network/dns';
-import { addNetworkRules, describeRule, ownedRules, removeNetworkRules, removeRule, ruleInterfaces } from '../../network/firewall';
+import { addNetworkRules, baseRules, describeRule, missingRules, networkRules, ownedRules, removeNetworkRules, removeRule, ruleInterfaces, saveRules } from '../../network/firewall';
 import { createNetns, removeNetns } from '../../network/netns';
 import { contains, formatCidr, formatIp, hostRange, parseIp } from '../../network/subnet';
 import { parseLink } from '../containers/links';
@@ -71,6 +71,8 @@ export interface Sandbox {
 
 const LOOPBACK: NetConfList = { cniVersion: CNI_VERSION, name: 'loopback', plugins: [{ type: 'loopback' }] };
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+/** How often the host's firewall is read for rules someone else removed. */
+const FIREWALL_LOOK_MS = 1000;
 
 /**
  * Networks and the containers' places in them. A container that is not
@@ -421,6 +423,8 @@ export class NetworkService {
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.firewallTimer);
     this.dns.close();
   }
 
@@ -543,6 +547,61 @@ export class NetworkService {
       });
     }
     await this.saveState(st);
+  }
+
+  // ---- a firewall that others change ------------------------------------------------
+
+  private firewallTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  /**
+   * Watches for someone else's flush or restore of the firewall
+   * (`iptables -F`, `iptables -t nat -F`, `iptables-restore` of an older
+   * save): once a second the host's rules are read (`iptables-save`), and
+   * whatever of Berth's is missing is put back, the published ports of
+   * running containers included, without touching the containers.
+   */
+  watchFirewall(busy: (id: string) => boolean): void {
+    const tick = async () => {
+      await this.repairFirewall(busy).catch((e) => this.logger.warn('firewall watch', { error: errorMessage(e) }));
+      if (!this.closed) this.firewallTimer = setTimeout(() => void tick(), FIREWALL_LOOK_MS);
+    };
+    this.firewallTimer = setTimeout(() => void tick(), FIREWALL_LOOK_MS);
+  }
+
+  /** Puts back what is missing of the networks' rules and the containers' published ports; returns what it restored. */
+  repairFirewall(busy: (id: string) => boolean): Promise<string[]> {
+    return this.serial(async () => {
+      const nets = this.store.all().filter((n) => n.Driver === 'bridge' && n.bridge);
+      const dual = nets.some((n) => addressPlan6(n));
+      const saved = { 4: await saveRules(4), 6: dual ? await saveRules(6) : new Set<string>() };
+      const want = [...baseRules(4), ...(dual ? baseRules(6) : []), ...nets.flatMap((n) => networkRules(this.rules(n)))];
+      const missing = want.filter((r) => missingRules(saved[r.family ?? 4], [r]).length);
+      const restored = missing.map(describeRule);
+      if (missing.length) for (const n of nets) await addNetworkRules(this.rules(n));
+      // portmap's rules name the container (its jump) and its address (the DNAT).
+      const nat = [...saved[4]].filter((l) => l.startsWith('nat -A CNI-'));
+      const jumps = saved[4].has('nat -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT');
+      for (const [id, st] of this.states) {
+        const att = st.attachments[0];
+        if (!st.ports?.length || !att?.result || !att.ip || busy(id)) continue;
+        const whole = jumps && nat.some((l) => l.startsWith('nat -A CNI-HOSTPORT-DNAT') && l.includes(id)) && nat.some((l) => l.startsWith('nat -A CNI-DN-') && l.includes(`--to-destination ${att.ip}:`));
+        if (whole) continue;
+        await this.redoPorts(id, st, att);
+        restored.push(`the published ports of ${id.slice(0, 12)}`);
+      }
+      if (restored.length) this.logger.warn('firewall rules someone else removed were put back', { count: restored.length, first: restored.slice(0, 3).join('; ') });
+      return restored;
+    });
+  }
+
+  /** portmap's rules of a container, made again: its DEL (what is left of them), then its ADD, chained on the saved result. */
+  private async redoPorts(id: string, st: EndpointState, att: Attachment): Promise<void> {
+    const plugin = att.conf.plugins.find((p) => p.type === 'portmap');
+    if (!plugin || !att.result) return;
+    const rt = { containerId: id, netns: st.netns, ifName: att.ifName, capabilityArgs: att.args };
+    await this.cni.del({ ...att.conf, plugins: [plugin] }, rt, att.result).catch(() => undefined);
+    await this.cni.add({ ...att.conf, plugins: [plugin] }, rt, att.result);
   }
 
   // ---- check -------------------------------------------------------------------
