@@ -6,7 +6,7 @@ const st = (freeBlocks: number, ffree = 1000) => ({ bavail: freeBlocks, blocks: 
 
 test('the room a data root keeps: a share of its space and inodes, or a size', () => {
   assert.deepEqual(parseMinFree('5%'), { fraction: 0.05 });
-  assert.deepEqual(parseMinFree('2g'), { bytes: 2 << 30 });
+  assert.deepEqual(parseMinFree('2g'), { bytes: 2 * 1024 ** 3 });
   assert.throws(() => parseMinFree('150%'), /at most 100%/);
   assert.throws(() => parseMinFree('lots'), /invalid size/);
   assert.equal(shortOfRoom(st(50), { fraction: 0.05 }), undefined, 'exactly 5% free is enough');
