@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyProbe, cutOutput, goDuration, type Health, healthText, healthTimes, nextProbeDelay, probeCommand, validateHealthcheck } from './health-rules';
+import { applyProbe, cutOutput, goDuration, type Health, healBackoffMs, healthText, healthTimes, nextProbeDelay, probeCommand, validateHealthcheck } from './health-rules';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
@@ -82,4 +82,8 @@ test("bad values are refused with dockerd's messages", () => {
   assert.throws(() => validateHealthcheck(undefined, 'reboot'), /invalid health-on-failure action "reboot"/);
   validateHealthcheck({ Interval: 0, Timeout: 1e6, Retries: 0, Test: ['NONE'] }, 'restart');
   validateHealthcheck({ Interval: null as unknown as number, StartPeriod: null as unknown as number }, '');
+});
+
+test('health restarts in a row back off as the restart policy does', () => {
+  assert.deepEqual([0, 1, 2, 3, 10, 11, 50].map(healBackoffMs), [0, 100, 200, 400, 51_200, 60_000, 60_000]);
 });

@@ -103,3 +103,8 @@ export function healthText(h: Health | undefined): string {
   if (!h) return '';
   return h.Status === 'starting' ? ' (health: starting)' : ` (${h.Status})`;
 }
+
+/** The wait before the n-th health restart in a row (from 0, none healthy between): none, then 100 ms doubling, at most a minute. */
+export function healBackoffMs(n: number): number {
+  return n === 0 ? 0 : Math.min(60_000, 100 * 2 ** Math.min(n - 1, 10));
+}

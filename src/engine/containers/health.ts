@@ -4,7 +4,7 @@ import type { ContainerRecord, Health, ProbeResult } from '../model';
 import type { EventBus } from '../system/events';
 import type { ContainerService } from './containers';
 import type { ExecService } from './execs';
-import { applyProbe, cutOutput, goDuration, type HealthAction, healthTimes, nextProbeDelay, probeCommand } from './health-rules';
+import { applyProbe, cutOutput, goDuration, type HealthAction, healBackoffMs, healthTimes, nextProbeDelay, probeCommand } from './health-rules';
 
 /** Probe results between status changes are written at most this often (a daemon restart keeps the history up to then). */
 const SAVE_EVERY_MS = 5_000;
@@ -24,6 +24,8 @@ export class HealthMonitor {
   /** Bumped at every start and stop of a container's probing: a probe that outlived its run is ignored. */
   private readonly runs = new Map<string, number>();
   private readonly saves = new Map<string, NodeJS.Timeout>();
+  /** Health restarts of a container since it was last healthy: each waits longer, as the restart policy's back-off. */
+  private readonly heals = new Map<string, number>();
   private unsubscribe?: () => void;
   private closed = false;
 
@@ -44,7 +46,8 @@ export class HealthMonitor {
       else if (e.Action === 'unpause' && c) this.resume(c, false);
       else if (e.Action === 'pause') this.halt(e.Actor.ID);
       else if (e.Action === 'die' || e.Action === 'destroy') {
-        this.halt(e.Actor.ID);
+        if (e.Action === 'destroy') this.forget(e.Actor.ID);
+        else this.halt(e.Actor.ID);
         void this.execs.dropProbes(e.Actor.ID).catch((err) => this.logger.warn('probe folder removal', { id: e.Actor.ID, error: errorMessage(err) }));
       }
     });
@@ -72,6 +75,13 @@ export class HealthMonitor {
     this.schedule(c.Id, run, nextProbeDelay(c.State.Health!, t, c.State.StartedAt, Date.now()));
   }
 
+  /** The container is gone: nothing of it is kept. */
+  private forget(id: string): void {
+    this.halt(id);
+    this.runs.delete(id);
+    this.heals.delete(id);
+  }
+
   private halt(id: string): void {
     clearTimeout(this.timers.get(id));
     this.timers.delete(id);
@@ -95,6 +105,7 @@ export class HealthMonitor {
     const before: Health = cur.State.Health ?? { Status: 'starting', FailingStreak: 0, Log: [] };
     const after = applyProbe(before, result, t, cur.State.StartedAt);
     cur.State = { ...cur.State, Health: after };
+    if (after.Status === 'healthy') this.heals.delete(id);
     if (after.Status !== before.Status) {
       await this.containers.store.save(cur).catch((e) => this.logger.warn('health state save', { id, error: errorMessage(e) }));
       this.events.publish('container', `health_status: ${after.Status}`, id, { image: cur.Config.Image ?? '', name: cur.Name.slice(1) });
@@ -127,13 +138,25 @@ export class HealthMonitor {
     );
   }
 
-  /** --health-on-failure: what an unhealthy container gets. */
+  /**
+   * --health-on-failure: what an unhealthy container gets. A container that
+   * never gets healthy again is restarted after a growing wait (100 ms,
+   * doubling, at most a minute), as the restart policy backs off.
+   */
   private act(c: ContainerRecord): void {
     const action = (c.HostConfig.HealthOnFailure ?? 'none') as HealthAction;
     if (action === 'none') return;
-    this.logger.info('unhealthy container', { id: c.Id, action });
-    const done =
-      action === 'kill' ? this.containers.killUnhealthy(c.Id) : action === 'restart' ? this.containers.restart(c.Id, undefined, true) : this.containers.stop(c.Id);
-    void done.catch((e) => this.logger.warn(`health-on-failure ${action}`, { id: c.Id, error: errorMessage(e) }));
+    const heals = this.heals.get(c.Id) ?? 0;
+    this.heals.set(c.Id, heals + 1);
+    const waitMs = action === 'restart' ? healBackoffMs(heals) : 0;
+    this.logger.info('unhealthy container', { id: c.Id, action, waitMs });
+    const run = this.runs.get(c.Id);
+    setTimeout(() => {
+      // Healthy again, stopped or restarted by someone meanwhile: nothing to heal.
+      if (this.runs.get(c.Id) !== run || this.containers.store.find(c.Id)?.State.Health?.Status !== 'unhealthy') return;
+      const done =
+        action === 'kill' ? this.containers.killUnhealthy(c.Id) : action === 'restart' ? this.containers.restart(c.Id, undefined, true) : this.containers.stop(c.Id);
+      void done.catch((e) => this.logger.warn(`health-on-failure ${action}`, { id: c.Id, error: errorMessage(e) }));
+    }, waitMs);
   }
 }
