@@ -168,8 +168,8 @@ export function missingRules(saved: Set<string>, want: Rule[]): Rule[] {
   return want.filter((r) => !saved.has(`${r.table} -A ${r.chain} ${r.args.join(' ')}`));
 }
 
-/** The host's rules now, of one family (none where its tool is missing). */
-export async function saveRules(family: Family): Promise<Set<string>> {
+/** The host's rules now, of one family; undefined where they cannot be read (no such tool): nothing can be repaired then. */
+export async function saveRules(family: Family): Promise<Set<string> | undefined> {
   const r = await run(family === 6 ? 'ip6tables-save' : 'iptables-save', []).catch(() => undefined);
-  return savedRules(r?.stdout ?? '');
+  return r && savedRules(r.stdout);
 }

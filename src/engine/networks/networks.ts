@@ -574,7 +574,10 @@ export class NetworkService {
     return this.serial(async () => {
       const nets = this.store.all().filter((n) => n.Driver === 'bridge' && n.bridge);
       const dual = nets.some((n) => addressPlan6(n));
-      const saved = { 4: await saveRules(4), 6: dual ? await saveRules(6) : new Set<string>() };
+      const v4 = await saveRules(4);
+      const v6 = dual ? await saveRules(6) : new Set<string>();
+      if (!v4 || !v6) return [];
+      const saved = { 4: v4, 6: v6 };
       const want = [...baseRules(4), ...(dual ? baseRules(6) : []), ...nets.flatMap((n) => networkRules(this.rules(n)))];
       const missing = want.filter((r) => missingRules(saved[r.family ?? 4], [r]).length);
       const restored = missing.map(describeRule);
