@@ -247,14 +247,15 @@ export function countEntries(dir: string): number {
  * The orphan maker is itself orphaned, so every child ends up with pid 1.
  */
 export async function zombiesAfterOrphans(d: TestDaemon, n: number, init: boolean): Promise<number> {
-  const maker = `( (i=0; while [ $i -lt ${n} ]; do sh -c "true &"; i=$((i+1)); done; touch /done) & ); exec sleep 1000`;
+  // Each orphan outlives the shell that started it (else that shell may reap it first, on a busy host): it ends as pid 1's child.
+  const maker = `( (i=0; while [ $i -lt ${n} ]; do sh -c "sleep 0.05 &"; i=$((i+1)); done; touch /done) & ); exec sleep 1000`;
   const id = await d.ok(['run', '-d', ...(init ? ['--init'] : []), 'busybox', 'sh', '-c', maker]);
   try {
     await eventually(async () => (await d.berth(['exec', id, 'test', '-f', '/done'])).code === 0, 300_000);
     // Settled when every orphan has ended (reaped, or a zombie): only pid 1 (with its sleep) and this ps still run.
     const settled = async () => {
-      const rows = (await d.ok(['exec', id, 'ps', '-o', 'pid,stat,comm'])).split('\n').slice(1).map((l) => l.trim().split(/\s+/));
-      const running = rows.filter(([pid, stat, comm]) => pid !== '1' && !stat.startsWith('Z') && comm !== 'sleep' && comm !== 'ps');
+      const rows = (await d.ok(['exec', id, 'ps', '-o', 'pid,stat,args'])).split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+      const running = rows.filter(([pid, stat, cmd, arg]) => pid !== '1' && !stat.startsWith('Z') && !(cmd === 'sleep' && arg === '1000') && cmd !== 'ps');
       return running.length ? undefined : rows.filter(([, stat]) => stat.startsWith('Z')).length;
     };
     let zombies = 0;
