@@ -24,6 +24,7 @@
 #include <sys/eventfd.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <sched.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
@@ -445,6 +446,54 @@ static napi_value js_reap(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// injectBinds(pid, sources, targets) -> 0, or the errno of the first step that
+// failed: binds each source (a host path) over the target (a path in the
+// mount namespace of process pid), replacing what is mounted there. The
+// sources are cloned as detached mounts (open_tree) in the daemon's
+// namespace, then a forked child, single-threaded as setns requires, enters
+// the target's namespace and moves them into place (move_mount): no binary
+// of the container's is needed. For the views of a restarted lxcfs.
+static napi_value js_inject_binds(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t pid;
+  CHECK(napi_get_value_int32(env, argv[0], &pid));
+  char **srcs = get_string_array(env, argv[1]);
+  char **dsts = srcs ? get_string_array(env, argv[2]) : NULL;
+  napi_value out = NULL;
+  int fds[64];
+  size_t n = 0;
+  int ns = -1, err = 0;
+  if (!dsts) goto done;
+  char nspath[64];
+  snprintf(nspath, sizeof nspath, "/proc/%d/ns/mnt", pid);
+  ns = open(nspath, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) { err = errno; goto done; }
+  for (; srcs[n] && dsts[n] && n < 64; n++) {
+    fds[n] = open_tree(AT_FDCWD, srcs[n], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fds[n] < 0) { err = errno; goto done; }
+  }
+  pid_t child = fork();
+  if (child < 0) { err = errno; goto done; }
+  if (child == 0) {
+    if (setns(ns, CLONE_NEWNS) < 0) _exit(errno);
+    for (size_t i = 0; i < n; i++) {
+      umount2(dsts[i], MNT_DETACH);
+      if (move_mount(fds[i], "", AT_FDCWD, dsts[i], MOVE_MOUNT_F_EMPTY_PATH) < 0) _exit(errno);
+    }
+    _exit(0);
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+  err = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+done:
+  for (size_t i = 0; i < n; i++) if (fds[i] >= 0) close(fds[i]);
+  if (ns >= 0) close(ns);
+  free_strings(srcs); free_strings(dsts);
+  if (dsts) napi_create_int32(env, err, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -459,6 +508,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"attachClose", NULL, js_attach_close, NULL, NULL, NULL, napi_default, NULL},
     {"spawnDetached", NULL, js_spawn_detached, NULL, NULL, NULL, napi_default, NULL},
     {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
+    {"injectBinds", NULL, js_inject_binds, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

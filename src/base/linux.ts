@@ -17,6 +17,7 @@ interface Native {
   attachClose(c: AttachConnection): void;
   spawnDetached(file: string, argv: string[], env: string[], cwd: string, pipes: string): Promise<{ pid: number; fds: number[] }>;
   reap(pid: number): boolean;
+  injectBinds(pid: number, sources: string[], targets: string[]): number;
 }
 
 /** A client connection to conmon's attach socket, owned by the addon (see attachOpen). */
@@ -67,3 +68,12 @@ export const spawnDetached = (file: string, argv: string[], env: Record<string, 
   sys().spawnDetached(file, argv, Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])), cwd, pipes);
 /** waitpid without blocking: true once the child is reaped (or not ours). */
 export const reap = (pid: number) => sys().reap(pid);
+/**
+ * Binds host paths over paths in the mount namespace of process `pid` (a
+ * container's), replacing what is mounted there; throws with the errno of
+ * the step that failed. Needs nothing of the container's (no binary).
+ */
+export function injectBinds(pid: number, binds: { source: string; target: string }[]): void {
+  const err = sys().injectBinds(pid, binds.map((b) => b.source), binds.map((b) => b.target));
+  if (err) throw Object.assign(new Error(`inject binds into ${pid}: errno ${err}`), { errno: err });
+}

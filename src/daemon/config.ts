@@ -24,6 +24,8 @@ export interface DaemonConfig {
   certsDir: string;
   /** Below this much free space (or free inodes) in the data root, create, run, pull and build are refused: `5%` or a size (`2g`). */
   minFreeSpace: string;
+  /** What containers see in /proc: `lxcfs` (their own limits, when lxcfs is installed) or `host`. */
+  procView: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -41,6 +43,7 @@ export const DEFAULTS: DaemonConfig = {
   insecureRegistries: [],
   certsDir: '/etc/berth/certs.d',
   minFreeSpace: '5%',
+  procView: 'lxcfs',
 };
 
 const FLAGS: Record<string, keyof DaemonConfig> = {
@@ -53,6 +56,7 @@ const FLAGS: Record<string, keyof DaemonConfig> = {
   '--default-runtime': 'defaultRuntime',
   '--default-shm-size': 'defaultShmSize',
   '--min-free-space': 'minFreeSpace',
+  '--proc-view': 'procView',
   '--log-level': 'logLevel',
   '-l': 'logLevel',
   '--bridge': 'bridge',
@@ -68,6 +72,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'default-runtime': 'defaultRuntime',
   'default-shm-size': 'defaultShmSize',
   'min-free-space': 'minFreeSpace',
+  'proc-view': 'procView',
   'log-level': 'logLevel',
   'log-opts': 'logOpts',
   init: 'init',
@@ -112,5 +117,6 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
   if (!cfg.host.startsWith('unix://')) throw invalidArgument(`only unix sockets are supported for -H, got ${cfg.host}`);
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw invalidArgument(`invalid bridge name ${cfg.bridge}: at most 15 letters, digits, '.', '_' or '-'`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw invalidArgument(`invalid log level: ${cfg.logLevel}`);
+  if (cfg.procView !== 'lxcfs' && cfg.procView !== 'host') throw invalidArgument(`invalid --proc-view ${cfg.procView}: lxcfs or host`);
   return cfg;
 }

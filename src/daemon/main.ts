@@ -35,7 +35,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }
   const initPath = which('tini-static') ?? '/usr/bin/tini-static';
   // dockerd logs what the host lacks at start; so does Berth, once.
-  for (const w of infoWarnings(host, { runtimes: Object.keys(runtimes), init: fs.existsSync(initPath) })) logger.warn(w.replace(/^WARNING: /, ''));
+  const lxcfsPath = which('lxcfs');
+  const procView = cfg.procView !== 'lxcfs' ? 'off' : lxcfsPath ? 'lxcfs' : 'missing';
+  for (const w of infoWarnings(host, { runtimes: Object.keys(runtimes), init: fs.existsSync(initPath), procView })) logger.warn(w.replace(/^WARNING: /, ''));
   const engine = await Engine.open({
     dataRoot: cfg.dataRoot,
     execRoot: cfg.execRoot,
@@ -46,6 +48,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     cgroupParent: cfg.cgroupParent,
     defaultShmSize: parseSize(cfg.defaultShmSize),
     minFree: parseMinFree(cfg.minFreeSpace),
+    procView: { wanted: cfg.procView === 'lxcfs', lxcfsPath },
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
     network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host), ipv6: host.net.ipv6 },

@@ -28,4 +28,6 @@ export interface EngineConfig {
   host: HostFeatures;
   /** The least free room in the data root under which create, run, pull and build are refused. */
   minFree: MinFree;
+  /** /proc views: wanted (`--proc-view lxcfs`, the default) and the lxcfs binary, when installed. */
+  procView: { wanted: boolean; lxcfsPath?: string };
 }

@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { invalidArgument } from '../base/errors';
+import { errorMessage, invalidArgument } from '../base/errors';
 import { mkdirp } from '../base/files';
 import { ContentStore } from '../content/store';
 import { ImageStore } from '../images/store';
@@ -18,6 +18,7 @@ import { ContainerService, runPaths } from './containers/containers';
 import { inspectConfig, inspectHostConfig } from './system/docker-shape';
 import { EventBus } from './system/events';
 import { DiskGuard } from './system/disk-guard';
+import { ProcView } from './system/proc-view';
 import { ExecService } from './containers/execs';
 import { HealthMonitor } from './containers/health';
 import { ImageService } from './images/images';
@@ -51,6 +52,7 @@ export class Engine {
     readonly builds: BuildService,
     readonly registries: Registries,
     readonly health: HealthMonitor,
+    readonly procView: ProcView,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -64,7 +66,10 @@ export class Engine {
     const events = new EventBus();
     const networks = await NetworkService.open(cfg.dataRoot, cfg.execRoot, cfg.network, cfg.logger);
     const disk = new DiskGuard(cfg.dataRoot, cfg.minFree);
-    const containers = new ContainerService(cfg, containerStore, imageStore, volumes, events, networks, disk);
+    const viewers = () => containerStore.all().flatMap((c) => (c.State.Running && c.procView && c.State.Pid ? [c.State.Pid] : []));
+    const procView = new ProcView(path.join(cfg.execRoot, 'lxcfs'), cfg.procView.lxcfsPath, cfg.procView.wanted, cfg.logger, viewers);
+    await procView.open().catch((e) => cfg.logger.error('lxcfs: containers see the host\'s /proc', { error: errorMessage(e) }));
+    const containers = new ContainerService(cfg, containerStore, imageStore, volumes, events, networks, disk, () => procView.mounts());
     const execs = new ExecService(cfg, containers, events);
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
@@ -72,7 +77,7 @@ export class Engine {
     const registries = new Registries(imageStore, events, cfg.registries, disk);
     const builds = new BuildService(cfg, containers, imageStore, views, events, registries, disk);
     const health = new HealthMonitor(containers, execs, events, cfg.logger);
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries, health);
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries, health, procView);
     await execs.restore(await inventoryOf({ cfg, containers }));
     health.open();
     networks.watchFirewall((id) => containers.isBusy(id));
@@ -87,6 +92,7 @@ export class Engine {
   }
 
   close(): void {
+    this.procView.close();
     this.health.close();
     this.containers.close();
     this.networks.close();
@@ -367,9 +373,9 @@ export class Engine {
 
   // ---- system -----------------------------------------------------------------
 
-  /** What the daemon brings besides the host: runtimes found, an init binary. */
+  /** What the daemon brings besides the host: runtimes found, an init binary, lxcfs. */
   private daemonParts(): DaemonParts {
-    return { runtimes: Object.keys(this.cfg.runtimes), init: this.containers.hasInit };
+    return { runtimes: Object.keys(this.cfg.runtimes), init: this.containers.hasInit, procView: this.procView.state };
   }
 
   /** The host's parts and Berth's features that depend on them, for `system check`. */

@@ -169,6 +169,8 @@ export interface ContainerRecord {
   stoppedByUser?: boolean;
   /** Berth: pid of the conmon monitoring the current run. */
   conmonPid?: number;
+  /** Berth: the current run has lxcfs's /proc views (they are bound anew when lxcfs restarts). */
+  procView?: boolean;
 }
 
 export const STATUS_CREATED: ContainerState = {

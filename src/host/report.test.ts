@@ -42,3 +42,9 @@ test('the report lists every part once, and its off rows are what info warns of'
   for (const r of rows.filter((x) => x.Area === 'berth' && !x.On)) assert.ok(infoWarnings(bareHost(), parts).includes(`WARNING: ${r.Item} is off: ${r.Detail}`));
   assert.ok(hostReport(fullHost(), parts).filter((r) => r.Area === 'berth').every((r) => r.On));
 });
+
+test('/proc views: a warning only when lxcfs is wanted and not installed', () => {
+  assert.deepEqual(infoWarnings(fullHost(), { ...parts, procView: 'lxcfs' }), []);
+  assert.deepEqual(infoWarnings(fullHost(), { ...parts, procView: 'off' }), [], '--proc-view host is a choice, not a lack');
+  assert.deepEqual(infoWarnings(fullHost(), { ...parts, procView: 'missing' }), ["WARNING: /proc views is off: lxcfs is not installed: containers see the host's /proc"]);
+});

@@ -4,6 +4,8 @@ import type { HostFeatures } from './features';
 export interface DaemonParts {
   runtimes: string[];
   init: boolean;
+  /** /proc views: served by lxcfs, turned off (`--proc-view host`), or wanted but lxcfs is not installed. */
+  procView?: 'lxcfs' | 'off' | 'missing';
 }
 
 /** One line of the host report: a part or a feature, whether it is on, and what that means. */
@@ -46,6 +48,10 @@ export function berthFeatures(f: HostFeatures, d: DaemonParts): HostReportRow[] 
     rows.push({ Area: 'berth', Item: 'runtime crun', On: hybrid.length === 0, Detail: hybrid.length === 0 ? 'usable' : `crun refuses cgroup v1 beside a v2 hierarchy with controllers (${hybrid.join(', ')}): --runtime crun is refused` });
   }
   rows.push({ Area: 'berth', Item: '--init', On: d.init, Detail: d.init ? 'tini-static' : 'tini-static is not installed: --init is refused' });
+  if (d.procView) {
+    const details = { lxcfs: "lxcfs: containers see their own limits in /proc", off: "off (--proc-view host): containers see the host's /proc", missing: "lxcfs is not installed: containers see the host's /proc" };
+    rows.push({ Area: 'berth', Item: '/proc views', On: d.procView !== 'missing', Detail: details[d.procView] });
+  }
   return rows;
 }
 

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { cgroupFile, suiteDaemon, zombiesAfterOrphans } from './harness';
+import { spawnSync } from 'node:child_process';
+import { processes } from '../host';
+import { cgroupFile, eventually, suiteDaemon, zombiesAfterOrphans } from './harness';
 import { cgroupV2, hostCpus } from './host-offers';
 
 /** docker's default capability set as the bitmask /proc/self/status shows. */
@@ -111,6 +113,37 @@ describe('isolation and resources', () => {
     // Without an init, pid 1 (sleep) reaps nothing: the orphans stay zombies. That is what --init is for.
     assert.ok((await zombiesAfterOrphans(d, 100, false)) >= 100);
     assert.equal(await zombiesAfterOrphans(d, 1000, true), 0);
+  });
+
+  test("/proc shows a container its own limits (lxcfs), updates within a second, and comes back by itself when lxcfs is killed", async () => {
+    const hasLxcfs = spawnSync('sh', ['-c', 'command -v lxcfs']).status === 0;
+    const view = await d.ok(['run', '--rm', '-m', '256m', '--cpus', '1', '--cpuset-cpus', '0', 'busybox', 'sh', '-c',
+      'grep MemTotal /proc/meminfo; grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online; cut -d" " -f1 /proc/uptime; nproc']);
+    const [mem, cpus, online, uptime, nproc] = view.split('\n');
+    assert.equal(nproc, '1', 'the cpuset, through sched_getaffinity');
+    if (!hasLxcfs) {
+      // Without lxcfs the container sees the host's files, and info says so.
+      assert.match(await d.ok(['info', '--format', '{{json .Warnings}}']), /\/proc views is off: lxcfs is not installed/);
+      return;
+    }
+    assert.equal(mem, 'MemTotal:         262144 kB');
+    assert.deepEqual([cpus, online], ['1', '0']);
+    assert.ok(Number(uptime) < 10, `its own uptime: ${uptime}`);
+    // Vertical scaling, seen by the application.
+    const id = await d.ok(['run', '-d', '-m', '300m', 'busybox', 'sleep', '1000']);
+    const memTotal = async () => (await d.berth(['exec', id, 'grep', 'MemTotal', '/proc/meminfo'])).stdout.trim();
+    assert.equal(await memTotal(), 'MemTotal:         307200 kB');
+    await d.ok(['update', '-m', '200m', id]);
+    await eventually(async () => (await memTotal()) === 'MemTotal:         204800 kB', 5000);
+    // lxcfs killed: the daemon starts it again and binds the running container's views anew.
+    const lxcfs = processes().filter((p) => /(^|\/)lxcfs /.test(p.cmdline) && p.cmdline.includes(d.execRoot));
+    assert.equal(lxcfs.length, 1, 'one lxcfs, the daemon\'s own');
+    process.kill(lxcfs[0].pid, 'SIGKILL');
+    await eventually(async () => (await memTotal()) === 'MemTotal:         204800 kB', 10_000);
+    assert.equal(await d.ok(['exec', id, 'sh', '-c', 'cat /proc/uptime /proc/stat /proc/loadavg > /dev/null && echo readable']), 'readable', 'no ENOTCONN left behind');
+    assert.equal(await d.ok(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', id]), '0 true', 'without a restart');
+    assert.equal(await d.ok(['run', '--rm', '-m', '64m', 'busybox', 'grep', 'MemTotal', '/proc/meminfo']), 'MemTotal:          65536 kB', 'new containers have views at once');
+    await d.ok(['rm', '-f', id]);
   });
 
   test('nothing leaks', () => d.assertClean());

@@ -24,6 +24,8 @@ export class ContainerSpecs {
     private readonly cfg: EngineConfig,
     private readonly store: ContainerStore,
     private readonly networks: NetworkService,
+    /** lxcfs's /proc and /sys files for a new container; none when it does not serve. */
+    private readonly procViews: () => Mount[] = () => [],
   ) {}
 
   /** The OCI spec of a container whose rootfs is mounted at `rootfs`, with its volumes and binds as `mounts`. */
@@ -59,6 +61,9 @@ export class ContainerSpecs {
       { destination: '/etc/resolv.conf', type: 'bind', source: etc.resolv, options: ['rbind', 'rprivate'] },
     );
     if (init) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: this.cfg.initPath, options: ['rbind', 'ro', 'rprivate'] });
+    const views = this.procViews();
+    mounts.push(...views);
+    c.procView = views.length > 0;
     let netns: string = sandbox?.netns ?? 'new';
     if (hostNet) netns = 'host';
     else if (netMode.startsWith('container:')) {

@@ -32,6 +32,7 @@ import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
 import { probeCommand, validateHealthcheck } from './health-rules';
 import type { VolumeStore } from '../volumes';
+import type { Mount } from '../../oci/runtime-spec';
 import type { DiskGuard } from '../system/disk-guard';
 
 /**
@@ -83,11 +84,12 @@ export class ContainerService {
     private readonly events: EventBus,
     readonly networks: NetworkService,
     private readonly disk: DiskGuard,
+    procViews?: () => Mount[],
   ) {
     this.lifecycle.setMaxListeners(0);
     this.rotator = new LogRotator(() => this.rotatedLogs(), cfg.logger);
     this.runtimes = new Map(Object.entries(cfg.runtimes).map(([n, p]) => [n, new OciRuntime(n, p, path.join(cfg.execRoot, 'runtime', n))]));
-    this.specs = new ContainerSpecs(cfg, store, networks);
+    this.specs = new ContainerSpecs(cfg, store, networks, procViews);
   }
 
   /** The init binary --init mounts is there. */

@@ -49,8 +49,8 @@ export async function takeInventory(o: { dataRoot: string; execRoot: string; run
     else if (path.dirname(m.bundle) === path.join(o.execRoot, 'exec')) execMonitors.push(m);
   }
   const strayMounts: string[] = [];
-  // Namespace files are the network service's, views the Views', which check them themselves.
-  const own = ['netns', 'views'].map((d) => path.join(o.execRoot, d) + '/');
+  // Namespace files are the network service's, views the Views', lxcfs's mount the ProcView's: each minds its own.
+  const own = ['netns', 'views', 'lxcfs'].map((d) => path.join(o.execRoot, d) + '/');
   for (const m of mountPoints()) {
     if (own.some((d) => m.startsWith(d))) continue;
     if (m.startsWith(bundles + '/')) of(m.slice(bundles.length + 1).split('/')[0]).mounts.push(m);
