@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cgroupDirs, mountsUnder, removeBridgeAndRules } from '../test/host';
+import { cgroupDirs, killLxcfsOf, mountsUnder, removeBridgeAndRules } from '../test/host';
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const BERTH = path.join(ROOT, 'bin', 'berth');
@@ -133,6 +133,7 @@ export async function startBerth(dir: string, tag: string, tar: string, image: s
     await removeContainers(cli);
     await run(cli[0], [...cli.slice(1), 'network', 'prune', '-f']);
     await stopProcess(proc);
+    killLxcfsOf(path.join(dir, 'exec'));
     removeBridgeAndRules(bridge);
     for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
     for (const c of cgroupDirs(cgroupParent).reverse()) spawnSync('rmdir', [c]);

@@ -97,3 +97,8 @@ export function removeBridgeAndRules(bridge: string): void {
   }
   spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
 }
+
+/** SIGKILLs the lxcfs a daemon with this exec root started (it outlives the daemon by design: a test's or benchmark's goes with it). */
+export function killLxcfsOf(execRoot: string): void {
+  for (const p of processes()) if (/(^|\/)lxcfs /.test(p.cmdline) && p.cmdline.includes(execRoot)) spawnSync('kill', ['-9', String(p.pid)]);
+}

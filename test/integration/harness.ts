@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { isListening as listening } from '../../src/base/socket';
-import { bridgePorts, bridgesWithAlias, cgroupDirs, dnsListenersOf, linkAlias, linkExists, mountsUnder, processes, removeBridgeAndRules, rulesMentioning } from '../host';
+import { bridgePorts, bridgesWithAlias, cgroupDirs, dnsListenersOf, killLxcfsOf, linkAlias, linkExists, mountsUnder, processes, removeBridgeAndRules, rulesMentioning } from '../host';
 
 export { bridgePorts, cgroupDirs, linkExists, mountsUnder, rulesMentioning };
 
@@ -207,8 +207,7 @@ export class TestDaemon {
       /* best effort */
     }
     await this.stop();
-    // The daemon's lxcfs outlives it (running containers need it): a test's goes with its folder.
-    for (const p of processes()) if (/(^|\/)lxcfs /.test(p.cmdline) && p.cmdline.includes(this.execRoot)) spawnSync('kill', ['-9', String(p.pid)]);
+    killLxcfsOf(this.execRoot);
     removeBridgeAndRules(this.bridge);
     for (const m of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', m]);
     for (const d of cgroupDirs(this.cgroupParent).reverse()) spawnSync('rmdir', [d]);
