@@ -27,6 +27,9 @@ export class ProcView {
   private timer?: NodeJS.Timeout;
   private pid = 0;
   private healing = false;
+  /** After failed starts, the next try waits longer (1 s doubling, at most a minute): a host without FUSE is not retried every second. */
+  private failures = 0;
+  private nextTry = 0;
 
   constructor(
     private readonly root: string,
@@ -81,11 +84,12 @@ export class ProcView {
   }
 
   private async supervise(): Promise<void> {
-    if (this.healing || (this.pid && alive(this.pid) && this.serving())) return;
+    if (this.healing || (this.pid && alive(this.pid) && this.serving()) || Date.now() < this.nextTry) return;
     this.healing = true;
     try {
       this.logger.warn('lxcfs is gone: starting it again and binding the views of running containers anew', { pid: this.pid });
       await this.restart(false);
+      this.failures = 0;
       for (const pid of this.viewers()) {
         try {
           injectBinds(pid, VIEW_FILES.filter((f) => fs.existsSync(path.join(this.mountPoint, f))).map((f) => ({ source: path.join(this.mountPoint, f), target: `/${f}` })));
@@ -94,7 +98,9 @@ export class ProcView {
         }
       }
     } catch (e) {
-      this.logger.error('lxcfs restart', { error: errorMessage(e) });
+      this.failures++;
+      this.nextTry = Date.now() + Math.min(60_000, 1000 * 2 ** Math.min(this.failures - 1, 6));
+      this.logger.error('lxcfs restart', { error: errorMessage(e), nextTryInMs: this.nextTry - Date.now() });
     } finally {
       this.healing = false;
     }
