@@ -381,6 +381,11 @@ out:
   if (attr_ok) posix_spawnattr_destroy(&attr);
 }
 
+static void free_job(spawn_job *j) {
+  free(j->file); free_strings(j->args); free_strings(j->envp); free(j->cwd); free(j->dirs);
+  free(j);
+}
+
 static void spawn_complete(napi_env env, napi_status status, void *data) {
   (void)status;
   spawn_job *j = data;
@@ -408,8 +413,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, obj);
   }
   napi_delete_async_work(env, j->work);
-  free(j->file); free_strings(j->args); free_strings(j->envp); free(j->cwd); free(j->dirs);
-  free(j);
+  free_job(j);
 }
 
 static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
@@ -421,9 +425,9 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
   j->envp = j->args ? get_string_array(env, argv[2]) : NULL;
   j->cwd = j->envp ? get_string(env, argv[3]) : NULL;
   j->dirs = j->cwd ? get_string(env, argv[4]) : NULL;
-  if (!j->dirs) { free(j->file); free_strings(j->args); free_strings(j->envp); free(j->cwd); free(j); return NULL; }
+  if (!j->dirs) { free_job(j); return NULL; }
   j->npipes = strlen(j->dirs);
-  if (j->npipes > 14) { free(j->file); free_strings(j->args); free_strings(j->envp); free(j->cwd); free(j->dirs); free(j); napi_throw_range_error(env, NULL, "too many pipes"); return NULL; }
+  if (j->npipes > 14) { free_job(j); napi_throw_range_error(env, NULL, "too many pipes"); return NULL; }
   for (size_t i = 0; i < 16; i++) j->parent_fd[i] = j->child_fd[i] = -1;
   napi_value promise, name;
   CHECK(napi_create_promise(env, &j->deferred, &promise));

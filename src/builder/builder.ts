@@ -652,7 +652,10 @@ export class Build {
     this.cacheSources ??= (async () => {
       const out: CacheSource[] = [];
       for (const ref of this.o.cacheFrom!) {
-        const rec = await this.images.resolve(ref).catch(() => undefined);
+        const rec = await this.images.resolve(ref).catch((e) => {
+          if (e instanceof BerthError && e.code === 'not_found') return undefined;
+          throw e;
+        });
         if (!rec) {
           this.say(`[Warning] --cache-from ${ref}: no such image here, skipped (pull it first)\n`);
           continue;

@@ -170,6 +170,7 @@ export function missingRules(saved: Set<string>, want: Rule[]): Rule[] {
 
 /** The host's rules now, of one family; undefined where they cannot be read (no such tool): nothing can be repaired then. */
 export async function saveRules(family: Family): Promise<Set<string> | undefined> {
+  // Not installed, or not usable here: the caller repairs nothing (it cannot know what is there).
   const r = await run(family === 6 ? 'ip6tables-save' : 'iptables-save', []).catch(() => undefined);
   return r && savedRules(r.stdout);
 }

@@ -102,6 +102,7 @@ export class ContainerStore {
    */
   save(rec: ContainerRecord): Promise<void> {
     const prev = this.writes.get(rec.Id) ?? Promise.resolve();
+    // A write that failed was its own caller's failure: the next one still goes.
     const next = prev.catch(() => undefined).then(async () => {
       if (this.removed.has(rec.Id)) return;
       await mkdirp(this.dir(rec.Id), 0o710);
@@ -109,6 +110,7 @@ export class ContainerStore {
       this.byId.set(rec.Id, rec);
     });
     this.writes.set(rec.Id, next);
+    // The caller hears of a failure through `next`; this is only the queue's bookkeeping.
     void next.finally(() => {
       if (this.writes.get(rec.Id) === next) this.writes.delete(rec.Id);
     }).catch(() => undefined);
@@ -119,6 +121,7 @@ export class ContainerStore {
     // Late saves come from work that was under way at the removal: a minute covers them.
     this.removed.add(rec.Id);
     setTimeout(() => this.removed.delete(rec.Id), 60_000).unref();
+    // Waited for, not judged: a last write that failed matters no more once the record goes.
     await this.writes.get(rec.Id)?.catch(() => undefined);
     // The record goes first: a crash mid-removal leaves an orphan folder, never a half container.
     await fsp.rm(path.join(this.dir(rec.Id), 'container.json'), { force: true });

@@ -603,7 +603,8 @@ export class NetworkService {
     const plugin = att.conf.plugins.find((p) => p.type === 'portmap');
     if (!plugin || !att.result) return;
     const rt = { containerId: id, netns: st.netns, ifName: att.ifName, capabilityArgs: att.args };
-    await this.cni.del({ ...att.conf, plugins: [plugin] }, rt, att.result).catch(() => undefined);
+    // What is left of them may be nothing: a DEL with nothing to take is no failure; the ADD says whether it worked.
+    await this.cni.del({ ...att.conf, plugins: [plugin] }, rt, att.result).catch((e) => this.logger.debug('portmap DEL before a repair', { id, error: errorMessage(e) }));
     await this.cni.add({ ...att.conf, plugins: [plugin] }, rt, att.result);
   }
 
