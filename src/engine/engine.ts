@@ -74,7 +74,7 @@ export class Engine {
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
     const views = new Views(path.join(cfg.execRoot, 'views'));
-    const registries = new Registries(imageStore, events, cfg.registries, disk);
+    const registries = new Registries(imageStore, events, cfg.registries, disk, cfg.logger);
     const builds = new BuildService(cfg, containers, imageStore, views, events, registries, disk);
     const health = new HealthMonitor(containers, execs, events, cfg.logger);
     const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries, health, procView);

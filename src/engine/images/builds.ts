@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { errorMessage, invalidArgument } from '../../base/errors';
+import { BerthError, errorMessage, invalidArgument } from '../../base/errors';
 import type { Finding } from '../../base/finding';
 import { newId } from '../../base/ids';
 import { Build, type BuildMessage, type BuildOptions, type BuildWorker, type Changes, type RunSpec } from '../../builder/builder';
@@ -219,8 +219,11 @@ export class BuildService implements BuildWorker {
       const pumped = (async () => {
         for await (const batch of io.output!(abort.signal)) for (const e of batch) output(e.full ? Buffer.concat([e.data, Buffer.from('\n')]) : e.data);
       })();
-      // An abort kills the step; a container that has already exited is no failure.
-      const kill = () => void this.containers.kill(Id, 'SIGKILL').catch(() => undefined);
+      // An abort kills the step; a container that has already exited (conflict) or gone is no failure.
+      const kill = () =>
+        void this.containers.kill(Id, 'SIGKILL').catch((e) => {
+          if (!(e instanceof BerthError && (e.code === 'conflict' || e.code === 'not_found'))) this.cfg.logger.warn('kill of a cancelled build step', { id: Id, error: errorMessage(e) });
+        });
       signal?.addEventListener('abort', kill);
       try {
         await this.containers.start(Id);

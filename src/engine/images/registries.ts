@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { invalidArgument, notFound } from '../../base/errors';
+import { errorMessage, invalidArgument, notFound } from '../../base/errors';
+import type { Logger } from '../../base/log';
 import { readRegistryTls } from '../../distribution/certs';
 import { type Credentials, RegistryClient, RegistryUploader, registryHost, type SearchResult, serverDomain } from '../../distribution/client';
 import { isInsecure } from '../../distribution/insecure';
@@ -39,6 +40,7 @@ export class Registries {
     private readonly events: EventBus,
     private readonly settings: RegistrySettings,
     private readonly disk?: DiskGuard,
+    private readonly logger?: Logger,
   ) {}
 
   client(domain: string, credentials?: Credentials): RegistryClient {
@@ -232,8 +234,8 @@ export class Registries {
       if (INDEX_TYPES.has(top.mediaType)) {
         const chosen = choosePlatform(JSON.parse(top.body.toString('utf8')) as Index, want);
         manifest = await client.manifest(ref.path, chosen.digest);
-        // Kept for save and push to send the same index; a pull goes on without it.
-        await this.store.content.ingest([top.body], { digest: top.digest }).catch(() => undefined);
+        // Kept for save and push to send the same index; a pull goes on without it, and says so in the log.
+        await this.store.content.ingest([top.body], { digest: top.digest }).catch((e) => this.logger?.warn('the index of a pulled image is not kept', { reference: r.reference, error: errorMessage(e) }));
       }
       const repoDigest = `${repositoryName(ref)}@${top.digest}`;
       const names = ref.tag ? [formatReference({ ...ref, digest: undefined })] : [];
