@@ -117,13 +117,13 @@ async function removeContainers(cli: string[]): Promise<void> {
 }
 
 /** A Berth daemon under dir, with a bridge, cgroup parent and socket named after tag, and busybox-like `image` imported from tar. */
-export async function startBerth(dir: string, tag: string, tar: string, image: string): Promise<Daemon> {
+export async function startBerth(dir: string, tag: string, tar: string, image: string, extra: string[] = []): Promise<Daemon> {
   fs.mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'berth.sock');
   const cgroupParent = `/berth-bench-${tag}`;
   const bridge = `bb${tag}`;
   const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-  const proc = spawn(BERTH, ['daemon', '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', `unix://${sock}`, '--cgroup-parent', cgroupParent, '--bridge', bridge], {
+  const proc = spawn(BERTH, ['daemon', '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', `unix://${sock}`, '--cgroup-parent', cgroupParent, '--bridge', bridge, ...extra], {
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);

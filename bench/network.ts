@@ -7,7 +7,10 @@
  * for published ports, and with --userland-proxy=false (kernel NAT, as
  * Berth's portmap), measured in one run on this machine.
  *
- *   bench/network [--reps N] [--seconds N] [--only floor,berth,docker,docker-nat]
+ *   bench/network [--reps N] [--seconds N] [--only floor,berth,docker,docker-nat,shares]
+ *
+ * The shares section (network-shares.ts) measures --network-bandwidth on a
+ * link of known capacity, beside docker on the same link.
  *
  * The same tools run everywhere: iperf3 (Debian's, copied with its
  * libraries into the busybox image by scripts/busybox-rootfs) and busybox
@@ -18,6 +21,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { sharesSection } from './network-shares';
 import { cell, type Daemon, dockerServerVersion, has, ROOT, sleep, startBerth, startDockerd, table } from './common';
 
 interface Options {
@@ -205,7 +209,11 @@ async function main(): Promise<void> {
         if (saved) spawnSync('iptables-restore', [], { input: saved });
       }
     }
-    console.log(table(cols, rows, `${o.reps} runs of ${o.seconds} s iperf3 and 2000 pings each; median (min-max).`));
+    if (cols.length) console.log(table(cols, rows, `${o.reps} runs of ${o.seconds} s iperf3 and 2000 pings each; median (min-max).`));
+    if (want('shares')) {
+      const s = await sharesSection(tmp, tag, tar, Math.max(o.seconds, 4));
+      console.log(`\n${table(s.columns, s.rows, `one run of ${Math.max(o.seconds, 4)} s iperf3 per row.`)}\n\n${s.notes.join('\n')}`);
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -7,3 +7,4 @@ export function parseSize(s: string): number {
   const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
   return Math.round(Number(m[1]) * mult[m[2].toLowerCase()]);
 }
+

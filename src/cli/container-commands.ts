@@ -134,7 +134,7 @@ async function stats(api: ApiClient, p: Parsed): Promise<void> {
     { ID: 'CONTAINER ID', Container: 'CONTAINER', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' }));
 }
 
-export const UPDATE_FLAGS = CREATE_FLAGS.filter((x) => ['memory', 'memory-swap', 'memory-reservation', 'kernel-memory', 'cpus', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'pids-limit', 'blkio-weight', 'restart', 'network-ingress-rate', 'network-egress-rate'].includes(x.name));
+export const UPDATE_FLAGS = CREATE_FLAGS.filter((x) => ['memory', 'memory-swap', 'memory-reservation', 'kernel-memory', 'cpus', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'pids-limit', 'blkio-weight', 'restart', 'network-ingress-rate', 'network-egress-rate', 'network-bandwidth'].includes(x.name));
 
 export const containerCmds: Record<string, Command> = {
   run: { flags: CREATE_FLAGS, stopAtFirstArg: true, minArgs: 1, usage: 'run [OPTIONS] IMAGE [COMMAND] [ARG...]', run: runContainer },
@@ -227,7 +227,7 @@ export const containerCmds: Record<string, Command> = {
     run: (api, p) => {
       const h = createBody({ ...p, args: ['x'] }).body.HostConfig as Record<string, unknown>;
       const body: Record<string, unknown> = {};
-      for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'KernelMemory', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate']) body[k] = h[k];
+      for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'KernelMemory', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate', 'NetworkBandwidth']) body[k] = h[k];
       return each(p.args, async (n) => {
         const r = await api.json<{ Warnings?: string[] }>('POST', `/containers/${encodeURIComponent(n)}/update`, { body });
         // docker prints these on stdout among the names; stderr keeps the names parseable.

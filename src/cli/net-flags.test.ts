@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseExpose, parsePublish, parseRate } from './net-flags';
+import { parseExpose, parsePublish } from './net-flags';
 
 test('-p takes docker forms', () => {
   assert.deepEqual(parsePublish(['80']), { '80/tcp': [{ HostIp: '', HostPort: '' }] });
@@ -19,11 +19,6 @@ test('-p refuses what docker refuses', () => {
   assert.throws(() => parsePublish(['abc']), /containerPort/);
 });
 
-test('--expose and rates', () => {
+test('--expose', () => {
   assert.deepEqual(parseExpose(['80', '53/udp', '90-91']), { '80/tcp': {}, '53/udp': {}, '90/tcp': {}, '91/tcp': {} });
-  assert.equal(parseRate('10mbit', '--x'), 10_000_000);
-  assert.equal(parseRate('1.5gbit', '--x'), 1_500_000_000);
-  assert.equal(parseRate('2mbps', '--x'), 16_000_000);
-  assert.equal(parseRate('800kbit', '--x'), 800_000);
-  assert.throws(() => parseRate('10m', '--x'), /10mbit/);
 });

@@ -55,9 +55,3 @@ export function parseExpose(specs: string[]): Record<string, object> {
 }
 
 /** A rate as tc writes it: bit, kbit, mbit, gbit (bits per second) or bps, kbps, mbps, gbps (bytes per second); decimal units. */
-export function parseRate(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(bit|bps)$/i.exec(s.trim());
-  if (!m) throw invalidArgument(`invalid argument "${s}" for "${flag}" flag: a rate such as 10mbit (bits/s) or 2mbps (bytes/s)`);
-  const mult = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Math.round(Number(m[1]) * mult * (m[3].toLowerCase() === 'bps' ? 8 : 1));
-}

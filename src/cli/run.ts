@@ -4,11 +4,19 @@ import { parseGoDuration } from '../base/duration';
 import { invalidArgument } from '../base/errors';
 import { type ApiClient, DaemonError, demux } from '../client/client';
 import { bool, type FlagSpec, list, type Parsed, str } from './flags';
-import { parseExpose, parsePublish, parseRate } from './net-flags';
+import { parseExpose, parsePublish } from './net-flags';
+import { parseBandwidth, parseRate } from '../base/rates';
 import { DetachDetector, parseDetachKeys } from '../base/detach-keys';
 import { detachKeysOf } from './credentials';
 import { warn } from './output';
 import { parseBpsDevice, parseIopsDevice, parseWeightDevice, ramInBytes } from './resource-flags';
+
+/** `--network-bandwidth guarantee=..,limit=..,priority=..`; `none` lifts a share in `update`. */
+function share(spec: string | undefined): { Guarantee: number; Limit: number; Priority: number } | undefined {
+  if (spec === undefined) return undefined;
+  const b = spec.trim() === 'none' ? { guarantee: 0, limit: 0, priority: 0 } : parseBandwidth(spec);
+  return { Guarantee: b.guarantee, Limit: b.limit, Priority: b.priority };
+}
 
 /** Flags of `run` and `create`, by docker's names. */
 export const CREATE_FLAGS: FlagSpec[] = [
@@ -86,6 +94,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'network-alias', kind: 'list' },
   { name: 'network-ingress-rate', kind: 'string' },
   { name: 'network-egress-rate', kind: 'string' },
+  { name: 'network-bandwidth', kind: 'string' },
   { name: 'health-cmd', kind: 'string' },
   { name: 'health-interval', kind: 'string' },
   { name: 'health-timeout', kind: 'string' },
@@ -206,7 +215,7 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
   if (str(p, 'ip') || str(p, 'ip6')) endpoint.IPAMConfig = { IPv4Address: str(p, 'ip'), IPv6Address: str(p, 'ip6') };
   if (list(p, 'network-alias').length) endpoint.Aliases = list(p, 'network-alias');
   if (Object.keys(endpoint).length && ['default', 'bridge', 'host', 'none'].includes(network)) throw invalidArgument('--ip, --ip6 and --network-alias need a user-defined network');
-  const rate = (flag: string) => (str(p, flag) === undefined ? undefined : parseRate(str(p, flag)!, `--${flag}`));
+  const rate = (flag: string) => (str(p, flag) === undefined ? undefined : parseRate(str(p, flag)!, `"--${flag}" flag`));
   const entrypoint = str(p, 'entrypoint');
   const cpus = str(p, 'cpus');
   let nanoCpus: number | undefined;
@@ -253,6 +262,7 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
       PublishAllPorts: bool(p, 'publish-all'),
       NetworkIngressRate: rate('network-ingress-rate'),
       NetworkEgressRate: rate('network-egress-rate'),
+      NetworkBandwidth: share(str(p, 'network-bandwidth')),
       RestartPolicy: restartPolicy(str(p, 'restart')),
       HealthOnFailure: str(p, 'health-on-failure'),
       AutoRemove: bool(p, 'rm'),

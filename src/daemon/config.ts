@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { flagsOf } from '../base/argv';
 import { invalidArgument } from '../base/errors';
+import { parseRate } from '../base/rates';
 import type { Level } from '../base/log';
 
 /** The daemon's settings: flags over the config file (JSON, like docker's daemon.json) over defaults. */
@@ -26,6 +27,10 @@ export interface DaemonConfig {
   minFreeSpace: string;
   /** What containers see in /proc: `lxcfs` (their own limits, when lxcfs is installed) or `host`. */
   procView: string;
+  /** The device whose bandwidth containers share by --network-bandwidth ('' : the default route's). */
+  bandwidthLink: string;
+  /** Its capacity, as a rate (`1gbit`); '' : the speed the device reports. */
+  bandwidthCapacity: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -44,6 +49,8 @@ export const DEFAULTS: DaemonConfig = {
   certsDir: '/etc/berth/certs.d',
   minFreeSpace: '5%',
   procView: 'lxcfs',
+  bandwidthLink: '',
+  bandwidthCapacity: '',
 };
 
 const FLAGS: Record<string, keyof DaemonConfig> = {
@@ -57,6 +64,8 @@ const FLAGS: Record<string, keyof DaemonConfig> = {
   '--default-shm-size': 'defaultShmSize',
   '--min-free-space': 'minFreeSpace',
   '--proc-view': 'procView',
+  '--bandwidth-link': 'bandwidthLink',
+  '--bandwidth-capacity': 'bandwidthCapacity',
   '--log-level': 'logLevel',
   '-l': 'logLevel',
   '--bridge': 'bridge',
@@ -73,6 +82,8 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'default-shm-size': 'defaultShmSize',
   'min-free-space': 'minFreeSpace',
   'proc-view': 'procView',
+  'bandwidth-link': 'bandwidthLink',
+  'bandwidth-capacity': 'bandwidthCapacity',
   'log-level': 'logLevel',
   'log-opts': 'logOpts',
   init: 'init',
@@ -118,5 +129,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw invalidArgument(`invalid bridge name ${cfg.bridge}: at most 15 letters, digits, '.', '_' or '-'`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw invalidArgument(`invalid log level: ${cfg.logLevel}`);
   if (cfg.procView !== 'lxcfs' && cfg.procView !== 'host') throw invalidArgument(`invalid --proc-view ${cfg.procView}: lxcfs or host`);
+  if (cfg.bandwidthCapacity) parseRate(cfg.bandwidthCapacity, '"--bandwidth-capacity" flag');
+  if (cfg.bandwidthLink && !/^[a-zA-Z0-9_.@-]{1,15}$/.test(cfg.bandwidthLink)) throw invalidArgument(`invalid --bandwidth-link ${cfg.bandwidthLink}: an interface name`);
   return cfg;
 }

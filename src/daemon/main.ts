@@ -7,11 +7,22 @@ import { createLogger } from '../base/log';
 import { which } from '../base/which';
 import { Engine } from '../engine/engine';
 import { detectHost } from '../host/features';
-import { infoWarnings, rateLimits } from '../host/report';
+import { infoWarnings, rateLimits, sharesUnsupported } from '../host/report';
+import type { HostFeatures } from '../host/features';
+import { parseRate } from '../base/rates';
+import { defaultRouteDevice, linkSpeed } from '../network/htb';
+import type { SharedLinkConfig } from '../engine/networks/shared-link';
 import { parseSize } from '../base/sizes';
 import { parseMinFree } from '../engine/system/disk-guard';
 import { logLimits } from '../engine/logs/logs';
-import { parseDaemonArgs } from './config';
+import { type DaemonConfig, parseDaemonArgs } from './config';
+
+/** The shared link: the options', or the default route's device at the speed it reports. */
+async function sharedLinkOf(cfg: DaemonConfig, host: HostFeatures): Promise<SharedLinkConfig> {
+  const device = cfg.bandwidthLink || (await defaultRouteDevice());
+  const capacity = cfg.bandwidthCapacity ? parseRate(cfg.bandwidthCapacity, '"--bandwidth-capacity" flag') : device ? linkSpeed(device) : undefined;
+  return { device, capacity, unsupported: sharesUnsupported(host) };
+}
 
 /** `berth daemon ...`: runs until SIGTERM/SIGINT; containers keep running when it stops. */
 export async function runDaemon(argv: string[]): Promise<void> {
@@ -51,7 +62,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     procView: { wanted: cfg.procView === 'lxcfs', lxcfsPath },
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
-    network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host), ipv6: host.net.ipv6 },
+    network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host), ipv6: host.net.ipv6, sharedLink: await sharedLinkOf(cfg, host) },
     registries: { insecure: cfg.insecureRegistries, certsDir: cfg.certsDir },
     logger,
     host,

@@ -41,6 +41,7 @@ export function fullHost(): HostFeatures {
       qdiscs: { tbf: true, htb: true, ingress: true, fq_codel: true, sfq: true, prio: true, hfsc: true },
       ifb: true,
       u32Mirred: true,
+      classify: true,
       iptables: { masquerade: true, dnat: true, conntrack: true },
       nftables: true,
     },

@@ -10,6 +10,8 @@ export interface NetPartFeatures {
   ifb: boolean;
   /** The u32 classifier with a mirred redirect (what sends a veth's ingress through an ifb). */
   u32Mirred: boolean;
+  /** iptables' CLASSIFY target (what puts a container's traffic into its class on a shared link). */
+  classify: boolean;
   iptables: { masquerade: boolean; dnat: boolean; conntrack: boolean };
   nftables: boolean;
   /** Why nothing could be tried (no namespace could be made), if so. */
@@ -50,6 +52,7 @@ export const NET_PROBE_SCRIPT = [
   't ingress tc qdisc add dev bp0 ingress',
   't ifb ip link add bpi0 type ifb',
   't u32Mirred tc filter add dev bp0 parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev bpi0',
+  't classify iptables -w 5 -t mangle -A POSTROUTING -o bp0 -j CLASSIFY --set-class 1:10',
   't masquerade iptables -w 5 -t nat -A POSTROUTING -s 10.0.0.0/8 ! -o bp0 -j MASQUERADE',
   't dnat iptables -w 5 -t nat -A PREROUTING -p tcp --dport 1 -j DNAT --to-destination 10.0.0.1:1',
   't conntrack iptables -w 5 -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
@@ -64,6 +67,7 @@ export function parseNetProbe(out: string): NetPartFeatures {
     qdiscs: { tbf: ok.has('tbf'), htb: ok.has('htb'), ingress: ok.has('ingress'), fq_codel: ok.has('fq_codel'), sfq: ok.has('sfq'), prio: ok.has('prio'), hfsc: ok.has('hfsc') },
     ifb: ok.has('ifb'),
     u32Mirred: ok.has('u32Mirred'),
+    classify: ok.has('classify'),
     iptables: { masquerade: ok.has('masquerade'), dnat: ok.has('dnat'), conntrack: ok.has('conntrack') },
     nftables: ok.has('nftables'),
   };

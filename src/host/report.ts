@@ -23,6 +23,17 @@ function rateParts(f: HostFeatures): { ingress: [string, boolean][]; egress: [st
   return { ingress, egress: [...ingress, ['the ingress qdisc', n.qdiscs.ingress], ['ifb', n.ifb], ['u32 with mirred', n.u32Mirred]] };
 }
 
+/** What a shared link's guarantees need: HTB classes, and CLASSIFY to put traffic in them. */
+function shareParts(f: HostFeatures): [string, boolean][] {
+  return [['the htb qdisc', f.net.qdiscs.htb], ["iptables' CLASSIFY target", f.net.classify]];
+}
+
+/** Why containers cannot have shares of the link here (undefined: they can). */
+export function sharesUnsupported(f: HostFeatures): string | undefined {
+  const lacks = shareParts(f).filter(([, ok]) => !ok).map(([p]) => p);
+  return lacks.length ? `the kernel lacks ${lacks.join(' and ')}` : undefined;
+}
+
 export function rateLimits(f: HostFeatures): { ingress: boolean; egress: boolean } {
   const p = rateParts(f);
   return { ingress: p.ingress.every(([, ok]) => ok), egress: p.egress.every(([, ok]) => ok) };
@@ -40,6 +51,7 @@ export function berthFeatures(f: HostFeatures, d: DaemonParts): HostReportRow[] 
   const rows = [
     feature('network ingress rate limits', rates.ingress, 'tbf on the host end of the veth', '--network-ingress-rate is discarded'),
     feature('network egress rate limits', rates.egress, 'ingress redirected to an ifb with tbf', '--network-egress-rate is discarded'),
+    feature('network bandwidth shares', shareParts(f), 'HTB classes on the shared link, traffic classified by address (CLASSIFY)', '--network-bandwidth is refused'),
     feature('published ports', [['iptables DNAT', n.iptables.dnat], ['iptables MASQUERADE', n.iptables.masquerade]], "portmap's DNAT", '-p and -P are refused'),
     feature('seccomp', [['seccomp', f.security.seccomp]], "docker's default profile", 'containers run without a seccomp profile; a custom one is refused'),
   ];

@@ -27,13 +27,15 @@ export interface BridgeRules {
 }
 
 export type Family = 4 | 6;
-export type Rule = { table: 'filter' | 'nat'; chain: string; args: string[]; family?: Family };
+export type Rule = { table: 'filter' | 'nat' | 'mangle'; chain: string; args: string[]; family?: Family };
 
 const ISOLATION = 'BERTH-ISOLATION';
 const ISOLATION2 = 'BERTH-ISOLATION-2';
 const FORWARD = 'BERTH-FORWARD';
 const POSTROUTING = 'BERTH-POSTROUTING';
-const CHAINS = [['filter', ISOLATION], ['filter', ISOLATION2], ['filter', FORWARD], ['nat', POSTROUTING]] as const;
+/** mangle: the classes of containers' traffic on a shared link (made only when a container has a share). */
+const SHAPE = 'BERTH-SHAPE';
+const CHAINS = [['filter', ISOLATION], ['filter', ISOLATION2], ['filter', FORWARD], ['nat', POSTROUTING], ['mangle', SHAPE]] as const;
 
 /** The per-network rules (pure, for tests and for removal): IPv4's, and IPv6's for a dual-stack network. */
 export function networkRules(n: BridgeRules): Rule[] {
@@ -70,11 +72,7 @@ const present = (r: Rule) => ipt(r.family, r.table, '-C', r.chain, ...r.args).th
 
 /** The chains and the jumps to them; idempotent, safe with other daemons on the host. */
 export async function ensureChains(family: Family = 4): Promise<void> {
-  for (const [table, chain] of CHAINS) {
-    await ipt(family, table, '-N', chain).catch((e) => {
-      if (!(e instanceof CommandError && /exists/i.test(e.stderr))) throw e;
-    });
-  }
+  for (const [table, chain] of CHAINS) if (table !== 'mangle') await newChain(family, table, chain);
   const dnat: Rule = { table: 'filter', chain: ISOLATION, args: ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], family };
   if (!(await present(dnat))) await ipt(family, 'filter', '-I', ISOLATION, '1', ...dnat.args);
   // Isolation must come before any accept: both go first in FORWARD, isolation at the top.
@@ -82,6 +80,44 @@ export async function ensureChains(family: Family = 4): Promise<void> {
     if (!(await present({ table: 'filter', chain: 'FORWARD', args: ['-j', chain], family }))) await ipt(family, 'filter', '-I', 'FORWARD', '1', '-j', chain);
   }
   if (!(await present({ table: 'nat', chain: 'POSTROUTING', args: ['-j', POSTROUTING], family }))) await ipt(family, 'nat', '-A', 'POSTROUTING', '-j', POSTROUTING);
+}
+
+async function newChain(family: Family, table: string, chain: string): Promise<void> {
+  await ipt(family, table, '-N', chain).catch((e) => {
+    if (!(e instanceof CommandError && /exists/i.test(e.stderr))) throw e;
+  });
+}
+
+/**
+ * The rules that put a container's traffic leaving by the shared link into
+ * its HTB class (CLASSIFY sets the priority HTB reads as a class id). They
+ * match in mangle's POSTROUTING, before masquerade hides the container's
+ * address (a tc filter on the link would see the host's). Written as
+ * iptables prints them, so the firewall watch can compare.
+ */
+export function shapeRules(s: { device: string; classId: string; ip?: string; ip6?: string; owner: string }): Rule[] {
+  const out: Rule[] = [];
+  const rule = (source: string, family?: Family): Rule => ({
+    table: 'mangle', chain: SHAPE, args: ['-s', source, '-o', s.device, '-m', 'comment', '--comment', s.owner, '-j', 'CLASSIFY', '--set-class', s.classId], ...(family ? { family } : {}),
+  });
+  if (s.ip) out.push(rule(`${s.ip}/32`));
+  if (s.ip6) out.push(rule(`${s.ip6}/128`, 6));
+  return out;
+}
+
+/** The jump to the shaping chain, per family. */
+export function shapeBaseRule(family: Family): Rule {
+  return { table: 'mangle', chain: 'POSTROUTING', args: ['-j', SHAPE], ...(family === 6 ? { family } : {}) };
+}
+
+/** Adds the rules (and their chain) that are missing. */
+export async function addShapeRules(rules: Rule[]): Promise<void> {
+  for (const family of new Set(rules.map((r) => r.family ?? 4))) {
+    await newChain(family, 'mangle', SHAPE);
+    const jump = shapeBaseRule(family);
+    if (!(await present(jump))) await ipt(family, 'mangle', '-A', 'POSTROUTING', ...jump.args);
+  }
+  for (const r of rules) if (!(await present(r))) await ipt(r.family, r.table, '-A', r.chain, ...r.args);
 }
 
 /** Adds the network's rules that are missing (so a restart never duplicates one). */
@@ -110,7 +146,7 @@ export async function ownedRules(owner: string): Promise<Rule[]> {
 async function berthRules(): Promise<Rule[]> {
   const out: Rule[] = [];
   for (const family of [4, 6] as const) {
-    for (const table of ['filter', 'nat'] as const) {
+    for (const table of ['filter', 'nat', 'mangle'] as const) {
       const listed = await ipt(family, table, '-S').catch((e) => {
         if (family === 6) return undefined;
         throw e;
@@ -133,7 +169,7 @@ export function ruleInterfaces(r: Rule): string[] {
 }
 
 export function describeRule(r: Rule): string {
-  return `${r.family === 6 ? 'ip6tables ' : ''}${r.table === 'nat' ? '-t nat ' : ''}-A ${r.chain} ${r.args.join(' ')}`;
+  return `${r.family === 6 ? 'ip6tables ' : ''}${r.table === 'filter' ? '' : `-t ${r.table} `}-A ${r.chain} ${r.args.join(' ')}`;
 }
 
 /** Removes the rule if it is there (a check's repair may come after someone else's). */

@@ -87,3 +87,9 @@ function readOr(file: string, fallback: string): string {
 export function ipv6(): boolean {
   return readOr('/proc/sys/net/ipv6/conf/all/disable_ipv6', '1').trim() === '0';
 }
+
+/** HTB classes and iptables' CLASSIFY target (what --network-bandwidth shares need), tried in a namespace of its own. */
+export function shareParts(): boolean {
+  const script = 'ip link add t0 type veth peer name t1 && tc qdisc add dev t0 root handle 1: htb && iptables -w 5 -t mangle -A POSTROUTING -o t0 -j CLASSIFY --set-class 1:10';
+  return spawnSync('unshare', ['--net', 'sh', '-c', script], { stdio: 'ignore' }).status === 0;
+}

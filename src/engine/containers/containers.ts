@@ -28,6 +28,7 @@ import { ContainerSpecs, parseSecurityOpt } from './container-spec';
 import { type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, STATUS_CREATED } from '../model';
 import type { NetworkService } from '../networks/networks';
 import { portRequests } from '../networks/ports';
+import { bandwidthOf } from '../networks/shared-link';
 import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
 import { probeCommand, validateHealthcheck } from './health-rules';
@@ -337,6 +338,8 @@ export class ContainerService {
       if (links.length) host.Links = links.map((l) => linkString(l, name.slice(1)));
       if (!config.Image) throw invalidArgument('Config.Image is required');
       validateHealthcheck(config.Healthcheck, host.HealthOnFailure);
+      const share = bandwidthOf(host);
+      if (share) this.networks.link.validate(share, host.NetworkMode);
       if (config.MacAddress && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(config.MacAddress)) throw invalidArgument(`invalid MAC address: ${config.MacAddress}`);
       if (config.MacAddress && parseInt(config.MacAddress.slice(0, 2), 16) & 1) throw invalidArgument(`invalid MAC address ${config.MacAddress}: a multicast address cannot name an interface`);
       const imageRef = config.Image;
@@ -778,6 +781,13 @@ export class ContainerService {
       validateHostConfig(next);
       const { host, warnings } = adaptHostConfig(next, this.cfg.host, { update: true });
       const rates = host.NetworkIngressRate !== c.HostConfig.NetworkIngressRate || host.NetworkEgressRate !== c.HostConfig.NetworkEgressRate;
+      const share = bandwidthOf(host);
+      const shareChanged = JSON.stringify(share) !== JSON.stringify(bandwidthOf(c.HostConfig));
+      // A share that cannot be given changes nothing: refused before the runtime is touched.
+      if (share && shareChanged) {
+        this.networks.link.validate(share, host.NetworkMode);
+        if (c.State.Running) this.networks.link.admit(c.Id, share);
+      }
       if (c.State.Running) {
         try {
           await this.runtimeOf(c).update(c.Id, toResources(host, this.cfg.host));
@@ -785,6 +795,7 @@ export class ContainerService {
           throw invalidArgument(`Cannot update container ${c.Id}: ${errorMessage(e)}`);
         }
         if (rates) await this.networks.updateBandwidth({ ...c, HostConfig: host });
+        if (shareChanged) await this.networks.updateShare({ ...c, HostConfig: host });
       }
       c.HostConfig = host;
       await this.store.save(c);

@@ -3,6 +3,7 @@ import { invalidArgument } from '../../base/errors';
 import type { HostFeatures } from '../../host/features';
 import { cpuListWithin, parseCpuList } from '../../host/cpu-list';
 import { rateLimits } from '../../host/report';
+import { checkBandwidth } from '../../base/rates';
 import type { BlockDevice, LinuxResources } from '../../oci/runtime-spec';
 import type { HostConfig, ThrottleDevice } from '../model';
 
@@ -171,6 +172,8 @@ export function validateHostConfig(h: HostConfig): void {
   if (rp !== 'on-failure' && h.RestartPolicy?.MaximumRetryCount)
     throw invalidArgument(`maximum retry count cannot be used with restart policy '${rp}'`);
   if (h.AutoRemove && rp && rp !== 'no') throw invalidArgument('Conflicting options: --restart and --rm');
+  const b = h.NetworkBandwidth;
+  if (b) checkBandwidth({ guarantee: b.Guarantee ?? 0, limit: b.Limit ?? 0, priority: b.Priority ?? 0 });
   for (const k of ['NetworkIngressRate', 'NetworkEgressRate'] as const) {
     const v = h[k];
     if (v !== undefined && v !== null && (!Number.isInteger(v) || v < 0 || (v > 0 && v < 8000))) throw invalidArgument(`invalid ${k} ${v}: a rate in bits per second, at least 8000 (0 for none)`);
@@ -236,5 +239,5 @@ export function toResources(h: HostConfig, f: HostFeatures, device: DeviceLookup
 /** Fields `docker update` may change. */
 export const UPDATABLE = [
   'Memory', 'MemorySwap', 'MemoryReservation', 'KernelMemory', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus',
-  'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate',
+  'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy', 'NetworkIngressRate', 'NetworkEgressRate', 'NetworkBandwidth',
 ] as const;

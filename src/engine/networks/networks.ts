@@ -9,7 +9,7 @@ import type { Logger } from '../../base/log';
 import { BridgeTakenError, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedBridges, removeBridge } from '../../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../../network/cni';
 import { DnsServer } from '../../network/dns';
-import { addNetworkRules, baseRules, describeRule, missingRules, networkRules, ownedRules, removeNetworkRules, removeRule, ruleInterfaces, saveRules } from '../../network/firewall';
+import { addNetworkRules, addShapeRules, baseRules, shapeBaseRule, describeRule, missingRules, networkRules, ownedRules, removeNetworkRules, removeRule, ruleInterfaces, saveRules } from '../../network/firewall';
 import { createNetns, removeNetns } from '../../network/netns';
 import { contains, formatCidr, formatIp, hostRange, parseIp } from '../../network/subnet';
 import { parseLink } from '../containers/links';
@@ -17,6 +17,7 @@ import type { ContainerRecord, EndpointSettings } from '../model';
 import { contains6, formatCidr6, formatIp6, hostRange6, isIp6, parseIp6 } from '../../network/subnet6';
 import { addressPlan, addressPlan6, type NetworkCreateRequest, type NetworkRecord, NetworkStore, PREDEFINED } from './network-store';
 import { allocatePorts, type PortMapping, portRequests } from './ports';
+import { bandwidthOf, SharedLink, type SharedLinkConfig } from './shared-link';
 
 export interface NetworkConfig {
   /** The default bridge network's Linux bridge (docker's docker0). */
@@ -26,6 +27,8 @@ export interface NetworkConfig {
   rateLimits: { ingress: boolean; egress: boolean };
   /** The host has IPv6: dual-stack networks may be made. */
   ipv6: boolean;
+  /** The link whose bandwidth containers share by guarantee and priority. */
+  sharedLink?: SharedLinkConfig;
 }
 
 /** One container's interface on one network, as set up (kept to undo it exactly). */
@@ -86,6 +89,8 @@ export class NetworkService {
   private readonly states = new Map<string, EndpointState>();
   private readonly cni: Cni;
   readonly dns: DnsServer;
+  /** Set at open: the shared link's shaping. */
+  link!: SharedLink;
   private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -126,6 +131,8 @@ export class NetworkService {
       const st = await readJsonIfExists<EndpointState>(path.join(s.stateDir, f));
       if (st) s.states.set(st.id, st);
     }
+    s.link = await SharedLink.open(execRoot, cfg.sharedLink ?? {}, owner, logger);
+    await s.link.restore((id) => s.states.has(id));
     await s.ensurePredefined();
     for (const n of s.store.all()) {
       if (n.Driver !== 'bridge') continue;
@@ -311,6 +318,9 @@ export class NetworkService {
         if (n.Driver !== 'bridge') continue;
         await this.attachOne(c, st, n, ep, i === 0);
       }
+      const bw = bandwidthOf(c.HostConfig);
+      const first = st.attachments[0];
+      if (bw && first) await this.link.set(c.Id, bw, first.ip, first.ip6);
     } catch (e) {
       await this.detach(c.Id).catch((err) => this.logger.warn('network detach after a failed attach', { id: c.Id, error: errorMessage(err) }));
       throw e;
@@ -452,6 +462,8 @@ export class NetworkService {
   /** Undoes attach() or what is left of it: interfaces, leases, ports, limits, DNS names, the namespace. Idempotent. */
   async detach(id: string): Promise<void> {
     const st = this.states.get(id) ?? (await readJsonIfExists<EndpointState>(path.join(this.stateDir, `${id}.json`)));
+    // Its share goes first (its rules name its address); a failure leaves a rule the check finds, never a container half-removed.
+    await this.link.release(id).catch((e) => this.logger.warn('shared link release', { id, error: errorMessage(e) }));
     if (st) {
       for (const att of [...st.attachments].reverse()) await this.undoAttachment(st, att);
     }
@@ -521,6 +533,14 @@ export class NetworkService {
     return { networks, ports: c.State.Running ? (st?.ports ?? []) : [], dualStack: c.State.Running && !!st?.attachments[0]?.ip6 };
   }
 
+  /** `update` of a running container's share of the shared link: given, changed or taken away. */
+  async updateShare(c: ContainerRecord): Promise<void> {
+    const first = this.states.get(c.Id)?.attachments[0];
+    const bw = bandwidthOf(c.HostConfig);
+    if (bw && first) await this.link.set(c.Id, bw, first.ip, first.ip6);
+    else await this.link.release(c.Id);
+  }
+
   /** `update` of the rate limits of a running container: its bandwidth plugin undone and done again. */
   async updateBandwidth(c: ContainerRecord): Promise<void> {
     const st = this.states.get(c.Id);
@@ -582,6 +602,12 @@ export class NetworkService {
       const missing = want.filter((r) => missingRules(saved[r.family ?? 4], [r]).length);
       const restored = missing.map(describeRule);
       if (missing.length) for (const n of nets) await addNetworkRules(this.rules(n));
+      const shape = this.link.rules();
+      const shapeMissing = [...shape, ...[...new Set(shape.map((r) => r.family ?? 4))].map(shapeBaseRule)].filter((r) => missingRules(saved[r.family ?? 4], [r]).length);
+      if (shapeMissing.length) {
+        await addShapeRules(shape);
+        restored.push(...shapeMissing.map(describeRule));
+      }
       // portmap's rules name the container (its jump) and its address (the DNAT).
       const nat = [...saved[4]].filter((l) => l.startsWith('nat -A CNI-'));
       const jumps = saved[4].has('nat -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT');
@@ -612,7 +638,7 @@ export class NetworkService {
 
   /** Namespaces, set-ups, leases, bridges, firewall rules and DNS zones that no running container or network accounts for. */
   async check(isRunning: (id: string) => boolean, busy: (id: string) => boolean): Promise<Finding[]> {
-    const out: Finding[] = await this.checkHostSide();
+    const out: Finding[] = [...(await this.checkHostSide()), ...(await this.link.check())];
     const ids = new Set<string>();
     for (const f of await readdirIfExists(this.stateDir)) if (f.endsWith('.json')) ids.add(f.slice(0, -5));
     for (const f of await readdirIfExists(path.dirname(this.netnsPath('x')))) ids.add(f);
@@ -643,7 +669,8 @@ export class NetworkService {
       const out: Finding[] = [];
       const records = this.store.all().filter((n) => n.bridge);
       const bridges = new Set(records.map((n) => n.bridge));
-      const rules = await ownedRules(this.owner);
+      // The shared link's class rules are its own check's.
+      const rules = (await ownedRules(this.owner)).filter((r) => r.table !== 'mangle');
       const unowned = new Set(rules.filter((r) => !ruleInterfaces(r).some((i) => bridges.has(i))));
       for (const b of await ownedBridges(this.owner)) {
         if (bridges.has(b)) continue;
