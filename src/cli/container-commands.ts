@@ -15,6 +15,7 @@ interface ContainerSummary {
   Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; State: string;
   Labels: Record<string, string>; Mounts: { Name?: string; Source: string }[]; NetworkSettings: { Networks: Record<string, unknown> };
   Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+  SizeRw?: number; SizeRootFs?: number;
 }
 
 /** docker's PORTS column: published as ip:public->private/proto, exposed as private/proto. */
@@ -24,8 +25,10 @@ function portsText(ports: ContainerSummary['Ports']): string {
 
 async function ps(api: ApiClient, p: Parsed): Promise<void> {
   const latest = bool(p, 'latest');
+  // As docker's CLI: sizes are asked for by -s, or by a format that shows them.
+  const sized = bool(p, 'size') || /\.Size\b/.test(str(p, 'format') ?? '');
   const list_ = await api.json<ContainerSummary[]>('GET', '/containers/json', {
-    query: { all: bool(p, 'all') || latest || str(p, 'last') !== undefined, limit: latest ? 1 : str(p, 'last'), filters: filters(p) },
+    query: { all: bool(p, 'all') || latest || str(p, 'last') !== undefined, limit: latest ? 1 : str(p, 'last'), filters: filters(p), size: sized || undefined },
   });
   const noTrunc = bool(p, 'no-trunc');
   if (bool(p, 'quiet')) return void write(list_.map((c) => (noTrunc ? c.Id : c.Id.slice(0, 12)) + '\n').join(''));
@@ -38,14 +41,15 @@ async function ps(api: ApiClient, p: Parsed): Promise<void> {
     Ports: portsText(c.Ports),
     State: c.State,
     Status: c.Status,
-    Size: '',
+    Size: c.SizeRw === undefined ? '' : `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? 0)})`,
     Names: c.Names.map((n) => n.slice(1)).join(','),
     Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
     Mounts: c.Mounts.map((m) => m.Name ?? m.Source).join(','),
     Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
   }));
-  const format = str(p, 'format') ?? 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
-  write(renderFormat(format === 'table' ? 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}' : format, rows, PS_HEADERS));
+  const table = `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${bool(p, 'size') ? '\t{{.Size}}' : ''}`;
+  const format = str(p, 'format') ?? table;
+  write(renderFormat(format === 'table' ? table : format, rows, PS_HEADERS));
 }
 
 async function logs(api: ApiClient, p: Parsed): Promise<void> {

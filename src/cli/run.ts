@@ -36,6 +36,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'label', short: 'l', kind: 'list' },
   { name: 'volume', short: 'v', kind: 'list' },
   { name: 'mount', kind: 'list' },
+  { name: 'storage-opt', kind: 'list' },
   { name: 'tmpfs', kind: 'list' },
   { name: 'memory', short: 'm', kind: 'string' },
   { name: 'memory-swap', kind: 'string' },
@@ -151,6 +152,13 @@ function keyValues(items: string[], what: string): Record<string, string> {
     out[eq < 0 ? i : i.slice(0, eq)] = eq < 0 ? '' : i.slice(eq + 1);
   }
   return out;
+}
+
+/** `--storage-opt size=10G`, as docker's CLI parses it: key=value, or an error. */
+function storageOpts(items: string[]): Record<string, string> | undefined {
+  if (!items.length) return undefined;
+  for (const i of items) if (!/^[^=]+=/.test(i)) throw invalidArgument(`invalid storage option ${JSON.stringify(i)}`);
+  return keyValues(items, 'storage option');
 }
 
 /** `KEY` alone takes the value from this shell's environment, as docker does. */
@@ -294,6 +302,7 @@ export function createBody(p: Parsed): { name?: string; body: Record<string, unk
       CpuRealtimeRuntime: intFlag(p, 'cpu-rt-runtime') ?? 0,
       ShmSize: str(p, 'shm-size') ? ramInBytes(str(p, 'shm-size')!, '--shm-size') : 0,
       LogConfig: { Type: str(p, 'log-driver') ?? '', Config: logOpts },
+      StorageOpt: storageOpts(list(p, 'storage-opt')),
       Runtime: str(p, 'runtime') ?? '',
       ExtraHosts: list(p, 'add-host'),
       Dns: list(p, 'dns'),

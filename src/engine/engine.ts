@@ -454,16 +454,24 @@ export class Engine {
     };
   }
 
+  /** Containers' summaries with docker's SizeRw (the writable layer's bytes) and SizeRootFs (with the image's). */
+  async withSizes<T extends { Id: string; ImageID: string }>(list: T[], images?: { Id: string; Size: number }[]): Promise<(T & { SizeRw: number; SizeRootFs: number })[]> {
+    const imgs = images ?? (await this.images.list({}));
+    const out = [];
+    for (const c of list) {
+      // A layer being removed under us counts as empty, as docker's does.
+      const rw = (await this.images.store.snapshots.usage(c.Id).catch(() => ({ size: 0 }))).size;
+      out.push({ ...c, SizeRw: rw, SizeRootFs: rw + (imgs.find((i) => i.Id === c.ImageID)?.Size ?? 0) });
+    }
+    return out;
+  }
+
   async df() {
     const containers = this.containers.store.all();
     const images = await this.images.list({});
     let layersSize = 0;
     for (const s of await this.images.store.snapshots.list()) if (s.kind === 'committed') layersSize += (await this.images.store.snapshots.usage(s.name)).size;
-    const cs = [];
-    for (const c of this.listContainers({ all: true })) {
-      const rw = (await this.images.store.snapshots.usage(c.Id).catch(() => ({ size: 0 }))).size;
-      cs.push({ ...c, SizeRw: rw, SizeRootFs: rw + (images.find((i) => i.Id === c.ImageID)?.Size ?? 0) });
-    }
+    const cs = await this.withSizes(this.listContainers({ all: true }), images);
     const vols = [];
     for (const v of await this.volumes.list()) {
       vols.push({ ...v, UsageData: { Size: await this.volumes.usage(v.Name), RefCount: this.containers.volumeUsers(v.Name).length } });

@@ -28,6 +28,8 @@ export interface HostConfig {
   /** Berth: rate limits in bits per second of traffic into and out of the container (0: none). */
   NetworkIngressRate?: number;
   NetworkEgressRate?: number;
+  /** docker's --storage-opt: `size` limits the writable layer (a vdisk here). */
+  StorageOpt?: Record<string, string> | null;
   /** Berth: the container's share of the shared link, bits per second (0 or absent: none; priority 0-7, higher first). */
   NetworkBandwidth?: { Guarantee?: number; Limit?: number; Priority?: number } | null;
   RestartPolicy?: { Name?: string; MaximumRetryCount?: number };

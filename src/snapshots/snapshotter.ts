@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { conflict, isErrno, notFound } from '../base/errors';
 import { atomicWriteJson, diskUsage, fsyncDir, mkdirp, readJsonIfExists } from '../base/files';
 import { KeyedLock } from '../base/keyed-lock';
+import { hasVdisk, makeVdisk, mountVdisk, unmountVdisk, vdiskMountPoint } from './vdisk';
 
 /** How to mount a snapshot; performing it is mount.ts's job. */
 export interface Mount {
@@ -20,6 +21,8 @@ export interface SnapshotInfo {
   parent?: string;
   created: string;
   labels?: Record<string, string>;
+  /** An active snapshot's size limit in bytes: its upper folder lives on a vdisk of that size. */
+  size?: number;
 }
 
 /**
@@ -40,7 +43,15 @@ export class OverlaySnapshotter {
     await mkdirp(root, 0o700);
     const s = new OverlaySnapshotter(root);
     for (const dir of await fsp.readdir(root)) {
-      if (!(await s.infoIn(dir))) await fsp.rm(path.join(root, dir), { recursive: true, force: true });
+      const full = path.join(root, dir);
+      const info = await s.infoIn(dir);
+      if (!info) {
+        await unmountVdisk(full);
+        await fsp.rm(full, { recursive: true, force: true });
+      } else if (info.size) {
+        // After a reboot the vdisk is a file only: mounted again, so the layer is where it was.
+        await mountVdisk(full);
+      }
     }
     return s;
   }
@@ -59,9 +70,15 @@ export class OverlaySnapshotter {
     return path.join(this.root, createHash('sha256').update(name).digest('hex').slice(0, 32));
   }
 
-  /** The folder where an active snapshot's changes (or a layer being applied) live. */
+  /** The folder where an active snapshot's changes (or a layer being applied) live: on its vdisk when it is sized. */
   upperDir(name: string): string {
-    return path.join(this.dir(name), 'fs');
+    return path.join(this.layerRoot(name), 'fs');
+  }
+
+  /** Where a snapshot's fs and work folders are: its own folder, or its mounted vdisk. */
+  private layerRoot(name: string): string {
+    const dir = this.dir(name);
+    return hasVdisk(dir) ? vdiskMountPoint(dir) : dir;
   }
 
   async stat(name: string): Promise<SnapshotInfo | undefined> {
@@ -90,25 +107,38 @@ export class OverlaySnapshotter {
     return out;
   }
 
-  async prepare(name: string, parent: string | undefined, labels?: Record<string, string>): Promise<Mount[]> {
-    return this.create(name, parent, 'active', labels);
+  /** A writable snapshot over `parent`; with `size`, its changes are held to that many bytes (a vdisk). */
+  async prepare(name: string, parent: string | undefined, labels?: Record<string, string>, o: { size?: number } = {}): Promise<Mount[]> {
+    return this.create(name, parent, 'active', labels, o.size);
   }
 
   async view(name: string, parent: string): Promise<Mount[]> {
     return this.create(name, parent, 'view');
   }
 
-  private async create(name: string, parent: string | undefined, kind: SnapshotKind, labels?: Record<string, string>): Promise<Mount[]> {
+  private async create(name: string, parent: string | undefined, kind: SnapshotKind, labels?: Record<string, string>, size?: number): Promise<Mount[]> {
     if (await this.exists(name)) throw conflict(`snapshot ${name}: already exists`);
     if (parent) {
       const p = await this.mustStat(parent);
       if (p.kind !== 'committed') throw conflict(`snapshot ${parent}: parent is not committed`);
     }
     const dir = this.dir(name);
+    await unmountVdisk(dir);
     await fsp.rm(dir, { recursive: true, force: true });
-    await mkdirp(path.join(dir, 'fs'));
-    await mkdirp(path.join(dir, 'work'));
-    const info: SnapshotInfo = { name, kind, parent, created: new Date().toISOString(), labels };
+    if (size) {
+      await mkdirp(dir);
+      try {
+        await makeVdisk(dir, size);
+      } catch (e) {
+        await unmountVdisk(dir);
+        await fsp.rm(dir, { recursive: true, force: true });
+        throw e;
+      }
+    } else {
+      await mkdirp(path.join(dir, 'fs'));
+      await mkdirp(path.join(dir, 'work'));
+    }
+    const info: SnapshotInfo = { name, kind, parent, created: new Date().toISOString(), labels, ...(size ? { size } : {}) };
     await atomicWriteJson(path.join(dir, 'info.json'), info);
     return this.mounts(name);
   }
@@ -126,6 +156,7 @@ export class OverlaySnapshotter {
   private async commitLocked(name: string, activeName: string, o: { parent?: string }): Promise<void> {
     const active = await this.mustStat(activeName);
     if (active.kind !== 'active') throw conflict(`snapshot ${activeName}: not active`);
+    if (active.size) throw conflict(`snapshot ${activeName}: a sized layer cannot become a committed one (its folder is a vdisk)`);
     if (await this.exists(name)) {
       // Another unpack of the same layer won the race: keep theirs.
       await this.remove(activeName);
@@ -164,13 +195,13 @@ export class OverlaySnapshotter {
       if (layers.length === 1) return [{ type: 'bind', source: layers[0], options: ['ro', 'rbind'] }];
       return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${layers.join(':')}`] }];
     }
-    const dir = this.dir(name);
-    if (lowers.length === 0) return [{ type: 'bind', source: path.join(dir, 'fs'), options: ['rw', 'rbind'] }];
+    const root = this.layerRoot(name);
+    if (lowers.length === 0) return [{ type: 'bind', source: path.join(root, 'fs'), options: ['rw', 'rbind'] }];
     return [
       {
         type: 'overlay',
         source: 'overlay',
-        options: [`index=off`, `lowerdir=${lowers.join(':')}`, `upperdir=${path.join(dir, 'fs')}`, `workdir=${path.join(dir, 'work')}`],
+        options: [`index=off`, `lowerdir=${lowers.join(':')}`, `upperdir=${path.join(root, 'fs')}`, `workdir=${path.join(root, 'work')}`],
       },
     ];
   }
@@ -184,6 +215,7 @@ export class OverlaySnapshotter {
       if (isErrno(e, 'ENOENT')) throw notFound(`snapshot ${name}: not found`);
       throw e;
     }
+    await unmountVdisk(dir);
     await fsp.rm(dir, { recursive: true, force: true });
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DOCKER, exec, TestDaemon } from './harness';
+import { api, DOCKER, exec, TestDaemon } from './harness';
 
 /**
  * A daemon whose data root is a small tmpfs of the test's own, filled up to
@@ -56,5 +56,74 @@ describe('a full data root', { timeout: 300_000 }, () => {
     fs.rmSync(filler);
     assert.equal(await d.ok(['run', '--rm', '--network', 'none', 'busybox', 'echo', 'room again']), 'room again');
     await d.assertClean();
+  });
+});
+
+/**
+ * --storage-opt size: the writable layer on a vdisk of that size (a sparse
+ * ext4 file, loop-mounted), on a data root of the test's own (a tmpfs), so
+ * what the host's disk gives up can be measured.
+ */
+describe('a sized writable layer (--storage-opt size)', { timeout: 300_000 }, () => {
+  const d = new TestDaemon();
+  const loopsOf = async () => (await exec('losetup', ['-a'])).stdout.split('\n').filter((l) => l.includes(d.dir));
+  const free = () => {
+    const st = fs.statfsSync(d.dataRoot);
+    return st.bavail * st.bsize;
+  };
+  before(async () => {
+    fs.mkdirSync(d.dataRoot, { recursive: true });
+    const m = await exec('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'berth-test-sized', d.dataRoot]);
+    assert.equal(m.code, 0, m.stderr);
+    d.ownMounts.push(d.dataRoot);
+    await d.start();
+    await d.importBusybox();
+  });
+  after(() => d.cleanup());
+
+  test('a container that fills its layer gets ENOSPC; the host gives up no more than the size', async () => {
+    const before_ = free();
+    const r = await d.berth(['run', '--name', 'filler', '--storage-opt', 'size=32m', 'busybox', 'sh', '-c', 'df -k / | tail -1; dd if=/dev/zero of=/big bs=1M count=64']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr + r.stdout, /No space left on device/);
+    const total = Number(r.stdout.trim().split(/\s+/)[1]);
+    assert.ok(total > 16 * 1024 && total <= 32 * 1024, `df inside shows the layer's size (${total} KiB)`);
+    const given = before_ - free();
+    assert.ok(given <= 33 * 1024 * 1024, `the data root gave up ${given} bytes for a 32 MiB layer`);
+    assert.equal(await d.ok(['inspect', '-f', '{{json .HostConfig.StorageOpt}}', 'filler']), '{"size":"32m"}');
+    // What it holds is its size as ps -s and system df count it.
+    const size = await d.ok(['ps', '-a', '-s', '--filter', 'name=filler', '--format', '{{.Size}}']);
+    assert.match(size, /^(2\d|3\d)(\.\d+)?MB \(virtual/);
+    await d.ok(['rm', 'filler']);
+    assert.deepEqual(await loopsOf(), [], 'the loop device went with the container');
+  });
+
+  test('the layer keeps its files across a daemon restart, commits, and goes with its container', async () => {
+    await d.ok(['run', '-d', '--name', 'keeper', '--storage-opt', 'size=20m', 'busybox', 'sh', '-c', 'echo kept > /note; exec sleep 1000']);
+    await d.stop();
+    await d.start();
+    assert.equal(await d.ok(['exec', 'keeper', 'cat', '/note']), 'kept');
+    assert.equal((await loopsOf()).length, 1);
+    await d.ok(['commit', 'keeper', 'kept:1']);
+    assert.equal(await d.ok(['run', '--rm', 'kept:1', 'cat', '/note']), 'kept');
+    // The vdisk's mount is the snapshotter's: the check sees nothing astray.
+    assert.match(await d.ok(['system', 'check']), /No problems found/);
+    await d.ok(['rm', '-f', 'keeper']);
+    await d.ok(['rmi', 'kept:1']);
+    assert.deepEqual(await loopsOf(), []);
+    await d.assertClean();
+  });
+
+  test('bad sizes and unknown options are refused with docker\'s words, and nothing is made', async () => {
+    const n = (await d.ok(['ps', '-aq'])).split('\n').filter(Boolean).length;
+    for (const [opt, message] of [['size=1m', /cannot be smaller than 16MiB/], ['foo=1', /Unknown option foo/], ['size=lots', /a size such as 10G/], ['size', /invalid storage option "size"/]] as const) {
+      const r = await d.berth(['create', '--storage-opt', opt, 'busybox', 'true']);
+      assert.equal(r.code, 125, opt);
+      assert.match(r.stderr, message);
+    }
+    const res = await api(d, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { StorageOpt: { size: '1k' } } });
+    assert.equal(res.status, 400, res.body);
+    assert.equal((await d.ok(['ps', '-aq'])).split('\n').filter(Boolean).length, n);
+    assert.deepEqual(await loopsOf(), []);
   });
 });

@@ -24,9 +24,8 @@ export function containerRoutes(r: Router, engine: Engine): void {
   const svc = engine.containers;
 
   r.add('GET', '/containers/json', async (ctx) => {
-    sendJson(ctx, 200, engine.listContainers({
-      all: qBool(ctx.query, 'all'), limit: qInt(ctx.query, 'limit'), filters: ctx.query.get('filters') ?? undefined,
-    }));
+    const list = engine.listContainers({ all: qBool(ctx.query, 'all'), limit: qInt(ctx.query, 'limit'), filters: ctx.query.get('filters') ?? undefined });
+    sendJson(ctx, 200, qBool(ctx.query, 'size') ? await engine.withSizes(list) : list);
   });
 
   r.add('POST', '/containers/create', async (ctx) => {

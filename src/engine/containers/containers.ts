@@ -18,7 +18,8 @@ import type { EngineConfig } from '../config';
 import type { ContainerStore } from './container-store';
 import { useNetworkResolver, writePlaceholders } from './etc-files';
 import type { EventBus } from '../system/events';
-import { adaptHostConfig, refuseUnrunnable, toResources, UPDATABLE, validateHostConfig } from './host-config';
+import { adaptHostConfig, layerSize, refuseUnrunnable, toResources, UPDATABLE, validateHostConfig } from './host-config';
+import { which } from '../../base/which';
 import { type Inventory, killMonitor } from '../system/leftovers';
 import { LogRotator, type RotatedLog } from '../logs/log-rotator';
 import { logLimits } from '../logs/logs';
@@ -340,6 +341,8 @@ export class ContainerService {
       validateHealthcheck(config.Healthcheck, host.HealthOnFailure);
       const share = bandwidthOf(host);
       if (share) this.networks.link.validate(share, host.NetworkMode);
+      const size = layerSize(host);
+      if (size && !which('mkfs.ext4')) throw invalidArgument('--storage-opt size needs mkfs.ext4 (Debian package e2fsprogs), which is not installed');
       if (config.MacAddress && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(config.MacAddress)) throw invalidArgument(`invalid MAC address: ${config.MacAddress}`);
       if (config.MacAddress && parseInt(config.MacAddress.slice(0, 2), 16) & 1) throw invalidArgument(`invalid MAC address ${config.MacAddress}: a multicast address cannot name an interface`);
       const imageRef = config.Image;
@@ -347,7 +350,7 @@ export class ContainerService {
       const { image, merged } = await this.images.gate.shared(async () => {
         const image = await this.images.resolve(imageRef);
         const merged = mergeImageConfig(config, (await this.images.config(image.id)).config);
-        await this.images.snapshots.prepare(id, await this.images.topSnapshot(image.id));
+        await this.images.snapshots.prepare(id, await this.images.topSnapshot(image.id), undefined, { size });
         await writePlaceholders(this.images.snapshots.upperDir(id), await this.images.snapshots.lowerDirs(id));
         return { image, merged };
       });

@@ -4,6 +4,7 @@ import type { HostFeatures } from '../../host/features';
 import { cpuListWithin, parseCpuList } from '../../host/cpu-list';
 import { rateLimits } from '../../host/report';
 import { checkBandwidth } from '../../base/rates';
+import { parseSize } from '../../base/sizes';
 import type { BlockDevice, LinuxResources } from '../../oci/runtime-spec';
 import type { HostConfig, ThrottleDevice } from '../model';
 
@@ -160,6 +161,24 @@ export function refuseUnrunnable(h: HostConfig, f: HostFeatures, o: { runtime: s
     throw invalidArgument('Seccomp is not enabled in your kernel, cannot run a custom seccomp profile.');
   if (o.publishes && !(f.net.iptables.dnat && f.net.iptables.masquerade))
     throw invalidArgument(`published ports need iptables NAT (DNAT and MASQUERADE), which this host lacks${f.net.error ? `: ${f.net.error}` : ''}`);
+}
+
+/** The least a sized writable layer may be: an ext4 with room for its journal and some files. */
+export const MIN_LAYER_SIZE = 16 * 1024 * 1024;
+
+/** The writable layer's size from --storage-opt (undefined: unlimited); docker's messages for what it refuses. */
+export function layerSize(h: HostConfig): number | undefined {
+  let size: number | undefined;
+  for (const [k, v] of Object.entries(h.StorageOpt ?? {})) {
+    if (k.toLowerCase() !== 'size') throw invalidArgument(`Unknown option ${k}`);
+    try {
+      size = parseSize(v);
+    } catch {
+      throw invalidArgument(`invalid storage-opt size ${JSON.stringify(v)}: a size such as 10G or 512m`);
+    }
+    if (size < MIN_LAYER_SIZE) throw invalidArgument(`invalid storage-opt size ${v}: a writable layer cannot be smaller than 16MiB`);
+  }
+  return size;
 }
 
 /** Checks what docker's daemon checks of a HostConfig besides resources. */

@@ -51,8 +51,11 @@ export async function takeInventory(o: { dataRoot: string; execRoot: string; run
   const strayMounts: string[] = [];
   // Namespace files are the network service's, views the Views', lxcfs's mount the ProcView's: each minds its own.
   const own = ['netns', 'views', 'lxcfs'].map((d) => path.join(o.execRoot, d) + '/');
+  // Sized layers' vdisks are the snapshotter's (it mounts them, and unmounts those of snapshots gone).
+  const vdisks = path.join(o.dataRoot, 'snapshots') + '/';
   for (const m of mountPoints()) {
     if (own.some((d) => m.startsWith(d))) continue;
+    if (m.startsWith(vdisks) && path.basename(m) === 'vd') continue;
     if (m.startsWith(bundles + '/')) of(m.slice(bundles.length + 1).split('/')[0]).mounts.push(m);
     else if ([o.dataRoot, o.execRoot].some((r) => m.startsWith(r + '/'))) strayMounts.push(m);
   }
