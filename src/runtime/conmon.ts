@@ -89,7 +89,10 @@ export function parseConmonArgv(pid: number, argv: string[]): ConmonProcess | un
  * the exec process). conmon daemonises, so the daemon is never the parent
  * of the container: it learns the pid over the sync pipe and nothing more.
  */
-export function startConmon(o: ConmonOptions, onAttachReady?: () => void, env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number; exit: Promise<number | undefined> }> {
+/** The daemon's environment, read once: process.env is slow to read whole, and conmon is started for every exec and probe. */
+const DAEMON_ENV: NodeJS.ProcessEnv = { ...process.env };
+
+export function startConmon(o: ConmonOptions, onAttachReady?: () => void, env: NodeJS.ProcessEnv = DAEMON_ENV): Promise<{ pid: number; exit: Promise<number | undefined> }> {
   const attach = !!(o.execProcessSpec && o.execAttach);
   // Pipes on fds 2 (stderr), 3 (sync) and 5 (attach) conmon writes, 4 (start) it reads.
   // conmon 2.1 drops an `oom` file in its working directory when the container is OOM-killed: the bundle.

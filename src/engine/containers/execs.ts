@@ -1,5 +1,5 @@
 import { parseDetachKeys } from '../../base/detach-keys';
-import { createReadStream, type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { conflict, errorMessage, invalidArgument, isErrno, notFound } from '../../base/errors';
@@ -305,7 +305,9 @@ export class ExecService {
     const execId = newId();
     const name = c.Name.slice(1);
     const logPath = path.join(slot.dir, 'exec.log');
-    await fsp.rm(logPath, { force: true });
+    await fsp.unlink(logPath).catch((e) => {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    });
     this.events.publish('container', `exec_create: ${cmd.join(' ')}`, c.Id, { name, execID: execId });
     const rt = this.containers.runtimeOf(c);
     let started: { pid: number; exit: Promise<number | undefined> };
@@ -403,24 +405,31 @@ async function readProbeOutput(file: string): Promise<{ output: Buffer; more: bo
   const parts: Buffer[] = [];
   let size = 0;
   let rest = Buffer.alloc(0);
-  const stream = createReadStream(file, { highWaterMark: 64 << 10 });
+  // Plain reads, no stream: a probe's log is mostly one short line, and this runs for every probe.
+  const fh = await fsp.open(file, 'r').catch((e) => {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  });
+  if (!fh) return { output: Buffer.alloc(0), more: false };
   try {
-    for await (const chunk of stream) {
-      const buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+    const chunk = Buffer.allocUnsafe(64 << 10);
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+      if (!bytesRead) break;
+      const buf = rest.length ? Buffer.concat([rest, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
       let at = 0;
       for (let nl = buf.indexOf(10, at); nl >= 0 && size <= MAX_OUTPUT; at = nl + 1, nl = buf.indexOf(10, at)) {
         const e = parseLogLine(buf.subarray(at, nl));
         if (!e) continue;
-        parts.push(e.data, ...(e.full ? [NEWLINE] : []));
+        // Copied: the read buffer is reused.
+        parts.push(Buffer.from(e.data), ...(e.full ? [NEWLINE] : []));
         size += e.data.length + (e.full ? 1 : 0);
       }
-      if (size > MAX_OUTPUT) break;
+      if (size > MAX_OUTPUT || bytesRead < chunk.length) break;
       rest = Buffer.from(buf.subarray(at));
     }
-  } catch (e) {
-    if (!isErrno(e, 'ENOENT')) throw e;
   } finally {
-    stream.destroy();
+    await fh.close();
   }
   const output = Buffer.concat(parts, size);
   return { output: output.subarray(0, MAX_OUTPUT), more: size > MAX_OUTPUT };
