@@ -16,7 +16,10 @@ const layers = {
   api: ['base', 'oci', 'engine'],
   client: ['base', 'oci'],
   cli: ['base', 'oci', 'client'],
-  daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution'],
+  // The cluster's pure parts (planner, reconciler, records) stand on base alone; the store, managers
+  // and agents that come around them get their own folders and entries.
+  cluster: ['base', 'oci'],
+  daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution', 'cluster'],
 };
 
 const forbidden = Object.entries(layers).map(([layer, allowed]) => ({

@@ -1,0 +1,107 @@
+/**
+ * The cluster's records, as the planner and the reconciler see them (the
+ * store keeps them in etcd, one key per record). Vocabulary and task
+ * states follow swarm's, so the Engine API's swarm endpoints show them as
+ * docker shows its own.
+ */
+
+export type NodeRole = 'manager' | 'worker';
+/** active: takes new tasks; pause: keeps its tasks, takes none; drain: its tasks move away. */
+export type Availability = 'active' | 'pause' | 'drain';
+
+/** CPU in nano-CPUs (1e9 = one core) and memory in bytes, as docker's service flags give them. */
+export interface Resources {
+  nanoCpus: number;
+  memoryBytes: number;
+}
+
+export interface ClusterNode {
+  id: string;
+  hostname: string;
+  role: NodeRole;
+  availability: Availability;
+  labels: Record<string, string>;
+  /** Its lease is alive: the agent is there and answering. */
+  ready: boolean;
+  /** What tasks may reserve on it. */
+  allocatable: Resources;
+  /** Its real load, smoothed: CPU as a share of its allocatable CPUs (0-1), memory in bytes. */
+  usage?: { cpu: number; memoryBytes: number };
+}
+
+/** How a service's replicas are placed: swarm's constraints, spread preferences and per-node cap. */
+export interface Placement {
+  constraints: string[];
+  /** `spread=node.labels.zone`: replicas spread evenly over the label's values, in order. */
+  preferences: string[];
+  /** At most this many replicas of the service on one node (0: no cap). */
+  maxReplicasPerNode: number;
+}
+
+export type RestartCondition = 'none' | 'on-failure' | 'any';
+
+export interface RestartPolicy {
+  condition: RestartCondition;
+  delayMs: number;
+  /** 0: no bound. */
+  maxAttempts: number;
+  /** The window in which attempts count (0: the task's whole life). */
+  windowMs: number;
+}
+
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  mode: { replicated: { replicas: number } } | { global: Record<string, never> };
+  reservations: Resources;
+  placement: Placement;
+  restart: RestartPolicy;
+  labels: Record<string, string>;
+}
+
+export interface Service {
+  id: string;
+  /** Grows with every change of the spec; tasks carry the version they were made from. */
+  version: number;
+  spec: ServiceSpec;
+}
+
+/** swarm's task states, in the order a task moves through them (never back). */
+export const TASK_STATES = ['new', 'pending', 'assigned', 'accepted', 'preparing', 'starting', 'running', 'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** What the managers want of a task: the agent converges to it. */
+export type DesiredState = 'running' | 'shutdown' | 'remove';
+
+export interface Task {
+  id: string;
+  serviceId: string;
+  /** A replicated service's replica number (1-based); a global service's tasks have none. */
+  slot?: number;
+  /** A global service's task is for one node; a replicated one's once placed. */
+  nodeId?: string;
+  specVersion: number;
+  desired: DesiredState;
+  state: TaskState;
+  /** When the task was made and when its state last changed (ms since the epoch). */
+  createdAt: number;
+  updatedAt: number;
+  /** Why it is where it is: "no suitable node (...)", an exit code, a node gone. */
+  message?: string;
+  exitCode?: number;
+  /** Replacements made for this slot so far within the restart window (1 for the first task). */
+  attempt: number;
+  reservations: Resources;
+}
+
+/** States in which a task holds its node's resources and may be running. */
+export function isLive(state: TaskState): boolean {
+  return state === 'assigned' || state === 'accepted' || state === 'preparing' || state === 'starting' || state === 'running';
+}
+
+/** States a task never leaves. */
+export function isTerminal(state: TaskState): boolean {
+  return state === 'complete' || state === 'shutdown' || state === 'failed' || state === 'rejected' || state === 'remove' || state === 'orphaned';
+}
+
+export const NO_RESOURCES: Resources = { nanoCpus: 0, memoryBytes: 0 };

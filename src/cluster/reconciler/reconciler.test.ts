@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type ClusterNode, isTerminal, type Service, type Task, type TaskState } from '../model';
+import { node, rng, service, task } from '../testing/generate';
+import { type Action, HISTORY, reconcile } from './reconciler';
+
+let ids = 0;
+const newId = () => `new${++ids}`;
+
+/** The store after the actions: what the leader would commit. */
+function apply(tasks: Task[], actions: Action[], now: number): Task[] {
+  const out = new Map(tasks.map((t) => [t.id, { ...t }]));
+  for (const a of actions) {
+    if (a.kind === 'create') out.set(a.task.id, a.task);
+    else if (a.kind === 'remove') out.delete(a.taskId);
+    else {
+      const t = out.get(a.taskId)!;
+      t.desired = 'shutdown';
+      if (a.kind === 'orphan') t.state = 'orphaned';
+      t.message = a.message;
+      t.updatedAt = now;
+    }
+  }
+  return [...out.values()];
+}
+
+const replicated = (id: string, replicas: number, restart: Partial<Service['spec']['restart']> = {}) =>
+  service(id, { mode: { replicated: { replicas } }, restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0, ...restart } });
+
+test('an empty service gets one pending task per slot; scaling down shuts the highest slots', () => {
+  const s = replicated('web', 3);
+  const r = reconcile({ services: [s], tasks: [], nodes: [node('a')], now: 1000, newId });
+  assert.deepEqual(r.actions.map((a) => a.kind === 'create' && [a.task.slot, a.task.state, a.task.desired]), [[1, 'pending', 'running'], [2, 'pending', 'running'], [3, 'pending', 'running']]);
+  const running = r.actions.map((a) => (a.kind === 'create' ? { ...a.task, nodeId: 'a', state: 'running' as TaskState } : undefined)).filter(Boolean) as Task[];
+  const down = reconcile({ services: [replicated('web', 1)], tasks: running, nodes: [node('a')], now: 2000, newId });
+  assert.deepEqual(down.actions.map((a) => a.kind === 'shutdown' && [running.find((t) => t.id === a.taskId)!.slot, a.message]), [[2, 'scaled down'], [3, 'scaled down']]);
+});
+
+test('a node that is down has its tasks written off and replaced at once; its return with the old task makes a double that is shut down', () => {
+  const s = replicated('web', 1);
+  const old = task('web', { slot: 1, nodeId: 'a', state: 'running' });
+  const r = reconcile({ services: [s], tasks: [old], nodes: [node('a', { ready: false }), node('b')], now: 10_000, newId });
+  assert.deepEqual(r.actions.map((a) => a.kind), ['orphan', 'create']);
+  assert.match((r.actions[0] as { message: string }).message, /node a is down/);
+  // The partition heals before the orphaning was written: two tasks wanted for the slot, the live one on a ready node stays.
+  const fresh = task('web', { slot: 1, nodeId: 'b', state: 'running', createdAt: 10_000 });
+  const again = reconcile({ services: [s], tasks: [old, fresh], nodes: [node('a'), node('b')], now: 20_000, newId });
+  assert.deepEqual(again.actions, [{ kind: 'shutdown', taskId: old.id, message: 'a duplicate of another task of the slot' }]);
+});
+
+test('restart policy: delay, condition and attempts within the window', () => {
+  const failed = (o: Partial<Task> = {}) => task('w', { slot: 1, nodeId: 'a', state: 'failed', updatedAt: 1000, exitCode: 1, ...o });
+  // Within the delay: nothing yet, and when to look again.
+  const wait = reconcile({ services: [replicated('w', 1, { delayMs: 5000 })], tasks: [failed()], nodes: [node('a')], now: 3000, newId });
+  assert.deepEqual(wait, { actions: [], wakeAt: 6000 });
+  const go = reconcile({ services: [replicated('w', 1, { delayMs: 5000 })], tasks: [failed()], nodes: [node('a')], now: 6000, newId });
+  assert.deepEqual(go.actions.map((a) => a.kind), ['shutdown', 'create']);
+  assert.equal((go.actions[1] as { task: Task }).task.attempt, 2);
+  // on-failure does not restart a clean exit; none never restarts.
+  const clean = reconcile({ services: [replicated('w', 1, { condition: 'on-failure', delayMs: 0 })], tasks: [failed({ state: 'complete', exitCode: 0 })], nodes: [node('a')], now: 6000, newId });
+  assert.deepEqual(clean.actions.map((a) => a.kind), ['shutdown']);
+  const none = reconcile({ services: [replicated('w', 1, { condition: 'none', delayMs: 0 })], tasks: [failed()], nodes: [node('a')], now: 6000, newId });
+  assert.deepEqual(none.actions.map((a) => a.kind), ['shutdown']);
+  // Three attempts used within the window: no fourth; outside the window they no longer count.
+  const history = [1, 2, 3].map((i) => failed({ updatedAt: i * 1000, desired: i < 3 ? 'shutdown' : 'running', createdAt: i }));
+  const capped = reconcile({ services: [replicated('w', 1, { maxAttempts: 3, windowMs: 60_000, delayMs: 0 })], tasks: history, nodes: [node('a')], now: 10_000, newId });
+  assert.deepEqual(capped.actions.map((a) => a.kind), ['shutdown']);
+  const later = reconcile({ services: [replicated('w', 1, { maxAttempts: 3, windowMs: 60_000, delayMs: 0 })], tasks: history, nodes: [node('a')], now: 62_500, newId });
+  assert.deepEqual(later.actions.map((a) => a.kind), ['shutdown', 'create']);
+});
+
+test('drain moves replicated tasks and stops global ones; pause keeps them; a removed service\'s tasks are shut down', () => {
+  const rep = task('web', { slot: 1, nodeId: 'a', state: 'running' });
+  const glob = task('agent', { nodeId: 'a', state: 'running' });
+  const g = service('agent', { mode: { global: {} } });
+  const drained = reconcile({ services: [replicated('web', 1), g], tasks: [rep, glob], nodes: [node('a', { availability: 'drain' }), node('b')], now: 1, newId });
+  const kinds = drained.actions.map((a) => (a.kind === 'create' ? `create ${a.task.serviceId}${a.task.nodeId ? '@' + a.task.nodeId : ''}` : `${a.kind} ${a.taskId}`));
+  assert.deepEqual(kinds.sort(), [`create agent@b`, 'create web', `shutdown ${glob.id}`, `shutdown ${rep.id}`].sort());
+  const paused = reconcile({ services: [replicated('web', 1), g], tasks: [rep, glob], nodes: [node('a', { availability: 'pause' })], now: 1, newId });
+  assert.deepEqual(paused.actions, []);
+  const gone = reconcile({ services: [], tasks: [rep], nodes: [node('a')], now: 1, newId });
+  assert.deepEqual(gone.actions, [{ kind: 'shutdown', taskId: rep.id, message: 'service removed' }]);
+});
+
+test(`history: at most ${HISTORY} ended tasks per slot are kept`, () => {
+  const ended = Array.from({ length: 8 }, (_, i) => task('w', { slot: 1, nodeId: 'a', state: 'failed', desired: 'shutdown', createdAt: i, updatedAt: i }));
+  const live = task('w', { slot: 1, nodeId: 'a', state: 'running', createdAt: 100 });
+  const r = reconcile({ services: [replicated('w', 1)], tasks: [...ended, live], nodes: [node('a')], now: 200, newId });
+  assert.deepEqual(r.actions.map((a) => a.kind === 'remove' && a.taskId).sort(), ended.slice(0, 3).map((t) => t.id).sort());
+});
+
+/** Random clusters, services and task histories, including doubles, dead nodes and every state. */
+function randomCase(seed: number): { services: Service[]; tasks: Task[]; nodes: ClusterNode[]; now: number } {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+  const nodes = Array.from({ length: 1 + Math.floor(r() * 6) }, (_, i) =>
+    node(`n${i}`, { ready: r() < 0.75, availability: pick(['active', 'active', 'active', 'pause', 'drain'] as const), labels: r() < 0.5 ? { zone: pick(['a', 'b']) } : {} }),
+  );
+  const services = Array.from({ length: 1 + Math.floor(r() * 4) }, (_, i) =>
+    service(`s${i}`, {
+      mode: r() < 0.75 ? { replicated: { replicas: Math.floor(r() * 6) } } : { global: {} },
+      placement: { constraints: r() < 0.3 ? ['node.labels.zone==a'] : [], preferences: [], maxReplicasPerNode: 0 },
+      restart: { condition: pick(['any', 'on-failure', 'none'] as const), delayMs: pick([0, 1000, 5000]), maxAttempts: pick([0, 0, 2, 3]), windowMs: pick([0, 10_000]) },
+    }),
+  );
+  const now = 100_000;
+  const states: TaskState[] = ['pending', 'assigned', 'starting', 'running', 'running', 'complete', 'failed', 'shutdown', 'rejected', 'orphaned'];
+  const tasks = Array.from({ length: Math.floor(r() * 25) }, () => {
+    const s = r() < 0.9 ? pick(services) : service('gone');
+    const state = pick(states);
+    const global = 'global' in s.spec.mode;
+    return task(s.id, {
+      ...(global ? {} : { slot: 1 + Math.floor(r() * 7) }),
+      ...(state === 'pending' && !global ? {} : { nodeId: r() < 0.95 ? pick(nodes).id : 'nX' }),
+      state, desired: isTerminal(state) && r() < 0.6 ? 'shutdown' : 'running', createdAt: Math.floor(r() * now), updatedAt: now - Math.floor(r() * 20_000),
+    });
+  });
+  return { services, tasks, nodes, now };
+}
+
+test('3,000 generated clusters: once applied, each slot and each eligible node has one task wanted, none on a dead or drained node, none past the replicas; a second pass does nothing', () => {
+  for (let seed = 1; seed <= 3000; seed++) {
+    const c = randomCase(seed);
+    const first = reconcile({ ...c, newId });
+    const after = apply(c.tasks, first.actions, c.now);
+    const ctx = `seed ${seed}`;
+    const second = reconcile({ ...c, tasks: after, newId });
+    assert.deepEqual(second.actions, [], `${ctx}: not idempotent: ${JSON.stringify(second.actions)}`);
+    const nodes = new Map(c.nodes.map((n) => [n.id, n]));
+    const wanted = after.filter((t) => t.desired === 'running');
+    for (const t of wanted) {
+      const s = c.services.find((x) => x.id === t.serviceId);
+      assert.ok(s, `${ctx}: a removed service's task is wanted`);
+      if ('replicated' in s.spec.mode) {
+        assert.ok(t.slot! <= s.spec.mode.replicated.replicas, `${ctx}: slot ${t.slot} past ${s.spec.mode.replicated.replicas}`);
+        if (t.nodeId !== undefined && !isTerminal(t.state)) {
+          const n = nodes.get(t.nodeId);
+          assert.ok(n?.ready, `${ctx}: wanted on a dead node`);
+          assert.notEqual(n.availability, 'drain', `${ctx}: wanted on a drained node`);
+        }
+      } else {
+        const n = nodes.get(t.nodeId!);
+        assert.ok(n && n.availability !== 'drain', `${ctx}: a global task wanted on ${t.nodeId}`);
+      }
+    }
+    for (const s of c.services) {
+      const mine = wanted.filter((t) => t.serviceId === s.id);
+      const keys = 'replicated' in s.spec.mode ? Array.from({ length: s.spec.mode.replicated.replicas }, (_, i) => `slot ${i + 1}`) : c.nodes.filter((n) => n.availability === 'active' && (!s.spec.placement.constraints.length || n.labels.zone === 'a')).map((n) => `node ${n.id}`);
+      for (const key of keys) {
+        const here = mine.filter((t) => (key.startsWith('slot') ? `slot ${t.slot}` : `node ${t.nodeId}`) === key);
+        assert.ok(here.length <= 1, `${ctx}: ${s.id} ${key} has ${here.length} tasks wanted`);
+        if (here.length === 1) continue;
+        // Empty only while the restart policy waits or says never, for a task that ended by itself.
+        const all = after.filter((t) => t.serviceId === s.id && (key.startsWith('slot') ? `slot ${t.slot}` : `node ${t.nodeId}`) === key);
+        const last = all.sort((a, b) => b.createdAt - a.createdAt)[0];
+        assert.ok(last && ['failed', 'complete', 'rejected'].includes(last.state), `${ctx}: ${s.id} ${key} left empty (last: ${last?.state})`);
+      }
+      const ended = after.filter((t) => t.serviceId === s.id && t.desired !== 'running' && isTerminal(t.state));
+      const perKey = new Map<string, number>();
+      for (const t of ended) perKey.set(`${t.slot}/${t.nodeId}`, 0);
+      const groups = new Map<string, number>();
+      for (const t of ended) {
+        const k = 'replicated' in s.spec.mode ? `slot ${t.slot}` : `node ${t.nodeId}`;
+        groups.set(k, (groups.get(k) ?? 0) + 1);
+      }
+      // Tasks written off in this pass are pruned in the next, with what they leave behind.
+      for (const [k, count] of groups) assert.ok(count <= HISTORY + 2, `${ctx}: ${s.id} ${k} keeps ${count} ended tasks`);
+    }
+  }
+});

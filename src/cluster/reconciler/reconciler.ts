@@ -1,0 +1,216 @@
+import { type ClusterNode, isLive, isTerminal, type Service, type Task, type TaskState } from '../model';
+import { parseConstraint, satisfies } from '../planner/constraints';
+
+export interface ReconcileInput {
+  services: Service[];
+  tasks: Task[];
+  nodes: ClusterNode[];
+  /** ms since the epoch: restart delays and windows are measured against it. */
+  now: number;
+  /** Ids for the tasks it makes (injected, so the function stays pure). */
+  newId: () => string;
+}
+
+export type Action =
+  /** A new task, pending (the planner places it; a global one comes with its node). */
+  | { kind: 'create'; task: Task }
+  /** The managers no longer want the task running (the agent stops it). */
+  | { kind: 'shutdown'; taskId: string; message: string }
+  /** The task's node is gone or down: it is written off (orphaned) and replaced elsewhere. */
+  | { kind: 'orphan'; taskId: string; message: string }
+  /** An old task past the history kept per slot: its record goes. */
+  | { kind: 'remove'; taskId: string };
+
+export interface Reconciled {
+  actions: Action[];
+  /** When a restart delay ends: look again then (undefined: nothing is waiting). */
+  wakeAt?: number;
+}
+
+/** Ended tasks kept per slot (or per node of a global service), as swarm's task history limit. */
+export const HISTORY = 5;
+
+/**
+ * What must change so that what runs is what was asked (the orchestrator,
+ * swarm's and Nomad's reconciler in one pure function): each replicated
+ * service has one task wanted running in each slot 1..replicas, each global
+ * service one on each active node that satisfies its constraints. A task
+ * that ended by itself is replaced as its restart policy says (condition,
+ * delay, attempts within the window); one on a node that is down, drained
+ * or gone is written off and replaced at once; tasks of slots past the
+ * replica count, of removed services and doubles (a node back from a
+ * partition with its old task) are shut down. Level-triggered: run again on
+ * its own result and it has nothing more to do; new spec versions are the
+ * updater's to roll out.
+ */
+export function reconcile(input: ReconcileInput): Reconciled {
+  const nodes = new Map(input.nodes.map((n) => [n.id, n]));
+  const services = new Map(input.services.map((s) => [s.id, s]));
+  const out: Builder = { actions: [], ended: new Map() };
+  const wake = (at: number) => (out.wakeAt = out.wakeAt === undefined ? at : Math.min(out.wakeAt, at));
+  const byService = new Map<string, Task[]>();
+  for (const t of input.tasks) {
+    const list = byService.get(t.serviceId) ?? [];
+    list.push(t);
+    byService.set(t.serviceId, list);
+  }
+  for (const [serviceId, tasks] of byService) {
+    if (services.has(serviceId)) continue;
+    for (const t of tasks) if (t.desired === 'running') emit(out, { kind: 'shutdown', taskId: t.id, message: 'service removed' });
+  }
+  for (const s of [...services.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const tasks = byService.get(s.id) ?? [];
+    const ctx: Ctx = { input, nodes, service: s, out, wake };
+    if ('replicated' in s.spec.mode) {
+      const replicas = s.spec.mode.replicated.replicas;
+      const slots = group(tasks.filter((t) => t.slot !== undefined), (t) => String(t.slot));
+      for (let slot = 1; slot <= replicas; slot++) converge(ctx, slots.get(String(slot)) ?? [], { slot });
+      for (const [key, list] of slots) {
+        if (Number(key) <= replicas) continue;
+        for (const t of list) if (t.desired === 'running') emit(out, { kind: 'shutdown', taskId: t.id, message: 'scaled down' });
+        prune(out, list);
+      }
+    } else {
+      const constraints = s.spec.placement.constraints.map(parseConstraint);
+      // A paused node keeps its task but gets none new; a drained one keeps none.
+      const wanted = new Set(input.nodes.filter((n) => n.availability !== 'drain' && constraints.every((c) => satisfies(n, c))).map((n) => n.id));
+      const perNode = group(tasks.filter((t) => t.nodeId !== undefined), (t) => t.nodeId!);
+      for (const n of input.nodes) if (wanted.has(n.id) && n.availability === 'active' && !perNode.has(n.id)) perNode.set(n.id, []);
+      for (const [nodeId, list] of perNode) {
+        // A node that is down keeps its global task (it cannot move); one drained, no longer eligible or gone does not.
+        if (wanted.has(nodeId)) {
+          converge(ctx, list, { nodeId }, nodes.get(nodeId)!.availability === 'active');
+          continue;
+        }
+        const gone = !nodes.has(nodeId);
+        for (const t of list) {
+          if (t.desired !== 'running') continue;
+          if (gone) emit(out, { kind: 'orphan', taskId: t.id, message: `node ${nodeId} left the cluster` });
+          else emit(out, { kind: 'shutdown', taskId: t.id, message: nodes.get(nodeId)!.availability === 'drain' ? 'node is drained' : 'node no longer eligible' });
+        }
+        prune(out, list);
+      }
+    }
+  }
+  return out.wakeAt === undefined ? { actions: out.actions } : { actions: out.actions, wakeAt: out.wakeAt };
+}
+
+/** The result being built, and what its actions make of tasks (for the history kept). */
+interface Builder extends Reconciled {
+  ended: Map<string, 'shutdown' | 'orphan'>;
+}
+
+function emit(out: Builder, a: Action): void {
+  out.actions.push(a);
+  if (a.kind === 'shutdown' || a.kind === 'orphan') out.ended.set(a.taskId, a.kind);
+}
+
+interface Ctx {
+  input: ReconcileInput;
+  nodes: Map<string, ClusterNode>;
+  service: Service;
+  out: Builder;
+  wake: (at: number) => void;
+}
+
+/**
+ * One slot (or one node of a global service): exactly one task wanted
+ * running. A live one on a ready node (not drained) stays. Otherwise the
+ * slot's newest task decides: one that ended by itself is replaced as the
+ * restart policy says (now, after its delay, or never); anything else (none
+ * yet, written off, on a dead or drained node) is replaced at once.
+ */
+function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: string }, mayCreate = true): void {
+  const { out, nodes, service: s, input } = ctx;
+  const global = where.nodeId !== undefined;
+  const wanted = tasks.filter((t) => t.desired === 'running').sort(preferred(nodes));
+  const keep: Task | undefined = wanted[0];
+  // Doubles (a node back from a partition with its old task): the best stays.
+  for (const t of wanted.slice(1)) emit(out, { kind: 'shutdown', taskId: t.id, message: 'a duplicate of another task of the slot' });
+  let attempt = keep?.attempt ?? 1;
+  if (keep && !isTerminal(keep.state)) {
+    const node = keep.nodeId !== undefined ? nodes.get(keep.nodeId) : undefined;
+    if (global || keep.nodeId === undefined || (node?.ready && node.availability !== 'drain')) return prune(out, tasks);
+    if (!node || !node.ready) emit(out, { kind: 'orphan', taskId: keep.id, message: node ? `node ${node.hostname} is down` : `node ${keep.nodeId} left the cluster` });
+    else emit(out, { kind: 'shutdown', taskId: keep.id, message: 'node is drained' });
+  } else {
+    const last = newest(tasks);
+    if (last && endedByItself(last.state)) {
+      const verdict = restartVerdict(s, last, tasks, input.now);
+      if (verdict === 'wait') {
+        ctx.wake(last.updatedAt + s.spec.restart.delayMs);
+        return prune(out, tasks);
+      }
+      if (keep) emit(out, { kind: 'shutdown', taskId: keep.id, message: keep.message ?? `task ${keep.state}` });
+      if (verdict === 'never') return prune(out, tasks);
+      attempt = attemptsInWindow(s, tasks, input.now) + 1;
+    } else if (keep) {
+      // Written off (shut down, orphaned) while still wanted: the managers' own move, replaced whatever the policy.
+      emit(out, { kind: 'shutdown', taskId: keep.id, message: keep.message ?? `task ${keep.state}` });
+    }
+  }
+  if (mayCreate) {
+    emit(out, {
+      kind: 'create',
+      task: {
+        id: input.newId(), serviceId: s.id, ...(where.slot !== undefined ? { slot: where.slot } : {}), ...(where.nodeId !== undefined ? { nodeId: where.nodeId } : {}),
+        specVersion: s.version, desired: 'running', state: 'pending', createdAt: input.now, updatedAt: input.now, attempt, reservations: { ...s.spec.reservations },
+      },
+    });
+  }
+  prune(out, tasks);
+}
+
+/** The slot's most recent task (by creation, then id). */
+function newest(tasks: Task[]): Task | undefined {
+  return [...tasks].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))[0];
+}
+
+/** Of a slot's tasks wanted running, the one to keep first: live on a ready node, then further along, then newer. */
+function preferred(nodes: Map<string, ClusterNode>): (a: Task, b: Task) => number {
+  const rank = (t: Task) => (isLive(t.state) && t.nodeId !== undefined && nodes.get(t.nodeId)?.ready ? 0 : isTerminal(t.state) ? 2 : 1);
+  return (a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1);
+}
+
+/** restart: now; wait: its delay has not passed; never: the condition or the attempts say no. */
+function restartVerdict(s: Service, ended: Task, tasks: Task[], now: number): 'restart' | 'wait' | 'never' {
+  const r = s.spec.restart;
+  if (r.condition === 'none') return 'never';
+  if (r.condition === 'on-failure' && ended.state === 'complete') return 'never';
+  if (r.maxAttempts && attemptsInWindow(s, tasks, now) >= r.maxAttempts) return 'never';
+  return now < ended.updatedAt + r.delayMs ? 'wait' : 'restart';
+}
+
+/** Tasks of the slot that ended by themselves within the restart window (all of them without one). */
+function attemptsInWindow(s: Service, tasks: Task[], now: number): number {
+  const w = s.spec.restart.windowMs;
+  return tasks.filter((t) => endedByItself(t.state) && (!w || t.updatedAt >= now - w)).length;
+}
+
+/** The task's own end (an exit, a failure to start), as opposed to the managers writing it off. */
+function endedByItself(state: TaskState): boolean {
+  return state === 'failed' || state === 'complete' || state === 'rejected';
+}
+
+/**
+ * History: of the slot's tasks that are over once this pass's actions are
+ * applied (not wanted, and ended: by themselves, stopped, or written off),
+ * those past the newest HISTORY go. A task wanted down but still running
+ * stays until the agent has seen it end.
+ */
+function prune(out: Builder, tasks: Task[]): void {
+  const over = (t: Task) => (t.desired !== 'running' || out.ended.has(t.id)) && (isTerminal(t.state) || out.ended.get(t.id) === 'orphan');
+  const ended = tasks.filter(over).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+  for (const t of ended.slice(HISTORY)) emit(out, { kind: 'remove', taskId: t.id });
+}
+
+function group<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    const list = m.get(k) ?? [];
+    list.push(x);
+    m.set(k, list);
+  }
+  return m;
+}

@@ -1,0 +1,34 @@
+import type { ClusterNode, Service, ServiceSpec, Task } from '../model';
+
+/** A small seeded generator (mulberry32), so a failing case can be run again by its seed. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const GIB = 1024 ** 3;
+export const CPU = 1e9;
+
+export function node(id: string, o: Partial<ClusterNode> = {}): ClusterNode {
+  return { id, hostname: id, role: 'worker', availability: 'active', labels: {}, ready: true, allocatable: { nanoCpus: 4 * CPU, memoryBytes: 8 * GIB }, ...o };
+}
+
+export function spec(name: string, o: Partial<ServiceSpec> = {}): ServiceSpec {
+  return {
+    name, image: 'busybox', mode: { replicated: { replicas: 1 } }, reservations: { nanoCpus: 0, memoryBytes: 0 },
+    placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 }, restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 }, labels: {}, ...o,
+  };
+}
+
+export function service(id: string, o: Partial<ServiceSpec> = {}, version = 1): Service {
+  return { id, version, spec: spec(id, o) };
+}
+
+let seq = 0;
+export function task(serviceId: string, o: Partial<Task> = {}): Task {
+  return { id: `t${++seq}`, serviceId, specVersion: 1, desired: 'running', state: 'pending', createdAt: 0, updatedAt: 0, attempt: 1, reservations: { nanoCpus: 0, memoryBytes: 0 }, ...o };
+}
