@@ -13,12 +13,15 @@ const layers = {
   registry: ['base', 'oci', 'content'],
   distribution: ['base', 'oci', 'content'],
   engine: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'distribution'],
-  api: ['base', 'oci', 'engine'],
+  api: ['base', 'oci', 'engine', 'cluster'],
   client: ['base', 'oci'],
   cli: ['base', 'oci', 'client'],
-  // The cluster's pure parts (planner, reconciler, records) stand on base alone; the store, managers
-  // and agents that come around them get their own folders and entries.
-  cluster: ['base', 'oci'],
+  // The cluster: its agent drives this node's engine; its pure core (records, planner, reconciler)
+  // and its store (etcd) stand on base alone; the manager's loop on the core and the store.
+  cluster: ['base', 'oci', 'engine'],
+  'cluster/core': ['base', 'oci'],
+  'cluster/store': ['base', 'oci', 'cluster/core'],
+  'cluster/manager': ['base', 'oci', 'cluster/core', 'cluster/store'],
   daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution', 'cluster'],
 };
 

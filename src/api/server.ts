@@ -6,6 +6,7 @@ import { invalidArgument, isErrno } from '../base/errors';
 import type { Logger } from '../base/log';
 import { isListening } from '../base/socket';
 import type { Engine } from '../engine/engine';
+import type { ClusterService } from '../cluster/cluster';
 import { buildRoutes } from './compat/build';
 import { containerRoutes } from './compat/containers';
 import { execRoutes } from './compat/exec';
@@ -19,16 +20,16 @@ import { httpError } from './errors';
 import { type Context, Router } from './router';
 
 /** Docker Engine API routes, and Berth's own, over one engine. */
-export function compatRouter(engine: Engine): Router {
+export function compatRouter(engine: Engine, cluster: ClusterService): Router {
   const r = new Router();
-  systemRoutes(r, engine);
+  systemRoutes(r, engine, cluster);
   containerRoutes(r, engine);
   execRoutes(r, engine);
   imageRoutes(r, engine);
   buildRoutes(r, engine);
   volumeRoutes(r, engine);
   networkRoutes(r, engine);
-  swarmRoutes(r);
+  swarmRoutes(r, cluster);
   nativeSystemRoutes(r, engine);
   return r;
 }
@@ -38,8 +39,8 @@ export function compatRouter(engine: Engine): Router {
  * paths, errors as `{"message": ...}` with docker's statuses, and upgraded
  * connections for attach and exec.
  */
-export function createApiServer(engine: Engine, logger: Logger): http.Server {
-  const router = compatRouter(engine);
+export function createApiServer(engine: Engine, cluster: ClusterService, logger: Logger): http.Server {
+  const router = compatRouter(engine, cluster);
 
   const dispatch = async (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: { socket: Duplex; head: Buffer }, upgradeBody?: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://berth');

@@ -5,7 +5,9 @@ import { errorMessage } from '../base/errors';
 import { lockFolder } from '../base/pid-lock';
 import { createLogger } from '../base/log';
 import { which } from '../base/which';
-import { Engine } from '../engine/engine';
+import { BERTH_VERSION, Engine } from '../engine/engine';
+import { ClusterService } from '../cluster/cluster';
+import { engineForAgent } from '../cluster/agent/engine-agent';
 import { detectHost } from '../host/features';
 import { infoWarnings, rateLimits, sharesUnsupported } from '../host/report';
 import type { HostFeatures } from '../host/features';
@@ -69,11 +71,14 @@ export async function runDaemon(argv: string[]): Promise<void> {
   });
   const socketPath = cfg.host.slice('unix://'.length);
   fs.mkdirSync(path.dirname(socketPath), { recursive: true });
-  const server = createApiServer(engine, logger);
+  const cluster = await ClusterService.open(cfg.dataRoot, engineForAgent(engine), logger, BERTH_VERSION);
+  const server = createApiServer(engine, cluster, logger);
   await listenUnix(server, socketPath);
   logger.info('daemon listening', { socket: socketPath, dataRoot: cfg.dataRoot, execRoot: cfg.execRoot });
-  const stop = (sig: string) => {
+  const stop = async (sig: string) => {
     logger.info('daemon stopping', { signal: sig });
+    // The cluster's loops and etcd member stop; containers keep running.
+    await cluster.close().catch((e) => logger.warn('cluster close', { error: errorMessage(e) }));
     engine.close();
     server.close();
     server.closeAllConnections();
@@ -81,7 +86,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     unlock();
     process.exit(0);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   process.on('unhandledRejection', (e) => logger.error('unhandled rejection (bug)', { error: errorMessage(e), stack: (e as Error)?.stack }));
 }

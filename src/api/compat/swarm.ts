@@ -1,26 +1,71 @@
-import { unavailable } from '../../base/errors';
-import type { Router } from '../router';
+import { notFound, unavailable } from '../../base/errors';
+import type { ClusterService } from '../../cluster/cluster';
+import type { DockerServiceSpec } from '../../cluster/docker-shape';
+import { parseFilters } from '../../engine/system/present';
+import { jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
 
 const NOT_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
-const NOT_IN_SWARM = 'This node is not part of a swarm';
+const NOT_YET = (what: string) => `${what} is not supported by Berth's cluster yet`;
 
 /**
- * docker's swarm endpoints, answered as an engine outside any swarm answers
- * them (dockerd 20.10's statuses and messages), so clients that look or
- * clean up (`docker swarm leave`, compose's checks, SDKs) see what they
- * expect. The cluster will answer them from its state once it exists.
+ * docker's swarm endpoints over Berth's cluster (state in etcd): init and
+ * leave, the swarm, nodes, services and tasks, with dockerd's statuses and
+ * messages where a node is not in a swarm or not a manager. What the
+ * cluster does not do yet (join, secrets, configs, logs of a service) is
+ * refused saying so.
  */
-export function swarmRoutes(r: Router): void {
+export function swarmRoutes(r: Router, cluster: ClusterService): void {
   const refuse = (message: string) => async () => {
     throw unavailable(message);
   };
-  for (const p of ['/swarm', '/swarm/unlockkey', '/nodes', '/nodes/([^/]+)', '/services', '/services/([^/]+)', '/services/([^/]+)/logs', '/tasks', '/tasks/([^/]+)', '/tasks/([^/]+)/logs', '/secrets', '/secrets/([^/]+)', '/configs', '/configs/([^/]+)']) {
-    r.add('GET', p, refuse(NOT_MANAGER));
+  const filters = (q: URLSearchParams) => parseFilters(q.get('filters') ?? undefined);
+
+  r.add('GET', '/swarm', async (ctx) => sendJson(ctx, 200, await cluster.inspectSwarm()));
+  r.add('POST', '/swarm/init', async (ctx) => {
+    const body = await jsonBody<{ AdvertiseAddr?: string; ListenAddr?: string }>(ctx);
+    sendJson(ctx, 200, await cluster.init({ advertiseAddr: body.AdvertiseAddr || undefined }));
+  });
+  r.add('POST', '/swarm/leave', async (ctx) => {
+    await cluster.leave(qBool(ctx.query, 'force'));
+    sendEmpty(ctx, 200);
+  });
+  r.add('POST', '/swarm/join', refuse(NOT_YET('joining a swarm')));
+  for (const p of ['/swarm/update', '/swarm/unlock']) r.add('POST', p, refuse(NOT_YET(p.slice(1).replace('/', ' '))));
+  r.add('GET', '/swarm/unlockkey', refuse(NOT_YET('an unlock key')));
+
+  r.add('GET', '/nodes', async (ctx) => sendJson(ctx, 200, await cluster.listNodes()));
+  r.add('GET', '/nodes/([^/]+)', async (ctx) => sendJson(ctx, 200, await cluster.inspectNode(ctx.params[0])));
+  r.add('POST', '/nodes/([^/]+)/update', async (ctx) => {
+    await cluster.updateNode(ctx.params[0], await jsonBody(ctx));
+    sendEmpty(ctx, 200);
+  });
+  r.add('DELETE', '/nodes/([^/]+)', refuse(NOT_YET('removing a node')));
+
+  r.add('GET', '/services', async (ctx) => sendJson(ctx, 200, await cluster.listServices({ status: qBool(ctx.query, 'status'), filters: filters(ctx.query) })));
+  r.add('POST', '/services/create', async (ctx) => sendJson(ctx, 201, await cluster.createService(await jsonBody<DockerServiceSpec>(ctx))));
+  r.add('GET', '/services/([^/]+)', async (ctx) => sendJson(ctx, 200, await cluster.inspectService(ctx.params[0])));
+  r.add('POST', '/services/([^/]+)/update', async (ctx) => {
+    sendJson(ctx, 200, await cluster.updateService(ctx.params[0], qInt(ctx.query, 'version') ?? 0, await jsonBody<DockerServiceSpec>(ctx)));
+  });
+  r.add('DELETE', '/services/([^/]+)', async (ctx) => {
+    await cluster.removeService(ctx.params[0]);
+    sendEmpty(ctx, 200);
+  });
+  r.add('GET', '/services/([^/]+)/logs', refuse(NOT_YET('service logs')));
+
+  r.add('GET', '/tasks', async (ctx) => sendJson(ctx, 200, await cluster.listTasks(filters(ctx.query))));
+  r.add('GET', '/tasks/([^/]+)', async (ctx) => {
+    const [t] = await cluster.listTasks({ id: [ctx.params[0]] });
+    if (!t) throw notFound(`task ${ctx.params[0]} not found`);
+    sendJson(ctx, 200, t);
+  });
+  r.add('GET', '/tasks/([^/]+)/logs', refuse(NOT_YET('task logs')));
+
+  for (const p of ['/secrets', '/secrets/([^/]+)', '/configs', '/configs/([^/]+)']) {
+    r.add('GET', p, async () => {
+      throw unavailable(cluster.joined ? NOT_YET('secrets and configs') : NOT_MANAGER);
+    });
   }
-  for (const p of ['/nodes/([^/]+)/update', '/services/create', '/services/([^/]+)/update', '/secrets/create', '/secrets/([^/]+)/update', '/configs/create', '/configs/([^/]+)/update']) {
-    r.add('POST', p, refuse(NOT_MANAGER));
-  }
-  for (const p of ['/nodes/([^/]+)', '/services/([^/]+)', '/secrets/([^/]+)', '/configs/([^/]+)']) r.add('DELETE', p, refuse(NOT_MANAGER));
-  for (const p of ['/swarm/leave', '/swarm/update', '/swarm/unlock']) r.add('POST', p, refuse(NOT_IN_SWARM));
-  for (const p of ['/swarm/init', '/swarm/join']) r.add('POST', p, refuse('swarm mode is not available in this version of Berth'));
+  for (const p of ['/secrets/create', '/secrets/([^/]+)/update', '/configs/create', '/configs/([^/]+)/update']) r.add('POST', p, refuse(NOT_YET('secrets and configs')));
+  for (const p of ['/secrets/([^/]+)', '/configs/([^/]+)']) r.add('DELETE', p, refuse(NOT_YET('secrets and configs')));
 }

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { BERTH_VERSION, type Engine } from '../../engine/engine';
 import type { EngineEvent } from '../../engine/system/events';
 import { parseFilters } from '../../engine/system/present';
+import type { ClusterService } from '../../cluster/cluster';
 import { parseTimeArg } from '../../engine/logs/logs';
 import { invalidArgument } from '../../base/errors';
 import { jsonBody, type Router, sendJson } from '../router';
@@ -21,7 +22,7 @@ export function pingHeaders(): Record<string, string> {
   };
 }
 
-export function systemRoutes(r: Router, engine: Engine): void {
+export function systemRoutes(r: Router, engine: Engine, cluster: ClusterService): void {
   r.add('GET', '/_ping', async (ctx) => {
     ctx.res.writeHead(200, { ...pingHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 2 });
     ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
@@ -47,7 +48,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
     sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   });
 
-  r.add('GET', '/info', async (ctx) => sendJson(ctx, 200, await engine.info()));
+  r.add('GET', '/info', async (ctx) => sendJson(ctx, 200, { ...(await engine.info()), Swarm: await cluster.infoSection() }));
   r.add('GET', '/system/df', async (ctx) => sendJson(ctx, 200, await engine.df()));
 
   r.add('GET', '/events', async (ctx) => {

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../../base/errors';
-import type { ClusterNode } from '../model';
+import type { ClusterNode } from './model';
 
 /** One placement constraint, swarm's syntax: `node.labels.zone==east`, `node.hostname!=db1`, `node.role==manager`. */
 export interface Constraint {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isLive, type ClusterNode, type Service, type Task } from '../model';
-import { CPU, GIB, node, rng, service, task } from '../testing/generate';
+import { isLive, type ClusterNode, type Service, type Task } from './model';
+import { CPU, GIB, node, rng, service, task } from './generate';
 import { parseConstraint, satisfies } from './constraints';
 import { plan } from './planner';
 

@@ -1,28 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ClusterNode, isTerminal, type Service, type Task, type TaskState } from '../model';
-import { node, rng, service, task } from '../testing/generate';
-import { type Action, HISTORY, reconcile } from './reconciler';
+import { type ClusterNode, isTerminal, type Service, type Task, type TaskState } from './model';
+import { node, rng, service, task } from './generate';
+import { applyActions, HISTORY, reconcile } from './reconciler';
 
 let ids = 0;
 const newId = () => `new${++ids}`;
 
-/** The store after the actions: what the leader would commit. */
-function apply(tasks: Task[], actions: Action[], now: number): Task[] {
-  const out = new Map(tasks.map((t) => [t.id, { ...t }]));
-  for (const a of actions) {
-    if (a.kind === 'create') out.set(a.task.id, a.task);
-    else if (a.kind === 'remove') out.delete(a.taskId);
-    else {
-      const t = out.get(a.taskId)!;
-      t.desired = 'shutdown';
-      if (a.kind === 'orphan') t.state = 'orphaned';
-      t.message = a.message;
-      t.updatedAt = now;
-    }
-  }
-  return [...out.values()];
-}
+const apply = applyActions;
 
 const replicated = (id: string, replicas: number, restart: Partial<Service['spec']['restart']> = {}) =>
   service(id, { mode: { replicated: { replicas } }, restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0, ...restart } });
@@ -82,6 +67,20 @@ test('drain moves replicated tasks and stops global ones; pause keeps them; a re
   assert.deepEqual(gone.actions, [{ kind: 'shutdown', taskId: rep.id, message: 'service removed' }]);
 });
 
+test('a new version rolls out one task at a time (parallelism 1), stop-first, lowest slot first; scaling alone changes no task', () => {
+  const s = replicated('web', 3);
+  const v2 = { ...s, version: 2 };
+  const old = [1, 2, 3].map((slot) => task('web', { slot, nodeId: 'a', state: 'running' }));
+  const r = reconcile({ services: [v2], tasks: old, nodes: [node('a')], now: 1, newId });
+  assert.deepEqual(r.actions.map((a) => (a.kind === 'create' ? `create ${a.task.slot} v${a.task.specVersion}` : `${a.kind} ${old.findIndex((t) => t.id === a.taskId) + 1}`)), ['shutdown 1', 'create 1 v2']);
+  // The new task is on its way: nothing more until it runs.
+  const after = apply(old, r.actions, 1);
+  assert.deepEqual(reconcile({ services: [v2], tasks: after, nodes: [node('a')], now: 2, newId }).actions, []);
+  const running = after.map((t) => (t.specVersion === 2 ? { ...t, state: 'running' as TaskState, nodeId: 'a' } : t));
+  const next = reconcile({ services: [v2], tasks: running, nodes: [node('a')], now: 3, newId });
+  assert.deepEqual(next.actions.filter((a) => a.kind === 'create').map((a) => a.kind === 'create' && a.task.slot), [2]);
+});
+
 test(`history: at most ${HISTORY} ended tasks per slot are kept`, () => {
   const ended = Array.from({ length: 8 }, (_, i) => task('w', { slot: 1, nodeId: 'a', state: 'failed', desired: 'shutdown', createdAt: i, updatedAt: i }));
   const live = task('w', { slot: 1, nodeId: 'a', state: 'running', createdAt: 100 });
@@ -98,10 +97,11 @@ function randomCase(seed: number): { services: Service[]; tasks: Task[]; nodes: 
   );
   const services = Array.from({ length: 1 + Math.floor(r() * 4) }, (_, i) =>
     service(`s${i}`, {
+      update: { parallelism: pick([0, 1, 2]) },
       mode: r() < 0.75 ? { replicated: { replicas: Math.floor(r() * 6) } } : { global: {} },
       placement: { constraints: r() < 0.3 ? ['node.labels.zone==a'] : [], preferences: [], maxReplicasPerNode: 0 },
       restart: { condition: pick(['any', 'on-failure', 'none'] as const), delayMs: pick([0, 1000, 5000]), maxAttempts: pick([0, 0, 2, 3]), windowMs: pick([0, 10_000]) },
-    }),
+    }, pick([1, 2])),
   );
   const now = 100_000;
   const states: TaskState[] = ['pending', 'assigned', 'starting', 'running', 'running', 'complete', 'failed', 'shutdown', 'rejected', 'orphaned'];
@@ -112,7 +112,7 @@ function randomCase(seed: number): { services: Service[]; tasks: Task[]; nodes: 
     return task(s.id, {
       ...(global ? {} : { slot: 1 + Math.floor(r() * 7) }),
       ...(state === 'pending' && !global ? {} : { nodeId: r() < 0.95 ? pick(nodes).id : 'nX' }),
-      state, desired: isTerminal(state) && r() < 0.6 ? 'shutdown' : 'running', createdAt: Math.floor(r() * now), updatedAt: now - Math.floor(r() * 20_000),
+      specVersion: pick([1, s.version]), state, desired: isTerminal(state) && r() < 0.6 ? 'shutdown' : 'running', createdAt: Math.floor(r() * now), updatedAt: now - Math.floor(r() * 20_000),
     });
   });
   return { services, tasks, nodes, now };
@@ -124,6 +124,10 @@ test('3,000 generated clusters: once applied, each slot and each eligible node h
     const first = reconcile({ ...c, newId });
     const after = apply(c.tasks, first.actions, c.now);
     const ctx = `seed ${seed}`;
+    for (const s of c.services) {
+      const replaced = first.actions.filter((a) => a.kind === 'shutdown' && a.message.startsWith('replaced by') && c.tasks.find((t) => t.id === a.taskId)?.serviceId === s.id).length;
+      assert.ok(replaced <= (s.spec.update.parallelism || Infinity), `${ctx}: ${replaced} replaced at once, parallelism ${s.spec.update.parallelism}`);
+    }
     const second = reconcile({ ...c, tasks: after, newId });
     assert.deepEqual(second.actions, [], `${ctx}: not idempotent: ${JSON.stringify(second.actions)}`);
     const nodes = new Map(c.nodes.map((n) => [n.id, n]));

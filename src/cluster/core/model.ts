@@ -49,13 +49,35 @@ export interface RestartPolicy {
   windowMs: number;
 }
 
+/** What each task's container is made from (the agent turns it into a container create). */
+export interface ContainerTemplate {
+  image: string;
+  /** Replaces the image's entrypoint (docker's ContainerSpec.Command). */
+  command?: string[];
+  /** The image's command replaced (ContainerSpec.Args). */
+  args?: string[];
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  labels?: Record<string, string>;
+  /** Seconds the container has to stop before it is killed. */
+  stopGraceSeconds?: number;
+  limits?: Resources;
+}
+
+/** How a new spec rolls out: this many tasks at a time (0: all), the old one stopped first. */
+export interface UpdatePolicy {
+  parallelism: number;
+}
+
 export interface ServiceSpec {
   name: string;
-  image: string;
+  container: ContainerTemplate;
   mode: { replicated: { replicas: number } } | { global: Record<string, never> };
   reservations: Resources;
   placement: Placement;
   restart: RestartPolicy;
+  update: UpdatePolicy;
   labels: Record<string, string>;
 }
 

@@ -1,5 +1,5 @@
-import { type ClusterNode, isLive, isTerminal, type Service, type Task, type TaskState } from '../model';
-import { parseConstraint, satisfies } from '../planner/constraints';
+import { type ClusterNode, isLive, isTerminal, type Service, type Task, type TaskState } from './model';
+import { parseConstraint, satisfies } from './constraints';
 
 export interface ReconcileInput {
   services: Service[];
@@ -54,9 +54,13 @@ export function reconcile(input: ReconcileInput): Reconciled {
     list.push(t);
     byService.set(t.serviceId, list);
   }
+  // A removed service's tasks are shut down, and once they have ended their records go.
   for (const [serviceId, tasks] of byService) {
     if (services.has(serviceId)) continue;
-    for (const t of tasks) if (t.desired === 'running') emit(out, { kind: 'shutdown', taskId: t.id, message: 'service removed' });
+    for (const t of tasks) {
+      if (t.desired === 'running') emit(out, { kind: 'shutdown', taskId: t.id, message: 'service removed' });
+      if (isTerminal(t.state)) emit(out, { kind: 'remove', taskId: t.id });
+    }
   }
   for (const s of [...services.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const tasks = byService.get(s.id) ?? [];
@@ -65,6 +69,7 @@ export function reconcile(input: ReconcileInput): Reconciled {
       const replicas = s.spec.mode.replicated.replicas;
       const slots = group(tasks.filter((t) => t.slot !== undefined), (t) => String(t.slot));
       for (let slot = 1; slot <= replicas; slot++) converge(ctx, slots.get(String(slot)) ?? [], { slot });
+      rollOut(ctx, tasks, replicas);
       for (const [key, list] of slots) {
         if (Number(key) <= replicas) continue;
         for (const t of list) if (t.desired === 'running') emit(out, { kind: 'shutdown', taskId: t.id, message: 'scaled down' });
@@ -161,6 +166,30 @@ function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: stri
   prune(out, tasks);
 }
 
+/**
+ * A new spec rolls out (stop-first): tasks made from an older version are
+ * replaced, lowest slot first, while fewer than `parallelism` tasks of the
+ * new version are on their way (wanted, not yet running or ended).
+ */
+function rollOut(ctx: Ctx, tasks: Task[], replicas: number): void {
+  const { out, service: s, input } = ctx;
+  const touched = out.ended;
+  const current = tasks.filter((t) => t.desired === 'running' && !touched.has(t.id) && t.slot !== undefined && t.slot <= replicas);
+  const made = out.actions.filter((a) => a.kind === 'create' && a.task.serviceId === s.id).length;
+  let inFlight = made + current.filter((t) => t.specVersion === s.version && !isTerminal(t.state) && t.state !== 'running').length;
+  const room = s.spec.update.parallelism || Infinity;
+  const stale = current.filter((t) => t.specVersion < s.version && !isTerminal(t.state)).sort((a, b) => a.slot! - b.slot!);
+  for (const t of stale) {
+    if (inFlight >= room) break;
+    emit(out, { kind: 'shutdown', taskId: t.id, message: 'replaced by the service\'s new version' });
+    emit(out, {
+      kind: 'create',
+      task: { id: input.newId(), serviceId: s.id, slot: t.slot, specVersion: s.version, desired: 'running', state: 'pending', createdAt: input.now, updatedAt: input.now, attempt: 1, reservations: { ...s.spec.reservations } },
+    });
+    inFlight++;
+  }
+}
+
 /** The slot's most recent task (by creation, then id). */
 function newest(tasks: Task[]): Task | undefined {
   return [...tasks].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))[0];
@@ -213,4 +242,19 @@ function group<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
     m.set(k, list);
   }
   return m;
+}
+
+/** The tasks once the actions are applied (pure): what the leader plans placements on, and what tests check. */
+export function applyActions(tasks: Task[], actions: Action[], now: number): Task[] {
+  const out = new Map(tasks.map((t) => [t.id, t]));
+  for (const a of actions) {
+    if (a.kind === 'create') out.set(a.task.id, a.task);
+    else if (a.kind === 'remove') out.delete(a.taskId);
+    else {
+      const t = out.get(a.taskId);
+      // Wanting it down is no change of its state: only a write-off moves its clock (restart windows count state changes).
+      if (t) out.set(a.taskId, { ...t, desired: 'shutdown', message: a.message, ...(a.kind === 'orphan' ? { state: 'orphaned' as const, updatedAt: now } : {}) });
+    }
+  }
+  return [...out.values()];
 }

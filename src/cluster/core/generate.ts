@@ -1,4 +1,4 @@
-import type { ClusterNode, Service, ServiceSpec, Task } from '../model';
+import type { ClusterNode, Service, ServiceSpec, Task } from './model';
 
 /** A small seeded generator (mulberry32), so a failing case can be run again by its seed. */
 export function rng(seed: number): () => number {
@@ -19,8 +19,8 @@ export function node(id: string, o: Partial<ClusterNode> = {}): ClusterNode {
 
 export function spec(name: string, o: Partial<ServiceSpec> = {}): ServiceSpec {
   return {
-    name, image: 'busybox', mode: { replicated: { replicas: 1 } }, reservations: { nanoCpus: 0, memoryBytes: 0 },
-    placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 }, restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 }, labels: {}, ...o,
+    name, container: { image: 'busybox' }, mode: { replicated: { replicas: 1 } }, reservations: { nanoCpus: 0, memoryBytes: 0 },
+    placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 }, restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 }, update: { parallelism: 1 }, labels: {}, ...o,
   };
 }
 

@@ -1,4 +1,4 @@
-import { type ClusterNode, isLive, type Service, type Task } from '../model';
+import { type ClusterNode, isLive, type Service, type Task } from './model';
 import { type Constraint, parseConstraint, parsePreference, satisfies } from './constraints';
 
 /** What the planner reads: a snapshot of the store. */

@@ -1,0 +1,168 @@
+import { errorMessage } from '../../base/errors';
+import type { Logger } from '../../base/log';
+import type { ContainerTemplate, TaskState } from '../core/model';
+import { type ClusterStore, type ServiceRecord, type Snapshot, type TaskStatus } from '../store/store';
+
+/** A container of a task, as the agent reads it back from its engine. */
+export interface TaskContainer {
+  id: string;
+  taskId: string;
+  running: boolean;
+  /** It ran and ended (not just made). */
+  exited: boolean;
+  exitCode: number;
+  error: string;
+}
+
+/** What the agent needs of its node's engine (the daemon gives it the real one). */
+export interface AgentEngine {
+  /** The containers of cluster tasks on this node. */
+  taskContainers(): TaskContainer[];
+  /** Makes and starts a task's container; its id. */
+  run(name: string, template: ContainerTemplate, labels: Record<string, string>): Promise<string>;
+  stop(id: string, graceSeconds: number): Promise<void>;
+  remove(id: string): Promise<void>;
+  /** Calls back when any container ends; the stopper. */
+  onExit(changed: () => void): () => void;
+}
+
+/** docker's labels on a task's container, so `docker ps` and tools see swarm's. */
+export const TASK_LABEL = 'com.docker.swarm.task.id';
+
+/**
+ * A node's agent (swarm's worker): converges this node's containers to the
+ * tasks the leader assigned it, and reports each task's state. Runs on
+ * every change in the store, when a container ends, and on a tick.
+ * Start a task wanted running that has no container; report running, or
+ * how it ended (complete, failed with the exit code); stop a task wanted
+ * down (and report shutdown); remove containers whose tasks are gone.
+ */
+export class Agent {
+  private running = false;
+  private again = false;
+  private timer?: NodeJS.Timeout;
+  private stops: (() => unknown)[] = [];
+  private closed = false;
+  /** What was last reported per task (a report is written only when it changes). */
+  private reported = new Map<string, string>();
+  private starting = new Set<string>();
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly nodeId: string,
+    private readonly engine: AgentEngine,
+    private readonly logger: Logger,
+    private readonly tickMs = 2000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stops.push(await this.store.watchAll(() => this.kick()));
+    this.stops.push(this.engine.onExit(() => this.kick()));
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.round(), 20);
+  }
+
+  private async round(): Promise<void> {
+    if (this.running || this.closed) return;
+    this.running = true;
+    this.again = false;
+    try {
+      await this.converge(await this.store.snapshot());
+    } catch (e) {
+      this.logger.warn('cluster agent', { error: errorMessage(e) });
+    } finally {
+      this.running = false;
+    }
+    if (this.closed) return;
+    if (this.again) return this.kick();
+    this.timer = setTimeout(() => void this.round(), this.tickMs);
+    this.timer.unref();
+  }
+
+  private async converge(snap: Snapshot): Promise<void> {
+    const services = new Map(snap.services.map((s) => [s.id, s]));
+    const mine = snap.tasks.filter((t) => t.nodeId === this.nodeId && t.assigned && !t.orphaned);
+    const containers = new Map(this.engine.taskContainers().map((c) => [c.taskId, c]));
+    const known = new Set(snap.tasks.map((t) => t.id));
+    for (const t of mine) {
+      const c = containers.get(t.id);
+      const s = services.get(t.serviceId);
+      const state = t.status?.state;
+      if (t.desired === 'running') {
+        if (state && isOver(state)) continue;
+        if (!c) {
+          if (state && state !== 'assigned' && state !== 'accepted' && state !== 'preparing' && state !== 'starting') {
+            // It had a container that is gone (removed by hand): the task failed.
+            await this.report(t.id, { state: 'failed', message: 'the task\'s container is gone', at: Date.now() });
+            continue;
+          }
+          if (!s || this.starting.has(t.id)) continue;
+          this.starting.add(t.id);
+          void this.startTask(t.id, s, t.slot).finally(() => this.starting.delete(t.id));
+          continue;
+        }
+        if (c.running) await this.report(t.id, { state: 'running', message: 'started', containerId: c.id, at: Date.now() });
+        else if (c.exited) {
+          const failed = c.exitCode !== 0;
+          await this.report(t.id, { state: failed ? 'failed' : 'complete', message: failed ? `task: non-zero exit (${c.exitCode})` : 'finished', exitCode: c.exitCode, containerId: c.id, at: Date.now() });
+        }
+      } else if (c?.running) {
+        await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds ?? 10).catch((e) => this.logger.warn('stop of a task wanted down', { task: t.id, error: errorMessage(e) }));
+        await this.report(t.id, { state: 'shutdown', message: 'shut down', containerId: c.id, exitCode: c.exitCode, at: Date.now() });
+      } else if (!state || !isOver(state)) {
+        await this.report(t.id, { state: 'shutdown', message: c ? 'shut down' : 'shut down before it started', at: Date.now() });
+      }
+    }
+    // Containers of tasks the managers removed (history pruned, service gone): they go too.
+    for (const [taskId, c] of containers) {
+      if (known.has(taskId)) continue;
+      if (c.running) await this.engine.stop(c.id, 10).catch((e) => this.logger.warn('stop of a removed task', { task: taskId, error: errorMessage(e) }));
+      await this.engine.remove(c.id).catch((e) => this.logger.warn('remove of a removed task\'s container', { task: taskId, error: errorMessage(e) }));
+      this.reported.delete(taskId);
+    }
+  }
+
+  private async startTask(taskId: string, s: ServiceRecord, slot: number | undefined): Promise<void> {
+    const name = `${s.spec.name}.${slot ?? this.nodeId}.${taskId}`;
+    const labels = {
+      ...(s.spec.container.labels ?? {}),
+      'com.docker.swarm.service.id': s.id, 'com.docker.swarm.service.name': s.spec.name, [TASK_LABEL]: taskId,
+      'com.docker.swarm.task.name': `${s.spec.name}.${slot ?? this.nodeId}.${taskId}`, 'com.docker.swarm.node.id': this.nodeId,
+    };
+    try {
+      await this.report(taskId, { state: 'starting', message: 'starting', at: Date.now() });
+      const id = await this.engine.run(name, s.spec.container, labels);
+      await this.report(taskId, { state: 'running', message: 'started', containerId: id, at: Date.now() });
+    } catch (e) {
+      // swarm's word for a task its node could not start (no such image, a bad mount).
+      await this.report(taskId, { state: 'rejected', message: errorMessage(e), at: Date.now() }).catch((err) => this.logger.warn('task report', { task: taskId, error: errorMessage(err) }));
+    }
+    this.kick();
+  }
+
+  private async report(taskId: string, st: TaskStatus): Promise<void> {
+    const key = `${st.state}|${st.message ?? ''}|${st.exitCode ?? ''}|${st.containerId ?? ''}`;
+    if (this.reported.get(taskId) === key) return;
+    await this.store.setStatus(taskId, st);
+    this.reported.set(taskId, key);
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const s of this.stops) await s();
+  }
+}
+
+function isOver(state: TaskState): boolean {
+  return state === 'complete' || state === 'failed' || state === 'rejected' || state === 'shutdown';
+}

@@ -1,0 +1,35 @@
+import type { Engine } from '../../engine/engine';
+import type { ContainerTemplate } from '../core/model';
+import { type AgentEngine, TASK_LABEL, type TaskContainer } from './agent';
+
+/** The agent's view of this node's engine: task containers made, started, stopped and removed through it. */
+export function engineForAgent(engine: Engine): AgentEngine {
+  const c = engine.containers;
+  return {
+    taskContainers(): TaskContainer[] {
+      return c.store.all().flatMap((r) => {
+        const taskId = r.Config.Labels?.[TASK_LABEL];
+        if (!taskId) return [];
+        return [{ id: r.Id, taskId, running: r.State.Running, exited: r.State.Status === 'exited' || r.State.Status === 'dead', exitCode: r.State.ExitCode, error: r.State.Error }];
+      });
+    },
+    async run(name: string, t: ContainerTemplate, labels: Record<string, string>): Promise<string> {
+      const config = {
+        Image: t.image, Labels: labels,
+        ...(t.command ? { Entrypoint: t.command } : {}), ...(t.args ? { Cmd: t.args } : {}), ...(t.env ? { Env: t.env } : {}),
+        ...(t.workdir ? { WorkingDir: t.workdir } : {}), ...(t.user ? { User: t.user } : {}), ...(t.stopGraceSeconds !== undefined ? { StopTimeout: t.stopGraceSeconds } : {}),
+      };
+      const host = { ...(t.limits?.nanoCpus ? { NanoCpus: t.limits.nanoCpus } : {}), ...(t.limits?.memoryBytes ? { Memory: t.limits.memoryBytes } : {}) };
+      const { Id } = await c.create(name, config, host);
+      await c.start(Id);
+      return Id;
+    },
+    stop: (id, grace) => c.stop(id, grace),
+    remove: (id) => c.remove(id, { force: true }),
+    onExit(changed) {
+      return engine.events.subscribe((e) => {
+        if (e.Type === 'container' && (e.Action === 'die' || e.Action === 'destroy')) changed();
+      });
+    },
+  };
+}

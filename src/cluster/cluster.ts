@@ -1,0 +1,317 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BerthError, errorMessage, invalidArgument, notFound } from '../base/errors';
+import { atomicWriteJson, readJsonIfExists } from '../base/files';
+import type { Logger } from '../base/log';
+import { Agent, type AgentEngine } from './agent/agent';
+import { swarmId } from './core/ids';
+import type { Availability, NodeRole, ServiceSpec } from './core/model';
+import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, toDockerSwarm, toDockerTask } from './docker-shape';
+import { Manager } from './manager/manager';
+import { EtcdMember, freePort, type MemberConfig } from './store/etcd-member';
+import { ClusterStore, type NodeRecord, type ServiceRecord, type Snapshot, taskState } from './store/store';
+
+/** What a node keeps of its cluster under its data root (the rest is in etcd). */
+interface LocalState {
+  clusterId: string;
+  nodeId: string;
+  role: NodeRole;
+  endpoints: string[];
+  /** The etcd member this daemon runs (the embedded default), if any. */
+  member?: MemberConfig;
+}
+
+const LIVENESS_TTL_SECONDS = 5;
+
+const notManager = () =>
+  new BerthError('unavailable', 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+
+/**
+ * This daemon's part in a cluster: none, or a node (its agent always, a
+ * manager's loop where it is one), with the store's client and, for the
+ * embedded default, the etcd member it runs. The Engine API's swarm
+ * endpoints and `berth cluster|service|node` come here.
+ */
+export class ClusterService {
+  private state?: LocalState;
+  private member?: EtcdMember;
+  private store?: ClusterStore;
+  private manager?: Manager;
+  private agent?: Agent;
+  private alive?: { stop(revoke: boolean): Promise<void> };
+
+  private constructor(
+    private readonly dir: string,
+    private readonly engine: AgentEngine,
+    private readonly logger: Logger,
+    private readonly engineVersion: string,
+  ) {}
+
+  static async open(dataRoot: string, engine: AgentEngine, logger: Logger, engineVersion: string): Promise<ClusterService> {
+    const c = new ClusterService(path.join(dataRoot, 'cluster'), engine, logger, engineVersion);
+    const st = await readJsonIfExists<LocalState>(path.join(c.dir, 'state.json'));
+    if (st) {
+      c.state = st;
+      // A cluster whose store does not answer yet still runs its containers; the loops retry.
+      await c.run().catch((e) => logger.warn('cluster start', { error: errorMessage(e) }));
+    }
+    return c;
+  }
+
+  get joined(): boolean {
+    return !!this.state;
+  }
+
+  get nodeId(): string | undefined {
+    return this.state?.nodeId;
+  }
+
+  /** `swarm init`: this daemon becomes the first manager of a new cluster, with an etcd member of its own. */
+  async init(o: { advertiseAddr?: string } = {}): Promise<string> {
+    if (this.state) throw new BerthError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
+    const host = o.advertiseAddr ? o.advertiseAddr.replace(/:\d+$/, '') : '127.0.0.1';
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(host)) throw invalidArgument(`advertise address must be an IPv4 address (an interface name is not supported): ${o.advertiseAddr}`);
+    const nodeId = swarmId();
+    const member: MemberConfig = {
+      name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'new',
+    };
+    member.initialCluster = `${nodeId}=http://${host}:${member.peerPort}`;
+    const st: LocalState = { clusterId: swarmId(), nodeId, role: 'manager', endpoints: [`${host}:${member.clientPort}`], member };
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.state = st;
+    try {
+      await this.run();
+      const now = new Date().toISOString();
+      const made = await this.store!.createCluster(
+        { id: st.clusterId, createdAt: now, joinTokens: { worker: joinToken(st.clusterId), manager: joinToken(st.clusterId) } },
+        this.nodeRecord(nodeId, 'manager', now),
+      );
+      if (!made) throw invalidArgument('the cluster store already holds a cluster');
+      await atomicWriteJson(path.join(this.dir, 'state.json'), st);
+      this.manager?.kick();
+      return nodeId;
+    } catch (e) {
+      // Nothing half-made: the member and its data go.
+      await this.shutdown(true);
+      this.state = undefined;
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private nodeRecord(id: string, role: NodeRole, now: string): NodeRecord {
+    return {
+      id, hostname: os.hostname(), role, availability: 'active', labels: {}, addr: this.state?.member?.host ?? '127.0.0.1',
+      allocatable: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, createdAt: now, updatedAt: now,
+    };
+  }
+
+  /** Starts what this node runs: its member, the store's client, liveness, agent, manager. */
+  private async run(): Promise<void> {
+    const st = this.state!;
+    if (st.member) {
+      this.member = new EtcdMember(st.member, this.logger);
+      await this.member.start();
+    }
+    this.store = new ClusterStore(st.endpoints);
+    // Five seconds without this node's keep-alive and the managers move its tasks (a daemon restart is quicker).
+    this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, usage, (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
+    this.agent = new Agent(this.store, st.nodeId, this.engine, this.logger);
+    await this.agent.start();
+    if (st.role === 'manager') {
+      this.manager = new Manager(this.store, st.nodeId, this.logger);
+      this.manager.start();
+    }
+  }
+
+  /** Stops this node's loops; `leaving` also ends its liveness at once (a daemon restart lets it run out instead). */
+  private async shutdown(leaving = false): Promise<void> {
+    await this.manager?.stop().catch((e) => this.logger.warn('manager stop', { error: errorMessage(e) }));
+    await this.agent?.stop().catch((e) => this.logger.warn('agent stop', { error: errorMessage(e) }));
+    await this.alive?.stop(leaving).catch((e) => this.logger.warn('liveness stop', { error: errorMessage(e) }));
+    this.store?.close();
+    await this.member?.stop();
+    this.manager = this.agent = this.alive = this.store = this.member = undefined;
+  }
+
+  /** `swarm leave`: a manager only with force, as docker; its task containers go, and with a lone member its data. */
+  async leave(force: boolean): Promise<void> {
+    if (!this.state) throw new BerthError('unavailable', 'This node is not part of a swarm');
+    if (this.state.role === 'manager' && !force) {
+      throw new BerthError('unavailable', 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.');
+    }
+    await this.shutdown(true);
+    for (const c of this.engine.taskContainers()) await this.engine.remove(c.id).catch((e) => this.logger.warn('task container removal at leave', { id: c.id, error: errorMessage(e) }));
+    this.state = undefined;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Daemon shutdown: the loops and the member stop; containers keep running, as docker's. */
+  async close(): Promise<void> {
+    await this.shutdown();
+  }
+
+  private managerStore(): ClusterStore {
+    if (!this.state || this.state.role !== 'manager' || !this.store) throw notManager();
+    return this.store;
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    return this.managerStore().snapshot();
+  }
+
+  /** GET /info's Swarm section. */
+  async infoSection(): Promise<Record<string, unknown>> {
+    if (!this.state) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
+    const base = { NodeID: this.state.nodeId, NodeAddr: this.state.member?.host ?? '', LocalNodeState: 'active', ControlAvailable: this.state.role === 'manager', Error: '' };
+    try {
+      const snap = await this.store!.snapshot();
+      const managers = snap.nodes.filter((n) => n.role === 'manager');
+      return {
+        ...base, RemoteManagers: managers.map((m) => ({ NodeID: m.id, Addr: m.addr })), Nodes: snap.nodes.length, Managers: managers.length,
+        ...(snap.info ? { Cluster: { ...toDockerSwarm(snap.info, snap.revision), JoinTokens: undefined } } : {}),
+      };
+    } catch (e) {
+      return { ...base, LocalNodeState: 'error', Error: errorMessage(e) };
+    }
+  }
+
+  async inspectSwarm(): Promise<ReturnType<typeof toDockerSwarm>> {
+    const snap = await this.snapshot();
+    if (!snap.info) throw notManager();
+    return toDockerSwarm(snap.info, snap.revision);
+  }
+
+  // ---- services ----------------------------------------------------------------
+
+  async createService(given: DockerServiceSpec): Promise<{ ID: string; Warnings: string[] }> {
+    const store = this.managerStore();
+    const spec = fromDockerSpec(given);
+    const now = new Date().toISOString();
+    const id = swarmId();
+    await store.createService({ id, version: 1, spec, given, createdAt: now, updatedAt: now });
+    this.manager?.kick();
+    return { ID: id, Warnings: [] };
+  }
+
+  private findService(snap: Snapshot, ref: string): ServiceRecord {
+    const s = snap.services.find((x) => x.id === ref) ?? snap.services.find((x) => x.spec.name === ref) ?? uniquePrefix(snap.services, ref);
+    if (!s) throw notFound(`service ${ref} not found`);
+    return s;
+  }
+
+  async listServices(o: { status?: boolean; filters?: Record<string, string[]> } = {}) {
+    const snap = await this.snapshot();
+    let list = snap.services;
+    const f = o.filters ?? {};
+    for (const k of Object.keys(f)) if (!['id', 'name', 'label', 'mode'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    if (f.id) list = list.filter((s) => f.id.some((x) => s.id.startsWith(x)));
+    if (f.name) list = list.filter((s) => f.name.some((x) => s.spec.name.includes(x)));
+    if (f.mode) list = list.filter((s) => f.mode.includes('global' in s.spec.mode ? 'global' : 'replicated'));
+    if (f.label) list = list.filter((s) => f.label.every((l) => (l.includes('=') ? s.spec.labels[l.split('=')[0]] === l.slice(l.indexOf('=') + 1) : l in s.spec.labels)));
+    return list.map((s) => {
+      if (!o.status) return toDockerService(s);
+      const tasks = snap.tasks.filter((t) => t.serviceId === s.id && t.desired === 'running');
+      const running = tasks.filter((t) => taskState(t) === 'running').length;
+      const desired = 'global' in s.spec.mode ? tasks.length : s.spec.mode.replicated.replicas;
+      return toDockerService(s, running, desired);
+    });
+  }
+
+  async inspectService(ref: string) {
+    return toDockerService(this.findService(await this.snapshot(), ref));
+  }
+
+  /** An update names the version it read (docker's `version` query): a service changed since is refused. */
+  async updateService(ref: string, index: number, given: DockerServiceSpec): Promise<{ Warnings: string[] }> {
+    const store = this.managerStore();
+    const snap = await store.snapshot();
+    const cur = this.findService(snap, ref);
+    if (!Number.isInteger(index) || index <= 0) throw invalidArgument(`invalid version ${index}`);
+    const spec = fromDockerSpec(given);
+    if (spec.name !== cur.spec.name) throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
+    // Only a change of what tasks are made from (swarm's TaskTemplate, --force included) makes new tasks; scaling does not.
+    const template = (x: ServiceSpec, g: unknown) => JSON.stringify([x.container, x.reservations, x.placement, x.restart, (g as DockerServiceSpec | undefined)?.TaskTemplate?.ForceUpdate ?? 0]);
+    const version = template(spec, given) === template(cur.spec, cur.given) ? cur.version : cur.version + 1;
+    await store.updateService({ ...cur, version, spec, given, previous: cur.spec, previousGiven: cur.given, updatedAt: new Date().toISOString() }, index);
+    this.manager?.kick();
+    return { Warnings: [] };
+  }
+
+  async removeService(ref: string): Promise<void> {
+    const store = this.managerStore();
+    await store.removeService(this.findService(await store.snapshot(), ref));
+    this.manager?.kick();
+  }
+
+  // ---- tasks and nodes -----------------------------------------------------------
+
+  async listTasks(filters: Record<string, string[]> = {}) {
+    const snap = await this.snapshot();
+    for (const k of Object.keys(filters)) if (!['id', 'name', 'service', 'node', 'desired-state', 'label', '_up-to-date'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    const services = new Map(snap.services.map((s) => [s.id, s]));
+    const serviceIds = filters.service?.map((r) => this.findService(snap, r).id);
+    const nodeIds = filters.node?.map((r) => (r === 'self' ? this.state!.nodeId : (snap.nodes.find((n) => n.id === r || n.hostname === r)?.id ?? r)));
+    return snap.tasks
+      .filter((t) => !serviceIds || serviceIds.includes(t.serviceId))
+      .filter((t) => !nodeIds || (t.nodeId !== undefined && nodeIds.includes(t.nodeId)))
+      .filter((t) => !filters.id || filters.id.some((x) => t.id.startsWith(x)))
+      .filter((t) => !filters['desired-state'] || filters['desired-state'].includes(t.desired === 'remove' ? 'shutdown' : t.desired))
+      // The docker CLI's progress asks for the tasks made from the service's current spec.
+      .filter((t) => !filters['_up-to-date'] || t.specVersion === services.get(t.serviceId)?.version)
+      .map((t) => toDockerTask(t, services.get(t.serviceId), snap.revision));
+  }
+
+  async listNodes() {
+    const snap = await this.snapshot();
+    return snap.nodes.map((n) => toDockerNode(n, snap.leader, this.engineVersion));
+  }
+
+  async inspectNode(ref: string) {
+    const snap = await this.snapshot();
+    const n = this.findNode(snap, ref);
+    return toDockerNode(n, snap.leader, this.engineVersion);
+  }
+
+  private findNode(snap: Snapshot, ref: string) {
+    const id = ref === 'self' ? this.state!.nodeId : ref;
+    const n = snap.nodes.find((x) => x.id === id) ?? snap.nodes.find((x) => x.hostname === id) ?? uniquePrefix(snap.nodes, id);
+    if (!n) throw notFound(`node ${ref} not found`);
+    return n;
+  }
+
+  /** docker's node update: labels, role, availability (the whole spec, as docker sends it). */
+  async updateNode(ref: string, spec: { Labels?: Record<string, string>; Role?: string; Availability?: string }): Promise<void> {
+    const store = this.managerStore();
+    const n = this.findNode(await store.snapshot(), ref);
+    const availability = (spec.Availability ?? n.availability) as Availability;
+    if (!['active', 'pause', 'drain'].includes(availability)) throw invalidArgument(`invalid availability ${JSON.stringify(spec.Availability)}: active, pause or drain`);
+    const role = (spec.Role ?? n.role) as NodeRole;
+    if (role !== n.role) throw invalidArgument('changing a node\'s role is not supported yet');
+    const { ready: _r, usage: _u, ...rec } = n;
+    await store.putNode({ ...rec, labels: spec.Labels ?? n.labels, availability, updatedAt: new Date().toISOString() });
+    this.manager?.kick();
+  }
+
+  /** For `cluster status` and tests: who leads, and this manager's loop. */
+  status() {
+    return { joined: !!this.state, nodeId: this.state?.nodeId, role: this.state?.role, leader: this.manager?.isLeader ?? false, rounds: this.manager?.rounds ?? 0, lastError: this.manager?.lastError, member: this.member?.describe() };
+  }
+}
+
+function uniquePrefix<T extends { id: string }>(xs: T[], ref: string): T | undefined {
+  const hits = xs.filter((x) => x.id.startsWith(ref));
+  return hits.length === 1 ? hits[0] : undefined;
+}
+
+/** docker's token shape: SWMTKN-1-<cluster digest>-<secret>. */
+function joinToken(clusterId: string): string {
+  return `SWMTKN-1-${clusterId}${randomBytes(16).toString('hex')}-${swarmId()}`;
+}
+
+/** This node's real load for the planner: CPU from the load average over the cores, memory in use. */
+function usage(): { cpu: number; memoryBytes: number } {
+  return { cpu: Math.min(1, os.loadavg()[0] / os.cpus().length), memoryBytes: os.totalmem() - os.freemem() };
+}

@@ -1,0 +1,158 @@
+import { invalidArgument } from '../base/errors';
+import { parseConstraint, parsePreference } from './core/constraints';
+import type { RestartCondition, ServiceSpec } from './core/model';
+import type { ClusterInfo, ServiceRecord, Snapshot, TaskRecord, TaskStatus } from './store/store';
+import { taskState } from './store/store';
+
+/** docker's swarm ServiceSpec (Engine API 1.41), the parts Berth reads. */
+export interface DockerServiceSpec {
+  Name?: string;
+  Labels?: Record<string, string>;
+  TaskTemplate?: {
+    ContainerSpec?: {
+      Image?: string; Command?: string[]; Args?: string[]; Env?: string[]; Dir?: string; User?: string;
+      Labels?: Record<string, string>; StopGracePeriod?: number; Mounts?: unknown[];
+    };
+    Resources?: { Limits?: { NanoCPUs?: number; MemoryBytes?: number }; Reservations?: { NanoCPUs?: number; MemoryBytes?: number } };
+    RestartPolicy?: { Condition?: string; Delay?: number; MaxAttempts?: number; Window?: number };
+    Placement?: { Constraints?: string[]; Preferences?: { Spread?: { SpreadDescriptor?: string } }[]; MaxReplicas?: number };
+    Networks?: unknown[];
+    ForceUpdate?: number;
+  };
+  Mode?: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
+  UpdateConfig?: { Parallelism?: number; Delay?: number; Order?: string; FailureAction?: string; Monitor?: number; MaxFailureRatio?: number };
+  RollbackConfig?: unknown;
+  EndpointSpec?: { Mode?: string; Ports?: unknown[] };
+  Networks?: unknown[];
+}
+
+const NS_PER_MS = 1e6;
+const CONDITIONS: RestartCondition[] = ['none', 'on-failure', 'any'];
+
+/**
+ * docker's spec in Berth's terms, refusing what is wrong (docker's words
+ * where it has them) and what Berth's cluster does not do yet, rather
+ * than dropping it silently.
+ */
+export function fromDockerSpec(d: DockerServiceSpec): ServiceSpec {
+  const t = d.TaskTemplate ?? {};
+  const c = t.ContainerSpec ?? {};
+  if (!c.Image) throw invalidArgument('ContainerSpec: image reference must be provided');
+  const name = d.Name ?? '';
+  if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(name)) throw invalidArgument(`rpc error: code = InvalidArgument desc = name must be valid as a DNS name component: ${JSON.stringify(name)}`);
+  if (d.Mode?.Replicated && d.Mode.Global) throw invalidArgument('a service is replicated or global, not both');
+  const replicas = d.Mode?.Global ? undefined : (d.Mode?.Replicated?.Replicas ?? 1);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) throw invalidArgument(`invalid replicas value ${replicas}: a whole number, 0 or more`);
+  const unsupported: [boolean, string][] = [
+    [!!(t.Networks?.length || d.Networks?.length), 'service networks (overlay networks come with the cluster networks)'],
+    [!!d.EndpointSpec?.Ports?.length, 'published ports of a service (the routing mesh comes with the cluster networks)'],
+    [!!c.Mounts?.length, 'mounts in a service'],
+  ];
+  for (const [on, what] of unsupported) if (on) throw invalidArgument(`Berth's cluster does not support ${what} yet`);
+  const rp = t.RestartPolicy ?? {};
+  const condition = (rp.Condition ?? 'any') as RestartCondition;
+  if (!CONDITIONS.includes(condition)) throw invalidArgument(`invalid RestartCondition ${JSON.stringify(rp.Condition)}: none, on-failure or any`);
+  const constraints = t.Placement?.Constraints ?? [];
+  constraints.forEach(parseConstraint);
+  const preferences = (t.Placement?.Preferences ?? []).map((p) => `spread=${p.Spread?.SpreadDescriptor ?? ''}`);
+  preferences.forEach(parsePreference);
+  const nonNegative = (v: number | undefined, what: string) => {
+    if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw invalidArgument(`invalid ${what} ${v}: not negative`);
+    return v ?? 0;
+  };
+  const res = t.Resources ?? {};
+  return {
+    name,
+    container: {
+      image: c.Image,
+      ...(c.Command?.length ? { command: c.Command } : {}), ...(c.Args?.length ? { args: c.Args } : {}), ...(c.Env?.length ? { env: c.Env } : {}),
+      ...(c.Dir ? { workdir: c.Dir } : {}), ...(c.User ? { user: c.User } : {}), ...(c.Labels && Object.keys(c.Labels).length ? { labels: c.Labels } : {}),
+      ...(c.StopGracePeriod !== undefined ? { stopGraceSeconds: Math.round(c.StopGracePeriod / 1e9) } : {}),
+      ...(res.Limits?.NanoCPUs || res.Limits?.MemoryBytes ? { limits: { nanoCpus: nonNegative(res.Limits.NanoCPUs, 'limit of CPUs'), memoryBytes: nonNegative(res.Limits.MemoryBytes, 'limit of memory') } } : {}),
+    },
+    mode: replicas === undefined ? { global: {} } : { replicated: { replicas } },
+    reservations: { nanoCpus: nonNegative(res.Reservations?.NanoCPUs, 'reservation of CPUs'), memoryBytes: nonNegative(res.Reservations?.MemoryBytes, 'reservation of memory') },
+    placement: { constraints, preferences, maxReplicasPerNode: nonNegative(t.Placement?.MaxReplicas, 'MaxReplicas') },
+    restart: {
+      condition, delayMs: nonNegative(rp.Delay, 'restart delay') / NS_PER_MS || (rp.Delay === undefined ? 5000 : 0),
+      maxAttempts: nonNegative(rp.MaxAttempts, 'MaxAttempts'), windowMs: nonNegative(rp.Window, 'restart window') / NS_PER_MS,
+    },
+    update: { parallelism: nonNegative(d.UpdateConfig?.Parallelism ?? 1, 'update parallelism') },
+    labels: d.Labels ?? {},
+  };
+}
+
+const version = (index: number) => ({ Index: index });
+
+/** A service as docker's API shows it: the spec as given, with docker's defaults filled. */
+export function toDockerService(s: ServiceRecord, running?: number, desired?: number) {
+  return {
+    ID: s.id, Version: version(s.index), CreatedAt: s.createdAt, UpdatedAt: s.updatedAt,
+    Spec: withDefaults((s.given ?? {}) as DockerServiceSpec, s.spec),
+    ...(s.previous ? { PreviousSpec: withDefaults((s.previousGiven ?? {}) as DockerServiceSpec, s.previous) } : {}),
+    Endpoint: { Spec: { Mode: 'vip' } },
+    ...(running !== undefined ? { ServiceStatus: { RunningTasks: running, DesiredTasks: desired ?? 0, CompletedTasks: 0 } } : {}),
+  };
+}
+
+function withDefaults(d: DockerServiceSpec, s: ServiceSpec): DockerServiceSpec {
+  const t = d.TaskTemplate ?? {};
+  return {
+    ...d, Labels: d.Labels ?? {},
+    TaskTemplate: {
+      ...t, ContainerSpec: { ...t.ContainerSpec },
+      Resources: t.Resources ?? { Limits: {}, Reservations: {} },
+      RestartPolicy: { Condition: s.restart.condition, Delay: s.restart.delayMs * NS_PER_MS, MaxAttempts: s.restart.maxAttempts, ...(s.restart.windowMs ? { Window: s.restart.windowMs * NS_PER_MS } : {}) },
+      Placement: t.Placement ?? {},
+      ForceUpdate: t.ForceUpdate ?? 0,
+    },
+    Mode: 'global' in s.mode ? { Global: {} } : { Replicated: { Replicas: s.mode.replicated.replicas } },
+  };
+}
+
+/** A task as docker's API shows it. */
+export function toDockerTask(t: TaskRecord & { status?: TaskStatus }, s: ServiceRecord | undefined, index: number) {
+  const st = t.status;
+  const state = taskState(t);
+  return {
+    ID: t.id, Version: version(index), CreatedAt: new Date(t.createdAt).toISOString(), UpdatedAt: new Date(st?.at ?? t.updatedAt).toISOString(),
+    Labels: {}, Spec: s ? withDefaults((s.given ?? {}) as DockerServiceSpec, s.spec).TaskTemplate : {}, ServiceID: t.serviceId,
+    ...(t.slot !== undefined ? { Slot: t.slot } : {}), ...(t.nodeId && (t.assigned || t.orphaned) ? { NodeID: t.nodeId } : {}),
+    Status: {
+      Timestamp: new Date(st?.at ?? t.updatedAt).toISOString(), State: state, Message: st?.message ?? t.message ?? state,
+      ...(state === 'failed' || state === 'rejected' ? { Err: st?.message ?? t.message ?? '' } : {}),
+      ...(state === 'pending' && t.message ? { Err: t.message } : {}),
+      ...(st?.containerId ? { ContainerStatus: { ContainerID: st.containerId, PID: 0, ExitCode: st.exitCode ?? 0 } } : {}),
+    },
+    DesiredState: t.desired,
+  };
+}
+
+/** A node as docker's API shows it. */
+export function toDockerNode(n: Snapshot['nodes'][number], leader: string | undefined, engineVersion: string) {
+  return {
+    ID: n.id, Version: version(1), CreatedAt: n.createdAt, UpdatedAt: n.updatedAt,
+    Spec: { Labels: n.labels, Role: n.role, Availability: n.availability },
+    Description: {
+      Hostname: n.hostname, Platform: { Architecture: 'x86_64', OS: 'linux' },
+      Resources: { NanoCPUs: n.allocatable.nanoCpus, MemoryBytes: n.allocatable.memoryBytes },
+      Engine: { EngineVersion: engineVersion },
+    },
+    Status: { State: n.ready ? 'ready' : 'down', Addr: n.addr },
+    ...(n.role === 'manager' ? { ManagerStatus: { Leader: leader === n.id, Reachability: n.ready ? 'reachable' : 'unreachable', Addr: n.addr } } : {}),
+  };
+}
+
+/** The swarm as GET /swarm shows it (join tokens to managers only, as docker). */
+export function toDockerSwarm(info: ClusterInfo, index: number) {
+  return {
+    ID: info.id, Version: version(index), CreatedAt: info.createdAt, UpdatedAt: info.createdAt,
+    Spec: {
+      Name: 'default', Labels: {}, Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+      Dispatcher: { HeartbeatPeriod: 5_000_000_000 }, CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 }, TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },
+    },
+    TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+    RootRotationInProgress: false, DefaultAddrPool: ['10.0.0.0/8'], SubnetSize: 24, DataPathPort: 4789,
+    JoinTokens: { Worker: info.joinTokens.worker, Manager: info.joinTokens.manager },
+  };
+}

@@ -1,0 +1,134 @@
+import { errorMessage } from '../../base/errors';
+import type { Logger } from '../../base/log';
+import { swarmId } from '../core/ids';
+import { plan } from '../core/planner';
+import { applyActions, reconcile } from '../core/reconciler';
+import { asNode, asTask, type ClusterStore, type Fence } from '../store/store';
+
+export interface ManagerOptions {
+  /** Seconds the leader's lease lives without a keep-alive: how long a dead leader holds office. */
+  leaderTtlSeconds: number;
+  /** The slowest the leader looks again with nothing changed (restart delays are met sooner). */
+  tickMs: number;
+}
+
+export const MANAGER_DEFAULTS: ManagerOptions = { leaderTtlSeconds: 3, tickMs: 1000 };
+
+/**
+ * A manager: campaigns for leadership, and while leader runs the loop
+ * (Nomad's and swarm's shape): read a snapshot, reconcile, plan the pending
+ * tasks, commit both in fenced transactions. Level-triggered: it runs on
+ * every change in the store and on a tick, always from the current state,
+ * so a missed event or a new leader costs a delay, never correctness.
+ */
+export class Manager {
+  private fence?: Fence;
+  private resign?: () => Promise<void>;
+  private stopWatch?: () => Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+  private closed = false;
+  /** Rounds run as leader and the last one's outcome (for `cluster status` and tests). */
+  rounds = 0;
+  lastError?: string;
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly nodeId: string,
+    private readonly logger: Logger,
+    private readonly opts: ManagerOptions = MANAGER_DEFAULTS,
+  ) {}
+
+  get isLeader(): boolean {
+    return !!this.fence;
+  }
+
+  /** Campaigns in the background; never throws (etcd away: it tries again). */
+  start(): void {
+    void this.campaign();
+  }
+
+  private async campaign(): Promise<void> {
+    while (!this.closed && !this.fence) {
+      try {
+        const won = await this.store.campaign(this.nodeId, this.opts.leaderTtlSeconds, () => this.lostOffice());
+        if (this.closed) {
+          await won.resign();
+          return;
+        }
+        this.fence = won.fence;
+        this.resign = won.resign;
+        this.logger.info('cluster leader', { node: this.nodeId, revision: won.fence.revision });
+        this.stopWatch = await this.store.watchAll(() => this.kick());
+        this.kick();
+      } catch (e) {
+        this.logger.warn('cluster campaign', { error: errorMessage(e) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private lostOffice(): void {
+    if (!this.fence) return;
+    this.logger.warn('cluster leadership lost', { node: this.nodeId });
+    this.fence = undefined;
+    void this.stopWatch?.();
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.closed) void this.campaign();
+  }
+
+  /** Runs a round soon (several changes at once make one round). */
+  kick(): void {
+    if (!this.fence || this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.round(), 20);
+  }
+
+  private async round(): Promise<void> {
+    const fence = this.fence;
+    if (!fence || this.running) return;
+    this.running = true;
+    this.again = false;
+    let wakeAt: number | undefined;
+    try {
+      const snap = await this.store.snapshot();
+      const now = Date.now();
+      const nodes = snap.nodes.map(asNode);
+      const tasks = snap.tasks.map(asTask);
+      const r = reconcile({ services: snap.services, tasks, nodes, now, newId: swarmId });
+      wakeAt = r.wakeAt;
+      const after = applyActions(tasks, r.actions, now);
+      const pending = after.filter((t) => t.desired === 'running' && t.state === 'pending').sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+      const p = pending.length ? plan({ nodes, services: snap.services, tasks: after, pending }) : { assignments: [], unplaced: [] };
+      if (r.actions.length || p.assignments.length || p.unplaced.length) {
+        const ok = await this.store.commit(fence, snap, r.actions, p.assignments, p.unplaced, now);
+        if (!ok) this.lostOffice();
+      }
+      this.rounds++;
+      this.lastError = undefined;
+    } catch (e) {
+      this.lastError = errorMessage(e);
+      this.logger.warn('cluster round', { error: this.lastError });
+    } finally {
+      this.running = false;
+    }
+    if (!this.fence || this.closed) return;
+    if (this.again) return this.kick();
+    const wait = Math.max(20, Math.min(this.opts.tickMs, wakeAt !== undefined ? wakeAt - Date.now() : this.opts.tickMs));
+    this.timer = setTimeout(() => void this.round(), wait);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.stopWatch?.();
+    await this.resign?.();
+    this.fence = undefined;
+  }
+}

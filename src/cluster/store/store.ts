@@ -1,0 +1,340 @@
+import { Etcd3, type Lease } from 'etcd3';
+import { conflict, errorMessage, notFound, unavailable } from '../../base/errors';
+import type { Action } from '../core/reconciler';
+import type { Availability, ClusterNode, NodeRole, Resources, Service, ServiceSpec, Task, TaskState } from '../core/model';
+
+/**
+ * The cluster's state in etcd, one JSON value per record under a prefix:
+ *   meta                 the cluster (id, join tokens)
+ *   nodes/<id>           a node as managers and operators set it
+ *   alive/<id>           the node's liveness, on its agent's lease (gone = down), with its real usage
+ *   names/<name>         a service name taken (its id), written with the service
+ *   services/<id>        a service's spec and version
+ *   tasks/<id>           a task as the managers want it (written by the leader only)
+ *   status/<id>          how the task is (written by its node's agent only)
+ *   leader               the leader's node id, on its lease
+ * Managers and agents never write the same key, so neither overwrites the
+ * other; the leader's writes are fenced by its leadership (a transaction
+ * that compares the leader key's creation revision), so a deposed leader
+ * that still runs changes nothing.
+ */
+export interface ClusterInfo {
+  id: string;
+  createdAt: string;
+  joinTokens: { worker: string; manager: string };
+}
+
+export interface NodeRecord {
+  id: string;
+  hostname: string;
+  role: NodeRole;
+  availability: Availability;
+  labels: Record<string, string>;
+  /** Where its daemon's API is (unix:// in a lab, tcp:// across hosts). */
+  addr: string;
+  allocatable: Resources;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Liveness {
+  usage?: { cpu: number; memoryBytes: number };
+  at: number;
+}
+
+export interface ServiceRecord extends Service {
+  createdAt: string;
+  updatedAt: string;
+  /** The spec before the last update (for rollback). */
+  previous?: ServiceSpec;
+  /** The spec as the client gave it (docker's shape), shown back by inspect; and the one before. */
+  given?: unknown;
+  previousGiven?: unknown;
+  /** etcd's modification revision: docker's Version.Index, which updates must name. */
+  index: number;
+}
+
+export interface TaskRecord extends Omit<Task, 'state'> {
+  /** The planner has placed it (a global task has its node from the start). */
+  assigned: boolean;
+  /** Written off by the managers (its node died or left). */
+  orphaned?: boolean;
+}
+
+export interface TaskStatus {
+  state: TaskState;
+  message?: string;
+  exitCode?: number;
+  containerId?: string;
+  at: number;
+}
+
+export interface Snapshot {
+  revision: number;
+  info?: ClusterInfo;
+  nodes: (NodeRecord & { ready: boolean; usage?: Liveness['usage'] })[];
+  services: ServiceRecord[];
+  tasks: (TaskRecord & { status?: TaskStatus })[];
+  leader?: string;
+}
+
+/** A task's state as the planner and the reconciler see it: the agent's word, else where the managers put it. */
+export function taskState(t: TaskRecord & { status?: TaskStatus }): TaskState {
+  if (t.orphaned) return 'orphaned';
+  return t.status?.state ?? (t.assigned ? 'assigned' : 'pending');
+}
+
+export function asTask(t: TaskRecord & { status?: TaskStatus }): Task {
+  const { assigned: _a, orphaned: _o, status, ...rest } = t;
+  return { ...rest, state: taskState(t), ...(status?.message ? { message: status.message } : {}), ...(status?.exitCode !== undefined ? { exitCode: status.exitCode } : {}), updatedAt: status?.at ?? t.updatedAt };
+}
+
+export function asNode(n: Snapshot['nodes'][number]): ClusterNode {
+  return { id: n.id, hostname: n.hostname, role: n.role, availability: n.availability, labels: n.labels, ready: n.ready, allocatable: n.allocatable, ...(n.usage ? { usage: n.usage } : {}) };
+}
+
+/** The leader's proof of office: its key's creation revision (fencing every write it makes). */
+export interface Fence {
+  nodeId: string;
+  revision: number;
+}
+
+const PREFIX = '/berth/cluster/';
+/** Operations per transaction (the embedded member allows 4096; a shared etcd may keep its default of 128). */
+const TXN_OPS = 120;
+
+export class ClusterStore {
+  readonly client: Etcd3;
+
+  constructor(readonly endpoints: string[]) {
+    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3000 });
+  }
+
+  private key(...parts: string[]): string {
+    return PREFIX + parts.join('/');
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Everything, read at one revision. */
+  async snapshot(): Promise<Snapshot> {
+    const res = await this.wrap(() => this.client.getAll().prefix(PREFIX).exec());
+    const out: Snapshot = { revision: Number(res.header.revision), nodes: [], services: [], tasks: [] };
+    const alive = new Map<string, Liveness>();
+    const status = new Map<string, TaskStatus>();
+    const nodes: NodeRecord[] = [];
+    const tasks: TaskRecord[] = [];
+    for (const kv of res.kvs) {
+      const [kind, id] = kv.key.toString().slice(PREFIX.length).split('/');
+      const value = () => JSON.parse(kv.value.toString());
+      if (kind === 'meta') out.info = value();
+      else if (kind === 'leader') out.leader = kv.value.toString();
+      else if (kind === 'nodes') nodes.push(value());
+      else if (kind === 'alive') alive.set(id, value());
+      else if (kind === 'services') out.services.push({ ...value(), index: Number(kv.mod_revision) });
+      else if (kind === 'tasks') tasks.push(value());
+      else if (kind === 'status') status.set(id, value());
+    }
+    out.nodes = nodes.map((n) => ({ ...n, ready: alive.has(n.id), ...(alive.get(n.id)?.usage ? { usage: alive.get(n.id)!.usage } : {}) }));
+    out.tasks = tasks.map((t) => ({ ...t, ...(status.has(t.id) ? { status: status.get(t.id) } : {}) }));
+    return out;
+  }
+
+  /** Makes the cluster (meta and its first node) if there is none yet; false when one exists. */
+  async createCluster(info: ClusterInfo, first: NodeRecord): Promise<boolean> {
+    const r = await this.wrap(() =>
+      this.client.if(this.key('meta'), 'Create', '==', 0).then(this.client.put(this.key('meta')).value(JSON.stringify(info)), this.client.put(this.key('nodes', first.id)).value(JSON.stringify(first))).commit(),
+    );
+    return !!r.succeeded;
+  }
+
+  async putNode(n: NodeRecord): Promise<void> {
+    await this.wrap(() => this.client.put(this.key('nodes', n.id)).value(JSON.stringify(n)).exec());
+  }
+
+  async removeNode(id: string): Promise<void> {
+    await this.wrap(() => this.client.delete().key(this.key('nodes', id)).exec());
+  }
+
+  /**
+   * The node's liveness: a key on a lease of `ttlSeconds`, kept alive by
+   * the etcd client, its usage written anew every `everyMs`. The lease's
+   * loss (etcd unreachable past the TTL) calls `lost`.
+   */
+  keepAlive(nodeId: string, ttlSeconds: number, usage: () => Liveness['usage'], lost: (e: Error) => void): { stop(revoke: boolean): Promise<void> } {
+    let lease: Lease | undefined = this.client.lease(ttlSeconds);
+    let timer: NodeJS.Timeout | undefined;
+    const write = async () => {
+      const l = lease;
+      if (!l) return;
+      await l.put(this.key('alive', nodeId)).value(JSON.stringify({ usage: usage(), at: Date.now() } satisfies Liveness)).catch((e: Error) => lost(e));
+      timer = setTimeout(() => void write(), 2000);
+      timer.unref();
+    };
+    lease.on('lost', (e: Error) => {
+      lost(e);
+      // A new lease, so the node comes back once etcd answers again.
+      if (lease) {
+        lease = this.client.lease(ttlSeconds);
+        lease.on('lost', (err: Error) => lost(err));
+      }
+    });
+    void write();
+    return {
+      // Revoked: the node is down at once (it leaves); not: its key lives out its TTL (a restart comes back first).
+      stop: async (revoke: boolean) => {
+        if (timer) clearTimeout(timer);
+        const l = lease;
+        lease = undefined;
+        if (revoke) await l?.revoke().catch(() => undefined); // gone already: the key went with it
+        else l?.release();
+      },
+    };
+  }
+
+  /** A new service, its name taken in the same transaction (a name in use is a conflict, as docker's). */
+  async createService(s: Omit<ServiceRecord, 'index'>): Promise<void> {
+    const r = await this.wrap(() =>
+      this.client
+        .if(this.key('names', s.spec.name), 'Create', '==', 0)
+        .then(this.client.put(this.key('names', s.spec.name)).value(s.id), this.client.put(this.key('services', s.id)).value(JSON.stringify(s)))
+        .commit(),
+    );
+    if (!r.succeeded) throw conflict(`rpc error: code = AlreadyExists desc = name conflicts with an existing object: service ${s.spec.name} already exists`);
+  }
+
+  /** Changes a service if it is still at `index` (docker's update version): otherwise someone else changed it first. */
+  async updateService(s: ServiceRecord, index: number): Promise<void> {
+    const { index: _i, ...rec } = s;
+    const ops = [this.client.put(this.key('services', s.id)).value(JSON.stringify(rec))];
+    const r = await this.wrap(() => this.client.if(this.key('services', s.id), 'Mod', '==', index).then(...ops).commit());
+    if (!r.succeeded) throw invalidVersion(s.id);
+  }
+
+  async removeService(s: ServiceRecord): Promise<void> {
+    await this.wrap(() => this.client.if(this.key('services', s.id), 'Create', '>', 0).then(this.client.delete().key(this.key('services', s.id)), this.client.delete().key(this.key('names', s.spec.name))).commit());
+  }
+
+  /** The agent's word on its task. */
+  async setStatus(taskId: string, s: TaskStatus): Promise<void> {
+    await this.wrap(() => this.client.put(this.key('status', taskId)).value(JSON.stringify(s)).exec());
+  }
+
+  /**
+   * The leader's changes: reconcile's actions, the planner's placements and
+   * reasons, applied to the records of `snap`, written in transactions
+   * fenced by its leadership. Returns false when it is no longer leader
+   * (nothing of a refused transaction is written).
+   */
+  async commit(fence: Fence, snap: Snapshot, actions: Action[], placed: { taskId: string; nodeId: string }[], unplaced: { taskId: string; reason: string }[], now: number): Promise<boolean> {
+    const tasks = new Map(snap.tasks.map((t) => [t.id, t]));
+    const puts = new Map<string, TaskRecord>();
+    const dels: string[] = [];
+    const rec = (id: string) => puts.get(id) ?? (tasks.get(id) ? stripStatus(tasks.get(id)!) : undefined);
+    for (const a of actions) {
+      if (a.kind === 'create') {
+        const { state: _s, ...t } = a.task;
+        puts.set(t.id, { ...t, assigned: false });
+      } else if (a.kind === 'remove') {
+        puts.delete(a.taskId);
+        dels.push(a.taskId);
+      } else {
+        const t = rec(a.taskId);
+        if (!t) continue;
+        puts.set(a.taskId, { ...t, desired: 'shutdown', message: a.message, ...(a.kind === 'orphan' ? { orphaned: true, updatedAt: now } : {}) });
+      }
+    }
+    for (const p of placed) {
+      const t = rec(p.taskId);
+      if (t) puts.set(p.taskId, { ...t, nodeId: p.nodeId, assigned: true, message: undefined, updatedAt: now });
+    }
+    for (const u of unplaced) {
+      const t = rec(u.taskId);
+      if (t && t.message !== u.reason) puts.set(u.taskId, { ...t, message: u.reason });
+    }
+    const ops = [
+      ...[...puts.values()].map((t) => this.client.put(this.key('tasks', t.id)).value(JSON.stringify(t))),
+      ...dels.flatMap((id) => [this.client.delete().key(this.key('tasks', id)), this.client.delete().key(this.key('status', id))]),
+    ];
+    for (let i = 0; i < ops.length; i += TXN_OPS) {
+      const r = await this.wrap(() => this.client.if(this.key('leader'), 'Create', '==', fence.revision).then(...ops.slice(i, i + TXN_OPS)).commit());
+      if (!r.succeeded) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Leadership: the leader key on this manager's lease, taken only when
+   * nobody holds it (a transaction on its creation revision, not the
+   * client's election helper, whose hand-over has known bugs). Resolves with
+   * the fence once won; `lost` is called when the lease is lost.
+   */
+  async campaign(nodeId: string, ttlSeconds: number, lost: () => void): Promise<{ fence: Fence; resign(): Promise<void> }> {
+    const lease = this.client.lease(ttlSeconds);
+    const leaseId = await this.wrap(() => lease.grant());
+    let resigned = false;
+    lease.on('lost', () => {
+      if (!resigned) lost();
+    });
+    const key = this.key('leader');
+    for (;;) {
+      const r = await this.wrap(() => this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(nodeId).lease(leaseId)).else(this.client.get(key)).commit());
+      if (r.succeeded) {
+        const revision = Number(r.header.revision);
+        return {
+          fence: { nodeId, revision },
+          resign: async () => {
+            resigned = true;
+            await lease.revoke().catch(() => undefined); // its key goes with it; gone already is as good
+          },
+        };
+      }
+      await this.deleted(key);
+    }
+  }
+
+  /** Resolves when the key is deleted (or after a few seconds, to look again: a missed event costs a delay only). */
+  private async deleted(key: string): Promise<void> {
+    const w = await this.wrap(() => this.client.watch().key(key).create());
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 3000);
+      w.on('delete', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    await w.cancel().catch(() => undefined); // a watch on a closed client is gone already
+  }
+
+  /** Calls `changed` (coalesced) whenever anything under the prefix changes; returns the stopper. */
+  async watchAll(changed: () => void): Promise<() => Promise<void>> {
+    const w = await this.wrap(() => this.client.watch().prefix(PREFIX).create());
+    w.on('data', () => changed());
+    return async () => {
+      await w.cancel().catch(() => undefined);
+    };
+  }
+
+  private async wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw unavailable(`the cluster store (etcd at ${this.endpoints.join(', ')}) did not answer: ${errorMessage(e)}`, e);
+    }
+  }
+}
+
+function stripStatus(t: TaskRecord & { status?: TaskStatus }): TaskRecord {
+  const { status: _s, ...rest } = t;
+  return rest;
+}
+
+export function invalidVersion(id: string) {
+  return conflict(`rpc error: code = Unknown desc = update out of sequence: service ${id} was changed since the version given`);
+}
+
+export function noSuchService(ref: string) {
+  return notFound(`service ${ref} not found`);
+}
