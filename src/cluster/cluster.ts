@@ -47,10 +47,12 @@ export class ClusterService {
     private readonly engine: AgentEngine,
     private readonly logger: Logger,
     private readonly engineVersion: string,
+    /** This node's name in the cluster (the host's name unless the daemon was given one). */
+    private readonly nodeName: string,
   ) {}
 
-  static async open(dataRoot: string, engine: AgentEngine, logger: Logger, engineVersion: string): Promise<ClusterService> {
-    const c = new ClusterService(path.join(dataRoot, 'cluster'), engine, logger, engineVersion);
+  static async open(dataRoot: string, engine: AgentEngine, logger: Logger, engineVersion: string, nodeName = os.hostname()): Promise<ClusterService> {
+    const c = new ClusterService(path.join(dataRoot, 'cluster'), engine, logger, engineVersion, nodeName);
     const st = await readJsonIfExists<LocalState>(path.join(c.dir, 'state.json'));
     if (st) {
       c.state = st;
@@ -101,9 +103,47 @@ export class ClusterService {
     }
   }
 
+  /**
+   * `swarm join`: this daemon joins the cluster whose store is at one of
+   * `remoteAddrs` (a manager's address as `swarm init` printed it), as a
+   * worker or a manager by the token it holds. A wrong token, or no cluster
+   * there, is refused and nothing is written.
+   */
+  async join(o: { remoteAddrs: string[]; token: string; advertiseAddr?: string }): Promise<void> {
+    if (this.state) throw new BerthError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
+    if (!o.remoteAddrs.length) throw invalidArgument('at least 1 RemoteAddr is required to join');
+    if (!/^SWMTKN-1-\S+$/.test(o.token)) throw invalidArgument('invalid join token');
+    const probe = new ClusterStore(o.remoteAddrs);
+    let info;
+    try {
+      info = (await probe.snapshot()).info;
+    } finally {
+      probe.close();
+    }
+    if (!info) throw invalidArgument(`no cluster at ${o.remoteAddrs.join(', ')}`);
+    const role: NodeRole | undefined = o.token === info.joinTokens.manager ? 'manager' : o.token === info.joinTokens.worker ? 'worker' : undefined;
+    if (!role) throw invalidArgument('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
+    const nodeId = swarmId();
+    const st: LocalState = { clusterId: info.id, nodeId, role, endpoints: o.remoteAddrs };
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.state = st;
+    try {
+      await this.run();
+      const rec = this.nodeRecord(nodeId, role, new Date().toISOString());
+      await this.store!.putNode({ ...rec, addr: o.advertiseAddr ?? '' });
+      await atomicWriteJson(path.join(this.dir, 'state.json'), st);
+    } catch (e) {
+      await this.shutdown(true);
+      this.state = undefined;
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
   private nodeRecord(id: string, role: NodeRole, now: string): NodeRecord {
     return {
-      id, hostname: os.hostname(), role, availability: 'active', labels: {}, addr: this.state?.member?.host ?? '127.0.0.1',
+      // A manager's address is its store's (what `swarm join` is given); a worker's, its host.
+      id, hostname: this.nodeName, role, availability: 'active', labels: {}, addr: this.state?.member ? `${this.state.member.host}:${this.state.member.clientPort}` : (this.state?.endpoints[0] ?? ''),
       allocatable: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, createdAt: now, updatedAt: now,
     };
   }
@@ -264,9 +304,18 @@ export class ClusterService {
       .map((t) => toDockerTask(t, services.get(t.serviceId), snap.revision));
   }
 
-  async listNodes() {
+  /** docker's node filters: id, name (a part of the hostname), role, membership, node.label. */
+  async listNodes(filters: Record<string, string[]> = {}) {
+    for (const k of Object.keys(filters)) if (!['id', 'name', 'role', 'membership', 'node.label', 'label'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     const snap = await this.snapshot();
-    return snap.nodes.map((n) => toDockerNode(n, snap.leader, this.engineVersion));
+    const labelled = (labels: Record<string, string>, want: string[]) => want.every((l) => (l.includes('=') ? labels[l.split('=')[0]] === l.slice(l.indexOf('=') + 1) : l in labels));
+    return snap.nodes
+      .filter((n) => !filters.id || filters.id.some((x) => n.id.startsWith(x)))
+      .filter((n) => !filters.name || filters.name.some((x) => n.hostname.includes(x)))
+      .filter((n) => !filters.role || filters.role.includes(n.role))
+      .filter((n) => !filters.membership || filters.membership.includes('accepted'))
+      .filter((n) => !filters['node.label'] || labelled(n.labels, filters['node.label']))
+      .map((n) => toDockerNode(n, snap.leader, this.engineVersion));
   }
 
   async inspectNode(ref: string) {

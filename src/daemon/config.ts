@@ -31,6 +31,8 @@ export interface DaemonConfig {
   bandwidthLink: string;
   /** Its capacity, as a rate (`1gbit`); '' : the speed the device reports. */
   bandwidthCapacity: string;
+  /** This node's name in a cluster ('': the host's name). */
+  nodeName: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -51,6 +53,7 @@ export const DEFAULTS: DaemonConfig = {
   procView: 'lxcfs',
   bandwidthLink: '',
   bandwidthCapacity: '',
+  nodeName: '',
 };
 
 const FLAGS: Record<string, keyof DaemonConfig> = {
@@ -66,6 +69,7 @@ const FLAGS: Record<string, keyof DaemonConfig> = {
   '--proc-view': 'procView',
   '--bandwidth-link': 'bandwidthLink',
   '--bandwidth-capacity': 'bandwidthCapacity',
+  '--node-name': 'nodeName',
   '--log-level': 'logLevel',
   '-l': 'logLevel',
   '--bridge': 'bridge',
@@ -84,6 +88,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'proc-view': 'procView',
   'bandwidth-link': 'bandwidthLink',
   'bandwidth-capacity': 'bandwidthCapacity',
+  'node-name': 'nodeName',
   'log-level': 'logLevel',
   'log-opts': 'logOpts',
   init: 'init',

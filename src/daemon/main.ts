@@ -71,7 +71,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   });
   const socketPath = cfg.host.slice('unix://'.length);
   fs.mkdirSync(path.dirname(socketPath), { recursive: true });
-  const cluster = await ClusterService.open(cfg.dataRoot, engineForAgent(engine), logger, BERTH_VERSION);
+  const cluster = await ClusterService.open(cfg.dataRoot, engineForAgent(engine), logger, BERTH_VERSION, cfg.nodeName || undefined);
   const server = createApiServer(engine, cluster, logger);
   await listenUnix(server, socketPath);
   logger.info('daemon listening', { socket: socketPath, dataRoot: cfg.dataRoot, execRoot: cfg.execRoot });

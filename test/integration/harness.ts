@@ -114,6 +114,8 @@ export class TestDaemon {
   log = '';
   /** Mounts the test made itself under its folder (a small tmpfs as the data root): no leak. */
   readonly ownMounts: string[] = [];
+  /** A network namespace (under /run/netns) the daemon runs in, for multi-node labs; it enters only that namespace. */
+  netns?: string;
 
   get host() {
     return `unix://${this.socket}`;
@@ -125,7 +127,9 @@ export class TestDaemon {
   }
 
   async start(extra: string[] = []): Promise<void> {
-    this.proc = spawn(BERTH, ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridge, '--certs-dir', this.certsDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridge, '--certs-dir', this.certsDir, ...extra];
+    // nsenter --net keeps this mount namespace (`ip netns exec` would mount a /sys without the cgroup hierarchies).
+    this.proc = this.netns ? spawn('nsenter', [`--net=/run/netns/${this.netns}`, BERTH, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(BERTH, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
     for (let i = 0; i < 400; i++) {
@@ -181,6 +185,13 @@ export class TestDaemon {
     const nets = JSON.parse(await this.ok(['network', 'inspect', ...(await this.ok(['network', 'ls', '-q', '--filter', 'type=custom'])).split('\n').filter(Boolean), 'bridge'])) as { Name: string; Id: string; Options: Record<string, string> }[];
     for (const n of nets) if (n.Name !== 'bridge') await this.ok(['network', 'rm', n.Id]);
     const out = leaks(this);
+    if (this.netns) {
+      // A lab node: its bridges and rules live in its namespace; what may stay there is loopback, its link and its default bridge.
+      const links = (spawnSync('ip', ['-n', this.netns, '-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '').split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter(Boolean);
+      for (const l of links) if (!['lo', 'eth0', this.bridge].includes(l)) out.push(`interface ${l} in ${this.netns}`);
+      assert.deepEqual(out, [], 'resources leaked');
+      return;
+    }
     for (const n of nets) {
       const br = n.Options['com.docker.network.bridge.name'] ?? `br-${n.Id.slice(0, 12)}`;
       for (const p of bridgePorts(br)) out.push(`interface ${p} on ${br}`);

@@ -29,11 +29,15 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
     await cluster.leave(qBool(ctx.query, 'force'));
     sendEmpty(ctx, 200);
   });
-  r.add('POST', '/swarm/join', refuse(NOT_YET('joining a swarm')));
+  r.add('POST', '/swarm/join', async (ctx) => {
+    const body = await jsonBody<{ RemoteAddrs?: string[]; JoinToken?: string; AdvertiseAddr?: string }>(ctx);
+    await cluster.join({ remoteAddrs: body.RemoteAddrs ?? [], token: body.JoinToken ?? '', advertiseAddr: body.AdvertiseAddr || undefined });
+    sendEmpty(ctx, 200);
+  });
   for (const p of ['/swarm/update', '/swarm/unlock']) r.add('POST', p, refuse(NOT_YET(p.slice(1).replace('/', ' '))));
   r.add('GET', '/swarm/unlockkey', refuse(NOT_YET('an unlock key')));
 
-  r.add('GET', '/nodes', async (ctx) => sendJson(ctx, 200, await cluster.listNodes()));
+  r.add('GET', '/nodes', async (ctx) => sendJson(ctx, 200, await cluster.listNodes(filters(ctx.query))));
   r.add('GET', '/nodes/([^/]+)', async (ctx) => sendJson(ctx, 200, await cluster.inspectNode(ctx.params[0])));
   r.add('POST', '/nodes/([^/]+)/update', async (ctx) => {
     await cluster.updateNode(ctx.params[0], await jsonBody(ctx));

@@ -20,7 +20,8 @@ export interface AgentEngine {
   taskContainers(): TaskContainer[];
   /** Makes and starts a task's container; its id. */
   run(name: string, template: ContainerTemplate, labels: Record<string, string>): Promise<string>;
-  stop(id: string, graceSeconds: number): Promise<void>;
+  /** Stops it within `graceSeconds` (undefined: the container's own stop timeout, set from the service at create). */
+  stop(id: string, graceSeconds?: number): Promise<void>;
   remove(id: string): Promise<void>;
   /** Calls back when any container ends; the stopper. */
   onExit(changed: () => void): () => void;
@@ -90,14 +91,15 @@ export class Agent {
 
   private async converge(snap: Snapshot): Promise<void> {
     const services = new Map(snap.services.map((s) => [s.id, s]));
-    const mine = snap.tasks.filter((t) => t.nodeId === this.nodeId && t.assigned && !t.orphaned);
+    // Written-off tasks count too: a node back from the dead stops what the cluster has replaced elsewhere.
+    const mine = snap.tasks.filter((t) => t.nodeId === this.nodeId && (t.assigned || t.orphaned));
     const containers = new Map(this.engine.taskContainers().map((c) => [c.taskId, c]));
     const known = new Set(snap.tasks.map((t) => t.id));
     for (const t of mine) {
       const c = containers.get(t.id);
       const s = services.get(t.serviceId);
       const state = t.status?.state;
-      if (t.desired === 'running') {
+      if (t.desired === 'running' && !t.orphaned) {
         if (state && isOver(state)) continue;
         if (!c) {
           if (state && state !== 'assigned' && state !== 'accepted' && state !== 'preparing' && state !== 'starting') {
@@ -116,7 +118,7 @@ export class Agent {
           await this.report(t.id, { state: failed ? 'failed' : 'complete', message: failed ? `task: non-zero exit (${c.exitCode})` : 'finished', exitCode: c.exitCode, containerId: c.id, at: Date.now() });
         }
       } else if (c?.running) {
-        await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds ?? 10).catch((e) => this.logger.warn('stop of a task wanted down', { task: t.id, error: errorMessage(e) }));
+        await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds).catch((e) => this.logger.warn('stop of a task wanted down', { task: t.id, error: errorMessage(e) }));
         await this.report(t.id, { state: 'shutdown', message: 'shut down', containerId: c.id, exitCode: c.exitCode, at: Date.now() });
       } else if (!state || !isOver(state)) {
         await this.report(t.id, { state: 'shutdown', message: c ? 'shut down' : 'shut down before it started', at: Date.now() });
@@ -125,7 +127,7 @@ export class Agent {
     // Containers of tasks the managers removed (history pruned, service gone): they go too.
     for (const [taskId, c] of containers) {
       if (known.has(taskId)) continue;
-      if (c.running) await this.engine.stop(c.id, 10).catch((e) => this.logger.warn('stop of a removed task', { task: taskId, error: errorMessage(e) }));
+      if (c.running) await this.engine.stop(c.id).catch((e) => this.logger.warn('stop of a removed task', { task: taskId, error: errorMessage(e) }));
       await this.engine.remove(c.id).catch((e) => this.logger.warn('remove of a removed task\'s container', { task: taskId, error: errorMessage(e) }));
       this.reported.delete(taskId);
     }

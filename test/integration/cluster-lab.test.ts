@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventually } from './harness';
+import { Lab, type LabNode } from './lab';
+
+/**
+ * Three daemons in a lab of network namespaces on this host, joined into
+ * one cluster by the docker CLI (node1 the manager with the etcd member,
+ * node2 and node3 workers reaching it over the lab's link): spread, a
+ * node's death and return, drain.
+ */
+describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
+  const lab = new Lab();
+  before(() => lab.up(3));
+  after(() => lab.down());
+
+  const docker = async (node: LabNode, args: string[]) => {
+    const r = await node.daemon.docker(args, { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, `${node.name}: docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r.stdout.trim();
+  };
+  const manager = () => lab.nodes[0];
+  /** Running tasks of a service, per node name. */
+  const spread = async (service: string) => {
+    const lines = (await docker(manager(), ['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}', service])).split('\n').filter(Boolean);
+    const out: Record<string, number> = {};
+    for (const l of lines) if (/ Running /.test(` ${l.split(' ').slice(1).join(' ')} `)) out[l.split(' ')[0]] = (out[l.split(' ')[0]] ?? 0) + 1;
+    return out;
+  };
+  const total = (s: Record<string, number>) => Object.values(s).reduce((a, b) => a + b, 0);
+  const taskContainers = async (node: LabNode) => (await docker(node, ['ps', '-q', '--filter', 'label=com.docker.swarm.task.id'])).split('\n').filter(Boolean).length;
+
+  test('workers join the manager\'s cluster with its token; a wrong token is refused', async () => {
+    await docker(manager(), ['swarm', 'init', '--advertise-addr', manager().ip]);
+    const token = await docker(manager(), ['swarm', 'join-token', '-q', 'worker']);
+    const addr = await docker(manager(), ['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
+    assert.match(addr, new RegExp(`^${manager().ip.replace(/\./g, '\\.')}:\\d+$`));
+    const bad = await lab.nodes[1].daemon.docker(['swarm', 'join', '--token', `${token}x`, addr]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /A valid join token is necessary/);
+    for (const n of lab.nodes.slice(1)) await docker(n, ['swarm', 'join', '--token', token, addr]);
+    assert.deepEqual((await docker(manager(), ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'])).split('\n').map((l) => l.trim()).sort(), ['node1 Ready Leader', 'node2 Ready', 'node3 Ready']);
+    const worker = await lab.nodes[1].daemon.docker(['service', 'ls']);
+    assert.match(worker.stderr, /not a swarm manager/);
+  });
+
+  test('replicas spread over the nodes', async () => {
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'web', '--replicas', '6', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+    await eventually(async () => total(await spread('web')) === 6, 60_000);
+    assert.deepEqual(await spread('web'), { node1: 2, node2: 2, node3: 2 });
+  });
+
+  test('a node that dies has its tasks running elsewhere within seconds; back, its stale containers are stopped, none doubled', async () => {
+    const dead = lab.nodes[2];
+    const t0 = Date.now();
+    await lab.kill(dead);
+    await eventually(async () => {
+      const s = await spread('web');
+      return total(s) === 6 && !s.node3;
+    }, 60_000);
+    const moved = Date.now() - t0;
+    assert.ok(moved > 0, `replacements running ${moved} ms after the node died`);
+    assert.match(await docker(manager(), ['node', 'ls', '--filter', 'name=node3', '--format', '{{.Status}}']), /^Down$/);
+    // Its containers ran on while it was cut off; back, it stops them.
+    await lab.revive(dead);
+    await eventually(async () => (await taskContainers(dead)) === 0, 60_000);
+    await eventually(async () => (await docker(manager(), ['node', 'ls', '--filter', 'name=node3', '--format', '{{.Status}}'])) === 'Ready', 30_000);
+    assert.equal(total(await spread('web')), 6);
+    assert.equal((await taskContainers(lab.nodes[0])) + (await taskContainers(lab.nodes[1])), 6);
+  });
+
+  test('drain moves a node\'s tasks away; active again, it takes new ones', async () => {
+    await docker(manager(), ['node', 'update', '--availability', 'drain', 'node2']);
+    await eventually(async () => {
+      const s = await spread('web');
+      return total(s) === 6 && !s.node2;
+    }, 60_000);
+    await eventually(async () => (await taskContainers(lab.nodes[1])) === 0, 60_000);
+    await docker(manager(), ['node', 'update', '--availability', 'active', 'node2']);
+    await docker(manager(), ['service', 'scale', '--detach', 'web=9']);
+    await eventually(async () => total(await spread('web')) === 9, 60_000);
+    assert.ok((await spread('web')).node2 >= 3, 'the emptiest node took the new replicas');
+  });
+
+  test('the service goes; every node leaves; nothing is left', async () => {
+    await docker(manager(), ['service', 'rm', 'web']);
+    for (const n of lab.nodes) {
+      await eventually(async () => (await n.daemon.docker(['ps', '-aq', '--filter', 'label=com.docker.swarm.task.id'])).stdout.trim() === '', 60_000).catch(async (e) => {
+        const left = await n.daemon.docker(['ps', '-a', '--filter', 'label=com.docker.swarm.task.id', '--format', '{{.Names}} {{.Status}}']);
+        const tasks = await manager().daemon.docker(['service', 'ps', 'web']);
+        throw new Error(`${n.name} keeps task containers: ${left.stdout}\n${tasks.stdout}${tasks.stderr}\n${e}`);
+      });
+    }
+    for (const n of [...lab.nodes].reverse()) await docker(n, ['swarm', 'leave', '--force']);
+    for (const n of lab.nodes) await n.daemon.assertClean();
+  });
+});

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { eventually, processesMentioning, TestDaemon } from './harness';
+
+/**
+ * One daemon as a one-node cluster, driven by the docker CLI's swarm
+ * commands (Debian's 20.10): init, services placed, healed, scaled,
+ * updated and removed, leave. The etcd member it runs is real (Debian's
+ * etcd-server).
+ */
+describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () => {
+  const d = new TestDaemon();
+  before(async () => {
+    await d.start(['--proc-view', 'host']);
+    await d.importBusybox();
+  });
+  after(() => d.cleanup());
+
+  const docker = async (args: string[]) => {
+    const r = await d.docker(args, { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r.stdout.trim();
+  };
+  const tasks = async (service: string) =>
+    (await docker(['service', 'ps', '--no-trunc', '--format', '{{.Name}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', service])).split('\n').filter(Boolean);
+  const running = async (service: string) => (await tasks(service)).filter((l) => / Running Running /.test(l)).length;
+  const containers = async () => (await docker(['ps', '-q', '--filter', 'label=com.docker.swarm.task.id'])).split('\n').filter(Boolean);
+
+  test('outside a cluster the swarm endpoints say so, as dockerd does', async () => {
+    const r = await d.docker(['service', 'ls']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /This node is not a swarm manager/);
+    assert.match(await docker(['info', '--format', '{{.Swarm.LocalNodeState}}']), /^inactive$/);
+  });
+
+  test('swarm init makes this node the leader of a new cluster, with its etcd member', async () => {
+    const out = await docker(['swarm', 'init']);
+    assert.match(out, /Swarm initialized: current node \(\w{25}\) is now a manager/);
+    assert.match(out, /docker swarm join --token SWMTKN-1-\S+ \S+:\d+/);
+    assert.equal(await docker(['info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.Nodes}}']), 'active true 1');
+    assert.match(await docker(['node', 'ls', '--format', '{{.Status}} {{.Availability}} {{.ManagerStatus}}']), /^Ready Active Leader$/);
+    assert.equal(processesMentioning(d.dataRoot).filter((p) => / etcd /.test(p) || /\/etcd /.test(p)).length, 1, 'one etcd member, under the data root');
+    const again = await d.docker(['swarm', 'init']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already part of a swarm/);
+  });
+
+  test('a service\'s replicas run as containers with swarm\'s labels; a task that dies is replaced per its restart policy', async () => {
+    // busybox's sleep as pid 1 ignores SIGTERM: a short grace keeps stops quick.
+    await docker(['service', 'create', '--name', 'web', '--replicas', '3', '--restart-delay', '1s', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '1000']);
+    await eventually(async () => (await running('web')) === 3, 60_000);
+    assert.equal(await docker(['service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}']), 'web replicated 3/3');
+    const ids = await containers();
+    assert.equal(ids.length, 3);
+    const labels = JSON.parse(await docker(['inspect', '--format', '{{json .Config.Labels}}', ids[0]]));
+    assert.equal(labels['com.docker.swarm.service.name'], 'web');
+    await docker(['kill', ids[0]]);
+    await eventually(async () => (await running('web')) === 3 && (await tasks('web')).some((l) => /Shutdown Failed .*task: non-zero exit \(137\)/.test(l)), 60_000);
+    assert.equal((await containers()).length, 3);
+  });
+
+  test('scaling changes the replicas only; an update rolls out new tasks one at a time', async () => {
+    await docker(['service', 'scale', 'web=1']);
+    await eventually(async () => (await containers()).length === 1, 60_000);
+    const wanted = async () => (await docker(['service', 'ps', '-q', '--filter', 'desired-state=running', 'web'])).split('\n').filter(Boolean);
+    const [kept] = await wanted();
+    await docker(['service', 'scale', 'web=2']);
+    await eventually(async () => (await running('web')) === 2, 60_000);
+    assert.ok((await wanted()).includes(kept), 'scaling up left the running task alone');
+    await docker(['service', 'update', '--env-add', 'COLOUR=blue', 'web']);
+    const blue = async () => {
+      const ids = await containers();
+      const envs = await Promise.all(ids.map((id) => docker(['inspect', '--format', '{{json .Config.Env}}', id])));
+      return ids.length === 2 && envs.every((e) => e.includes('COLOUR=blue'));
+    };
+    await eventually(blue, 60_000);
+    assert.equal(await running('web'), 2);
+  });
+
+  test('bad input: an unknown service, a bad constraint, a name taken; nothing made', async () => {
+    const cases: [string[], RegExp][] = [
+      [['service', 'inspect', 'nope'], /service nope not found|no such service/i],
+      [['service', 'create', '--name', 'bad', '--constraint', 'node.colour==red', '--no-resolve-image', 'busybox', 'true'], /unknown key node\.colour/],
+      [['service', 'create', '--name', 'web', '--no-resolve-image', 'busybox', 'true'], /already exists/],
+      [['service', 'create', '--name', 'pub', '-p', '80:80', '--no-resolve-image', 'busybox', 'true'], /does not support published ports of a service/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await d.docker(args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, message);
+    }
+    assert.equal(await docker(['service', 'ls', '--format', '{{.Name}}']), 'web');
+  });
+
+  test('an impossible placement leaves the task pending with swarm\'s reason', async () => {
+    await docker(['service', 'create', '--detach', '--name', 'nowhere', '--constraint', 'node.labels.zone==mars', '--no-resolve-image', 'busybox', 'sleep', '1000']);
+    await eventually(async () => (await tasks('nowhere')).some((l) => /Running Pending .*no suitable node \(scheduling constraints not satisfied on 1 node\)/.test(l)), 30_000);
+    await docker(['service', 'rm', 'nowhere']);
+  });
+
+  test('a daemon restart keeps the cluster and its tasks, none doubled', async () => {
+    const ids = (await containers()).sort();
+    await d.stop();
+    await d.start(['--proc-view', 'host']);
+    await eventually(async () => (await d.docker(['node', 'ls'])).code === 0, 30_000);
+    await eventually(async () => (await running('web')) === 2, 30_000);
+    assert.deepEqual((await containers()).sort(), ids);
+  });
+
+  test('service rm removes its containers; swarm leave --force ends the cluster and leaves nothing', async () => {
+    await docker(['service', 'rm', 'web']);
+    await eventually(async () => (await d.docker(['ps', '-aq', '--filter', 'label=com.docker.swarm.task.id'])).stdout.trim() === '', 60_000);
+    const r = await d.docker(['swarm', 'leave']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Use `--force`/);
+    await docker(['swarm', 'leave', '--force']);
+    assert.equal(await docker(['info', '--format', '{{.Swarm.LocalNodeState}}']), 'inactive');
+    assert.equal(fs.existsSync(`${d.dataRoot}/cluster`), false);
+    assert.deepEqual(processesMentioning(d.dataRoot).filter((p) => /etcd/.test(p)), []);
+    await d.assertClean();
+  });
+});

@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { freeTestPrefix, TestDaemon } from './harness';
+
+/** One node of a lab: a daemon in a network namespace of its own, on the lab's link. */
+export interface LabNode {
+  name: string;
+  netns: string;
+  /** The root side of its link (down = cut off). */
+  link: string;
+  ip: string;
+  daemon: TestDaemon;
+}
+
+function sh(cmd: string, ...args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+}
+
+/**
+ * A cluster lab on this host (what `berth lab` will offer): N daemons, each
+ * in a network namespace with its own roots, cgroup parent and name, all on
+ * one bridge of the lab's own (a /24 in a free /16). A node is killed as a
+ * crash (daemon SIGKILLed, its link down; its containers stay, as on a
+ * machine cut off) and revived (link up, daemon started again).
+ */
+export class Lab {
+  readonly tag = randomBytes(3).toString('hex');
+  readonly bridge = `lab${this.tag}`;
+  readonly prefix = freeTestPrefix();
+  readonly nodes: LabNode[] = [];
+  private readonly extra = ['--proc-view', 'host'];
+
+  get gateway(): string {
+    return `${this.prefix}.77.1`;
+  }
+
+  async up(n: number): Promise<void> {
+    sh('ip', 'link', 'add', this.bridge, 'type', 'bridge');
+    sh('ip', 'addr', 'add', `${this.gateway}/24`, 'dev', this.bridge);
+    sh('ip', 'link', 'set', this.bridge, 'up');
+    for (let i = 1; i <= n; i++) {
+      const name = `node${i}`;
+      const netns = `lab${this.tag}-${name}`;
+      const link = `l${this.tag}n${i}`;
+      const ip = `${this.prefix}.77.${10 + i}`;
+      sh('ip', 'netns', 'add', netns);
+      sh('ip', 'link', 'add', link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
+      sh('ip', 'link', 'set', link, 'master', this.bridge, 'up');
+      sh('ip', '-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
+      sh('ip', '-n', netns, 'link', 'set', 'eth0', 'up');
+      sh('ip', '-n', netns, 'link', 'set', 'lo', 'up');
+      const daemon = new TestDaemon();
+      daemon.netns = netns;
+      this.nodes.push({ name, netns, link, ip, daemon });
+    }
+    await Promise.all(this.nodes.map(async (node) => {
+      await node.daemon.start([...this.extra, '--node-name', node.name]);
+      await node.daemon.importBusybox();
+    }));
+  }
+
+  /** A crash: the daemon SIGKILLed and the node cut off. */
+  async kill(node: LabNode): Promise<void> {
+    sh('ip', 'link', 'set', node.link, 'down');
+    await node.daemon.kill();
+  }
+
+  async revive(node: LabNode): Promise<void> {
+    sh('ip', 'link', 'set', node.link, 'up');
+    await node.daemon.start([...this.extra, '--node-name', node.name]);
+  }
+
+  async down(): Promise<void> {
+    for (const node of this.nodes) {
+      spawnSync('ip', ['link', 'set', node.link, 'up']);
+      await node.daemon.cleanup();
+      spawnSync('ip', ['link', 'del', node.link]);
+      spawnSync('ip', ['netns', 'del', node.netns]);
+    }
+    spawnSync('ip', ['link', 'del', this.bridge]);
+  }
+}
