@@ -4,16 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Digest } from '../oci/digest';
 import type { HistoryEntry, ImageConfig } from '../oci/image';
 import { type CacheSource, cacheSourceStep } from './cache-from';
+import { seededRandom as rng } from '../base/seeded';
 
-/** A small deterministic generator (mulberry32), so a failing case can be replayed by its seed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STEPS = ['RUN a', 'RUN b', 'COPY file:1 in /', 'ENV X=1', 'WORKDIR /w'];
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { admissionError, type Bandwidth, fairShares, type HtbClass, planLink } from './bandwidth';
+import { seededRandom as rng } from '../base/seeded';
 
 const M = 1e6;
 
@@ -49,15 +50,6 @@ test('fair shares: the examples of the issue', () => {
   assert.deepEqual(fairShares(100 * M, [{ cls: a, demand: 5 * M }, { cls: b, demand: Infinity }]).map((r) => r / M), [5, 95]);
 });
 
-/** A small seeded generator (mulberry32), so a failing case can be run again. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('fair shares, 3,000 generated links: within capacity, limits and demands; guarantees kept; work-conserving; priority and proportion honoured', () => {
   for (let seed = 1; seed <= 3000; seed++) {

@@ -4,6 +4,19 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { api, DOCKER, exec, TestDaemon } from './harness';
 
+/** A daemon whose data root is a tmpfs of the test's own (cleanup unmounts it with the rest under the test's folder). */
+function onTmpfs(d: TestDaemon, size: string, name: string): void {
+  before(async () => {
+    fs.mkdirSync(d.dataRoot, { recursive: true });
+    const m = await exec('mount', ['-t', 'tmpfs', '-o', `size=${size}`, name, d.dataRoot]);
+    assert.equal(m.code, 0, m.stderr);
+    d.ownMounts.push(d.dataRoot);
+    await d.start();
+    await d.importBusybox();
+  });
+  after(() => d.cleanup());
+}
+
 /**
  * A daemon whose data root is a small tmpfs of the test's own, filled up to
  * the brink: the daemon refuses what would write there, saying why.
@@ -11,16 +24,7 @@ import { api, DOCKER, exec, TestDaemon } from './harness';
 describe('a full data root', { timeout: 300_000 }, () => {
   const d = new TestDaemon();
   const filler = path.join(d.dataRoot, 'filler');
-  before(async () => {
-    fs.mkdirSync(d.dataRoot, { recursive: true });
-    const m = await exec('mount', ['-t', 'tmpfs', '-o', 'size=96m', 'berth-test-full', d.dataRoot]);
-    assert.equal(m.code, 0, m.stderr);
-    d.ownMounts.push(d.dataRoot);
-    await d.start();
-    await d.importBusybox();
-  });
-  // cleanup unmounts what is under the test's folder, the tmpfs too.
-  after(() => d.cleanup());
+  onTmpfs(d, '96m', 'berth-test-full');
 
   /** Fills the data root until `freeKiB` are left. */
   const fillTo = (freeKiB: number) => {
@@ -71,15 +75,7 @@ describe('a sized writable layer (--storage-opt size)', { timeout: 300_000 }, ()
     const st = fs.statfsSync(d.dataRoot);
     return st.bavail * st.bsize;
   };
-  before(async () => {
-    fs.mkdirSync(d.dataRoot, { recursive: true });
-    const m = await exec('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'berth-test-sized', d.dataRoot]);
-    assert.equal(m.code, 0, m.stderr);
-    d.ownMounts.push(d.dataRoot);
-    await d.start();
-    await d.importBusybox();
-  });
-  after(() => d.cleanup());
+  onTmpfs(d, '256m', 'berth-test-sized');
 
   test('a container that fills its layer gets ENOSPC; the host gives up no more than the size', async () => {
     const before_ = free();

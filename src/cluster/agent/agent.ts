@@ -1,5 +1,6 @@
 import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
+import { Rerun } from '../../base/rerun';
 import type { ContainerTemplate, TaskState } from '../core/model';
 import { type ClusterStore, type ServiceRecord, type Snapshot, type TaskStatus } from '../store/store';
 
@@ -39,11 +40,8 @@ export const TASK_LABEL = 'com.docker.swarm.task.id';
  * down (and report shutdown); remove containers whose tasks are gone.
  */
 export class Agent {
-  private running = false;
-  private again = false;
-  private timer?: NodeJS.Timeout;
+  private readonly loop = new Rerun(() => this.round());
   private stops: (() => unknown)[] = [];
-  private closed = false;
   /** What was last reported per task (a report is written only when it changes). */
   private reported = new Map<string, string>();
   private starting = new Set<string>();
@@ -63,30 +61,16 @@ export class Agent {
   }
 
   kick(): void {
-    if (this.closed) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.round(), 20);
+    this.loop.kick();
   }
 
-  private async round(): Promise<void> {
-    if (this.running || this.closed) return;
-    this.running = true;
-    this.again = false;
+  private async round(): Promise<number> {
     try {
       await this.converge(await this.store.snapshot());
     } catch (e) {
       this.logger.warn('cluster agent', { error: errorMessage(e) });
-    } finally {
-      this.running = false;
     }
-    if (this.closed) return;
-    if (this.again) return this.kick();
-    this.timer = setTimeout(() => void this.round(), this.tickMs);
-    this.timer.unref();
+    return this.tickMs;
   }
 
   private async converge(snap: Snapshot): Promise<void> {
@@ -159,8 +143,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.loop.stop();
     for (const s of this.stops) await s();
   }
 }

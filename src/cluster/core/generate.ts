@@ -1,14 +1,8 @@
+import { seededRandom } from '../../base/seeded';
 import type { ClusterNode, Service, ServiceSpec, Task } from './model';
 
-/** A small seeded generator (mulberry32), so a failing case can be run again by its seed. */
-export function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator, under the name the cluster's tests use. */
+export const rng = seededRandom;
 
 export const GIB = 1024 ** 3;
 export const CPU = 1e9;

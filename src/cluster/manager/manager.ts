@@ -1,5 +1,6 @@
 import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
+import { Rerun } from '../../base/rerun';
 import { swarmId } from '../core/ids';
 import { plan } from '../core/planner';
 import { applyActions, reconcile } from '../core/reconciler';
@@ -25,9 +26,7 @@ export class Manager {
   private fence?: Fence;
   private resign?: () => Promise<void>;
   private stopWatch?: () => Promise<void>;
-  private timer?: NodeJS.Timeout;
-  private running = false;
-  private again = false;
+  private loop = new Rerun(() => this.round());
   private closed = false;
   /** Rounds run as leader and the last one's outcome (for `cluster status` and tests). */
   rounds = 0;
@@ -74,26 +73,21 @@ export class Manager {
     this.logger.warn('cluster leadership lost', { node: this.nodeId });
     this.fence = undefined;
     void this.stopWatch?.();
-    if (this.timer) clearTimeout(this.timer);
+    // Rounds of an old office would change nothing (fenced); a new one starts with the next term.
+    this.loop.stop();
+    this.loop = new Rerun(() => this.round());
     if (!this.closed) void this.campaign();
   }
 
   /** Runs a round soon (several changes at once make one round). */
   kick(): void {
-    if (!this.fence || this.closed) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.round(), 20);
+    if (this.fence && !this.closed) this.loop.kick();
   }
 
-  private async round(): Promise<void> {
+  /** One round as leader; returns when to look again (at the latest one tick away). */
+  private async round(): Promise<number | undefined> {
     const fence = this.fence;
-    if (!fence || this.running) return;
-    this.running = true;
-    this.again = false;
+    if (!fence || this.closed) return undefined;
     let wakeAt: number | undefined;
     try {
       const snap = await this.store.snapshot();
@@ -114,19 +108,14 @@ export class Manager {
     } catch (e) {
       this.lastError = errorMessage(e);
       this.logger.warn('cluster round', { error: this.lastError });
-    } finally {
-      this.running = false;
     }
-    if (!this.fence || this.closed) return;
-    if (this.again) return this.kick();
-    const wait = Math.max(20, Math.min(this.opts.tickMs, wakeAt !== undefined ? wakeAt - Date.now() : this.opts.tickMs));
-    this.timer = setTimeout(() => void this.round(), wait);
-    this.timer.unref();
+    if (!this.fence || this.closed) return undefined;
+    return Math.min(this.opts.tickMs, wakeAt !== undefined ? wakeAt - Date.now() : this.opts.tickMs);
   }
 
   async stop(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.loop.stop();
     await this.stopWatch?.();
     await this.resign?.();
     this.fence = undefined;
