@@ -313,7 +313,7 @@ export class ClusterStore {
     const w = await this.wrap(() => this.client.watch().prefix(PREFIX).create());
     w.on('data', () => changed());
     return async () => {
-      await w.cancel().catch(() => undefined);
+      await w.cancel().catch(() => undefined); // cancelled with its client already: nothing left to stop
     };
   }
 

@@ -86,6 +86,7 @@ export class SharedLink {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.chain.then(fn, fn);
+    // The chain only orders the next call; this call's failure is its caller's to hear.
     this.chain = p.catch(() => undefined);
     return p;
   }
