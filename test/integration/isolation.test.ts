@@ -82,6 +82,28 @@ describe('isolation and resources', () => {
     await d.ok(['rm', '-f', 'lim']);
   });
 
+  test('an update below what the container uses fails with runc\'s word and changes nothing; updated values survive a daemon restart', async () => {
+    // 48 MiB in tmpfs is charged to the container and cannot be reclaimed without swap.
+    await d.ok(['run', '-d', '--name', 'full', '-m', '96m', '--memory-swap', '96m', '--memory-reservation', '64m', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/dev/shm/x bs=1M count=48 2>/dev/null; exec sleep 1000']);
+    const id = await d.ok(['inspect', '-f', '{{.Id}}', 'full']);
+    const memFile = cgroupFile(d.cgroupParent, id, 'memory', 'memory.limit_in_bytes', 'memory.max');
+    await eventually(async () => (await d.berth(['exec', 'full', 'test', '-s', '/dev/shm/x'])).code === 0 && (await d.ok(['exec', 'full', 'du', '-m', '/dev/shm/x'])).startsWith('48'), 10_000);
+    const r = await d.berth(['update', '-m', '16m', '--memory-swap', '16m', '--memory-reservation', '8m', 'full']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Cannot update container \w+: .*unable to set memory limit to 16777216 \(current usage: \d+/);
+    assert.equal(fs.readFileSync(memFile, 'utf8').trim(), String(96 << 20), 'the limit stayed');
+    assert.equal(await d.ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.MemoryReservation}}', 'full']), `${96 << 20} ${96 << 20} ${64 << 20}`);
+    await d.ok(['update', '-m', '128m', '--memory-swap', '128m', '--memory-reservation', '80m', '--pids-limit', '70', 'full']);
+    await d.stop();
+    await d.start();
+    const want = `${128 << 20} ${80 << 20} 70`;
+    assert.equal(await d.ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemoryReservation}} {{.HostConfig.PidsLimit}}', 'full']), want);
+    assert.equal(fs.readFileSync(memFile, 'utf8').trim(), String(128 << 20));
+    const stats = JSON.parse(await d.ok(['stats', '--no-stream', '--format', '{{json .}}', 'full']));
+    assert.match(stats.MemUsage, /\/ 128MiB$/);
+    await d.ok(['rm', '-f', 'full']);
+  });
+
   test('cpu shares and cpuset are set at run and changed by update', async () => {
     const cpus = hostCpus();
     const last = String(cpus[cpus.length - 1]);
