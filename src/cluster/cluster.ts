@@ -41,6 +41,8 @@ export class ClusterService {
   private manager?: Manager;
   private agent?: Agent;
   private alive?: { stop(revoke: boolean): Promise<void> };
+  /** The start at open, while it runs (close waits for it, so nothing it starts outlives the daemon). */
+  private starting?: Promise<void>;
 
   private constructor(
     private readonly dir: string,
@@ -56,8 +58,8 @@ export class ClusterService {
     const st = await readJsonIfExists<LocalState>(path.join(c.dir, 'state.json'));
     if (st) {
       c.state = st;
-      // A cluster whose store does not answer yet still runs its containers; the loops retry.
-      await c.run().catch((e) => logger.warn('cluster start', { error: errorMessage(e) }));
+      // In the background: a daemon whose cluster store does not answer still serves its API and runs its containers.
+      c.starting = c.run().catch((e) => logger.warn('cluster start', { error: errorMessage(e) }));
     }
     return c;
   }
@@ -190,6 +192,8 @@ export class ClusterService {
 
   /** Daemon shutdown: the loops and the member stop; containers keep running, as docker's. */
   async close(): Promise<void> {
+    // A start still waiting for an unreachable store is not waited for long: the daemon is stopping.
+    await Promise.race([this.starting, new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.shutdown();
   }
 

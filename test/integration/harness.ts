@@ -123,7 +123,7 @@ export class TestDaemon {
 
   /** The daemon's process id, while it runs. */
   get pid(): number | undefined {
-    return this.proc?.exitCode === null ? this.proc.pid : undefined;
+    return this.proc?.exitCode === null && this.proc.signalCode === null ? this.proc.pid : undefined;
   }
 
   async start(extra: string[] = []): Promise<void> {

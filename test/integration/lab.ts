@@ -3,12 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { freeTestPrefix, TestDaemon } from './harness';
 
 /** One node of a lab: a daemon in a network namespace of its own, on the lab's link. */
-export interface LabNode {
+export interface LabHost {
   name: string;
   netns: string;
   /** The root side of its link (down = cut off). */
   link: string;
   ip: string;
+}
+
+export interface LabNode extends LabHost {
   daemon: TestDaemon;
 }
 
@@ -29,16 +32,19 @@ export class Lab {
   readonly bridge = `lab${this.tag}`;
   readonly prefix = freeTestPrefix();
   readonly nodes: LabNode[] = [];
+  private readonly made: LabHost[] = [];
   private readonly extra = ['--proc-view', 'host'];
 
   get gateway(): string {
     return `${this.prefix}.77.1`;
   }
 
-  async up(n: number): Promise<void> {
+  /** The lab's network alone: the bridge, and n namespaces on it (for any daemon: Berth's, or a reference dockerd). */
+  hosts(n: number): LabHost[] {
     sh('ip', 'link', 'add', this.bridge, 'type', 'bridge');
     sh('ip', 'addr', 'add', `${this.gateway}/24`, 'dev', this.bridge);
     sh('ip', 'link', 'set', this.bridge, 'up');
+    const out: LabHost[] = [];
     for (let i = 1; i <= n; i++) {
       const name = `node${i}`;
       const netns = `lab${this.tag}-${name}`;
@@ -50,9 +56,23 @@ export class Lab {
       sh('ip', '-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
       sh('ip', '-n', netns, 'link', 'set', 'eth0', 'up');
       sh('ip', '-n', netns, 'link', 'set', 'lo', 'up');
+      out.push({ name, netns, link, ip });
+    }
+    this.made.push(...out);
+    return out;
+  }
+
+  /** Cuts a host off (its link down), or joins it again. */
+  cut(h: LabHost, off: boolean): void {
+    sh('ip', 'link', 'set', h.link, off ? 'down' : 'up');
+  }
+
+  /** n Berth daemons, one per namespace, busybox imported. */
+  async up(n: number): Promise<void> {
+    for (const h of this.hosts(n)) {
       const daemon = new TestDaemon();
-      daemon.netns = netns;
-      this.nodes.push({ name, netns, link, ip, daemon });
+      daemon.netns = h.netns;
+      this.nodes.push({ ...h, daemon });
     }
     await Promise.all(this.nodes.map(async (node) => {
       await node.daemon.start([...this.extra, '--node-name', node.name]);
@@ -62,21 +82,25 @@ export class Lab {
 
   /** A crash: the daemon SIGKILLed and the node cut off. */
   async kill(node: LabNode): Promise<void> {
-    sh('ip', 'link', 'set', node.link, 'down');
+    this.cut(node, true);
     await node.daemon.kill();
   }
 
   async revive(node: LabNode): Promise<void> {
-    sh('ip', 'link', 'set', node.link, 'up');
+    this.cut(node, false);
     await node.daemon.start([...this.extra, '--node-name', node.name]);
   }
 
+  /** Every daemon cleaned up (a killed one is started again first, so it removes what it ran), every namespace and link removed. */
   async down(): Promise<void> {
     for (const node of this.nodes) {
       spawnSync('ip', ['link', 'set', node.link, 'up']);
+      if (!node.daemon.pid) await node.daemon.start([...this.extra, '--node-name', node.name]).catch((e) => console.error(`lab: ${node.name} did not start again to clean up: ${e}`));
       await node.daemon.cleanup();
-      spawnSync('ip', ['link', 'del', node.link]);
-      spawnSync('ip', ['netns', 'del', node.netns]);
+    }
+    for (const h of this.made) {
+      spawnSync('ip', ['link', 'del', h.link]);
+      spawnSync('ip', ['netns', 'del', h.netns]);
     }
     spawnSync('ip', ['link', 'del', this.bridge]);
   }

@@ -1,0 +1,229 @@
+/**
+ * bench/cluster: Berth's cluster beside docker's swarm mode, measured in one
+ * run, each in a lab of its own on this host (nodes are network namespaces
+ * on a bridge of the benchmark's own; Berth's daemons, then docker.io's
+ * dockerd as swarm nodes), both driven by the same docker CLI commands:
+ *  - the planner alone: 10,000 tasks on 1,000 synthetic nodes (Berth's pure planner);
+ *  - `service create --replicas R` until R tasks run;
+ *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks run elsewhere.
+ *
+ *   bench/cluster [--nodes N] [--replicas R] [--only planner,berth,swarm]
+ *
+ * dockerd runs with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 and services are
+ * made with --no-resolve-image (no registry is reachable here), each dockerd
+ * with its own roots, key file and containerd namespace.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { seededRandom } from '../src/base/seeded';
+import { plan } from '../src/cluster/core/planner';
+import { node, service, task } from '../src/cluster/core/generate';
+import { cgroupDirs, mountsUnder } from '../test/host';
+import { busyboxTar } from '../test/integration/harness';
+import { Lab, type LabHost } from '../test/integration/lab';
+import { has, run, sleep, table, toolVersion } from './common';
+
+interface Options {
+  nodes: number;
+  replicas: number;
+  only?: Set<string>;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { nodes: 3, replicas: 30 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`${a} needs a value`);
+    if (a === '--nodes') o.nodes = Number(v);
+    else if (a === '--replicas') o.replicas = Number(v);
+    else if (a === '--only') o.only = new Set(v.split(','));
+    else throw new Error(`unknown flag ${a}`);
+  }
+  if (o.nodes < 2) throw new Error('--nodes: at least 2 (one of them dies)');
+  return o;
+}
+
+/** A node as the measurement sees it: a docker CLI pointed at its daemon, and how it dies. */
+interface BenchNode {
+  host: LabHost;
+  docker(args: string[]): Promise<string>;
+  kill(): Promise<void>;
+}
+
+const DOCKER = '/usr/bin/docker';
+
+async function cli(socket: string, args: string[]): Promise<string> {
+  const r = await run(DOCKER, ['-H', `unix://${socket}`, ...args]);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/** Running tasks of the service, per node hostname, as the manager reports them. */
+async function runningPerNode(manager: BenchNode, service: string): Promise<Record<string, number>> {
+  const out = await manager.docker(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}}|{{.CurrentState}}', service]).catch(() => '');
+  const counts: Record<string, number> = {};
+  for (const l of out.split('\n')) {
+    const [n, state] = l.split('|');
+    if (state?.startsWith('Running')) counts[n] = (counts[n] ?? 0) + 1;
+  }
+  return counts;
+}
+
+const sum = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+
+async function until(what: string, ok: () => Promise<boolean>, limitMs = 300_000): Promise<number> {
+  const t0 = performance.now();
+  while (!(await ok())) {
+    if (performance.now() - t0 > limitMs) throw new Error(`${what}: not within ${limitMs / 1000} s`);
+    await sleep(100);
+  }
+  return performance.now() - t0;
+}
+
+/** Init on the first node, join the others, R replicas, then the last node dies: the two timings. */
+async function measure(nodes: BenchNode[], replicas: number, join: (token: string) => Promise<void>, hostnames: string[]): Promise<{ place: number; recover: number }> {
+  const manager = nodes[0];
+  await manager.docker(['swarm', 'init', '--advertise-addr', manager.host.ip]);
+  await join(await manager.docker(['swarm', 'join-token', '-q', 'worker']));
+  await until('nodes ready', async () => (await manager.docker(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((s) => s === 'Ready').length === nodes.length, 120_000);
+  const t0 = performance.now();
+  await manager.docker(['service', 'create', '--detach', '--name', 'bench', '--replicas', String(replicas), '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+  await until('replicas running', async () => sum(await runningPerNode(manager, 'bench')) === replicas);
+  const place = performance.now() - t0;
+  const dying = nodes[nodes.length - 1];
+  const dead = hostnames[hostnames.length - 1];
+  const before = await runningPerNode(manager, 'bench');
+  if (!before[dead]) throw new Error(`no task ran on ${dead} to move`);
+  const t1 = performance.now();
+  await dying.kill();
+  await until('replacements running', async () => {
+    const c = await runningPerNode(manager, 'bench');
+    return sum(c) === replicas && !c[dead];
+  });
+  return { place, recover: performance.now() - t1 };
+}
+
+async function berth(o: Options): Promise<{ place: number; recover: number }> {
+  const lab = new Lab();
+  try {
+    await lab.up(o.nodes);
+    const nodes: BenchNode[] = lab.nodes.map((n) => ({ host: n, docker: (args) => cli(n.daemon.socket, args), kill: () => lab.kill(n) }));
+    return await measure(nodes, o.replicas, async (token) => {
+      const addr = await nodes[0].docker(['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
+      for (const n of nodes.slice(1)) await n.docker(['swarm', 'join', '--token', token, addr]);
+    }, lab.nodes.map((n) => n.name));
+  } finally {
+    await lab.down();
+  }
+}
+
+/** A dockerd as a swarm node in a lab namespace: roots, key file, containerd namespace and cgroup parent of its own. */
+async function startDockerd(h: LabHost, dir: string): Promise<{ socket: string; proc: ChildProcess; cgroup: string }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const config = path.join(dir, 'daemon.json');
+  fs.writeFileSync(config, JSON.stringify({ 'deprecated-key-path': path.join(dir, 'key.json') }));
+  const socket = path.join(dir, 'sock');
+  const ns = path.basename(dir);
+  const cgroup = `/bench-swarm-${ns}`;
+  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'a');
+  const args = ['--config-file', config, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', `unix://${socket}`, '--pidfile', path.join(dir, 'pid'),
+    '--containerd-namespace', ns, '--containerd-plugins-namespace', `${ns}p`, '--cgroup-parent', cgroup];
+  // A UTS namespace of its own, so each swarm node has its own hostname (every machine here is "vm").
+  const proc = spawn('nsenter', [`--net=/run/netns/${h.netns}`, 'unshare', '--uts', 'sh', '-c', `hostname ${h.name} && exec dockerd "$@"`, 'dockerd', ...args], {
+    stdio: ['ignore', log, log], env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
+  });
+  fs.closeSync(log);
+  await until('dockerd up', async () => (await run(DOCKER, ['-H', `unix://${socket}`, 'version'])).code === 0, 60_000);
+  await cli(socket, ['import', '--change', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
+  return { socket, proc, cgroup };
+}
+
+async function swarm(o: Options): Promise<{ place: number; recover: number; version: string }> {
+  const lab = new Lab();
+  const tmp = fs.mkdtempSync('/tmp/bsw-');
+  const daemons: { socket: string; proc: ChildProcess; cgroup: string }[] = [];
+  try {
+    const hosts = lab.hosts(o.nodes);
+    for (const [i, h] of hosts.entries()) daemons.push(await startDockerd(h, path.join(tmp, `n${i + 1}`)));
+    const nodes: BenchNode[] = hosts.map((h, i) => ({
+      host: h, docker: (args) => cli(daemons[i].socket, args),
+      kill: async () => {
+        lab.cut(h, true);
+        daemons[i].proc.kill('SIGKILL');
+      },
+    }));
+    const result = await measure(nodes, o.replicas, async (token) => {
+      for (const n of nodes.slice(1)) await n.docker(['swarm', 'join', '--token', token, `${nodes[0].host.ip}:2377`]);
+    }, hosts.map((h) => h.name));
+    return { ...result, version: toolVersion('dockerd') };
+  } finally {
+    for (const d of daemons) d.proc.kill('SIGKILL');
+    // containerd, its shims and the containers outlive a killed dockerd: they go by their cgroups and roots.
+    spawnSync('sh', ['-c', `pkill -9 -f 'containerd.*${tmp}'; true`]);
+    for (const d of daemons) for (const c of cgroupDirs(d.cgroup)) spawnSync('sh', ['-c', `for p in $(cat ${c}/cgroup.procs 2>/dev/null); do kill -9 $p; done`]);
+    await sleep(500);
+    for (const m of mountsUnder(tmp).reverse()) spawnSync('umount', ['-l', m]);
+    for (const d of daemons) for (const c of cgroupDirs(d.cgroup).reverse()) spawnSync('rmdir', [c]);
+    await lab.down();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The planner alone on synthetic nodes: placements per second, median of 3. */
+function planner(): { perSecond: number; nodes: number; tasks: number } {
+  const r = seededRandom(7);
+  const nodes = Array.from({ length: 1000 }, (_, i) => node(`n${String(i).padStart(4, '0')}`, { labels: { zone: `z${i % 5}` }, usage: { cpu: r(), memoryBytes: r() * 2 ** 30 } }));
+  const services = Array.from({ length: 50 }, (_, i) =>
+    service(`s${i}`, { reservations: { nanoCpus: 1e8, memoryBytes: 64 << 20 }, placement: { constraints: i % 3 ? [] : ['node.labels.zone!=z1'], preferences: i % 2 ? ['spread=node.labels.zone'] : [], maxReplicasPerNode: 0 } }),
+  );
+  const pending = Array.from({ length: 10_000 }, (_, i) => task(`s${i % 50}`, { reservations: { nanoCpus: 1e8, memoryBytes: 64 << 20 } }));
+  const rates: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    const p = plan({ nodes, services, tasks: [], pending });
+    rates.push(p.assignments.length / ((performance.now() - t0) / 1000));
+  }
+  rates.sort((a, b) => a - b);
+  return { perSecond: rates[1], nodes: nodes.length, tasks: pending.length };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('bench/cluster runs as root');
+  const want = (k: string) => !o.only || o.only.has(k);
+  const cols: string[] = [];
+  const rows: Record<string, Record<string, string>> = {};
+  const put = (row: string, col: string, v: string) => ((rows[row] ??= {})[col] = v);
+  const R_PLAN = 'planner alone: 10,000 tasks on 1,000 synthetic nodes';
+  const R_PLACE = `service create --replicas ${o.replicas} until all run (${o.nodes} nodes)`;
+  const R_DEATH = `a worker dies (daemon SIGKILLed, link cut) until its tasks run elsewhere`;
+  if (want('planner')) {
+    const p = planner();
+    cols.push('Berth');
+    put(R_PLAN, 'Berth', `${Math.round(p.perSecond).toLocaleString('en')} placements/s`);
+  }
+  if (want('berth')) {
+    console.error('bench: Berth lab ...');
+    const b = await berth(o);
+    if (!cols.includes('Berth')) cols.push('Berth');
+    put(R_PLACE, 'Berth', `${(b.place / 1000).toFixed(1)} s`);
+    put(R_DEATH, 'Berth', `${(b.recover / 1000).toFixed(1)} s`);
+  }
+  if (want('swarm') && has('dockerd')) {
+    console.error('bench: swarm lab ...');
+    const s = await swarm(o);
+    const col = `docker ${s.version} swarm`;
+    cols.push(col);
+    put(R_PLAN, col, 'n/a (not separable)');
+    put(R_PLACE, col, `${(s.place / 1000).toFixed(1)} s`);
+    put(R_DEATH, col, `${(s.recover / 1000).toFixed(1)} s`);
+  }
+  console.log(table(cols, rows, `one run each; ${o.nodes}-node labs of network namespaces on this host; default settings on both sides.`));
+}
+
+main().catch((e) => {
+  console.error(`bench/cluster: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
