@@ -348,6 +348,20 @@ export class ClusterService {
     this.manager?.kick();
   }
 
+  /**
+   * `node rm`: a node's record goes (its tasks are then written off and
+   * replaced). As docker: a node still up needs --force, and a manager
+   * cannot be removed while it is one.
+   */
+  async removeNode(ref: string, force: boolean): Promise<void> {
+    const store = this.managerStore();
+    const n = this.findNode(await store.snapshot(), ref);
+    if (n.role === 'manager') throw new BerthError('conflict', `rpc error: code = FailedPrecondition desc = node ${n.id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
+    if (n.ready && !force) throw new BerthError('conflict', `rpc error: code = FailedPrecondition desc = node ${n.id} is not down and can't be removed`);
+    await store.removeNode(n.id);
+    this.manager?.kick();
+  }
+
   /** For `cluster status` and tests: who leads, and this manager's loop. */
   status() {
     return { joined: !!this.state, nodeId: this.state?.nodeId, role: this.state?.role, leader: this.manager?.isLeader ?? false, rounds: this.manager?.rounds ?? 0, lastError: this.manager?.lastError, member: this.member?.describe() };

@@ -91,7 +91,17 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
         throw new Error(`${n.name} keeps task containers: ${left.stdout}\n${tasks.stdout}${tasks.stderr}\n${e}`);
       });
     }
-    for (const n of [...lab.nodes].reverse()) await docker(n, ['swarm', 'leave', '--force']);
+    // A node up cannot be removed without --force; one that left shows down and is removed; a manager cannot be.
+    const up = await manager().daemon.docker(['node', 'rm', 'node3']);
+    assert.notEqual(up.code, 0);
+    assert.match(up.stderr, /is not down and can't be removed/);
+    for (const n of lab.nodes.slice(1)) await docker(n, ['swarm', 'leave']);
+    await eventually(async () => (await docker(manager(), ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])).split('\n').filter((l) => l.endsWith('Down')).length === 2, 30_000);
+    await docker(manager(), ['node', 'rm', 'node2', 'node3']);
+    assert.equal(await docker(manager(), ['node', 'ls', '--format', '{{.Hostname}}']), 'node1');
+    const self = await manager().daemon.docker(['node', 'rm', '--force', 'node1']);
+    assert.match(self.stderr, /must be demoted to worker before removal/);
+    await docker(manager(), ['swarm', 'leave', '--force']);
     for (const n of lab.nodes) await n.daemon.assertClean();
   });
 });

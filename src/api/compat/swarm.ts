@@ -43,7 +43,10 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
     await cluster.updateNode(ctx.params[0], await jsonBody(ctx));
     sendEmpty(ctx, 200);
   });
-  r.add('DELETE', '/nodes/([^/]+)', refuse(NOT_YET('removing a node')));
+  r.add('DELETE', '/nodes/([^/]+)', async (ctx) => {
+    await cluster.removeNode(ctx.params[0], qBool(ctx.query, 'force'));
+    sendEmpty(ctx, 200);
+  });
 
   r.add('GET', '/services', async (ctx) => sendJson(ctx, 200, await cluster.listServices({ status: qBool(ctx.query, 'status'), filters: filters(ctx.query) })));
   r.add('POST', '/services/create', async (ctx) => sendJson(ctx, 201, await cluster.createService(await jsonBody<DockerServiceSpec>(ctx))));
