@@ -8,7 +8,7 @@ import type { Logger } from '../base/log';
 import { Agent, type AgentEngine } from './agent/agent';
 import { swarmId } from './core/ids';
 import type { Availability, NodeRole, ServiceSpec } from './core/model';
-import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, toDockerSwarm, toDockerTask } from './docker-shape';
+import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, taskTemplateOf, toDockerSwarm, toDockerTask } from './docker-shape';
 import { Manager } from './manager/manager';
 import { EtcdMember, freePort, type MemberConfig } from './store/etcd-member';
 import { ClusterStore, type NodeRecord, type ServiceRecord, type Snapshot, taskState } from './store/store';
@@ -295,8 +295,9 @@ export class ClusterService {
   async listTasks(filters: Record<string, string[]> = {}) {
     const snap = await this.snapshot();
     for (const k of Object.keys(filters)) if (!['id', 'name', 'service', 'node', 'desired-state', 'label', '_up-to-date'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
-    const services = new Map(snap.services.map((s) => [s.id, s]));
+    const versions = new Map(snap.services.map((s) => [s.id, s.version]));
     const serviceIds = filters.service?.map((r) => this.findService(snap, r).id);
+    const templates = new Map(snap.services.filter((s) => !serviceIds || serviceIds.includes(s.id)).map((s) => [s.id, taskTemplateOf(s)]));
     const nodeIds = filters.node?.map((r) => (r === 'self' ? this.state!.nodeId : (snap.nodes.find((n) => n.id === r || n.hostname === r)?.id ?? r)));
     return snap.tasks
       .filter((t) => !serviceIds || serviceIds.includes(t.serviceId))
@@ -304,8 +305,8 @@ export class ClusterService {
       .filter((t) => !filters.id || filters.id.some((x) => t.id.startsWith(x)))
       .filter((t) => !filters['desired-state'] || filters['desired-state'].includes(t.desired === 'remove' ? 'shutdown' : t.desired))
       // The docker CLI's progress asks for the tasks made from the service's current spec.
-      .filter((t) => !filters['_up-to-date'] || t.specVersion === services.get(t.serviceId)?.version)
-      .map((t) => toDockerTask(t, services.get(t.serviceId), snap.revision));
+      .filter((t) => !filters['_up-to-date'] || t.specVersion === versions.get(t.serviceId))
+      .map((t) => toDockerTask(t, templates.get(t.serviceId), snap.revision));
   }
 
   /** docker's node filters: id, name (a part of the hostname), role, membership, node.label. */
@@ -362,10 +363,6 @@ export class ClusterService {
     this.manager?.kick();
   }
 
-  /** For `cluster status` and tests: who leads, and this manager's loop. */
-  status() {
-    return { joined: !!this.state, nodeId: this.state?.nodeId, role: this.state?.role, leader: this.manager?.isLeader ?? false, rounds: this.manager?.rounds ?? 0, lastError: this.manager?.lastError, member: this.member?.describe() };
-  }
 }
 
 function uniquePrefix<T extends { id: string }>(xs: T[], ref: string): T | undefined {

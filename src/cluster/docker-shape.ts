@@ -110,13 +110,18 @@ function withDefaults(d: DockerServiceSpec, s: ServiceSpec): DockerServiceSpec {
   };
 }
 
+/** A service's task template as docker shows it in each of its tasks (made once per listing, not per task). */
+export function taskTemplateOf(s: ServiceRecord): DockerServiceSpec['TaskTemplate'] {
+  return withDefaults((s.given ?? {}) as DockerServiceSpec, s.spec).TaskTemplate;
+}
+
 /** A task as docker's API shows it. */
-export function toDockerTask(t: TaskRecord & { status?: TaskStatus }, s: ServiceRecord | undefined, index: number) {
+export function toDockerTask(t: TaskRecord & { status?: TaskStatus }, template: DockerServiceSpec['TaskTemplate'] | undefined, index: number) {
   const st = t.status;
   const state = taskState(t);
   return {
     ID: t.id, Version: version(index), CreatedAt: new Date(t.createdAt).toISOString(), UpdatedAt: new Date(st?.at ?? t.updatedAt).toISOString(),
-    Labels: {}, Spec: s ? withDefaults((s.given ?? {}) as DockerServiceSpec, s.spec).TaskTemplate : {}, ServiceID: t.serviceId,
+    Labels: {}, Spec: template ?? {}, ServiceID: t.serviceId,
     ...(t.slot !== undefined ? { Slot: t.slot } : {}), ...(t.nodeId && (t.assigned || t.orphaned) ? { NodeID: t.nodeId } : {}),
     Status: {
       Timestamp: new Date(st?.at ?? t.updatedAt).toISOString(), State: state, Message: st?.message ?? t.message ?? state,

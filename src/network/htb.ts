@@ -54,19 +54,6 @@ export async function removeLink(device: string): Promise<void> {
   });
 }
 
-/** Bytes sent per class since the qdisc was made, by minor (for benchmarks and `stats`). */
-export async function classBytes(device: string): Promise<Map<number, number>> {
-  const out = (await tc('-s', 'class', 'show', 'dev', device)).stdout;
-  const m = new Map<number, number>();
-  let minor: number | undefined;
-  for (const line of out.split('\n')) {
-    const c = new RegExp(`^class htb ${MAJOR}:([0-9a-f]+) `).exec(line);
-    if (c) minor = parseInt(c[1], 16);
-    const sent = /^\s*Sent (\d+) bytes/.exec(line);
-    if (sent && minor !== undefined) m.set(minor, Number(sent[1]));
-  }
-  return m;
-}
 
 /** The device of the host's default IPv4 route, if it has one. */
 export async function defaultRouteDevice(): Promise<string | undefined> {

@@ -68,8 +68,3 @@ export function isMountPoint(p: string): boolean {
   return table.split('\n').some((l) => l.split(' ')[4]?.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))) === want);
 }
 
-/** The bytes the vdisk's file takes on the host's disk (what it holds, never more than its size). */
-export async function vdiskAllocated(dir: string): Promise<number> {
-  const st = await fsp.stat(path.join(dir, IMAGE));
-  return st.blocks * 512;
-}

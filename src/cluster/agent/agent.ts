@@ -55,7 +55,7 @@ export class Agent {
   ) {}
 
   async start(): Promise<void> {
-    this.stops.push(await this.store.watchAll(() => this.kick()));
+    this.stops.push(await this.store.watchAll(() => this.kick(), { liveness: false }));
     this.stops.push(this.engine.onExit(() => this.kick()));
     this.kick();
   }

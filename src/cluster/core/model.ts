@@ -125,5 +125,3 @@ export function isLive(state: TaskState): boolean {
 export function isTerminal(state: TaskState): boolean {
   return state === 'complete' || state === 'shutdown' || state === 'failed' || state === 'rejected' || state === 'remove' || state === 'orphaned';
 }
-
-export const NO_RESOURCES: Resources = { nanoCpus: 0, memoryBytes: 0 };

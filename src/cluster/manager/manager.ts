@@ -28,9 +28,8 @@ export class Manager {
   private stopWatch?: () => Promise<void>;
   private loop = new Rerun(() => this.round());
   private closed = false;
-  /** Rounds run as leader and the last one's outcome (for `cluster status` and tests). */
-  rounds = 0;
-  lastError?: string;
+  /** The last round's failure, logged once rather than every round. */
+  private lastError?: string;
 
   constructor(
     private readonly store: ClusterStore,
@@ -38,10 +37,6 @@ export class Manager {
     private readonly logger: Logger,
     private readonly opts: ManagerOptions = MANAGER_DEFAULTS,
   ) {}
-
-  get isLeader(): boolean {
-    return !!this.fence;
-  }
 
   /** Campaigns in the background; never throws (etcd away: it tries again). */
   start(): void {
@@ -59,7 +54,7 @@ export class Manager {
         this.fence = won.fence;
         this.resign = won.resign;
         this.logger.info('cluster leader', { node: this.nodeId, revision: won.fence.revision });
-        this.stopWatch = await this.store.watchAll(() => this.kick());
+        this.stopWatch = await this.store.watchAll(() => this.kick(), { liveness: true });
         this.kick();
       } catch (e) {
         this.logger.warn('cluster campaign', { error: errorMessage(e) });
@@ -103,11 +98,11 @@ export class Manager {
         const ok = await this.store.commit(fence, snap, r.actions, p.assignments, p.unplaced, now);
         if (!ok) this.lostOffice();
       }
-      this.rounds++;
       this.lastError = undefined;
     } catch (e) {
-      this.lastError = errorMessage(e);
-      this.logger.warn('cluster round', { error: this.lastError });
+      const msg = errorMessage(e);
+      if (msg !== this.lastError) this.logger.warn('cluster round', { error: msg });
+      this.lastError = msg;
     }
     if (!this.fence || this.closed) return undefined;
     return Math.min(this.opts.tickMs, wakeAt !== undefined ? wakeAt - Date.now() : this.opts.tickMs);

@@ -117,11 +117,5 @@ export class EtcdMember {
     clearTimeout(timer);
   }
 
-  get pid(): number | undefined {
-    return this.proc?.pid;
-  }
 
-  describe(): string {
-    return `${this.cfg.name} at ${this.clientUrl} (restarted ${this.restarts} times)`;
-  }
 }

@@ -1,5 +1,5 @@
 import { Etcd3, type Lease } from 'etcd3';
-import { conflict, errorMessage, notFound, unavailable } from '../../base/errors';
+import { conflict, errorMessage, unavailable } from '../../base/errors';
 import type { Action } from '../core/reconciler';
 import type { Availability, ClusterNode, NodeRole, Resources, Service, ServiceSpec, Task, TaskState } from '../core/model';
 
@@ -308,10 +308,19 @@ export class ClusterStore {
     await w.cancel().catch(() => undefined); // a watch on a closed client is gone already
   }
 
-  /** Calls `changed` (coalesced) whenever anything under the prefix changes; returns the stopper. */
-  async watchAll(changed: () => void): Promise<() => Promise<void>> {
+  /**
+   * Calls `changed` when a record it cares about changes; returns the
+   * stopper. Liveness keys are rewritten every 2 s by every node (their
+   * usage): only their coming and going (a node up or down) is news to a
+   * manager, and none of it to an agent, so those rewrites wake nobody.
+   */
+  async watchAll(changed: () => void, o: { liveness: boolean }): Promise<() => Promise<void>> {
     const w = await this.wrap(() => this.client.watch().prefix(PREFIX).create());
-    w.on('data', () => changed());
+    const kindOf = (key: Buffer) => key.toString().slice(PREFIX.length).split('/')[0];
+    w.on('data', (res) => {
+      const news = res.events.some((e) => kindOf(e.kv.key) !== 'alive' || (o.liveness && (e.type === 'Delete' || e.kv.version === '1')));
+      if (news) changed();
+    });
     return async () => {
       await w.cancel().catch(() => undefined); // cancelled with its client already: nothing left to stop
     };
@@ -335,6 +344,3 @@ export function invalidVersion(id: string) {
   return conflict(`rpc error: code = Unknown desc = update out of sequence: service ${id} was changed since the version given`);
 }
 
-export function noSuchService(ref: string) {
-  return notFound(`service ${ref} not found`);
-}

@@ -163,11 +163,6 @@ export class SharedLink {
     return shapeRules({ device: this.state.device, classId: printedClassId(m.minor), ip: m.ip, ip6: m.ip6, owner: this.owner });
   }
 
-  /** The link and what it guarantees now (for `info`). */
-  describe(): { device: string; capacity?: number; guaranteed: number; members: number } {
-    const ms = Object.values(this.state.members);
-    return { device: this.state.device || this.cfg.device || '', capacity: this.cfg.capacity, guaranteed: ms.reduce((a, m) => a + m.bw.guarantee, 0), members: ms.length };
-  }
 
   /** Classification rules of this daemon's that no running share accounts for. */
   async check(): Promise<Finding[]> {
