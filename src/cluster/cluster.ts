@@ -268,18 +268,34 @@ export class ClusterService {
     return toDockerService(this.findService(await this.snapshot(), ref));
   }
 
-  /** An update names the version it read (docker's `version` query): a service changed since is refused. */
-  async updateService(ref: string, index: number, given: DockerServiceSpec): Promise<{ Warnings: string[] }> {
+  /**
+   * An update names the version it read (docker's `version` query): a
+   * service changed since is refused. `rollback` (docker's
+   * `rollback=previous`) swaps the spec with the previous one instead, as
+   * swarm does, and rolls it out with the rollback settings.
+   */
+  async updateService(ref: string, index: number, given: DockerServiceSpec, o: { rollback?: boolean } = {}): Promise<{ Warnings: string[] }> {
     const store = this.managerStore();
     const snap = await store.snapshot();
     const cur = this.findService(snap, ref);
     if (!Number.isInteger(index) || index <= 0) throw invalidArgument(`invalid version ${index}`);
-    const spec = fromDockerSpec(given);
-    if (spec.name !== cur.spec.name) throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
-    // Only a change of what tasks are made from (swarm's TaskTemplate, --force included) makes new tasks; scaling does not.
-    const template = (x: ServiceSpec, g: unknown) => JSON.stringify([x.container, x.reservations, x.placement, x.restart, (g as DockerServiceSpec | undefined)?.TaskTemplate?.ForceUpdate ?? 0]);
-    const version = template(spec, given) === template(cur.spec, cur.given) ? cur.version : cur.version + 1;
-    await store.updateService({ ...cur, version, spec, given, previous: cur.spec, previousGiven: cur.given, updatedAt: new Date().toISOString() }, index);
+    const { rollout: _r, rollingBack: _b, ...rest } = cur;
+    const updatedAt = new Date().toISOString();
+    if (o.rollback) {
+      if (!cur.previous) throw invalidArgument(`rpc error: code = FailedPrecondition desc = service ${cur.id} does not have a previous spec`);
+      await store.updateService({
+        ...rest, spec: cur.previous.spec, version: cur.previous.version, given: cur.previousGiven,
+        previous: { spec: cur.spec, version: cur.version }, previousGiven: cur.given, rollingBack: 'manually requested rollback', updatedAt,
+      }, index);
+    } else {
+      const spec = fromDockerSpec(given);
+      if (spec.name !== cur.spec.name) throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
+      // Only a change of what tasks are made from (swarm's TaskTemplate, --force included) makes new tasks; scaling does not.
+      const template = (x: ServiceSpec, g: unknown) => JSON.stringify([x.container, x.reservations, x.placement, x.restart, (g as DockerServiceSpec | undefined)?.TaskTemplate?.ForceUpdate ?? 0]);
+      const next = Math.max(cur.version, cur.lastVersion ?? 0) + 1;
+      const version = template(spec, given) === template(cur.spec, cur.given) ? cur.version : next;
+      await store.updateService({ ...rest, version, lastVersion: Math.max(version, cur.lastVersion ?? 0), spec, given, previous: { spec: cur.spec, version: cur.version }, previousGiven: cur.given, updatedAt }, index);
+    }
     this.manager?.kick();
     return { Warnings: [] };
   }

@@ -1,6 +1,6 @@
 import { invalidArgument } from '../base/errors';
 import { parseConstraint, parsePreference } from './core/constraints';
-import type { RestartCondition, ServiceSpec } from './core/model';
+import { type ContainerTemplate, type FailureAction, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
 import type { ClusterInfo, ServiceRecord, Snapshot, TaskRecord, TaskStatus } from './store/store';
 import { taskState } from './store/store';
 
@@ -11,7 +11,7 @@ export interface DockerServiceSpec {
   TaskTemplate?: {
     ContainerSpec?: {
       Image?: string; Command?: string[]; Args?: string[]; Env?: string[]; Dir?: string; User?: string;
-      Labels?: Record<string, string>; StopGracePeriod?: number; Mounts?: unknown[];
+      Labels?: Record<string, string>; StopGracePeriod?: number; Mounts?: unknown[]; Healthcheck?: ContainerTemplate['healthcheck'];
     };
     Resources?: { Limits?: { NanoCPUs?: number; MemoryBytes?: number }; Reservations?: { NanoCPUs?: number; MemoryBytes?: number } };
     RestartPolicy?: { Condition?: string; Delay?: number; MaxAttempts?: number; Window?: number };
@@ -20,10 +20,14 @@ export interface DockerServiceSpec {
     ForceUpdate?: number;
   };
   Mode?: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
-  UpdateConfig?: { Parallelism?: number; Delay?: number; Order?: string; FailureAction?: string; Monitor?: number; MaxFailureRatio?: number };
-  RollbackConfig?: unknown;
+  UpdateConfig?: DockerUpdateConfig;
+  RollbackConfig?: DockerUpdateConfig;
   EndpointSpec?: { Mode?: string; Ports?: unknown[] };
   Networks?: unknown[];
+}
+
+interface DockerUpdateConfig {
+  Parallelism?: number; Delay?: number; Order?: string; FailureAction?: string; Monitor?: number; MaxFailureRatio?: number;
 }
 
 const NS_PER_MS = 1e6;
@@ -68,6 +72,7 @@ export function fromDockerSpec(d: DockerServiceSpec): ServiceSpec {
       ...(c.Command?.length ? { command: c.Command } : {}), ...(c.Args?.length ? { args: c.Args } : {}), ...(c.Env?.length ? { env: c.Env } : {}),
       ...(c.Dir ? { workdir: c.Dir } : {}), ...(c.User ? { user: c.User } : {}), ...(c.Labels && Object.keys(c.Labels).length ? { labels: c.Labels } : {}),
       ...(c.StopGracePeriod !== undefined ? { stopGraceSeconds: Math.round(c.StopGracePeriod / 1e9) } : {}),
+      ...(c.Healthcheck ? { healthcheck: healthcheckOf(c.Healthcheck) } : {}),
       ...(res.Limits?.NanoCPUs || res.Limits?.MemoryBytes ? { limits: { nanoCpus: nonNegative(res.Limits.NanoCPUs, 'limit of CPUs'), memoryBytes: nonNegative(res.Limits.MemoryBytes, 'limit of memory') } } : {}),
     },
     mode: replicas === undefined ? { global: {} } : { replicated: { replicas } },
@@ -77,20 +82,61 @@ export function fromDockerSpec(d: DockerServiceSpec): ServiceSpec {
       condition, delayMs: nonNegative(rp.Delay, 'restart delay') / NS_PER_MS || (rp.Delay === undefined ? 5000 : 0),
       maxAttempts: nonNegative(rp.MaxAttempts, 'MaxAttempts'), windowMs: nonNegative(rp.Window, 'restart window') / NS_PER_MS,
     },
-    update: { parallelism: nonNegative(d.UpdateConfig?.Parallelism ?? 1, 'update parallelism') },
+    update: updatePolicyOf(d.UpdateConfig, 'update'),
+    rollback: updatePolicyOf(d.RollbackConfig, 'rollback'),
     labels: d.Labels ?? {},
   };
 }
 
+/** UpdateConfig or RollbackConfig with swarm's defaults (a rollback's failure action cannot be rollback). */
+function updatePolicyOf(u: DockerUpdateConfig | undefined, what: 'update' | 'rollback'): UpdatePolicy {
+  const c = u ?? {};
+  const actions: FailureAction[] = what === 'update' ? ['pause', 'continue', 'rollback'] : ['pause', 'continue'];
+  const failureAction = (c.FailureAction || UPDATE_DEFAULTS.failureAction) as FailureAction;
+  if (!actions.includes(failureAction)) throw invalidArgument(`invalid ${what} failure action ${JSON.stringify(c.FailureAction)}: ${actions.join(', ')}`);
+  const order = c.Order || UPDATE_DEFAULTS.order;
+  if (order !== 'stop-first' && order !== 'start-first') throw invalidArgument(`invalid ${what} order ${JSON.stringify(c.Order)}: stop-first or start-first`);
+  const ratio = c.MaxFailureRatio ?? 0;
+  if (!(ratio >= 0 && ratio <= 1)) throw invalidArgument(`invalid ${what} max failure ratio ${ratio}: from 0 to 1`);
+  for (const [v, name] of [[c.Parallelism, 'parallelism'], [c.Delay, 'delay'], [c.Monitor, 'monitor']] as const) {
+    if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw invalidArgument(`invalid ${what} ${name} ${v}: not negative`);
+  }
+  return {
+    parallelism: c.Parallelism ?? UPDATE_DEFAULTS.parallelism, delayMs: (c.Delay ?? 0) / NS_PER_MS, failureAction,
+    // docker's CLI sends 0 for a monitor not given: swarm's default then.
+    monitorMs: c.Monitor ? c.Monitor / NS_PER_MS : UPDATE_DEFAULTS.monitorMs, maxFailureRatio: ratio, order,
+  };
+}
+
+function healthcheckOf(h: NonNullable<ContainerTemplate['healthcheck']>): ContainerTemplate['healthcheck'] {
+  const test = h.Test ?? [];
+  if (test.length && !['NONE', 'CMD', 'CMD-SHELL'].includes(test[0])) throw invalidArgument(`invalid Healthcheck.Test ${JSON.stringify(test)}: NONE, CMD or CMD-SHELL first`);
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
+    const v = h[k];
+    if (v !== undefined && v !== 0 && (!Number.isFinite(v) || v < 1e6)) throw invalidArgument(`invalid Healthcheck.${k} ${v}: at least 1ms`);
+  }
+  if (h.Retries !== undefined && (!Number.isInteger(h.Retries) || h.Retries < 0)) throw invalidArgument(`invalid Healthcheck.Retries ${h.Retries}`);
+  return h;
+}
+
 const version = (index: number) => ({ Index: index });
+
+/** A roll-out as docker's UpdateStatus. */
+function updateStatusOf(r: Rollout) {
+  return {
+    State: r.state, StartedAt: new Date(r.startedAt).toISOString(),
+    ...(r.completedAt !== undefined ? { CompletedAt: new Date(r.completedAt).toISOString() } : {}), Message: r.message,
+  };
+}
 
 /** A service as docker's API shows it: the spec as given, with docker's defaults filled. */
 export function toDockerService(s: ServiceRecord, running?: number, desired?: number) {
   return {
     ID: s.id, Version: version(s.index), CreatedAt: s.createdAt, UpdatedAt: s.updatedAt,
     Spec: withDefaults((s.given ?? {}) as DockerServiceSpec, s.spec),
-    ...(s.previous ? { PreviousSpec: withDefaults((s.previousGiven ?? {}) as DockerServiceSpec, s.previous) } : {}),
+    ...(s.previous ? { PreviousSpec: withDefaults((s.previousGiven ?? {}) as DockerServiceSpec, s.previous.spec) } : {}),
     Endpoint: { Spec: { Mode: 'vip' } },
+    ...(s.rollout ? { UpdateStatus: updateStatusOf(s.rollout) } : {}),
     ...(running !== undefined ? { ServiceStatus: { RunningTasks: running, DesiredTasks: desired ?? 0, CompletedTasks: 0 } } : {}),
   };
 }
@@ -107,7 +153,12 @@ function withDefaults(d: DockerServiceSpec, s: ServiceSpec): DockerServiceSpec {
       ForceUpdate: t.ForceUpdate ?? 0,
     },
     Mode: 'global' in s.mode ? { Global: {} } : { Replicated: { Replicas: s.mode.replicated.replicas } },
+    UpdateConfig: dockerUpdateConfig(s.update), RollbackConfig: dockerUpdateConfig(s.rollback),
   };
+}
+
+function dockerUpdateConfig(p: UpdatePolicy): DockerUpdateConfig {
+  return { Parallelism: p.parallelism, Delay: p.delayMs * NS_PER_MS, FailureAction: p.failureAction, Monitor: p.monitorMs * NS_PER_MS, MaxFailureRatio: p.maxFailureRatio, Order: p.order };
 }
 
 /** A service's task template as docker shows it in each of its tasks (made once per listing, not per task). */

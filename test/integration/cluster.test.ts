@@ -78,6 +78,50 @@ describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () =
     assert.equal(await running('web'), 2);
   });
 
+  const inspect = async (service: string, format: string) => docker(['service', 'inspect', '--format', format, service]);
+  const envs = async () => Promise.all((await containers()).map((id) => docker(['inspect', '--format', '{{json .Config.Env}}', id])));
+
+  test('docker service update waits on the roll-out and reports it completed; service rollback brings the previous spec back', async () => {
+    // Not detached: the docker CLI follows UpdateStatus and the tasks until they converge.
+    await docker(['service', 'update', '--update-monitor', '1s', '--update-order', 'start-first', '--env-add', 'SHADE=dark', 'web']);
+    assert.equal(await inspect('web', '{{.UpdateStatus.State}} {{.UpdateStatus.Message}}'), 'completed update completed');
+    assert.ok((await envs()).every((e) => e.includes('SHADE=dark')));
+    assert.equal(await running('web'), 2);
+    await docker(['service', 'rollback', 'web']);
+    assert.equal(await inspect('web', '{{.UpdateStatus.State}} {{.UpdateStatus.Message}}'), 'rollback_completed rollback completed');
+    await eventually(async () => (await envs()).length === 2 && (await envs()).every((e) => e.includes('COLOUR=blue') && !e.includes('SHADE')), 30_000);
+    assert.doesNotMatch(await inspect('web', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'), /SHADE/);
+  });
+
+  test('an update whose tasks fail within the monitor rolls back by itself (--update-failure-action rollback), or pauses (the default)', async () => {
+    const before = await inspect('web', '{{json .Spec.TaskTemplate.ContainerSpec.Args}}');
+    const r = await d.docker(['service', 'update', '--update-failure-action', 'rollback', '--update-monitor', '2s', '--restart-delay', '1s', '--args', 'false', 'web'], { timeoutMs: 120_000 });
+    assert.match(`${r.stdout}${r.stderr}`, /update rolled back due to failure or early termination of task/);
+    await eventually(async () => (await inspect('web', '{{.UpdateStatus.State}}')) === 'rollback_completed', 60_000);
+    assert.equal(await inspect('web', '{{json .Spec.TaskTemplate.ContainerSpec.Args}}'), before);
+    await eventually(async () => (await running('web')) === 2, 60_000);
+    // The default failure action pauses, naming the task; docker's CLI says so and fails.
+    const paused = await d.docker(['service', 'update', '--update-monitor', '2s', '--args', 'false', 'web'], { timeoutMs: 120_000 });
+    assert.notEqual(paused.code, 0);
+    assert.match(paused.stderr, /service update paused: update paused due to failure or early termination of task \w+/);
+    assert.equal(await inspect('web', '{{.UpdateStatus.State}}'), 'paused');
+    // A paused update stays where it is; rollback ends it.
+    await docker(['service', 'rollback', 'web']);
+    await eventually(async () => (await running('web')) === 2 && (await inspect('web', '{{.UpdateStatus.State}}')) === 'rollback_completed', 60_000);
+    assert.equal(await inspect('web', '{{json .Spec.TaskTemplate.ContainerSpec.Args}}'), before);
+  });
+
+  test('a service with a health check runs once healthy, and a task that turns unhealthy is replaced', async () => {
+    await docker(['service', 'create', '--name', 'hc', '--health-cmd', 'test ! -f /tmp/bad', '--health-interval', '300ms', '--health-retries', '1', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '1000']);
+    await eventually(async () => (await running('hc')) === 1, 30_000);
+    const [id] = (await docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=hc'])).split('\n');
+    assert.equal(await docker(['inspect', '--format', '{{.State.Health.Status}}', id]), 'healthy');
+    await docker(['exec', id, 'touch', '/tmp/bad']);
+    await eventually(async () => (await tasks('hc')).some((l) => /Shutdown Failed .*task: unhealthy container/.test(l)) && (await running('hc')) === 1, 60_000);
+    assert.notEqual((await docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=hc'])).split('\n')[0], id);
+    await docker(['service', 'rm', 'hc']);
+  });
+
   test('bad input: an unknown service, a bad constraint, a name taken; nothing made', async () => {
     const cases: [string[], RegExp][] = [
       [['service', 'inspect', 'nope'], /service nope not found|no such service/i],

@@ -1,4 +1,4 @@
-import { notFound, unavailable } from '../../base/errors';
+import { invalidArgument, notFound, unavailable } from '../../base/errors';
 import type { ClusterService } from '../../cluster/cluster';
 import type { DockerServiceSpec } from '../../cluster/docker-shape';
 import { parseFilters } from '../../engine/system/present';
@@ -52,7 +52,9 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
   r.add('POST', '/services/create', async (ctx) => sendJson(ctx, 201, await cluster.createService(await jsonBody<DockerServiceSpec>(ctx))));
   r.add('GET', '/services/([^/]+)', async (ctx) => sendJson(ctx, 200, await cluster.inspectService(ctx.params[0])));
   r.add('POST', '/services/([^/]+)/update', async (ctx) => {
-    sendJson(ctx, 200, await cluster.updateService(ctx.params[0], qInt(ctx.query, 'version') ?? 0, await jsonBody<DockerServiceSpec>(ctx)));
+    const rollback = ctx.query.get('rollback') ?? 'none';
+    if (rollback !== 'none' && rollback !== 'previous') throw invalidArgument(`invalid rollback ${JSON.stringify(rollback)}: none or previous`);
+    sendJson(ctx, 200, await cluster.updateService(ctx.params[0], qInt(ctx.query, 'version') ?? 0, await jsonBody<DockerServiceSpec>(ctx), { rollback: rollback === 'previous' }));
   });
   r.add('DELETE', '/services/([^/]+)', async (ctx) => {
     await cluster.removeService(ctx.params[0]);

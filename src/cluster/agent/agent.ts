@@ -13,6 +13,8 @@ export interface TaskContainer {
   exited: boolean;
   exitCode: number;
   error: string;
+  /** Its health check's verdict, where it has one. */
+  health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 /** What the agent needs of its node's engine (the daemon gives it the real one). */
@@ -24,7 +26,7 @@ export interface AgentEngine {
   /** Stops it within `graceSeconds` (undefined: the container's own stop timeout, set from the service at create). */
   stop(id: string, graceSeconds?: number): Promise<void>;
   remove(id: string): Promise<void>;
-  /** Calls back when any container ends; the stopper. */
+  /** Calls back when any container ends or its health changes; the stopper. */
   onExit(changed: () => void): () => void;
 }
 
@@ -96,10 +98,20 @@ export class Agent {
           void this.startTask(t.id, s, t.slot).finally(() => this.starting.delete(t.id));
           continue;
         }
-        if (c.running) await this.report(t.id, { state: 'running', message: 'started', containerId: c.id, at: Date.now() });
-        else if (c.exited) {
+        if (c.running && c.health === 'unhealthy') {
+          // swarm's: an unhealthy task fails, and the managers replace it.
+          await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds).catch((e) => this.logger.warn('stop of an unhealthy task', { task: t.id, error: errorMessage(e) }));
+          await this.report(t.id, { state: 'failed', message: 'task: unhealthy container', containerId: c.id, ...(t.status?.startedAt ? { startedAt: t.status.startedAt } : {}), at: Date.now() });
+        } else if (c.running && c.health === 'starting') {
+          await this.report(t.id, { state: 'starting', message: 'starting', containerId: c.id, at: Date.now() });
+        } else if (c.running) {
+          await this.report(t.id, { state: 'running', message: 'started', containerId: c.id, startedAt: t.status?.startedAt ?? Date.now(), at: Date.now() });
+        } else if (c.exited) {
           const failed = c.exitCode !== 0;
-          await this.report(t.id, { state: failed ? 'failed' : 'complete', message: failed ? `task: non-zero exit (${c.exitCode})` : 'finished', exitCode: c.exitCode, containerId: c.id, at: Date.now() });
+          await this.report(t.id, {
+            state: failed ? 'failed' : 'complete', message: failed ? `task: non-zero exit (${c.exitCode})` : 'finished', exitCode: c.exitCode, containerId: c.id,
+            ...(t.status?.startedAt ? { startedAt: t.status.startedAt } : {}), at: Date.now(),
+          });
         }
       } else if (c?.running) {
         await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds).catch((e) => this.logger.warn('stop of a task wanted down', { task: t.id, error: errorMessage(e) }));
@@ -127,7 +139,8 @@ export class Agent {
     try {
       await this.report(taskId, { state: 'starting', message: 'starting', at: Date.now() });
       const id = await this.engine.run(name, s.spec.container, labels);
-      await this.report(taskId, { state: 'running', message: 'started', containerId: id, at: Date.now() });
+      // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check.
+      await this.report(taskId, { state: 'starting', message: 'starting', containerId: id, at: Date.now() });
     } catch (e) {
       // swarm's word for a task its node could not start (no such image, a bad mount).
       await this.report(taskId, { state: 'rejected', message: errorMessage(e), at: Date.now() }).catch((err) => this.logger.warn('task report', { task: taskId, error: errorMessage(err) }));

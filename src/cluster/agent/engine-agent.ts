@@ -10,7 +10,11 @@ export function engineForAgent(engine: Engine): AgentEngine {
       return c.store.all().flatMap((r) => {
         const taskId = r.Config.Labels?.[TASK_LABEL];
         if (!taskId) return [];
-        return [{ id: r.Id, taskId, running: r.State.Running, exited: r.State.Status === 'exited' || r.State.Status === 'dead', exitCode: r.State.ExitCode, error: r.State.Error }];
+        const health = r.State.Health?.Status;
+        return [{
+          id: r.Id, taskId, running: r.State.Running, exited: r.State.Status === 'exited' || r.State.Status === 'dead', exitCode: r.State.ExitCode, error: r.State.Error,
+          ...(health === 'starting' || health === 'healthy' || health === 'unhealthy' ? { health } : {}),
+        }];
       });
     },
     async run(name: string, t: ContainerTemplate, labels: Record<string, string>): Promise<string> {
@@ -18,6 +22,7 @@ export function engineForAgent(engine: Engine): AgentEngine {
         Image: t.image, Labels: labels,
         ...(t.command ? { Entrypoint: t.command } : {}), ...(t.args ? { Cmd: t.args } : {}), ...(t.env ? { Env: t.env } : {}),
         ...(t.workdir ? { WorkingDir: t.workdir } : {}), ...(t.user ? { User: t.user } : {}), ...(t.stopGraceSeconds !== undefined ? { StopTimeout: t.stopGraceSeconds } : {}),
+        ...(t.healthcheck ? { Healthcheck: t.healthcheck } : {}),
       };
       const host = { ...(t.limits?.nanoCpus ? { NanoCpus: t.limits.nanoCpus } : {}), ...(t.limits?.memoryBytes ? { Memory: t.limits.memoryBytes } : {}) };
       const { Id } = await c.create(name, config, host);
@@ -28,7 +33,7 @@ export function engineForAgent(engine: Engine): AgentEngine {
     remove: (id) => c.remove(id, { force: true }),
     onExit(changed) {
       return engine.events.subscribe((e) => {
-        if (e.Type === 'container' && (e.Action === 'die' || e.Action === 'destroy')) changed();
+        if (e.Type === 'container' && (e.Action === 'die' || e.Action === 'destroy' || e.Action.startsWith('health_status'))) changed();
       });
     },
   };

@@ -1,5 +1,5 @@
 import { seededRandom } from '../../base/seeded';
-import type { ClusterNode, Service, ServiceSpec, Task } from './model';
+import { type ClusterNode, type Service, type ServiceSpec, type Task, UPDATE_DEFAULTS } from './model';
 
 /** The seeded generator, under the name the cluster's tests use. */
 export const rng = seededRandom;
@@ -14,7 +14,7 @@ export function node(id: string, o: Partial<ClusterNode> = {}): ClusterNode {
 export function spec(name: string, o: Partial<ServiceSpec> = {}): ServiceSpec {
   return {
     name, container: { image: 'busybox' }, mode: { replicated: { replicas: 1 } }, reservations: { nanoCpus: 0, memoryBytes: 0 },
-    placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 }, restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 }, update: { parallelism: 1 }, labels: {}, ...o,
+    placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 }, restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 }, update: { ...UPDATE_DEFAULTS }, rollback: { ...UPDATE_DEFAULTS }, labels: {}, ...o,
   };
 }
 

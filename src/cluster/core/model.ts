@@ -63,11 +63,47 @@ export interface ContainerTemplate {
   /** Seconds the container has to stop before it is killed. */
   stopGraceSeconds?: number;
   limits?: Resources;
+  /** docker's HealthConfig (durations in ns): the task runs once healthy, and fails when unhealthy. */
+  healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number; StartInterval?: number };
 }
 
-/** How a new spec rolls out: this many tasks at a time (0: all), the old one stopped first. */
+export type FailureAction = 'pause' | 'continue' | 'rollback';
+
+/**
+ * How a new spec rolls out (swarm's UpdateConfig): `parallelism` tasks at a
+ * time (0: all), each new one healthy, or running for `monitorMs` without a
+ * health check, before the next starts, `delayMs` after one is done; a
+ * task of the roll-out that ends within its monitor is a failure, and past
+ * `maxFailureRatio` of the tasks to replace, `failureAction` is taken.
+ * stop-first stops the old task before its replacement starts; start-first
+ * stops it once the replacement runs.
+ */
 export interface UpdatePolicy {
   parallelism: number;
+  delayMs: number;
+  failureAction: FailureAction;
+  monitorMs: number;
+  maxFailureRatio: number;
+  order: 'stop-first' | 'start-first';
+}
+
+/** swarm's defaults, for updates and for rollbacks alike. */
+export const UPDATE_DEFAULTS: UpdatePolicy = { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' };
+
+/** swarm's UpdateStatus states. */
+export type RolloutState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+
+/** Where the roll-out of a service's version stands (the leader's record; docker's UpdateStatus). */
+export interface Rollout {
+  version: number;
+  state: RolloutState;
+  startedAt: number;
+  completedAt?: number;
+  message: string;
+  /** Tasks to replace when it began: what the failure ratio is of. */
+  total: number;
+  /** Tasks of the roll-out that failed within their monitor (counted once each). */
+  failures: string[];
 }
 
 export interface ServiceSpec {
@@ -78,14 +114,25 @@ export interface ServiceSpec {
   placement: Placement;
   restart: RestartPolicy;
   update: UpdatePolicy;
+  /** How a rollback rolls out (failureAction pause or continue: a rollback is never rolled back). */
+  rollback: UpdatePolicy;
   labels: Record<string, string>;
 }
 
 export interface Service {
   id: string;
-  /** Grows with every change of the spec; tasks carry the version they were made from. */
+  /**
+   * Names the spec tasks are made from: a task whose version is not the
+   * service's is stale. An identity, not an order: a rollback brings the
+   * previous version's number back, so tasks still on it stay.
+   */
   version: number;
   spec: ServiceSpec;
+  /** What a rollback returns to (none: nothing to roll back to). */
+  previous?: { version: number; spec: ServiceSpec };
+  /** The current version was made by a rollback, and why ("manually requested rollback"). */
+  rollingBack?: string;
+  rollout?: Rollout;
 }
 
 /** swarm's task states, in the order a task moves through them (never back). */
@@ -114,6 +161,10 @@ export interface Task {
   /** Replacements made for this slot so far within the restart window (1 for the first task). */
   attempt: number;
   reservations: Resources;
+  /** When its node reported it running (and healthy, with a health check). */
+  startedAt?: number;
+  /** A start-first replacement: the task it replaces, stopped once this one runs. */
+  replaces?: string;
 }
 
 /** States in which a task holds its node's resources and may be running. */

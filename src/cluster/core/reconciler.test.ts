@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ClusterNode, isTerminal, type Service, type Task, type TaskState } from './model';
+import { type ClusterNode, isTerminal, type Service, type Task, type TaskState, UPDATE_DEFAULTS } from './model';
 import { node, rng, service, task } from './generate';
-import { applyActions, HISTORY, reconcile } from './reconciler';
+import { applyActions, applyServiceActions, HISTORY, reconcile } from './reconciler';
+import { replacementsOf } from './updater';
 
 let ids = 0;
 const newId = () => `new${++ids}`;
@@ -59,26 +60,12 @@ test('drain moves replicated tasks and stops global ones; pause keeps them; a re
   const glob = task('agent', { nodeId: 'a', state: 'running' });
   const g = service('agent', { mode: { global: {} } });
   const drained = reconcile({ services: [replicated('web', 1), g], tasks: [rep, glob], nodes: [node('a', { availability: 'drain' }), node('b')], now: 1, newId });
-  const kinds = drained.actions.map((a) => (a.kind === 'create' ? `create ${a.task.serviceId}${a.task.nodeId ? '@' + a.task.nodeId : ''}` : `${a.kind} ${a.taskId}`));
+  const kinds = drained.actions.map((a) => (a.kind === 'create' ? `create ${a.task.serviceId}${a.task.nodeId ? '@' + a.task.nodeId : ''}` : `${a.kind} ${'taskId' in a ? a.taskId : ''}`));
   assert.deepEqual(kinds.sort(), [`create agent@b`, 'create web', `shutdown ${glob.id}`, `shutdown ${rep.id}`].sort());
   const paused = reconcile({ services: [replicated('web', 1), g], tasks: [rep, glob], nodes: [node('a', { availability: 'pause' })], now: 1, newId });
   assert.deepEqual(paused.actions, []);
   const gone = reconcile({ services: [], tasks: [rep], nodes: [node('a')], now: 1, newId });
   assert.deepEqual(gone.actions, [{ kind: 'shutdown', taskId: rep.id, message: 'service removed' }]);
-});
-
-test('a new version rolls out one task at a time (parallelism 1), stop-first, lowest slot first; scaling alone changes no task', () => {
-  const s = replicated('web', 3);
-  const v2 = { ...s, version: 2 };
-  const old = [1, 2, 3].map((slot) => task('web', { slot, nodeId: 'a', state: 'running' }));
-  const r = reconcile({ services: [v2], tasks: old, nodes: [node('a')], now: 1, newId });
-  assert.deepEqual(r.actions.map((a) => (a.kind === 'create' ? `create ${a.task.slot} v${a.task.specVersion}` : `${a.kind} ${old.findIndex((t) => t.id === a.taskId) + 1}`)), ['shutdown 1', 'create 1 v2']);
-  // The new task is on its way: nothing more until it runs.
-  const after = apply(old, r.actions, 1);
-  assert.deepEqual(reconcile({ services: [v2], tasks: after, nodes: [node('a')], now: 2, newId }).actions, []);
-  const running = after.map((t) => (t.specVersion === 2 ? { ...t, state: 'running' as TaskState, nodeId: 'a' } : t));
-  const next = reconcile({ services: [v2], tasks: running, nodes: [node('a')], now: 3, newId });
-  assert.deepEqual(next.actions.filter((a) => a.kind === 'create').map((a) => a.kind === 'create' && a.task.slot), [2]);
 });
 
 test(`history: at most ${HISTORY} ended tasks per slot are kept`, () => {
@@ -97,12 +84,13 @@ function randomCase(seed: number): { services: Service[]; tasks: Task[]; nodes: 
   );
   const services = Array.from({ length: 1 + Math.floor(r() * 4) }, (_, i) =>
     service(`s${i}`, {
-      update: { parallelism: pick([0, 1, 2]) },
+      update: { ...UPDATE_DEFAULTS, parallelism: pick([0, 1, 2]), order: pick(['stop-first', 'start-first'] as const), monitorMs: pick([0, 5000]), failureAction: pick(['pause', 'continue', 'rollback'] as const), maxFailureRatio: pick([0, 0.5]) },
       mode: r() < 0.75 ? { replicated: { replicas: Math.floor(r() * 6) } } : { global: {} },
       placement: { constraints: r() < 0.3 ? ['node.labels.zone==a'] : [], preferences: [], maxReplicasPerNode: 0 },
       restart: { condition: pick(['any', 'on-failure', 'none'] as const), delayMs: pick([0, 1000, 5000]), maxAttempts: pick([0, 0, 2, 3]), windowMs: pick([0, 10_000]) },
     }, pick([1, 2])),
-  );
+  ).map((s) => (r() < 0.3 ? { ...s, rollout: { version: s.version, state: pick(['updating', 'paused', 'completed', 'rollback_started'] as const), startedAt: 50_000, message: '', total: 2, failures: [] } } : s))
+    .map((s) => (r() < 0.5 ? { ...s, previous: { version: 3, spec: s.spec } } : s));
   const now = 100_000;
   const states: TaskState[] = ['pending', 'assigned', 'starting', 'running', 'running', 'complete', 'failed', 'shutdown', 'rejected', 'orphaned'];
   const tasks = Array.from({ length: Math.floor(r() * 25) }, () => {
@@ -113,8 +101,14 @@ function randomCase(seed: number): { services: Service[]; tasks: Task[]; nodes: 
       ...(global ? {} : { slot: 1 + Math.floor(r() * 7) }),
       ...(state === 'pending' && !global ? {} : { nodeId: r() < 0.95 ? pick(nodes).id : 'nX' }),
       specVersion: pick([1, s.version]), state, desired: isTerminal(state) && r() < 0.6 ? 'shutdown' : 'running', createdAt: Math.floor(r() * now), updatedAt: now - Math.floor(r() * 20_000),
+      ...(state === 'running' || r() < 0.2 ? { startedAt: now - Math.floor(r() * 10_000) } : {}),
     });
   });
+  // Some start-first replacements on their way.
+  for (const t of tasks) {
+    const peers = tasks.filter((x) => x !== t && x.serviceId === t.serviceId && x.slot === t.slot && x.nodeId === (t.slot === undefined ? t.nodeId : x.nodeId));
+    if (peers.length && r() < 0.2) t.replaces = pick(peers).id;
+  }
   return { services, tasks, nodes, now };
 }
 
@@ -122,18 +116,37 @@ test('3,000 generated clusters: once applied, each slot and each eligible node h
   for (let seed = 1; seed <= 3000; seed++) {
     const c = randomCase(seed);
     const first = reconcile({ ...c, newId });
-    const after = apply(c.tasks, first.actions, c.now);
     const ctx = `seed ${seed}`;
     for (const s of c.services) {
-      const replaced = first.actions.filter((a) => a.kind === 'shutdown' && a.message.startsWith('replaced by') && c.tasks.find((t) => t.id === a.taskId)?.serviceId === s.id).length;
-      assert.ok(replaced <= (s.spec.update.parallelism || Infinity), `${ctx}: ${replaced} replaced at once, parallelism ${s.spec.update.parallelism}`);
+      const made = first.actions.filter((a) => a.kind === 'create' && a.task.serviceId === s.id && a.task.specVersion === s.version && c.tasks.some((t) => t.serviceId === s.id && t.specVersion !== s.version)).length;
+      const slots = 'replicated' in s.spec.mode ? s.spec.mode.replicated.replicas : c.nodes.length;
+      assert.ok(made <= slots, `${ctx}: ${made} tasks made for ${slots} slots`);
+      const mine = (id: string) => c.tasks.find((t) => t.id === id)?.serviceId === s.id;
+      const replaced = first.actions.filter((a) => (a.kind === 'shutdown' && a.message.startsWith('replaced by') && mine(a.taskId)) || (a.kind === 'create' && a.task.replaces !== undefined && a.task.serviceId === s.id)).length;
+      const policy = s.rollingBack !== undefined ? s.spec.rollback : s.spec.update;
+      // Each replacement starts one task, and a start-first one that runs retires one.
+      assert.ok(replaced <= (policy.parallelism || Infinity) * 2, `${ctx}: ${replaced} replacements at once, parallelism ${policy.parallelism}`);
+      if (s.rollout?.version === s.version && ['paused', 'rollback_paused', 'completed', 'rollback_completed'].includes(s.rollout.state)) {
+        assert.equal(first.actions.filter((a) => a.kind === 'create' && a.task.replaces !== undefined && a.task.serviceId === s.id).length, 0, `${ctx}: a ${s.rollout.state} roll-out replaced a task`);
+      }
     }
-    const second = reconcile({ ...c, tasks: after, newId });
-    assert.deepEqual(second.actions, [], `${ctx}: not idempotent: ${JSON.stringify(second.actions)}`);
+    // Level-triggered: applied, it settles (a rollback takes one more pass, for the roll-out back).
+    let tasks = apply(c.tasks, first.actions, c.now);
+    let services = applyServiceActions(c.services, first.actions);
+    let last = first;
+    for (let pass = 0; pass < 3 && last.actions.length; pass++) {
+      last = reconcile({ ...c, services, tasks, newId });
+      tasks = apply(tasks, last.actions, c.now);
+      services = applyServiceActions(services, last.actions);
+    }
+    assert.deepEqual(last.actions, [], `${ctx}: not settled: ${JSON.stringify(last.actions)}`);
+    const after = tasks;
     const nodes = new Map(c.nodes.map((n) => [n.id, n]));
-    const wanted = after.filter((t) => t.desired === 'running');
+    // A start-first replacement on its way stands beside the task it replaces.
+    const incoming = new Set([...replacementsOf(after).values()].map((t) => t.id));
+    const wanted = after.filter((t) => t.desired === 'running' && !incoming.has(t.id));
     for (const t of wanted) {
-      const s = c.services.find((x) => x.id === t.serviceId);
+      const s = services.find((x) => x.id === t.serviceId);
       assert.ok(s, `${ctx}: a removed service's task is wanted`);
       if ('replicated' in s.spec.mode) {
         assert.ok(t.slot! <= s.spec.mode.replicated.replicas, `${ctx}: slot ${t.slot} past ${s.spec.mode.replicated.replicas}`);
@@ -147,7 +160,7 @@ test('3,000 generated clusters: once applied, each slot and each eligible node h
         assert.ok(n && n.availability !== 'drain', `${ctx}: a global task wanted on ${t.nodeId}`);
       }
     }
-    for (const s of c.services) {
+    for (const s of services) {
       const mine = wanted.filter((t) => t.serviceId === s.id);
       const keys = 'replicated' in s.spec.mode ? Array.from({ length: s.spec.mode.replicated.replicas }, (_, i) => `slot ${i + 1}`) : c.nodes.filter((n) => n.availability === 'active' && (!s.spec.placement.constraints.length || n.labels.zone === 'a')).map((n) => `node ${n.id}`);
       for (const key of keys) {

@@ -1,5 +1,9 @@
-import { type ClusterNode, isLive, isTerminal, type Service, type Task, type TaskState } from './model';
+import { type Action, applyActions } from './actions';
 import { parseConstraint, satisfies } from './constraints';
+import { type ClusterNode, isLive, isTerminal, type Service, type Task } from './model';
+import { endedByItself, rollOut } from './updater';
+
+export { type Action, applyActions, applyServiceActions } from './actions';
 
 export interface ReconcileInput {
   services: Service[];
@@ -10,16 +14,6 @@ export interface ReconcileInput {
   /** Ids for the tasks it makes (injected, so the function stays pure). */
   newId: () => string;
 }
-
-export type Action =
-  /** A new task, pending (the planner places it; a global one comes with its node). */
-  | { kind: 'create'; task: Task }
-  /** The managers no longer want the task running (the agent stops it). */
-  | { kind: 'shutdown'; taskId: string; message: string }
-  /** The task's node is gone or down: it is written off (orphaned) and replaced elsewhere. */
-  | { kind: 'orphan'; taskId: string; message: string }
-  /** An old task past the history kept per slot: its record goes. */
-  | { kind: 'remove'; taskId: string };
 
 export interface Reconciled {
   actions: Action[];
@@ -69,7 +63,6 @@ export function reconcile(input: ReconcileInput): Reconciled {
       const replicas = s.spec.mode.replicated.replicas;
       const slots = group(tasks.filter((t) => t.slot !== undefined), (t) => String(t.slot));
       for (let slot = 1; slot <= replicas; slot++) converge(ctx, slots.get(String(slot)) ?? [], { slot });
-      rollOut(ctx, tasks, replicas);
       for (const [key, list] of slots) {
         if (Number(key) <= replicas) continue;
         for (const t of list) if (t.desired === 'running') emit(out, { kind: 'shutdown', taskId: t.id, message: 'scaled down' });
@@ -96,6 +89,13 @@ export function reconcile(input: ReconcileInput): Reconciled {
         prune(out, list);
       }
     }
+  }
+  // Then the roll-outs, on the tasks as this pass leaves them.
+  const after = applyActions(input.tasks, out.actions, input.now);
+  for (const s of [...services.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const u = rollOut({ service: s, tasks: after.filter((t) => t.serviceId === s.id), nodes, now: input.now, newId: input.newId });
+    out.actions.push(...u.actions);
+    if (u.wakeAt !== undefined) wake(u.wakeAt);
   }
   return out.wakeAt === undefined ? { actions: out.actions } : { actions: out.actions, wakeAt: out.wakeAt };
 }
@@ -128,19 +128,34 @@ interface Ctx {
 function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: string }, mayCreate = true): void {
   const { out, nodes, service: s, input } = ctx;
   const global = where.nodeId !== undefined;
-  const wanted = tasks.filter((t) => t.desired === 'running').sort(preferred(nodes));
+  // A start-first replacement on its way is the updater's, not a double.
+  // A start-first replacement on its way (of a task wanted running) is the updater's, not a double.
+  const wantedIds = new Set(tasks.filter((t) => t.desired === 'running').map((t) => t.id));
+  const isIncoming = (t: Task) => t.replaces !== undefined && wantedIds.has(t.replaces);
+  const wanted = tasks.filter((t) => t.desired === 'running' && !isIncoming(t)).sort(preferred(nodes));
   const keep: Task | undefined = wanted[0];
+  // The kept task's replacement (the best, if several); replacements of tasks that go, go too.
+  const successors = keep ? tasks.filter((t) => t.desired === 'running' && t.replaces === keep.id).sort(preferred(nodes)) : [];
+  const successor: Task | undefined = successors[0];
+  const doubles = [...wanted.slice(1), ...tasks.filter((t) => t.desired === 'running' && isIncoming(t) && t !== successor)];
+  // When the kept task must go, its replacement on the way takes the slot over; one that ended is over (the updater counts it).
+  const takesOver = !!successor && !isTerminal(successor.state);
+  if (successor && !takesOver) emit(out, { kind: 'shutdown', taskId: successor.id, message: successor.message ?? `task ${successor.state}` });
   // Doubles (a node back from a partition with its old task): the best stays.
-  for (const t of wanted.slice(1)) emit(out, { kind: 'shutdown', taskId: t.id, message: 'a duplicate of another task of the slot' });
+  for (const t of doubles) emit(out, { kind: 'shutdown', taskId: t.id, message: 'a duplicate of another task of the slot' });
   let attempt = keep?.attempt ?? 1;
   if (keep && !isTerminal(keep.state)) {
     const node = keep.nodeId !== undefined ? nodes.get(keep.nodeId) : undefined;
     if (global || keep.nodeId === undefined || (node?.ready && node.availability !== 'drain')) return prune(out, tasks);
     if (!node || !node.ready) emit(out, { kind: 'orphan', taskId: keep.id, message: node ? `node ${node.hostname} is down` : `node ${keep.nodeId} left the cluster` });
     else emit(out, { kind: 'shutdown', taskId: keep.id, message: 'node is drained' });
+    if (takesOver) return prune(out, tasks);
+  } else if (keep && takesOver) {
+    emit(out, { kind: 'shutdown', taskId: keep.id, message: keep.message ?? `task ${keep.state}` });
+    return prune(out, tasks);
   } else {
     const last = newest(tasks);
-    if (last && endedByItself(last.state)) {
+    if (last && endedByItself(last)) {
       const verdict = restartVerdict(s, last, tasks, input.now);
       if (verdict === 'wait') {
         ctx.wake(last.updatedAt + s.spec.restart.delayMs);
@@ -166,30 +181,6 @@ function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: stri
   prune(out, tasks);
 }
 
-/**
- * A new spec rolls out (stop-first): tasks made from an older version are
- * replaced, lowest slot first, while fewer than `parallelism` tasks of the
- * new version are on their way (wanted, not yet running or ended).
- */
-function rollOut(ctx: Ctx, tasks: Task[], replicas: number): void {
-  const { out, service: s, input } = ctx;
-  const touched = out.ended;
-  const current = tasks.filter((t) => t.desired === 'running' && !touched.has(t.id) && t.slot !== undefined && t.slot <= replicas);
-  const made = out.actions.filter((a) => a.kind === 'create' && a.task.serviceId === s.id).length;
-  let inFlight = made + current.filter((t) => t.specVersion === s.version && !isTerminal(t.state) && t.state !== 'running').length;
-  const room = s.spec.update.parallelism || Infinity;
-  const stale = current.filter((t) => t.specVersion < s.version && !isTerminal(t.state)).sort((a, b) => a.slot! - b.slot!);
-  for (const t of stale) {
-    if (inFlight >= room) break;
-    emit(out, { kind: 'shutdown', taskId: t.id, message: 'replaced by the service\'s new version' });
-    emit(out, {
-      kind: 'create',
-      task: { id: input.newId(), serviceId: s.id, slot: t.slot, specVersion: s.version, desired: 'running', state: 'pending', createdAt: input.now, updatedAt: input.now, attempt: 1, reservations: { ...s.spec.reservations } },
-    });
-    inFlight++;
-  }
-}
-
 /** The slot's most recent task (by creation, then id). */
 function newest(tasks: Task[]): Task | undefined {
   return [...tasks].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))[0];
@@ -213,12 +204,7 @@ function restartVerdict(s: Service, ended: Task, tasks: Task[], now: number): 'r
 /** Tasks of the slot that ended by themselves within the restart window (all of them without one). */
 function attemptsInWindow(s: Service, tasks: Task[], now: number): number {
   const w = s.spec.restart.windowMs;
-  return tasks.filter((t) => endedByItself(t.state) && (!w || t.updatedAt >= now - w)).length;
-}
-
-/** The task's own end (an exit, a failure to start), as opposed to the managers writing it off. */
-function endedByItself(state: TaskState): boolean {
-  return state === 'failed' || state === 'complete' || state === 'rejected';
+  return tasks.filter((t) => endedByItself(t) && (!w || t.updatedAt >= now - w)).length;
 }
 
 /**
@@ -242,19 +228,4 @@ function group<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
     m.set(k, list);
   }
   return m;
-}
-
-/** The tasks once the actions are applied (pure): what the leader plans placements on, and what tests check. */
-export function applyActions(tasks: Task[], actions: Action[], now: number): Task[] {
-  const out = new Map(tasks.map((t) => [t.id, t]));
-  for (const a of actions) {
-    if (a.kind === 'create') out.set(a.task.id, a.task);
-    else if (a.kind === 'remove') out.delete(a.taskId);
-    else {
-      const t = out.get(a.taskId);
-      // Wanting it down is no change of its state: only a write-off moves its clock (restart windows count state changes).
-      if (t) out.set(a.taskId, { ...t, desired: 'shutdown', message: a.message, ...(a.kind === 'orphan' ? { state: 'orphaned' as const, updatedAt: now } : {}) });
-    }
-  }
-  return [...out.values()];
 }

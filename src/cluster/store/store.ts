@@ -1,7 +1,7 @@
 import { Etcd3, type Lease } from 'etcd3';
 import { conflict, errorMessage, unavailable } from '../../base/errors';
-import type { Action } from '../core/reconciler';
-import type { Availability, ClusterNode, NodeRole, Resources, Service, ServiceSpec, Task, TaskState } from '../core/model';
+import type { Action } from '../core/actions';
+import type { Availability, ClusterNode, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
 
 /**
  * The cluster's state in etcd, one JSON value per record under a prefix:
@@ -10,6 +10,7 @@ import type { Availability, ClusterNode, NodeRole, Resources, Service, ServiceSp
  *   alive/<id>           the node's liveness, on its agent's lease (gone = down), with its real usage
  *   names/<name>         a service name taken (its id), written with the service
  *   services/<id>        a service's spec and version
+ *   rollouts/<id>        where its roll-out stands (written by the leader only)
  *   tasks/<id>           a task as the managers want it (written by the leader only)
  *   status/<id>          how the task is (written by its node's agent only)
  *   leader               the leader's node id, on its lease
@@ -45,11 +46,11 @@ export interface Liveness {
 export interface ServiceRecord extends Service {
   createdAt: string;
   updatedAt: string;
-  /** The spec before the last update (for rollback). */
-  previous?: ServiceSpec;
   /** The spec as the client gave it (docker's shape), shown back by inspect; and the one before. */
   given?: unknown;
   previousGiven?: unknown;
+  /** The highest version given so far: a new spec takes the next (a rollback brings an old one back). */
+  lastVersion?: number;
   /** etcd's modification revision: docker's Version.Index, which updates must name. */
   index: number;
 }
@@ -66,6 +67,8 @@ export interface TaskStatus {
   message?: string;
   exitCode?: number;
   containerId?: string;
+  /** When it was first reported running (and healthy, with a health check). */
+  startedAt?: number;
   at: number;
 }
 
@@ -86,7 +89,10 @@ export function taskState(t: TaskRecord & { status?: TaskStatus }): TaskState {
 
 export function asTask(t: TaskRecord & { status?: TaskStatus }): Task {
   const { assigned: _a, orphaned: _o, status, ...rest } = t;
-  return { ...rest, state: taskState(t), ...(status?.message ? { message: status.message } : {}), ...(status?.exitCode !== undefined ? { exitCode: status.exitCode } : {}), updatedAt: status?.at ?? t.updatedAt };
+  return {
+    ...rest, state: taskState(t), ...(status?.message ? { message: status.message } : {}), ...(status?.exitCode !== undefined ? { exitCode: status.exitCode } : {}),
+    ...(status?.startedAt !== undefined ? { startedAt: status.startedAt } : {}), updatedAt: status?.at ?? t.updatedAt,
+  };
 }
 
 export function asNode(n: Snapshot['nodes'][number]): ClusterNode {
@@ -124,6 +130,7 @@ export class ClusterStore {
     const out: Snapshot = { revision: Number(res.header.revision), nodes: [], services: [], tasks: [] };
     const alive = new Map<string, Liveness>();
     const status = new Map<string, TaskStatus>();
+    const rollouts = new Map<string, Rollout>();
     const nodes: NodeRecord[] = [];
     const tasks: TaskRecord[] = [];
     for (const kv of res.kvs) {
@@ -136,7 +143,9 @@ export class ClusterStore {
       else if (kind === 'services') out.services.push({ ...value(), index: Number(kv.mod_revision) });
       else if (kind === 'tasks') tasks.push(value());
       else if (kind === 'status') status.set(id, value());
+      else if (kind === 'rollouts') rollouts.set(id, value());
     }
+    out.services = out.services.map((sv) => (rollouts.has(sv.id) ? { ...sv, rollout: rollouts.get(sv.id) } : sv));
     out.nodes = nodes.map((n) => ({ ...n, ready: alive.has(n.id), ...(alive.get(n.id)?.usage ? { usage: alive.get(n.id)!.usage } : {}) }));
     out.tasks = tasks.map((t) => ({ ...t, ...(status.has(t.id) ? { status: status.get(t.id) } : {}) }));
     return out;
@@ -199,22 +208,34 @@ export class ClusterStore {
     const r = await this.wrap(() =>
       this.client
         .if(this.key('names', s.spec.name), 'Create', '==', 0)
-        .then(this.client.put(this.key('names', s.spec.name)).value(s.id), this.client.put(this.key('services', s.id)).value(JSON.stringify(s)))
+        .then(this.client.put(this.key('names', s.spec.name)).value(s.id), this.client.put(this.key('services', s.id)).value(serviceValue(s)))
         .commit(),
     );
     if (!r.succeeded) throw conflict(`rpc error: code = AlreadyExists desc = name conflicts with an existing object: service ${s.spec.name} already exists`);
   }
 
-  /** Changes a service if it is still at `index` (docker's update version): otherwise someone else changed it first. */
+  /**
+   * Changes a service if it is still at `index` (docker's update version):
+   * otherwise someone else changed it first. Its roll-out status goes, as
+   * swarm resets UpdateStatus: the change gets its own (or none, scaling).
+   */
   async updateService(s: ServiceRecord, index: number): Promise<void> {
-    const { index: _i, ...rec } = s;
-    const ops = [this.client.put(this.key('services', s.id)).value(JSON.stringify(rec))];
-    const r = await this.wrap(() => this.client.if(this.key('services', s.id), 'Mod', '==', index).then(...ops).commit());
+    const r = await this.wrap(() =>
+      this.client
+        .if(this.key('services', s.id), 'Mod', '==', index)
+        .then(this.client.put(this.key('services', s.id)).value(serviceValue(s)), this.client.delete().key(this.key('rollouts', s.id)))
+        .commit(),
+    );
     if (!r.succeeded) throw invalidVersion(s.id);
   }
 
   async removeService(s: ServiceRecord): Promise<void> {
-    await this.wrap(() => this.client.if(this.key('services', s.id), 'Create', '>', 0).then(this.client.delete().key(this.key('services', s.id)), this.client.delete().key(this.key('names', s.spec.name))).commit());
+    await this.wrap(() =>
+      this.client
+        .if(this.key('services', s.id), 'Create', '>', 0)
+        .then(this.client.delete().key(this.key('services', s.id)), this.client.delete().key(this.key('names', s.spec.name)), this.client.delete().key(this.key('rollouts', s.id)))
+        .commit(),
+    );
   }
 
   /** The agent's word on its task. */
@@ -233,8 +254,12 @@ export class ClusterStore {
     const puts = new Map<string, TaskRecord>();
     const dels: string[] = [];
     const rec = (id: string) => puts.get(id) ?? (tasks.get(id) ? stripStatus(tasks.get(id)!) : undefined);
+    const rollouts = new Map<string, Rollout>();
+    const rollbacks = new Map<string, string>();
     for (const a of actions) {
-      if (a.kind === 'create') {
+      if (a.kind === 'rollout') rollouts.set(a.serviceId, a.rollout);
+      else if (a.kind === 'rollback') rollbacks.set(a.serviceId, a.message);
+      else if (a.kind === 'create') {
         const { state: _s, ...t } = a.task;
         puts.set(t.id, { ...t, assigned: false });
       } else if (a.kind === 'remove') {
@@ -253,6 +278,14 @@ export class ClusterStore {
     for (const u of unplaced) {
       const t = rec(u.taskId);
       if (t && t.message !== u.reason) puts.set(u.taskId, { ...t, message: u.reason });
+    }
+    // A roll-out's status (and a rollback) only for the service as read: one an operator changed since starts anew.
+    for (const [id, ro] of rollouts) {
+      const sv = snap.services.find((x) => x.id === id);
+      if (!sv) continue;
+      const back = rollbacks.get(id);
+      const ops = [this.client.put(this.key('rollouts', id)).value(JSON.stringify(ro)), ...(back !== undefined && sv.previous ? [this.client.put(this.key('services', id)).value(serviceValue(rolledBack(sv, back)))] : [])];
+      await this.wrap(() => this.client.if(this.key('leader'), 'Create', '==', fence.revision).and(this.key('services', id), 'Mod', '==', sv.index).then(...ops).commit());
     }
     const ops = [
       ...[...puts.values()].map((t) => this.client.put(this.key('tasks', t.id)).value(JSON.stringify(t))),
@@ -333,6 +366,22 @@ export class ClusterStore {
       throw unavailable(`the cluster store (etcd at ${this.endpoints.join(', ')}) did not answer: ${errorMessage(e)}`, e);
     }
   }
+}
+
+/**
+ * The leader's rollback of a failed roll-out (swarm's): the previous spec
+ * comes back under its own version, and is forgotten as previous (a
+ * rollback is not rolled back).
+ */
+function rolledBack(sv: ServiceRecord, message: string): ServiceRecord {
+  const { previous, previousGiven, rollout: _r, ...rest } = sv;
+  return { ...rest, spec: previous!.spec, version: previous!.version, given: previousGiven, rollingBack: message, updatedAt: new Date().toISOString() };
+}
+
+/** A service as stored: its etcd revision and its roll-out (the leader's key) are not part of it. */
+function serviceValue(s: Omit<ServiceRecord, 'index'> & { index?: number }): string {
+  const { index: _i, rollout: _r, ...rec } = s;
+  return JSON.stringify(rec);
 }
 
 function stripStatus(t: TaskRecord & { status?: TaskStatus }): TaskRecord {
