@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BerthError, errorMessage, invalidArgument, notFound } from '../base/errors';
+import { BerthError, errorMessage, invalidArgument, notFound, unavailable } from '../base/errors';
+import { run } from '../base/exec';
 import { atomicWriteJson, readJsonIfExists } from '../base/files';
 import type { Logger } from '../base/log';
 import { Agent, type AgentEngine } from './agent/agent';
@@ -11,7 +12,7 @@ import type { Availability, NodeRole, ServiceSpec } from './core/model';
 import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, taskTemplateOf, toDockerSwarm, toDockerTask } from './docker-shape';
 import { Manager } from './manager/manager';
 import { EtcdMember, freePort, type MemberConfig } from './store/etcd-member';
-import { ClusterStore, type NodeRecord, type ServiceRecord, type Snapshot, taskState } from './store/store';
+import { ClusterStore, type EtcdMemberInfo, type NodeRecord, type ServiceRecord, type Snapshot, taskState } from './store/store';
 
 /** What a node keeps of its cluster under its data root (the rest is in etcd). */
 interface LocalState {
@@ -21,6 +22,8 @@ interface LocalState {
   endpoints: string[];
   /** The etcd member this daemon runs (the embedded default), if any. */
   member?: MemberConfig;
+  /** The address this node is reached at. */
+  addr?: string;
 }
 
 const LIVENESS_TTL_SECONDS = 5;
@@ -43,6 +46,7 @@ export class ClusterService {
   private alive?: { stop(revoke: boolean): Promise<void> };
   /** The start at open, while it runs (close waits for it, so nothing it starts outlives the daemon). */
   private starting?: Promise<void>;
+  private closing = false;
 
   private constructor(
     private readonly dir: string,
@@ -59,7 +63,7 @@ export class ClusterService {
     if (st) {
       c.state = st;
       // In the background: a daemon whose cluster store does not answer still serves its API and runs its containers.
-      c.starting = c.run().catch((e) => logger.warn('cluster start', { error: errorMessage(e) }));
+      c.starting = c.runUntilUp();
     }
     return c;
   }
@@ -108,33 +112,59 @@ export class ClusterService {
   /**
    * `swarm join`: this daemon joins the cluster whose store is at one of
    * `remoteAddrs` (a manager's address as `swarm init` printed it), as a
-   * worker or a manager by the token it holds. A wrong token, or no cluster
-   * there, is refused and nothing is written.
+   * worker or a manager by the token it holds. A manager adds an etcd
+   * member of its own, first as a learner (which counts for no quorum, so
+   * a member that never comes up breaks nothing), promoted once it has
+   * caught up. A wrong token, or no cluster there, is refused and nothing
+   * is written.
    */
   async join(o: { remoteAddrs: string[]; token: string; advertiseAddr?: string }): Promise<void> {
     if (this.state) throw new BerthError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
     if (!o.remoteAddrs.length) throw invalidArgument('at least 1 RemoteAddr is required to join');
     if (!/^SWMTKN-1-\S+$/.test(o.token)) throw invalidArgument('invalid join token');
     const probe = new ClusterStore(o.remoteAddrs);
-    let info;
+    const nodeId = swarmId();
+    let st: LocalState;
+    let learner: string | undefined;
     try {
-      info = (await probe.snapshot()).info;
+      const info = (await probe.snapshot()).info;
+      if (!info) throw invalidArgument(`no cluster at ${o.remoteAddrs.join(', ')}`);
+      const role: NodeRole | undefined = o.token === info.joinTokens.manager ? 'manager' : o.token === info.joinTokens.worker ? 'worker' : undefined;
+      if (!role) throw invalidArgument('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
+      const host = await advertiseHost(o.advertiseAddr, o.remoteAddrs[0]);
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      if (role === 'worker') {
+        st = { clusterId: info.id, nodeId, role, endpoints: clientEndpoints(await probe.members()), addr: host };
+      } else {
+        const member: MemberConfig = {
+          name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'existing',
+        };
+        const peerUrl = `http://${host}:${member.peerPort}`;
+        const members = await probe.addMember(peerUrl, true);
+        learner = members.find((m) => m.peerUrls.includes(peerUrl))?.id;
+        member.initialCluster = members.map((m) => `${m.name || nodeId}=${m.peerUrls[0]}`).join(',');
+        this.member = new EtcdMember(member, this.logger);
+        await this.member.start();
+        await probe.promote(learner!);
+        st = { clusterId: info.id, nodeId, role, endpoints: [`${host}:${member.clientPort}`, ...clientEndpoints(members)], member, addr: host };
+      }
+    } catch (e) {
+      // Nothing half-made: a learner added goes again (it counts for no quorum, so this works with it down).
+      if (learner) await probe.removeMember(learner).catch((err) => this.logger.warn('removal of the learner of a failed join', { error: errorMessage(err) }));
+      await this.member?.stop();
+      this.member = undefined;
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      throw e;
     } finally {
       probe.close();
     }
-    if (!info) throw invalidArgument(`no cluster at ${o.remoteAddrs.join(', ')}`);
-    const role: NodeRole | undefined = o.token === info.joinTokens.manager ? 'manager' : o.token === info.joinTokens.worker ? 'worker' : undefined;
-    if (!role) throw invalidArgument('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
-    const nodeId = swarmId();
-    const st: LocalState = { clusterId: info.id, nodeId, role, endpoints: o.remoteAddrs };
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.state = st;
     try {
       await this.run();
-      const rec = this.nodeRecord(nodeId, role, new Date().toISOString());
-      await this.store!.putNode({ ...rec, addr: o.advertiseAddr ?? '' });
+      await this.store!.putNode(this.nodeRecord(nodeId, st.role, new Date().toISOString()));
       await atomicWriteJson(path.join(this.dir, 'state.json'), st);
     } catch (e) {
+      await this.leaveStore();
       await this.shutdown(true);
       this.state = undefined;
       fs.rmSync(this.dir, { recursive: true, force: true });
@@ -145,18 +175,36 @@ export class ClusterService {
   private nodeRecord(id: string, role: NodeRole, now: string): NodeRecord {
     return {
       // A manager's address is its store's (what `swarm join` is given); a worker's, its host.
-      id, hostname: this.nodeName, role, availability: 'active', labels: {}, addr: this.state?.member ? `${this.state.member.host}:${this.state.member.clientPort}` : (this.state?.endpoints[0] ?? ''),
+      id, hostname: this.nodeName, role, availability: 'active', labels: {}, addr: this.state?.member ? `${this.state.member.host}:${this.state.member.clientPort}` : (this.state?.addr ?? ''),
       allocatable: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, createdAt: now, updatedAt: now,
     };
+  }
+
+  /** Starts this node's part, tried again (backing off to 10 s) until it runs or the daemon stops. */
+  private async runUntilUp(): Promise<void> {
+    let last = '';
+    for (let attempt = 0; !this.closing; attempt++) {
+      try {
+        await this.run();
+        return;
+      } catch (e) {
+        const msg = errorMessage(e);
+        if (msg !== last) this.logger.warn('cluster start; trying again', { error: msg });
+        last = msg;
+        await this.shutdown();
+        await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 10_000)).unref());
+      }
+    }
   }
 
   /** Starts what this node runs: its member, the store's client, liveness, agent, manager. */
   private async run(): Promise<void> {
     const st = this.state!;
-    if (st.member) {
+    if (st.member && !this.member) {
       this.member = new EtcdMember(st.member, this.logger);
       await this.member.start();
     }
+    await this.refreshEndpoints(st);
     this.store = new ClusterStore(st.endpoints);
     // Five seconds without this node's keep-alive and the managers move its tasks (a daemon restart is quicker).
     this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, usage, (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
@@ -165,6 +213,40 @@ export class ClusterService {
     if (st.role === 'manager') {
       this.manager = new Manager(this.store, st.nodeId, this.logger);
       this.manager.start();
+    }
+  }
+
+  /**
+   * The store's members as the cluster has them now (managers come and go),
+   * asked before the client is made, so a node reaches the store through
+   * any manager that is left; kept for the next start. A store that does
+   * not answer leaves them as they were.
+   */
+  private async refreshEndpoints(st: LocalState): Promise<void> {
+    const probe = new ClusterStore(st.endpoints);
+    try {
+      const own = st.member ? [`${st.member.host}:${st.member.clientPort}`] : [];
+      const endpoints = [...new Set([...own, ...clientEndpoints(await probe.members())])];
+      if (!endpoints.length || JSON.stringify(endpoints) === JSON.stringify(st.endpoints)) return;
+      st.endpoints = endpoints;
+      await atomicWriteJson(path.join(this.dir, 'state.json'), st);
+    } catch (e) {
+      this.logger.warn('cluster members', { error: errorMessage(e) });
+    } finally {
+      probe.close();
+    }
+  }
+
+  /** A manager leaving takes its member out of the store's cluster first (while others can still agree on it). */
+  private async leaveStore(): Promise<void> {
+    const st = this.state;
+    if (!st?.member || !this.store) return;
+    try {
+      const members = await this.store.members();
+      const mine = members.find((m) => m.name === st.nodeId);
+      if (mine && members.length > 1) await this.store.removeMember(mine.id);
+    } catch (e) {
+      this.logger.warn('removal of this manager\'s etcd member', { error: errorMessage(e) });
     }
   }
 
@@ -184,6 +266,8 @@ export class ClusterService {
     if (this.state.role === 'manager' && !force) {
       throw new BerthError('unavailable', 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.');
     }
+    await this.manager?.stop();
+    await this.leaveStore();
     await this.shutdown(true);
     for (const c of this.engine.taskContainers()) await this.engine.remove(c.id).catch((e) => this.logger.warn('task container removal at leave', { id: c.id, error: errorMessage(e) }));
     this.state = undefined;
@@ -192,13 +276,15 @@ export class ClusterService {
 
   /** Daemon shutdown: the loops and the member stop; containers keep running, as docker's. */
   async close(): Promise<void> {
+    this.closing = true;
     // A start still waiting for an unreachable store is not waited for long: the daemon is stopping.
     await Promise.race([this.starting, new Promise((r) => setTimeout(r, 2000).unref())]);
     await this.shutdown();
   }
 
   private managerStore(): ClusterStore {
-    if (!this.state || this.state.role !== 'manager' || !this.store) throw notManager();
+    if (!this.state || this.state.role !== 'manager') throw notManager();
+    if (!this.store) throw unavailable('this manager is still connecting to the cluster store: try again in a moment');
     return this.store;
   }
 
@@ -209,7 +295,7 @@ export class ClusterService {
   /** GET /info's Swarm section. */
   async infoSection(): Promise<Record<string, unknown>> {
     if (!this.state) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
-    const base = { NodeID: this.state.nodeId, NodeAddr: this.state.member?.host ?? '', LocalNodeState: 'active', ControlAvailable: this.state.role === 'manager', Error: '' };
+    const base = { NodeID: this.state.nodeId, NodeAddr: this.state.member?.host ?? this.state.addr ?? '', LocalNodeState: 'active', ControlAvailable: this.state.role === 'manager', Error: '' };
     try {
       const snap = await this.store!.snapshot();
       const managers = snap.nodes.filter((n) => n.role === 'manager');
@@ -379,6 +465,28 @@ export class ClusterService {
     this.manager?.kick();
   }
 
+}
+
+/** The store's client addresses (host:port), of the members that have started. */
+function clientEndpoints(members: EtcdMemberInfo[]): string[] {
+  return members.flatMap((m) => m.clientUrls.map((u) => u.replace(/^https?:\/\//, '')));
+}
+
+/**
+ * The address this node is reached at: the one given (docker's
+ * --advertise-addr, an IPv4 address), else the one this host would send
+ * from to the manager it joins.
+ */
+async function advertiseHost(given: string | undefined, remote: string): Promise<string> {
+  if (given) {
+    const host = given.replace(/:\d+$/, '');
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(host)) throw invalidArgument(`advertise address must be an IPv4 address (an interface name is not supported): ${given}`);
+    return host;
+  }
+  const r = await run('ip', ['-4', '-j', 'route', 'get', remote.replace(/:\d+$/, '')]);
+  const src = (JSON.parse(r.stdout) as { prefsrc?: string }[])[0]?.prefsrc;
+  if (!src) throw invalidArgument(`no route to ${remote}: give --advertise-addr`);
+  return src;
 }
 
 function uniquePrefix<T extends { id: string }>(xs: T[], ref: string): T | undefined {

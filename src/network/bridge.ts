@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { CommandError, run } from '../base/exec';
 
 /**
@@ -34,7 +33,8 @@ export async function ownedBridges(owner: string): Promise<string[]> {
 
 /** Whether the host has a network interface of that name. */
 export function interfaceExists(name: string): boolean {
-  return existsSync(path.join('/sys/class/net', name));
+  // /proc/self/net is this process's network namespace; /sys/class/net is the one sysfs was mounted in (the host's, for a daemon in a lab node).
+  return readFileSync('/proc/self/net/dev', 'utf8').split('\n').some((l) => l.slice(0, l.indexOf(':')).trim() === name);
 }
 
 /** The bridge exists with an address that is not this network's. */

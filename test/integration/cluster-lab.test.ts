@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from './harness';
-import { Lab, type LabNode } from './lab';
+import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers as containersOn, total } from './lab';
 
 /**
  * Three daemons in a lab of network namespaces on this host, joined into
@@ -14,21 +14,9 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
   before(() => lab.up(3));
   after(() => lab.down());
 
-  const docker = async (node: LabNode, args: string[]) => {
-    const r = await node.daemon.docker(args, { timeoutMs: 120_000 });
-    assert.equal(r.code, 0, `${node.name}: docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout.trim();
-  };
   const manager = () => lab.nodes[0];
-  /** Running tasks of a service, per node name. */
-  const spread = async (service: string) => {
-    const lines = (await docker(manager(), ['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}', service])).split('\n').filter(Boolean);
-    const out: Record<string, number> = {};
-    for (const l of lines) if (/ Running /.test(` ${l.split(' ').slice(1).join(' ')} `)) out[l.split(' ')[0]] = (out[l.split(' ')[0]] ?? 0) + 1;
-    return out;
-  };
-  const total = (s: Record<string, number>) => Object.values(s).reduce((a, b) => a + b, 0);
-  const taskContainers = async (node: LabNode) => (await docker(node, ['ps', '-q', '--filter', 'label=com.docker.swarm.task.id'])).split('\n').filter(Boolean).length;
+  const spread = (service: string) => spreadOf(manager(), service);
+  const taskContainers = async (node: LabNode) => (await containersOn(node)).length;
 
   test('workers join the manager\'s cluster with its token; a wrong token is refused', async () => {
     await docker(manager(), ['swarm', 'init', '--advertise-addr', manager().ip]);

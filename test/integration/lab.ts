@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { freeTestPrefix, TestDaemon } from './harness';
@@ -88,7 +89,12 @@ export class Lab {
 
   async revive(node: LabNode): Promise<void> {
     this.cut(node, false);
-    await node.daemon.start([...this.extra, '--node-name', node.name]);
+    await this.start(node);
+  }
+
+  /** Starts a node's daemon (again) with the lab's options. */
+  start(node: LabNode): Promise<void> {
+    return node.daemon.start([...this.extra, '--node-name', node.name]);
   }
 
   /** Every daemon cleaned up (a killed one is started again first, so it removes what it ran), every namespace and link removed. */
@@ -104,4 +110,30 @@ export class Lab {
     }
     spawnSync('ip', ['link', 'del', this.bridge]);
   }
+}
+
+/** The docker CLI against a lab node, expecting success; its trimmed output. */
+export async function dockerOn(node: LabNode, args: string[]): Promise<string> {
+  const r = await node.daemon.docker(args, { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, `${node.name}: docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}
+
+/** A service's running tasks per node name, as a manager lists them. */
+export async function spreadOf(manager: LabNode, service: string): Promise<Record<string, number>> {
+  const lines = (await dockerOn(manager, ['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}', service])).split('\n').filter(Boolean);
+  const out: Record<string, number> = {};
+  for (const l of lines) {
+    const [node, ...state] = l.split(' ');
+    if (state[0] === 'Running') out[node] = (out[node] ?? 0) + 1;
+  }
+  return out;
+}
+
+export const total = (s: Record<string, number>) => Object.values(s).reduce((a, b) => a + b, 0);
+
+/** Task containers running on a node (by its own daemon's word). */
+export async function taskContainers(node: LabNode, service?: string): Promise<string[]> {
+  const filter = service ? `label=com.docker.swarm.service.name=${service}` : 'label=com.docker.swarm.task.id';
+  return (await dockerOn(node, ['ps', '-q', '--filter', filter])).split('\n').filter(Boolean);
 }

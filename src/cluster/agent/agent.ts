@@ -155,9 +155,12 @@ export class Agent {
     this.reported.set(taskId, key);
   }
 
+  /** Idempotent: a watch cancelled twice would never settle. */
   async stop(): Promise<void> {
     this.loop.stop();
-    for (const s of this.stops) await s();
+    const stops = this.stops;
+    this.stops = [];
+    for (const s of stops) await s();
   }
 }
 

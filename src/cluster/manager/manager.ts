@@ -68,6 +68,7 @@ export class Manager {
     this.logger.warn('cluster leadership lost', { node: this.nodeId });
     this.fence = undefined;
     void this.stopWatch?.();
+    this.stopWatch = undefined;
     // Rounds of an old office would change nothing (fenced); a new one starts with the next term.
     this.loop.stop();
     this.loop = new Rerun(() => this.round());
@@ -108,11 +109,14 @@ export class Manager {
     return Math.min(this.opts.tickMs, wakeAt !== undefined ? wakeAt - Date.now() : this.opts.tickMs);
   }
 
+  /** Idempotent: a watch cancelled twice would never settle. */
   async stop(): Promise<void> {
     this.closed = true;
     this.loop.stop();
-    await this.stopWatch?.();
-    await this.resign?.();
+    const { stopWatch, resign } = this;
+    this.stopWatch = this.resign = undefined;
+    await stopWatch?.();
+    await resign?.();
     this.fence = undefined;
   }
 }

@@ -36,7 +36,8 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
  * An etcd member the daemon runs and supervises (the embedded default of
  * `cluster init`): Debian's etcd-server, data under the daemon's data root,
  * restarted when it dies (a member that comes back with its data rejoins
- * its cluster), stopped with the daemon. Transactions may hold many
+ * its cluster), stopped with the daemon, and killed with it when it
+ * crashes (so a crash of a manager is the crash of its member). Transactions may hold many
  * operations: a plan of hundreds of placements commits in few of them.
  */
 export class EtcdMember {
@@ -78,9 +79,10 @@ export class EtcdMember {
       '--listen-client-urls', this.clientUrl, '--advertise-client-urls', this.clientUrl,
       '--listen-peer-urls', this.peerUrl, '--initial-advertise-peer-urls', this.peerUrl,
       '--initial-cluster', c.initialCluster, '--initial-cluster-state', c.state,
-      '--max-txn-ops', '4096', '--heartbeat-interval', '100', '--election-timeout', '1000',
+      '--max-txn-ops', '4096', '--heartbeat-interval', '100', '--election-timeout', '1000', '--grpc-keepalive-min-time', '1s',
     ];
-    const p = spawn(bin, args, { stdio: ['ignore', log, log] });
+    // The member dies with the daemon (a daemon restart starts it again): none is left holding the data or the ports.
+    const p = spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.proc = p;
     p.on('exit', (code, signal) => {
@@ -94,10 +96,13 @@ export class EtcdMember {
     });
   }
 
-  /** Whether the member answers its health endpoint. */
+  /**
+   * Whether the member serves its clients (its version: /health would also
+   * want a quorum, which a member restarting alone waits for).
+   */
   async answers(): Promise<boolean> {
     try {
-      const r = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+      const r = await fetch(`${this.clientUrl}/version`, { signal: AbortSignal.timeout(1000) });
       return r.ok;
     } catch {
       // Not listening yet (or gone): the caller waits or reports.
@@ -116,6 +121,4 @@ export class EtcdMember {
     await done;
     clearTimeout(timer);
   }
-
-
 }

@@ -99,6 +99,13 @@ export function asNode(n: Snapshot['nodes'][number]): ClusterNode {
   return { id: n.id, hostname: n.hostname, role: n.role, availability: n.availability, labels: n.labels, ready: n.ready, allocatable: n.allocatable, ...(n.usage ? { usage: n.usage } : {}) };
 }
 
+export interface EtcdMemberInfo {
+  id: string;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+}
+
 /** The leader's proof of office: its key's creation revision (fencing every write it makes). */
 export interface Fence {
   nodeId: string;
@@ -106,6 +113,8 @@ export interface Fence {
 }
 
 const PREFIX = '/berth/cluster/';
+/** How long one call to a member may take before another is tried. */
+const CALL_DEADLINE_MS = 3000;
 /** Operations per transaction (the embedded member allows 4096; a shared etcd may keep its default of 128). */
 const TXN_OPS = 120;
 
@@ -113,7 +122,13 @@ export class ClusterStore {
   readonly client: Etcd3;
 
   constructor(readonly endpoints: string[]) {
-    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3000 });
+    this.client = new Etcd3({
+      hosts: endpoints, dialTimeout: 3000,
+      // A member cut off does not reset its connections: without a deadline a call to it waits for TCP to give up (minutes).
+      // Past it, the client's fault handling tries another member; pings find a dead stream (a watch, a lease's keep-alive).
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+      grpcOptions: { 'grpc.keepalive_time_ms': 5000, 'grpc.keepalive_timeout_ms': 3000, 'grpc.keepalive_permit_without_calls': 1 },
+    });
   }
 
   private key(...parts: string[]): string {
@@ -151,6 +166,44 @@ export class ClusterStore {
     return out;
   }
 
+  /** The etcd cluster's members (a member added but not yet started has no name). */
+  async members(): Promise<EtcdMemberInfo[]> {
+    const r = await this.wrap(() => this.client.cluster.memberList({}));
+    return r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs }));
+  }
+
+  /** Adds a member at `peerUrl`, a learner (no vote, so no quorum rests on it) until promoted; the members then. */
+  async addMember(peerUrl: string, learner: boolean): Promise<EtcdMemberInfo[]> {
+    const r = await this.retry('the cluster store did not take a new member within 20 s', () => this.client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: learner }));
+    return r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs }));
+  }
+
+  /**
+   * etcd refuses a change of members for a while after the last one
+   * ("unhealthy cluster" until it has seen the new member active; "not in
+   * sync" until a learner has caught up): tried again for 20 s.
+   */
+  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const until = Date.now() + 20_000;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (Date.now() > until) throw unavailable(`${what}: ${errorMessage(e)}`, e);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /** A learner becomes a voting member once it has caught up with the leader. */
+  async promote(id: string): Promise<void> {
+    await this.retry('the new etcd member did not catch up with the cluster within 20 s', () => this.client.cluster.memberPromote({ ID: id }));
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await this.wrap(() => this.client.cluster.memberRemove({ ID: id }));
+  }
+
   /** Makes the cluster (meta and its first node) if there is none yet; false when one exists. */
   async createCluster(info: ClusterInfo, first: NodeRecord): Promise<boolean> {
     const r = await this.wrap(() =>
@@ -173,23 +226,26 @@ export class ClusterStore {
    * loss (etcd unreachable past the TTL) calls `lost`.
    */
   keepAlive(nodeId: string, ttlSeconds: number, usage: () => Liveness['usage'], lost: (e: Error) => void): { stop(revoke: boolean): Promise<void> } {
-    let lease: Lease | undefined = this.client.lease(ttlSeconds);
+    let lease: Lease | undefined;
     let timer: NodeJS.Timeout | undefined;
+    // Each lease lost (etcd unreachable past the TTL) is replaced by a new one, so the node comes back once etcd answers again.
+    const fresh = () => {
+      const l = this.client.lease(ttlSeconds);
+      l.on('lost', (e: Error) => {
+        lost(e);
+        if (lease === l) lease = fresh();
+      });
+      return l;
+    };
+    lease = fresh();
     const write = async () => {
       const l = lease;
       if (!l) return;
       await l.put(this.key('alive', nodeId)).value(JSON.stringify({ usage: usage(), at: Date.now() } satisfies Liveness)).catch((e: Error) => lost(e));
+      if (!lease) return;
       timer = setTimeout(() => void write(), 2000);
       timer.unref();
     };
-    lease.on('lost', (e: Error) => {
-      lost(e);
-      // A new lease, so the node comes back once etcd answers again.
-      if (lease) {
-        lease = this.client.lease(ttlSeconds);
-        lease.on('lost', (err: Error) => lost(err));
-      }
-    });
     void write();
     return {
       // Revoked: the node is down at once (it leaves); not: its key lives out its TTL (a restart comes back first).
