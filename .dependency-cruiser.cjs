@@ -22,6 +22,8 @@ const layers = {
   'cluster/core': ['base', 'oci'],
   'cluster/store': ['base', 'oci', 'cluster/core'],
   'cluster/manager': ['base', 'oci', 'cluster/core', 'cluster/store'],
+  // berth lab: daemons in network namespaces of this host, formed into a cluster through their APIs.
+  lab: ['base', 'oci', 'network', 'client', 'cli'],
   daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution', 'cluster'],
 };
 

@@ -5,7 +5,9 @@
  * dockerd as swarm nodes), both driven by the same docker CLI commands:
  *  - the planner alone: 10,000 tasks on 1,000 synthetic nodes (Berth's pure planner);
  *  - `service create --replicas R` until R tasks run;
- *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks run elsewhere.
+ *  - `service update` of 20 replicas until the docker CLI returns;
+ *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks run elsewhere;
+ *  - the leader's death until another manager leads (three managers).
  *
  *   bench/cluster [--nodes N] [--replicas R] [--only planner,berth,swarm]
  *
@@ -31,7 +33,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { nodes: 3, replicas: 30 };
+  const o: Options = { nodes: 5, replicas: 30 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[++i];
@@ -41,7 +43,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--only') o.only = new Set(v.split(','));
     else throw new Error(`unknown flag ${a}`);
   }
-  if (o.nodes < 2) throw new Error('--nodes: at least 2 (one of them dies)');
+  if (o.nodes < MANAGERS + 1) throw new Error(`--nodes: at least ${MANAGERS + 1} (${MANAGERS} managers and a worker that dies)`);
   return o;
 }
 
@@ -82,38 +84,81 @@ async function until(what: string, ok: () => Promise<boolean>, limitMs = 300_000
   return performance.now() - t0;
 }
 
-/** Init on the first node, join the others, R replicas, then the last node dies: the two timings. */
-async function measure(nodes: BenchNode[], replicas: number, join: (token: string) => Promise<void>, hostnames: string[]): Promise<{ place: number; recover: number }> {
-  const manager = nodes[0];
-  await manager.docker(['swarm', 'init', '--advertise-addr', manager.host.ip]);
-  await join(await manager.docker(['swarm', 'join-token', '-q', 'worker']));
-  await until('nodes ready', async () => (await manager.docker(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((s) => s === 'Ready').length === nodes.length, 120_000);
-  const t0 = performance.now();
-  await manager.docker(['service', 'create', '--detach', '--name', 'bench', '--replicas', String(replicas), '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
-  await until('replicas running', async () => sum(await runningPerNode(manager, 'bench')) === replicas);
-  const place = performance.now() - t0;
-  const dying = nodes[nodes.length - 1];
-  const dead = hostnames[hostnames.length - 1];
-  const before = await runningPerNode(manager, 'bench');
-  if (!before[dead]) throw new Error(`no task ran on ${dead} to move`);
-  const t1 = performance.now();
-  await dying.kill();
-  await until('replacements running', async () => {
-    const c = await runningPerNode(manager, 'bench');
-    return sum(c) === replicas && !c[dead];
-  });
-  return { place, recover: performance.now() - t1 };
+interface Timings {
+  place: number;
+  update: number;
+  recover: number;
+  handover: number;
 }
 
-async function berth(o: Options): Promise<{ place: number; recover: number }> {
+/** The node names the managers list as Leader. */
+async function leaderOf(manager: BenchNode): Promise<string | undefined> {
+  const out = await manager.docker(['node', 'ls', '--format', '{{.Hostname}}|{{.ManagerStatus}}']).catch(() => '');
+  return out.split('\n').find((l) => l.endsWith('|Leader'))?.split('|')[0];
+}
+
+/**
+ * Init on the first node, join two more managers and the rest as workers;
+ * then: R replicas placed; a rolling update of 20 replicas; the last
+ * worker's death; the leader's death. The four timings.
+ */
+async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchNode, token: string) => Promise<void>, hostnames: string[]): Promise<Timings> {
+  const [first] = nodes;
+  const managers = nodes.slice(0, MANAGERS);
+  await first.docker(['swarm', 'init', '--advertise-addr', first.host.ip]);
+  const managerToken = await first.docker(['swarm', 'join-token', '-q', 'manager']);
+  const workerToken = await first.docker(['swarm', 'join-token', '-q', 'worker']);
+  for (const n of nodes.slice(1)) await join(n, managers.includes(n) ? managerToken : workerToken);
+  await until('nodes ready', async () => (await first.docker(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((s) => s === 'Ready').length === nodes.length, 120_000);
+
+  const t0 = performance.now();
+  await first.docker(['service', 'create', '--detach', '--name', 'bench', '--replicas', String(replicas), '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+  await until('replicas running', async () => sum(await runningPerNode(first, 'bench')) === replicas);
+  const place = performance.now() - t0;
+
+  await first.docker(['service', 'create', '--detach', '--name', 'roll', '--replicas', '20', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+  await until('roll running', async () => sum(await runningPerNode(first, 'roll')) === 20);
+  const t1 = performance.now();
+  // Not detached: the docker CLI returns once the service has converged (and waited its monitor period on top, on both sides).
+  await first.docker(['service', 'update', '--update-monitor', '1s', '--env-add', 'WAVE=2', 'roll']);
+  const update = performance.now() - t1;
+  await first.docker(['service', 'rm', 'roll']);
+
+  const dying = nodes[nodes.length - 1];
+  const dead = hostnames[hostnames.length - 1];
+  const before = await runningPerNode(first, 'bench');
+  if (!before[dead]) throw new Error(`no task ran on ${dead} to move`);
+  const t2 = performance.now();
+  await dying.kill();
+  await until('replacements running', async () => {
+    const c = await runningPerNode(first, 'bench');
+    return sum(c) === replicas && !c[dead];
+  });
+  const recover = performance.now() - t2;
+
+  const old = await leaderOf(first);
+  const oldNode = nodes[hostnames.indexOf(old ?? '')];
+  if (!oldNode) throw new Error(`no leader among ${hostnames.join(', ')}`);
+  const asker = managers.find((m) => m !== oldNode)!;
+  const t3 = performance.now();
+  await oldNode.kill();
+  await until('a new leader', async () => {
+    const l = await leaderOf(asker);
+    return l !== undefined && l !== old;
+  }, 120_000);
+  return { place, update, recover, handover: performance.now() - t3 };
+}
+
+/** Managers in each lab: three, so one may die. */
+const MANAGERS = 3;
+
+async function berth(o: Options): Promise<Timings> {
   const lab = new Lab();
   try {
     await lab.up(o.nodes);
     const nodes: BenchNode[] = lab.nodes.map((n) => ({ host: n, docker: (args) => cli(n.daemon.socket, args), kill: () => lab.kill(n) }));
-    return await measure(nodes, o.replicas, async (token) => {
-      const addr = await nodes[0].docker(['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
-      for (const n of nodes.slice(1)) await n.docker(['swarm', 'join', '--token', token, addr]);
-    }, lab.nodes.map((n) => n.name));
+    const addr = () => nodes[0].docker(['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
+    return await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, await addr()])), lab.nodes.map((n) => n.name));
   } finally {
     await lab.down();
   }
@@ -140,7 +185,7 @@ async function startDockerd(h: LabHost, dir: string): Promise<{ socket: string; 
   return { socket, proc, cgroup };
 }
 
-async function swarm(o: Options): Promise<{ place: number; recover: number; version: string }> {
+async function swarm(o: Options): Promise<Timings & { version: string }> {
   const lab = new Lab();
   const tmp = fs.mkdtempSync('/tmp/bsw-');
   const daemons: { socket: string; proc: ChildProcess; cgroup: string }[] = [];
@@ -154,9 +199,7 @@ async function swarm(o: Options): Promise<{ place: number; recover: number; vers
         daemons[i].proc.kill('SIGKILL');
       },
     }));
-    const result = await measure(nodes, o.replicas, async (token) => {
-      for (const n of nodes.slice(1)) await n.docker(['swarm', 'join', '--token', token, `${nodes[0].host.ip}:2377`]);
-    }, hosts.map((h) => h.name));
+    const result = await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, `${nodes[0].host.ip}:2377`])), hosts.map((h) => h.name));
     return { ...result, version: toolVersion('dockerd') };
   } finally {
     for (const d of daemons) d.proc.kill('SIGKILL');
@@ -198,7 +241,16 @@ async function main(): Promise<void> {
   const put = (row: string, col: string, v: string) => ((rows[row] ??= {})[col] = v);
   const R_PLAN = 'planner alone: 10,000 tasks on 1,000 synthetic nodes';
   const R_PLACE = `service create --replicas ${o.replicas} until all run (${o.nodes} nodes)`;
-  const R_DEATH = `a worker dies (daemon SIGKILLed, link cut) until its tasks run elsewhere`;
+  const R_UPDATE = 'service update of 20 replicas (--update-monitor 1s, one at a time) until the CLI returns';
+  const R_DEATH = 'a worker dies (daemon SIGKILLed, link cut) until its tasks run elsewhere';
+  const R_LEADER = 'the leader dies (SIGKILL, link cut) until another manager leads';
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const putTimings = (col: string, t: Timings) => {
+    put(R_PLACE, col, secs(t.place));
+    put(R_UPDATE, col, secs(t.update));
+    put(R_DEATH, col, secs(t.recover));
+    put(R_LEADER, col, secs(t.handover));
+  };
   if (want('planner')) {
     const p = planner();
     cols.push('Berth');
@@ -208,8 +260,7 @@ async function main(): Promise<void> {
     console.error('bench: Berth lab ...');
     const b = await berth(o);
     if (!cols.includes('Berth')) cols.push('Berth');
-    put(R_PLACE, 'Berth', `${(b.place / 1000).toFixed(1)} s`);
-    put(R_DEATH, 'Berth', `${(b.recover / 1000).toFixed(1)} s`);
+    putTimings('Berth', b);
   }
   if (want('swarm') && has('dockerd')) {
     console.error('bench: swarm lab ...');
@@ -217,10 +268,9 @@ async function main(): Promise<void> {
     const col = `docker ${s.version} swarm`;
     cols.push(col);
     put(R_PLAN, col, 'n/a (not separable)');
-    put(R_PLACE, col, `${(s.place / 1000).toFixed(1)} s`);
-    put(R_DEATH, col, `${(s.recover / 1000).toFixed(1)} s`);
+    putTimings(col, s);
   }
-  console.log(table(cols, rows, `one run each; ${o.nodes}-node labs of network namespaces on this host; default settings on both sides.`));
+  console.log(table(cols, rows, `one run each; ${o.nodes}-node labs (${MANAGERS} managers) of network namespaces on this host; default settings on both sides but the update's monitor.`));
 }
 
 main().catch((e) => {

@@ -11,6 +11,10 @@ const fail = (err) => {
 };
 if (argv[0] === 'daemon') {
   require(path.join(dist, 'daemon', 'main.js')).runDaemon(argv.slice(1)).catch(fail);
+} else if (argv[0] === 'lab') {
+  require(path.join(dist, 'lab', 'main.js')).runLab(argv.slice(1)).then((code) => {
+    process.exitCode = code;
+  }, fail);
 } else if (argv[0] === 'registry') {
   require(path.join(dist, 'daemon', 'registry-main.js')).runRegistry(argv.slice(1)).catch(fail);
 } else {

@@ -29,7 +29,7 @@ const topLevel: Record<string, Command> = { ...containerCmds, ...imageCmds, ...s
 const GLOBAL = [f('host', 'string', 'H'), f('debug', 'bool', 'D'), f('log-level', 'string', 'l')];
 
 function usage(): string {
-  const names = [...Object.keys(topLevel), ...Object.keys(groups), 'daemon', 'registry'].sort();
+  const names = [...Object.keys(topLevel), ...Object.keys(groups), 'daemon', 'lab', 'registry'].sort();
   return `Usage:  berth [OPTIONS] COMMAND\n\nA container platform that speaks docker's language.\n\nCommands:\n${names.map((n) => `  ${n}`).join('\n')}\n\nRun 'berth COMMAND --help' for more information on a command.\n`;
 }
 

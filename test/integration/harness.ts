@@ -218,6 +218,9 @@ export class TestDaemon {
       /* best effort */
     }
     await this.stop();
+    // What a removal could not stop (a node killed mid-test whose containers it no longer knew): killed, so no test leaves processes behind.
+    spawnSync('pkill', ['-KILL', '-f', `conmon .*${this.dir}/`]);
+    for (const d of cgroupDirs(this.cgroupParent)) spawnSync('sh', ['-c', `kill -9 $(cat ${d}/cgroup.procs) 2>/dev/null; true`]);
     killLxcfsOf(this.execRoot);
     removeBridgeAndRules(this.bridge);
     for (const m of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', m]);

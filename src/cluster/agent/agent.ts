@@ -138,9 +138,9 @@ export class Agent {
     };
     try {
       await this.report(taskId, { state: 'starting', message: 'starting', at: Date.now() });
-      const id = await this.engine.run(name, s.spec.container, labels);
-      // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check.
-      await this.report(taskId, { state: 'starting', message: 'starting', containerId: id, at: Date.now() });
+      await this.engine.run(name, s.spec.container, labels);
+      // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
+      // a report from here could land after a round's and undo it.
     } catch (e) {
       // swarm's word for a task its node could not start (no such image, a bad mount).
       await this.report(taskId, { state: 'rejected', message: errorMessage(e), at: Date.now() }).catch((err) => this.logger.warn('task report', { task: taskId, error: errorMessage(err) }));
