@@ -21,6 +21,17 @@ export function hostProcesses(): HostProcess[] {
   return out;
 }
 
+/** Whether a process of that id exists (signal 0: no signal sent). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    // ESRCH: gone (EPERM cannot happen: the daemon is root)
+    return false;
+  }
+}
+
 /** The mount points the host shows, from this process's mountinfo. */
 export function mountPoints(): string[] {
   return fs

@@ -296,8 +296,9 @@ export class ClusterService {
   async infoSection(): Promise<Record<string, unknown>> {
     if (!this.state) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
     const base = { NodeID: this.state.nodeId, NodeAddr: this.state.member?.host ?? this.state.addr ?? '', LocalNodeState: 'active', ControlAvailable: this.state.role === 'manager', Error: '' };
+    if (!this.store) return { ...base, LocalNodeState: 'pending' };
     try {
-      const snap = await this.store!.snapshot();
+      const snap = await this.store.snapshot();
       const managers = snap.nodes.filter((n) => n.role === 'manager');
       return {
         ...base, RemoteManagers: managers.map((m) => ({ NodeID: m.id, Addr: m.addr })), Nodes: snap.nodes.length, Managers: managers.length,

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { conflict, invalidArgument, notFound } from '../base/errors';
 import { run } from '../base/exec';
 import { atomicWriteJson, readJsonIfExists } from '../base/files';
-import { hostProcesses, mountPoints } from '../base/procs';
+import { hostProcesses, mountPoints, processAlive } from '../base/procs';
 import { ApiClient } from '../client/client';
 import { formatIp, parseIp, pickFree, type Prefix, routePrefixes } from '../network/subnet';
 
@@ -68,7 +68,7 @@ export class Labs {
   async get(name: string): Promise<LabRecord> {
     const rec = await readJsonIfExists<LabRecord>(this.file(name));
     if (!rec) throw notFound(`no lab named ${name}`);
-    for (const n of rec.nodes) if (n.pid !== undefined && !alive(n.pid)) delete n.pid;
+    for (const n of rec.nodes) if (n.pid !== undefined && !processAlive(n.pid)) delete n.pid;
     return rec;
   }
 
@@ -144,7 +144,7 @@ export class Labs {
     const until = Date.now() + 30_000;
     for (;;) {
       if (await api.call('GET', '/_ping').then(() => true, () => false)) return;
-      if (!alive(p.pid!) || Date.now() > until) throw new Error(`the daemon of ${n.name} did not start: see ${path.join(n.dir, 'daemon.log')}`);
+      if (!processAlive(p.pid!) || Date.now() > until) throw new Error(`the daemon of ${n.name} did not start: see ${path.join(n.dir, 'daemon.log')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -192,10 +192,10 @@ export class Labs {
     const rec = await readJsonIfExists<LabRecord>(this.file(name));
     if (!rec) throw notFound(`no lab named ${name}`);
     for (const n of rec.nodes) {
-      if (n.pid !== undefined && alive(n.pid)) {
+      if (n.pid !== undefined && processAlive(n.pid)) {
         process.kill(n.pid, 'SIGTERM');
         const until = Date.now() + 15_000;
-        while (alive(n.pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+        while (processAlive(n.pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       }
       killNode(n);
     }
@@ -212,20 +212,10 @@ export class Labs {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    // ESRCH: gone
-    return false;
-  }
-}
-
 /** Kills what a node runs: its daemon, its conmons (by its exec root) and every process in its cgroups. */
 function killNode(n: LabNode): void {
   const pids = new Set<number>();
-  if (n.pid !== undefined && alive(n.pid)) pids.add(n.pid);
+  if (n.pid !== undefined && processAlive(n.pid)) pids.add(n.pid);
   for (const p of hostProcesses()) if (p.argv.some((a) => a.startsWith(n.dir))) pids.add(p.pid);
   for (const c of cgroupDirs(n.cgroupParent)) {
     for (const line of readOr(path.join(c, 'cgroup.procs')).split('\n')) if (/^\d+$/.test(line)) pids.add(Number(line));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { eventually, processesMentioning, TestDaemon } from './harness';
+import { TestRegistry } from './registry-harness';
 
 /**
  * One daemon as a one-node cluster, driven by the docker CLI's swarm
@@ -85,7 +86,11 @@ describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () =
     // Not detached: the docker CLI follows UpdateStatus and the tasks until they converge.
     await docker(['service', 'update', '--update-monitor', '1s', '--update-order', 'start-first', '--env-add', 'SHADE=dark', 'web']);
     assert.equal(await inspect('web', '{{.UpdateStatus.State}} {{.UpdateStatus.Message}}'), 'completed update completed');
-    assert.ok((await envs()).every((e) => e.includes('SHADE=dark')));
+    // The old containers of a start-first update stop once their replacements run: within their grace period.
+    await eventually(async () => {
+      const e = await envs();
+      return e.length === 2 && e.every((x) => x.includes('SHADE=dark'));
+    }, 30_000);
     assert.equal(await running('web'), 2);
     await docker(['service', 'rollback', 'web']);
     assert.equal(await inspect('web', '{{.UpdateStatus.State}} {{.UpdateStatus.Message}}'), 'rollback_completed rollback completed');
@@ -120,6 +125,27 @@ describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () =
     await eventually(async () => (await tasks('hc')).some((l) => /Shutdown Failed .*task: unhealthy container/.test(l)) && (await running('hc')) === 1, 60_000);
     assert.notEqual((await docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=hc'])).split('\n')[0], id);
     await docker(['service', 'rm', 'hc']);
+  });
+
+  test('a node that lacks a service\'s image pulls it (here from a registry on loopback); one no registry has is rejected, saying why', async () => {
+    const reg = new TestRegistry();
+    await reg.start();
+    try {
+      const image = `${reg.addr}/pulled:1`;
+      await d.ok(['tag', 'busybox', image]);
+      await d.ok(['push', image]);
+      await d.ok(['rmi', image]);
+      await docker(['service', 'create', '--detach', '--name', 'pulled', '--stop-grace-period', '1s', '--no-resolve-image', image, 'sleep', '1000']);
+      await eventually(async () => (await running('pulled')) === 1, 60_000);
+      assert.equal(await docker(['image', 'inspect', '--format', '{{index .RepoTags 0}}', image]), image);
+      await docker(['service', 'rm', 'pulled']);
+      await docker(['service', 'create', '--detach', '--name', 'nowhere2', '--no-resolve-image', `${reg.addr}/absent:1`, 'true']);
+      await eventually(async () => (await tasks('nowhere2')).some((l) => /Rejected .*(not found|unknown)/i.test(l)), 60_000);
+      await docker(['service', 'rm', 'nowhere2']);
+      await d.ok(['rmi', image]);
+    } finally {
+      await reg.cleanup();
+    }
   });
 
   test('bad input: an unknown service, a bad constraint, a name taken; nothing made', async () => {

@@ -24,6 +24,10 @@ export function engineForAgent(engine: Engine): AgentEngine {
         ...(t.workdir ? { WorkingDir: t.workdir } : {}), ...(t.user ? { User: t.user } : {}), ...(t.stopGraceSeconds !== undefined ? { StopTimeout: t.stopGraceSeconds } : {}),
         ...(t.healthcheck ? { Healthcheck: t.healthcheck } : {}),
       };
+      // As swarm's nodes: an image this node lacks is pulled first (anonymously: credentials for services are not kept yet).
+      if (!(await engine.images.store.resolve(t.image).then(() => true, () => false))) {
+        await engine.registries.pull({ reference: /@|:[^/]+$/.test(t.image) ? t.image : `${t.image}:latest` });
+      }
       const host = { ...(t.limits?.nanoCpus ? { NanoCpus: t.limits.nanoCpus } : {}), ...(t.limits?.memoryBytes ? { Memory: t.limits.memoryBytes } : {}) };
       const { Id } = await c.create(name, config, host);
       await c.start(Id);

@@ -36,6 +36,7 @@ import { probeCommand, validateHealthcheck } from './health-rules';
 import type { VolumeStore } from '../volumes';
 import type { Mount } from '../../oci/runtime-spec';
 import type { DiskGuard } from '../system/disk-guard';
+import { processAlive } from '../../base/procs';
 
 /**
  * Log drivers by docker's names. All write conmon's k8s-file underneath (what
@@ -885,13 +886,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Is the conmon of this container's current run alive? */
 function monitorAlive(c: Pick<ContainerRecord, 'conmonPid'>): boolean {
-  if (!c.conmonPid) return true;
-  try {
-    process.kill(c.conmonPid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return !c.conmonPid || processAlive(c.conmonPid);
 }
 
 /** A map as Go's encoding/json writes one, keys in order: inspect then reads as dockerd's. */

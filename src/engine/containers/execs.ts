@@ -21,7 +21,7 @@ import { MAX_OUTPUT } from './health-rules';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
 import { readUserDb, resolveUser } from '../../base/users';
-import { processTree } from '../../base/procs';
+import { processAlive, processTree } from '../../base/procs';
 
 export interface ExecConfig {
   Cmd: string[];
@@ -366,12 +366,7 @@ export class ExecService {
   private async monitorAlive(s: ExecSession): Promise<boolean> {
     const pid = Number(await fsp.readFile(path.join(this.dir(s.id), 'conmon.pid'), 'utf8').catch(() => '0'));
     if (!pid) return true; // not written yet
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+    return processAlive(pid);
   }
 
   async resize(id: string, h: number, w: number): Promise<void> {

@@ -6,6 +6,7 @@ import { mkdirp, readFileIfExists } from '../../base/files';
 import { injectBinds, MNT_DETACH, umount } from '../../base/linux';
 import type { Logger } from '../../base/log';
 import type { Mount } from '../../oci/runtime-spec';
+import { processAlive } from '../../base/procs';
 
 /** The files lxcfs serves and where they go in a container (LXD's and lxcfs's own hooks bind the same). */
 export const VIEW_FILES = ['proc/cpuinfo', 'proc/diskstats', 'proc/loadavg', 'proc/meminfo', 'proc/stat', 'proc/swaps', 'proc/uptime', 'sys/devices/system/cpu/online'];
@@ -84,7 +85,7 @@ export class ProcView {
   }
 
   private async supervise(): Promise<void> {
-    if (this.healing || (this.pid && alive(this.pid) && this.serving()) || Date.now() < this.nextTry) return;
+    if (this.healing || (this.pid && processAlive(this.pid) && this.serving()) || Date.now() < this.nextTry) return;
     this.healing = true;
     try {
       this.logger.warn('lxcfs is gone: starting it again and binding the views of running containers anew', { pid: this.pid });
@@ -115,7 +116,7 @@ export class ProcView {
       /* nothing mounted */
     }
     await mkdirp(this.mountPoint, 0o755);
-    if (this.pid && alive(this.pid)) process.kill(this.pid, 'SIGKILL');
+    if (this.pid && processAlive(this.pid)) process.kill(this.pid, 'SIGKILL');
     const log = fs.openSync(path.join(this.root, 'lxcfs.log'), 'a');
     // -l: loadavg per container; --enable-cfs: cpuinfo and stat follow the CPU quota, not only the cpuset.
     const child = spawn(this.lxcfsPath!, ['-f', '-l', '--enable-cfs', '-p', this.pidFile, this.mountPoint], { detached: true, stdio: ['ignore', log, log] });
@@ -125,15 +126,6 @@ export class ProcView {
     for (let i = 0; i < 200 && !this.serving(); i++) await new Promise((r) => setTimeout(r, 25));
     if (!this.serving()) throw new Error(`lxcfs did not come up at ${this.mountPoint} (see ${path.join(this.root, 'lxcfs.log')})`);
     if (first) this.logger.info('lxcfs serves the containers\' /proc views', { pid: this.pid, mountPoint: this.mountPoint });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
