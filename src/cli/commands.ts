@@ -5,6 +5,7 @@ import { bootstrapImage } from './build';
 import { bool, parseFlags, type Parsed, str } from './flags';
 import { prefetch } from './registry';
 import { type Command, f, inspect, write } from './command';
+import { clusterGroups } from './cluster-commands';
 import { containerCmds, pruneContainers } from './container-commands';
 import { imageCmds, pruneBuildCache, pruneImages } from './image-commands';
 import { networkCmds } from './network-commands';
@@ -22,6 +23,7 @@ const groups: Record<string, Record<string, Command>> = {
   volume: volumeCmds,
   network: networkCmds,
   system: systemSub,
+  ...clusterGroups,
 };
 
 const topLevel: Record<string, Command> = { ...containerCmds, ...imageCmds, ...systemCmds };

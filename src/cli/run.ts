@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { parseGoDuration } from '../base/duration';
 import { invalidArgument } from '../base/errors';
 import { type ApiClient, DaemonError, demux } from '../client/client';
 import { bool, type FlagSpec, list, type Parsed, str } from './flags';
@@ -10,6 +9,7 @@ import { DetachDetector, parseDetachKeys } from '../base/detach-keys';
 import { detachKeysOf } from './credentials';
 import { warn } from './output';
 import { parseBpsDevice, parseIopsDevice, parseWeightDevice, ramInBytes } from './resource-flags';
+import { HEALTH_FLAGS, healthcheck, intFlag } from './value-flags';
 
 /** `--network-bandwidth guarantee=..,limit=..,priority=..`; `none` lifts a share in `update`. */
 function share(spec: string | undefined): { Guarantee: number; Limit: number; Priority: number } | undefined {
@@ -96,53 +96,9 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'network-ingress-rate', kind: 'string' },
   { name: 'network-egress-rate', kind: 'string' },
   { name: 'network-bandwidth', kind: 'string' },
-  { name: 'health-cmd', kind: 'string' },
-  { name: 'health-interval', kind: 'string' },
-  { name: 'health-timeout', kind: 'string' },
-  { name: 'health-retries', kind: 'string' },
-  { name: 'health-start-period', kind: 'string' },
-  { name: 'health-start-interval', kind: 'string' },
-  { name: 'no-healthcheck', kind: 'bool' },
+  ...HEALTH_FLAGS,
   { name: 'health-on-failure', kind: 'string' },
 ];
-
-/** A duration flag as the docker CLI reads it (Go's syntax), in nanoseconds; negative ones refused. */
-function durationFlag(p: Parsed, n: string): number | undefined {
-  const v = str(p, n);
-  if (v === undefined) return undefined;
-  const neg = v.startsWith('-');
-  const ns = parseGoDuration(neg ? v.slice(1) : v);
-  if (ns === undefined) throw invalidArgument(`invalid argument "${v}" for "--${n}" flag: time: invalid duration "${v}"`);
-  if (neg && ns > 0) throw invalidArgument(`--${n} cannot be negative`);
-  return ns;
-}
-
-/** docker's --health-* flags as Config.Healthcheck; --no-healthcheck as the NONE test. */
-function healthcheck(p: Parsed): Record<string, unknown> | undefined {
-  const names = ['health-cmd', 'health-interval', 'health-timeout', 'health-retries', 'health-start-period', 'health-start-interval'];
-  const given = names.filter((n) => str(p, n) !== undefined);
-  if (bool(p, 'no-healthcheck')) {
-    if (given.length) throw invalidArgument('--no-healthcheck conflicts with --health-* options');
-    return { Test: ['NONE'] };
-  }
-  if (!given.length) return undefined;
-  const cmd = str(p, 'health-cmd');
-  return {
-    Test: cmd ? ['CMD-SHELL', cmd] : undefined,
-    Interval: durationFlag(p, 'health-interval'),
-    Timeout: durationFlag(p, 'health-timeout'),
-    StartPeriod: durationFlag(p, 'health-start-period'),
-    StartInterval: durationFlag(p, 'health-start-interval'),
-    Retries: intFlag(p, 'health-retries'),
-  };
-}
-
-function intFlag(p: Parsed, n: string): number | undefined {
-  const v = str(p, n);
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw invalidArgument(`invalid argument "${v}" for "--${n}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
-  return Number(v);
-}
 
 function keyValues(items: string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -57,6 +57,33 @@ describe('berth lab', { timeout: 300_000 }, () => {
     assert.match((await lab(['ls'])).stdout, new RegExp(`^${name}$`, 'm'));
   });
 
+  test('berth\'s own cluster, node and service commands, with docker\'s flags and output', async () => {
+    const berth = async (args: string[]) => {
+      const r = await exec(BERTH, args, { env: { BERTH_HOST: env.DOCKER_HOST }, timeoutMs: 120_000 });
+      assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    assert.match(await berth(['cluster', 'status']), /^State: active\nNode: \w+ \(manager\)\nCluster: \w+\nNodes: 3 \(1 managers\)$/);
+    assert.match(await berth(['node', 'ls']), new RegExp(`^ID\\s+HOSTNAME\\s+STATUS\\s+AVAILABILITY\\s+MANAGER STATUS\\s+ENGINE VERSION\\n\\w+ \\*\\s+${name}-node1\\s+Ready\\s+Active\\s+Leader`));
+    // Not detached: it follows the service until it has converged.
+    const out = await berth(['service', 'create', '--name', 'own', '--replicas', '2', '--stop-grace-period', '1s', '--update-monitor', '500ms', 'busybox', 'sleep', '100000']);
+    assert.match(out, /^\w{25}\n(overall progress: \d out of 2 tasks\n)+verify: Service \w+ converged$/);
+    assert.match(await berth(['service', 'ls']), /\n\w{12}\s+own\s+replicated\s+2\/2\s+busybox/);
+    const ps = (await berth(['service', 'ps', '--format', '{{.Name}} {{.DesiredState}} {{.CurrentState}}', 'own'])).split('\n');
+    assert.deepEqual(ps.map((l) => l.replace(/ \d+ seconds? ago| Less than a second ago| About a minute ago/, '')), ['own.1 Running Running', 'own.2 Running Running']);
+    await berth(['service', 'update', '--env-add', 'WAVE=2', 'own']);
+    assert.equal(await berth(['service', 'inspect', '--format', '{{.UpdateStatus.State}} {{json .Spec.TaskTemplate.ContainerSpec.Env}}', 'own']), 'completed ["WAVE=2"]');
+    await berth(['service', 'rollback', 'own']);
+    assert.equal(await berth(['service', 'inspect', '--format', '{{.UpdateStatus.State}}', 'own']), 'rollback_completed');
+    assert.equal(await berth(['service', 'scale', 'own=1']), 'own scaled to 1');
+    assert.equal(await berth(['node', 'update', '--label-add', 'zone=a', `${name}-node2`]), `${name}-node2`);
+    assert.equal(await berth(['node', 'inspect', '--format', '{{.Spec.Labels.zone}}', `${name}-node2`]), 'a');
+    assert.equal(await berth(['service', 'rm', 'own']), 'own');
+    const bad = await exec(BERTH, ['service', 'create', '--mode', 'daemonset', 'busybox'], { env: { BERTH_HOST: env.DOCKER_HOST } });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--mode/);
+  });
+
   test('services run on the nodes; a node killed has its tasks moved, and starts again', async () => {
     await docker(['service', 'create', '--detach', '--name', 'web', '--replicas', '3', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
     await eventually(async () => (await running()).length === 3, 60_000);
