@@ -136,17 +136,8 @@ export class ClusterService {
       if (role === 'worker') {
         st = { clusterId: info.id, nodeId, role, endpoints: clientEndpoints(await probe.members()), addr: host };
       } else {
-        const member: MemberConfig = {
-          name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'existing',
-        };
-        const peerUrl = `http://${host}:${member.peerPort}`;
-        const members = await probe.addMember(peerUrl, true);
-        learner = members.find((m) => m.peerUrls.includes(peerUrl))?.id;
-        member.initialCluster = members.map((m) => `${m.name || nodeId}=${m.peerUrls[0]}`).join(',');
-        this.member = new EtcdMember(member, this.logger);
-        await this.member.start();
-        await probe.promote(learner!);
-        st = { clusterId: info.id, nodeId, role, endpoints: [`${host}:${member.clientPort}`, ...clientEndpoints(members)], member, addr: host };
+        const added = await this.addOwnMember(probe, nodeId, host, (id) => (learner = id));
+        st = { clusterId: info.id, nodeId, role, endpoints: [`${host}:${added.member.clientPort}`, ...clientEndpoints(added.members)], member: added.member, addr: host };
       }
     } catch (e) {
       // Nothing half-made: a learner added goes again (it counts for no quorum, so this works with it down).
@@ -170,6 +161,27 @@ export class ClusterService {
       fs.rmSync(this.dir, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /**
+   * A member of this node's own joins the store's cluster: added as a
+   * learner (no vote, so a member that never comes up costs no quorum),
+   * started, promoted once it has caught up. `added` learns the learner's
+   * id at once, so a failure after can take it out again.
+   */
+  private async addOwnMember(store: ClusterStore, nodeId: string, host: string, added: (id: string) => void): Promise<{ member: MemberConfig; members: EtcdMemberInfo[] }> {
+    const member: MemberConfig = {
+      name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'existing',
+    };
+    const peerUrl = `http://${host}:${member.peerPort}`;
+    const members = await store.addMember(peerUrl, true);
+    const learner = members.find((m) => m.peerUrls.includes(peerUrl))!.id;
+    added(learner);
+    member.initialCluster = members.map((m) => `${m.name || nodeId}=${m.peerUrls[0]}`).join(',');
+    this.member = new EtcdMember(member, this.logger);
+    await this.member.start();
+    await store.promote(learner);
+    return { member, members };
   }
 
   private nodeRecord(id: string, role: NodeRole, now: string): NodeRecord {
@@ -442,11 +454,12 @@ export class ClusterService {
   /** docker's node update: labels, role, availability (the whole spec, as docker sends it). */
   async updateNode(ref: string, spec: { Labels?: Record<string, string>; Role?: string; Availability?: string }): Promise<void> {
     const store = this.managerStore();
-    const n = this.findNode(await store.snapshot(), ref);
+    const snap = await store.snapshot();
+    const n = this.findNode(snap, ref);
     const availability = (spec.Availability ?? n.availability) as Availability;
     if (!['active', 'pause', 'drain'].includes(availability)) throw invalidArgument(`invalid availability ${JSON.stringify(spec.Availability)}: active, pause or drain`);
     const role = (spec.Role ?? n.role) as NodeRole;
-    if (role !== n.role) throw invalidArgument('changing a node\'s role is not supported yet');
+    if (role !== n.role) throw invalidArgument('changing a node\'s role (node promote|demote) is not supported yet: a node keeps the role it joined with');
     const { ready: _r, usage: _u, ...rec } = n;
     await store.putNode({ ...rec, labels: spec.Labels ?? n.labels, availability, updatedAt: new Date().toISOString() });
     this.manager?.kick();

@@ -70,6 +70,12 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     assert.ok((await spread('web')).node2 >= 3, 'the emptiest node took the new replicas');
   });
 
+  test('node promote is refused, saying so (a node keeps the role it joined with)', async () => {
+    const r = await manager().daemon.docker(['node', 'promote', 'node2']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /node promote\|demote\) is not supported yet/);
+  });
+
   test('the service goes; every node leaves; nothing is left', async () => {
     await docker(manager(), ['service', 'rm', 'web']);
     for (const n of lab.nodes) {

@@ -1,4 +1,5 @@
-import { Etcd3, type Lease } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel';
+import { Etcd3, isRecoverableError, type Lease } from 'etcd3';
 import { conflict, errorMessage, unavailable } from '../../base/errors';
 import type { Action } from '../core/actions';
 import type { Availability, ClusterNode, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
@@ -104,6 +105,7 @@ export interface EtcdMemberInfo {
   name: string;
   peerUrls: string[];
   clientUrls: string[];
+  learner: boolean;
 }
 
 /** The leader's proof of office: its key's creation revision (fencing every write it makes). */
@@ -114,7 +116,7 @@ export interface Fence {
 
 const PREFIX = '/berth/cluster/';
 /** How long one call to a member may take before another is tried. */
-const CALL_DEADLINE_MS = 3000;
+const CALL_DEADLINE_MS = 5000;
 /** Operations per transaction (the embedded member allows 4096; a shared etcd may keep its default of 128). */
 const TXN_OPS = 120;
 
@@ -124,6 +126,11 @@ export class ClusterStore {
   constructor(readonly endpoints: string[]) {
     this.client = new Etcd3({
       hosts: endpoints, dialTimeout: 3000,
+      // The client's breaker shuts a member out for 5 s after 3 failures: with one member, a slow moment would fail
+      // every call for those 5 s. One member is never shut out; of several, one is for a second.
+      faultHandling: {
+        host: () => (endpoints.length > 1 ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) : noop),
+      },
       // A member cut off does not reset its connections: without a deadline a call to it waits for TCP to give up (minutes).
       // Past it, the client's fault handling tries another member; pings find a dead stream (a watch, a lease's keep-alive).
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
@@ -169,13 +176,13 @@ export class ClusterStore {
   /** The etcd cluster's members (a member added but not yet started has no name). */
   async members(): Promise<EtcdMemberInfo[]> {
     const r = await this.wrap(() => this.client.cluster.memberList({}));
-    return r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs }));
+    return r.members.map(memberInfo);
   }
 
   /** Adds a member at `peerUrl`, a learner (no vote, so no quorum rests on it) until promoted; the members then. */
   async addMember(peerUrl: string, learner: boolean): Promise<EtcdMemberInfo[]> {
     const r = await this.retry('the cluster store did not take a new member within 20 s', () => this.client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: learner }));
-    return r.members.map((m) => ({ id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs }));
+    return r.members.map(memberInfo);
   }
 
   /**
@@ -197,7 +204,15 @@ export class ClusterStore {
 
   /** A learner becomes a voting member once it has caught up with the leader. */
   async promote(id: string): Promise<void> {
-    await this.retry('the new etcd member did not catch up with the cluster within 20 s', () => this.client.cluster.memberPromote({ ID: id }));
+    await this.retry('the new etcd member did not catch up with the cluster within 20 s', async () => {
+      try {
+        await this.client.cluster.memberPromote({ ID: id });
+      } catch (e) {
+        // A try whose answer was lost (its deadline passed) may have promoted it: a voter now is the success asked for.
+        const voter = (await this.members().catch(() => [])).some((m) => m.id === id && !m.learner);
+        if (!voter) throw e;
+      }
+    });
   }
 
   async removeMember(id: string): Promise<void> {
@@ -432,6 +447,10 @@ export class ClusterStore {
 function rolledBack(sv: ServiceRecord, message: string): ServiceRecord {
   const { previous, previousGiven, rollout: _r, ...rest } = sv;
   return { ...rest, spec: previous!.spec, version: previous!.version, given: previousGiven, rollingBack: message, updatedAt: new Date().toISOString() };
+}
+
+function memberInfo(m: { ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean }): EtcdMemberInfo {
+  return { id: m.ID, name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, learner: !!m.isLearner };
 }
 
 /** A service as stored: its etcd revision and its roll-out (the leader's key) are not part of it. */
