@@ -183,7 +183,7 @@ export class Labs {
 
   /** Whether a node's link is up. */
   async linkUp(n: LabNode): Promise<boolean> {
-    const r = await run('ip', ['-o', 'link', 'show', n.link]).catch(() => undefined);
+    const r = await run('ip', ['-o', 'link', 'show', n.link]).catch(() => undefined); // no such link: not up
     return !!r && /[<,]UP[,>]/.test(r.stdout);
   }
 

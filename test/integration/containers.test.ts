@@ -100,8 +100,13 @@ describe('container lifecycle through the berth CLI', () => {
     await d.ok(['rm', '-f', 'busy']);
     // Between the restarts of its policy, a container is restarting, and that needs -f too (dockerd's words).
     const flapping = await d.ok(['run', '-d', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.3; exit 1']);
-    await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Restarting}}', flapping])) === 'true', 30_000);
-    const refused = await api(d, 'DELETE', `/v1.41/containers/${flapping}`);
+    // The window between restarts starts at 100 ms and doubles: a look and a removal that miss it try the next one.
+    let refused = { status: 0, body: '' };
+    await eventually(async () => {
+      await eventually(async () => (await d.ok(['inspect', '-f', '{{.State.Restarting}}', flapping])) === 'true', 30_000);
+      refused = await api(d, 'DELETE', `/v1.41/containers/${flapping}`);
+      return /restarting container/.test(refused.body);
+    }, 60_000);
     assert.equal(refused.status, 409);
     assert.match(refused.body, new RegExp(`You cannot remove a restarting container ${flapping}\\. Stop the container before attempting removal or force remove`));
     await d.ok(['rm', '-f', flapping]);
