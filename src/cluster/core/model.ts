@@ -15,6 +15,12 @@ export interface Resources {
   memoryBytes: number;
 }
 
+/** Real use, smoothed: CPU as a share of the node's allocatable CPUs (0-1), memory in bytes. */
+export interface Usage {
+  cpu: number;
+  memoryBytes: number;
+}
+
 export interface ClusterNode {
   id: string;
   hostname: string;
@@ -25,8 +31,8 @@ export interface ClusterNode {
   ready: boolean;
   /** What tasks may reserve on it. */
   allocatable: Resources;
-  /** Its real load, smoothed: CPU as a share of its allocatable CPUs (0-1), memory in bytes. */
-  usage?: { cpu: number; memoryBytes: number };
+  /** Its real load, smoothed: CPU as a share of its allocatable CPUs (0-1), memory in bytes; and each task's part of it. */
+  usage?: Usage & { tasks?: Record<string, Usage> };
 }
 
 /** How a service's replicas are placed: swarm's constraints, spread preferences and per-node cap. */
@@ -165,6 +171,8 @@ export interface Task {
   startedAt?: number;
   /** A start-first replacement: the task it replaces, stopped once this one runs. */
   replaces?: string;
+  /** Made by a rebalance: the busier node its slot moves from. */
+  movedFrom?: string;
 }
 
 /** States in which a task holds its node's resources and may be running. */

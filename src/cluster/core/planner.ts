@@ -1,5 +1,6 @@
 import { type ClusterNode, isLive, type Service, type Task } from './model';
 import { type Constraint, parseConstraint, parsePreference, satisfies } from './constraints';
+import { realLoad } from './load';
 
 /** What the planner reads: a snapshot of the store. */
 export interface PlanInput {
@@ -75,11 +76,7 @@ export function plan(input: PlanInput, weights: Weights = DEFAULT_WEIGHTS): Plan
     list.push(t);
     liveByService.set(t.serviceId, list);
   }
-  const realShare = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = nodes[i].usage;
-    if (u) realShare[i] = (u.cpu + (nodes[i].allocatable.memoryBytes ? u.memoryBytes / nodes[i].allocatable.memoryBytes : 0)) / 2;
-  }
+  const realShare = Float64Array.from(nodes, realLoad);
   const ready = nodes.map((x) => x.ready && x.availability === 'active');
   const plans = new Map<string, ServicePlan>();
   const servicePlan = (s: Service): ServicePlan => {

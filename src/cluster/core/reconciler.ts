@@ -1,6 +1,7 @@
-import { type Action, applyActions } from './actions';
+import { type Action, applyActions, applyServiceActions } from './actions';
 import { parseConstraint, satisfies } from './constraints';
 import { type ClusterNode, isLive, isTerminal, type Service, type Task } from './model';
+import { type RebalancePolicy, rebalance } from './rebalancer';
 import { endedByItself, rollOut } from './updater';
 
 export { type Action, applyActions, applyServiceActions } from './actions';
@@ -13,6 +14,8 @@ export interface ReconcileInput {
   now: number;
   /** Ids for the tasks it makes (injected, so the function stays pure). */
   newId: () => string;
+  /** Moves by real load (the cluster's setting); none without. */
+  rebalance?: RebalancePolicy;
 }
 
 export interface Reconciled {
@@ -92,10 +95,19 @@ export function reconcile(input: ReconcileInput): Reconciled {
   }
   // Then the roll-outs, on the tasks as this pass leaves them.
   const after = applyActions(input.tasks, out.actions, input.now);
+  const reconciled = out.actions.length;
   for (const s of [...services.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const u = rollOut({ service: s, tasks: after.filter((t) => t.serviceId === s.id), nodes, now: input.now, newId: input.newId });
     out.actions.push(...u.actions);
     if (u.wakeAt !== undefined) wake(u.wakeAt);
+  }
+  // Then moves by real load, on what the rest leaves (a roll-out moves nothing).
+  if (input.rebalance) {
+    const moved = rebalance({
+      services: applyServiceActions(input.services, out.actions), tasks: applyActions(after, out.actions.slice(reconciled), input.now), nodes: input.nodes, now: input.now, policy: input.rebalance, newId: input.newId,
+    });
+    out.actions.push(...moved.actions);
+    if (moved.wakeAt !== undefined) wake(moved.wakeAt);
   }
   return out.wakeAt === undefined ? { actions: out.actions } : { actions: out.actions, wakeAt: out.wakeAt };
 }
@@ -128,7 +140,6 @@ interface Ctx {
 function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: string }, mayCreate = true): void {
   const { out, nodes, service: s, input } = ctx;
   const global = where.nodeId !== undefined;
-  // A start-first replacement on its way is the updater's, not a double.
   // A start-first replacement on its way (of a task wanted running) is the updater's, not a double.
   const wantedIds = new Set(tasks.filter((t) => t.desired === 'running').map((t) => t.id));
   const isIncoming = (t: Task) => t.replaces !== undefined && wantedIds.has(t.replaces);
@@ -136,8 +147,14 @@ function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: stri
   const keep: Task | undefined = wanted[0];
   // The kept task's replacement (the best, if several); replacements of tasks that go, go too.
   const successors = keep ? tasks.filter((t) => t.desired === 'running' && t.replaces === keep.id).sort(preferred(nodes)) : [];
-  const successor: Task | undefined = successors[0];
+  let successor: Task | undefined = successors[0];
   const doubles = [...wanted.slice(1), ...tasks.filter((t) => t.desired === 'running' && isIncoming(t) && t !== successor)];
+  // A replacement whose node is down or gone: the pair comes apart, and the task it was to replace stays.
+  if (successor && !isTerminal(successor.state) && successor.nodeId !== undefined && !nodes.get(successor.nodeId)?.ready) {
+    const n = nodes.get(successor.nodeId);
+    emit(out, { kind: 'orphan', taskId: successor.id, message: n ? `node ${n.hostname} is down` : `node ${successor.nodeId} left the cluster` });
+    successor = undefined;
+  }
   // When the kept task must go, its replacement on the way takes the slot over; one that ended is over (the updater counts it).
   const takesOver = !!successor && !isTerminal(successor.state);
   if (successor && !takesOver) emit(out, { kind: 'shutdown', taskId: successor.id, message: successor.message ?? `task ${successor.state}` });
@@ -146,7 +163,21 @@ function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: stri
   let attempt = keep?.attempt ?? 1;
   if (keep && !isTerminal(keep.state)) {
     const node = keep.nodeId !== undefined ? nodes.get(keep.nodeId) : undefined;
-    if (global || keep.nodeId === undefined || (node?.ready && node.availability !== 'drain')) return prune(out, tasks);
+    const stays = global || keep.nodeId === undefined || (node?.ready && node.availability !== 'drain');
+    // A replacement (a new version, a move, a drain) runs: the task it replaces hands over.
+    if (successor?.state === 'running' && (stays || node?.ready)) {
+      emit(out, { kind: 'shutdown', taskId: keep.id, message: handover(keep, successor, nodes) });
+      return prune(out, tasks);
+    }
+    if (stays) return prune(out, tasks);
+    // Drained, of a service that starts replacements first: it runs until its replacement does elsewhere.
+    if (node?.ready && s.spec.update.order === 'start-first') {
+      // A replacement that failed is tried again after the restart delay, as a restart would be.
+      const retryAt = Math.max(0, ...tasks.filter((t) => t.replaces === keep.id && endedByItself(t)).map((t) => t.updatedAt + s.spec.restart.delayMs));
+      if (!takesOver && retryAt <= input.now) emit(out, { kind: 'create', task: { ...fresh(ctx, where, attempt), replaces: keep.id } });
+      else if (!takesOver) ctx.wake(retryAt);
+      return prune(out, tasks);
+    }
     if (!node || !node.ready) emit(out, { kind: 'orphan', taskId: keep.id, message: node ? `node ${node.hostname} is down` : `node ${keep.nodeId} left the cluster` });
     else emit(out, { kind: 'shutdown', taskId: keep.id, message: 'node is drained' });
     if (takesOver) return prune(out, tasks);
@@ -169,16 +200,25 @@ function converge(ctx: Ctx, tasks: Task[], where: { slot?: number; nodeId?: stri
       emit(out, { kind: 'shutdown', taskId: keep.id, message: keep.message ?? `task ${keep.state}` });
     }
   }
-  if (mayCreate) {
-    emit(out, {
-      kind: 'create',
-      task: {
-        id: input.newId(), serviceId: s.id, ...(where.slot !== undefined ? { slot: where.slot } : {}), ...(where.nodeId !== undefined ? { nodeId: where.nodeId } : {}),
-        specVersion: s.version, desired: 'running', state: 'pending', createdAt: input.now, updatedAt: input.now, attempt, reservations: { ...s.spec.reservations },
-      },
-    });
-  }
+  if (mayCreate) emit(out, { kind: 'create', task: fresh(ctx, where, attempt) });
   prune(out, tasks);
+}
+
+/** A new task of the service's current version for the slot (or node), pending. */
+function fresh(ctx: Ctx, where: { slot?: number; nodeId?: string }, attempt: number): Task {
+  const { service: s, input } = ctx;
+  return {
+    id: input.newId(), serviceId: s.id, ...(where.slot !== undefined ? { slot: where.slot } : {}), ...(where.nodeId !== undefined ? { nodeId: where.nodeId } : {}),
+    specVersion: s.version, desired: 'running', state: 'pending', createdAt: input.now, updatedAt: input.now, attempt, reservations: { ...s.spec.reservations },
+  };
+}
+
+/** Why a task stops for the replacement that now runs. */
+function handover(old: Task, next: Task, nodes: Map<string, ClusterNode>): string {
+  if (next.specVersion !== old.specVersion) return 'replaced by the service\'s new version';
+  if (old.nodeId !== undefined && nodes.get(old.nodeId)?.availability === 'drain') return 'node is drained';
+  const to = next.nodeId !== undefined ? (nodes.get(next.nodeId)?.hostname ?? next.nodeId) : 'another node';
+  return next.movedFrom !== undefined ? `moved to ${to}: its node was busier (rebalance)` : `replaced by a task on ${to}`;
 }
 
 /** The slot's most recent task (by creation, then id). */

@@ -84,14 +84,6 @@ export function rollOut(input: UpdateInput): Updated {
   const doneAt = (t: Task) => (t.startedAt === undefined ? undefined : t.startedAt + (hasHealth ? 0 : policy.monitorMs));
   const isDone = (t: Task) => t.state === 'running' && doneAt(t) !== undefined && now >= doneAt(t)!;
 
-  // A start-first replacement whose node went: the pair comes apart, the old task stays (one that ended, the reconciler took apart).
-  for (const [oldId, t] of incoming) {
-    const node = t.nodeId !== undefined ? nodes.get(t.nodeId) : undefined;
-    if (t.nodeId === undefined || node?.ready) continue;
-    actions.push({ kind: 'orphan', taskId: t.id, message: node ? `node ${node.hostname} is down` : `node ${t.nodeId} left the cluster` });
-    incoming.delete(oldId);
-  }
-
   const failed = mine.filter((t) => endedByItself(t) && !r0.failures.includes(t.id) && (t.startedAt === undefined || t.updatedAt - t.startedAt <= policy.monitorMs));
   if (failed.length) {
     set({ ...r0, failures: [...r0.failures, ...failed.map((t) => t.id)] });
@@ -109,9 +101,7 @@ export function rollOut(input: UpdateInput): Updated {
     }
   }
 
-  // Start-first: the old task stops once its replacement runs.
-  for (const [oldId, t] of incoming) if (t.state === 'running') actions.push({ kind: 'shutdown', taskId: oldId, message: 'replaced by the service\'s new version' });
-
+  // Start-first: the old task stops once its replacement runs (the reconciler's hand-over).
   const onTheirWay = mine.filter((t) => t.desired === 'running' && !isTerminal(t.state) && !isDone(t));
   for (const t of onTheirWay) if (t.state === 'running' && doneAt(t) !== undefined) wake(doneAt(t)!);
   // A unit whose start-first replacement just failed tries again after the restart delay, as a restart would.
