@@ -11,6 +11,11 @@ interface Service { ID: string; Version: { Index: number }; Spec: ServiceSpecBod
 interface Task { ID: string; ServiceID: string; Slot?: number; NodeID?: string; DesiredState: string; Status: { State: string; Timestamp: string; Err?: string }; Spec: { ContainerSpec?: { Image?: string } } }
 interface Node { ID: string; Spec: { Role: string; Availability: string; Labels: Record<string, string> }; Description: { Hostname: string; Engine: { EngineVersion: string } }; Status: { State: string }; ManagerStatus?: { Leader: boolean; Reachability: string } }
 
+/** The swarm label Berth's managers read their rebalance threshold from (the CLI knows the API, not the cluster's code). */
+const REBALANCE_THRESHOLD_LABEL = 'berth.rebalance.threshold';
+
+interface Swarm { Version: { Index: number }; Spec: { Labels: Record<string, string> }; JoinTokens: { Worker: string; Manager: string } }
+
 const cap = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
 const short = (id: string, p: Parsed) => (bool(p, 'no-trunc') ? id : id.slice(0, 12));
 
@@ -45,6 +50,25 @@ async function showTasks(api: ApiClient, p: Parsed, filter: Record<string, strin
   });
   write(renderFormat(str(p, 'format') ?? 'table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.Ports}}', rows,
     { ID: 'ID', Name: 'NAME', Image: 'IMAGE', Node: 'NODE', DesiredState: 'DESIRED STATE', CurrentState: 'CURRENT STATE', Error: 'ERROR', Ports: 'PORTS' }));
+}
+
+/**
+ * Berth's `node ps --services`: the services living on the nodes (what a
+ * drain would move), with their tasks there and their labels (owners,
+ * teams: whatever the operators label services with).
+ */
+async function servicesOn(api: ApiClient, p: Parsed, nodes: string[]): Promise<void> {
+  const [tasks, services] = await Promise.all([
+    api.json<Task[]>('GET', '/tasks', { query: { filters: JSON.stringify({ node: nodes, 'desired-state': ['running'] }) } }),
+    api.json<(Service & { Spec: { Labels?: Record<string, string> } })[]>('GET', '/services'),
+  ]);
+  const rows = services.flatMap((s) => {
+    const here = tasks.filter((t) => t.ServiceID === s.ID);
+    if (!here.length) return [];
+    const labels = Object.entries(s.Spec.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    return [{ Service: s.Spec.Name, Tasks: `${here.filter((t) => t.Status.State === 'running').length}/${here.length}`, Labels: labels }];
+  }).sort((a, b) => a.Service.localeCompare(b.Service));
+  write(renderFormat(str(p, 'format') ?? 'table {{.Service}}\t{{.Tasks}}\t{{.Labels}}', rows, { Service: 'SERVICE', Tasks: 'TASKS', Labels: 'LABELS' }));
 }
 
 /**
@@ -161,8 +185,8 @@ const nodeCmds: Record<string, Command> = {
   },
   inspect: { flags: [f('format', 'string', 'f'), f('pretty')], minArgs: 1, usage: 'node inspect [OPTIONS] self|NODE [NODE...]', run: (api, p) => inspectEach(api, p, (r) => `/nodes/${r}`) },
   ps: {
-    flags: [f('quiet', 'bool', 'q'), f('no-trunc'), FILTER, FORMAT], usage: 'node ps [OPTIONS] [NODE...]',
-    run: async (api, p) => showTasks(api, p, { node: p.args.length ? p.args : ['self'] }),
+    flags: [f('quiet', 'bool', 'q'), f('no-trunc'), f('services'), FILTER, FORMAT], usage: 'node ps [OPTIONS] [NODE...]',
+    run: async (api, p) => (bool(p, 'services') ? servicesOn(api, p, p.args.length ? p.args : ['self']) : showTasks(api, p, { node: p.args.length ? p.args : ['self'] })),
   },
   update: {
     flags: [f('availability', 'string'), f('role', 'string'), f('label-add', 'list'), f('label-rm', 'list')], minArgs: 1, maxArgs: 1, usage: 'node update [OPTIONS] NODE',
@@ -198,13 +222,28 @@ const clusterCmds: Record<string, Command> = {
     },
   },
   'join-token': {
-    flags: [f('quiet', 'bool', 'q')], minArgs: 1, maxArgs: 1, usage: 'cluster join-token [-q] worker|manager',
+    flags: [f('quiet', 'bool', 'q'), f('rotate')], minArgs: 1, maxArgs: 1, usage: 'cluster join-token [-q] [--rotate] worker|manager',
     run: async (api, p) => {
       const role = p.args[0];
       if (role !== 'worker' && role !== 'manager') throw invalidArgument(`unknown role ${role}: worker or manager`);
-      const [s, self] = await Promise.all([api.json<{ JoinTokens: { Worker: string; Manager: string } }>('GET', '/swarm'), api.json<Node & { ManagerStatus: { Addr: string } }>('GET', '/nodes/self')]);
+      if (bool(p, 'rotate')) {
+        const cur = await api.json<Swarm>('GET', '/swarm');
+        await api.call('POST', '/swarm/update', { query: { version: cur.Version.Index, [role === 'worker' ? 'rotateWorkerToken' : 'rotateManagerToken']: true }, body: cur.Spec });
+        if (!bool(p, 'quiet')) write(`Successfully rotated ${role} join token.\n\n`);
+      }
+      const [s, self] = await Promise.all([api.json<Swarm>('GET', '/swarm'), api.json<Node & { ManagerStatus: { Addr: string } }>('GET', '/nodes/self')]);
       const token = role === 'worker' ? s.JoinTokens.Worker : s.JoinTokens.Manager;
       write(bool(p, 'quiet') ? `${token}\n` : `To add a ${role} to this cluster, run the following command:\n\n    berth cluster join --token ${token} ${self.ManagerStatus.Addr}\n\n`);
+    },
+  },
+  update: {
+    flags: [f('rebalance-threshold', 'string')], maxArgs: 0, usage: 'cluster update --rebalance-threshold LOAD',
+    run: async (api, p) => {
+      const threshold = str(p, 'rebalance-threshold');
+      if (threshold === undefined) throw invalidArgument('berth cluster update: nothing to change (--rebalance-threshold LOAD, 0 to never move)');
+      const s = await api.json<Swarm>('GET', '/swarm');
+      await api.call('POST', '/swarm/update', { query: { version: s.Version.Index }, body: { ...s.Spec, Labels: { ...s.Spec.Labels, [REBALANCE_THRESHOLD_LABEL]: threshold } } });
+      write('Cluster updated.\n');
     },
   },
   leave: {

@@ -7,7 +7,9 @@ import { run } from '../base/exec';
 import { atomicWriteJson, readJsonIfExists } from '../base/files';
 import type { Logger } from '../base/log';
 import { Agent, type AgentEngine } from './agent/agent';
+import { UsageMeter } from './agent/usage';
 import { swarmId } from './core/ids';
+import { REBALANCE_THRESHOLD_LABEL } from './core/rebalancer';
 import type { Availability, NodeRole, ServiceSpec } from './core/model';
 import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, taskTemplateOf, toDockerSwarm, toDockerTask } from './docker-shape';
 import { Manager } from './manager/manager';
@@ -27,6 +29,8 @@ interface LocalState {
 }
 
 const LIVENESS_TTL_SECONDS = 5;
+/** How often the node reads its cgroups for its real load. */
+const USAGE_EVERY_MS = 2000;
 
 const notManager = () =>
   new BerthError('unavailable', 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
@@ -44,6 +48,7 @@ export class ClusterService {
   private manager?: Manager;
   private agent?: Agent;
   private alive?: { stop(revoke: boolean): Promise<void> };
+  private sampler?: NodeJS.Timeout;
   /** The start at open, while it runs (close waits for it, so nothing it starts outlives the daemon). */
   private starting?: Promise<void>;
   private closing = false;
@@ -219,7 +224,11 @@ export class ClusterService {
     await this.refreshEndpoints(st);
     this.store = new ClusterStore(st.endpoints);
     // Five seconds without this node's keep-alive and the managers move its tasks (a daemon restart is quicker).
-    this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, usage, (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
+    const meter = new UsageMeter(os.cpus().length);
+    const sample = () => void this.engine.usage().then((r) => meter.add({ at: Date.now(), ...r }), (e: unknown) => this.logger.warn('cluster usage', { error: errorMessage(e) }));
+    sample();
+    this.sampler = setInterval(sample, USAGE_EVERY_MS).unref();
+    this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, () => meter.current(), (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
     this.agent = new Agent(this.store, st.nodeId, this.engine, this.logger);
     await this.agent.start();
     if (st.role === 'manager') {
@@ -266,6 +275,7 @@ export class ClusterService {
   private async shutdown(leaving = false): Promise<void> {
     await this.manager?.stop().catch((e) => this.logger.warn('manager stop', { error: errorMessage(e) }));
     await this.agent?.stop().catch((e) => this.logger.warn('agent stop', { error: errorMessage(e) }));
+    clearInterval(this.sampler);
     await this.alive?.stop(leaving).catch((e) => this.logger.warn('liveness stop', { error: errorMessage(e) }));
     this.store?.close();
     await this.member?.stop();
@@ -314,7 +324,7 @@ export class ClusterService {
       const managers = snap.nodes.filter((n) => n.role === 'manager');
       return {
         ...base, RemoteManagers: managers.map((m) => ({ NodeID: m.id, Addr: m.addr })), Nodes: snap.nodes.length, Managers: managers.length,
-        ...(snap.info ? { Cluster: { ...toDockerSwarm(snap.info, snap.revision), JoinTokens: undefined } } : {}),
+        ...(snap.info ? { Cluster: { ...toDockerSwarm(snap.info, snap.infoIndex ?? 0), JoinTokens: undefined } } : {}),
       };
     } catch (e) {
       return { ...base, LocalNodeState: 'error', Error: errorMessage(e) };
@@ -324,7 +334,35 @@ export class ClusterService {
   async inspectSwarm(): Promise<ReturnType<typeof toDockerSwarm>> {
     const snap = await this.snapshot();
     if (!snap.info) throw notManager();
-    return toDockerSwarm(snap.info, snap.revision);
+    return toDockerSwarm(snap.info, snap.infoIndex ?? 0);
+  }
+
+  /**
+   * docker's swarm update: the labels (Berth's rebalance threshold among
+   * them) and the join tokens' rotation; the rest of the spec is as Berth
+   * runs it, and a change of it is refused rather than ignored.
+   */
+  async updateSwarm(index: number, given: { Labels?: Record<string, string> } & Record<string, unknown>, o: { rotateWorker?: boolean; rotateManager?: boolean } = {}): Promise<void> {
+    const store = this.managerStore();
+    const snap = await store.snapshot();
+    if (!snap.info) throw notManager();
+    if (!Number.isInteger(index) || index <= 0) throw invalidArgument(`invalid version ${index}`);
+    const shown = toDockerSwarm(snap.info, snap.infoIndex ?? 0).Spec as Record<string, unknown>;
+    for (const key of Object.keys(given)) {
+      if (key === 'Labels' || key === 'Name') continue;
+      if (JSON.stringify(meaningful(given[key])) !== JSON.stringify(meaningful(shown[key]))) throw invalidArgument(`swarm update: changing ${key} is not supported by Berth's cluster (only Labels, with ${REBALANCE_THRESHOLD_LABEL}, and the join tokens' rotation)`);
+    }
+    const labels = { ...(given.Labels ?? {}) };
+    const threshold = labels[REBALANCE_THRESHOLD_LABEL];
+    if (threshold !== undefined && !(/^\d*\.?\d+$/.test(threshold) && Number(threshold) <= 1)) {
+      throw invalidArgument(`invalid ${REBALANCE_THRESHOLD_LABEL} ${JSON.stringify(threshold)}: a difference of real load between nodes, from 0 (never move) to 1`);
+    }
+    const tokens = snap.info.joinTokens;
+    await store.updateInfo({
+      ...snap.info, labels, updatedAt: new Date().toISOString(),
+      joinTokens: { worker: o.rotateWorker ? joinToken(snap.info.id) : tokens.worker, manager: o.rotateManager ? joinToken(snap.info.id) : tokens.manager },
+    }, index);
+    this.manager?.kick();
   }
 
   // ---- services ----------------------------------------------------------------
@@ -503,6 +541,16 @@ async function advertiseHost(given: string | undefined, remote: string): Promise
   return src;
 }
 
+/** A spec part with what docker's CLI may add or leave out as empty (nulls, zeros, empty objects) dropped, keys in order. */
+function meaningful(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length ? v.map(meaningful) : undefined;
+  if (v && typeof v === 'object') {
+    const kept = Object.entries(v).map(([k, x]) => [k, meaningful(x)] as const).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return kept.length ? Object.fromEntries(kept) : undefined;
+  }
+  return v === null || v === 0 || v === false || v === '' ? undefined : v;
+}
+
 function uniquePrefix<T extends { id: string }>(xs: T[], ref: string): T | undefined {
   const hits = xs.filter((x) => x.id.startsWith(ref));
   return hits.length === 1 ? hits[0] : undefined;
@@ -511,9 +559,4 @@ function uniquePrefix<T extends { id: string }>(xs: T[], ref: string): T | undef
 /** docker's token shape: SWMTKN-1-<cluster digest>-<secret>. */
 function joinToken(clusterId: string): string {
   return `SWMTKN-1-${clusterId}${randomBytes(16).toString('hex')}-${swarmId()}`;
-}
-
-/** This node's real load for the planner: CPU from the load average over the cores, memory in use. */
-function usage(): { cpu: number; memoryBytes: number } {
-  return { cpu: Math.min(1, os.loadavg()[0] / os.cpus().length), memoryBytes: os.totalmem() - os.freemem() };
 }

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../base/errors';
 import { parseConstraint, parsePreference } from './core/constraints';
+import { REBALANCE_THRESHOLD_LABEL, rebalancePolicy } from './core/rebalancer';
 import { type ContainerTemplate, type FailureAction, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
 import type { ClusterInfo, ServiceRecord, Snapshot, TaskRecord, TaskStatus } from './store/store';
 import { taskState } from './store/store';
@@ -202,9 +203,9 @@ export function toDockerNode(n: Snapshot['nodes'][number], leader: string | unde
 /** The swarm as GET /swarm shows it (join tokens to managers only, as docker). */
 export function toDockerSwarm(info: ClusterInfo, index: number) {
   return {
-    ID: info.id, Version: version(index), CreatedAt: info.createdAt, UpdatedAt: info.createdAt,
+    ID: info.id, Version: version(index), CreatedAt: info.createdAt, UpdatedAt: info.updatedAt ?? info.createdAt,
     Spec: {
-      Name: 'default', Labels: {}, Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+      Name: 'default', Labels: { [REBALANCE_THRESHOLD_LABEL]: String(rebalancePolicy(info.labels).threshold), ...info.labels }, Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
       Dispatcher: { HeartbeatPeriod: 5_000_000_000 }, CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 }, TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },
     },
     TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },

@@ -136,6 +136,26 @@ export class Cgroup {
     };
   }
 
+  /**
+   * The two counters load is measured by, read cheaply (no stats whole):
+   * CPU time used so far, and memory in use less the page cache the kernel
+   * may take back (inactive file pages, as docker's clients count it).
+   */
+  async usage(): Promise<{ cpuNs: number; memoryBytes: number }> {
+    if (this.version === 2) {
+      const d = this.dir('');
+      const cpu = keyed(await readText(path.join(d, 'cpu.stat')));
+      const mem = keyed(await readText(path.join(d, 'memory.stat')));
+      return { cpuNs: (cpu.usage_usec ?? 0) * 1000, memoryBytes: Math.max(0, (num(await readText(path.join(d, 'memory.current'))) ?? 0) - (mem.inactive_file ?? 0)) };
+    }
+    const m = this.dir('memory');
+    const mem = keyed(await readText(path.join(m, 'memory.stat')));
+    return {
+      cpuNs: num(await readText(path.join(this.dir('cpuacct'), 'cpuacct.usage'))) ?? 0,
+      memoryBytes: Math.max(0, (num(await readText(path.join(m, 'memory.usage_in_bytes'))) ?? 0) - (mem.total_inactive_file ?? 0)),
+    };
+  }
+
   /** How many processes the kernel's OOM killer took from this cgroup. */
   async oomKills(): Promise<number> {
     const file = this.version === 2 ? path.join(this.dir(''), 'memory.events') : path.join(this.dir('memory'), 'memory.oom_control');

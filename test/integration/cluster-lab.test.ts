@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { eventually } from './harness';
+import * as os from 'node:os';
+import { api, eventually } from './harness';
 import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers as containersOn, total } from './lab';
 
 /**
@@ -68,6 +69,59 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     await docker(manager(), ['service', 'scale', '--detach', 'web=9']);
     await eventually(async () => total(await spread('web')) === 9, 60_000);
     assert.ok((await spread('web')).node2 >= 3, 'the emptiest node took the new replicas');
+  });
+
+  test('drain of a start-first service: each task runs until its replacement runs elsewhere; node ps --services lists what lives on a node', async () => {
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'api', '--replicas', '2', '--replicas-max-per-node', '1', '--update-order', 'start-first', '--label', 'owner=team-a',
+      '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+    await eventually(async () => total(await spread('api')) === 2, 60_000);
+    const from = Object.keys(await spread('api')).sort()[0];
+    const node = lab.nodes.find((n) => n.name === from)!;
+    const listed = await manager().daemon.berth(['node', 'ps', '--services', from]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^SERVICE\s+TASKS\s+LABELS$/m);
+    assert.match(listed.stdout, /^api\s+1\/1\s+owner=team-a$/m);
+    assert.match(listed.stdout, /^web\s+\d+\/\d+\s*$/m);
+    await docker(manager(), ['node', 'update', '--availability', 'drain', from]);
+    await eventually(async () => {
+      const s = await spread('api');
+      return total(s) === 2 && !s[from];
+    }, 60_000);
+    // The old task stopped only once its replacement ran: its end is stamped after the new one's start.
+    const drainedId = await docker(manager(), ['node', 'inspect', from, '--format', '{{.ID}}']);
+    type T = { NodeID: string; DesiredState: string; Status: { State: string; Timestamp: string } };
+    const tasks = async () => JSON.parse((await api(manager().daemon, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['api'] }))}`)).body) as T[];
+    const old = await eventually(async () => (await tasks()).find((t) => t.NodeID === drainedId && t.Status.State === 'shutdown'), 30_000) as T;
+    const fresh = (await tasks()).filter((t) => t.NodeID !== drainedId && t.DesiredState === 'running' && t.Status.State === 'running');
+    assert.ok(fresh.some((t) => Date.parse(t.Status.Timestamp) <= Date.parse(old.Status.Timestamp)), `stopped at ${old.Status.Timestamp}, replacements ran at ${fresh.map((t) => t.Status.Timestamp)}`);
+    await eventually(async () => (await containersOn(node, 'api')).length === 0, 30_000);
+    await docker(manager(), ['node', 'update', '--availability', 'active', from]);
+    await docker(manager(), ['service', 'rm', 'api']);
+  });
+
+  test('rebalance: a labelled service\'s replica leaves the node a CPU hog keeps busy; the hog, unlabelled, stays; bad settings are refused', async () => {
+    // The threshold half the difference one busy core makes between nodes (loads are shares of this host's cores).
+    const threshold = (0.25 / os.cpus().length).toFixed(4);
+    const bad = await manager().daemon.berth(['cluster', 'update', '--rebalance-threshold', 'lots']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /invalid berth\.rebalance\.threshold "lots"/);
+    const history = await manager().daemon.docker(['swarm', 'update', '--task-history-limit', '10']);
+    assert.notEqual(history.code, 0);
+    assert.match(history.stderr, /changing Orchestration is not supported by Berth's cluster/);
+    const ok = await manager().daemon.berth(['cluster', 'update', '--rebalance-threshold', threshold]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await docker(manager(), ['info', '--format', '{{index .Swarm.Cluster.Spec.Labels "berth.rebalance.threshold"}}']), threshold);
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'app', '--replicas', '3', '--label', 'berth.rebalance=true', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+    await eventually(async () => total(await spread('app')) === 3, 60_000);
+    const busy = Object.keys(await spread('app')).sort()[0];
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'hog', '--constraint', `node.hostname==${busy}`, '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sh', '-c', 'while :; do :; done']);
+    await eventually(async () => {
+      const s = await spread('app');
+      return total(s) === 3 && !s[busy];
+    }, 90_000);
+    assert.deepEqual(await spread('hog'), { [busy]: 1 });
+    await eventually(async () => (await containersOn(lab.nodes.find((n) => n.name === busy)!, 'app')).length === 0, 30_000);
+    await docker(manager(), ['service', 'rm', 'hog', 'app']);
   });
 
   test('node promote is refused, saying so (a node keeps the role it joined with)', async () => {

@@ -34,7 +34,11 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
     await cluster.join({ remoteAddrs: body.RemoteAddrs ?? [], token: body.JoinToken ?? '', advertiseAddr: body.AdvertiseAddr || undefined });
     sendEmpty(ctx, 200);
   });
-  for (const p of ['/swarm/update', '/swarm/unlock']) r.add('POST', p, refuse(NOT_YET(p.slice(1).replace('/', ' '))));
+  r.add('POST', '/swarm/update', async (ctx) => {
+    await cluster.updateSwarm(qInt(ctx.query, 'version') ?? 0, await jsonBody(ctx), { rotateWorker: qBool(ctx.query, 'rotateWorkerToken'), rotateManager: qBool(ctx.query, 'rotateManagerToken') });
+    sendEmpty(ctx, 200);
+  });
+  r.add('POST', '/swarm/unlock', refuse(NOT_YET('swarm unlock')));
   r.add('GET', '/swarm/unlockkey', refuse(NOT_YET('an unlock key')));
 
   r.add('GET', '/nodes', async (ctx) => sendJson(ctx, 200, await cluster.listNodes(filters(ctx.query))));

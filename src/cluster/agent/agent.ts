@@ -2,6 +2,7 @@ import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
 import type { ContainerTemplate, TaskState } from '../core/model';
+import type { Reading } from './usage';
 import { type ClusterStore, type ServiceRecord, type Snapshot, type TaskStatus } from '../store/store';
 
 /** A container of a task, as the agent reads it back from its engine. */
@@ -27,7 +28,9 @@ export interface AgentEngine {
   stop(id: string, graceSeconds?: number): Promise<void>;
   remove(id: string): Promise<void>;
   /** Calls back when any container ends or its health changes; the stopper. */
-  onExit(changed: () => void): () => void;
+  onChange(changed: () => void): () => void;
+  /** CPU time and memory of the node's containers together and of each running task's, as its cgroups count them. */
+  usage(): Promise<Omit<Reading, 'at'>>;
 }
 
 /** docker's labels on a task's container, so `docker ps` and tools see swarm's. */
@@ -58,7 +61,7 @@ export class Agent {
 
   async start(): Promise<void> {
     this.stops.push(await this.store.watchAll(() => this.kick(), { liveness: false }));
-    this.stops.push(this.engine.onExit(() => this.kick()));
+    this.stops.push(this.engine.onChange(() => this.kick()));
     this.kick();
   }
 

@@ -1,6 +1,7 @@
 import type { Engine } from '../../engine/engine';
 import type { ContainerTemplate } from '../core/model';
 import { type AgentEngine, TASK_LABEL, type TaskContainer } from './agent';
+import type { Counters } from './usage';
 
 /** The agent's view of this node's engine: task containers made, started, stopped and removed through it. */
 export function engineForAgent(engine: Engine): AgentEngine {
@@ -35,7 +36,16 @@ export function engineForAgent(engine: Engine): AgentEngine {
     },
     stop: (id, grace) => c.stop(id, grace),
     remove: (id) => c.remove(id, { force: true }),
-    onExit(changed) {
+    async usage() {
+      const tasks: Record<string, Counters> = {};
+      for (const r of c.store.all()) {
+        const taskId = r.Config.Labels?.[TASK_LABEL];
+        // A container that ended between the listing and the read has nothing to count.
+        if (taskId && r.State.Running) tasks[taskId] = await c.cgroupOf(r).usage().catch(() => ({ cpuNs: 0, memoryBytes: 0 }));
+      }
+      return { node: await c.parentCgroup().usage(), tasks };
+    },
+    onChange(changed) {
       return engine.events.subscribe((e) => {
         if (e.Type === 'container' && (e.Action === 'die' || e.Action === 'destroy' || e.Action.startsWith('health_status'))) changed();
       });

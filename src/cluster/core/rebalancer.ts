@@ -17,6 +17,15 @@ export interface RebalancePolicy {
 
 export const REBALANCE_DEFAULTS: RebalancePolicy = { threshold: 0.25, maxMoves: 2, settleMs: 15_000 };
 
+/** The cluster label (docker's swarm Spec.Labels) that sets the threshold: swarm's spec has no word for it. */
+export const REBALANCE_THRESHOLD_LABEL = 'berth.rebalance.threshold';
+
+/** The cluster's rebalance settings from its labels: the threshold given there, or the default. */
+export function rebalancePolicy(labels: Record<string, string> | undefined): RebalancePolicy {
+  const given = labels?.[REBALANCE_THRESHOLD_LABEL];
+  return { ...REBALANCE_DEFAULTS, ...(given !== undefined ? { threshold: Number(given) } : {}) };
+}
+
 export interface RebalanceInput {
   services: Service[];
   /** The tasks as this round's other actions leave them. */

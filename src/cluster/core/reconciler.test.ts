@@ -69,6 +69,22 @@ test('drain moves replicated tasks and stops global ones; pause keeps them; a re
   assert.deepEqual(gone.actions, [{ kind: 'shutdown', taskId: rep.id, message: 'service removed' }]);
 });
 
+test('drain of a start-first service: the task runs until its replacement runs elsewhere; a failed replacement is tried again after the restart delay', () => {
+  const s = service('web', { mode: { replicated: { replicas: 1 } }, update: { ...UPDATE_DEFAULTS, order: 'start-first' } });
+  const old = task('web', { slot: 1, nodeId: 'a', state: 'running' });
+  const nodes = [node('a', { availability: 'drain' }), node('b')];
+  const r1 = reconcile({ services: [s], tasks: [old], nodes, now: 1000, newId });
+  assert.deepEqual(r1.actions.map((a) => a.kind === 'create' && [a.task.replaces, a.task.nodeId]), [[old.id, undefined]]);
+  const made = (r1.actions[0] as { task: Task }).task;
+  const starting = [old, { ...made, nodeId: 'b', state: 'starting' as TaskState }];
+  assert.deepEqual(reconcile({ services: [s], tasks: starting, nodes, now: 2000, newId }).actions, []);
+  const running = [old, { ...made, nodeId: 'b', state: 'running' as TaskState, startedAt: 3000 }];
+  assert.deepEqual(reconcile({ services: [s], tasks: running, nodes, now: 3000, newId }).actions, [{ kind: 'shutdown', taskId: old.id, message: 'node is drained' }]);
+  const failed = [old, { ...made, nodeId: 'b', state: 'failed' as TaskState, updatedAt: 3000, desired: 'shutdown' as const }];
+  assert.deepEqual(reconcile({ services: [s], tasks: failed, nodes, now: 4000, newId }), { actions: [], wakeAt: 8000 });
+  assert.equal(reconcile({ services: [s], tasks: failed, nodes, now: 8000, newId }).actions.filter((a) => a.kind === 'create').length, 1);
+});
+
 test(`history: at most ${HISTORY} ended tasks per slot are kept`, () => {
   const ended = Array.from({ length: 8 }, (_, i) => task('w', { slot: 1, nodeId: 'a', state: 'failed', desired: 'shutdown', createdAt: i, updatedAt: i }));
   const live = task('w', { slot: 1, nodeId: 'a', state: 'running', createdAt: 100 });

@@ -3,6 +3,7 @@ import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
 import { swarmId } from '../core/ids';
 import { plan } from '../core/planner';
+import { rebalancePolicy } from '../core/rebalancer';
 import { applyActions, reconcile } from '../core/reconciler';
 import { asNode, asTask, type ClusterStore, type Fence } from '../store/store';
 
@@ -90,7 +91,7 @@ export class Manager {
       const now = Date.now();
       const nodes = snap.nodes.map(asNode);
       const tasks = snap.tasks.map(asTask);
-      const r = reconcile({ services: snap.services, tasks, nodes, now, newId: swarmId });
+      const r = reconcile({ services: snap.services, tasks, nodes, now, newId: swarmId, rebalance: rebalancePolicy(snap.info?.labels) });
       wakeAt = r.wakeAt;
       const after = applyActions(tasks, r.actions, now);
       const pending = after.filter((t) => t.desired === 'running' && t.state === 'pending').sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));

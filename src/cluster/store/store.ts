@@ -23,7 +23,10 @@ import type { Availability, ClusterNode, NodeRole, Resources, Rollout, Service, 
 export interface ClusterInfo {
   id: string;
   createdAt: string;
+  updatedAt?: string;
   joinTokens: { worker: string; manager: string };
+  /** docker's swarm Spec.Labels; Berth's own settings are among them (`berth.rebalance.threshold`). */
+  labels?: Record<string, string>;
 }
 
 export interface NodeRecord {
@@ -40,7 +43,8 @@ export interface NodeRecord {
 }
 
 export interface Liveness {
-  usage?: { cpu: number; memoryBytes: number };
+  /** What its containers use (from cgroups, smoothed), and each task's part. */
+  usage?: ClusterNode['usage'];
   at: number;
 }
 
@@ -76,6 +80,8 @@ export interface TaskStatus {
 export interface Snapshot {
   revision: number;
   info?: ClusterInfo;
+  /** The cluster record's modification revision: the swarm's Version.Index, which its updates name. */
+  infoIndex?: number;
   nodes: (NodeRecord & { ready: boolean; usage?: Liveness['usage'] })[];
   services: ServiceRecord[];
   tasks: (TaskRecord & { status?: TaskStatus })[];
@@ -158,7 +164,10 @@ export class ClusterStore {
     for (const kv of res.kvs) {
       const [kind, id] = kv.key.toString().slice(PREFIX.length).split('/');
       const value = () => JSON.parse(kv.value.toString());
-      if (kind === 'meta') out.info = value();
+      if (kind === 'meta') {
+        out.info = value();
+        out.infoIndex = Number(kv.mod_revision);
+      }
       else if (kind === 'leader') out.leader = kv.value.toString();
       else if (kind === 'nodes') nodes.push(value());
       else if (kind === 'alive') alive.set(id, value());
@@ -225,6 +234,12 @@ export class ClusterStore {
       this.client.if(this.key('meta'), 'Create', '==', 0).then(this.client.put(this.key('meta')).value(JSON.stringify(info)), this.client.put(this.key('nodes', first.id)).value(JSON.stringify(first))).commit(),
     );
     return !!r.succeeded;
+  }
+
+  /** Changes the cluster's record if it is still at `index` (docker's swarm update version). */
+  async updateInfo(info: ClusterInfo, index: number): Promise<void> {
+    const r = await this.wrap(() => this.client.if(this.key('meta'), 'Mod', '==', index).then(this.client.put(this.key('meta')).value(JSON.stringify(info))).commit());
+    if (!r.succeeded) throw conflict('rpc error: code = Unknown desc = update out of sequence: the swarm was changed since the version given');
   }
 
   async putNode(n: NodeRecord): Promise<void> {

@@ -118,6 +118,11 @@ export class ContainerService {
     return new Cgroup(path.posix.join(this.cfg.cgroupParent, c.Id));
   }
 
+  /** The cgroup all this daemon's containers are under: what they use together. */
+  parentCgroup(): Cgroup {
+    return new Cgroup(this.cfg.cgroupParent);
+  }
+
   logPath(c: ContainerRecord): string {
     return path.join(this.store.dir(c.Id), 'ctr.log');
   }
