@@ -20,7 +20,9 @@ const layers = {
   // and its store (etcd) stand on base alone; the manager's loop on the core and the store.
   cluster: ['base', 'oci', 'engine'],
   'cluster/core': ['base', 'oci'],
-  'cluster/store': ['base', 'oci', 'cluster/core'],
+  // Its certificates (the cluster CA, nodes' keys, the join endpoint) stand on base alone.
+  'cluster/tls': ['base'],
+  'cluster/store': ['base', 'oci', 'cluster/core', 'cluster/tls'],
   'cluster/manager': ['base', 'oci', 'cluster/core', 'cluster/store'],
   // berth lab: daemons in network namespaces of this host, formed into a cluster through their APIs.
   lab: ['base', 'oci', 'network', 'client', 'cli'],

@@ -1,61 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { BerthError, invalidArgument } from '../base/errors';
-import type { LogBatch } from '../engine/logs/logs';
 import { type Credentials, serverDomain } from '../engine/images/registries';
 import type { Context } from './router';
 
-export const STDOUT = 1;
-export const STDERR = 2;
-
-/** docker's multiplexed stream frame: [stream, 0, 0, 0, size(be32)] + payload. */
-export function frame(stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h[0] = stream;
-  h.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([h, payload]);
-}
-
-/**
- * A batch of log entries as the client reads it: raw with a tty, otherwise
- * one frame for each run of entries from the same stream (the client copies
- * payloads and does not care where frames split, and few frames are cheap).
- */
-export function encodeBatch(batch: LogBatch, o: { tty: boolean; timestamps?: boolean }): Buffer {
-  const stamps = o.timestamps ? batch.map((e) => dockerTime(e.time) + ' ') : undefined;
-  let size = 0;
-  for (let i = 0; i < batch.length; i++) {
-    const e = batch[i];
-    if (!o.tty && (i === 0 || e.stream !== batch[i - 1].stream)) size += 8;
-    size += (stamps?.[i].length ?? 0) + e.dataLength + (e.full ? 1 : 0);
-  }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  let header = -1;
-  const close = () => {
-    if (header >= 0) out.writeUInt32BE(at - header - 8, header + 4);
-  };
-  for (let i = 0; i < batch.length; i++) {
-    const e = batch[i];
-    if (!o.tty && (i === 0 || e.stream !== batch[i - 1].stream)) {
-      close();
-      header = at;
-      out.fill(0, at, at + 8);
-      out[at] = e.stream === 'stderr' ? STDERR : STDOUT;
-      at += 8;
-    }
-    if (stamps) at += out.write(stamps[i], at, 'latin1');
-    at = e.copyData(out, at);
-    if (e.full) out[at++] = 0x0a;
-  }
-  close();
-  return out;
-}
-
-/** A k8s-file time (`...+00:00`) the way docker prints log timestamps (`...Z`). */
-export function dockerTime(t: string): string {
-  return t.replace(/\+00:00$/, 'Z');
-}
+export { dockerTime, encodeBatch, frame, STDERR, STDOUT } from '../engine/logs/frames';
 
 export interface Hijacked {
   /** Writes output; resolves when the peer has taken it (backpressure). */

@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BerthError, errorMessage, invalidArgument, notFound, unavailable } from '../base/errors';
@@ -13,7 +14,12 @@ import { REBALANCE_THRESHOLD_LABEL } from './core/rebalancer';
 import type { Availability, NodeRole, ServiceSpec } from './core/model';
 import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, taskTemplateOf, toDockerSwarm, toDockerTask } from './docker-shape';
 import { Manager } from './manager/manager';
-import { EtcdMember, freePort, type MemberConfig } from './store/etcd-member';
+import { serveTaskLogs } from './node-endpoint';
+import { type ServiceLogOptions, serviceLogs } from './service-logs';
+import { ClusterEndpoint } from './tls/endpoint';
+import { type JoinGrant, type JoinRequest, requestJoin } from './tls/join';
+import { caDigest, type Credentials, issueOwn, joinToken, makeCa, makeKeyAndRequest, readCredentials, signRequest, tlsFiles, tokenDigest } from './tls/pki';
+import { EtcdMember, freePort, type MemberConfig, peerUrlOf, portFree } from './store/etcd-member';
 import { ClusterStore, type EtcdMemberInfo, type NodeRecord, type ServiceRecord, type Snapshot, taskState } from './store/store';
 
 /** What a node keeps of its cluster under its data root (the rest is in etcd). */
@@ -26,9 +32,15 @@ interface LocalState {
   member?: MemberConfig;
   /** The address this node is reached at. */
   addr?: string;
+  /** Its certificates are under cluster/tls (clusters made before mutual TLS have none). */
+  tls?: boolean;
+  /** The node's cluster endpoint (swarm's 2377 where free): managers take joins there, and reach the node. */
+  port?: number;
 }
 
 const LIVENESS_TTL_SECONDS = 5;
+/** swarm's cluster port: managers take joins there. */
+const SWARM_PORT = 2377;
 /** How often the node reads its cgroups for its real load. */
 const USAGE_EVERY_MS = 2000;
 
@@ -49,6 +61,7 @@ export class ClusterService {
   private agent?: Agent;
   private alive?: { stop(revoke: boolean): Promise<void> };
   private sampler?: NodeJS.Timeout;
+  private endpoint?: ClusterEndpoint | void;
   /** The start at open, while it runs (close waits for it, so nothing it starts outlives the daemon). */
   private starting?: Promise<void>;
   private closing = false;
@@ -81,37 +94,45 @@ export class ClusterService {
     return this.state?.nodeId;
   }
 
-  /** `swarm init`: this daemon becomes the first manager of a new cluster, with an etcd member of its own. */
+  /** `swarm init`: this daemon becomes the first manager of a new cluster, with its CA and an etcd member of its own. */
   async init(o: { advertiseAddr?: string } = {}): Promise<string> {
     if (this.state) throw new BerthError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
     const host = o.advertiseAddr ? o.advertiseAddr.replace(/:\d+$/, '') : '127.0.0.1';
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(host)) throw invalidArgument(`advertise address must be an IPv4 address (an interface name is not supported): ${o.advertiseAddr}`);
     const nodeId = swarmId();
-    const member: MemberConfig = {
-      name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'new',
-    };
-    member.initialCluster = `${nodeId}=http://${host}:${member.peerPort}`;
-    const st: LocalState = { clusterId: swarmId(), nodeId, role: 'manager', endpoints: [`${host}:${member.clientPort}`], member };
+    const clusterId = swarmId();
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.state = st;
     try {
+      await makeCa(this.tlsDir, clusterId);
+      await issueOwn(this.tlsDir, { nodeId, clusterId, role: 'manager', ip: host });
+      const member: MemberConfig = {
+        name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'new', tlsDir: this.tlsDir,
+      };
+      member.initialCluster = `${nodeId}=${peerUrlOf(member)}`;
+      this.state = { clusterId, nodeId, role: 'manager', endpoints: [`${host}:${member.clientPort}`], member, addr: host, tls: true, port: await clusterPort(host) };
       await this.run();
       const now = new Date().toISOString();
-      const made = await this.store!.createCluster(
-        { id: st.clusterId, createdAt: now, joinTokens: { worker: joinToken(st.clusterId), manager: joinToken(st.clusterId) } },
-        this.nodeRecord(nodeId, 'manager', now),
-      );
+      const digest = caDigest(fs.readFileSync(tlsFiles(this.tlsDir).ca));
+      const made = await this.store!.createCluster({ id: clusterId, createdAt: now, joinTokens: { worker: joinToken(digest), manager: joinToken(digest) } }, this.nodeRecord(nodeId, 'manager', now));
       if (!made) throw invalidArgument('the cluster store already holds a cluster');
-      await atomicWriteJson(path.join(this.dir, 'state.json'), st);
+      await atomicWriteJson(path.join(this.dir, 'state.json'), this.state);
       this.manager?.kick();
       return nodeId;
     } catch (e) {
-      // Nothing half-made: the member and its data go.
+      // Nothing half-made: the member, its data and the certificates go.
       await this.shutdown(true);
       this.state = undefined;
       fs.rmSync(this.dir, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  private get tlsDir(): string {
+    return path.join(this.dir, 'tls');
+  }
+
+  private credentials(st: LocalState): Credentials | undefined {
+    return st.tls ? readCredentials(this.tlsDir) : undefined;
   }
 
   /**
@@ -126,38 +147,41 @@ export class ClusterService {
   async join(o: { remoteAddrs: string[]; token: string; advertiseAddr?: string }): Promise<void> {
     if (this.state) throw new BerthError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
     if (!o.remoteAddrs.length) throw invalidArgument('at least 1 RemoteAddr is required to join');
-    if (!/^SWMTKN-1-\S+$/.test(o.token)) throw invalidArgument('invalid join token');
-    const probe = new ClusterStore(o.remoteAddrs);
-    const nodeId = swarmId();
+    const digest = tokenDigest(o.token);
+    if (!digest) throw invalidArgument('invalid join token');
     let st: LocalState;
     let learner: string | undefined;
+    let probe: ClusterStore | undefined;
     try {
-      const info = (await probe.snapshot()).info;
-      if (!info) throw invalidArgument(`no cluster at ${o.remoteAddrs.join(', ')}`);
-      const role: NodeRole | undefined = o.token === info.joinTokens.manager ? 'manager' : o.token === info.joinTokens.worker ? 'worker' : undefined;
-      if (!role) throw invalidArgument('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
       const host = await advertiseHost(o.advertiseAddr, o.remoteAddrs[0]);
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      if (role === 'worker') {
-        st = { clusterId: info.id, nodeId, role, endpoints: clientEndpoints(await probe.members()), addr: host };
+      const grant = await this.askToJoin(o.remoteAddrs, digest, { token: o.token, csr: await makeKeyAndRequest(this.tlsDir), ip: host });
+      const f = tlsFiles(this.tlsDir);
+      fs.writeFileSync(f.ca, grant.ca);
+      fs.writeFileSync(f.cert, grant.cert);
+      if (grant.caKey) fs.writeFileSync(f.caKey, grant.caKey, { mode: 0o600 });
+      probe = new ClusterStore(grant.endpoints, readCredentials(this.tlsDir));
+      const base = { clusterId: grant.clusterId, nodeId: grant.nodeId, role: grant.role, addr: host, tls: true, port: await clusterPort(host) };
+      if (grant.role === 'worker') {
+        st = { ...base, endpoints: grant.endpoints };
       } else {
-        const added = await this.addOwnMember(probe, nodeId, host, (id) => (learner = id));
-        st = { clusterId: info.id, nodeId, role, endpoints: [`${host}:${added.member.clientPort}`, ...clientEndpoints(added.members)], member: added.member, addr: host };
+        const added = await this.addOwnMember(probe, grant.nodeId, host, (id) => (learner = id));
+        st = { ...base, endpoints: [`${host}:${added.member.clientPort}`, ...clientEndpoints(added.members)], member: added.member };
       }
     } catch (e) {
       // Nothing half-made: a learner added goes again (it counts for no quorum, so this works with it down).
-      if (learner) await probe.removeMember(learner).catch((err) => this.logger.warn('removal of the learner of a failed join', { error: errorMessage(err) }));
+      if (learner) await probe?.removeMember(learner).catch((err) => this.logger.warn('removal of the learner of a failed join', { error: errorMessage(err) }));
       await this.member?.stop();
       this.member = undefined;
       fs.rmSync(this.dir, { recursive: true, force: true });
       throw e;
     } finally {
-      probe.close();
+      probe?.close();
     }
     this.state = st;
     try {
       await this.run();
-      await this.store!.putNode(this.nodeRecord(nodeId, st.role, new Date().toISOString()));
+      await this.store!.putNode(this.nodeRecord(st.nodeId, st.role, new Date().toISOString()));
       await atomicWriteJson(path.join(this.dir, 'state.json'), st);
     } catch (e) {
       await this.leaveStore();
@@ -168,6 +192,40 @@ export class ClusterService {
     }
   }
 
+  /** Asks the managers given, in turn, until one answers; a refusal (a wrong token or CA) is final. */
+  private async askToJoin(addrs: string[], digest: string, r: JoinRequest): Promise<JoinGrant> {
+    let last: unknown;
+    for (const addr of addrs) {
+      try {
+        return await requestJoin(addr, digest, r);
+      } catch (e) {
+        if (e instanceof BerthError && e.code === 'invalid_argument') throw e;
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  /**
+   * A manager's answer to a join: the token names the role; the node gets
+   * an id, a certificate for it signed by the cluster's CA, the CA (and,
+   * a manager, its key: every manager can sign) and the store's members.
+   */
+  private async grantJoin(r: JoinRequest): Promise<JoinGrant> {
+    const store = this.managerStore();
+    const [snap, members] = await Promise.all([store.snapshot(), store.members()]);
+    const info = snap.info;
+    if (!info) throw unavailable('the cluster store holds no cluster');
+    const role = sameSecret(r.token, info.joinTokens.manager) ? 'manager' : sameSecret(r.token, info.joinTokens.worker) ? 'worker' : undefined;
+    if (!role) throw invalidArgument('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
+    const nodeId = swarmId();
+    const f = tlsFiles(this.tlsDir);
+    const cert = await signRequest(this.tlsDir, String(r.csr ?? ''), { nodeId, clusterId: info.id, role, ip: String(r.ip ?? '') });
+    return {
+      clusterId: info.id, nodeId, role, cert, ca: fs.readFileSync(f.ca, 'utf8'), ...(role === 'manager' ? { caKey: fs.readFileSync(f.caKey, 'utf8') } : {}), endpoints: clientEndpoints(members),
+    };
+  }
+
   /**
    * A member of this node's own joins the store's cluster: added as a
    * learner (no vote, so a member that never comes up costs no quorum),
@@ -176,9 +234,9 @@ export class ClusterService {
    */
   private async addOwnMember(store: ClusterStore, nodeId: string, host: string, added: (id: string) => void): Promise<{ member: MemberConfig; members: EtcdMemberInfo[] }> {
     const member: MemberConfig = {
-      name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'existing',
+      name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'existing', tlsDir: this.tlsDir,
     };
-    const peerUrl = `http://${host}:${member.peerPort}`;
+    const peerUrl = peerUrlOf(member);
     const members = await store.addMember(peerUrl, true);
     const learner = members.find((m) => m.peerUrls.includes(peerUrl))!.id;
     added(learner);
@@ -192,7 +250,7 @@ export class ClusterService {
   private nodeRecord(id: string, role: NodeRole, now: string): NodeRecord {
     return {
       // A manager's address is its store's (what `swarm join` is given); a worker's, its host.
-      id, hostname: this.nodeName, role, availability: 'active', labels: {}, addr: this.state?.member ? `${this.state.member.host}:${this.state.member.clientPort}` : (this.state?.addr ?? ''),
+      id, hostname: this.nodeName, role, availability: 'active', labels: {}, addr: endpointAddr(this.state) ?? this.state?.addr ?? '',
       allocatable: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, createdAt: now, updatedAt: now,
     };
   }
@@ -222,7 +280,7 @@ export class ClusterService {
       await this.member.start();
     }
     await this.refreshEndpoints(st);
-    this.store = new ClusterStore(st.endpoints);
+    this.store = new ClusterStore(st.endpoints, this.credentials(st));
     // Five seconds without this node's keep-alive and the managers move its tasks (a daemon restart is quicker).
     const meter = new UsageMeter(os.cpus().length);
     const sample = () => void this.engine.usage().then((r) => meter.add({ at: Date.now(), ...r }), (e: unknown) => this.logger.warn('cluster usage', { error: errorMessage(e) }));
@@ -235,6 +293,12 @@ export class ClusterService {
       this.manager = new Manager(this.store, st.nodeId, this.logger);
       this.manager.start();
     }
+    if (st.tls && st.port && st.addr) {
+      // Without it the node still runs its tasks; only joins through it and its logs for the managers wait (a restart tries again).
+      const handlers = { taskLogs: (id: string, q: URLSearchParams, res: ServerResponse, signal: AbortSignal) => serveTaskLogs(this.engine, id, q, res, signal), ...(st.role === 'manager' ? { join: (r: JoinRequest) => this.grantJoin(r) } : {}) };
+      this.endpoint = await ClusterEndpoint.listen(st.addr, st.port, readCredentials(this.tlsDir), handlers, this.logger)
+        .catch((e: unknown) => void this.logger.warn('cluster endpoint', { port: st.port, error: errorMessage(e) }));
+    }
   }
 
   /**
@@ -244,7 +308,7 @@ export class ClusterService {
    * not answer leaves them as they were.
    */
   private async refreshEndpoints(st: LocalState): Promise<void> {
-    const probe = new ClusterStore(st.endpoints);
+    const probe = new ClusterStore(st.endpoints, this.credentials(st));
     try {
       const own = st.member ? [`${st.member.host}:${st.member.clientPort}`] : [];
       const endpoints = [...new Set([...own, ...clientEndpoints(await probe.members())])];
@@ -273,13 +337,14 @@ export class ClusterService {
 
   /** Stops this node's loops; `leaving` also ends its liveness at once (a daemon restart lets it run out instead). */
   private async shutdown(leaving = false): Promise<void> {
+    await this.endpoint?.close();
     await this.manager?.stop().catch((e) => this.logger.warn('manager stop', { error: errorMessage(e) }));
     await this.agent?.stop().catch((e) => this.logger.warn('agent stop', { error: errorMessage(e) }));
     clearInterval(this.sampler);
     await this.alive?.stop(leaving).catch((e) => this.logger.warn('liveness stop', { error: errorMessage(e) }));
     this.store?.close();
     await this.member?.stop();
-    this.manager = this.agent = this.alive = this.store = this.member = undefined;
+    this.manager = this.agent = this.alive = this.store = this.member = this.endpoint = undefined;
   }
 
   /** `swarm leave`: a manager only with force, as docker; its task containers go, and with a lone member its data. */
@@ -358,9 +423,11 @@ export class ClusterService {
       throw invalidArgument(`invalid ${REBALANCE_THRESHOLD_LABEL} ${JSON.stringify(threshold)}: a difference of real load between nodes, from 0 (never move) to 1`);
     }
     const tokens = snap.info.joinTokens;
+    // A new secret; the CA's digest stays (the CA does).
+    const rotated = (t: string) => joinToken(tokenDigest(t) ?? caDigest(fs.readFileSync(tlsFiles(this.tlsDir).ca)));
     await store.updateInfo({
       ...snap.info, labels, updatedAt: new Date().toISOString(),
-      joinTokens: { worker: o.rotateWorker ? joinToken(snap.info.id) : tokens.worker, manager: o.rotateManager ? joinToken(snap.info.id) : tokens.manager },
+      joinTokens: { worker: o.rotateWorker ? rotated(tokens.worker) : tokens.worker, manager: o.rotateManager ? rotated(tokens.manager) : tokens.manager },
     }, index);
     this.manager?.kick();
   }
@@ -441,6 +508,34 @@ export class ClusterService {
     const store = this.managerStore();
     await store.removeService(this.findService(await store.snapshot(), ref));
     this.manager?.kick();
+  }
+
+  /**
+   * docker's service (or task) logs: the tasks that ran a container, each
+   * read from its node's endpoint. Resolved before anything streams (an
+   * unknown service is a 404); the lines come from the function returned.
+   */
+  async logs(kind: 'service' | 'task', ref: string, o: ServiceLogOptions): Promise<(signal: AbortSignal) => AsyncGenerator<{ stream: number; line: Buffer }>> {
+    const snap = await this.snapshot();
+    const st = this.state!;
+    let tasks: Snapshot['tasks'];
+    if (kind === 'service') {
+      const s = this.findService(snap, ref);
+      tasks = snap.tasks.filter((t) => t.serviceId === s.id);
+    } else {
+      tasks = snap.tasks.filter((t) => t.id === ref || t.id.startsWith(ref)).slice(0, 1);
+      if (!tasks.length) throw notFound(`task ${ref} not found`);
+    }
+    if (!st.tls) throw unavailable('service logs need a cluster made with its CA (this one was made before mutual TLS): leave and make it anew');
+    const nodes = new Map(snap.nodes.map((n) => [n.id, n]));
+    const sources = tasks.flatMap((t) => {
+      const node = t.nodeId ? nodes.get(t.nodeId) : undefined;
+      // A task that never had a container has no log; a node without an endpoint address (made before TLS) is not reached.
+      if (!node || !t.status?.containerId || !/:\d+$/.test(node.addr)) return [];
+      return [{ taskId: t.id, addr: node.addr, details: `com.docker.swarm.node.id=${node.id},com.docker.swarm.service.id=${t.serviceId},com.docker.swarm.task.id=${t.id}` }];
+    });
+    const creds = readCredentials(this.tlsDir);
+    return (signal) => serviceLogs(sources, creds, o, this.logger, signal);
   }
 
   // ---- tasks and nodes -----------------------------------------------------------
@@ -556,7 +651,20 @@ function uniquePrefix<T extends { id: string }>(xs: T[], ref: string): T | undef
   return hits.length === 1 ? hits[0] : undefined;
 }
 
-/** docker's token shape: SWMTKN-1-<cluster digest>-<secret>. */
-function joinToken(clusterId: string): string {
-  return `SWMTKN-1-${clusterId}${randomBytes(16).toString('hex')}-${swarmId()}`;
+/** A token compared in constant time (a join endpoint is open to anyone who reaches it). */
+function sameSecret(given: unknown, token: string): boolean {
+  const a = Buffer.from(typeof given === 'string' ? given : '');
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Where managers reach a node, and nodes join at a manager: its cluster endpoint (a manager's store, in a cluster made before TLS). */
+function endpointAddr(st: LocalState | undefined): string | undefined {
+  if (st?.tls && st.port && st.addr) return `${st.addr}:${st.port}`;
+  return st?.member ? `${st.member.host}:${st.member.clientPort}` : undefined;
+}
+
+/** swarm's port where it is free on the address, else one the kernel picks (several daemons on one host). */
+async function clusterPort(host: string): Promise<number> {
+  return (await portFree(host, SWARM_PORT)) ? SWARM_PORT : freePort(host);
 }

@@ -1,6 +1,7 @@
 import { invalidArgument } from '../base/errors';
 import { parseConstraint, parsePreference } from './core/constraints';
 import { REBALANCE_THRESHOLD_LABEL, rebalancePolicy } from './core/rebalancer';
+import { NODE_CERT_DAYS } from './tls/pki';
 import { type ContainerTemplate, type FailureAction, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
 import type { ClusterInfo, ServiceRecord, Snapshot, TaskRecord, TaskStatus } from './store/store';
 import { taskState } from './store/store';
@@ -195,7 +196,7 @@ export function toDockerNode(n: Snapshot['nodes'][number], leader: string | unde
       Resources: { NanoCPUs: n.allocatable.nanoCpus, MemoryBytes: n.allocatable.memoryBytes },
       Engine: { EngineVersion: engineVersion },
     },
-    Status: { State: n.ready ? 'ready' : 'down', Addr: n.addr },
+    Status: { State: n.ready ? 'ready' : 'down', Addr: n.addr.replace(/:\d+$/, '') },
     ...(n.role === 'manager' ? { ManagerStatus: { Leader: leader === n.id, Reachability: n.ready ? 'reachable' : 'unreachable', Addr: n.addr } } : {}),
   };
 }
@@ -206,7 +207,7 @@ export function toDockerSwarm(info: ClusterInfo, index: number) {
     ID: info.id, Version: version(index), CreatedAt: info.createdAt, UpdatedAt: info.updatedAt ?? info.createdAt,
     Spec: {
       Name: 'default', Labels: { [REBALANCE_THRESHOLD_LABEL]: String(rebalancePolicy(info.labels).threshold), ...info.labels }, Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
-      Dispatcher: { HeartbeatPeriod: 5_000_000_000 }, CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 }, TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },
+      Dispatcher: { HeartbeatPeriod: 5_000_000_000 }, CAConfig: { NodeCertExpiry: NODE_CERT_DAYS * 86_400 * 1e9 }, TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },
     },
     TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
     RootRotationInProgress: false, DefaultAddrPool: ['10.0.0.0/8'], SubnetSize: 24, DataPathPort: 4789,

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { conflict, invalidArgument, notFound } from '../base/errors';
+import { BerthError, conflict, errorMessage, invalidArgument, notFound } from '../base/errors';
 import { run } from '../base/exec';
 import { atomicWriteJson, readJsonIfExists } from '../base/files';
 import { hostProcesses, mountPoints, processAlive } from '../base/procs';
@@ -122,7 +122,9 @@ export class Labs {
       await formCluster(rec);
       return rec;
     } catch (e) {
-      await this.down(o.name).catch(() => undefined); // what was made goes; the first error is the one to report
+      // What was made goes; the first error is the one to report, with the way out if the cleanup failed too.
+      const left = await this.down(o.name).then(() => undefined, (d: unknown) => errorMessage(d));
+      if (left !== undefined) throw new BerthError(e instanceof BerthError ? e.code : 'internal', `${errorMessage(e)} (and removing what was made failed: ${left}; try berth lab down ${o.name})`, { cause: e });
       throw e;
     }
   }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { api, eventually } from './harness';
 import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers as containersOn, total } from './lab';
 
@@ -27,6 +30,18 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     const bad = await lab.nodes[1].daemon.docker(['swarm', 'join', '--token', `${token}x`, addr]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /A valid join token is necessary/);
+    // The token pins the cluster's CA: a token of another CA is refused before it is sent.
+    const otherCa = token.replace(/^(SWMTKN-1-)[0-9a-z]{50}/, `$1${'0'.repeat(50)}`);
+    const pinned = await lab.nodes[1].daemon.docker(['swarm', 'join', '--token', otherCa, addr]);
+    assert.notEqual(pinned.code, 0);
+    assert.match(pinned.stderr, /remote CA does not match fingerprint of the join token/);
+    // The store takes no client without a certificate of the cluster's CA.
+    const st = JSON.parse(fs.readFileSync(path.join(manager().daemon.dataRoot, 'cluster', 'state.json'), 'utf8')) as { member: { host: string; clientPort: number } };
+    const anonymous = await new Promise<string>((resolve) => {
+      const req = https.get({ host: st.member.host, port: st.member.clientPort, path: '/version', rejectUnauthorized: false, timeout: 5000 }, (res) => resolve(`answered ${res.statusCode}`));
+      req.on('error', (e) => resolve(`refused: ${e.message}`));
+    });
+    assert.match(anonymous, /^refused/);
     for (const n of lab.nodes.slice(1)) await docker(n, ['swarm', 'join', '--token', token, addr]);
     assert.deepEqual((await docker(manager(), ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'])).split('\n').map((l) => l.trim()).sort(), ['node1 Ready Leader', 'node2 Ready', 'node3 Ready']);
     const worker = await lab.nodes[1].daemon.docker(['service', 'ls']);
@@ -37,6 +52,33 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     await docker(manager(), ['service', 'create', '--detach', '--name', 'web', '--replicas', '6', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
     await eventually(async () => total(await spread('web')) === 6, 60_000);
     assert.deepEqual(await spread('web'), { node1: 2, node2: 2, node3: 2 });
+  });
+
+  test('service logs: each task\'s lines from its node, named as docker names them; --raw, --tail and -f; bad input refused', async () => {
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'talk', '--replicas', '2', '--replicas-max-per-node', '1', '--stop-grace-period', '1s', '--no-resolve-image',
+      'busybox', 'sh', '-c', 'echo hello; i=0; while :; do i=$((i+1)); echo tick $i; echo oops $i >&2; sleep 1; done']);
+    await eventually(async () => total(await spread('talk')) === 2, 60_000);
+    const nodes = Object.keys(await spread('talk'));
+    await eventually(async () => (await docker(manager(), ['service', 'logs', '--raw', 'talk'])).split('\n').filter((l) => l === 'hello').length === 2, 30_000);
+    const named = await docker(manager(), ['service', 'logs', 'talk']);
+    for (const n of nodes) assert.match(named, new RegExp(`^talk\\.[12]\\.[0-9a-z]+@${n}\\s+\\| hello$`, 'm'));
+    // Both streams, kept apart as docker keeps them.
+    const split = await manager().daemon.docker(['service', 'logs', '--raw', '--tail', '2', 'talk']);
+    assert.match(split.stdout, /^tick \d+$/m);
+    assert.match(split.stderr, /^oops \d+$/m);
+    assert.ok(split.stdout.split('\n').filter(Boolean).length <= 4, split.stdout);
+    // Following: new lines keep coming from both tasks.
+    const followed = await manager().daemon.docker(['service', 'logs', '--raw', '-f', '--tail', '1', 'talk'], { timeoutMs: 4500 });
+    const ticks = new Set(followed.stdout.split('\n').filter((l) => l.startsWith('tick')));
+    assert.ok(ticks.size >= 4, `followed: ${followed.stdout}`);
+    const stamped = await docker(manager(), ['service', 'logs', '--raw', '-t', '--tail', '4', 'talk']);
+    assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z tick \d+$/m);
+    const missing = await manager().daemon.docker(['service', 'logs', 'nosuch']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /no such task or service: nosuch/);
+    const worker = await lab.nodes[1].daemon.docker(['service', 'logs', 'talk']);
+    assert.match(worker.stderr, /not a swarm manager/);
+    await docker(manager(), ['service', 'rm', 'talk']);
   });
 
   test('a node that dies has its tasks running elsewhere within seconds; back, its stale containers are stopped, none doubled', async () => {

@@ -2,7 +2,8 @@ import { invalidArgument, notFound, unavailable } from '../../base/errors';
 import type { ClusterService } from '../../cluster/cluster';
 import type { DockerServiceSpec } from '../../cluster/docker-shape';
 import { parseFilters } from '../../engine/system/present';
-import { jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
+import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
+import { frame, streamResponse } from '../streams';
 
 const NOT_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 const NOT_YET = (what: string) => `${what} is not supported by Berth's cluster yet`;
@@ -64,7 +65,23 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
     await cluster.removeService(ctx.params[0]);
     sendEmpty(ctx, 200);
   });
-  r.add('GET', '/services/([^/]+)/logs', refuse(NOT_YET('service logs')));
+  // docker's service and task logs: the lines of each task, from its node, as they come.
+  const logs = (kind: 'service' | 'task') => async (ctx: Context) => {
+    const q = ctx.query;
+    if (!qBool(q, 'stdout') && !qBool(q, 'stderr')) throw invalidArgument('Bad parameters: you must choose at least one stream');
+    const opts = {
+      follow: qBool(q, 'follow'), stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr'), timestamps: qBool(q, 'timestamps'), details: qBool(q, 'details'),
+      since: q.get('since') || undefined, until: q.get('until') || undefined, tail: q.get('tail') || undefined,
+    };
+    // Found (or refused) before the headers, so a client hears 404 rather than an empty stream.
+    const lines = await cluster.logs(kind, ctx.params[0], opts);
+    const out = streamResponse(ctx, 'application/vnd.docker.multiplexed-stream');
+    const abort = new AbortController();
+    void out.closed.then(() => abort.abort());
+    for await (const l of lines(abort.signal)) await out.write(frame(l.stream, l.line));
+    out.end();
+  };
+  r.add('GET', '/services/([^/]+)/logs', logs('service'));
 
   r.add('GET', '/tasks', async (ctx) => sendJson(ctx, 200, await cluster.listTasks(filters(ctx.query))));
   r.add('GET', '/tasks/([^/]+)', async (ctx) => {
@@ -72,7 +89,7 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
     if (!t) throw notFound(`task ${ctx.params[0]} not found`);
     sendJson(ctx, 200, t);
   });
-  r.add('GET', '/tasks/([^/]+)/logs', refuse(NOT_YET('task logs')));
+  r.add('GET', '/tasks/([^/]+)/logs', logs('task'));
 
   for (const p of ['/secrets', '/secrets/([^/]+)', '/configs', '/configs/([^/]+)']) {
     r.add('GET', p, async () => {

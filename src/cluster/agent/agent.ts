@@ -2,6 +2,8 @@ import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
 import type { ContainerTemplate, TaskState } from '../core/model';
+import type { LogsOptions } from '../../engine/containers/container-io';
+import type { LogBatch } from '../../engine/logs/logs';
 import type { Reading } from './usage';
 import { type ClusterStore, type ServiceRecord, type Snapshot, type TaskStatus } from '../store/store';
 
@@ -29,6 +31,8 @@ export interface AgentEngine {
   remove(id: string): Promise<void>;
   /** Calls back when any container ends or its health changes; the stopper. */
   onChange(changed: () => void): () => void;
+  /** A task container's log (docker logs' options), for `service logs` through this node's endpoint. */
+  logs(containerId: string, o: LogsOptions, signal: AbortSignal): AsyncIterable<LogBatch>;
   /** CPU time and memory of the node's containers together and of each running task's, as its cgroups count them. */
   usage(): Promise<Omit<Reading, 'at'>>;
 }
@@ -104,7 +108,7 @@ export class Agent {
         if (c.running && c.health === 'unhealthy') {
           // swarm's: an unhealthy task fails, and the managers replace it.
           await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds).catch((e) => this.logger.warn('stop of an unhealthy task', { task: t.id, error: errorMessage(e) }));
-          await this.report(t.id, { state: 'failed', message: 'task: unhealthy container', containerId: c.id, ...(t.status?.startedAt ? { startedAt: t.status.startedAt } : {}), at: Date.now() });
+          await this.report(t.id, { state: 'failed', message: 'task: unhealthy container', containerId: c.id, ...ranSince(t), at: Date.now() });
         } else if (c.running && c.health === 'starting') {
           await this.report(t.id, { state: 'starting', message: 'starting', containerId: c.id, at: Date.now() });
         } else if (c.running) {
@@ -113,7 +117,7 @@ export class Agent {
           const failed = c.exitCode !== 0;
           await this.report(t.id, {
             state: failed ? 'failed' : 'complete', message: failed ? `task: non-zero exit (${c.exitCode})` : 'finished', exitCode: c.exitCode, containerId: c.id,
-            ...(t.status?.startedAt ? { startedAt: t.status.startedAt } : {}), at: Date.now(),
+            ...ranSince(t), at: Date.now(),
           });
         }
       } else if (c?.running) {
@@ -165,6 +169,11 @@ export class Agent {
     this.stops = [];
     for (const s of stops) await s();
   }
+}
+
+/** When the task was first seen running, carried into its later reports (roll-outs measure a task's life from it). */
+function ranSince(t: { status?: TaskStatus }): { startedAt?: number } {
+  return t.status?.startedAt ? { startedAt: t.status.startedAt } : {};
 }
 
 function isOver(state: TaskState): boolean {

@@ -1,3 +1,4 @@
+import { containerLogs } from '../../engine/containers/container-io';
 import type { Engine } from '../../engine/engine';
 import type { ContainerTemplate } from '../core/model';
 import { type AgentEngine, TASK_LABEL, type TaskContainer } from './agent';
@@ -36,6 +37,9 @@ export function engineForAgent(engine: Engine): AgentEngine {
     },
     stop: (id, grace) => c.stop(id, grace),
     remove: (id) => c.remove(id, { force: true }),
+    logs(containerId, o, signal) {
+      return containerLogs(c, containerId, o, signal);
+    },
     async usage() {
       const tasks: Record<string, Counters> = {};
       for (const r of c.store.all()) {

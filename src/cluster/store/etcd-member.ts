@@ -1,10 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { unavailable } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { which } from '../../base/which';
+import { tlsFiles } from '../tls/pki';
 
 /** Where an embedded member listens and keeps its data. */
 export interface MemberConfig {
@@ -18,6 +21,13 @@ export interface MemberConfig {
   initialCluster: string;
   /** 'new' at init; 'existing' for a member added to a running cluster. */
   state: 'new' | 'existing';
+  /** The node's certificates (tls/pki.ts): clients and peers speak TLS and must show a certificate of the cluster's CA. */
+  tlsDir?: string;
+}
+
+/** Where the member's peers reach it. */
+export function peerUrlOf(c: MemberConfig): string {
+  return `${c.tlsDir ? 'https' : 'http'}://${c.host}:${c.peerPort}`;
 }
 
 /** A TCP port free on the host now (the kernel's choice), for a member made at init. */
@@ -29,6 +39,15 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       const port = (s.address() as net.AddressInfo).port;
       s.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether `port` can be listened on at `host` now. */
+export function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
   });
 }
 
@@ -51,11 +70,21 @@ export class EtcdMember {
   ) {}
 
   get clientUrl(): string {
-    return `http://${this.cfg.host}:${this.cfg.clientPort}`;
+    return `${this.cfg.tlsDir ? 'https' : 'http'}://${this.cfg.host}:${this.cfg.clientPort}`;
   }
 
   get peerUrl(): string {
-    return `http://${this.cfg.host}:${this.cfg.peerPort}`;
+    return peerUrlOf(this.cfg);
+  }
+
+  /** etcd's flags for mutual TLS, clients and peers alike, with the node's certificate. */
+  private tlsArgs(): string[] {
+    if (!this.cfg.tlsDir) return [];
+    const f = tlsFiles(this.cfg.tlsDir);
+    return [
+      '--cert-file', f.cert, '--key-file', f.key, '--client-cert-auth', '--trusted-ca-file', f.ca,
+      '--peer-cert-file', f.cert, '--peer-key-file', f.key, '--peer-client-cert-auth', '--peer-trusted-ca-file', f.ca,
+    ];
   }
 
   /** Starts the member; resolves once it answers on its client port. */
@@ -80,6 +109,7 @@ export class EtcdMember {
       '--listen-peer-urls', this.peerUrl, '--initial-advertise-peer-urls', this.peerUrl,
       '--initial-cluster', c.initialCluster, '--initial-cluster-state', c.state,
       '--max-txn-ops', '4096', '--heartbeat-interval', '100', '--election-timeout', '1000', '--grpc-keepalive-min-time', '1s',
+      ...this.tlsArgs(),
     ];
     // The member dies with the daemon (a daemon restart starts it again): none is left holding the data or the ports.
     const p = spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', log, log] });
@@ -100,14 +130,18 @@ export class EtcdMember {
    * Whether the member serves its clients (its version: /health would also
    * want a quorum, which a member restarting alone waits for).
    */
-  async answers(): Promise<boolean> {
-    try {
-      const r = await fetch(`${this.clientUrl}/version`, { signal: AbortSignal.timeout(1000) });
-      return r.ok;
-    } catch {
+  answers(): Promise<boolean> {
+    const f = this.cfg.tlsDir ? tlsFiles(this.cfg.tlsDir) : undefined;
+    const tls = f ? { ca: fs.readFileSync(f.ca), cert: fs.readFileSync(f.cert), key: fs.readFileSync(f.key) } : {};
+    return new Promise((resolve) => {
+      const req = (f ? https : http).get(`${this.clientUrl}/version`, { ...tls, agent: false, timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
       // Not listening yet (or gone): the caller waits or reports.
-      return false;
-    }
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
   }
 
   /** Stops the member (SIGTERM, then SIGKILL after 5 s). */

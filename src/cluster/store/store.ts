@@ -2,6 +2,7 @@ import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel'
 import { Etcd3, isRecoverableError, type Lease } from 'etcd3';
 import { conflict, errorMessage, unavailable } from '../../base/errors';
 import type { Action } from '../core/actions';
+import type { Credentials } from '../tls/pki';
 import type { Availability, ClusterNode, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
 
 /**
@@ -129,9 +130,11 @@ const TXN_OPS = 120;
 export class ClusterStore {
   readonly client: Etcd3;
 
-  constructor(readonly endpoints: string[]) {
+  /** With `creds`, over TLS with this node's certificate (the cluster's members check it against the cluster CA). */
+  constructor(readonly endpoints: string[], creds?: Credentials) {
     this.client = new Etcd3({
       hosts: endpoints, dialTimeout: 3000,
+      ...(creds ? { credentials: { rootCertificate: creds.ca, privateKey: creds.key, certChain: creds.cert } } : {}),
       // The client's breaker shuts a member out for 5 s after 3 failures: with one member, a slow moment would fail
       // every call for those 5 s. One member is never shut out; of several, one is for a second.
       faultHandling: {

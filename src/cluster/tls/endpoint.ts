@@ -1,0 +1,92 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { BerthError, errorMessage } from '../../base/errors';
+import type { Logger } from '../../base/log';
+import type { JoinGrant, JoinRequest } from './join';
+import type { Credentials } from './pki';
+
+export interface EndpointHandlers {
+  /** A manager's: a node asks to join (no certificate yet: the token decides). */
+  join?: (r: JoinRequest) => Promise<JoinGrant>;
+  /** For a manager's certificate only: a task's log from this node, written to `res` as docker's frames. */
+  taskLogs: (taskId: string, query: URLSearchParams, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+}
+
+const MAX_BODY = 64 * 1024;
+
+/**
+ * A node's cluster endpoint (swarm's port 2377): TLS with the node's
+ * certificate and the CA behind it. A joiner, who has no certificate yet,
+ * pins the CA by the digest in its token before it sends the token;
+ * everything else is for managers, who must show a manager's certificate
+ * of the cluster's CA (mutual TLS).
+ */
+export class ClusterEndpoint {
+  private constructor(
+    private readonly server: https.Server,
+    readonly port: number,
+  ) {}
+
+  static listen(host: string, port: number, creds: Credentials, handlers: EndpointHandlers, logger: Logger): Promise<ClusterEndpoint> {
+    const tls = { key: creds.key, cert: Buffer.concat([creds.cert, Buffer.from('\n'), creds.ca]), ca: creds.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const };
+    const server = https.createServer(tls, (req, res) => {
+      const send = (status: number, body: unknown) => {
+        if (res.headersSent) return void res.destroy();
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      const url = new URL(req.url ?? '/', 'https://node');
+      if (req.method === 'POST' && url.pathname === '/join' && handlers.join) return void join(req, handlers.join, send, logger);
+      const logs = /^\/tasks\/([0-9a-z]+)\/logs$/.exec(url.pathname);
+      if (req.method !== 'GET' || !logs) return send(404, { message: 'not found' });
+      const socket = req.socket as TLSSocket;
+      if (!socket.authorized || socket.getPeerCertificate()?.subject?.OU !== 'swarm-manager') return send(403, { message: 'only the cluster\'s managers are served here' });
+      const abort = new AbortController();
+      res.on('close', () => abort.abort());
+      handlers.taskLogs(logs[1], url.searchParams, res, abort.signal).catch((e: unknown) => {
+        const status = e instanceof BerthError && e.code === 'not_found' ? 404 : 500;
+        if (status === 500) logger.warn('task logs for a manager', { task: logs[1], error: errorMessage(e) });
+        send(status, { message: errorMessage(e) });
+      });
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(new ClusterEndpoint(server, (server.address() as AddressInfo).port));
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      this.server.close(() => r());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+function join(req: IncomingMessage, handle: (r: JoinRequest) => Promise<JoinGrant>, send: (status: number, body: unknown) => void, logger: Logger): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > MAX_BODY) req.destroy();
+    else chunks.push(c);
+  });
+  req.on('end', () => {
+    let body: JoinRequest;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString()) as JoinRequest;
+    } catch {
+      return send(400, { message: 'the join request is not JSON' });
+    }
+    handle(body).then((g) => send(200, g), (e: unknown) => {
+      const status = e instanceof BerthError && e.code === 'invalid_argument' ? 400 : 503;
+      if (status !== 400) logger.warn('cluster join request', { error: errorMessage(e) });
+      send(status, { message: errorMessage(e) });
+    });
+  });
+}

@@ -1,0 +1,83 @@
+import { X509Certificate } from 'node:crypto';
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import { BerthError, errorMessage, invalidArgument, unavailable } from '../../base/errors';
+import { caDigest } from './pki';
+
+/** What a node asks a manager for: the token it was given, a request for its certificate, and its address. */
+export interface JoinRequest {
+  token: string;
+  csr: string;
+  ip: string;
+}
+
+/** What the manager gives back: who the node now is, its certificate, the CA (and its key, to a manager), the store's endpoints. */
+export interface JoinGrant {
+  clusterId: string;
+  nodeId: string;
+  role: 'manager' | 'worker';
+  cert: string;
+  ca: string;
+  caKey?: string;
+  endpoints: string[];
+}
+
+/**
+ * The joiner's side: connects to a manager's join endpoint, and before
+ * anything is sent checks that the manager's certificate was signed by a
+ * CA whose digest is the token's (swarm's pinning: a token leads only to
+ * its own cluster), then asks.
+ */
+export async function requestJoin(addr: string, digest: string, r: JoinRequest): Promise<JoinGrant> {
+  const m = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]|[a-z0-9.-]+):(\d+)$/i.exec(addr);
+  if (!m) throw invalidArgument(`invalid manager address ${JSON.stringify(addr)}: HOST:PORT`);
+  const [host, port] = [m[1], Number(m[2])];
+  const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const s = tls.connect({ host, port, rejectUnauthorized: false, timeout: 10_000 });
+    s.once('secureConnect', () => resolve(s));
+    s.once('timeout', () => {
+      s.destroy();
+      reject(unavailable(`no answer from a manager at ${addr} within 10 s`));
+    });
+    s.once('error', (e) => reject(unavailable(`cannot reach a manager at ${addr}: ${errorMessage(e)}`, e)));
+  });
+  try {
+    pinned(socket, digest);
+  } catch (e) {
+    socket.destroy();
+    throw e;
+  }
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host, port, method: 'POST', path: '/join', createConnection: () => socket, headers: { 'content-type': 'application/json' }, timeout: 60_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        socket.destroy();
+        const text = Buffer.concat(chunks).toString();
+        let body: { message?: string } & Partial<JoinGrant>;
+        try {
+          body = JSON.parse(text) as typeof body;
+        } catch {
+          return reject(unavailable(`the manager at ${addr} answered ${res.statusCode} with no JSON`));
+        }
+        if (res.statusCode === 200) return resolve(body as JoinGrant);
+        reject(res.statusCode === 400 ? invalidArgument(body.message ?? 'join refused') : unavailable(body.message ?? `join failed (${res.statusCode})`));
+      });
+    });
+    req.on('timeout', () => req.destroy(unavailable(`the manager at ${addr} did not answer the join within 60 s`)));
+    req.on('error', (e) => reject(e instanceof BerthError ? e : unavailable(`join at ${addr}: ${errorMessage(e)}`, e)));
+    req.end(JSON.stringify(r));
+  });
+}
+
+/** The peer's chain ends in a CA with the token's digest, which signed a manager's certificate. */
+function pinned(socket: tls.TLSSocket, digest: string): void {
+  const leaf = socket.getPeerCertificate(true);
+  const issuer = leaf?.issuerCertificate;
+  const refuse = (why: string) => invalidArgument(`rpc error: code = InvalidArgument desc = remote CA does not match fingerprint of the join token (${why})`);
+  if (!leaf?.raw || !issuer?.raw) throw refuse('the manager showed no CA');
+  const ca = new X509Certificate(issuer.raw);
+  if (caDigest(ca) !== digest) throw refuse('another CA');
+  const cert = new X509Certificate(leaf.raw);
+  if (!cert.verify(ca.publicKey) || !/OU=swarm-manager/.test(cert.subject)) throw refuse('not a manager\'s certificate of that CA');
+}
