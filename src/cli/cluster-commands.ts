@@ -1,6 +1,6 @@
 // berth cluster|node|service: the cluster through the Engine API's swarm endpoints, with docker's flags and output.
 import { invalidArgument } from '../base/errors';
-import type { ApiClient } from '../client/client';
+import { type ApiClient, DaemonError, demux } from '../client/client';
 import { type Command, each, f, FILTER, filters, FORMAT, write } from './command';
 import { bool, list, type Parsed, str } from './flags';
 import { ago } from './output';
@@ -69,6 +69,59 @@ async function servicesOn(api: ApiClient, p: Parsed, nodes: string[]): Promise<v
     return [{ Service: s.Spec.Name, Tasks: `${here.filter((t) => t.Status.State === 'running').length}/${here.length}`, Labels: labels }];
   }).sort((a, b) => a.Service.localeCompare(b.Service));
   write(renderFormat(str(p, 'format') ?? 'table {{.Service}}\t{{.Tasks}}\t{{.Labels}}', rows, { Service: 'SERVICE', Tasks: 'TASKS', Labels: 'LABELS' }));
+}
+
+/**
+ * docker's `service logs`: a service's (or one task's) lines, each named
+ * `service.slot.task@node    | ` from the details the managers send
+ * (`--raw`: as they are), stdout and stderr kept apart.
+ */
+async function serviceLogs(api: ApiClient, p: Parsed): Promise<void> {
+  const ref = p.args[0];
+  const raw = bool(p, 'raw');
+  // As docker's CLI: a service of that name or id first, else a task.
+  const service = await findService(api, ref).catch((e: unknown) => {
+    if (e instanceof DaemonError && e.code === 'not_found') return undefined;
+    throw e;
+  });
+  const task = service ? undefined : await api.json<Task>('GET', `/tasks/${encodeURIComponent(ref)}`).catch((e: unknown) => {
+    if (e instanceof DaemonError && e.code === 'not_found') throw invalidArgument(`no such task or service: ${ref}`);
+    throw e;
+  });
+  const [tasks, services, nodes] = raw ? [[], [], []] : await Promise.all([
+    api.json<Task[]>('GET', '/tasks', { query: { filters: JSON.stringify(service ? { service: [service.ID] } : { id: [task!.ID] }) } }),
+    api.json<Service[]>('GET', '/services'),
+    api.json<Node[]>('GET', '/nodes'),
+  ]);
+  const names = new Map(services.map((s) => [s.ID, s.Spec.Name]));
+  const hosts = new Map(nodes.map((n) => [n.ID, n.Description.Hostname]));
+  const byId = new Map(tasks.map((t) => [t.ID, t]));
+  const label = (details: string) => {
+    const kv = Object.fromEntries(details.split(',').map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+    const t = byId.get(kv['com.docker.swarm.task.id']);
+    const id = kv['com.docker.swarm.task.id'] ?? '';
+    let name = `${names.get(kv['com.docker.swarm.service.id']) ?? kv['com.docker.swarm.service.id']}.${t?.Slot ?? kv['com.docker.swarm.node.id']}`;
+    if (!bool(p, 'no-task-ids')) name += `.${bool(p, 'no-trunc') ? id : id.slice(0, 12)}`;
+    return `${name}@${hosts.get(kv['com.docker.swarm.node.id']) ?? kv['com.docker.swarm.node.id']}    | `;
+  };
+  const stamps = bool(p, 'timestamps');
+  const res = await api.request('GET', service ? `/services/${service.ID}/logs` : `/tasks/${task!.ID}/logs`, {
+    query: { stdout: true, stderr: true, details: !raw, follow: bool(p, 'follow'), timestamps: stamps, tail: str(p, 'tail') ?? 'all', since: str(p, 'since') },
+  });
+  for await (const fr of demux(res as AsyncIterable<Buffer>)) {
+    const out = fr.stream === 2 ? process.stderr : process.stdout;
+    if (raw) {
+      out.write(fr.data);
+      continue;
+    }
+    for (const line of fr.data.toString().split('\n').slice(0, -1)) {
+      // `<time> <details> <message>` (the time only when asked).
+      const parts = line.split(' ');
+      const time = stamps ? `${parts.shift()} ` : '';
+      const details = parts.shift() ?? '';
+      out.write(`${time}${label(details)}${parts.join(' ')}\n`);
+    }
+  }
 }
 
 /**
@@ -163,6 +216,11 @@ const serviceCmds: Record<string, Command> = {
         if (!bool(p, 'detach')) await converge(api, s.ID, true);
       });
     },
+  },
+  logs: {
+    flags: [f('follow', 'bool', 'f'), f('tail', 'string', 'n'), f('timestamps', 'bool', 't'), f('since', 'string'), f('raw'), f('no-task-ids'), f('no-trunc')], minArgs: 1, maxArgs: 1,
+    usage: 'service logs [OPTIONS] SERVICE|TASK',
+    run: (api, p) => serviceLogs(api, p),
   },
   rm: { flags: [], minArgs: 1, usage: 'service rm SERVICE [SERVICE...]', run: (api, p) => each(p.args, async (r) => { await api.call('DELETE', `/services/${encodeURIComponent(r)}`); write(`${r}\n`); }) },
 };

@@ -62,6 +62,12 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     await eventually(async () => (await docker(manager(), ['service', 'logs', '--raw', 'talk'])).split('\n').filter((l) => l === 'hello').length === 2, 30_000);
     const named = await docker(manager(), ['service', 'logs', 'talk']);
     for (const n of nodes) assert.match(named, new RegExp(`^talk\\.[12]\\.[0-9a-z]+@${n}\\s+\\| hello$`, 'm'));
+    // Berth's own command names them as docker's does.
+    const ours = await manager().daemon.berth(['service', 'logs', 'talk']);
+    assert.equal(ours.code, 0, ours.stderr);
+    const hellos = (text: string) => text.split('\n').filter((l) => l.endsWith('| hello')).sort();
+    assert.deepEqual(hellos(ours.stdout), hellos(named));
+    assert.equal(hellos(ours.stdout).length, 2);
     // Both streams, kept apart as docker keeps them.
     const split = await manager().daemon.docker(['service', 'logs', '--raw', '--tail', '2', 'talk']);
     assert.match(split.stdout, /^tick \d+$/m);
