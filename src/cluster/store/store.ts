@@ -261,12 +261,20 @@ export class ClusterStore {
   keepAlive(nodeId: string, ttlSeconds: number, usage: () => Liveness['usage'], lost: (e: Error) => void): { stop(revoke: boolean): Promise<void> } {
     let lease: Lease | undefined;
     let timer: NodeJS.Timeout | undefined;
-    // Each lease lost (etcd unreachable past the TTL) is replaced by a new one, so the node comes back once etcd answers again.
+    let retry: NodeJS.Timeout | undefined;
+    let failures = 0;
+    // Each lease lost (etcd unreachable past the TTL) is replaced by a new one, so the node comes back once etcd answers
+    // again: after a pause that grows to 5 s, since with etcd gone a new lease is lost at once (a loop would spin).
     const fresh = () => {
       const l = this.client.lease(ttlSeconds);
       l.on('lost', (e: Error) => {
         lost(e);
-        if (lease === l) lease = fresh();
+        if (lease !== l || retry) return;
+        retry = setTimeout(() => {
+          retry = undefined;
+          if (lease === l) lease = fresh();
+        }, Math.min(500 * 2 ** failures++, 5000));
+        retry.unref();
       });
       return l;
     };
@@ -274,7 +282,8 @@ export class ClusterStore {
     const write = async () => {
       const l = lease;
       if (!l) return;
-      await l.put(this.key('alive', nodeId)).value(JSON.stringify({ usage: usage(), at: Date.now() } satisfies Liveness)).catch((e: Error) => lost(e));
+      const ok = await l.put(this.key('alive', nodeId)).value(JSON.stringify({ usage: usage(), at: Date.now() } satisfies Liveness)).then(() => true, (e: Error) => void lost(e));
+      if (ok) failures = 0;
       if (!lease) return;
       timer = setTimeout(() => void write(), 2000);
       timer.unref();
@@ -284,6 +293,7 @@ export class ClusterStore {
       // Revoked: the node is down at once (it leaves); not: its key lives out its TTL (a restart comes back first).
       stop: async (revoke: boolean) => {
         if (timer) clearTimeout(timer);
+        if (retry) clearTimeout(retry);
         const l = lease;
         lease = undefined;
         if (revoke) await l?.revoke().catch(() => undefined); // gone already: the key went with it
