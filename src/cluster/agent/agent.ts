@@ -54,6 +54,10 @@ export class Agent {
   /** What was last reported per task (a report is written only when it changes). */
   private reported = new Map<string, string>();
   private starting = new Set<string>();
+  /** Reads the store as this agent keeps it in memory (set once started). */
+  private view?: () => Snapshot;
+  /** Tasks this node ran or was given at the last round: their removal is news to it. */
+  private known = new Set<string>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -64,7 +68,13 @@ export class Agent {
   ) {}
 
   async start(): Promise<void> {
-    this.stops.push(await this.store.watchAll(() => this.kick(), { liveness: false }));
+    // The store in memory, woken only by what concerns this node: its tasks and the services (others' reports, other
+    // nodes' tasks and everyone's liveness change all the time and are none of its business).
+    const mirror = await this.store.mirror((changes) => {
+      if (!changes.length || changes.some((c) => this.concerns(c.key, c.value))) this.kick();
+    });
+    this.view = () => mirror.snapshot();
+    this.stops.push(() => mirror.stop());
     this.stops.push(this.engine.onChange(() => this.kick()));
     this.kick();
   }
@@ -73,9 +83,16 @@ export class Agent {
     this.loop.kick();
   }
 
+  private concerns(key: string, value: unknown): boolean {
+    const [kind, id] = key.split('/');
+    if (kind === 'services') return true;
+    if (kind !== 'tasks') return false;
+    return value === undefined ? this.known.has(id) : (value as { nodeId?: string }).nodeId === this.nodeId;
+  }
+
   private async round(): Promise<number> {
     try {
-      await this.converge(await this.store.snapshot());
+      await this.converge(this.view ? this.view() : await this.store.snapshot());
     } catch (e) {
       this.logger.warn('cluster agent', { error: errorMessage(e) });
     }
@@ -87,6 +104,7 @@ export class Agent {
     // Written-off tasks count too: a node back from the dead stops what the cluster has replaced elsewhere.
     const mine = snap.tasks.filter((t) => t.nodeId === this.nodeId && (t.assigned || t.orphaned));
     const containers = new Map(this.engine.taskContainers().map((c) => [c.taskId, c]));
+    this.known = new Set([...mine.map((t) => t.id), ...containers.keys()]);
     const known = new Set(snap.tasks.map((t) => t.id));
     for (const t of mine) {
       const c = containers.get(t.id);

@@ -1,5 +1,5 @@
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel';
-import { Etcd3, isRecoverableError, type Lease } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, noop } from 'cockatiel';
+import { Etcd3, isRecoverableError, type Lease, type Watcher } from 'etcd3';
 import { conflict, errorMessage, unavailable } from '../../base/errors';
 import type { Action } from '../core/actions';
 import type { Credentials } from '../tls/pki';
@@ -139,6 +139,9 @@ export class ClusterStore {
       // every call for those 5 s. One member is never shut out; of several, one is for a second.
       faultHandling: {
         host: () => (endpoints.length > 1 ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) : noop),
+        // A watch's stream lost (a partition) is made again after a pause that grows to 2 s, not the default 30 s:
+        // an agent's view of the store is its watch, and must come back soon after the network does.
+        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }).next(),
       },
       // A member cut off does not reset its connections: without a deadline a call to it waits for TCP to give up (minutes).
       // Past it, the client's fault handling tries another member; pings find a dead stream (a watch, a lease's keep-alive).
@@ -158,31 +161,87 @@ export class ClusterStore {
   /** Everything, read at one revision. */
   async snapshot(): Promise<Snapshot> {
     const res = await this.wrap(() => this.client.getAll().prefix(PREFIX).exec());
-    const out: Snapshot = { revision: Number(res.header.revision), nodes: [], services: [], tasks: [] };
-    const alive = new Map<string, Liveness>();
-    const status = new Map<string, TaskStatus>();
-    const rollouts = new Map<string, Rollout>();
-    const nodes: NodeRecord[] = [];
-    const tasks: TaskRecord[] = [];
-    for (const kv of res.kvs) {
-      const [kind, id] = kv.key.toString().slice(PREFIX.length).split('/');
-      const value = () => JSON.parse(kv.value.toString());
-      if (kind === 'meta') {
-        out.info = value();
-        out.infoIndex = Number(kv.mod_revision);
+    return buildSnapshot(Number(res.header.revision), res.kvs.map((kv) => ({ key: kv.key.toString().slice(PREFIX.length), value: parse(kv.key.toString().slice(PREFIX.length), kv.value), mod: Number(kv.mod_revision) })));
+  }
+
+  /**
+   * The store kept in memory (an informer, as Kubernetes' clients keep
+   * theirs): read once, then changed by a watch from the revision read,
+   * so reading it costs no call. `changed` hears each batch of changes
+   * (keys without the prefix, values parsed, none for a deletion; an empty
+   * batch after a full read) and decides whether they matter. A watch
+   * that fails, and every minute anyway, reads it all again. For agents:
+   * a view a moment behind is fine for converging one's own containers,
+   * but not for the leader's plans, which read the store itself.
+   */
+  async mirror(changed: (changes: { key: string; value?: unknown }[]) => void): Promise<Mirror> {
+    const kvs = new Map<string, { value: unknown; mod: number }>();
+    let revision = 0;
+    /** The revision of the last full read. */
+    let listedAt = 0;
+    let watcher: Watcher | undefined;
+    let stopped = false;
+    const relist = async (): Promise<void> => {
+      // The watch before (a resync) stops first: its late events must not land on the fresh read.
+      const old = watcher;
+      watcher = undefined;
+      await old?.cancel().catch(() => undefined);
+      const res = await this.wrap(() => this.client.getAll().prefix(PREFIX).exec());
+      kvs.clear();
+      for (const kv of res.kvs) {
+        const key = kv.key.toString().slice(PREFIX.length);
+        kvs.set(key, { value: parse(key, kv.value), mod: Number(kv.mod_revision) });
       }
-      else if (kind === 'leader') out.leader = kv.value.toString();
-      else if (kind === 'nodes') nodes.push(value());
-      else if (kind === 'alive') alive.set(id, value());
-      else if (kind === 'services') out.services.push({ ...value(), index: Number(kv.mod_revision) });
-      else if (kind === 'tasks') tasks.push(value());
-      else if (kind === 'status') status.set(id, value());
-      else if (kind === 'rollouts') rollouts.set(id, value());
-    }
-    out.services = out.services.map((sv) => (rollouts.has(sv.id) ? { ...sv, rollout: rollouts.get(sv.id) } : sv));
-    out.nodes = nodes.map((n) => ({ ...n, ready: alive.has(n.id), ...(alive.get(n.id)?.usage ? { usage: alive.get(n.id)!.usage } : {}) }));
-    out.tasks = tasks.map((t) => ({ ...t, ...(status.has(t.id) ? { status: status.get(t.id) } : {}) }));
-    return out;
+      revision = listedAt = Number(res.header.revision);
+      const w = await this.wrap(() => this.client.watch().prefix(PREFIX).startRevision(String(revision + 1)).create());
+      if (stopped) return void (await w.cancel().catch(() => undefined));
+      watcher = w;
+      w.on('data', (res) => {
+        if (watcher !== w) return;
+        try {
+          apply(res);
+        } catch {
+          void resync(); // a value this version cannot read: read everything again rather than keep a wrong view
+        }
+      });
+      w.on('error', () => void resync());
+      changed([]);
+    };
+    const apply = (res: { events: { type: string; kv: { key: Buffer; value: Buffer; mod_revision: string } }[] }) => {
+      const changes: { key: string; value?: unknown }[] = [];
+      for (const e of res.events) {
+        const key = e.kv.key.toString().slice(PREFIX.length);
+        const at = Number(e.kv.mod_revision);
+        // Already in what was read (a watch starts where the read ended; this only guards that promise).
+        // One transaction's events share a revision: only those up to the read are skipped.
+        if (at <= listedAt) continue;
+        revision = Math.max(revision, at);
+        if (e.type === 'Delete') {
+          kvs.delete(key);
+          changes.push({ key });
+        } else {
+          const value = parse(key, e.kv.value);
+          kvs.set(key, { value, mod: Number(e.kv.mod_revision) });
+          changes.push({ key, value });
+        }
+      }
+      changed(changes);
+    };
+    const resync = async () => {
+      if (stopped) return;
+      await relist().catch(() => undefined); // the store away: the next minute's resync tries again
+    };
+    await relist();
+    const timer = setInterval(() => void resync(), 60_000);
+    timer.unref();
+    return {
+      snapshot: () => buildSnapshot(revision, [...kvs].map(([key, v]) => ({ key, value: v.value, mod: v.mod }))),
+      stop: async () => {
+        stopped = true;
+        clearInterval(timer);
+        await watcher?.cancel().catch(() => undefined); // cancelled with its client already: nothing left to stop
+      },
+    };
   }
 
   /** The etcd cluster's members (a member added but not yet started has no name). */
@@ -465,6 +524,44 @@ export class ClusterStore {
       throw unavailable(`the cluster store (etcd at ${this.endpoints.join(', ')}) did not answer: ${errorMessage(e)}`, e);
     }
   }
+}
+
+/** The store kept in memory (ClusterStore.mirror). */
+export interface Mirror {
+  snapshot(): Snapshot;
+  stop(): Promise<void>;
+}
+
+/** The leader key and service names hold plain ids; every other value is JSON. */
+function parse(key: string, v: Buffer): unknown {
+  return key === 'leader' || key.startsWith('names/') ? v.toString() : JSON.parse(v.toString());
+}
+
+/** The records of one revision, from their keys (without the prefix) and values. */
+function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod: number }[]): Snapshot {
+  const out: Snapshot = { revision, nodes: [], services: [], tasks: [] };
+  const alive = new Map<string, Liveness>();
+  const status = new Map<string, TaskStatus>();
+  const rollouts = new Map<string, Rollout>();
+  const nodes: NodeRecord[] = [];
+  const tasks: TaskRecord[] = [];
+  for (const kv of kvs) {
+    const [kind, id] = kv.key.split('/');
+    if (kind === 'meta') {
+      out.info = kv.value as ClusterInfo;
+      out.infoIndex = kv.mod;
+    } else if (kind === 'leader') out.leader = String(kv.value);
+    else if (kind === 'nodes') nodes.push(kv.value as NodeRecord);
+    else if (kind === 'alive') alive.set(id, kv.value as Liveness);
+    else if (kind === 'services') out.services.push({ ...(kv.value as ServiceRecord), index: kv.mod });
+    else if (kind === 'tasks') tasks.push(kv.value as TaskRecord);
+    else if (kind === 'status') status.set(id, kv.value as TaskStatus);
+    else if (kind === 'rollouts') rollouts.set(id, kv.value as Rollout);
+  }
+  out.services = out.services.map((sv) => (rollouts.has(sv.id) ? { ...sv, rollout: rollouts.get(sv.id) } : sv));
+  out.nodes = nodes.map((n) => ({ ...n, ready: alive.has(n.id), ...(alive.get(n.id)?.usage ? { usage: alive.get(n.id)!.usage } : {}) }));
+  out.tasks = tasks.map((t) => ({ ...t, ...(status.has(t.id) ? { status: status.get(t.id) } : {}) }));
+  return out;
 }
 
 /**
