@@ -57,7 +57,7 @@ export class Agent {
   /** Reads the store as this agent keeps it in memory (set once started). */
   private view?: () => Snapshot;
   /** Tasks this node ran or was given at the last round: their removal is news to it. */
-  private known = new Set<string>();
+  private own = new Set<string>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -87,7 +87,7 @@ export class Agent {
     const [kind, id] = key.split('/');
     if (kind === 'services') return true;
     if (kind !== 'tasks') return false;
-    return value === undefined ? this.known.has(id) : (value as { nodeId?: string }).nodeId === this.nodeId;
+    return value === undefined ? this.own.has(id) : (value as { nodeId?: string }).nodeId === this.nodeId;
   }
 
   private async round(): Promise<number> {
@@ -104,7 +104,7 @@ export class Agent {
     // Written-off tasks count too: a node back from the dead stops what the cluster has replaced elsewhere.
     const mine = snap.tasks.filter((t) => t.nodeId === this.nodeId && (t.assigned || t.orphaned));
     const containers = new Map(this.engine.taskContainers().map((c) => [c.taskId, c]));
-    this.known = new Set([...mine.map((t) => t.id), ...containers.keys()]);
+    this.own = new Set([...mine.map((t) => t.id), ...containers.keys()]);
     const known = new Set(snap.tasks.map((t) => t.id));
     for (const t of mine) {
       const c = containers.get(t.id);

@@ -36,9 +36,11 @@ export const HISTORY = 5;
  * delay, attempts within the window); one on a node that is down, drained
  * or gone is written off and replaced at once; tasks of slots past the
  * replica count, of removed services and doubles (a node back from a
- * partition with its old task) are shut down. Level-triggered: run again on
- * its own result and it has nothing more to do; new spec versions are the
- * updater's to roll out.
+ * partition with its old task) are shut down. A replacement that names
+ * the task it replaces (a roll-out's start-first task, a drain's, a move)
+ * takes the slot over once it runs. Level-triggered: run again on its own
+ * result and it has nothing more to do; new spec versions are the
+ * updater's to roll out, moves by load the rebalancer's.
  */
 export function reconcile(input: ReconcileInput): Reconciled {
   const nodes = new Map(input.nodes.map((n) => [n.id, n]));
