@@ -18,7 +18,7 @@ const groups: Record<string, Record<string, Command>> = {
   image: {
     bootstrap: { flags: [f('suite', 'string'), f('mirror', 'string'), f('variant', 'string'), f('include', 'list'), f('quiet', 'bool', 'q')], minArgs: 1, maxArgs: 1, usage: 'image bootstrap [OPTIONS] NAME[:TAG]', run: bootstrapImage },
     build: imageCmds.build,
-    ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, push: imageCmds.push, prefetch: { flags: [f('platform', 'string')], minArgs: 1, maxArgs: 1, usage: 'image prefetch [--platform os/arch] IMAGE', run: prefetch }, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
+    ls: imageCmds.images, list: imageCmds.images, pull: imageCmds.pull, push: imageCmds.push, prefetch: { flags: [f('platform', 'string'), f('nodes', 'string')], minArgs: 1, maxArgs: 1, usage: 'image prefetch [--platform os/arch] [--nodes all|KEY=VALUE] IMAGE', run: prefetch }, rm: imageCmds.rmi, tag: imageCmds.tag, import: imageCmds.import, load: imageCmds.load, save: imageCmds.save, history: imageCmds.history, prune: pruneImages, inspect: { ...containerCmds.inspect, run: (api, p) => inspect(api, p, ['image']) } },
   builder: { build: imageCmds.build, prune: pruneBuildCache },
   volume: volumeCmds,
   network: networkCmds,

@@ -83,14 +83,38 @@ export async function push(api: ApiClient, p: Parsed): Promise<number> {
   return all.some((m) => m.aux?.Digest) ? 0 : 1;
 }
 
-/** `berth image prefetch [--platform] IMAGE`: the image into the store ahead of a deploy; one line of what it took. */
+/**
+ * `berth image prefetch [--platform] IMAGE`: the image into the store ahead
+ * of a deploy; one line of what it took. With `--nodes all|KEY=VALUE` (on a
+ * cluster manager), into the nodes' stores instead: a line per node as it
+ * answers; a failure on any is a failure.
+ */
 export async function prefetch(api: ApiClient, p: Parsed): Promise<number> {
+  const nodes = str(p, 'nodes');
+  if (nodes !== undefined) return prefetchOnNodes(api, p.args[0], nodes);
   const r = await api.json<{ Id: string; Digest: string; LayersFetched: number; LayersPresent: number; Bytes: number; Seconds: number }>('POST', '/berth/images/prefetch', {
     query: { reference: p.args[0], platform: str(p, 'platform') },
     headers: registryAuthHeader(serverOf(p.args[0])),
   });
   process.stdout.write(`${formatReference(parseReference(p.args[0]))} ${r.Id.slice(7, 19)}: ${r.LayersFetched} layers fetched (${(r.Bytes / 1e6).toFixed(1)} MB), ${r.LayersPresent} present, in ${r.Seconds.toFixed(2)} s\n`);
   return 0;
+}
+
+async function prefetchOnNodes(api: ApiClient, image: string, nodes: string): Promise<number> {
+  const { ID } = await api.json<{ ID: string }>('POST', '/berth/cluster/prefetch', { query: { reference: image, nodes } });
+  const told = new Set<string>();
+  let failed = 0;
+  for (;;) {
+    const st = await api.json<{ Nodes: { ID: string; Hostname: string; Done: boolean; Ok?: boolean; Message?: string; Seconds?: number }[] }>('GET', `/berth/cluster/prefetch/${ID}`);
+    for (const n of st.Nodes) {
+      if (!n.Done || told.has(n.ID)) continue;
+      told.add(n.ID);
+      if (!n.Ok) failed++;
+      (n.Ok ? process.stdout : process.stderr).write(`${n.Hostname}: ${n.Message}${n.Ok ? ` (${n.Seconds} s)` : ''}\n`);
+    }
+    if (told.size === st.Nodes.length) return failed ? 1 : 0;
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }
 
 /** `berth search [--limit N] [-f stars=N|is-official=B|is-automated=B] [--no-trunc] [--format F] TERM`, as docker's. */

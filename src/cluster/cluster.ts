@@ -538,6 +538,34 @@ export class ClusterService {
     return (signal) => serviceLogs(sources, creds, o, this.logger, signal);
   }
 
+  /**
+   * `image prefetch --nodes all|LABEL=VALUE IMAGE`: the nodes (ready, and
+   * with the label where one is given) pull the image ahead of a deploy;
+   * the request and their answers live 30 minutes in the store.
+   */
+  async prefetch(image: string, selector: string): Promise<{ ID: string; Nodes: string[] }> {
+    const store = this.managerStore();
+    if (!image) throw invalidArgument('prefetch needs an image reference');
+    const m = /^([^=]+)=(.*)$/.exec(selector);
+    if (selector !== 'all' && !m) throw invalidArgument(`invalid --nodes ${JSON.stringify(selector)}: all, or a node label as KEY=VALUE`);
+    const nodes = (await store.snapshot()).nodes.filter((n) => n.ready && (!m || n.labels[m[1]] === m[2])).map((n) => n.id);
+    if (!nodes.length) throw invalidArgument(`no ready node matches --nodes ${selector}`);
+    const p = await store.putPrefetch({ id: swarmId(), image, nodes, createdAt: new Date().toISOString() }, 1800);
+    return { ID: p.id, Nodes: p.nodes };
+  }
+
+  /** Where a prefetch stands: each node asked, with its answer once it has one. */
+  async prefetchStatus(id: string) {
+    const snap = await this.snapshot();
+    const p = snap.prefetches.find((x) => x.id === id);
+    if (!p) throw notFound(`prefetch ${id} not found (they are kept 30 minutes)`);
+    const names = new Map(snap.nodes.map((n) => [n.id, n.hostname]));
+    return {
+      ID: p.id, Image: p.image, CreatedAt: p.createdAt,
+      Nodes: p.nodes.map((n) => ({ ID: n, Hostname: names.get(n) ?? n, ...(p.reports[n] ? { Done: true, Ok: p.reports[n].ok, Message: p.reports[n].message, Seconds: p.reports[n].seconds } : { Done: false }) })),
+    };
+  }
+
   // ---- tasks and nodes -----------------------------------------------------------
 
   async listTasks(filters: Record<string, string[]> = {}) {

@@ -148,6 +148,46 @@ describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () =
     }
   });
 
+  test('image prefetch --nodes pulls on the nodes asked, a line each; a service\'s new image is pulled where its old version runs, before its task can start', async () => {
+    const reg = new TestRegistry();
+    await reg.start();
+    try {
+      const [v1, v2] = [`${reg.addr}/ahead:1`, `${reg.addr}/ahead:2`];
+      for (const image of [v1, v2]) {
+        await d.ok(['tag', 'busybox', image]);
+        await d.ok(['push', image]);
+        await d.ok(['rmi', image]);
+      }
+      const first = await d.berth(['image', 'prefetch', '--nodes', 'all', v1]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /^\S+: pulled \(\d+(\.\d+)? s\)\n$/);
+      assert.equal(await docker(['image', 'inspect', '--format', '{{index .RepoTags 0}}', v1]), v1);
+      assert.match((await d.berth(['image', 'prefetch', '--nodes', 'all', v1])).stdout, /^\S+: already here/);
+      const absent = await d.berth(['image', 'prefetch', '--nodes', 'all', `${reg.addr}/absent:1`]);
+      assert.equal(absent.code, 1);
+      assert.match(absent.stderr, /^\S+: .*(not found|unknown)/i);
+      for (const [nodes, message] of [['zone', /invalid --nodes "zone": all, or a node label as KEY=VALUE/], ['zone=mars', /no ready node matches --nodes zone=mars/]] as const) {
+        const r = await d.berth(['image', 'prefetch', '--nodes', nodes, v1]);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, message);
+      }
+      // The node takes no new task (paused), yet pulls the service's new image as soon as the spec names it.
+      await docker(['service', 'create', '--detach', '--name', 'ahead', '--stop-grace-period', '1s', '--no-resolve-image', v1, 'sleep', '1000']);
+      await eventually(async () => (await running('ahead')) === 1, 60_000);
+      await docker(['node', 'update', '--availability', 'pause', 'self']);
+      await docker(['service', 'update', '--detach', '--no-resolve-image', '--image', v2, 'ahead']);
+      // The image is here while the new task still waits for a node (none of it ran here).
+      await eventually(async () => (await d.docker(['image', 'inspect', v2])).code === 0 && (await tasks('ahead')).some((l) => / Running Pending /.test(l)), 60_000);
+      await docker(['node', 'update', '--availability', 'active', 'self']);
+      await eventually(async () => (await running('ahead')) === 1, 60_000);
+      await docker(['service', 'rm', 'ahead']);
+      await eventually(async () => (await docker(['ps', '-aq', '--filter', 'label=com.docker.swarm.service.name=ahead'])) === '', 30_000);
+      await d.ok(['rmi', v1, v2]);
+    } finally {
+      await reg.cleanup();
+    }
+  });
+
   test('bad input: an unknown service, a bad constraint, a name taken; nothing made', async () => {
     const cases: [string[], RegExp][] = [
       [['service', 'inspect', 'nope'], /service nope not found|no such service/i],

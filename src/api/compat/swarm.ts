@@ -83,6 +83,10 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
   };
   r.add('GET', '/services/([^/]+)/logs', logs('service'));
 
+  // Berth's own: an image pulled on many nodes ahead of a deploy, and how that went.
+  r.add('POST', '/berth/cluster/prefetch', async (ctx) => sendJson(ctx, 200, await cluster.prefetch(ctx.query.get('reference') ?? '', ctx.query.get('nodes') ?? 'all')));
+  r.add('GET', '/berth/cluster/prefetch/([^/]+)', async (ctx) => sendJson(ctx, 200, await cluster.prefetchStatus(ctx.params[0])));
+
   r.add('GET', '/tasks', async (ctx) => sendJson(ctx, 200, await cluster.listTasks(filters(ctx.query))));
   r.add('GET', '/tasks/([^/]+)', async (ctx) => {
     const [t] = await cluster.listTasks({ id: [ctx.params[0]] });

@@ -24,6 +24,8 @@ export interface TaskContainer {
 export interface AgentEngine {
   /** The containers of cluster tasks on this node. */
   taskContainers(): TaskContainer[];
+  /** Pulls the image unless this node has it; whether it pulled. */
+  ensureImage(image: string): Promise<boolean>;
   /** Makes and starts a task's container; its id. */
   run(name: string, template: ContainerTemplate, labels: Record<string, string>): Promise<string>;
   /** Stops it within `graceSeconds` (undefined: the container's own stop timeout, set from the service at create). */
@@ -58,6 +60,8 @@ export class Agent {
   private view?: () => Snapshot;
   /** Tasks this node ran or was given at the last round: their removal is news to it. */
   private own = new Set<string>();
+  /** Pulls ahead of need begun (prefetches, services' new versions): each is tried once. */
+  private ahead = new Set<string>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -85,7 +89,7 @@ export class Agent {
 
   private concerns(key: string, value: unknown): boolean {
     const [kind, id] = key.split('/');
-    if (kind === 'services') return true;
+    if (kind === 'services' || kind === 'prefetch') return true;
     if (kind !== 'tasks') return false;
     return value === undefined ? this.own.has(id) : (value as { nodeId?: string }).nodeId === this.nodeId;
   }
@@ -145,12 +149,40 @@ export class Agent {
         await this.report(t.id, { state: 'shutdown', message: c ? 'shut down' : 'shut down before it started', at: Date.now() });
       }
     }
+    this.pullAhead(snap, mine);
     // Containers of tasks the managers removed (history pruned, service gone): they go too.
     for (const [taskId, c] of containers) {
       if (known.has(taskId)) continue;
       if (c.running) await this.engine.stop(c.id).catch((e) => this.logger.warn('stop of a removed task', { task: taskId, error: errorMessage(e) }));
       await this.engine.remove(c.id).catch((e) => this.logger.warn('remove of a removed task\'s container', { task: taskId, error: errorMessage(e) }));
       this.reported.delete(taskId);
+    }
+  }
+
+  /**
+   * Images before they are needed, in the background: those a prefetch
+   * asks of this node (answered with how it went), and the new image of a
+   * service this node runs an older version of (its roll-out will want it
+   * here; swarm pulls only when the new task arrives). Each once.
+   */
+  private pullAhead(snap: Snapshot, mine: Snapshot['tasks']): void {
+    const pull = (key: string, image: string, done: (pulled: boolean, error?: string, seconds?: number) => Promise<void>) => {
+      if (this.ahead.has(key)) return;
+      this.ahead.add(key);
+      const t0 = Date.now();
+      void this.engine.ensureImage(image).then((pulled) => done(pulled, undefined, (Date.now() - t0) / 1000), (e: unknown) => done(false, errorMessage(e), (Date.now() - t0) / 1000))
+        .catch((e: unknown) => this.logger.warn('image pulled ahead', { image, error: errorMessage(e) }));
+    };
+    for (const p of snap.prefetches) {
+      if (!p.nodes.includes(this.nodeId) || p.reports[this.nodeId]) continue;
+      pull(`prefetch ${p.id}`, p.image, (pulled, error, seconds = 0) =>
+        this.store.reportPull(p, this.nodeId, { ok: !error, message: error ?? (pulled ? 'pulled' : 'already here'), seconds: Math.round(seconds * 10) / 10 }));
+    }
+    for (const s of snap.services) {
+      if (!mine.some((t) => t.serviceId === s.id && t.specVersion !== s.version)) continue;
+      pull(`service ${s.id} ${s.version}`, s.spec.container.image, async (_pulled, error) => {
+        if (error) this.logger.warn('image of a service\'s new version, pulled ahead', { image: s.spec.container.image, error });
+      });
     }
   }
 

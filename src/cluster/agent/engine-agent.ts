@@ -7,7 +7,14 @@ import type { Counters } from './usage';
 /** The agent's view of this node's engine: task containers made, started, stopped and removed through it. */
 export function engineForAgent(engine: Engine): AgentEngine {
   const c = engine.containers;
+  // Pulled anonymously: credentials for services are not kept yet.
+  const ensureImage = async (image: string): Promise<boolean> => {
+    if (await engine.images.store.resolve(image).then(() => true, () => false)) return false;
+    await engine.registries.pull({ reference: /@|:[^/]+$/.test(image) ? image : `${image}:latest` });
+    return true;
+  };
   return {
+    ensureImage,
     taskContainers(): TaskContainer[] {
       return c.store.all().flatMap((r) => {
         const taskId = r.Config.Labels?.[TASK_LABEL];
@@ -26,10 +33,8 @@ export function engineForAgent(engine: Engine): AgentEngine {
         ...(t.workdir ? { WorkingDir: t.workdir } : {}), ...(t.user ? { User: t.user } : {}), ...(t.stopGraceSeconds !== undefined ? { StopTimeout: t.stopGraceSeconds } : {}),
         ...(t.healthcheck ? { Healthcheck: t.healthcheck } : {}),
       };
-      // As swarm's nodes: an image this node lacks is pulled first (anonymously: credentials for services are not kept yet).
-      if (!(await engine.images.store.resolve(t.image).then(() => true, () => false))) {
-        await engine.registries.pull({ reference: /@|:[^/]+$/.test(t.image) ? t.image : `${t.image}:latest` });
-      }
+      // As swarm's nodes: an image this node lacks is pulled first.
+      await ensureImage(t.image);
       const host = { ...(t.limits?.nanoCpus ? { NanoCpus: t.limits.nanoCpus } : {}), ...(t.limits?.memoryBytes ? { Memory: t.limits.memoryBytes } : {}) };
       const { Id } = await c.create(name, config, host);
       await c.start(Id);

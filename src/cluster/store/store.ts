@@ -16,6 +16,8 @@ import type { Availability, ClusterNode, NodeRole, Resources, Rollout, Service, 
  *   tasks/<id>           a task as the managers want it (written by the leader only)
  *   status/<id>          how the task is (written by its node's agent only)
  *   leader               the leader's node id, on its lease
+ *   prefetch/<id>        an image for some nodes to pull ahead (on a lease of its own)
+ *   pulled/<id>/<node>   a node's answer to it (written by that node only, on the same lease)
  * Managers and agents never write the same key, so neither overwrites the
  * other; the leader's writes are fenced by its leadership (a transaction
  * that compares the leader key's creation revision), so a deposed leader
@@ -78,11 +80,30 @@ export interface TaskStatus {
   at: number;
 }
 
+/** An image to pull on some nodes ahead of a deploy (`image prefetch --nodes`), on a lease that ends it and its reports. */
+export interface Prefetch {
+  id: string;
+  image: string;
+  /** The nodes asked (ready and matching when it was asked). */
+  nodes: string[];
+  leaseId: string;
+  createdAt: string;
+}
+
+/** A node's answer to a prefetch. */
+export interface PullReport {
+  ok: boolean;
+  message: string;
+  seconds: number;
+}
+
 export interface Snapshot {
   revision: number;
   info?: ClusterInfo;
   /** The cluster record's modification revision: the swarm's Version.Index, which its updates name. */
   infoIndex?: number;
+  /** Prefetches not yet expired, with the reports of the nodes that answered. */
+  prefetches: (Prefetch & { reports: Record<string, PullReport> })[];
   nodes: (NodeRecord & { ready: boolean; usage?: Liveness['usage'] })[];
   services: ServiceRecord[];
   tasks: (TaskRecord & { status?: TaskStatus })[];
@@ -397,6 +418,20 @@ export class ClusterStore {
   }
 
   /** The agent's word on its task. */
+  /** A prefetch, on a lease of `ttlSeconds` without keep-alive: it and the nodes' reports go by themselves. */
+  async putPrefetch(p: Omit<Prefetch, 'leaseId'>, ttlSeconds: number): Promise<Prefetch> {
+    const lease = this.client.lease(ttlSeconds, { autoKeepAlive: false });
+    const leaseId = await this.wrap(() => lease.grant());
+    const rec = { ...p, leaseId };
+    await this.wrap(() => this.client.put(this.key('prefetch', p.id)).value(JSON.stringify(rec)).lease(leaseId).exec());
+    return rec;
+  }
+
+  /** A node's answer to a prefetch, on the prefetch's lease. */
+  async reportPull(p: Prefetch, nodeId: string, r: PullReport): Promise<void> {
+    await this.wrap(() => this.client.put(this.key('pulled', p.id, nodeId)).value(JSON.stringify(r)).lease(p.leaseId).exec());
+  }
+
   async setStatus(taskId: string, s: TaskStatus): Promise<void> {
     await this.wrap(() => this.client.put(this.key('status', taskId)).value(JSON.stringify(s)).exec());
   }
@@ -539,7 +574,8 @@ function parse(key: string, v: Buffer): unknown {
 
 /** The records of one revision, from their keys (without the prefix) and values. */
 function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod: number }[]): Snapshot {
-  const out: Snapshot = { revision, nodes: [], services: [], tasks: [] };
+  const out: Snapshot = { revision, nodes: [], services: [], tasks: [], prefetches: [] };
+  const reports = new Map<string, Record<string, PullReport>>();
   const alive = new Map<string, Liveness>();
   const status = new Map<string, TaskStatus>();
   const rollouts = new Map<string, Rollout>();
@@ -557,7 +593,10 @@ function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod
     else if (kind === 'tasks') tasks.push(kv.value as TaskRecord);
     else if (kind === 'status') status.set(id, kv.value as TaskStatus);
     else if (kind === 'rollouts') rollouts.set(id, kv.value as Rollout);
+    else if (kind === 'prefetch') out.prefetches.push({ ...(kv.value as Prefetch), reports: {} });
+    else if (kind === 'pulled') reports.set(id, { ...reports.get(id), [kv.key.split('/')[2]]: kv.value as PullReport });
   }
+  for (const p of out.prefetches) p.reports = reports.get(p.id) ?? {};
   out.services = out.services.map((sv) => (rollouts.has(sv.id) ? { ...sv, rollout: rollouts.get(sv.id) } : sv));
   out.nodes = nodes.map((n) => ({ ...n, ready: alive.has(n.id), ...(alive.get(n.id)?.usage ? { usage: alive.get(n.id)!.usage } : {}) }));
   out.tasks = tasks.map((t) => ({ ...t, ...(status.has(t.id) ? { status: status.get(t.id) } : {}) }));
