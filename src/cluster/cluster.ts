@@ -41,6 +41,8 @@ interface LocalState {
 const LIVENESS_TTL_SECONDS = 5;
 /** swarm's cluster port: managers take joins there. */
 const SWARM_PORT = 2377;
+/** How often a node asks for the store's members (managers come and go). */
+const MEMBERS_EVERY_MS = 30_000;
 /** How often the node reads its cgroups for its real load. */
 const USAGE_EVERY_MS = 2000;
 
@@ -61,6 +63,9 @@ export class ClusterService {
   private agent?: Agent;
   private alive?: { stop(revoke: boolean): Promise<void> };
   private sampler?: NodeJS.Timeout;
+  private membersTimer?: NodeJS.Timeout;
+  /** A restart with new members is under way (one at a time). */
+  private restarting = false;
   private endpoint?: ClusterEndpoint | void;
   /** The start at open, while it runs (close waits for it, so nothing it starts outlives the daemon). */
   private starting?: Promise<void>;
@@ -289,6 +294,7 @@ export class ClusterService {
     this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, () => meter.current(), (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
     this.agent = new Agent(this.store, st.nodeId, this.engine, this.logger);
     await this.agent.start();
+    this.membersTimer = setInterval(() => void this.followMembers(), MEMBERS_EVERY_MS).unref();
     if (st.role === 'manager') {
       this.manager = new Manager(this.store, st.nodeId, this.logger);
       this.manager.start();
@@ -322,6 +328,41 @@ export class ClusterService {
     }
   }
 
+  /**
+   * Every 30 s, the store's members as they are now. When managers came or
+   * went since a worker's part started, it starts again with them, so it
+   * reaches the store through any manager that is left, not only those it
+   * knew at its start: a worker that joined a lone manager would otherwise
+   * be lost with that manager. A manager keeps the list for its next start.
+   */
+  private async followMembers(): Promise<void> {
+    const st = this.state;
+    const store = this.store;
+    if (!st || !store || this.closing || this.restarting) return;
+    let endpoints: string[];
+    try {
+      const own = st.member ? [`${st.member.host}:${st.member.clientPort}`] : [];
+      endpoints = [...new Set([...own, ...clientEndpoints(await store.members())])];
+    } catch {
+      return; // the store away: nothing to learn now (liveness tells the cluster)
+    }
+    if (!endpoints.length || [...endpoints].sort().join() === [...st.endpoints].sort().join()) return;
+    st.endpoints = endpoints;
+    // A node with a member of its own reaches the store through it (and the member is restarted if it dies): the
+    // new list is for its next start, and its API does not blink.
+    if (st.member) return atomicWriteJson(path.join(this.dir, 'state.json'), st);
+    this.logger.info('cluster members changed: reconnecting', { endpoints: endpoints.join(',') });
+    this.restarting = true;
+    try {
+      await atomicWriteJson(path.join(this.dir, 'state.json'), st);
+      await this.shutdown();
+      this.starting = this.runUntilUp();
+      await this.starting;
+    } finally {
+      this.restarting = false;
+    }
+  }
+
   /** A manager leaving takes its member out of the store's cluster first (while others can still agree on it). */
   private async leaveStore(): Promise<void> {
     const st = this.state;
@@ -337,6 +378,7 @@ export class ClusterService {
 
   /** Stops this node's loops; `leaving` also ends its liveness at once (a daemon restart lets it run out instead). */
   private async shutdown(leaving = false): Promise<void> {
+    clearInterval(this.membersTimer);
     await this.endpoint?.close();
     await this.manager?.stop().catch((e) => this.logger.warn('manager stop', { error: errorMessage(e) }));
     await this.agent?.stop().catch((e) => this.logger.warn('agent stop', { error: errorMessage(e) }));

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, processesMentioning, sleep } from './harness';
 import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers, total } from './lab';
@@ -53,8 +55,10 @@ describe('cluster faults in a lab of three managers and two workers', { timeout:
     const addr = await docker(m1, ['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
     const managerToken = await docker(m1, ['swarm', 'join-token', '-q', 'manager']);
     const workerToken = await docker(m1, ['swarm', 'join-token', '-q', 'worker']);
+    // node4 joins while node1 is the only manager: it learns of the others later, without a restart.
+    await docker(lab.nodes[3], ['swarm', 'join', '--token', workerToken, addr]);
     for (const n of lab.nodes.slice(1, 3)) await docker(n, ['swarm', 'join', '--token', managerToken, addr]);
-    for (const n of lab.nodes.slice(3)) await docker(n, ['swarm', 'join', '--token', workerToken, addr]);
+    await docker(lab.nodes[4], ['swarm', 'join', '--token', workerToken, addr]);
     for (const n of lab.nodes) alive.add(n);
     const ls = (await docker(m1, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'])).split('\n').map((l) => l.trim()).sort();
     assert.deepEqual(ls, ['node1 Ready Leader', 'node2 Ready Reachable', 'node3 Ready Reachable', 'node4 Ready', 'node5 Ready']);
@@ -64,6 +68,9 @@ describe('cluster faults in a lab of three managers and two workers', { timeout:
     assert.match(await docker(lab.nodes[2], ['node', 'ls', '--format', '{{.Hostname}}']), /node5/);
     await docker(m1, ['service', 'create', '--detach', '--name', 'web', '--replicas', '6', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
     await converged('web', 6);
+    // The early worker now reaches the store through every manager (it asks every 30 s), so it outlives node1.
+    const endpointsOf = (n: LabNode) => (JSON.parse(fs.readFileSync(path.join(n.daemon.dataRoot, 'cluster', 'state.json'), 'utf8')) as { endpoints: string[] }).endpoints;
+    await eventually(() => endpointsOf(lab.nodes[3]).length === 3, 45_000);
   });
 
   test('the leader SIGKILLed during a rolling update: another manager leads within seconds and finishes it; back, the old leader stops its stale containers', async () => {
