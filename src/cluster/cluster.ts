@@ -254,7 +254,7 @@ export class ClusterService {
 
   private nodeRecord(id: string, role: NodeRole, now: string): NodeRecord {
     return {
-      // A manager's address is its store's (what `swarm join` is given); a worker's, its host.
+      // Where its cluster endpoint is (what `swarm join` is given of a manager, and where managers reach the node).
       id, hostname: this.nodeName, role, availability: 'active', labels: {}, addr: endpointAddr(this.state) ?? this.state?.addr ?? '',
       allocatable: { nanoCpus: os.cpus().length * 1e9, memoryBytes: os.totalmem() }, createdAt: now, updatedAt: now,
     };
