@@ -13,6 +13,7 @@ export async function serveTaskLogs(engine: AgentEngine, taskId: string, q: URLS
   if (!c) throw notFound(`task ${taskId} has no container on this node`);
   const opt = (k: string) => q.get(k) ?? undefined;
   const batches = engine.logs(c.id, { follow: q.get('follow') === '1', stdout: q.get('stdout') !== '0', stderr: q.get('stderr') !== '0', since: opt('since'), until: opt('until'), tail: opt('tail') }, signal);
+  // Headers wait for the first batch: a log that cannot be read is then an error status, not an empty stream.
   let started = false;
   for await (const batch of batches) {
     if (signal.aborted) break;
@@ -20,6 +21,6 @@ export async function serveTaskLogs(engine: AgentEngine, taskId: string, q: URLS
     started = true;
     if (!res.write(encodeBatch(batch, { tty: false, timestamps: true }))) await new Promise((r) => res.once('drain', r));
   }
-  if (!started && !res.headersSent) res.writeHead(200, { 'content-type': 'application/vnd.docker.multiplexed-stream' });
+  if (!started) res.writeHead(200, { 'content-type': 'application/vnd.docker.multiplexed-stream' });
   res.end();
 }

@@ -76,7 +76,7 @@ export class Agent {
     // nodes' tasks and everyone's liveness change all the time and are none of its business).
     const mirror = await this.store.mirror((changes) => {
       if (!changes.length || changes.some((c) => this.concerns(c.key, c.value))) this.kick();
-    });
+    }, (what, e) => this.logger.warn('cluster agent: its view of the store', { what, error: errorMessage(e) }));
     this.view = () => mirror.snapshot();
     this.stops.push(() => mirror.stop());
     this.stops.push(this.engine.onChange(() => this.kick()));

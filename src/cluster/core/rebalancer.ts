@@ -83,6 +83,7 @@ export function rebalance(input: RebalanceInput): { actions: Action[]; wakeAt?: 
     }
     onNode.set(`${t.serviceId}/${t.nodeId}`, count(t.serviceId, t.nodeId) + 1);
   }
+  const spread = new SpreadCounts(input.tasks, nodes);
   const movable = (t: Task, s: Service | undefined): s is Service =>
     !!s && s.spec.labels[REBALANCE_LABEL] === 'true' && t.specVersion === s.version && !rollingOut(s) && !replaced.has(t.id);
   const candidates = input.tasks
@@ -103,7 +104,7 @@ export function rebalance(input: RebalanceInput): { actions: Action[]; wakeAt?: 
       const r = reserved.get(n.id)!;
       if (r.cpu + t.reservations.nanoCpus > n.allocatable.nanoCpus || r.mem + t.reservations.memoryBytes > n.allocatable.memoryBytes) return false;
       if (s.spec.placement.maxReplicasPerNode && count(s.id, n.id) >= s.spec.placement.maxReplicasPerNode) return false;
-      return keepsSpread(s, input.tasks, nodes, busiest, n);
+      return keepsSpread(s, spread, busiest, n);
     };
     const target = nodes.filter(fits).sort((a, b) => count(s.id, a.id) - count(s.id, b.id) || load.get(a.id)! - load.get(b.id)! || (a.id < b.id ? -1 : 1))[0];
     if (!target) continue;
@@ -122,6 +123,7 @@ export function rebalance(input: RebalanceInput): { actions: Action[]; wakeAt?: 
     r.mem += t.reservations.memoryBytes;
     onNode.set(`${s.id}/${target.id}`, count(s.id, target.id) + 1);
     onNode.set(`${s.id}/${busiest.id}`, count(s.id, busiest.id) - 1);
+    spread.moved(s.id, busiest, target);
   }
   return { actions };
 }
@@ -131,12 +133,56 @@ function rollingOut(s: Service): boolean {
 }
 
 /** For each spread preference, a move between groups must not leave the target's group ahead of the source's. */
-function keepsSpread(s: Service, tasks: Task[], nodes: ClusterNode[], from: ClusterNode, to: ClusterNode): boolean {
+function keepsSpread(s: Service, spread: SpreadCounts, from: ClusterNode, to: ClusterNode): boolean {
   for (const label of s.spec.placement.preferences.map(parsePreference)) {
-    const group = (n: ClusterNode) => n.labels[label] ?? '\u0000';
-    if (group(from) === group(to)) continue;
-    const inGroup = (g: string) => tasks.filter((t) => t.serviceId === s.id && t.desired === 'running' && isLive(t.state) && nodes.some((n) => n.id === t.nodeId && group(n) === g)).length;
-    if (inGroup(group(to)) + 1 > inGroup(group(from))) return false;
+    const [a, b] = [groupOf(from, label), groupOf(to, label)];
+    if (a !== b && spread.count(s.id, label, b) + 1 > spread.count(s.id, label, a)) return false;
   }
   return true;
+}
+
+/** Nodes without the label form a group of their own, as in placement. */
+function groupOf(n: ClusterNode, label: string): string {
+  return n.labels[label] ?? '\u0000';
+}
+
+/**
+ * A service's live tasks per group of a label's values, counted once per
+ * service and label (a round may weigh every node for every candidate),
+ * and kept as the wave's moves are made.
+ */
+class SpreadCounts {
+  private readonly byNode: Map<string, ClusterNode>;
+  private readonly counts = new Map<string, Map<string, number>>();
+
+  constructor(
+    private readonly tasks: Task[],
+    nodes: ClusterNode[],
+  ) {
+    this.byNode = new Map(nodes.map((n) => [n.id, n]));
+  }
+
+  count(serviceId: string, label: string, group: string): number {
+    const key = `${serviceId}|${label}`;
+    let m = this.counts.get(key);
+    if (!m) {
+      m = new Map();
+      for (const t of this.tasks) {
+        const n = t.nodeId !== undefined ? this.byNode.get(t.nodeId) : undefined;
+        if (t.serviceId !== serviceId || t.desired !== 'running' || !isLive(t.state) || !n) continue;
+        m.set(groupOf(n, label), (m.get(groupOf(n, label)) ?? 0) + 1);
+      }
+      this.counts.set(key, m);
+    }
+    return m.get(group) ?? 0;
+  }
+
+  moved(serviceId: string, from: ClusterNode, to: ClusterNode): void {
+    for (const [key, m] of this.counts) {
+      const label = key.slice(key.indexOf('|') + 1);
+      if (!key.startsWith(`${serviceId}|`)) continue;
+      m.set(groupOf(from, label), (m.get(groupOf(from, label)) ?? 0) - 1);
+      m.set(groupOf(to, label), (m.get(groupOf(to, label)) ?? 0) + 1);
+    }
+  }
 }

@@ -195,7 +195,7 @@ export class ClusterStore {
    * a view a moment behind is fine for converging one's own containers,
    * but not for the leader's plans, which read the store itself.
    */
-  async mirror(changed: (changes: { key: string; value?: unknown }[]) => void): Promise<Mirror> {
+  async mirror(changed: (changes: { key: string; value?: unknown }[]) => void, failed: (what: string, e: unknown) => void): Promise<Mirror> {
     const kvs = new Map<string, { value: unknown; mod: number }>();
     let revision = 0;
     /** The revision of the last full read. */
@@ -206,7 +206,7 @@ export class ClusterStore {
       // The watch before (a resync) stops first: its late events must not land on the fresh read.
       const old = watcher;
       watcher = undefined;
-      await old?.cancel().catch(() => undefined);
+      await old?.cancel().catch(() => undefined); // cancelled with its client, or its stream already gone: nothing left to stop
       const res = await this.wrap(() => this.client.getAll().prefix(PREFIX).exec());
       kvs.clear();
       for (const kv of res.kvs) {
@@ -215,17 +215,22 @@ export class ClusterStore {
       }
       revision = listedAt = Number(res.header.revision);
       const w = await this.wrap(() => this.client.watch().prefix(PREFIX).startRevision(String(revision + 1)).create());
-      if (stopped) return void (await w.cancel().catch(() => undefined));
+      if (stopped) return void (await w.cancel().catch(() => undefined)); // as above
       watcher = w;
       w.on('data', (res) => {
         if (watcher !== w) return;
         try {
           apply(res);
-        } catch {
-          void resync(); // a value this version cannot read: read everything again rather than keep a wrong view
+        } catch (e) {
+          // A value this version cannot read: read everything again rather than keep a wrong view.
+          failed('a change from the store', e);
+          void resync();
         }
       });
-      w.on('error', () => void resync());
+      w.on('error', (e) => {
+        failed('the store\'s watch', e);
+        void resync();
+      });
       changed([]);
     };
     const apply = (res: { events: { type: string; kv: { key: Buffer; value: Buffer; mod_revision: string } }[] }) => {
@@ -250,7 +255,7 @@ export class ClusterStore {
     };
     const resync = async () => {
       if (stopped) return;
-      await relist().catch(() => undefined); // the store away: the next minute's resync tries again
+      await relist().catch((e: unknown) => failed('a full read of the store', e)); // the next minute's resync tries again
     };
     await relist();
     const timer = setInterval(() => void resync(), 60_000);
@@ -301,6 +306,7 @@ export class ClusterStore {
         await this.client.cluster.memberPromote({ ID: id });
       } catch (e) {
         // A try whose answer was lost (its deadline passed) may have promoted it: a voter now is the success asked for.
+        // The member list unreadable too: the promotion's own failure is the one to report.
         const voter = (await this.members().catch(() => [])).some((m) => m.id === id && !m.learner);
         if (!voter) throw e;
       }
