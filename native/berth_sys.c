@@ -1,7 +1,8 @@
 // The few Linux syscalls Node does not expose and that Berth needs on hot
 // paths (mounting snapshots, creating whiteouts, copying xattrs), the
 // client end of conmon's attach socket, and a spawn that does not copy the
-// daemon's page tables (posix_spawn: clone with CLONE_VM|CLONE_VFORK). Each call is synchronous and throws
+// daemon's page tables (posix_spawn: clone with CLONE_VM|CLONE_VFORK), for
+// every program the daemon runs. Each call is synchronous and throws
 // an Error with `code` set to the errno name, like a fs error.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -317,17 +318,19 @@ static char **get_string_array(napi_env env, napi_value v) {
   return a;
 }
 
-// spawnDetached(file, argv, env, cwd, pipes) -> Promise<{ pid, fds }>: the
-// child in a session of its own, stdin and stdout on /dev/null, and one pipe
-// per letter of `pipes` on fds 2, 3, ...: 'w' the child writes (the parent
-// reads fds[i]), 'r' the child reads (the parent writes). The parent's ends
-// are close-on-exec. posix_spawn suspends the calling thread until the child
-// has exec'd (a few ms for conmon on a busy host): it runs on a libuv worker,
-// never on the event loop.
+// spawn(file, argv, env, cwd, stdio, setsid) -> Promise<{ pid, fds }>: one
+// letter of `stdio` per fd of the child from 0: '-' /dev/null, 'w' a pipe the
+// child writes (the parent reads fds[i]), 'r' one it reads (the parent
+// writes); fds[i] is -1 for '-'. The parent's ends are close-on-exec. A file
+// without a slash is looked up in PATH; an empty cwd keeps the daemon's;
+// setsid puts the child in a session of its own. posix_spawn suspends the
+// calling thread until the child has exec'd (a few ms for conmon on a busy
+// host): it runs on a libuv worker, never on the event loop.
 typedef struct {
   char *file, **args, **envp, *cwd, *dirs;
   int parent_fd[16], child_fd[16];
   size_t npipes;
+  bool setsid;
   pid_t pid;
   int err;
   const char *op;
@@ -343,6 +346,7 @@ static void spawn_execute(napi_env env, void *data) {
   posix_spawnattr_t attr;
   bool fa_ok = false, attr_ok = false;
   for (; made < j->npipes; made++) {
+    if (j->dirs[made] == '-') continue;
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) { j->err = errno; j->op = "pipe2"; goto out; }
     bool child_reads = j->dirs[made] == 'r';
@@ -357,20 +361,21 @@ static void spawn_execute(napi_env env, void *data) {
   }
   if (posix_spawn_file_actions_init(&fa) != 0) { j->err = errno; j->op = "spawn"; goto out; }
   fa_ok = true;
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   // dup2 clears close-on-exec on the target.
-  for (size_t i = 0; i < j->npipes; i++) posix_spawn_file_actions_adddup2(&fa, j->child_fd[i], (int)(2 + i));
-  posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
+  for (size_t i = 0; i < j->npipes; i++) {
+    if (j->dirs[i] == '-') posix_spawn_file_actions_addopen(&fa, (int)i, "/dev/null", i ? O_WRONLY : O_RDONLY, 0);
+    else posix_spawn_file_actions_adddup2(&fa, j->child_fd[i], (int)i);
+  }
+  if (j->cwd[0]) posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
   if (posix_spawnattr_init(&attr) != 0) { j->err = errno; j->op = "spawn"; goto out; }
   attr_ok = true;
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr, (j->setsid ? POSIX_SPAWN_SETSID : 0) | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
-  int rc = posix_spawn(&j->pid, j->file, &fa, &attr, j->args, j->envp);
+  int rc = (strchr(j->file, '/') ? posix_spawn : posix_spawnp)(&j->pid, j->file, &fa, &attr, j->args, j->envp);
   if (rc != 0) { j->err = rc; j->op = "spawn"; }
 out:
   for (size_t i = 0; i < made; i++) {
@@ -416,8 +421,8 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
   free_job(j);
 }
 
-static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value argv[5];
+static napi_value js_spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   spawn_job *j = calloc(1, sizeof *j);
   j->file = get_string(env, argv[0]);
@@ -426,12 +431,13 @@ static napi_value js_spawn_detached(napi_env env, napi_callback_info info) {
   j->cwd = j->envp ? get_string(env, argv[3]) : NULL;
   j->dirs = j->cwd ? get_string(env, argv[4]) : NULL;
   if (!j->dirs) { free_job(j); return NULL; }
+  napi_get_value_bool(env, argv[5], &j->setsid);
   j->npipes = strlen(j->dirs);
-  if (j->npipes > 14) { free_job(j); napi_throw_range_error(env, NULL, "too many pipes"); return NULL; }
+  if (j->npipes > 16) { free_job(j); napi_throw_range_error(env, NULL, "too many pipes"); return NULL; }
   for (size_t i = 0; i < 16; i++) j->parent_fd[i] = j->child_fd[i] = -1;
   napi_value promise, name;
   CHECK(napi_create_promise(env, &j->deferred, &promise));
-  napi_create_string_utf8(env, "berth.spawnDetached", NAPI_AUTO_LENGTH, &name);
+  napi_create_string_utf8(env, "berth.spawn", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, j, &j->work));
   CHECK(napi_queue_async_work(env, j->work));
   return promise;
@@ -447,6 +453,28 @@ static napi_value js_reap(napi_env env, napi_callback_info info) {
   pid_t r = waitpid(pid, &status, WNOHANG);
   napi_value out;
   napi_get_boolean(env, r != 0, &out);
+  return out;
+}
+
+// exitStatus(pid) -> null while the child runs; once reaped { code, signal }
+// (code null when a signal ended it; both null when it is not our child).
+static napi_value js_exit_status(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t pid;
+  CHECK(napi_get_value_int32(env, argv[0], &pid));
+  int status = 0;
+  pid_t r;
+  while ((r = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {}
+  napi_value out, code, sig, nul;
+  napi_get_null(env, &nul);
+  if (r == 0) return nul;
+  napi_create_object(env, &out);
+  code = sig = nul;
+  if (r > 0 && WIFEXITED(status)) napi_create_int32(env, WEXITSTATUS(status), &code);
+  if (r > 0 && WIFSIGNALED(status)) napi_create_int32(env, WTERMSIG(status), &sig);
+  napi_set_named_property(env, out, "code", code);
+  napi_set_named_property(env, out, "signal", sig);
   return out;
 }
 
@@ -510,8 +538,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"attachWrite", NULL, js_attach_write, NULL, NULL, NULL, napi_default, NULL},
     {"attachEnd", NULL, js_attach_end, NULL, NULL, NULL, napi_default, NULL},
     {"attachClose", NULL, js_attach_close, NULL, NULL, NULL, napi_default, NULL},
-    {"spawnDetached", NULL, js_spawn_detached, NULL, NULL, NULL, napi_default, NULL},
+    {"spawn", NULL, js_spawn, NULL, NULL, NULL, napi_default, NULL},
     {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
+    {"exitStatus", NULL, js_exit_status, NULL, NULL, NULL, napi_default, NULL},
     {"injectBinds", NULL, js_inject_binds, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

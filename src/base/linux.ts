@@ -15,8 +15,9 @@ interface Native {
   attachWrite(c: AttachConnection, b: Buffer): number;
   attachEnd(c: AttachConnection): void;
   attachClose(c: AttachConnection): void;
-  spawnDetached(file: string, argv: string[], env: string[], cwd: string, pipes: string): Promise<{ pid: number; fds: number[] }>;
+  spawn(file: string, argv: string[], env: string[], cwd: string, stdio: string, setsid: boolean): Promise<{ pid: number; fds: number[] }>;
   reap(pid: number): boolean;
+  exitStatus(pid: number): { code: number | null; signal: number | null } | null;
   injectBinds(pid: number, sources: string[], targets: string[]): number;
 }
 
@@ -64,8 +65,25 @@ export const attachClose = (c: AttachConnection) => sys().attachClose(c);
  * parent's ends, the spawn done on a libuv worker (it waits there for the
  * child's exec). The caller reaps the child (reap).
  */
-export const spawnDetached = (file: string, argv: string[], env: Record<string, string | undefined>, cwd: string, pipes: string) =>
-  sys().spawnDetached(file, argv, Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])), cwd, pipes);
+export async function spawnDetached(file: string, argv: string[], env: Record<string, string | undefined>, cwd: string, pipes: string): Promise<{ pid: number; fds: number[] }> {
+  const child = await sys().spawn(file, argv, envList(env), cwd, `--${pipes}`, true);
+  return { pid: child.pid, fds: child.fds.slice(2) };
+}
+
+/**
+ * Starts a program as posix_spawn does (see spawnDetached), in the daemon's
+ * session: one letter of `stdio` per fd from 0, '-' /dev/null, 'w' a pipe
+ * the child writes, 'r' one it reads; the parent's ends in `fds` (-1 for
+ * '-'). A file without a slash is found in PATH. The caller reaps the child
+ * (exitStatus).
+ */
+export const spawnPiped = (file: string, argv: string[], env: Record<string, string | undefined>, stdio: string) =>
+  sys().spawn(file, argv, envList(env), '', stdio, false);
+
+/** waitpid without blocking: null while the child runs; once reaped, its exit code or the signal that ended it. */
+export const exitStatus = (pid: number) => sys().exitStatus(pid);
+
+const envList = (env: Record<string, string | undefined>) => Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
 /** waitpid without blocking: true once the child is reaped (or not ours). */
 export const reap = (pid: number) => sys().reap(pid);
 /**

@@ -126,13 +126,14 @@ export class TestDaemon {
     return this.proc?.exitCode === null && this.proc.signalCode === null ? this.proc.pid : undefined;
   }
 
-  async start(extra: string[] = []): Promise<void> {
+  /** `waitMs`: how long it may take to listen (a crashed node of a loaded lab first restores a hundred containers). */
+  async start(extra: string[] = [], waitMs = 10_000): Promise<void> {
     const argv = ['daemon', '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', this.host, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridge, '--certs-dir', this.certsDir, ...extra];
     // nsenter --net keeps this mount namespace (`ip netns exec` would mount a /sys without the cgroup hierarchies).
     this.proc = this.netns ? spawn('nsenter', [`--net=/run/netns/${this.netns}`, BERTH, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(BERTH, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
-    for (let i = 0; i < 400; i++) {
+    for (const t0 = Date.now(); Date.now() - t0 < waitMs; ) {
       if (await listening(this.socket)) return;
       if (this.proc.exitCode !== null) break;
       await sleep(25);

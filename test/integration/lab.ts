@@ -101,7 +101,7 @@ export class Lab {
   async down(): Promise<void> {
     for (const node of this.nodes) {
       spawnSync('ip', ['link', 'set', node.link, 'up']);
-      if (!node.daemon.pid) await node.daemon.start([...this.extra, '--node-name', node.name]).catch((e) => console.error(`lab: ${node.name} did not start again to clean up: ${e}`));
+      if (!node.daemon.pid) await node.daemon.start([...this.extra, '--node-name', node.name], 120_000).catch((e) => console.error(`lab: ${node.name} did not start again to clean up: ${e}`));
       await node.daemon.cleanup();
     }
     for (const h of this.made) {

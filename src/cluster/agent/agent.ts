@@ -54,8 +54,10 @@ export class Agent {
   private readonly loop = new Rerun(() => this.round());
   private stops: (() => unknown)[] = [];
   /** What was last reported per task (a report is written only when it changes). */
-  private reported = new Map<string, string>();
+  private reported = new Map<string, TaskStatus>();
   private starting = new Set<string>();
+  /** Tasks whose container is being stopped in the background (a stop may wait out a grace period): rounds leave them be. */
+  private stopping = new Set<string>();
   /** Reads the store as this agent keeps it in memory (set once started). */
   private view?: () => Snapshot;
   /** Tasks this node ran or was given at the last round: their removal is news to it. */
@@ -110,16 +112,20 @@ export class Agent {
     const containers = new Map(this.engine.taskContainers().map((c) => [c.taskId, c]));
     this.own = new Set([...mine.map((t) => t.id), ...containers.keys()]);
     const known = new Set(snap.tasks.map((t) => t.id));
+    // The round's reports, written together at its end: a node starting a hundred tasks makes one write, not a hundred.
+    const reports = new Map<string, TaskStatus>();
     for (const t of mine) {
+      if (this.stopping.has(t.id)) continue;
       const c = containers.get(t.id);
       const s = services.get(t.serviceId);
+      const grace = s?.spec.container.stopGraceSeconds;
       const state = t.status?.state;
       if (t.desired === 'running' && !t.orphaned) {
         if (state && isOver(state)) continue;
         if (!c) {
           if (state && state !== 'assigned' && state !== 'accepted' && state !== 'preparing' && state !== 'starting') {
             // It had a container that is gone (removed by hand): the task failed.
-            await this.report(t.id, { state: 'failed', message: 'the task\'s container is gone', at: Date.now() });
+            reports.set(t.id, { state: 'failed', message: 'the task\'s container is gone', at: Date.now() });
             continue;
           }
           if (!s || this.starting.has(t.id)) continue;
@@ -129,34 +135,51 @@ export class Agent {
         }
         if (c.running && c.health === 'unhealthy') {
           // swarm's: an unhealthy task fails, and the managers replace it.
-          await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds).catch((e) => this.logger.warn('stop of an unhealthy task', { task: t.id, error: errorMessage(e) }));
-          await this.report(t.id, { state: 'failed', message: 'task: unhealthy container', containerId: c.id, ...ranSince(t), at: Date.now() });
+          this.stopTask(t.id, c.id, grace, 'stop of an unhealthy task', () => ({ state: 'failed', message: 'task: unhealthy container', containerId: c.id, ...ranSince(t), at: Date.now() }));
         } else if (c.running && c.health === 'starting') {
-          await this.report(t.id, { state: 'starting', message: 'starting', containerId: c.id, at: Date.now() });
+          reports.set(t.id, { state: 'starting', message: 'starting', containerId: c.id, at: Date.now() });
         } else if (c.running) {
-          await this.report(t.id, { state: 'running', message: 'started', containerId: c.id, startedAt: t.status?.startedAt ?? Date.now(), at: Date.now() });
+          reports.set(t.id, { state: 'running', message: 'started', containerId: c.id, startedAt: t.status?.startedAt ?? Date.now(), at: Date.now() });
         } else if (c.exited) {
           const failed = c.exitCode !== 0;
-          await this.report(t.id, {
+          reports.set(t.id, {
             state: failed ? 'failed' : 'complete', message: failed ? `task: non-zero exit (${c.exitCode})` : 'finished', exitCode: c.exitCode, containerId: c.id,
             ...ranSince(t), at: Date.now(),
           });
         }
       } else if (c?.running) {
-        await this.engine.stop(c.id, s?.spec.container.stopGraceSeconds).catch((e) => this.logger.warn('stop of a task wanted down', { task: t.id, error: errorMessage(e) }));
-        await this.report(t.id, { state: 'shutdown', message: 'shut down', containerId: c.id, exitCode: c.exitCode, at: Date.now() });
-      } else if (!state || !isOver(state)) {
-        await this.report(t.id, { state: 'shutdown', message: c ? 'shut down' : 'shut down before it started', at: Date.now() });
+        const exitCode = c.exitCode;
+        this.stopTask(t.id, c.id, grace, 'stop of a task wanted down', () => ({ state: 'shutdown', message: 'shut down', containerId: c.id, exitCode, at: Date.now() }));
+      } else if ((!state || !isOver(state)) && !isOver(this.reported.get(t.id)?.state)) {
+        // (What this node last wrote may be ahead of its view of the store: a stop's own report is not undone.)
+        reports.set(t.id, { state: 'shutdown', message: c ? 'shut down' : 'shut down before it started', at: Date.now() });
       }
     }
     this.pullAhead(snap, mine);
     // Containers of tasks the managers removed (history pruned, service gone): they go too.
     for (const [taskId, c] of containers) {
-      if (known.has(taskId)) continue;
-      if (c.running) await this.engine.stop(c.id).catch((e) => this.logger.warn('stop of a removed task', { task: taskId, error: errorMessage(e) }));
-      await this.engine.remove(c.id).catch((e) => this.logger.warn('remove of a removed task\'s container', { task: taskId, error: errorMessage(e) }));
-      this.reported.delete(taskId);
+      if (known.has(taskId) || this.stopping.has(taskId)) continue;
+      this.stopping.add(taskId);
+      void (async () => {
+        if (c.running) await this.engine.stop(c.id).catch((e) => this.logger.warn('stop of a removed task', { task: taskId, error: errorMessage(e) }));
+        await this.engine.remove(c.id).catch((e) => this.logger.warn('remove of a removed task\'s container', { task: taskId, error: errorMessage(e) }));
+        this.reported.delete(taskId);
+      })().finally(() => this.stopping.delete(taskId));
     }
+    await this.send(reports);
+  }
+
+  /** Stops a task's container in the background, as starts run, then reports how it ended (`after`, read once stopped). */
+  private stopTask(taskId: string, containerId: string, grace: number | undefined, what: string, after: () => TaskStatus): void {
+    this.stopping.add(taskId);
+    void this.engine.stop(containerId, grace)
+      .catch((e) => this.logger.warn(what, { task: taskId, error: errorMessage(e) }))
+      .then(() => this.send(new Map([[taskId, after()]])))
+      .catch((e) => this.logger.warn('task report', { task: taskId, error: errorMessage(e) }))
+      .finally(() => {
+        this.stopping.delete(taskId);
+        this.kick();
+      });
   }
 
   /**
@@ -194,22 +217,23 @@ export class Agent {
       'com.docker.swarm.task.name': `${s.spec.name}.${slot ?? this.nodeId}.${taskId}`, 'com.docker.swarm.node.id': this.nodeId,
     };
     try {
-      await this.report(taskId, { state: 'starting', message: 'starting', at: Date.now() });
+      await this.send(new Map([[taskId, { state: 'starting', message: 'starting', at: Date.now() }]]));
       await this.engine.run(name, s.spec.container, labels);
       // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
       // a report from here could land after a round's and undo it.
     } catch (e) {
       // swarm's word for a task its node could not start (no such image, a bad mount).
-      await this.report(taskId, { state: 'rejected', message: errorMessage(e), at: Date.now() }).catch((err) => this.logger.warn('task report', { task: taskId, error: errorMessage(err) }));
+      await this.send(new Map([[taskId, { state: 'rejected', message: errorMessage(e), at: Date.now() }]])).catch((err) => this.logger.warn('task report', { task: taskId, error: errorMessage(err) }));
     }
     this.kick();
   }
 
-  private async report(taskId: string, st: TaskStatus): Promise<void> {
-    const key = `${st.state}|${st.message ?? ''}|${st.exitCode ?? ''}|${st.containerId ?? ''}`;
-    if (this.reported.get(taskId) === key) return;
-    await this.store.setStatus(taskId, st);
-    this.reported.set(taskId, key);
+  /** Writes the reports that say something new (not what this node last wrote of the task), together. */
+  private async send(reports: Map<string, TaskStatus>): Promise<void> {
+    const fresh = [...reports].filter(([id, st]) => !sameReport(this.reported.get(id), st));
+    if (!fresh.length) return;
+    await this.store.setStatuses(fresh);
+    for (const [id, st] of fresh) this.reported.set(id, st);
   }
 
   /** Idempotent: a watch cancelled twice would never settle. */
@@ -226,6 +250,11 @@ function ranSince(t: { status?: TaskStatus }): { startedAt?: number } {
   return t.status?.startedAt ? { startedAt: t.status.startedAt } : {};
 }
 
-function isOver(state: TaskState): boolean {
+/** Two reports of a task that say the same (their times aside). */
+function sameReport(a: TaskStatus | undefined, b: TaskStatus): boolean {
+  return !!a && a.state === b.state && a.message === b.message && a.exitCode === b.exitCode && a.containerId === b.containerId;
+}
+
+function isOver(state: TaskState | undefined): boolean {
   return state === 'complete' || state === 'failed' || state === 'rejected' || state === 'shutdown';
 }

@@ -167,7 +167,9 @@ export class ClusterStore {
       // A member cut off does not reset its connections: without a deadline a call to it waits for TCP to give up (minutes).
       // Past it, the client's fault handling tries another member; pings find a dead stream (a watch, a lease's keep-alive).
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
-      grpcOptions: { 'grpc.keepalive_time_ms': 5000, 'grpc.keepalive_timeout_ms': 3000, 'grpc.keepalive_permit_without_calls': 1 },
+      // A member gone (its host dead or cut off) is known within about 3 s, so its calls and watches move to another
+      // (the members let clients ping every second: --grpc-keepalive-min-time).
+      grpcOptions: { 'grpc.keepalive_time_ms': 2000, 'grpc.keepalive_timeout_ms': 1500, 'grpc.keepalive_permit_without_calls': 1 },
     });
   }
 
@@ -438,8 +440,13 @@ export class ClusterStore {
     await this.wrap(() => this.client.put(this.key('pulled', p.id, nodeId)).value(JSON.stringify(r)).lease(p.leaseId).exec());
   }
 
-  async setStatus(taskId: string, s: TaskStatus): Promise<void> {
-    await this.wrap(() => this.client.put(this.key('status', taskId)).value(JSON.stringify(s)).exec());
+  /** A node's reports of its tasks, in as few transactions as etcd takes (one round's reports are one write, not one each). */
+  async setStatuses(reports: [taskId: string, status: TaskStatus][]): Promise<void> {
+    for (let i = 0; i < reports.length; i += TXN_OPS) {
+      const ops = reports.slice(i, i + TXN_OPS).map(([id, st]) => this.client.put(this.key('status', id)).value(JSON.stringify(st)));
+      // The client's transactions begin with a comparison: a key's version is never below 0, so this one always holds.
+      await this.wrap(() => this.client.if(this.key('status'), 'Version', '>', -1).then(...ops).commit());
+    }
   }
 
   /**
@@ -527,11 +534,15 @@ export class ClusterStore {
     }
   }
 
-  /** Resolves when the key is deleted (or after a few seconds, to look again: a missed event costs a delay only). */
+  /**
+   * Resolves when the key is deleted, or after a second, to look again: a
+   * watch on a member that just died sees nothing, and a missed event costs
+   * a second only.
+   */
   private async deleted(key: string): Promise<void> {
     const w = await this.wrap(() => this.client.watch().key(key).create());
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 3000);
+      const t = setTimeout(resolve, 1000);
       w.on('delete', () => {
         clearTimeout(t);
         resolve();

@@ -31,6 +31,8 @@ export class ProcView {
   /** After failed starts, the next try waits longer (1 s doubling, at most a minute): a host without FUSE is not retried every second. */
   private failures = 0;
   private nextTry = 0;
+  /** The view files this lxcfs serves (its version's), read once it serves: each look is a round trip through FUSE. */
+  private served?: string[];
 
   constructor(
     private readonly root: string,
@@ -60,6 +62,7 @@ export class ProcView {
     const pid = Number((await readFileIfExists(this.pidFile))?.trim()) || 0;
     if (pid && isLxcfs(pid) && this.serving()) this.pid = pid;
     else await this.restart(true);
+    this.served = this.files();
     this.timer = setInterval(() => void this.supervise(), SUPERVISE_MS);
     this.timer.unref();
   }
@@ -71,7 +74,11 @@ export class ProcView {
   /** The mounts a new container gets; none when lxcfs does not serve (the container sees the host's files). */
   mounts(): Mount[] {
     if (this.state !== 'lxcfs' || !this.serving()) return [];
-    return VIEW_FILES.filter((f) => fs.existsSync(path.join(this.mountPoint, f))).map((f) => ({ destination: `/${f}`, type: 'bind', source: path.join(this.mountPoint, f), options: ['rbind', 'ro'] }));
+    return (this.served ??= this.files()).map((f) => ({ destination: `/${f}`, type: 'bind', source: path.join(this.mountPoint, f), options: ['rbind', 'ro'] }));
+  }
+
+  private files(): string[] {
+    return VIEW_FILES.filter((f) => fs.existsSync(path.join(this.mountPoint, f)));
   }
 
   /** lxcfs answers at its mount point (a dead one leaves ENOTCONN there). */
@@ -90,10 +97,11 @@ export class ProcView {
     try {
       this.logger.warn('lxcfs is gone: starting it again and binding the views of running containers anew', { pid: this.pid });
       await this.restart(false);
+      this.served = this.files();
       this.failures = 0;
       for (const pid of this.viewers()) {
         try {
-          injectBinds(pid, VIEW_FILES.filter((f) => fs.existsSync(path.join(this.mountPoint, f))).map((f) => ({ source: path.join(this.mountPoint, f), target: `/${f}` })));
+          injectBinds(pid, this.served.map((f) => ({ source: path.join(this.mountPoint, f), target: `/${f}` })));
         } catch (e) {
           this.logger.warn('views of a running container', { pid, error: errorMessage(e) });
         }
