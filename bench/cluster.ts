@@ -7,9 +7,12 @@
  *  - `service create --replicas R` until R tasks run;
  *  - `service update` of 20 replicas until the docker CLI returns;
  *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks run elsewhere;
- *  - the leader's death until another manager leads (three managers).
+ *  - the leader's death until another manager leads (three managers);
+ *  - all nodes but the first pulling one image of random layers at once
+ *    (`docker pull`, from a registry on this host behind a proxy on the
+ *    lab's link that counts what it sends): the registry's bytes, the time.
  *
- *   bench/cluster [--nodes N] [--replicas R] [--only planner,berth,swarm]
+ *   bench/cluster [--nodes N] [--replicas R] [--pull-mib M (0: no pull)] [--only planner,berth,swarm]
  *
  * dockerd runs with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 and services are
  * made with --no-resolve-image (no registry is reachable here), each dockerd
@@ -23,23 +26,26 @@ import { plan } from '../src/cluster/core/planner';
 import { node, service, task } from '../src/cluster/core/generate';
 import { cgroupDirs, mountsUnder } from '../test/host';
 import { busyboxTar } from '../test/integration/harness';
-import { Lab, type LabHost } from '../test/integration/lab';
+import { countingProxy, Lab, type LabHost } from '../test/integration/lab';
+import { TestRegistry } from '../test/integration/registry-harness';
 import { has, run, sleep, table, toolVersion } from './common';
 
 interface Options {
   nodes: number;
   replicas: number;
+  pullMib: number;
   only?: Set<string>;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { nodes: 5, replicas: 30 };
+  const o: Options = { nodes: 5, replicas: 30, pullMib: 500 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[++i];
     if (v === undefined) throw new Error(`${a} needs a value`);
     if (a === '--nodes') o.nodes = Number(v);
     else if (a === '--replicas') o.replicas = Number(v);
+    else if (a === '--pull-mib') o.pullMib = Number(v);
     else if (a === '--only') o.only = new Set(v.split(','));
     else throw new Error(`unknown flag ${a}`);
   }
@@ -89,6 +95,34 @@ interface Timings {
   update: number;
   recover: number;
   handover: number;
+  pull?: { bytes: number; ms: number };
+}
+
+/** The registry both labs pull from, on this host's loopback. */
+let registry: TestRegistry | undefined;
+
+/**
+ * The first node builds an image of `mib` MiB of random bytes in five
+ * layers and pushes it; then every other node pulls it at once. What the
+ * registry sent them (through a proxy on the lab's link) and how long.
+ */
+async function pullAtOnce(nodes: BenchNode[], gateway: string, mib: number): Promise<{ bytes: number; ms: number }> {
+  const proxy = await countingProxy(gateway, registry!.port);
+  const dir = fs.mkdtempSync('/tmp/bpull-');
+  try {
+    const image = `${gateway}:${proxy.port}/pull-bench:${path.basename(dir).slice(6)}`;
+    const layer = Math.ceil((mib * 2 ** 20) / 5);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), ['FROM busybox', ...[1, 2, 3, 4, 5].map((i) => `RUN head -c ${layer} /dev/urandom > /layer${i}`)].join('\n'));
+    await nodes[0].docker(['build', '-q', '-t', image, dir]);
+    await nodes[0].docker(['push', image]);
+    proxy.reset();
+    const t0 = performance.now();
+    await Promise.all(nodes.slice(1).map((n) => n.docker(['pull', '-q', image])));
+    return { bytes: proxy.served(), ms: performance.now() - t0 };
+  } finally {
+    await proxy.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The node names the managers list as Leader. */
@@ -102,7 +136,7 @@ async function leaderOf(manager: BenchNode): Promise<string | undefined> {
  * then: R replicas placed; a rolling update of 20 replicas; the last
  * worker's death; the leader's death. The four timings.
  */
-async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchNode, token: string) => Promise<void>, hostnames: string[]): Promise<Timings> {
+async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchNode, token: string) => Promise<void>, hostnames: string[], pull: { gateway: string; mib: number }): Promise<Timings> {
   const [first] = nodes;
   const managers = nodes.slice(0, MANAGERS);
   await first.docker(['swarm', 'init', '--advertise-addr', first.host.ip]);
@@ -110,6 +144,7 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
   const workerToken = await first.docker(['swarm', 'join-token', '-q', 'worker']);
   for (const n of nodes.slice(1)) await join(n, managers.includes(n) ? managerToken : workerToken);
   await until('nodes ready', async () => (await first.docker(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((s) => s === 'Ready').length === nodes.length, 120_000);
+  const pulled = pull.mib > 0 ? await pullAtOnce(nodes, pull.gateway, pull.mib) : undefined;
 
   const t0 = performance.now();
   await first.docker(['service', 'create', '--detach', '--name', 'bench', '--replicas', String(replicas), '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
@@ -146,7 +181,7 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
     const l = await leaderOf(asker);
     return l !== undefined && l !== old;
   }, 120_000);
-  return { place, update, recover, handover: performance.now() - t3 };
+  return { place, update, recover, handover: performance.now() - t3, pull: pulled };
 }
 
 /** Managers in each lab: three, so one may die. */
@@ -158,7 +193,7 @@ async function berth(o: Options): Promise<Timings> {
     await lab.up(o.nodes);
     const nodes: BenchNode[] = lab.nodes.map((n) => ({ host: n, docker: (args) => cli(n.daemon.socket, args), kill: () => lab.kill(n) }));
     const addr = () => nodes[0].docker(['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
-    return await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, await addr()])), lab.nodes.map((n) => n.name));
+    return await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, await addr()])), lab.nodes.map((n) => n.name), { gateway: lab.gateway, mib: o.pullMib });
   } finally {
     await lab.down();
   }
@@ -174,7 +209,7 @@ async function startDockerd(h: LabHost, dir: string): Promise<{ socket: string; 
   const cgroup = `/bench-swarm-${ns}`;
   const log = fs.openSync(path.join(dir, 'dockerd.log'), 'a');
   const args = ['--config-file', config, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '-H', `unix://${socket}`, '--pidfile', path.join(dir, 'pid'),
-    '--containerd-namespace', ns, '--containerd-plugins-namespace', `${ns}p`, '--cgroup-parent', cgroup];
+    '--containerd-namespace', ns, '--containerd-plugins-namespace', `${ns}p`, '--cgroup-parent', cgroup, '--insecure-registry', `${h.ip.replace(/\.\d+$/, '.0')}/24`];
   // A UTS namespace of its own, so each swarm node has its own hostname (every machine here is "vm").
   const proc = spawn('nsenter', [`--net=/run/netns/${h.netns}`, 'unshare', '--uts', 'sh', '-c', `hostname ${h.name} && exec dockerd "$@"`, 'dockerd', ...args], {
     stdio: ['ignore', log, log], env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' },
@@ -199,7 +234,7 @@ async function swarm(o: Options): Promise<Timings & { version: string }> {
         daemons[i].proc.kill('SIGKILL');
       },
     }));
-    const result = await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, `${nodes[0].host.ip}:2377`])), hosts.map((h) => h.name));
+    const result = await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, `${nodes[0].host.ip}:2377`])), hosts.map((h) => h.name), { gateway: lab.gateway, mib: o.pullMib });
     return { ...result, version: toolVersion('dockerd') };
   } finally {
     for (const d of daemons) d.proc.kill('SIGKILL');
@@ -244,31 +279,45 @@ async function main(): Promise<void> {
   const R_UPDATE = 'service update of 20 replicas (--update-monitor 1s, one at a time) until the CLI returns';
   const R_DEATH = 'a worker dies (daemon SIGKILLed, link cut) until its tasks run elsewhere';
   const R_LEADER = 'the leader dies (SIGKILL, link cut) until another manager leads';
+  const R_PULL_BYTES = `${o.nodes - 1} nodes pull a ${o.pullMib} MiB image at once (docker pull): what the registry sent`;
+  const R_PULL_TIME = `${o.nodes - 1} nodes pull a ${o.pullMib} MiB image at once (docker pull): until all have it`;
   const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const putTimings = (col: string, t: Timings) => {
     put(R_PLACE, col, secs(t.place));
     put(R_UPDATE, col, secs(t.update));
     put(R_DEATH, col, secs(t.recover));
     put(R_LEADER, col, secs(t.handover));
+    if (t.pull) {
+      put(R_PULL_BYTES, col, `${(t.pull.bytes / 2 ** 20).toFixed(0)} MiB (${(t.pull.bytes / (o.pullMib * 2 ** 20)).toFixed(2)} copies)`);
+      put(R_PULL_TIME, col, secs(t.pull.ms));
+    }
   };
+  if (o.pullMib > 0 && (want('berth') || want('swarm'))) {
+    registry = new TestRegistry();
+    await registry.start();
+  }
   if (want('planner')) {
     const p = planner();
     cols.push('Berth');
     put(R_PLAN, 'Berth', `${Math.round(p.perSecond).toLocaleString('en')} placements/s`);
   }
-  if (want('berth')) {
-    console.error('bench: Berth lab ...');
-    const b = await berth(o);
-    if (!cols.includes('Berth')) cols.push('Berth');
-    putTimings('Berth', b);
-  }
-  if (want('swarm') && has('dockerd')) {
-    console.error('bench: swarm lab ...');
-    const s = await swarm(o);
-    const col = `docker ${s.version} swarm`;
-    cols.push(col);
-    put(R_PLAN, col, 'n/a (not separable)');
-    putTimings(col, s);
+  try {
+    if (want('berth')) {
+      console.error('bench: Berth lab ...');
+      const b = await berth(o);
+      if (!cols.includes('Berth')) cols.push('Berth');
+      putTimings('Berth', b);
+    }
+    if (want('swarm') && has('dockerd')) {
+      console.error('bench: swarm lab ...');
+      const s = await swarm(o);
+      const col = `docker ${s.version} swarm`;
+      cols.push(col);
+      put(R_PLAN, col, 'n/a (not separable)');
+      putTimings(col, s);
+    }
+  } finally {
+    await registry?.cleanup();
   }
   console.log(table(cols, rows, `one run each; ${o.nodes}-node labs (${MANAGERS} managers) of network namespaces on this host; default settings on both sides but the update's monitor.`));
 }

@@ -8,6 +8,7 @@ import { run } from '../base/exec';
 import { atomicWriteJson, readJsonIfExists } from '../base/files';
 import type { Logger } from '../base/log';
 import { Agent, type AgentEngine } from './agent/agent';
+import { PeerBlobs } from './agent/peer-blobs';
 import { UsageMeter } from './agent/usage';
 import { swarmId } from './core/ids';
 import { REBALANCE_THRESHOLD_LABEL } from './core/rebalancer';
@@ -61,6 +62,7 @@ export class ClusterService {
   private store?: ClusterStore;
   private manager?: Manager;
   private agent?: Agent;
+  private blobs?: PeerBlobs;
   private alive?: { stop(revoke: boolean): Promise<void> };
   private sampler?: NodeJS.Timeout;
   private membersTimer?: NodeJS.Timeout;
@@ -292,6 +294,10 @@ export class ClusterService {
     sample();
     this.sampler = setInterval(sample, USAGE_EVERY_MS).unref();
     this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, () => meter.current(), (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
+    const store = this.store;
+    // Blobs from the other nodes first: only among nodes that hold certificates (a cluster made before TLS has none).
+    this.blobs = st.tls ? new PeerBlobs(store.blobDirectory(st.nodeId), (id) => store.nodeAddr(id), st.nodeId, readCredentials(this.tlsDir), this.engine, this.logger) : undefined;
+    this.engine.useBlobSource(this.blobs?.sourcing);
     this.agent = new Agent(this.store, st.nodeId, this.engine, this.logger);
     await this.agent.start();
     this.membersTimer = setInterval(() => void this.followMembers(), MEMBERS_EVERY_MS).unref();
@@ -301,7 +307,12 @@ export class ClusterService {
     }
     if (st.tls && st.port && st.addr) {
       // Without it the node still runs its tasks; only joins through it and its logs for the managers wait (a restart tries again).
-      const handlers = { taskLogs: (id: string, q: URLSearchParams, res: ServerResponse, signal: AbortSignal) => serveTaskLogs(this.engine, id, q, res, signal), ...(st.role === 'manager' ? { join: (r: JoinRequest) => this.grantJoin(r) } : {}) };
+      const blobs = this.blobs;
+      const handlers = {
+        taskLogs: (id: string, q: URLSearchParams, res: ServerResponse, signal: AbortSignal) => serveTaskLogs(this.engine, id, q, res, signal),
+        ...(blobs ? { blob: (digest: string, offset: number, wait: boolean) => blobs.serve(digest, offset, wait) } : {}),
+        ...(st.role === 'manager' ? { join: (r: JoinRequest) => this.grantJoin(r) } : {}),
+      };
       this.endpoint = await ClusterEndpoint.listen(st.addr, st.port, readCredentials(this.tlsDir), handlers, this.logger)
         .catch((e: unknown) => void this.logger.warn('cluster endpoint', { port: st.port, error: errorMessage(e) }));
     }
@@ -382,11 +393,13 @@ export class ClusterService {
     await this.endpoint?.close();
     await this.manager?.stop().catch((e) => this.logger.warn('manager stop', { error: errorMessage(e) }));
     await this.agent?.stop().catch((e) => this.logger.warn('agent stop', { error: errorMessage(e) }));
+    this.engine.useBlobSource(undefined);
+    await this.blobs?.close();
     clearInterval(this.sampler);
     await this.alive?.stop(leaving).catch((e) => this.logger.warn('liveness stop', { error: errorMessage(e) }));
     this.store?.close();
     await this.member?.stop();
-    this.manager = this.agent = this.alive = this.store = this.member = this.endpoint = undefined;
+    this.manager = this.agent = this.blobs = this.alive = this.store = this.member = this.endpoint = undefined;
   }
 
   /** `swarm leave`: a manager only with force, as docker; its task containers go, and with a lone member its data. */

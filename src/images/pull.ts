@@ -8,10 +8,12 @@ import type { Descriptor, ImageConfig, Manifest } from '../oci/image';
 import { chainIds, type ImageRecord, type ImageStore } from './store';
 import { unpackLayer } from './unpack';
 
-/** Where a pull's blobs come from (a registry's repository). */
+/** Where a pull's blobs come from (a registry's repository, a cluster's nodes). */
 export interface BlobFetcher {
   /** A blob's bytes from `offset` on; the answer's `offset` says where the stream really starts (0 if the source ignored it). */
   fetch(digest: Digest, offset: number): Promise<{ stream: Readable; offset: number }>;
+  /** Told when a blob it served is in the content store, checked against its digest. */
+  stored?(digest: Digest): void;
 }
 
 /** A step of a layer (id: the short digest) or of the image, as docker reports them. */
@@ -56,6 +58,7 @@ export async function pullImage(store: ImageStore, src: BlobFetcher, manifestDig
     if (!(await store.content.has(manifest.config.digest))) {
       const { stream } = await src.fetch(manifest.config.digest, 0);
       await store.content.ingest(stream, { digest: manifest.config.digest, size: manifest.config.size });
+      src.stored?.(manifest.config.digest);
     }
     const config = await store.content.readJson<ImageConfig>(manifest.config.digest);
     o.accept?.(config);
@@ -154,6 +157,7 @@ async function download(store: ImageStore, src: BlobFetcher, layer: Descriptor, 
     const diffId = await unpacked;
     progress({ id, status: 'Verifying Checksum' });
     await w.commit({ digest: layer.digest, size: layer.size });
+    src.stored?.(layer.digest);
     progress({ id, status: 'Download complete' });
     kept = true;
     return diffId;

@@ -5,7 +5,8 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { api, eventually } from './harness';
-import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers as containersOn, total } from './lab';
+import { countingProxy, dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers as containersOn, total } from './lab';
+import { TestRegistry } from './registry-harness';
 
 /**
  * Three daemons in a lab of network namespaces on this host, joined into
@@ -170,6 +171,41 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     assert.deepEqual(await spread('hog'), { [busy]: 1 });
     await eventually(async () => (await containersOn(lab.nodes.find((n) => n.name === busy)!, 'app')).length === 0, 30_000);
     await docker(manager(), ['service', 'rm', 'hog', 'app']);
+  });
+
+  test('two nodes pulling one image at once cost its registry one copy: each blob comes from the registry once, then from the node that holds it', async () => {
+    const reg = new TestRegistry();
+    await reg.start();
+    // The registry on the host's loopback, reached by the nodes through a proxy on the lab's link that counts what it serves.
+    const proxy = await countingProxy(lab.gateway, reg.port);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-peers-'));
+    try {
+      const image = `${lab.gateway}:${proxy.port}/shared:1`;
+      // Three layers of random bytes, which no compression shrinks.
+      fs.writeFileSync(path.join(dir, 'Dockerfile'), ['FROM busybox', ...['a', 'b', 'c'].map((f) => `RUN head -c 2000000 /dev/urandom > /${f}`)].join('\n'));
+      assert.equal((await manager().daemon.berth(['build', '-q', '-t', image, dir])).code, 0);
+      await docker(manager(), ['push', image]);
+      const manifest = (await reg.request('GET', '/v2/shared/manifests/1', { headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' } })).json() as { config: { size: number }; layers: { size: number }[] };
+      // What a node lacks: the config and the three layers on busybox's (every lab node has busybox).
+      assert.equal(manifest.layers.length, 4);
+      const copy = manifest.config.size + manifest.layers.slice(1).reduce((a, l) => a + l.size, 0);
+      assert.ok(copy > 6_000_000, `the image's new blobs: ${copy} bytes`);
+      proxy.reset();
+      // node1 made the image and has it; node2 and node3 pull it at once.
+      const lines = (await manager().daemon.ok(['image', 'prefetch', '--nodes', 'all', image])).split('\n').sort();
+      assert.equal(lines.length, 3, lines.join('\n'));
+      assert.match(lines.find((l) => l.startsWith('node1'))!, /already here/);
+      for (const n of ['node2', 'node3']) assert.match(lines.find((l) => l.startsWith(n))!, /: pulled/);
+      for (const n of lab.nodes) assert.equal(await docker(n, ['image', 'inspect', '--format', '{{index .RepoTags 0}}', image]), image);
+      // Two nodes pulled; the registry sent one copy (and the manifests), not two.
+      const served = proxy.served();
+      assert.ok(served >= copy && served < 1.3 * copy, `the registry served ${served} bytes for an image of ${copy}`);
+      for (const n of lab.nodes) await docker(n, ['rmi', image]);
+    } finally {
+      await proxy.close();
+      await reg.cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('node promote is refused, saying so (a node keeps the role it joined with)', async () => {

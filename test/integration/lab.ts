@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import * as net from 'node:net';
 import { freeTestPrefix, TestDaemon } from './harness';
 
 /** One node of a lab: a daemon in a network namespace of its own, on the lab's link. */
@@ -34,7 +35,8 @@ export class Lab {
   readonly prefix = freeTestPrefix();
   readonly nodes: LabNode[] = [];
   private readonly made: LabHost[] = [];
-  private readonly extra = ['--proc-view', 'host'];
+  // Registries on the lab's link (a test's, on the host's end of it) speak plain HTTP.
+  private readonly extra = ['--proc-view', 'host', '--insecure-registry', `${this.prefix}.77.0/24`];
 
   get gateway(): string {
     return `${this.prefix}.77.1`;
@@ -110,6 +112,36 @@ export class Lab {
     }
     spawnSync('ip', ['link', 'del', this.bridge]);
   }
+}
+
+/**
+ * A TCP proxy on `host` (the lab's end of its link) to a server on this
+ * host's loopback, counting the bytes the server sends back: what a
+ * registry served the lab's nodes.
+ */
+export async function countingProxy(host: string, targetPort: number): Promise<{ port: number; served: () => number; reset: () => void; close: () => Promise<void> }> {
+  let served = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => [client, upstream].forEach((x) => x.destroy())); // either end gone: both go
+    }
+    upstream.on('data', (b: Buffer) => (served += b.length));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    served: () => served,
+    reset: () => void (served = 0),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
 }
 
 /** The docker CLI against a lab node, expecting success; its trimmed output. */

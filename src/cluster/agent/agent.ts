@@ -3,6 +3,8 @@ import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
 import type { ContainerTemplate, TaskState } from '../core/model';
 import type { LogsOptions } from '../../engine/containers/container-io';
+import type { Readable } from 'node:stream';
+import type { BlobSourcing } from '../../engine/images/registries';
 import type { LogBatch } from '../../engine/logs/logs';
 import type { Reading } from './usage';
 import { type ClusterStore, type ServiceRecord, type Snapshot, type TaskStatus } from '../store/store';
@@ -26,6 +28,10 @@ export interface AgentEngine {
   taskContainers(): TaskContainer[];
   /** Pulls the image unless this node has it; whether it pulled. */
   ensureImage(image: string): Promise<boolean>;
+  /** Every pull of this node's takes its blobs from `s` first (undefined: the registry alone). */
+  useBlobSource(s: BlobSourcing | undefined): void;
+  /** A blob of this node's content store from `offset` on, and its whole size; undefined when it has none. */
+  readBlob(digest: string, offset: number): Promise<{ size: number; stream: Readable } | undefined>;
   /** Makes and starts a task's container; its id. */
   run(name: string, template: ContainerTemplate, labels: Record<string, string>): Promise<string>;
   /** Stops it within `graceSeconds` (undefined: the container's own stop timeout, set from the service at create). */

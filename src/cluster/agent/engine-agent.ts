@@ -1,5 +1,6 @@
 import { containerLogs } from '../../engine/containers/container-io';
 import type { Engine } from '../../engine/engine';
+import { type Digest, parseDigest } from '../../oci/digest';
 import type { ContainerTemplate } from '../core/model';
 import { type AgentEngine, TASK_LABEL, type TaskContainer } from './agent';
 import type { Counters } from './usage';
@@ -13,8 +14,16 @@ export function engineForAgent(engine: Engine): AgentEngine {
     await engine.registries.pull({ reference: /@|:[^/]+$/.test(image) ? image : `${image}:latest` });
     return true;
   };
+  const content = engine.images.store.content;
   return {
     ensureImage,
+    useBlobSource: (s) => engine.registries.useBlobSource(s),
+    async readBlob(digest: string, offset: number) {
+      parseDigest(digest); // throws on anything but a digest: it names a file
+      const info = await content.info(digest as Digest);
+      if (!info) return undefined;
+      return { size: info.size, stream: await content.stream(digest as Digest, offset ? { start: offset, end: info.size - 1 } : undefined) };
+    },
     taskContainers(): TaskContainer[] {
       return c.store.all().flatMap((r) => {
         const taskId = r.Config.Labels?.[TASK_LABEL];

@@ -4,6 +4,7 @@ import { conflict, errorMessage, unavailable } from '../../base/errors';
 import type { Action } from '../core/actions';
 import type { Credentials } from '../tls/pki';
 import type { Availability, ClusterNode, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
+import { BlobDirectory } from './blob-directory';
 
 /**
  * The cluster's state in etcd, one JSON value per record under a prefix:
@@ -388,6 +389,17 @@ export class ClusterStore {
         else l?.release();
       },
     };
+  }
+
+  /** A node's cluster endpoint (host:port), as its record has it. */
+  async nodeAddr(nodeId: string): Promise<string | undefined> {
+    const v = await this.wrap(() => this.client.get(this.key('nodes', nodeId)).string());
+    return v ? (JSON.parse(v) as NodeRecord).addr : undefined;
+  }
+
+  /** Where blobs are held and fetched, for this node (see BlobDirectory). */
+  blobDirectory(nodeId: string): BlobDirectory {
+    return new BlobDirectory(this.client, nodeId);
   }
 
   /** A new service, its name taken in the same transaction (a name in use is a conflict, as docker's). */

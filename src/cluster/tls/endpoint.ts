@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { BerthError, errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
@@ -12,6 +13,8 @@ export interface EndpointHandlers {
   join?: (r: JoinRequest) => Promise<JoinGrant>;
   /** For a manager's certificate only: a task's log from this node, written to `res` as docker's frames. */
   taskLogs: (taskId: string, query: URLSearchParams, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+  /** For any node of the cluster: an image blob from `offset` on (undefined: this node has none), once held where `wait`. */
+  blob?: (digest: string, offset: number, wait: boolean) => Promise<{ size: number; stream: Readable } | undefined>;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -39,9 +42,14 @@ export class ClusterEndpoint {
       };
       const url = new URL(req.url ?? '/', 'https://node');
       if (req.method === 'POST' && url.pathname === '/join' && handlers.join) return void join(req, handlers.join, send, logger);
+      const socket = req.socket as TLSSocket;
+      const blob = /^\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
+      if (req.method === 'GET' && blob && handlers.blob) {
+        if (!socket.authorized) return send(403, { message: 'only the cluster\'s nodes are served here' });
+        return void serveBlob(blob[1], url.searchParams, res, handlers.blob, send, logger);
+      }
       const logs = /^\/tasks\/([0-9a-z]+)\/logs$/.exec(url.pathname);
       if (req.method !== 'GET' || !logs) return send(404, { message: 'not found' });
-      const socket = req.socket as TLSSocket;
       if (!socket.authorized || socket.getPeerCertificate()?.subject?.OU !== 'swarm-manager') return send(403, { message: 'only the cluster\'s managers are served here' });
       const abort = new AbortController();
       res.on('close', () => abort.abort());
@@ -66,6 +74,20 @@ export class ClusterEndpoint {
       this.server.closeAllConnections();
     });
   }
+}
+
+function serveBlob(digest: string, q: URLSearchParams, res: ServerResponse, blob: NonNullable<EndpointHandlers['blob']>, send: (status: number, body: unknown) => void, logger: Logger): void {
+  const offset = Number(q.get('offset') ?? 0);
+  if (!Number.isSafeInteger(offset) || offset < 0) return send(400, { message: `bad offset ${q.get('offset')}` });
+  blob(digest, offset, q.get('wait') === '1').then((b) => {
+    if (!b) return send(404, { message: `no blob ${digest} here` });
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Math.max(0, b.size - offset), 'x-berth-offset': offset });
+    b.stream.pipe(res);
+    res.on('close', () => b.stream.destroy());
+  }, (e: unknown) => {
+    logger.warn('blob for a peer', { digest, error: errorMessage(e) });
+    send(500, { message: errorMessage(e) });
+  });
 }
 
 function join(req: IncomingMessage, handle: (r: JoinRequest) => Promise<JoinGrant>, send: (status: number, body: unknown) => void, logger: Logger): void {

@@ -5,12 +5,14 @@ import { readRegistryTls } from '../../distribution/certs';
 import { type Credentials, RegistryClient, RegistryUploader, registryHost, type SearchResult, serverDomain } from '../../distribution/client';
 import { isInsecure } from '../../distribution/insecure';
 import { choosePlatform, parsePlatform } from '../../distribution/platform';
-import { type PullEvent, pullImage } from '../../images/pull';
+import { type BlobFetcher, type PullEvent, pullImage } from '../../images/pull';
 import { type BlobSink, pushImage } from '../../images/push';
 import type { ImageRecord, ImageStore } from '../../images/store';
 import { type Index, type Manifest, hostPlatform, MediaType } from '../../oci/image';
 import { familiarRepository, familiarString, formatReference, parseReference, repositoryName } from '../../oci/reference';
 import type { EventBus } from '../system/events';
+
+export type { BlobFetcher };
 import type { DiskGuard } from '../system/disk-guard';
 
 export { type Credentials, type PullEvent, serverDomain };
@@ -22,6 +24,9 @@ export interface PullRequest {
   onProgress?: (e: PullEvent) => void;
   signal?: AbortSignal;
 }
+
+/** Where a pull's blobs come from first (a cluster's nodes), given the registry's source to fall back to. */
+export type BlobSourcing = (registry: BlobFetcher) => BlobFetcher;
 
 /** How the daemon speaks to registries. */
 export interface RegistrySettings {
@@ -35,6 +40,9 @@ const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifes
 
 /** Pull, push and login against registries (docker's pull, push, login; POST /images/create, /images/{name}/push, /auth). */
 export class Registries {
+  /** Set while this node is in a cluster: every pull (a task's, a prefetch, docker pull) asks its peers first. */
+  private sourcing?: BlobSourcing;
+
   constructor(
     private readonly store: ImageStore,
     private readonly events: EventBus,
@@ -42,6 +50,11 @@ export class Registries {
     private readonly disk?: DiskGuard,
     private readonly logger?: Logger,
   ) {}
+
+  /** Pulls take their blobs from `s` (undefined: from the registry alone). */
+  useBlobSource(s: BlobSourcing | undefined): void {
+    this.sourcing = s;
+  }
 
   client(domain: string, credentials?: Credentials): RegistryClient {
     const host = registryHost(domain);
@@ -240,9 +253,10 @@ export class Registries {
       const repoDigest = `${repositoryName(ref)}@${top.digest}`;
       const names = ref.tag ? [formatReference({ ...ref, digest: undefined })] : [];
       const existed = await this.store.get(JSON.parse(manifest.body.toString('utf8')).config?.digest ?? '');
+      const registry: BlobFetcher = { fetch: (digest, offset) => client.blob(ref.path, digest, offset) };
       const image = await pullImage(
         this.store,
-        { fetch: (digest, offset) => client.blob(ref.path, digest, offset) },
+        this.sourcing ? this.sourcing(registry) : registry,
         manifest.digest,
         manifest.body,
         {
