@@ -287,7 +287,9 @@ export class ClusterService {
       await this.member.start();
     }
     await this.refreshEndpoints(st);
-    this.store = new ClusterStore(st.endpoints, this.credentials(st));
+    // A manager speaks to its own member alone, which forwards to etcd's leader: a member that died elsewhere never
+    // holds up its calls (a client with several members waits out a call's deadline on a dead one before it moves on).
+    this.store = new ClusterStore(st.member ? [`${st.member.host}:${st.member.clientPort}`] : st.endpoints, this.credentials(st));
     // Five seconds without this node's keep-alive and the managers move its tasks (a daemon restart is quicker).
     const meter = new UsageMeter(os.cpus().length);
     const sample = () => void this.engine.usage().then((r) => meter.add({ at: Date.now(), ...r }), (e: unknown) => this.logger.warn('cluster usage', { error: errorMessage(e) }));
