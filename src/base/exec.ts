@@ -49,8 +49,9 @@ export async function run(file: string, args: string[], opts: { input?: string; 
   const timer = opts.timeoutMs ? setTimeout(() => stop(`timed out after ${opts.timeoutMs} ms`), opts.timeoutMs) : undefined;
   if (opts.input !== undefined) {
     const stdin = new net.Socket({ fd: fds[0], readable: false, writable: true });
-    // A program that exits without reading all of it: EPIPE here, and its exit status tells.
-    stdin.on('error', () => {});
+    stdin.on('error', () => {
+      // A program that exits without reading all of it: EPIPE here, and its exit status tells.
+    });
     stdin.end(opts.input);
   }
   const [stdout, stderr] = await Promise.all([readAll(fds[1], stop), readAll(fds[2], stop)]);
@@ -76,8 +77,9 @@ function readAll(fd: number, stop: (reason: string) => void): Promise<string> {
         s.destroy();
       }
     });
-    // A read error ends the text as far as it came; the exit status tells the rest.
-    s.on('error', () => {});
+    s.on('error', () => {
+      // A read error ends the text as far as it came; the exit status tells the rest.
+    });
     s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
 }

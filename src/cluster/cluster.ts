@@ -289,7 +289,7 @@ export class ClusterService {
     await this.refreshEndpoints(st);
     // A manager speaks to its own member alone, which forwards to etcd's leader: a member that died elsewhere never
     // holds up its calls (a client with several members waits out a call's deadline on a dead one before it moves on).
-    this.store = new ClusterStore(st.member ? [`${st.member.host}:${st.member.clientPort}`] : st.endpoints, this.credentials(st));
+    this.store = new ClusterStore(st.member ? ownMember(st) : st.endpoints, this.credentials(st));
     // Five seconds without this node's keep-alive and the managers move its tasks (a daemon restart is quicker).
     const meter = new UsageMeter(os.cpus().length);
     const sample = () => void this.engine.usage().then((r) => meter.add({ at: Date.now(), ...r }), (e: unknown) => this.logger.warn('cluster usage', { error: errorMessage(e) }));
@@ -329,7 +329,7 @@ export class ClusterService {
   private async refreshEndpoints(st: LocalState): Promise<void> {
     const probe = new ClusterStore(st.endpoints, this.credentials(st));
     try {
-      const own = st.member ? [`${st.member.host}:${st.member.clientPort}`] : [];
+      const own = ownMember(st);
       const endpoints = [...new Set([...own, ...clientEndpoints(await probe.members())])];
       if (!endpoints.length || JSON.stringify(endpoints) === JSON.stringify(st.endpoints)) return;
       st.endpoints = endpoints;
@@ -354,7 +354,7 @@ export class ClusterService {
     if (!st || !store || this.closing || this.restarting) return;
     let endpoints: string[];
     try {
-      const own = st.member ? [`${st.member.host}:${st.member.clientPort}`] : [];
+      const own = ownMember(st);
       endpoints = [...new Set([...own, ...clientEndpoints(await store.members())])];
     } catch {
       return; // the store away: nothing to learn now (liveness tells the cluster)
@@ -746,7 +746,12 @@ function sameSecret(given: unknown, token: string): boolean {
 /** Where managers reach a node, and nodes join at a manager: its cluster endpoint (a manager's store, in a cluster made before TLS). */
 function endpointAddr(st: LocalState | undefined): string | undefined {
   if (st?.tls && st.port && st.addr) return `${st.addr}:${st.port}`;
-  return st?.member ? `${st.member.host}:${st.member.clientPort}` : undefined;
+  return st?.member ? ownMember(st)[0] : undefined;
+}
+
+/** The client address of this node's own etcd member, where it runs one. */
+function ownMember(st: LocalState): string[] {
+  return st.member ? [`${st.member.host}:${st.member.clientPort}`] : [];
 }
 
 /** swarm's port where it is free on the address, else one the kernel picks (several daemons on one host). */
