@@ -15,7 +15,10 @@ const layers = {
   engine: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'distribution'],
   api: ['base', 'oci', 'engine', 'cluster'],
   client: ['base', 'oci'],
-  cli: ['base', 'oci', 'client'],
+  // berth compose: a client of the Engine API; its spec (files, interpolation, merge, the graph) is pure.
+  compose: ['base', 'oci', 'client'],
+  'compose/spec': ['base'],
+  cli: ['base', 'oci', 'client', 'compose'],
   // The cluster: its agent drives this node's engine; its pure core (records, planner, reconciler)
   // and its store (etcd) stand on base alone; the manager's loop on the core and the store.
   cluster: ['base', 'oci', 'engine'],

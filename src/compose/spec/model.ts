@@ -1,0 +1,125 @@
+// A compose project as Berth runs it: the spec's fields, normalised to one shape each.
+
+export type Condition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
+
+export interface Dependency {
+  condition: Condition;
+  /** false: a missing or failed dependency is a warning, not an error. */
+  required: boolean;
+  /** The dependent is restarted when this one is (compose v2's `restart: true`). */
+  restart: boolean;
+}
+
+export interface PortMapping {
+  target: number;
+  /** A port or a range, '' for any. */
+  published: string;
+  host_ip: string;
+  protocol: string;
+}
+
+export interface VolumeMount {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** A host path (bind), a volume's key in the file (volume), none for an anonymous volume. */
+  source?: string;
+  target: string;
+  read_only: boolean;
+  bind?: { propagation?: string; create_host_path?: boolean };
+  volume?: { nocopy?: boolean };
+  tmpfs?: { size?: number | string };
+}
+
+export interface NetworkAttachment {
+  aliases: string[];
+  ipv4_address?: string;
+  ipv6_address?: string;
+  priority: number;
+}
+
+export interface Healthcheck {
+  test?: string[];
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  start_period?: string;
+  start_interval?: string;
+  disable?: boolean;
+}
+
+export interface Build {
+  context: string;
+  dockerfile?: string;
+  args: Record<string, string | null>;
+  target?: string;
+  labels: Record<string, string>;
+  cache_from: string[];
+  network?: string;
+  shm_size?: string | number;
+}
+
+export interface Service {
+  name: string;
+  image?: string;
+  build?: Build;
+  command?: string[];
+  entrypoint?: string[];
+  /** null: the value comes from the shell's environment, or the variable is left out. */
+  environment: Record<string, string | null>;
+  env_file: string[];
+  labels: Record<string, string>;
+  depends_on: Record<string, Dependency>;
+  links: string[];
+  volumes_from: string[];
+  network_mode?: string;
+  networks: Record<string, NetworkAttachment>;
+  ports: PortMapping[];
+  expose: string[];
+  volumes: VolumeMount[];
+  healthcheck?: Healthcheck;
+  profiles: string[];
+  scale?: number;
+  restart?: string;
+  extends?: { service: string; file?: string };
+  /** Every other field of the spec, as the file wrote it. */
+  [field: string]: unknown;
+}
+
+export interface NetworkDef {
+  name: string;
+  external: boolean;
+  driver?: string;
+  driver_opts: Record<string, string>;
+  internal: boolean;
+  enable_ipv6: boolean;
+  attachable: boolean;
+  labels: Record<string, string>;
+  ipam?: { driver?: string; config?: { subnet?: string; gateway?: string; ip_range?: string }[] };
+}
+
+export interface VolumeDef {
+  name: string;
+  external: boolean;
+  driver?: string;
+  driver_opts: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface Project {
+  name: string;
+  workingDir: string;
+  configFiles: string[];
+  services: Record<string, Service>;
+  /** Services whose profiles are not enabled. */
+  disabled: Record<string, Service>;
+  networks: Record<string, NetworkDef>;
+  volumes: Record<string, VolumeDef>;
+}
+
+/** A file of the project, parsed, interpolated, checked and normalised; its networks and volumes as written. */
+export interface ComposeFile {
+  file: string;
+  name?: string;
+  services: Record<string, Service>;
+  networks: Record<string, Record<string, unknown>>;
+  volumes: Record<string, Record<string, unknown>>;
+}
