@@ -6,6 +6,7 @@ import { bool, parseFlags, type Parsed, str } from './flags';
 import { prefetch } from './registry';
 import { type Command, f, inspect, write } from './command';
 import { clusterGroups } from './cluster-commands';
+import { compose } from './compose/index';
 import { containerCmds, pruneContainers } from './container-commands';
 import { imageCmds, pruneBuildCache, pruneImages } from './image-commands';
 import { networkCmds } from './network-commands';
@@ -26,7 +27,7 @@ const groups: Record<string, Record<string, Command>> = {
   ...clusterGroups,
 };
 
-const topLevel: Record<string, Command> = { ...containerCmds, ...imageCmds, ...systemCmds };
+const topLevel: Record<string, Command> = { ...containerCmds, ...imageCmds, ...systemCmds, compose };
 
 const GLOBAL = [f('host', 'string', 'H'), f('debug', 'bool', 'D'), f('log-level', 'string', 'l')];
 

@@ -19,7 +19,7 @@ interface ContainerSummary {
 }
 
 /** docker's PORTS column: published as ip:public->private/proto, exposed as private/proto. */
-function portsText(ports: ContainerSummary['Ports']): string {
+export function portsText(ports: ContainerSummary['Ports']): string {
   return (ports ?? []).map((x) => (x.PublicPort ? `${x.IP}:${x.PublicPort}->${x.PrivatePort}/${x.Type}` : `${x.PrivatePort}/${x.Type}`)).join(', ');
 }
 

@@ -337,18 +337,25 @@ export async function runContainer(api: ApiClient, p: Parsed): Promise<number> {
     throw e;
   }
   warn(created.Warnings);
-  const id = created.Id;
-  if (detach) {
+  return startCreated(api, created.Id, { detach, tty: bool(p, 'tty'), interactive: bool(p, 'interactive'), detachKeys: str(p, 'detach-keys'), rm: bool(p, 'rm') });
+}
+
+/**
+ * Starts a created container as `run` does: detached (its id printed), or
+ * attached to this terminal until it exits (its exit code returned) or is
+ * detached from.
+ */
+export async function startCreated(api: ApiClient, id: string, o: { detach: boolean; tty: boolean; interactive: boolean; detachKeys?: string; rm: boolean }): Promise<number> {
+  if (o.detach) {
     await api.call('POST', `/containers/${id}/start`);
     process.stdout.write(`${id}\n`);
     return 0;
   }
-  const tty = bool(p, 'tty');
-  const interactive = bool(p, 'interactive');
-  const detachKeys = detachKeysOf(str(p, 'detach-keys'));
+  const { tty, interactive } = o;
+  const detachKeys = detachKeysOf(o.detachKeys);
   const conn = await api.upgrade(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true, detachKeys } });
   const unwait = new AbortController();
-  const waiting = api.json<{ StatusCode: number; Error?: { Message: string } | null }>('POST', `/containers/${id}/wait`, { query: { condition: bool(p, 'rm') ? 'removed' : 'next-exit' }, signal: unwait.signal });
+  const waiting = api.json<{ StatusCode: number; Error?: { Message: string } | null }>('POST', `/containers/${id}/wait`, { query: { condition: o.rm ? 'removed' : 'next-exit' }, signal: unwait.signal });
   waiting.catch(() => {});
   const pumping = pumpTerminal(conn, { tty, stdin: interactive, detachKeys, resize: (h, w) => api.call('POST', `/containers/${id}/resize`, { query: { h, w } }) });
   try {

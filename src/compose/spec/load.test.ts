@@ -154,6 +154,7 @@ test('bad references: unknown services, networks and volumes, cycles with their 
     ['services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [c]\n  c:\n    image: x\n    network_mode: service:a\n', /dependency cycle detected: a -> b -> c -> a/],
     ['services:\n  a:\n    environment: [A=1]\n', /has neither an image nor a build context/],
     ['services:\n  a:\n    image: x\n    ports: ["70000:80"]\n', /invalid port range/],
+    ['services:\n  a:\n    image: x\n    ports: ["8080:80"]\n  b:\n    image: x\n    ports: ["127.0.0.1:8080:81"]\n', /services "a" and "b" both publish host port 8080\/tcp/],
   ];
   for (const [text, re] of cases) assert.throws(() => load(dir({ 'compose.yaml': text })), re, text);
   const optional = load(dir({ 'compose.yaml': 'services:\n  a:\n    image: x\n    depends_on: {gone: {condition: service_started, required: false}}\n' }));

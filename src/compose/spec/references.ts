@@ -28,5 +28,25 @@ export function checkReferences(p: Project): void {
     if (s.network_mode && Object.keys(s.networks).length) throw invalidArgument(`service "${s.name}" declares network_mode and networks: they are exclusive`);
     if (!s.image && !s.build) throw invalidArgument(`service "${s.name}" has neither an image nor a build context`);
   }
+  publishedOnce(p);
   new ServiceGraph(Object.values(p.services));
+}
+
+/** Two services cannot publish one host port: known from the files, so refused before anything is made. */
+function publishedOnce(p: Project): void {
+  const owner = new Map<string, string>();
+  for (const s of Object.values(p.services)) {
+    for (const port of s.ports) {
+      if (!/^\d+$/.test(port.published)) continue;
+      const key = `${port.published}/${port.protocol}`;
+      const ip = port.host_ip || '0.0.0.0';
+      for (const [k, other] of owner) {
+        const [oip, okey] = k.split(' ');
+        if (okey === key && other !== s.name && (ip === oip || ip === '0.0.0.0' || oip === '0.0.0.0')) {
+          throw invalidArgument(`services "${other}" and "${s.name}" both publish host port ${key}`);
+        }
+      }
+      owner.set(`${ip} ${key}`, s.name);
+    }
+  }
 }

@@ -400,7 +400,7 @@ export class ContainerService {
       cleanup.length = 0;
       // Saved: a commit that fails now leaves the volume pending for check() to commit.
       for (const v of made) await this.volumes.commit(v).catch((e) => this.cfg.logger.warn('volume commit', { volume: v, error: errorMessage(e) }));
-      this.events.publish('container', 'create', id, { image: config.Image, name: name.slice(1) });
+      this.events.container('create', rec);
       return { Id: id, Warnings: warnings };
     } catch (e) {
       for (const undo of cleanup.reverse()) await undo().catch((err) => this.cfg.logger.warn('undo of a failed create (system check finds what is left)', { id, error: errorMessage(err) }));
@@ -455,7 +455,7 @@ export class ContainerService {
       c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString() };
       c.stoppedByUser = false;
       await this.store.save(c);
-      this.events.publish('container', 'start', id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
+      this.events.container('start', c);
       this.lifecycle.emit(`start:${id}`);
     } catch (e) {
       await this.cleanupRuntime(c.Id).catch((err) => this.cfg.logger.warn('cleanup of a failed start (system check finds what is left)', { id, error: errorMessage(err) }));
@@ -536,8 +536,8 @@ export class ContainerService {
     const startedAt = Date.parse(c.State.StartedAt);
     c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
     await this.store.save(c);
-    if (oom) this.events.publish('container', 'oom', c.Id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
-    this.events.publish('container', 'die', c.Id, { image: c.Config.Image ?? '', name: c.Name.slice(1), exitCode: String(exitCode) });
+    if (oom) this.events.container('oom', c);
+    this.events.container('die', c, { exitCode: String(exitCode) });
     this.lifecycle.emit(`exit:${c.Id}`, exitCode);
     if (c.HostConfig.AutoRemove) {
       await this.removeLocked(c.Id, { force: true, volumes: true }).catch((e) => this.cfg.logger.error('auto-remove failed', { id: c.Id, error: errorMessage(e) }));
@@ -565,7 +565,7 @@ export class ContainerService {
         if (!cur || !cur.State.Restarting) return;
         cur.RestartCount++;
         cur.State = { ...cur.State, Restarting: false };
-        this.events.publish('container', 'restart', cur.Id, { name: cur.Name.slice(1) });
+        this.events.container('restart', cur);
         await this.startLocked(cur.Id);
       }).catch((e) => this.cfg.logger.warn('restart failed', { id: c.Id, error: errorMessage(e) }));
     }, backoff);
@@ -623,7 +623,7 @@ export class ContainerService {
       await this.signal(c, 9);
       if (!(await this.waitExitLocked(c, 30_000))) throw internal(`container ${c.Id} did not exit after SIGKILL`);
     }
-    this.events.publish('container', 'stop', c.Id, { name: c.Name.slice(1) });
+    this.events.container('stop', c);
   }
 
   private async signal(c: ContainerRecord, sig: number): Promise<void> {
@@ -649,7 +649,7 @@ export class ContainerService {
       await this.store.save(c);
     }
     await this.signal(c, sig);
-    this.events.publish('container', 'kill', c.Id, { name: c.Name.slice(1), signal: String(sig) });
+    this.events.container('kill', c, { signal: String(sig) });
     // As dockerd: after a SIGKILL the answer waits for the death, so an inspect right after sees it exited.
     if (sig === 9) await this.withLock(c.Id, () => this.waitExitLocked(c, 30_000));
   }
@@ -663,7 +663,7 @@ export class ContainerService {
     const c = this.store.get(id);
     if (!c.State.Running) return;
     await this.signal(c, 9);
-    this.events.publish('container', 'kill', c.Id, { name: c.Name.slice(1), signal: '9' });
+    this.events.container('kill', c, { signal: '9' });
     await this.withLock(c.Id, () => this.waitExitLocked(c, 30_000));
   }
 
@@ -693,7 +693,7 @@ export class ContainerService {
       if (automatic) c.RestartCount++;
       await this.startLocked(c.Id);
     });
-    this.events.publish('container', 'restart', c.Id, { name: c.Name.slice(1) });
+    this.events.container('restart', c);
   }
 
   async pause(ref: string): Promise<void> {
@@ -703,7 +703,7 @@ export class ContainerService {
     await this.runtimeOf(c).pause(c.Id);
     c.State = { ...c.State, Paused: true, Status: 'paused' };
     await this.store.save(c);
-    this.events.publish('container', 'pause', c.Id, { name: c.Name.slice(1) });
+    this.events.container('pause', c);
   }
 
   async unpause(ref: string): Promise<void> {
@@ -712,7 +712,7 @@ export class ContainerService {
     await this.runtimeOf(c).resume(c.Id);
     c.State = { ...c.State, Paused: false, Status: 'running' };
     await this.store.save(c);
-    this.events.publish('container', 'unpause', c.Id, { name: c.Name.slice(1) });
+    this.events.container('unpause', c);
   }
 
   // ---- remove, rename, update ---------------------------------------------------
@@ -750,7 +750,7 @@ export class ContainerService {
         }
       }
     }
-    this.events.publish('container', 'destroy', id, { image: c.Config.Image ?? '', name: c.Name.slice(1) });
+    this.events.container('destroy', c);
     const now = Date.now();
     for (const [k, v] of this.removedResults) if (now - v.at > 60_000) this.removedResults.delete(k);
     this.removedResults.set(id, { StatusCode: c.State.ExitCode, Error: c.State.Error ? { Message: c.State.Error } : null, at: now });
@@ -772,7 +772,7 @@ export class ContainerService {
     await this.store.save(c);
     this.store.releaseName(old, c.Id);
     await this.networks.renamed(c.Id, old.slice(1), n.slice(1));
-    this.events.publish('container', 'rename', c.Id, { name: n.slice(1), oldName: old });
+    this.events.container('rename', c, { oldName: old });
   }
 
   async update(ref: string, patch: HostConfig): Promise<{ Warnings: string[] }> {
@@ -808,7 +808,7 @@ export class ContainerService {
       }
       c.HostConfig = host;
       await this.store.save(c);
-      this.events.publish('container', 'update', c.Id, { name: c.Name.slice(1) });
+      this.events.container('update', c);
       return { Warnings: warnings };
     });
   }

@@ -92,7 +92,7 @@ export class ExecService {
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidArgument('No exec command specified');
     const id = newId();
     this.addSession(id, c.Id, config);
-    this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, c.Id, { name: c.Name.slice(1), execID: id });
+    this.events.container(`exec_create: ${config.Cmd.join(' ')}`, c, { execID: id });
     return { Id: id };
   }
 
@@ -193,7 +193,7 @@ export class ExecService {
       await fsp.rm(dir, { recursive: true, force: true });
       throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
     }
-    this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, c.Id, { name: c.Name.slice(1), execID: id });
+    this.events.container(`exec_start: ${s.config.Cmd.join(' ')}`, c, { execID: id });
     void this.watchExit(s);
     if (detach) return { tty: !!s.config.Tty };
     const done = () => !s.running;
@@ -277,7 +277,9 @@ export class ExecService {
     }
     s.running = false;
     s.markExited();
-    this.events.publish('container', 'exec_die', s.containerId, { execID: s.id, exitCode: String(s.exitCode) });
+    const c = this.containers.store.find(s.containerId);
+    if (c) this.events.container('exec_die', c, { execID: s.id, exitCode: String(s.exitCode) });
+    else this.events.publish('container', 'exec_die', s.containerId, { execID: s.id, exitCode: String(s.exitCode) });
     // Clients read the exit code right after; the session and its folder go after a grace period.
     setTimeout(() => this.forget(s), 60_000).unref();
   }
@@ -308,7 +310,7 @@ export class ExecService {
     await fsp.unlink(logPath).catch((e) => {
       if (!isErrno(e, 'ENOENT')) throw e;
     });
-    this.events.publish('container', `exec_create: ${cmd.join(' ')}`, c.Id, { name, execID: execId });
+    this.events.container(`exec_create: ${cmd.join(' ')}`, c, { execID: execId });
     const rt = this.containers.runtimeOf(c);
     let started: { pid: number; exit: Promise<number | undefined> };
     try {
@@ -322,7 +324,7 @@ export class ExecService {
       const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
       throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
     }
-    this.events.publish('container', `exec_start: ${cmd.join(' ')}`, c.Id, { name, execID: execId });
+    this.events.container(`exec_start: ${cmd.join(' ')}`, c, { execID: execId });
     // conmon says how the probe ended on its sync pipe (nothing when it died: then the probe is a failure).
     let timer: NodeJS.Timeout | undefined;
     const over = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
@@ -337,7 +339,7 @@ export class ExecService {
     }
     const exitCode = typeof code === 'number' ? code : -1;
     const { output, more } = await readProbeOutput(logPath);
-    this.events.publish('container', 'exec_die', c.Id, { execID: execId, exitCode: String(exitCode) });
+    this.events.container('exec_die', c, { execID: execId, exitCode: String(exitCode) });
     return { exitCode, output, more, timedOut };
   }
 

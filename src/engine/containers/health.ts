@@ -108,7 +108,7 @@ export class HealthMonitor {
     if (after.Status === 'healthy') this.heals.delete(id);
     if (after.Status !== before.Status) {
       await this.containers.store.save(cur).catch((e) => this.logger.warn('health state save', { id, error: errorMessage(e) }));
-      this.events.publish('container', `health_status: ${after.Status}`, id, { image: cur.Config.Image ?? '', name: cur.Name.slice(1) });
+      this.events.container(`health_status: ${after.Status}`, cur);
       if (after.Status === 'unhealthy') this.act(cur);
     } else this.saveSoon(cur);
     if (this.runs.get(id) === run) this.schedule(id, run, nextProbeDelay(after, t, cur.State.StartedAt, Date.now()));

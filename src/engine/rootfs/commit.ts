@@ -84,7 +84,7 @@ export class ContainerImages {
     } finally {
       if (frozen) await this.thaw(c.Id);
     }
-    this.events.publish('container', 'commit', c.Id, { name: c.Name.slice(1), imageID: rec.id });
+    this.events.container('commit', c, { imageID: rec.id });
     return rec;
   }
 

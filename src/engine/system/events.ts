@@ -41,6 +41,11 @@ export class EventBus {
     this.emitter.emit('event', e);
   }
 
+  /** A container's event with docker's attributes: the container's labels, its image and name, then the event's own. */
+  container(action: string, c: { Id: string; Name: string; Config: { Image?: string; Labels?: Record<string, string> | null } }, extra: Record<string, string> = {}): void {
+    this.publish('container', action, c.Id, { ...c.Config.Labels, image: c.Config.Image ?? '', name: c.Name.replace(/^\//, ''), ...extra });
+  }
+
   /** Past events at or after `sinceNs`, then every new one until the returned function is called. */
   subscribe(onEvent: (e: EngineEvent) => void, sinceNs?: bigint): () => void {
     if (sinceNs !== undefined) for (const e of this.recent) if (BigInt(e.timeNano) >= sinceNs) onEvent(e);

@@ -1,0 +1,87 @@
+// What every `berth compose` command shares: the project options, loading the files, output.
+import { errorMessage, invalidArgument } from '../../base/errors';
+import type { ApiClient } from '../../client/client';
+import { loadProject } from '../../compose/spec/load';
+import type { Project } from '../../compose/spec/model';
+import { lineProgress, type Progress } from '../../compose/progress';
+import { f } from '../command';
+import { list, type Parsed, str } from '../flags';
+
+/** Options of `berth compose` itself, before its command (as docker compose's). */
+export const PROJECT_FLAGS = [
+  f('file', 'list', 'f'),
+  f('project-name', 'string', 'p'),
+  f('project-directory', 'string'),
+  f('env-file', 'list'),
+  f('profile', 'list'),
+  f('parallel', 'string'),
+  f('progress', 'string'),
+  f('ansi', 'string'),
+  f('compatibility'),
+];
+
+/** A compose command: its own flags, and what it needs of the project. */
+export interface ComposeCommand {
+  flags: ReturnType<typeof f>[];
+  usage: string;
+  /** Arguments after the first belong to the command (exec, run). */
+  stopAtFirstArg?: boolean;
+  minArgs?: number;
+  run: (ctx: ComposeContext, p: Parsed) => Promise<number | void>;
+}
+
+export class ComposeContext {
+  private loaded?: Project;
+
+  constructor(
+    readonly api: ApiClient,
+    readonly global: Parsed,
+  ) {}
+
+  /** How many services act at once (`--parallel`, COMPOSE_PARALLEL_LIMIT; -1: no limit). */
+  get parallel(): number {
+    const v = str(this.global, 'parallel') ?? process.env.COMPOSE_PARALLEL_LIMIT;
+    if (v === undefined) return 64;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n === 0 || n < -1) throw invalidArgument(`invalid --parallel ${JSON.stringify(v)}: a positive number, or -1 for no limit`);
+    return n === -1 ? Number.MAX_SAFE_INTEGER : n;
+  }
+
+  /** The project from its files; services named on the command line enable their profiles. */
+  project(services: string[] = []): Project {
+    this.loaded ??= loadProject({
+      files: list(this.global, 'file'),
+      projectName: str(this.global, 'project-name'),
+      projectDir: str(this.global, 'project-directory'),
+      envFiles: list(this.global, 'env-file'),
+      profiles: list(this.global, 'profile'),
+      services,
+      env: process.env,
+      cwd: process.cwd(),
+    });
+    return this.loaded;
+  }
+
+  /**
+   * The project's name for commands that work from labels alone (down, ps,
+   * ls, logs): `-p`, else the files' name. Files that cannot be read are
+   * then no obstacle when a name was given.
+   */
+  projectOrName(): { name: string; project?: Project } {
+    const name = str(this.global, 'project-name');
+    if (name && !list(this.global, 'file').length) {
+      try {
+        const p = this.project();
+        if (p.name === name) return { name, project: p };
+      } catch (e) {
+        // No files here: `-p NAME` alone names the project, as docker compose allows.
+        if (!/^no configuration file provided/.test(errorMessage(e))) throw e;
+      }
+      return { name };
+    }
+    const p = this.project();
+    return { name: p.name, project: p };
+  }
+
+  readonly progress: Progress = lineProgress(process.stderr);
+}

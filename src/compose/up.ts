@@ -1,0 +1,237 @@
+import { BerthError, errorMessage, invalidArgument } from '../base/errors';
+import { Limiter } from '../base/limiter';
+import { type ApiClient, demux } from '../client/client';
+import { containerName, createBody, endpointOf, networkOrder, scaleOf } from './create-body';
+import { configHash, Label } from './labels';
+import type { Progress } from './progress';
+import { type ContainerSummary, ensureNetworks, ensureVolumes, nameOf, numberOf, projectContainers } from './resources';
+import { ServiceGraph } from './spec/graph';
+import type { Project, Service } from './spec/model';
+import { judgeCondition, ProjectWatch } from './watch';
+
+export interface UpOptions {
+  /** Services named on the command line; none: all. */
+  services: string[];
+  noDeps?: boolean;
+  forceRecreate?: boolean;
+  noRecreate?: boolean;
+  removeOrphans?: boolean;
+  scale?: Record<string, number>;
+  /** How many services are created and started at once. */
+  parallel: number;
+  pull: 'always' | 'missing' | 'never';
+  /** Sends a pull; the CLI adds the registry's credentials. */
+  pullImage: (image: string) => Promise<void>;
+  /** Seconds a container has to stop when it is replaced. */
+  timeout?: number;
+}
+
+/** What became of a service in an `up`. */
+export interface ServiceResult {
+  service: string;
+  state: 'started' | 'failed' | 'blocked';
+  /** Why it failed, or why what it needs did. */
+  cause?: string;
+  /** The failed service that kept this one from starting. */
+  blockedBy?: string;
+  /** When its containers were started, from the start of `up`; and how long that took. */
+  at?: number;
+  ms?: number;
+}
+
+export interface UpReport {
+  results: ServiceResult[];
+  orphans: string[];
+}
+
+/** The services an `up` acts on: those named (and, unless --no-deps, what they need), or all. */
+export function targetsOf(graph: ServiceGraph, o: { services: string[]; noDeps?: boolean }): Set<string> {
+  if (!o.services.length) return new Set(graph.names);
+  for (const s of o.services) if (!graph.names.includes(s)) throw invalidArgument(`no such service: ${s}`);
+  return o.noDeps ? new Set(o.services) : graph.closure(o.services);
+}
+
+/**
+ * `up`: images first (all of them, before anything is made: a missing one
+ * fails the whole `up` with nothing created), then networks and volumes,
+ * then each service as soon as what it needs meets its condition, up to
+ * `parallel` at a time. A service that fails keeps its dependents from
+ * starting; the rest of the graph goes on. Containers whose configuration
+ * is unchanged are left as they are.
+ */
+export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Progress): Promise<UpReport> {
+  const t0 = Date.now();
+  const graph = new ServiceGraph(Object.values(p.services));
+  const targets = targetsOf(graph, o);
+  const services = [...targets].map((n) => p.services[n]);
+  for (const s of services) scaleOf(s, o.scale?.[s.name]);
+  await ensureImages(api, services, o, progress);
+
+  const nets = new Set(services.flatMap((s) => Object.keys(s.networks)));
+  const vols = new Set(services.flatMap((s) => s.volumes.filter((v) => v.type === 'volume' && v.source).map((v) => v.source!)));
+  for (const n of await ensureNetworks(api, p, nets)) progress({ kind: 'Network', name: n, step: 'Created' });
+  for (const v of await ensureVolumes(api, p, vols)) progress({ kind: 'Volume', name: v, step: 'Created' });
+
+  const existing = await projectContainers(api, p.name);
+  const byService = new Map<string, ContainerSummary[]>();
+  for (const c of existing) {
+    const svc = c.Labels[Label.service];
+    byService.set(svc, [...(byService.get(svc) ?? []), c]);
+  }
+  const known = new Set([...Object.keys(p.services), ...Object.keys(p.disabled)]);
+  const orphans = existing.filter((c) => !known.has(c.Labels[Label.service]));
+  for (const c of o.removeOrphans ? orphans : []) {
+    await api.call('DELETE', `/containers/${c.Id}`, { query: { force: true, v: true } });
+    progress({ kind: 'Container', name: nameOf(c), step: 'Removed', detail: 'orphan' });
+  }
+
+  const watch = new ProjectWatch(api, p.name);
+  const limiter = new Limiter(o.parallel);
+  const ids = new Map<string, { id: string; name: string }[]>(); // a service's containers once converged
+  const runs = new Map<string, Promise<ServiceResult>>();
+  const run = (name: string): Promise<ServiceResult> => {
+    let r = runs.get(name);
+    if (!r) runs.set(name, (r = converge(name)));
+    return r;
+  };
+  const converge = async (name: string): Promise<ServiceResult> => {
+    const s = p.services[name];
+    for (const e of graph.needs(name).filter((x) => targets.has(x.to))) {
+      const dep = await run(e.to);
+      if (dep.state !== 'started') return { service: name, state: 'blocked', blockedBy: dep.blockedBy ?? e.to, cause: dep.cause };
+      for (const c of ids.get(e.to) ?? []) {
+        if (e.condition !== 'service_started') progress({ kind: 'Container', name: c.name, service: e.to, step: 'Waiting' });
+        const v = await watch.until(c.id, judgeCondition(e.condition));
+        if ('failed' in v) return { service: name, state: 'blocked', blockedBy: e.to, cause: `${v.failed}${await lastOutput(api, c.id)}` };
+        if (e.condition === 'service_healthy') progress({ kind: 'Container', name: c.name, service: e.to, step: 'Healthy' });
+        if (e.condition === 'service_completed_successfully') progress({ kind: 'Container', name: c.name, service: e.to, step: 'Exited' });
+      }
+    }
+    return limiter.run(async () => {
+      const start = Date.now();
+      try {
+        ids.set(name, await convergeService(api, p, s, byService.get(name) ?? [], o, (svc) => containerOf(p, ids, byService, svc), progress));
+        return { service: name, state: 'started', at: start - t0, ms: Date.now() - start };
+      } catch (e) {
+        return { service: name, state: 'failed', cause: errorMessage(e), at: start - t0, ms: Date.now() - start };
+      }
+    });
+  };
+  try {
+    const results = await Promise.all(graph.waves(targets).flat().map(run));
+    return { results, orphans: o.removeOrphans ? [] : orphans.map(nameOf) };
+  } finally {
+    watch.close();
+  }
+}
+
+/** A failed container's last lines of output, for the report (`; its last output: ...`). */
+async function lastOutput(api: ApiClient, id: string): Promise<string> {
+  try {
+    const res = await api.request('GET', `/containers/${id}/logs`, { query: { stdout: true, stderr: true, tail: 3 } });
+    const info = await api.json<{ Config: { Tty: boolean } }>('GET', `/containers/${id}/json`);
+    let text = '';
+    if (info.Config.Tty) for await (const c of res) text += String(c);
+    else for await (const fr of demux(res as AsyncIterable<Buffer>)) text += fr.data.toString();
+    const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+    return lines.length ? `; its last output: ${lines.join(' / ').slice(0, 300)}` : '';
+  } catch {
+    return ''; // the container is gone or its log driver keeps nothing: the report goes without
+  }
+}
+
+/** The first container of another service, for links, volumes_from and network_mode. */
+function containerOf(p: Project, ids: Map<string, { id: string }[]>, existing: Map<string, ContainerSummary[]>, svc: string): string {
+  const id = ids.get(svc)?.[0]?.id ?? existing.get(svc)?.[0]?.Id;
+  if (id) return id;
+  const s = p.services[svc];
+  if (!s) throw invalidArgument(`service ${svc} is not part of this project`);
+  return containerName(p, s, 1);
+}
+
+/** Every image is present (pulled as the pull policy says) before anything is made; all failures are reported at once. */
+async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, progress: Progress): Promise<void> {
+  const images = new Map<string, Service[]>();
+  for (const s of services) {
+    if (!s.image) throw invalidArgument(`service "${s.name}" has no image: building images in berth compose is not done yet; build it with 'berth build' and name it in image:`);
+    images.set(s.image, [...(images.get(s.image) ?? []), s]);
+  }
+  const limiter = new Limiter(4);
+  const failed: string[] = [];
+  await Promise.all([...images].map(([image, users]) => limiter.run(async () => {
+    const s = users[0];
+    const who = `service${users.length > 1 ? 's' : ''} ${users.map((u) => `"${u.name}"`).join(', ')}`;
+    const policy = (s.pull_policy as string | undefined) ?? o.pull;
+    const has = await api.call('GET', `/images/${image}/json`).then(() => true, (e) => {
+      if (e instanceof BerthError && e.code === 'not_found') return false;
+      throw e;
+    });
+    if (policy === 'never' || (has && policy !== 'always')) {
+      if (!has) failed.push(`${who}: image ${image} is not present and the pull policy is never`);
+      return;
+    }
+    progress({ kind: 'Image', name: image, service: s.name, step: 'Pulling' });
+    try {
+      await o.pullImage(image);
+      progress({ kind: 'Image', name: image, service: s.name, step: 'Pulled' });
+    } catch (e) {
+      progress({ kind: 'Image', name: image, service: s.name, step: 'Error', detail: errorMessage(e) });
+      failed.push(`${who}: pull of ${image} failed: ${errorMessage(e)}`);
+    }
+  })));
+  if (failed.length) throw invalidArgument(`${failed.sort().join('\n')}\nnothing was created`);
+}
+
+/**
+ * One service's containers to what the files say: unchanged ones kept (and
+ * started), changed ones replaced, missing ones made, extra ones removed.
+ * Returns its containers.
+ */
+async function convergeService(api: ApiClient, p: Project, s: Service, have: ContainerSummary[], o: UpOptions, other: (svc: string) => string, progress: Progress): Promise<{ id: string; name: string }[]> {
+  const want = scaleOf(s, o.scale?.[s.name]);
+  const hash = configHash(s);
+  const imageId = (await api.json<{ Id: string }>('GET', `/images/${s.image}/json`)).Id;
+  const ids: { id: string; name: string }[] = [];
+  for (let n = 1; n <= want; n++) {
+    const c = have.find((x) => numberOf(x) === n);
+    const name = containerName(p, s, n);
+    const fresh = c && (o.noRecreate || (!o.forceRecreate && c.Labels[Label.hash] === hash && c.ImageID === imageId));
+    if (c && fresh) {
+      if (c.State !== 'running') {
+        progress({ kind: 'Container', name, service: s.name, step: 'Starting' });
+        await api.call('POST', `/containers/${c.Id}/start`);
+        progress({ kind: 'Container', name, service: s.name, step: 'Started' });
+      } else progress({ kind: 'Container', name, service: s.name, step: 'Running' });
+      ids.push({ id: c.Id, name });
+      continue;
+    }
+    if (c) {
+      progress({ kind: 'Container', name, service: s.name, step: 'Recreate' });
+      await api.call('POST', `/containers/${c.Id}/stop`, { query: { t: o.timeout } });
+      await api.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+    }
+    progress({ kind: 'Container', name, service: s.name, step: 'Creating' });
+    const { body } = createBody(p, s, n, other);
+    const { Id } = await api.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+    // The API of 1.41 joins one network at create; the others are connected before the start.
+    for (const [key, a] of networkOrder(s).slice(1)) {
+      await api.json('POST', `/networks/${encodeURIComponent(p.networks[key].name)}/connect`, { body: { Container: Id, EndpointConfig: endpointOf(s, a) } });
+    }
+    progress({ kind: 'Container', name, service: s.name, step: c ? 'Recreated' : 'Created' });
+    progress({ kind: 'Container', name, service: s.name, step: 'Starting' });
+    try {
+      await api.call('POST', `/containers/${Id}/start`);
+    } catch (e) {
+      throw new BerthError('internal', `container ${name} failed to start: ${errorMessage(e)}`, { cause: e });
+    }
+    progress({ kind: 'Container', name, service: s.name, step: 'Started' });
+    ids.push({ id: Id, name });
+  }
+  for (const c of have.filter((x) => numberOf(x) > want)) {
+    progress({ kind: 'Container', name: nameOf(c), service: s.name, step: 'Removing' });
+    await api.call('POST', `/containers/${c.Id}/stop`, { query: { t: o.timeout } });
+    await api.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+    progress({ kind: 'Container', name: nameOf(c), service: s.name, step: 'Removed' });
+  }
+  return ids;
+}
