@@ -15,6 +15,8 @@ export const Label = {
   volume: 'com.docker.compose.volume',
   dependsOn: 'com.docker.compose.depends_on',
   image: 'com.docker.compose.image',
+  /** Berth's: the base environment of a layered one's containers. */
+  base: 'io.berth.compose.base',
 } as const;
 
 /**

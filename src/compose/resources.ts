@@ -1,5 +1,5 @@
 import { BerthError, conflict, invalidArgument } from '../base/errors';
-import type { ApiClient } from '../client/client';
+import { type ApiClient, demux } from '../client/client';
 import { COMPOSE_VERSION, Label } from './labels';
 import type { NetworkDef, Project, VolumeDef } from './spec/model';
 
@@ -105,4 +105,19 @@ export async function labelled(api: ApiClient, kind: 'networks' | 'volumes', pro
   const filters = JSON.stringify({ label: [`${Label.project}=${project}`] });
   if (kind === 'networks') return (await api.json<{ Name: string }[]>('GET', '/networks', { query: { filters } })).map((n) => n.Name);
   return ((await api.json<{ Volumes: { Name: string }[] | null }>('GET', '/volumes', { query: { filters } })).Volumes ?? []).map((v) => v.Name);
+}
+
+/** A failed container's last lines of output, for the report (`; its last output: ...`). */
+export async function lastOutput(api: ApiClient, id: string): Promise<string> {
+  try {
+    const res = await api.request('GET', `/containers/${id}/logs`, { query: { stdout: true, stderr: true, tail: 3 } });
+    const info = await api.json<{ Config: { Tty: boolean } }>('GET', `/containers/${id}/json`);
+    let text = '';
+    if (info.Config.Tty) for await (const c of res) text += String(c);
+    else for await (const fr of demux(res as AsyncIterable<Buffer>)) text += fr.data.toString();
+    const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+    return lines.length ? `; its last output: ${lines.join(' / ').slice(0, 300)}` : '';
+  } catch {
+    return ''; // the container is gone or its log driver keeps nothing: the report goes without
+  }
 }

@@ -1,10 +1,10 @@
 import { BerthError, errorMessage, invalidArgument } from '../base/errors';
 import { Limiter } from '../base/limiter';
-import { type ApiClient, demux } from '../client/client';
+import type { ApiClient } from '../client/client';
 import { containerName, createBody, endpointOf, networkOrder, scaleOf } from './create-body';
 import { configHash, Label } from './labels';
 import type { Progress } from './progress';
-import { type ContainerSummary, ensureNetworks, ensureVolumes, nameOf, numberOf, projectContainers } from './resources';
+import { type ContainerSummary, ensureNetworks, ensureVolumes, lastOutput, nameOf, numberOf, projectContainers } from './resources';
 import { ServiceGraph } from './spec/graph';
 import type { Project, Service } from './spec/model';
 import { judgeCondition, ProjectWatch } from './watch';
@@ -24,7 +24,16 @@ export interface UpOptions {
   pullImage: (image: string) => Promise<void>;
   /** Seconds a container has to stop when it is replaced. */
   timeout?: number;
+  /**
+   * A layered environment: only the named services run in this project (and,
+   * with `withDependents`, what depends on them); what they need comes from
+   * the base project's running services, reached on its networks, where
+   * this project's containers join without their service names.
+   */
+  base?: Project;
+  withDependents?: boolean;
 }
+
 
 /** What became of a service in an `up`. */
 export interface ServiceResult {
@@ -45,9 +54,11 @@ export interface UpReport {
 }
 
 /** The services an `up` acts on: those named (and, unless --no-deps, what they need), or all. */
-export function targetsOf(graph: ServiceGraph, o: { services: string[]; noDeps?: boolean }): Set<string> {
+export function targetsOf(graph: ServiceGraph, o: { services: string[]; noDeps?: boolean; base?: Project; withDependents?: boolean }): Set<string> {
+  if (o.base && !o.services.length) throw invalidArgument(`a layered environment on ${o.base.name} runs the services it replaces: name them`);
   if (!o.services.length) return new Set(graph.names);
   for (const s of o.services) if (!graph.names.includes(s)) throw invalidArgument(`no such service: ${s}`);
+  if (o.base) return o.withDependents ? graph.dependentsClosure(o.services) : new Set(o.services);
   return o.noDeps ? new Set(o.services) : graph.closure(o.services);
 }
 
@@ -67,6 +78,14 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   for (const s of services) scaleOf(s, o.scale?.[s.name]);
   await ensureImages(api, services, o, progress);
 
+  const baseContainers = new Map<string, { id: string; name: string }[]>();
+  if (o.base) {
+    for (const c of await projectContainers(api, o.base.name, { all: false })) {
+      const svc = c.Labels[Label.service];
+      baseContainers.set(svc, [...(baseContainers.get(svc) ?? []), { id: c.Id, name: nameOf(c) }]);
+    }
+  }
+  if (o.base && !baseContainers.size) throw invalidArgument(`the base environment ${o.base.name} runs no containers: bring it up first`);
   const nets = new Set(services.flatMap((s) => Object.keys(s.networks)));
   const vols = new Set(services.flatMap((s) => s.volumes.filter((v) => v.type === 'volume' && v.source).map((v) => v.source!)));
   for (const n of await ensureNetworks(api, p, nets)) progress({ kind: 'Network', name: n, step: 'Created' });
@@ -86,6 +105,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   }
 
   const watch = new ProjectWatch(api, p.name);
+  const baseWatch = o.base ? new ProjectWatch(api, o.base.name) : undefined;
   const limiter = new Limiter(o.parallel);
   const ids = new Map<string, { id: string; name: string }[]>(); // a service's containers once converged
   const runs = new Map<string, Promise<ServiceResult>>();
@@ -96,12 +116,14 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   };
   const converge = async (name: string): Promise<ServiceResult> => {
     const s = p.services[name];
-    for (const e of graph.needs(name).filter((x) => targets.has(x.to))) {
-      const dep = await run(e.to);
-      if (dep.state !== 'started') return { service: name, state: 'blocked', blockedBy: dep.blockedBy ?? e.to, cause: dep.cause };
-      for (const c of ids.get(e.to) ?? []) {
+    for (const e of graph.needs(name).filter((x) => targets.has(x.to) || o.base)) {
+      const inBase = !targets.has(e.to);
+      if (inBase && !baseContainers.has(e.to)) return { service: name, state: 'blocked', blockedBy: e.to, cause: `service ${e.to} does not run in the base environment ${o.base!.name}` };
+      const dep = inBase ? undefined : await run(e.to);
+      if (dep && dep.state !== 'started') return { service: name, state: 'blocked', blockedBy: dep.blockedBy ?? e.to, cause: dep.cause };
+      for (const c of (inBase ? baseContainers : ids).get(e.to) ?? []) {
         if (e.condition !== 'service_started') progress({ kind: 'Container', name: c.name, service: e.to, step: 'Waiting' });
-        const v = await watch.until(c.id, judgeCondition(e.condition));
+        const v = await (inBase ? baseWatch! : watch).until(c.id, judgeCondition(e.condition));
         if ('failed' in v) return { service: name, state: 'blocked', blockedBy: e.to, cause: `${v.failed}${await lastOutput(api, c.id)}` };
         if (e.condition === 'service_healthy') progress({ kind: 'Container', name: c.name, service: e.to, step: 'Healthy' });
         if (e.condition === 'service_completed_successfully') progress({ kind: 'Container', name: c.name, service: e.to, step: 'Exited' });
@@ -122,22 +144,14 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
     return { results, orphans: o.removeOrphans ? [] : orphans.map(nameOf) };
   } finally {
     watch.close();
+    baseWatch?.close();
   }
 }
 
-/** A failed container's last lines of output, for the report (`; its last output: ...`). */
-async function lastOutput(api: ApiClient, id: string): Promise<string> {
-  try {
-    const res = await api.request('GET', `/containers/${id}/logs`, { query: { stdout: true, stderr: true, tail: 3 } });
-    const info = await api.json<{ Config: { Tty: boolean } }>('GET', `/containers/${id}/json`);
-    let text = '';
-    if (info.Config.Tty) for await (const c of res) text += String(c);
-    else for await (const fr of demux(res as AsyncIterable<Buffer>)) text += fr.data.toString();
-    const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
-    return lines.length ? `; its last output: ${lines.join(' / ').slice(0, 300)}` : '';
-  } catch {
-    return ''; // the container is gone or its log driver keeps nothing: the report goes without
-  }
+/** The base environment's networks a layered service joins: those of the same keys, where they are not one network. */
+function baseNetworks(p: Project, s: Service, base: Project | undefined): string[] {
+  if (!base) return [];
+  return networkOrder(s).map(([key]) => base.networks[key]?.name).filter((n, i) => n !== undefined && n !== p.networks[networkOrder(s)[i][0]].name);
 }
 
 /** The first container of another service, for links, volumes_from and network_mode. */
@@ -212,10 +226,15 @@ async function convergeService(api: ApiClient, p: Project, s: Service, have: Con
     }
     progress({ kind: 'Container', name, service: s.name, step: 'Creating' });
     const { body } = createBody(p, s, n, other);
+    if (o.base) (body.Labels as Record<string, string>)[Label.base] = o.base.name;
     const { Id } = await api.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
     // The API of 1.41 joins one network at create; the others are connected before the start.
     for (const [key, a] of networkOrder(s).slice(1)) {
       await api.json('POST', `/networks/${encodeURIComponent(p.networks[key].name)}/connect`, { body: { Container: Id, EndpointConfig: endpointOf(s, a) } });
+    }
+    // Joined after its own networks, and by its container name alone: its names resolve there first, the base's service names after.
+    for (const net of baseNetworks(p, s, o.base)) {
+      await api.json('POST', `/networks/${encodeURIComponent(net)}/connect`, { body: { Container: Id, EndpointConfig: {} } });
     }
     progress({ kind: 'Container', name, service: s.name, step: c ? 'Recreated' : 'Created' });
     progress({ kind: 'Container', name, service: s.name, step: 'Starting' });

@@ -15,6 +15,8 @@ export interface DnsRecord {
   upstreams?: string[];
   /** Its legacy links: alias → the linked container's name, which only it resolves. */
   links?: Record<string, string>;
+  /** This network's place among the container's networks (0: the one it was created on); its lookups go in this order. */
+  rank?: number;
 }
 
 export interface NetworkZone {
@@ -53,8 +55,10 @@ function recentHostNameservers(): () => string[] {
 
 /**
  * The addresses `name` has for the container at `asker`: its name, aliases or
- * short id on all the networks that container is on, whichever of its
- * addresses asked (docker answers the same on every network's resolver).
+ * short id on the first of that container's networks (in the order it joined
+ * them) where the name is known, whichever of its addresses asked. As docker's
+ * resolver: a name on two of its networks answers from the first, so a
+ * container's own network wins over one it was connected to later.
  */
 export function lookupIn(zones: NetworkZone[], asker: string, name: string, family: 4 | 6 = 4): string[] | undefined {
   let n = name.toLowerCase().replace(/\.$/, '');
@@ -63,11 +67,14 @@ export function lookupIn(zones: NetworkZone[], asker: string, name: string, fami
   // A link's alias is the asker's own name for the container it links to.
   const linked = own.map((r) => r.links?.[n]).find((t) => t !== undefined);
   if (linked) n = linked.toLowerCase();
-  const mine = zones.filter((z) => z.records.some((r) => askers.has(r.id)));
-  const found = mine.flatMap((z) => z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n)));
-  if (!found.length) return undefined;
-  // A known name without an address of the family asked is an empty answer, not a miss to forward.
-  return [...new Set(found.flatMap((r) => (family === 4 ? [r.ip] : r.ip6 ? [r.ip6] : [])))];
+  const rankIn = (z: NetworkZone) => Math.min(...z.records.filter((r) => askers.has(r.id)).map((r) => r.rank ?? 0));
+  const mine = zones.filter((z) => z.records.some((r) => askers.has(r.id))).map((z) => ({ z, rank: rankIn(z) })).sort((a, b) => a.rank - b.rank);
+  for (const { z } of mine) {
+    const found = z.records.filter((r) => r.names.some((x) => x.toLowerCase() === n));
+    // A known name without an address of the family asked is an empty answer, not a miss to forward.
+    if (found.length) return [...new Set(found.flatMap((r) => (family === 4 ? [r.ip] : r.ip6 ? [r.ip6] : [])))];
+  }
+  return undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 // What every `berth compose` command shares: the project options, loading the files, output.
 import { errorMessage, invalidArgument } from '../../base/errors';
 import type { ApiClient } from '../../client/client';
-import { loadProject } from '../../compose/spec/load';
+import { loadProject, type LoadOptions } from '../../compose/spec/load';
 import type { Project } from '../../compose/spec/model';
 import { lineProgress, type Progress } from '../../compose/progress';
 import { f } from '../command';
@@ -18,6 +18,8 @@ export const PROJECT_FLAGS = [
   f('progress', 'string'),
   f('ansi', 'string'),
   f('compatibility'),
+  // Berth's: a layered environment on this base project (see `up`).
+  f('base', 'string'),
 ];
 
 /** A compose command: its own flags, and what it needs of the project. */
@@ -49,17 +51,29 @@ export class ComposeContext {
 
   /** The project from its files; services named on the command line enable their profiles. */
   project(services: string[] = []): Project {
-    this.loaded ??= loadProject({
+    this.loaded ??= loadProject({ ...this.options(), services });
+    return this.loaded;
+  }
+
+  private options(): LoadOptions {
+    return {
       files: list(this.global, 'file'),
       projectName: str(this.global, 'project-name'),
       projectDir: str(this.global, 'project-directory'),
       envFiles: list(this.global, 'env-file'),
       profiles: list(this.global, 'profile'),
-      services,
       env: process.env,
       cwd: process.cwd(),
-    });
-    return this.loaded;
+    };
+  }
+
+  /** The base environment of a layered one (`--base NAME`): the same files under the base's name. */
+  base(): Project | undefined {
+    const name = str(this.global, 'base');
+    if (name === undefined) return undefined;
+    const p = this.project();
+    if (name === p.name) throw invalidArgument(`an environment cannot be its own base (${name})`);
+    return loadProject({ ...this.options(), projectName: name, services: [] });
   }
 
   /**

@@ -89,7 +89,7 @@ async function waitHealthy(ctx: ComposeContext, project: string, results: Servic
 export const up: ComposeCommand = {
   flags: [
     f('detach', 'bool', 'd'), f('wait'), f('wait-timeout', 'string'), f('build'), f('no-build'), f('pull', 'string'), f('quiet-pull'), f('scale', 'list'),
-    f('no-deps'), f('force-recreate'), f('no-recreate'), f('remove-orphans'), f('timeout', 'string', 't'), f('no-start'), f('abort-on-container-exit'), f('no-log-prefix'),
+    f('no-deps'), f('with-dependents'), f('force-recreate'), f('no-recreate'), f('remove-orphans'), f('timeout', 'string', 't'), f('no-start'), f('abort-on-container-exit'), f('no-log-prefix'),
   ],
   usage: 'compose up [OPTIONS] [SERVICE...]',
   run: async (ctx, p) => {
@@ -109,6 +109,8 @@ export const up: ComposeCommand = {
       pull: pull === 'policy' ? 'missing' : (pull as 'always' | 'missing' | 'never'),
       pullImage: (image) => pullImage(ctx, image),
       timeout: seconds(p, 'timeout'),
+      base: ctx.base(),
+      withDependents: bool(p, 'with-dependents'),
     }, ctx.progress);
     const rc = report(r);
     if (rc) return rc;

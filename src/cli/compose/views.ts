@@ -1,9 +1,12 @@
 // Commands that show a project: ps, ls, config, images, port, top, events.
+import * as fs from 'node:fs';
 import { stringify } from 'yaml';
 import { invalidArgument } from '../../base/errors';
 import { configHash, Label } from '../../compose/labels';
 import { type ContainerSummary, nameOf, numberOf, projectContainers } from '../../compose/resources';
 import type { Project, Service } from '../../compose/spec/model';
+import { graphDot, graphSvg, graphText } from '../../compose/render-graph';
+import { projectGraph } from '../../compose/status';
 import { f, write } from '../command';
 import { portsText } from '../container-commands';
 import { bool, type Parsed, str } from '../flags';
@@ -78,13 +81,14 @@ export const ls: ComposeCommand = {
         Services: new Set(cs.map((c) => c.Labels[Label.service])).size,
         Health: healthText(cs),
         Age: ago(Math.min(...cs.map((c) => c.Created))),
+        Base: cs.find((c) => c.Labels[Label.base])?.Labels[Label.base] ?? '',
         ConfigFiles: cs[0].Labels[Label.configFiles] ?? '',
       }));
     if (bool(p, 'quiet')) return void write(rows.map((r) => `${r.Name}\n`).join(''));
     const format = str(p, 'format') ?? 'table';
     if (format === 'json') return void write(JSON.stringify(rows) + '\n');
-    const table = 'table {{.Name}}\t{{.Status}}\t{{.Services}}\t{{.Health}}\t{{.Age}}\t{{.ConfigFiles}}';
-    write(renderFormat(format === 'table' ? table : format, rows, { Name: 'NAME', Status: 'STATUS', Services: 'SERVICES', Health: 'HEALTH', Age: 'CREATED', ConfigFiles: 'CONFIG FILES' }));
+    const table = 'table {{.Name}}\t{{.Status}}\t{{.Services}}\t{{.Health}}\t{{.Age}}\t{{.Base}}\t{{.ConfigFiles}}';
+    write(renderFormat(format === 'table' ? table : format, rows, { Name: 'NAME', Status: 'STATUS', Services: 'SERVICES', Health: 'HEALTH', Age: 'CREATED', Base: 'BASE', ConfigFiles: 'CONFIG FILES' }));
   },
 };
 
@@ -124,10 +128,8 @@ export const config: ComposeCommand = {
     const model = canonical(project);
     if (p.args.length) model.services = Object.fromEntries(Object.entries(model.services as object).filter(([n]) => p.args.includes(n)));
     const text = str(p, 'format') === 'json' ? JSON.stringify(model, null, 2) + '\n' : stringify(model, { aliasDuplicateObjects: false });
-    if (str(p, 'output')) {
-      const fs = await import('node:fs');
-      fs.writeFileSync(str(p, 'output')!, text);
-    } else write(text);
+    if (str(p, 'output')) fs.writeFileSync(str(p, 'output')!, text);
+    else write(text);
   },
 };
 
@@ -202,5 +204,21 @@ export const events: ComposeCommand = {
       if (bool(p, 'json')) write(JSON.stringify({ time, type: 'container', action: e.Action, id: e.Actor.ID, service, attributes }) + '\n');
       else write(`${time} container ${e.Action} ${e.Actor.ID} (image=${attributes.image}, name=${attributes.name})\n`);
     }
+  },
+};
+
+export const graph: ComposeCommand = {
+  flags: [f('format', 'string'), f('output', 'string', 'o')],
+  usage: 'compose graph [--format text|dot|svg] [-o FILE]',
+  run: async (ctx, p) => {
+    const project = ctx.project();
+    const format = str(p, 'format') ?? 'text';
+    if (!['text', 'dot', 'svg'].includes(format)) throw invalidArgument(`invalid --format ${JSON.stringify(format)}: text, dot or svg`);
+    const { nodes, edges } = await projectGraph(ctx.api, project);
+    const out = str(p, 'output');
+    const text = format === 'dot' ? graphDot(project.name, nodes, edges) : format === 'svg' ? graphSvg(project.name, nodes, edges) : graphText(nodes, edges, !out && process.stdout.isTTY === true);
+    if (out) fs.writeFileSync(out, text);
+    else write(text);
+    return nodes.some((n) => n.failed) ? 1 : 0;
   },
 };

@@ -209,8 +209,8 @@ export class NetworkService {
   }
 
   /** Containers with an interface on the network now. */
-  activeEndpoints(networkId: string): { id: string; att: Attachment }[] {
-    return [...this.states.values()].flatMap((s) => s.attachments.filter((a) => a.networkId === networkId).map((att) => ({ id: s.id, att })));
+  activeEndpoints(networkId: string): { id: string; att: Attachment; rank: number }[] {
+    return [...this.states.values()].flatMap((s) => s.attachments.flatMap((att, rank) => (att.networkId === networkId ? [{ id: s.id, att, rank }] : [])));
   }
 
   remove(ref: string): Promise<void> {
@@ -454,7 +454,7 @@ export class NetworkService {
     if (!hasDns(n)) return Promise.resolve();
     return this.serial(async () => {
       const cur = this.store.find(n.Id);
-      const records = this.activeEndpoints(n.Id).flatMap(({ id, att }) => (att.ip ? [{ id, ip: att.ip, ip6: att.ip6, names: att.names, upstreams: att.upstreams, links: att.links }] : []));
+      const records = this.activeEndpoints(n.Id).flatMap(({ id, att, rank }) => (att.ip ? [{ id, ip: att.ip, ip6: att.ip6, names: att.names, upstreams: att.upstreams, links: att.links, rank }] : []));
       await this.dns.set(n.Id, cur ? formatIp(addressPlan(cur).gateway) : undefined, records);
     });
   }
