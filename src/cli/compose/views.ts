@@ -111,9 +111,10 @@ export const config: ComposeCommand = {
   run: async (ctx, p) => {
     const project = ctx.project(p.args);
     if (bool(p, 'quiet')) return;
-    if (bool(p, 'services')) return void write(Object.keys(project.services).map((s) => `${s}\n`).join(''));
-    if (bool(p, 'volumes')) return void write(Object.keys(project.volumes).map((s) => `${s}\n`).join(''));
-    if (bool(p, 'networks')) return void write(Object.keys(project.networks).map((s) => `${s}\n`).join(''));
+    const names = (o: object) => write(Object.keys(o).sort().map((s) => `${s}\n`).join(''));
+    if (bool(p, 'services')) return void names(project.services);
+    if (bool(p, 'volumes')) return void names(project.volumes);
+    if (bool(p, 'networks')) return void names(project.networks);
     if (bool(p, 'profiles')) return void write([...new Set(Object.values({ ...project.services, ...project.disabled }).flatMap((s) => s.profiles))].sort().map((s) => `${s}\n`).join(''));
     if (bool(p, 'images')) return void write(Object.values(project.services).map((s) => `${s.image}\n`).join(''));
     const hash = str(p, 'hash');

@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { BERTH, exec, type Result, suiteDaemon, type TestDaemon } from './harness';
+
+/** A project folder of the suite's daemon holding these files. */
+function projectDir(d: TestDaemon, name: string, files: Record<string, string>): string {
+  const dir = path.join(d.dir, 'compose', name);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+  return dir;
+}
+
+/** `berth compose` in a folder; the environment's variables added to the test's. */
+function compose(d: TestDaemon, dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return exec('sh', ['-c', `cd "$1" && shift && exec "$@"`, 'sh', dir, BERTH, '-H', d.host, 'compose', ...args], { env, timeoutMs: 180_000 });
+}
+
+async function ok(d: TestDaemon, dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const r = await compose(d, dir, args, env);
+  assert.equal(r.code, 0, `compose ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}
+
+/** Containers, networks and volumes of a project, by compose's labels. */
+async function madeBy(d: TestDaemon, project: string): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const label = `label=com.docker.compose.project=${project}`;
+  const lines = (s: string) => s.split('\n').filter(Boolean).sort();
+  return {
+    containers: lines(await d.ok(['ps', '-a', '--filter', label, '--format', '{{.Names}}'])),
+    networks: lines(await d.ok(['network', 'ls', '--filter', label, '--format', '{{.Name}}'])),
+    volumes: lines(await d.ok(['volume', 'ls', '--filter', label, '--format', '{{.Name}}'])),
+  };
+}
+
+const NOTHING = { containers: [], networks: [], volumes: [] };
+
+interface Inspected { Id: string; State: { StartedAt: string; FinishedAt: string; Status: string; ExitCode: number }; Config: { Labels: Record<string, string> } }
+const inspect = async (d: TestDaemon, name: string): Promise<Inspected> => JSON.parse(await d.ok(['inspect', name]))[0];
+
+// Containers stop at once (init forwards SIGTERM), so the suite never waits out a grace period.
+const APP = `
+x-base: &base
+  image: busybox
+  init: true
+services:
+  db:
+    <<: *base
+    command: sh -c 'sleep 1; touch /tmp/ready; exec sleep 1000'
+    healthcheck: { test: test -f /tmp/ready, interval: 300ms, retries: 30 }
+    volumes: [data:/data]
+  migrate:
+    <<: *base
+    command: sh -c 'echo migrated > /data/schema; exit 0'
+    volumes: [data:/data]
+    depends_on: { db: { condition: service_healthy } }
+  api:
+    <<: *base
+    command: sh -c 'mkdir -p /w && cat /data/schema > /w/index.html && exec httpd -f -h /w'
+    volumes: [data:/data]
+    depends_on:
+      migrate: { condition: service_completed_successfully }
+      db: { condition: service_healthy }
+  web:
+    <<: *base
+    command: \${WEB_CMD:-sleep 1000}
+    depends_on: [api]
+    deploy: { replicas: 2 }
+volumes:
+  data: {}
+`;
+
+describe('berth compose', { timeout: 900_000 }, () => {
+  const d = suiteDaemon();
+
+  test('up: services in dependency order with their conditions; a second up changes nothing, a changed service alone is replaced; down removes exactly what up made', async () => {
+    const dir = projectDir(d, 'app', { 'compose.yaml': APP });
+    const up = await compose(d, dir, ['up', '-d']);
+    assert.equal(up.code, 0, up.stderr);
+    const db = await inspect(d, 'app-db-1');
+    const migrate = await inspect(d, 'app-migrate-1');
+    const api = await inspect(d, 'app-api-1');
+    const web = await Promise.all(['app-web-1', 'app-web-2'].map((n) => inspect(d, n)));
+    // db healthy (about a second after its start) before migrate starts; migrate done before api starts; api started before web.
+    assert.ok(Date.parse(migrate.State.StartedAt) - Date.parse(db.State.StartedAt) >= 900, 'migrate waited for db to be healthy');
+    assert.equal(migrate.State.ExitCode, 0);
+    assert.ok(Date.parse(api.State.StartedAt) >= Date.parse(migrate.State.FinishedAt), 'api waited for migrate to complete');
+    for (const w of web) assert.ok(Date.parse(w.State.StartedAt) >= Date.parse(api.State.StartedAt), 'web waited for api');
+    assert.equal(await d.ok(['exec', 'app-web-1', 'wget', '-qO-', 'http://api/']), 'migrated', 'service names resolve on the project network; the volume is shared');
+    // compose's labels, as docker compose writes them.
+    const labels = api.Config.Labels;
+    assert.equal(labels['com.docker.compose.project'], 'app');
+    assert.equal(labels['com.docker.compose.service'], 'api');
+    assert.equal(labels['com.docker.compose.container-number'], '1');
+    assert.equal(labels['com.docker.compose.oneoff'], 'False');
+    assert.match(labels['com.docker.compose.config-hash'], /^[0-9a-f]{64}$/);
+    assert.equal(labels['com.docker.compose.project.config_files'], path.join(dir, 'compose.yaml'));
+    assert.deepEqual(await madeBy(d, 'app'), { containers: ['app-api-1', 'app-db-1', 'app-migrate-1', 'app-web-1', 'app-web-2'], networks: ['app_default'], volumes: ['app_data'] });
+
+    assert.equal(await ok(d, dir, ['ps', '--services']), 'api\ndb\nweb', 'ps shows running containers; migrate has exited');
+    assert.match(await ok(d, dir, ['ps', '-a', '--format', '{{.Name}} {{.Status}}']), /^app-db-1 Up .*\(healthy\)$/m);
+    assert.match(await ok(d, dir, ['ls']), /^app\s+exited\(1\), running\(4\)\s+4\s+1 healthy\s/m);
+
+    // Again, unchanged: the same containers.
+    const again = await compose(d, dir, ['up', '-d']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /Recreate|Creating/);
+    for (const c of [db, api, ...web]) assert.equal((await inspect(d, c.Id)).Id, c.Id);
+    // A change to web alone: web replaced, the rest kept.
+    const changed = await compose(d, dir, ['up', '-d'], { WEB_CMD: 'sleep 2000' });
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.match(changed.stderr, /Container app-web-1 {2}Recreated/);
+    assert.doesNotMatch(changed.stderr, /app-(db|api)-1 {2}Recreate/);
+    assert.equal((await inspect(d, 'app-db-1')).Id, db.Id);
+    assert.notEqual((await inspect(d, 'app-web-1')).Id, web[0].Id);
+    // --scale: one more web, then back to one.
+    await ok(d, dir, ['up', '-d', '--scale', 'web=3'], { WEB_CMD: 'sleep 2000' });
+    assert.equal((await madeBy(d, 'app')).containers.filter((n) => n.startsWith('app-web-')).length, 3);
+    await ok(d, dir, ['up', '-d', '--scale', 'web=1', 'web'], { WEB_CMD: 'sleep 2000' });
+    assert.deepEqual((await madeBy(d, 'app')).containers.filter((n) => n.startsWith('app-web-')), ['app-web-1']);
+
+    // The graph: every service in its wave, with its state.
+    const graph = await ok(d, dir, ['graph']);
+    assert.match(graph, /wave 1\n {2}● db +healthy\n/);
+    assert.match(graph, /wave 2\n {2}● migrate {2}completed {2}← db \(healthy\)\n/);
+    const svg = await ok(d, dir, ['graph', '--format', 'svg']);
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.equal((svg.match(/<g class="service ok"/g) ?? []).length, 4);
+
+    const down = await compose(d, dir, ['down', '-v']);
+    assert.equal(down.code, 0, down.stderr);
+    // Dependents stop before what they need.
+    const order = [...down.stderr.matchAll(/Container app-(\w+)-\d {2}Removed/g)].map((m) => m[1]);
+    assert.ok(order.indexOf('web') < order.indexOf('api') && order.indexOf('api') < order.indexOf('db'), order.join(' '));
+    assert.deepEqual(await madeBy(d, 'app'), NOTHING);
+    await d.assertClean();
+  });
+
+  test('a failed service keeps back what needs it, the rest of the graph starts, and the report says why; down removes what started', async () => {
+    const dir = projectDir(d, 'broken', {
+      'compose.yaml': `
+x-base: &base
+  image: busybox
+  init: true
+services:
+  seed:
+    <<: *base
+    command: sh -c 'echo "cannot reach the bucket" >&2; exit 3'
+  cache:
+    <<: *base
+    command: sleep 1000
+    depends_on: { seed: { condition: service_completed_successfully } }
+  api:
+    <<: *base
+    command: sleep 1000
+    depends_on: [cache]
+  sick:
+    <<: *base
+    command: sleep 1000
+    healthcheck: { test: "echo no database; exit 1", interval: 200ms, retries: 2 }
+  worker:
+    <<: *base
+    command: sleep 1000
+    depends_on: { sick: { condition: service_healthy } }
+  independent:
+    <<: *base
+    command: sleep 1000
+`,
+    });
+    const up = await compose(d, dir, ['up', '-d']);
+    assert.equal(up.code, 1, 'a failed service is a failed up');
+    assert.match(up.stderr, /✘ service "seed" did not meet its condition: container broken-seed-1 exited with code 3; its last output: cannot reach the bucket\n {2}not started because of it: api, cache\n/);
+    assert.match(up.stderr, /✘ service "sick" did not meet its condition: container broken-sick-1 is unhealthy \(its last check exited 1: no database\)\n {2}not started because of it: worker\n/);
+    assert.match(up.stderr, /3 of 6 services started/);
+    assert.deepEqual((await madeBy(d, 'broken')).containers, ['broken-independent-1', 'broken-seed-1', 'broken-sick-1']);
+    const graph = await compose(d, dir, ['graph']);
+    assert.equal(graph.code, 1, 'graph exits 1 while a service has failed');
+    assert.match(graph.stdout, /✘ seed +exited \(3\): cannot reach the bucket/);
+    assert.match(graph.stdout, /● api +not started: kept back by seed/);
+    assert.match(graph.stdout, /✘ sick +unhealthy: check exited 1: no database/);
+    assert.match((await compose(d, dir, ['graph', '--format', 'dot'])).stdout, /"seed" \[label="seed\\nexited \(3\)\\ncannot reach the bucket", fillcolor="#ffcdd2", color="#c62828"/);
+    await ok(d, dir, ['down']);
+    assert.deepEqual(await madeBy(d, 'broken'), NOTHING);
+  });
+
+  test('bad input is refused before anything is made, with the file, line, service and field', async () => {
+    const cases: [string, Record<string, string>, RegExp, NodeJS.ProcessEnv?][] = [
+      ['cycle', { 'compose.yaml': 'services:\n  a: {image: busybox, depends_on: [b]}\n  b: {image: busybox, depends_on: [c]}\n  c: {image: busybox, depends_on: [a]}\n' }, /dependency cycle detected: a -> b -> c -> a/],
+      ['unknown', { 'compose.yaml': 'services:\n  a: {image: busybox, depends_on: [nope]}\n' }, /service "a" depends on undefined service "nope"/],
+      ['type', { 'compose.yaml': 'services:\n  a:\n    image: busybox\n  b:\n    image: busybox\n    ports: "80"\n' }, /compose\.yaml:6: service "b", field ports must be array/],
+      ['unset', { 'compose.yaml': 'services:\n  a:\n    image: "busybox:${TAG:?set TAG to the release}"\n' }, /required variable TAG is missing a value: set TAG to the release/],
+      ['ports', { 'compose.yaml': 'services:\n  a: {image: busybox, ports: ["18090:80"]}\n  b: {image: busybox, ports: ["18090:81"]}\n' }, /services "a" and "b" both publish host port 18090\/tcp/],
+      ['image', { 'compose.yaml': 'services:\n  a: {image: busybox}\n  b: {image: "no-such-image:1", pull_policy: never}\n' }, /service "b": image no-such-image:1 is not present and the pull policy is never\nnothing was created/],
+    ];
+    for (const [name, files, error, env] of cases) {
+      const dir = projectDir(d, `bad-${name}`, files);
+      const r = await compose(d, dir, ['up', '-d'], env);
+      assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, error, name);
+      assert.deepEqual(await madeBy(d, `bad-${name}`), NOTHING, `${name}: nothing made`);
+    }
+  });
+
+  test('environments: the same file under ten project names runs side by side; names resolve only inside each, and no route joins them', async () => {
+    const dir = projectDir(d, 'env', {
+      'compose.yaml': `
+services:
+  server:
+    image: busybox
+    init: true
+    command: sh -c 'mkdir -p /w && hostname > /w/index.html && exec httpd -f -h /w'
+  client:
+    image: busybox
+    init: true
+    command: sleep 1000
+    depends_on: [server]
+`,
+    });
+    const envs = Array.from({ length: 10 }, (_, i) => `feature-${i}`);
+    const ups = await Promise.all(envs.map((e) => compose(d, dir, ['-p', e, 'up', '-d'])));
+    ups.forEach((r, i) => assert.equal(r.code, 0, `${envs[i]}: ${r.stderr}`));
+    const servers = await Promise.all(envs.map((e) => inspect(d, `${e}-server-1`)));
+    const ipOf = async (e: string) => (await d.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${e}_default").IPAddress}}`, `${e}-server-1`]));
+    for (const [i, e] of envs.entries()) {
+      assert.equal(await d.ok(['exec', `${e}-client-1`, 'wget', '-qO-', 'http://server/']), servers[i].Id.slice(0, 12), `${e} reaches its own server by name`);
+    }
+    const other = await ipOf('feature-1');
+    const cross = await d.berth(['exec', 'feature-0-client-1', 'wget', '-T', '2', '-qO-', `http://${other}/`]);
+    assert.notEqual(cross.code, 0, 'no route from one environment to another');
+    const byName = await d.berth(['exec', 'feature-0-client-1', 'nslookup', 'feature-1-server-1']);
+    assert.doesNotMatch(byName.stdout, new RegExp(other.replace(/\./g, '\\.')), "another environment's names do not resolve");
+    const ls = await ok(d, dir, ['ls', '--format', 'json']);
+    assert.deepEqual((JSON.parse(ls) as { Name: string; Services: number }[]).filter((p) => p.Name.startsWith('feature-')).map((p) => `${p.Name}:${p.Services}`), envs.map((e) => `${e}:2`));
+    // Each down removes its own environment only.
+    await ok(d, dir, ['-p', 'feature-0', 'down']);
+    assert.deepEqual(await madeBy(d, 'feature-0'), NOTHING);
+    assert.equal((await madeBy(d, 'feature-1')).containers.length, 2);
+    const downs = await Promise.all(envs.slice(1).map((e) => compose(d, dir, ['-p', e, 'down'])));
+    downs.forEach((r) => assert.equal(r.code, 0, r.stderr));
+    for (const e of envs) assert.deepEqual(await madeBy(d, e), NOTHING);
+  });
+
+  test('a layered environment: only b of a → b → c is replaced; the feature reaches its own b and the base for the rest; the base never reaches the feature', async () => {
+    const service = (name: string, needs?: string) => `  ${name}:\n    image: busybox\n    init: true\n    command: sh -c 'mkdir -p /w && echo "${name}(\${VERSION:-base})" > /w/index.html && exec httpd -f -h /w'\n${needs ? `    depends_on: [${needs}]\n` : ''}`;
+    const dir = projectDir(d, 'chain', { 'compose.yaml': `services:\n${service('a', 'b')}${service('b', 'c')}${service('c')}` });
+    await ok(d, dir, ['-p', 'main', 'up', '-d']);
+    await ok(d, dir, ['-p', 'feature-42', '--base', 'main', 'up', '-d', 'b'], { VERSION: 'feature' });
+    assert.deepEqual((await madeBy(d, 'feature-42')).containers, ['feature-42-b-1'], 'only b runs in the feature environment');
+    const get = (from: string, to: string) => d.ok(['exec', from, 'wget', '-qO-', `http://${to}/`]);
+    assert.equal(await get('feature-42-b-1', 'b'), 'b(feature)');
+    assert.equal(await get('feature-42-b-1', 'c'), 'c(base)', 'what it does not replace comes from the base');
+    assert.equal(await get('main-a-1', 'b'), 'b(base)', 'the base never calls into the feature');
+    assert.equal(await get('main-b-1', 'c'), 'c(base)');
+    // With its dependents: a and b in the feature, a reaching the feature's b.
+    await ok(d, dir, ['-p', 'feature-43', '--base', 'main', 'up', '-d', '--with-dependents', 'b'], { VERSION: 'feature' });
+    assert.deepEqual((await madeBy(d, 'feature-43')).containers, ['feature-43-a-1', 'feature-43-b-1']);
+    assert.equal(await get('feature-43-a-1', 'b'), 'b(feature)');
+    assert.equal(await get('main-a-1', 'b'), 'b(base)');
+    assert.match(await ok(d, dir, ['ls']), /^feature-42\s+running\(1\)\s+1\s+-\s+.*\s+main\s/m);
+    // A base that does not run is refused before anything is made.
+    const none = await compose(d, dir, ['-p', 'feature-44', '--base', 'nothing-here', 'up', '-d', 'b']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /the base environment nothing-here runs no containers/);
+    assert.deepEqual(await madeBy(d, 'feature-44'), NOTHING);
+    for (const p of ['feature-42', 'feature-43']) await ok(d, dir, ['-p', p, 'down']);
+    assert.equal((await madeBy(d, 'main')).containers.length, 3, 'down of a feature leaves the base alone');
+    await ok(d, dir, ['-p', 'main', 'down']);
+    await d.assertClean();
+  });
+
+  test("docker-compose 1.29 and berth compose see each other's projects", async () => {
+    const dir = projectDir(d, 'interop', { 'docker-compose.yml': 'version: "3.8"\nservices:\n  db:\n    image: busybox\n    init: true\n    command: sleep 1000\n  app:\n    image: busybox\n    init: true\n    command: sleep 1000\n    depends_on: [db]\n' });
+    const dc = (args: string[]) => exec('docker-compose', ['-H', d.host, ...args], { timeoutMs: 120_000 });
+    const inDir = (args: string[]) => exec('sh', ['-c', `cd "$1" && shift && exec "$@"`, 'sh', dir, 'docker-compose', '-H', d.host, ...args], { timeoutMs: 120_000 });
+    await ok(d, dir, ['-p', 'interop', 'up', '-d']);
+    const ps = await inDir(['-p', 'interop', 'ps', '--services']);
+    assert.equal(ps.code, 0, ps.stderr);
+    assert.deepEqual(ps.stdout.trim().split('\n').sort(), ['app', 'db'], "docker-compose lists berth compose's services");
+    const down = await inDir(['-p', 'interop', 'down']);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(await madeBy(d, 'interop'), NOTHING, "docker-compose's down removes berth compose's project");
+    const up = await dc(['-f', path.join(dir, 'docker-compose.yml'), '-p', 'interop', 'up', '-d']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual((await ok(d, dir, ['-p', 'interop', 'ps', '--services'])).split('\n'), ['app', 'db'], "berth compose lists docker-compose's services");
+    await ok(d, dir, ['-p', 'interop', 'down']);
+    assert.deepEqual(await madeBy(d, 'interop'), NOTHING, "berth compose's down removes docker-compose's project");
+  });
+
+  test('logs, exec, run, stop and start, config', async () => {
+    const dir = projectDir(d, 'ops', {
+      'compose.yaml': 'services:\n  talk:\n    image: busybox\n    init: true\n    command: sh -c \'echo hello from $$HOSTNAME; exec sleep 1000\'\n    environment: [GREETING=hi]\n  quiet:\n    image: busybox\n    init: true\n    command: sleep 1000\n    profiles: [extra]\n',
+    });
+    await ok(d, dir, ['up', '-d']);
+    assert.deepEqual((await madeBy(d, 'ops')).containers, ['ops-talk-1'], 'a service of a profile not enabled does not run');
+    assert.match(await ok(d, dir, ['logs', 'talk']), /^ops-talk-1 {2}\| hello from [0-9a-f]{12}$/m);
+    assert.equal(await ok(d, dir, ['exec', '-T', 'talk', 'sh', '-c', 'echo $GREETING']), 'hi');
+    assert.equal(await ok(d, dir, ['run', '--rm', '-T', 'talk', 'echo', 'one-off']), 'one-off');
+    assert.deepEqual((await madeBy(d, 'ops')).containers, ['ops-talk-1'], 'run --rm leaves nothing');
+    await ok(d, dir, ['stop']);
+    assert.equal((await inspect(d, 'ops-talk-1')).State.Status, 'exited');
+    await ok(d, dir, ['start']);
+    assert.equal((await inspect(d, 'ops-talk-1')).State.Status, 'running');
+    assert.equal(await ok(d, dir, ['--profile', 'extra', 'config', '--services']), 'quiet\ntalk');
+    assert.match(await ok(d, dir, ['config']), /^name: ops\nservices:\n {2}talk:\n/);
+    await ok(d, dir, ['down']);
+    assert.deepEqual(await madeBy(d, 'ops'), NOTHING);
+    await d.assertClean();
+  });
+});
