@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cgroupDirs, killLxcfsOf, mountsUnder, removeBridgeAndRules } from '../test/host';
+import { cgroupDirs, killLxcfsOf, mountsUnder, processes, removeBridgeAndRules } from '../test/host';
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const BERTH = path.join(ROOT, 'bin', 'berth');
@@ -65,6 +65,21 @@ export function toolVersion(cmd: string, args = ['--version']): string {
 /** The version of the engine behind a docker CLI (its server's, which may differ from the client's). */
 export async function dockerServerVersion(cli: string[]): Promise<string> {
   return (await run(cli[0], [...cli.slice(1), 'version', '--format', '{{.Server.Version}}'])).stdout.trim() || '?';
+}
+
+/** A process's resident memory in KiB (0 when it is gone). */
+export function rssKiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Processes whose command line matches. */
+export function pidsMatching(test: (cmdline: string, comm: string) => boolean): number[] {
+  return processes().filter((p) => test(p.cmdline, p.comm)).map((p) => p.pid);
 }
 
 export const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

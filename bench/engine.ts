@@ -15,8 +15,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mountsUnder, processes } from '../test/host';
-import { cell, dockerServerVersion, has, must, ROOT, run, sleep, startBerth, startDockerd, table, toolVersion } from './common';
+import { mountsUnder } from '../test/host';
+import { cell, dockerServerVersion, has, must, pidsMatching, ROOT, rssKiB, run, sleep, startBerth, startDockerd, table, toolVersion } from './common';
 
 interface Options {
   reps: number;
@@ -51,20 +51,6 @@ function parseArgs(argv: string[]): Options {
 }
 
 // ---- processes and numbers ----------------------------------------------------
-
-function rssKiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Processes whose command line matches. */
-function pidsMatching(test: (cmdline: string, comm: string) => boolean): number[] {
-  return processes().filter((p) => test(p.cmdline, p.comm)).map((p) => p.pid);
-}
 
 /** Samples a process tree's RSS while fn runs; returns the largest growth in KiB. */
 async function rssGrowthDuring<T>(pids: () => number[], fn: () => Promise<T>): Promise<{ result: T; growthKiB: number }> {

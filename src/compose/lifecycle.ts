@@ -8,33 +8,30 @@ import { ServiceGraph } from './spec/graph';
 import type { Project } from './spec/model';
 
 /**
- * A project's containers in the order to stop them: dependents before what
- * they need, in waves (containers of one wave in parallel). Without the
- * project's files (`down -p NAME`), one wave.
+ * Acts on a project's containers in dependency order, each service as soon
+ * as it may: to stop, once every service that needs it is done; to start,
+ * once everything it needs is. Without the project's files (`down -p
+ * NAME`), or for services the files do not know, at once. Errors are
+ * collected and the rest goes on.
  */
-export function stopWaves(containers: ContainerSummary[], p: Project | undefined): ContainerSummary[][] {
-  if (!p) return containers.length ? [containers] : [];
-  const all = { ...p.disabled, ...p.services };
-  const waves = new ServiceGraph(Object.values(all)).waves().reverse();
-  const placed = new Set<string>();
-  const out: ContainerSummary[][] = [];
-  for (const w of waves) {
-    const names = new Set(w);
-    const these = containers.filter((c) => names.has(c.Labels[Label.service]));
-    these.forEach((c) => placed.add(c.Id));
-    if (these.length) out.push(these);
-  }
-  const rest = containers.filter((c) => !placed.has(c.Id));
-  return rest.length ? [rest, ...out] : out;
-}
-
-/** Runs an action on every container of each wave, in parallel within a wave; errors are reported and the rest goes on. */
-async function inWaves(waves: ContainerSummary[][], parallel: number, act: (c: ContainerSummary) => Promise<void>): Promise<string[]> {
+export async function inOrder(containers: ContainerSummary[], p: Project | undefined, order: 'stop' | 'start', parallel: number, act: (c: ContainerSummary) => Promise<void>): Promise<string[]> {
+  const graph = p ? new ServiceGraph(Object.values({ ...p.disabled, ...p.services })) : undefined;
+  const known = new Set(graph?.names ?? []);
+  const by = new Map<string, ContainerSummary[]>();
+  for (const c of containers) by.set(c.Labels[Label.service], [...(by.get(c.Labels[Label.service]) ?? []), c]);
   const limiter = new Limiter(parallel);
   const errors: string[] = [];
-  for (const w of waves) {
-    await Promise.all(w.map((c) => limiter.run(() => act(c).catch((e) => void errors.push(`${nameOf(c)}: ${errorMessage(e)}`)))));
-  }
+  const done = new Map<string, Promise<void>>();
+  const run = (svc: string): Promise<void> => {
+    let r = done.get(svc);
+    if (!r) {
+      const first = !known.has(svc) ? [] : order === 'stop' ? graph!.dependents(svc) : graph!.needs(svc).map((e) => e.to);
+      r = Promise.all(first.map(run)).then(() => Promise.all((by.get(svc) ?? []).map((c) => limiter.run(() => act(c).catch((e) => void errors.push(`${nameOf(c)}: ${errorMessage(e)}`)))))).then(() => undefined);
+      done.set(svc, r);
+    }
+    return r;
+  };
+  await Promise.all([...by.keys()].map(run));
   return errors;
 }
 
@@ -58,7 +55,7 @@ export async function down(api: ApiClient, name: string, p: Project | undefined,
   const known = p ? new Set([...Object.keys(p.services), ...Object.keys(p.disabled)]) : undefined;
   const orphans = known ? containers.filter((c) => !known.has(c.Labels[Label.service])) : [];
   const removing = o.removeOrphans || !known ? containers : containers.filter((c) => known.has(c.Labels[Label.service]));
-  const errors = await inWaves(stopWaves(removing, p), o.parallel, async (c) => {
+  const errors = await inOrder(removing, p, 'stop', o.parallel, async (c) => {
     const n = nameOf(c);
     if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
       progress({ kind: 'Container', name: n, step: 'Stopping' });
@@ -128,10 +125,8 @@ export async function act(api: ApiClient, p: Project, action: Action, services: 
     if (action === 'restart') return true;
     return c.State === 'running' || (action === 'stop' && c.State === 'paused');
   });
-  const waves = stopWaves(relevant, p);
-  const ordered = action === 'start' ? waves.reverse() : waves;
   const [doing, done] = STEPS[action];
-  return inWaves(ordered, o.parallel, async (c) => {
+  return inOrder(relevant, p, action === 'start' || action === 'unpause' ? 'start' : 'stop', o.parallel, async (c) => {
     progress({ kind: 'Container', name: nameOf(c), step: doing });
     if (action === 'rm') await api.call('DELETE', `/containers/${c.Id}`, { query: { v: o.volumes } });
     else await api.call('POST', `/containers/${c.Id}/${action}`, { query: action === 'kill' ? { signal: o.signal } : action === 'stop' || action === 'restart' ? { t: o.timeout } : {} });

@@ -76,7 +76,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   const targets = targetsOf(graph, o);
   const services = [...targets].map((n) => p.services[n]);
   for (const s of services) scaleOf(s, o.scale?.[s.name]);
-  await ensureImages(api, services, o, progress);
+  const imageIds = await ensureImages(api, services, o, progress);
 
   const baseContainers = new Map<string, { id: string; name: string }[]>();
   if (o.base) {
@@ -132,7 +132,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
     return limiter.run(async () => {
       const start = Date.now();
       try {
-        ids.set(name, await convergeService(api, p, s, byService.get(name) ?? [], o, (svc) => containerOf(p, ids, byService, svc), progress));
+        ids.set(name, await convergeService(api, p, s, imageIds.get(s.image!)!, byService.get(name) ?? [], o, (svc) => containerOf(p, ids, byService, svc), progress));
         return { service: name, state: 'started', at: start - t0, ms: Date.now() - start };
       } catch (e) {
         return { service: name, state: 'failed', cause: errorMessage(e), at: start - t0, ms: Date.now() - start };
@@ -163,8 +163,11 @@ function containerOf(p: Project, ids: Map<string, { id: string }[]>, existing: M
   return containerName(p, s, 1);
 }
 
-/** Every image is present (pulled as the pull policy says) before anything is made; all failures are reported at once. */
-async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, progress: Progress): Promise<void> {
+/**
+ * Every image is present (pulled as the pull policy says) before anything is
+ * made; all failures are reported at once. Returns each image's id.
+ */
+async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, progress: Progress): Promise<Map<string, string>> {
   const images = new Map<string, Service[]>();
   for (const s of services) {
     if (!s.image) throw invalidArgument(`service "${s.name}" has no image: building images in berth compose is not done yet; build it with 'berth build' and name it in image:`);
@@ -172,21 +175,27 @@ async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, p
   }
   const limiter = new Limiter(4);
   const failed: string[] = [];
+  const ids = new Map<string, string>();
+  const idOf = (image: string) => api.json<{ Id: string }>('GET', `/images/${image}/json`).then((i) => i.Id, (e) => {
+    if (e instanceof BerthError && e.code === 'not_found') return undefined;
+    throw e;
+  });
   await Promise.all([...images].map(([image, users]) => limiter.run(async () => {
     const s = users[0];
     const who = `service${users.length > 1 ? 's' : ''} ${users.map((u) => `"${u.name}"`).join(', ')}`;
     const policy = (s.pull_policy as string | undefined) ?? o.pull;
-    const has = await api.call('GET', `/images/${image}/json`).then(() => true, (e) => {
-      if (e instanceof BerthError && e.code === 'not_found') return false;
-      throw e;
-    });
-    if (policy === 'never' || (has && policy !== 'always')) {
-      if (!has) failed.push(`${who}: image ${image} is not present and the pull policy is never`);
+    const id = await idOf(image);
+    if (policy === 'never' || (id && policy !== 'always')) {
+      if (id) ids.set(image, id);
+      else failed.push(`${who}: image ${image} is not present and the pull policy is never`);
       return;
     }
     progress({ kind: 'Image', name: image, service: s.name, step: 'Pulling' });
     try {
       await o.pullImage(image);
+      const pulled = await idOf(image);
+      if (!pulled) throw invalidArgument(`${image} is still not present after its pull`);
+      ids.set(image, pulled);
       progress({ kind: 'Image', name: image, service: s.name, step: 'Pulled' });
     } catch (e) {
       progress({ kind: 'Image', name: image, service: s.name, step: 'Error', detail: errorMessage(e) });
@@ -194,6 +203,7 @@ async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, p
     }
   })));
   if (failed.length) throw invalidArgument(`${failed.sort().join('\n')}\nnothing was created`);
+  return ids;
 }
 
 /**
@@ -201,12 +211,11 @@ async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, p
  * started), changed ones replaced, missing ones made, extra ones removed.
  * Returns its containers.
  */
-async function convergeService(api: ApiClient, p: Project, s: Service, have: ContainerSummary[], o: UpOptions, other: (svc: string) => string, progress: Progress): Promise<{ id: string; name: string }[]> {
+async function convergeService(api: ApiClient, p: Project, s: Service, imageId: string, have: ContainerSummary[], o: UpOptions, other: (svc: string) => string, progress: Progress): Promise<{ id: string; name: string }[]> {
   const want = scaleOf(s, o.scale?.[s.name]);
   const hash = configHash(s);
-  const imageId = (await api.json<{ Id: string }>('GET', `/images/${s.image}/json`)).Id;
-  const ids: { id: string; name: string }[] = [];
-  for (let n = 1; n <= want; n++) {
+  // A service's containers are independent of one another: made at once, and all settled before a failure is told.
+  const settled = await Promise.allSettled(Array.from({ length: want }, (_, i) => i + 1).map(async (n): Promise<{ id: string; name: string }> => {
     const c = have.find((x) => numberOf(x) === n);
     const name = containerName(p, s, n);
     const fresh = c && (o.noRecreate || (!o.forceRecreate && c.Labels[Label.hash] === hash && c.ImageID === imageId));
@@ -216,8 +225,7 @@ async function convergeService(api: ApiClient, p: Project, s: Service, have: Con
         await api.call('POST', `/containers/${c.Id}/start`);
         progress({ kind: 'Container', name, service: s.name, step: 'Started' });
       } else progress({ kind: 'Container', name, service: s.name, step: 'Running' });
-      ids.push({ id: c.Id, name });
-      continue;
+      return { id: c.Id, name };
     }
     if (c) {
       progress({ kind: 'Container', name, service: s.name, step: 'Recreate' });
@@ -244,8 +252,11 @@ async function convergeService(api: ApiClient, p: Project, s: Service, have: Con
       throw new BerthError('internal', `container ${name} failed to start: ${errorMessage(e)}`, { cause: e });
     }
     progress({ kind: 'Container', name, service: s.name, step: 'Started' });
-    ids.push({ id: Id, name });
-  }
+    return { id: Id, name };
+  }));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const ids = settled.map((r) => (r as PromiseFulfilledResult<{ id: string; name: string }>).value);
   for (const c of have.filter((x) => numberOf(x) > want)) {
     progress({ kind: 'Container', name: nameOf(c), service: s.name, step: 'Removing' });
     await api.call('POST', `/containers/${c.Id}/stop`, { query: { t: o.timeout } });
