@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cell, type Daemon, dockerServerVersion, has, must, run, startBerth, startDockerd, table, toolVersion } from './common';
+import { benchFlags, cell, type Daemon, dockerServerVersion, has, must, run, startBerth, startDockerd, table, toolVersion } from './common';
 
 const BASE = 'bench-gcc:1';
 const TREE_FILES = 2000;
@@ -138,11 +138,7 @@ async function measure(b: Builder, ctx: string, reps: number): Promise<Record<st
 
 function parseArgs(argv: string[]): { reps: number; only?: Set<string> } {
   const o: { reps: number; only?: Set<string> } = { reps: 3 };
-  for (let i = 0; i < argv.length; i += 2) {
-    if (argv[i] === '--reps') o.reps = Number(argv[i + 1]);
-    else if (argv[i] === '--only') o.only = new Set(argv[i + 1].split(','));
-    else throw new Error(`unknown flag ${argv[i]}`);
-  }
+  benchFlags(argv, { reps: (v) => (o.reps = Number(v)), only: (v) => (o.only = new Set(v.split(','))) });
   return o;
 }
 

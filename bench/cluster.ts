@@ -28,7 +28,7 @@ import { cgroupDirs, mountsUnder } from '../test/host';
 import { busyboxTar } from '../test/integration/harness';
 import { countingProxy, Lab, type LabHost } from '../test/integration/lab';
 import { TestRegistry } from '../test/integration/registry-harness';
-import { has, run, sleep, table, toolVersion } from './common';
+import { benchFlags, has, run, sleep, table, toolVersion } from './common';
 
 interface Options {
   nodes: number;
@@ -39,16 +39,12 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { nodes: 5, replicas: 30, pullMib: 500 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const v = argv[++i];
-    if (v === undefined) throw new Error(`${a} needs a value`);
-    if (a === '--nodes') o.nodes = Number(v);
-    else if (a === '--replicas') o.replicas = Number(v);
-    else if (a === '--pull-mib') o.pullMib = Number(v);
-    else if (a === '--only') o.only = new Set(v.split(','));
-    else throw new Error(`unknown flag ${a}`);
-  }
+  benchFlags(argv, {
+    nodes: (v) => (o.nodes = Number(v)),
+    replicas: (v) => (o.replicas = Number(v)),
+    'pull-mib': (v) => (o.pullMib = Number(v)),
+    only: (v) => (o.only = new Set(v.split(','))),
+  });
   if (o.nodes < MANAGERS + 1) throw new Error(`--nodes: at least ${MANAGERS + 1} (${MANAGERS} managers and a worker that dies)`);
   return o;
 }

@@ -42,9 +42,8 @@ export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ra
       bytes += d.length;
       if (!o.countOnly) stdout += d;
     });
-    child.stderr?.on('data', (d) => {
-      if (stderr.length < 8192) stderr += d;
-    });
+    // The end of stderr says why a command failed: the last 8 KiB are kept.
+    child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-8192)));
     child.on(o.silent ? 'exit' : 'close', (code) => resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0, bytes }));
     child.on('error', (e) => resolve({ code: 127, stdout, stderr: String(e), ms: performance.now() - t0, bytes }));
   });
@@ -54,6 +53,22 @@ export async function must(cmd: string, args: string[], o: RunOptions = {}): Pro
   const r = await run(cmd, args, o);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
+}
+
+/** A bench script's flags: `--name VALUE` for each of `values`, `--name` alone for each of `switches`; anything else is an error. */
+export function benchFlags(argv: string[], values: Record<string, (v: string) => void>, switches: Record<string, () => void> = {}): void {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.replace(/^--/, '');
+    if (a.startsWith('--') && switches[name]) {
+      switches[name]();
+      continue;
+    }
+    if (!a.startsWith('--') || !values[name]) throw new Error(`unknown flag ${a}`);
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`${a} needs a value`);
+    values[name](v);
+  }
 }
 
 /** A tool's version as it reports it (`podman --version` → "4.3.1"), for the tables' labels. */

@@ -23,7 +23,7 @@ import { seededRandom } from '../src/base/seeded';
 import { busyboxTar } from '../test/integration/harness';
 import { ApiClient } from '../src/client/client';
 import { Limiter } from '../src/base/limiter';
-import { type Daemon, dockerServerVersion, has, must, pidsMatching, rssKiB, startBerth, startDockerd, table, toolVersion } from './common';
+import { benchFlags, type Daemon, dockerServerVersion, has, must, pidsMatching, rssKiB, startBerth, startDockerd, table, toolVersion } from './common';
 
 interface Options {
   services: number;
@@ -34,19 +34,12 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { services: 200, envs: 5, seed: 1 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--services') o.services = Number(next());
-    else if (a === '--envs') o.envs = Number(next());
-    else if (a === '--seed') o.seed = Number(next());
-    else if (a === '--only') o.only = new Set(next().split(','));
-    else throw new Error(`unknown flag ${a}`);
-  }
+  benchFlags(argv, {
+    services: (v) => (o.services = Number(v)),
+    envs: (v) => (o.envs = Number(v)),
+    seed: (v) => (o.seed = Number(v)),
+    only: (v) => (o.only = new Set(v.split(','))),
+  });
   return o;
 }
 
@@ -100,8 +93,8 @@ interface System {
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-async function timed(cmd: string, args: string[]): Promise<{ ms: number }> {
-  const r = await must(cmd, args, { quiet: true });
+async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number }> {
+  const r = await must(cmd, args, { quiet: true, env });
   return { ms: r.ms };
 }
 
@@ -112,23 +105,38 @@ function perContainerKiB(s: System, idleKiB: number, n: number): number {
   return (daemon + monitors) / n;
 }
 
+/** One row's measurement: its cell, or why it failed (the run goes on); each printed to stderr as it comes. */
+async function row(out: Record<string, string>, key: string, fn: () => Promise<string>): Promise<boolean> {
+  try {
+    out[key] = await fn();
+    console.error(`bench: ${key}: ${out[key]}`);
+    return true;
+  } catch (e) {
+    out[key] = `failed: ${String((e as Error).message).split('\n').slice(-1)[0].slice(0, 120)}`;
+    console.error(`bench: ${key}: ${(e as Error).message.slice(-2000)}`);
+    return false;
+  }
+}
+
 async function measure(s: System, file: string, o: Options, replaced: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const idle = s.daemonPids().reduce((sum, p) => sum + rssKiB(p), 0);
-  out.up = secs((await s.compose('bench', ['-f', file, 'up', '-d'])).ms);
-  out.memory = `${(perContainerKiB(s, idle, o.services) / 1024).toFixed(2)} MiB`;
+  if (await row(out, 'up', async () => secs((await s.compose('bench', ['-f', file, 'up', '-d'])).ms))) {
+    out.memory = `${(perContainerKiB(s, idle, o.services) / 1024).toFixed(2)} MiB`;
+  }
   if (s.name.startsWith('Berth')) {
-    out.layered = secs((await s.compose('layer', ['-f', file, 'up', '-d', ...replaced], 'bench')).ms);
-    await s.compose('layer', ['-f', file, 'down']);
+    await row(out, 'layered', async () => secs((await s.compose('layer', ['-f', file, 'up', '-d', ...replaced], 'bench')).ms));
+    await s.compose('layer', ['-f', file, 'down']).catch(() => undefined);
   } else out.layered = 'n/a (no layering: a whole copy is the up row)';
-  out.down = secs((await s.compose('bench', ['-f', file, 'down'])).ms);
+  await row(out, 'down', async () => secs((await s.compose('bench', ['-f', file, 'down'])).ms));
   const envs = Array.from({ length: o.envs }, (_, i) => `env${i}`);
-  let t0 = performance.now();
-  await Promise.all(envs.map((e) => s.compose(e, ['-f', file, 'up', '-d'])));
-  out.upMany = secs(performance.now() - t0);
-  t0 = performance.now();
-  await Promise.all(envs.map((e) => s.compose(e, ['-f', file, 'down'])));
-  out.downMany = secs(performance.now() - t0);
+  const all = async (args: string[]) => {
+    const t0 = performance.now();
+    await Promise.all(envs.map((e) => s.compose(e, ['-f', file, ...args])));
+    return secs(performance.now() - t0);
+  };
+  await row(out, 'upMany', () => all(['up', '-d']));
+  await row(out, 'downMany', () => all(['down']));
   return out;
 }
 
@@ -199,7 +207,8 @@ async function main(): Promise<void> {
           const s: System = {
             name: `docker-compose ${toolVersion('docker-compose')} + dockerd ${await dockerServerVersion(d.cli)}`,
             daemon: d,
-            compose: (project, args) => timed('docker-compose', ['-H', d.cli[2], '-p', project, ...args]),
+            // Its HTTP timeout (60 s) cuts a down of 1,000 containers short on this host: raised, so its times can be measured.
+            compose: (project, args) => timed('docker-compose', ['-H', d.cli[2], '-p', project, ...args], { COMPOSE_HTTP_TIMEOUT: '600' }),
             daemonPids: () => [d.proc.pid!, ...pidsMatching((c, comm) => comm === 'containerd' && c.includes(d.dir))],
             monitorPids: () => pidsMatching((c, comm) => comm.startsWith('containerd-shim') && c.includes(ns)),
           };

@@ -16,7 +16,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mountsUnder } from '../test/host';
-import { cell, dockerServerVersion, has, must, pidsMatching, ROOT, rssKiB, run, sleep, startBerth, startDockerd, table, toolVersion } from './common';
+import { benchFlags, cell, dockerServerVersion, has, must, pidsMatching, ROOT, rssKiB, run, sleep, startBerth, startDockerd, table, toolVersion } from './common';
 
 interface Options {
   reps: number;
@@ -31,22 +31,14 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { reps: 10, parallel: 50, floodMiB: 1024, health: 100, healthSeconds: 600, install: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--reps') o.reps = Number(next());
-    else if (a === '--parallel') o.parallel = Number(next());
-    else if (a === '--flood-mib') o.floodMiB = Number(next());
-    else if (a === '--health') o.health = Number(next());
-    else if (a === '--health-seconds') o.healthSeconds = Number(next());
-    else if (a === '--no-install') o.install = false;
-    else if (a === '--only') o.only = new Set(next().split(','));
-    else throw new Error(`unknown flag ${a}`);
-  }
+  benchFlags(argv, {
+    reps: (v) => (o.reps = Number(v)),
+    parallel: (v) => (o.parallel = Number(v)),
+    'flood-mib': (v) => (o.floodMiB = Number(v)),
+    health: (v) => (o.health = Number(v)),
+    'health-seconds': (v) => (o.healthSeconds = Number(v)),
+    only: (v) => (o.only = new Set(v.split(','))),
+  }, { 'no-install': () => (o.install = false) });
   return o;
 }
 

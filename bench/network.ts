@@ -22,7 +22,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sharesSection } from './network-shares';
-import { cell, type Daemon, dockerServerVersion, has, ROOT, sleep, startBerth, startDockerd, table } from './common';
+import { benchFlags, cell, type Daemon, dockerServerVersion, has, ROOT, sleep, startBerth, startDockerd, table } from './common';
 
 interface Options {
   reps: number;
@@ -32,15 +32,11 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { reps: 3, seconds: 5 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const v = argv[++i];
-    if (v === undefined) throw new Error(`${a} needs a value`);
-    if (a === '--reps') o.reps = Number(v);
-    else if (a === '--seconds') o.seconds = Number(v);
-    else if (a === '--only') o.only = new Set(v.split(','));
-    else throw new Error(`unknown flag ${a}`);
-  }
+  benchFlags(argv, {
+    reps: (v) => (o.reps = Number(v)),
+    seconds: (v) => (o.seconds = Number(v)),
+    only: (v) => (o.only = new Set(v.split(','))),
+  });
   return o;
 }
 

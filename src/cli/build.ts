@@ -103,43 +103,89 @@ async function secretsHeader(items: string[]): Promise<Record<string, string>> {
   return { 'X-Berth-Build-Secrets': header };
 }
 
-/** `berth build`: sends the context to POST /build and shows the steps as they go. */
-export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
-  const dir = path.resolve(p.args[0]);
+/** What a build is asked: `berth build`'s flags, or a compose service's `build:`. */
+export interface BuildRequest {
+  /** The context folder. */
+  dir: string;
+  /** The Dockerfile: '-' for stdin, a path (relative to the working folder), or none for the context's. */
+  file?: string;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  pull?: boolean;
+  network?: string;
+  extraHosts?: string[];
+  cacheFrom?: string[];
+  platform?: string;
+  quiet?: boolean;
+  secrets?: string[];
+  squash?: boolean;
+  /** Step lines highlighted, as on a terminal. */
+  tty: boolean;
+  /** Where the steps go (stdout by default). */
+  out?: NodeJS.WritableStream;
+}
+
+/** Sends a context to POST /build and shows the steps as they go; returns the image id. */
+export async function sendBuild(api: ApiClient, r: BuildRequest): Promise<string> {
+  const dir = path.resolve(r.dir);
   const st = await statIfExists(dir);
-  if (!st?.isDirectory()) throw invalidArgument(`unable to prepare context: path "${p.args[0]}" not found`);
-  const fileFlag = str(p, 'file');
+  if (!st?.isDirectory()) throw invalidArgument(`unable to prepare context: path "${r.dir}" not found`);
+  const fileFlag = r.file;
   const inside = fileFlag && fileFlag !== '-' ? path.relative(dir, path.resolve(fileFlag)) : undefined;
   // A Dockerfile from stdin or from outside the context travels in it under a name of its own, as the docker CLI sends it.
   const outside = inside !== undefined && (inside.startsWith('..') || path.isAbsolute(inside));
   const fromStdin = fileFlag === '-' ? await readStdin() : outside ? readDockerfile(fileFlag!) : undefined;
   const dockerfile = fromStdin !== undefined ? `.dockerfile.${randomBytes(10).toString('hex')}` : inside ?? 'Dockerfile';
   const ignoreText = await fsp.readFile(path.join(dir, '.dockerignore'), 'utf8').catch(() => '');
-  const progress = str(p, 'progress') ?? 'auto';
-  if (!['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`invalid --progress: ${progress} (auto, plain or tty)`);
-  const tty = progress === 'tty' || (progress === 'auto' && !!process.stdout.isTTY);
-  const quiet = bool(p, 'quiet');
   const lines = api.jsonLines<{ stream?: string; aux?: { ID: string }; error?: string }>('POST', '/build', {
     query: {
-      t: list(p, 'tag'),
+      t: r.tags,
       dockerfile: dockerfile.split(path.sep).join('/'),
-      buildargs: JSON.stringify(keyValueFlags(list(p, 'build-arg'), true)),
-      labels: JSON.stringify(keyValueFlags(list(p, 'label'), false)),
-      target: str(p, 'target'),
-      nocache: bool(p, 'no-cache'),
+      buildargs: JSON.stringify(r.buildArgs),
+      labels: JSON.stringify(r.labels),
+      target: r.target,
+      nocache: r.noCache,
       timings: true,
-      pull: bool(p, 'pull'),
-      networkmode: str(p, 'network'),
-      extrahosts: list(p, 'add-host'),
-      squash: bool(p, 'squash'),
-      cachefrom: list(p, 'cache-from').length ? JSON.stringify(list(p, 'cache-from')) : undefined,
-      platform: str(p, 'platform'),
-      q: quiet,
+      pull: r.pull,
+      networkmode: r.network,
+      extrahosts: r.extraHosts ?? [],
+      squash: r.squash,
+      cachefrom: r.cacheFrom?.length ? JSON.stringify(r.cacheFrom) : undefined,
+      platform: r.platform,
+      q: r.quiet,
     },
     stream: contextTar(dir, dockerfile, ignoreMatcher(ignorePatterns(ignoreText)), fromStdin),
-    headers: { ...registryConfigHeader(), ...(await secretsHeader(list(p, 'secret'))) },
+    headers: { ...registryConfigHeader(), ...(await secretsHeader(r.secrets ?? [])) },
   });
-  const id = await showProgress(lines, tty);
+  return showProgress(lines, r.tty, r.out ?? process.stdout);
+}
+
+/** `berth build`: sends the context to POST /build and shows the steps as they go. */
+export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
+  const progress = str(p, 'progress') ?? 'auto';
+  if (!['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`invalid --progress: ${progress} (auto, plain or tty)`);
+  const quiet = bool(p, 'quiet');
+  const id = await sendBuild(api, {
+    dir: p.args[0],
+    file: str(p, 'file'),
+    tags: list(p, 'tag'),
+    buildArgs: keyValueFlags(list(p, 'build-arg'), true),
+    labels: keyValueFlags(list(p, 'label'), false),
+    target: str(p, 'target'),
+    noCache: bool(p, 'no-cache'),
+    pull: bool(p, 'pull'),
+    network: str(p, 'network'),
+    extraHosts: list(p, 'add-host'),
+    squash: bool(p, 'squash'),
+    cacheFrom: list(p, 'cache-from'),
+    platform: str(p, 'platform'),
+    quiet,
+    secrets: list(p, 'secret'),
+    tty: progress === 'tty' || (progress === 'auto' && !!process.stdout.isTTY),
+  });
   if (quiet) process.stdout.write(id + '\n');
   const iid = str(p, 'iidfile');
   if (iid) await fsp.writeFile(iid, id);
@@ -147,16 +193,16 @@ export async function buildImage(api: ApiClient, p: Parsed): Promise<number> {
 }
 
 /** Shows a build's or bootstrap's messages as they come; returns the image id. */
-async function showProgress(lines: AsyncIterable<{ stream?: string; aux?: { ID: string }; error?: string }>, tty: boolean): Promise<string> {
+async function showProgress(lines: AsyncIterable<{ stream?: string; aux?: { ID: string }; error?: string }>, tty: boolean, out: NodeJS.WritableStream = process.stdout): Promise<string> {
   let id = '';
   for await (const l of lines) {
     if (l.error) throw new BerthError('internal', l.error);
     if (l.aux?.ID) id = l.aux.ID;
     if (!l.stream) continue;
     // On a terminal the step lines stand out; plain output is the stream as it came.
-    if (tty && l.stream.startsWith('Step ')) process.stdout.write(`\x1b[1m${l.stream.trimEnd()}\x1b[0m\n`);
-    else if (tty && l.stream.startsWith(' ---> Using cache')) process.stdout.write(`\x1b[32m${l.stream}\x1b[0m`);
-    else process.stdout.write(l.stream);
+    if (tty && l.stream.startsWith('Step ')) out.write(`\x1b[1m${l.stream.trimEnd()}\x1b[0m\n`);
+    else if (tty && l.stream.startsWith(' ---> Using cache')) out.write(`\x1b[32m${l.stream}\x1b[0m`);
+    else out.write(l.stream);
   }
   return id;
 }

@@ -69,36 +69,24 @@ export async function down(api: ApiClient, name: string, p: Project | undefined,
   if (!o.removeOrphans && orphans.length) {
     progress({ kind: 'Container', name: orphans.map(nameOf).join(', '), step: 'Orphaned', detail: 'not in the files: kept (--remove-orphans removes them)' });
   }
-  // Networks still used by kept orphans stay.
-  for (const n of await labelled(api, 'networks', name)) {
-    progress({ kind: 'Network', name: n, step: 'Removing' });
+  // Networks still used by kept orphans stay (their removal fails and is reported).
+  const remove = async (kind: 'Network' | 'Volume' | 'Image', name: string, path: string) => {
     try {
-      await api.call('DELETE', `/networks/${encodeURIComponent(n)}`);
-      progress({ kind: 'Network', name: n, step: 'Removed' });
+      await api.call('DELETE', path);
+      progress({ kind, name, step: 'Removed' });
     } catch (e) {
-      if (!gone(e)) errors.push(`network ${n}: ${errorMessage(e)}`);
+      if (!gone(e)) errors.push(`${kind.toLowerCase()} ${name}: ${errorMessage(e)}`);
     }
-  }
-  if (o.volumes) {
-    for (const v of await labelled(api, 'volumes', name)) {
-      try {
-        await api.call('DELETE', `/volumes/${encodeURIComponent(v)}`);
-        progress({ kind: 'Volume', name: v, step: 'Removed' });
-      } catch (e) {
-        if (!gone(e)) errors.push(`volume ${v}: ${errorMessage(e)}`);
-      }
-    }
-  }
+  };
+  for (const n of await labelled(api, 'networks', name)) await remove('Network', n, `/networks/${encodeURIComponent(n)}`);
+  if (o.volumes) for (const v of await labelled(api, 'volumes', name)) await remove('Volume', v, `/volumes/${encodeURIComponent(v)}`);
   if (o.rmi) {
-    const images = new Set(o.rmi === 'all' ? [...removing.map((c) => c.Image), ...Object.values(p?.services ?? {}).map((s) => s.image!).filter(Boolean)] : []);
-    for (const i of images) {
-      try {
-        await api.call('DELETE', `/images/${i}`);
-        progress({ kind: 'Image', name: i, step: 'Removed' });
-      } catch (e) {
-        if (!gone(e)) errors.push(`image ${i}: ${errorMessage(e)}`);
-      }
-    }
+    // local: the images compose named itself (built services without an image: of their own).
+    const services = Object.values(p?.services ?? {});
+    const images = new Set(o.rmi === 'all'
+      ? [...removing.map((c) => c.Image), ...services.map((s) => s.image!).filter(Boolean)]
+      : services.filter((s) => s.build && s.image === `${name}-${s.name}`).map((s) => s.image!));
+    for (const i of images) await remove('Image', i, `/images/${i}`);
   }
   return errors;
 }

@@ -30,6 +30,14 @@ export async function projectContainers(api: ApiClient, project: string, o: { al
 
 const notFound = (e: unknown) => e instanceof BerthError && e.code === 'not_found';
 
+/** A network's or volume's inspect, or undefined when there is none of that name. */
+function labelsOf(api: ApiClient, path: string): Promise<{ Labels?: Record<string, string> } | undefined> {
+  return api.json<{ Labels?: Record<string, string> }>('GET', path).catch((e) => {
+    if (notFound(e)) return undefined;
+    throw e;
+  });
+}
+
 /**
  * The project's networks: made with compose's labels where missing; an
  * existing one must be this project's (its labels say so), an external one
@@ -39,10 +47,7 @@ export async function ensureNetworks(api: ApiClient, p: Project, used: Set<strin
   const made: string[] = [];
   for (const [key, n] of Object.entries(p.networks)) {
     if (!used.has(key)) continue;
-    const found = await api.json<{ Labels?: Record<string, string> }>('GET', `/networks/${encodeURIComponent(n.name)}`).catch((e) => {
-      if (notFound(e)) return undefined;
-      throw e;
-    });
+    const found = await labelsOf(api, `/networks/${encodeURIComponent(n.name)}`);
     if (n.external) {
       if (!found) throw invalidArgument(`network ${n.name} declared as external, but could not be found`);
       continue;
@@ -77,10 +82,7 @@ export async function ensureVolumes(api: ApiClient, p: Project, used: Set<string
   const made: string[] = [];
   for (const [key, v] of Object.entries(p.volumes)) {
     if (!used.has(key)) continue;
-    const found = await api.json<{ Labels?: Record<string, string> }>('GET', `/volumes/${encodeURIComponent(v.name)}`).catch((e) => {
-      if (notFound(e)) return undefined;
-      throw e;
-    });
+    const found = await labelsOf(api, `/volumes/${encodeURIComponent(v.name)}`);
     if (v.external) {
       if (!found) throw invalidArgument(`external volume "${v.name}" not found`);
       continue;

@@ -22,6 +22,10 @@ export interface UpOptions {
   pull: 'always' | 'missing' | 'never';
   /** Sends a pull; the CLI adds the registry's credentials. */
   pullImage: (image: string) => Promise<void>;
+  /** Builds a service's image (its `build:`), named by its `image:`. */
+  buildImage?: (s: Service) => Promise<void>;
+  /** `--build`: every service with a `build:` is built, present or not. */
+  build?: boolean;
   /** Seconds a container has to stop when it is replaced. */
   timeout?: number;
   /**
@@ -115,7 +119,13 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
     return r;
   };
   const converge = async (name: string): Promise<ServiceResult> => {
+    const r = await convergeAfterNeeds(name);
+    progress({ kind: 'Service', name, step: r.state === 'started' ? 'Started' : r.state === 'failed' ? 'Failed' : 'Blocked', detail: r.cause });
+    return r;
+  };
+  const convergeAfterNeeds = async (name: string): Promise<ServiceResult> => {
     const s = p.services[name];
+    progress({ kind: 'Service', name, step: 'Waiting' });
     for (const e of graph.needs(name).filter((x) => targets.has(x.to) || o.base)) {
       const inBase = !targets.has(e.to);
       if (inBase && !baseContainers.has(e.to)) return { service: name, state: 'blocked', blockedBy: e.to, cause: `service ${e.to} does not run in the base environment ${o.base!.name}` };
@@ -130,6 +140,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
       }
     }
     return limiter.run(async () => {
+      progress({ kind: 'Service', name, step: 'Starting' });
       const start = Date.now();
       try {
         ids.set(name, await convergeService(api, p, s, imageIds.get(s.image!)!, byService.get(name) ?? [], o, (svc) => containerOf(p, ids, byService, svc), progress));
@@ -169,10 +180,7 @@ function containerOf(p: Project, ids: Map<string, { id: string }[]>, existing: M
  */
 async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, progress: Progress): Promise<Map<string, string>> {
   const images = new Map<string, Service[]>();
-  for (const s of services) {
-    if (!s.image) throw invalidArgument(`service "${s.name}" has no image: building images in berth compose is not done yet; build it with 'berth build' and name it in image:`);
-    images.set(s.image, [...(images.get(s.image) ?? []), s]);
-  }
+  for (const s of services) images.set(s.image!, [...(images.get(s.image!) ?? []), s]);
   const limiter = new Limiter(4);
   const failed: string[] = [];
   const ids = new Map<string, string>();
@@ -185,6 +193,22 @@ async function ensureImages(api: ApiClient, services: Service[], o: UpOptions, p
     const who = `service${users.length > 1 ? 's' : ''} ${users.map((u) => `"${u.name}"`).join(', ')}`;
     const policy = (s.pull_policy as string | undefined) ?? o.pull;
     const id = await idOf(image);
+    const builder = users.find((u) => u.build);
+    if (builder && (o.build || !id || policy === 'build')) {
+      progress({ kind: 'Image', name: image, service: builder.name, step: 'Building' });
+      try {
+        if (!o.buildImage) throw invalidArgument('this client cannot build');
+        await o.buildImage(builder);
+        const built = await idOf(image);
+        if (!built) throw invalidArgument(`the build did not make ${image}`);
+        ids.set(image, built);
+        progress({ kind: 'Image', name: image, service: builder.name, step: 'Built' });
+      } catch (e) {
+        progress({ kind: 'Image', name: image, service: builder.name, step: 'Error', detail: errorMessage(e) });
+        failed.push(`${who}: the build of ${image} failed: ${errorMessage(e)}`);
+      }
+      return;
+    }
     if (policy === 'never' || (id && policy !== 'always')) {
       if (id) ids.set(image, id);
       else failed.push(`${who}: image ${image} is not present and the pull policy is never`);

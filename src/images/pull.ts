@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Limiter } from '../base/limiter';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, errorMessage, invalidArgument } from '../base/errors';
@@ -66,7 +67,7 @@ export async function pullImage(store: ImageStore, src: BlobFetcher, manifestDig
     if (diffIds.length !== manifest.layers.length) throw invalidArgument('image: manifest layers and config diff_ids differ in number');
     const chains = chainIds(diffIds);
 
-    const slots = new Slots(o.concurrency ?? 6);
+    const slots = new Limiter(o.concurrency ?? 6);
     const staged: Promise<string | undefined>[] = manifest.layers.map(async (layer, i) => {
       if (await store.snapshots.exists(chains[i])) {
         progress({ id: short(layer.digest), status: 'Already exists' });
@@ -172,20 +173,3 @@ async function download(store: ImageStore, src: BlobFetcher, layer: Descriptor, 
   }
 }
 
-/** At most n tasks at a time. */
-class Slots {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly n: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= this.n) await new Promise<void>((r) => this.waiting.push(r));
-    this.running++;
-    try {
-      return await fn();
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
-    }
-  }
-}

@@ -287,6 +287,33 @@ services:
     assert.deepEqual(await madeBy(d, 'interop'), NOTHING, "berth compose's down removes docker-compose's project");
   });
 
+  test('build: a service built from its context is named project-service; up builds it when missing, --build again, and replaces the container', async () => {
+    const dir = projectDir(d, 'built', {
+      'compose.yaml': 'services:\n  app:\n    build:\n      context: ./app\n      args: [GREETING]\n    init: true\n    command: sleep 1000\n',
+    });
+    fs.mkdirSync(path.join(dir, 'app'));
+    fs.writeFileSync(path.join(dir, 'app', 'Dockerfile'), 'FROM busybox\nARG GREETING=none\nRUN echo "$GREETING" > /greeting\n');
+    await ok(d, dir, ['up', '-d'], { GREETING: 'first' });
+    assert.equal(await d.ok(['exec', 'built-app-1', 'cat', '/greeting']), 'first');
+    assert.equal(await d.ok(['image', 'inspect', '-f', '{{index .RepoTags 0}}', 'built-app']), 'built-app:latest');
+    const before = (await inspect(d, 'built-app-1')).Id;
+    // Present: not built again without --build.
+    const again = await compose(d, dir, ['up', '-d'], { GREETING: 'second' });
+    assert.doesNotMatch(again.stderr, /Building/);
+    assert.equal((await inspect(d, 'built-app-1')).Id, before);
+    const rebuilt = await compose(d, dir, ['up', '-d', '--build'], { GREETING: 'second' });
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.equal(await d.ok(['exec', 'built-app-1', 'cat', '/greeting']), 'second', 'a new image replaces the container');
+    // A build that fails: nothing made.
+    fs.writeFileSync(path.join(dir, 'app', 'Dockerfile'), 'FROM busybox\nRUN exit 7\n');
+    await ok(d, dir, ['down']);
+    const failed = await compose(d, dir, ['up', '-d', '--build']);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /service "app": the build of built-app failed: .*(exit 7|non-zero code: 7)/);
+    assert.deepEqual(await madeBy(d, 'built'), NOTHING);
+    await d.ok(['rmi', 'built-app']);
+  });
+
   test('logs, exec, run, stop and start, config', async () => {
     const dir = projectDir(d, 'ops', {
       'compose.yaml': 'services:\n  talk:\n    image: busybox\n    init: true\n    command: sh -c \'echo hello from $$HOSTNAME; exec sleep 1000\'\n    environment: [GREETING=hi]\n  quiet:\n    image: busybox\n    init: true\n    command: sleep 1000\n    profiles: [extra]\n',

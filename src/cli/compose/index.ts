@@ -2,13 +2,14 @@
 import { invalidArgument } from '../../base/errors';
 import { type Command, write } from '../command';
 import { parseFlags } from '../flags';
+import { build } from './build';
 import { logs } from './logs';
 import { exec, lifecycleCmds, pull, run } from './ops';
 import { type ComposeCommand, ComposeContext, PROJECT_FLAGS } from './project';
 import { down, up } from './up-down';
 import { config, events, graph, images, ls, port, ps, top } from './views';
 
-const commands: Record<string, ComposeCommand> = { up, down, ps, ls, logs, config, images, port, top, events, exec, run, pull, graph, ...lifecycleCmds };
+const commands: Record<string, ComposeCommand> = { up, down, ps, ls, logs, config, images, port, top, events, exec, run, pull, graph, build, ...lifecycleCmds };
 
 function usage(): string {
   return `Usage:  berth compose [OPTIONS] COMMAND\n\nDefine and run multi-container applications, as docker compose does.\n\nOptions:\n${PROJECT_FLAGS.map((x) => `  ${x.short ? `-${x.short}, ` : '    '}--${x.name}${x.kind === 'bool' ? '' : ` ${x.kind}`}`).join('\n')}\n\nCommands:\n${Object.keys(commands).sort().map((c) => `  ${c}`).join('\n')}\n`;

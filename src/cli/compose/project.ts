@@ -40,6 +40,13 @@ export class ComposeContext {
     readonly global: Parsed,
   ) {}
 
+  /** `--progress`: auto (the default), tty, or plain lines. */
+  get progressMode(): string {
+    const v = str(this.global, 'progress') ?? 'auto';
+    if (!['auto', 'tty', 'plain', 'quiet'].includes(v)) throw invalidArgument(`invalid --progress ${JSON.stringify(v)}: auto, tty, plain or quiet`);
+    return v;
+  }
+
   /** How many services act at once (`--parallel`, COMPOSE_PARALLEL_LIMIT; -1: no limit). */
   get parallel(): number {
     const v = str(this.global, 'parallel') ?? process.env.COMPOSE_PARALLEL_LIMIT;
@@ -97,5 +104,11 @@ export class ComposeContext {
     return { name: p.name, project: p };
   }
 
-  readonly progress: Progress = lineProgress(process.stderr);
+  private lines?: Progress;
+
+  /** A line per step on stderr (nothing with --progress quiet). */
+  get progress(): Progress {
+    this.lines ??= this.progressMode === 'quiet' ? () => {} : lineProgress(process.stderr);
+    return this.lines;
+  }
 }

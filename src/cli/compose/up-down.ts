@@ -2,11 +2,14 @@ import { invalidArgument } from '../../base/errors';
 import { Label } from '../../compose/labels';
 import { act, down as takeDown } from '../../compose/lifecycle';
 import { projectContainers } from '../../compose/resources';
-import { type ServiceResult, up as bringUp, type UpReport } from '../../compose/up';
+import { ServiceGraph } from '../../compose/spec/graph';
+import { type ServiceResult, targetsOf, up as bringUp, type UpReport } from '../../compose/up';
+import { waveView } from './wave-view';
 import { judgeCondition, ProjectWatch } from '../../compose/watch';
 import { registryAuthHeader, serverOf } from '../credentials';
 import { f } from '../command';
 import { bool, list, type Parsed, str } from '../flags';
+import { buildService } from './build';
 import { showLogs } from './logs';
 import type { ComposeCommand, ComposeContext } from './project';
 
@@ -93,12 +96,18 @@ export const up: ComposeCommand = {
   ],
   usage: 'compose up [OPTIONS] [SERVICE...]',
   run: async (ctx, p) => {
-    if (bool(p, 'build')) throw invalidArgument('--build: building images in berth compose is not done yet; build with \'berth build\' and name the image in the file');
+    if (bool(p, 'build') && bool(p, 'no-build')) throw invalidArgument('--build and --no-build are incompatible');
     if (bool(p, 'force-recreate') && bool(p, 'no-recreate')) throw invalidArgument('--force-recreate and --no-recreate are incompatible');
     const pull = str(p, 'pull') ?? 'missing';
     if (!['always', 'missing', 'never', 'policy'].includes(pull)) throw invalidArgument(`invalid --pull ${JSON.stringify(pull)}: always, missing or never`);
     const project = ctx.project(p.args);
-    const r = await bringUp(ctx.api, project, {
+    const base = ctx.base();
+    // On a terminal the graph's waves are drawn and redrawn; elsewhere, a line per step.
+    const graph = new ServiceGraph(Object.values(project.services));
+    const view = process.stderr.isTTY && ctx.progressMode !== 'plain' ? waveView(process.stderr, graph.waves(targetsOf(graph, { services: p.args, noDeps: bool(p, 'no-deps'), base, withDependents: bool(p, 'with-dependents') }))) : undefined;
+    let r: UpReport;
+    try {
+      r = await bringUp(ctx.api, project, {
       services: p.args,
       noDeps: bool(p, 'no-deps'),
       forceRecreate: bool(p, 'force-recreate'),
@@ -108,10 +117,15 @@ export const up: ComposeCommand = {
       parallel: ctx.parallel,
       pull: pull === 'policy' ? 'missing' : (pull as 'always' | 'missing' | 'never'),
       pullImage: (image) => pullImage(ctx, image),
+      build: bool(p, 'build'),
+      buildImage: bool(p, 'no-build') ? undefined : (s) => buildService(ctx, s, {}),
       timeout: seconds(p, 'timeout'),
-      base: ctx.base(),
+      base,
       withDependents: bool(p, 'with-dependents'),
-    }, ctx.progress);
+    }, view?.progress ?? ctx.progress);
+    } finally {
+      view?.finish();
+    }
     const rc = report(r);
     if (rc) return rc;
     if (bool(p, 'wait')) return waitHealthy(ctx, project.name, r.results, seconds(p, 'wait-timeout'));

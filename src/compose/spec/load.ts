@@ -140,6 +140,8 @@ export function loadProject(o: LoadOptions): Project {
   const services: Record<string, Service> = {};
   const disabled: Record<string, Service> = {};
   for (const [n, s] of Object.entries(merged.services)) {
+    // A service built and not named gets compose v2's name for its image.
+    if (s.build && !s.image) s.image = `${name}-${n}`;
     const on = !s.profiles.length || profiles.has('*') || s.profiles.some((p) => profiles.has(p));
     (on ? services : disabled)[n] = { ...s, environment: resolveEnvironment(s, env) };
   }

@@ -149,31 +149,24 @@ export function normalizeService(name: string, raw: Raw, dir: string): Service {
   return s;
 }
 
-export function normalizeNetwork(key: string, raw: Raw | null, project: string): NetworkDef {
+/** What top-level networks and volumes share: the name (the project's prefix unless external or named), external, options, labels. */
+function resourceOf(key: string, raw: Raw | null, project: string): VolumeDef {
   const r = raw ?? {};
   const external = typeof r.external === 'object' ? true : !!r.external;
   const extName = typeof r.external === 'object' ? r.external.name : undefined;
   return {
     ...r,
-    name: r.name ?? extName ?? (external ? key : `${project}_${key}`),
+    name: (r.name ?? extName ?? (external ? key : `${project}_${key}`)) as string,
     external,
     driver_opts: dictOf(r.driver_opts, false) as Record<string, string>,
-    internal: !!r.internal,
-    enable_ipv6: !!r.enable_ipv6,
-    attachable: !!r.attachable,
     labels: dictOf(r.labels, false) as Record<string, string>,
   };
 }
 
+export function normalizeNetwork(key: string, raw: Raw | null, project: string): NetworkDef {
+  return { ...resourceOf(key, raw, project), internal: !!raw?.internal, enable_ipv6: !!raw?.enable_ipv6, attachable: !!raw?.attachable };
+}
+
 export function normalizeVolume(key: string, raw: Raw | null, project: string): VolumeDef {
-  const r = raw ?? {};
-  const external = typeof r.external === 'object' ? true : !!r.external;
-  const extName = typeof r.external === 'object' ? r.external.name : undefined;
-  return {
-    ...r,
-    name: r.name ?? extName ?? (external ? key : `${project}_${key}`),
-    external,
-    driver_opts: dictOf(r.driver_opts, false) as Record<string, string>,
-    labels: dictOf(r.labels, false) as Record<string, string>,
-  };
+  return resourceOf(key, raw, project);
 }
