@@ -13,7 +13,10 @@
  * The floor: the same number of containers made and started through
  * Berth's API directly, 64 at a time: no order, no health waits, no CLI.
  *
- *   bench/compose [--services S] [--envs E] [--seed N] [--only berth,docker]
+ *   bench/compose [--services S] [--health-share F] [--envs E] [--seed N] [--only berth,docker]
+ *
+ * Health probes cost both engines most of this host's CPU (every probe is a
+ * `runc exec`): `--health-share 0` measures the orchestration alone.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,15 +30,18 @@ import { benchFlags, type Daemon, dockerServerVersion, has, must, pidsMatching, 
 
 interface Options {
   services: number;
+  /** The share of services with a health check (probed every second). */
+  healthShare: number;
   envs: number;
   seed: number;
   only?: Set<string>;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { services: 200, envs: 5, seed: 1 };
+  const o: Options = { services: 200, healthShare: 0.2, envs: 5, seed: 1 };
   benchFlags(argv, {
     services: (v) => (o.services = Number(v)),
+    'health-share': (v) => (o.healthShare = Number(v)),
     envs: (v) => (o.envs = Number(v)),
     seed: (v) => (o.seed = Number(v)),
     only: (v) => (o.only = new Set(v.split(','))),
@@ -51,12 +57,12 @@ const DEPTH = 10;
  * further up. Returns the file and the names of 5 services of the middle
  * levels, for the layered environment.
  */
-export function generate(n: number, seed: number): { yaml: string; replaced: string[] } {
+export function generate(n: number, seed: number, healthShare = 0.2): { yaml: string; replaced: string[] } {
   const rand = seededRandom(seed);
   const levels: string[][] = Array.from({ length: DEPTH }, () => []);
   const names = Array.from({ length: n }, (_, i) => `s${String(i).padStart(3, '0')}`);
   names.forEach((s, i) => levels[i < DEPTH ? i : Math.floor(rand() * DEPTH)].push(s));
-  const healthy = new Set(names.filter(() => rand() < 0.2));
+  const healthy = new Set(names.filter(() => rand() < healthShare));
   const lines = ['services:'];
   for (const [l, level] of levels.entries()) {
     for (const s of level) {
@@ -161,13 +167,13 @@ async function main(): Promise<void> {
   const want = (k: string) => !o.only || o.only.has(k);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-compose-'));
   const file = path.join(tmp, 'compose.yaml');
-  const { yaml, replaced } = generate(o.services, o.seed);
+  const { yaml, replaced } = generate(o.services, o.seed, o.healthShare);
   fs.writeFileSync(file, yaml);
   const tar = busyboxTar();
   const rows: Record<string, Record<string, string>> = {};
   const columns: string[] = [];
   const R = {
-    up: `up -d of one environment (${o.services} services, depth ${DEPTH})`,
+    up: `up -d of one environment (${o.services} services, depth ${DEPTH}, ${Math.round(o.healthShare * 100)}% with a health check)`,
     down: 'down of it',
     memory: 'memory per container (daemon growth + monitors)',
     layered: 'a layered environment replacing 5 services (up -d)',

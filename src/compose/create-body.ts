@@ -28,6 +28,9 @@ const nanos = (d: unknown, what: string): number | undefined => {
   return ns;
 };
 
+/** Microseconds: a number as it is, a duration (`950ms`) converted. */
+const micros = (v: unknown, what: string): number | undefined => (v === undefined ? undefined : typeof v === 'number' ? v : Math.round(nanos(v, what)! / 1000));
+
 const bytes = (v: unknown): number | undefined => (v === undefined ? undefined : typeof v === 'number' ? v : parseSize(String(v)));
 
 /** `no`, `always`, `unless-stopped`, `on-failure[:N]` as docker's RestartPolicy. */
@@ -36,6 +39,29 @@ function restartPolicy(r: string | undefined): Json | undefined {
   const [name, max] = r.split(':');
   if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name)) throw invalidArgument(`invalid restart policy ${JSON.stringify(r)}`);
   return { Name: name === 'no' ? '' : name, MaximumRetryCount: max ? Number(max) : 0 };
+}
+
+interface BlkioConfig {
+  weight?: number;
+  weight_device?: { path: string; weight: number }[];
+  device_read_bps?: { path: string; rate: number | string }[];
+  device_write_bps?: { path: string; rate: number | string }[];
+  device_read_iops?: { path: string; rate: number | string }[];
+  device_write_iops?: { path: string; rate: number | string }[];
+}
+
+/** `blkio_config` as docker's HostConfig fields. */
+function blkio(b: BlkioConfig | undefined): Json {
+  if (!b) return {};
+  const rates = (xs: { path: string; rate: number | string }[] | undefined, iops: boolean) => xs?.map((x) => ({ Path: x.path, Rate: iops ? Number(x.rate) : bytes(x.rate) }));
+  return {
+    BlkioWeight: b.weight,
+    BlkioWeightDevice: b.weight_device?.map((x) => ({ Path: x.path, Weight: x.weight })),
+    BlkioDeviceReadBps: rates(b.device_read_bps, false),
+    BlkioDeviceWriteBps: rates(b.device_write_bps, false),
+    BlkioDeviceReadIOps: rates(b.device_read_iops, true),
+    BlkioDeviceWriteIOps: rates(b.device_write_iops, true),
+  };
 }
 
 /** The networks a container joins, the first (by priority, then name) being its network mode. */
@@ -49,6 +75,32 @@ export function endpointOf(s: Service, a: NetworkAttachment): Json {
   if (a.ipv4_address) ipam.IPv4Address = a.ipv4_address;
   if (a.ipv6_address) ipam.IPv6Address = a.ipv6_address;
   return { Aliases: [s.name, ...a.aliases], ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}) };
+}
+
+/** Secrets and configs from files: bound read-only at their targets, as docker compose binds them. */
+function grantMounts(p: Project, s: Service): Json[] {
+  return (['secrets', 'configs'] as const).flatMap((kind) => s[kind].flatMap((g) => {
+    const file = p[kind][g.source]?.file;
+    return file !== undefined ? [{ Type: 'bind', Source: file, Target: g.target, ReadOnly: true }] : [];
+  }));
+}
+
+/** A file to place in a container before its start: a secret's or config's content. */
+export interface GrantFile {
+  path: string;
+  content: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** Secrets and configs with content (inline, or read from a variable): written into the container before it starts. */
+export function grantFiles(p: Project, s: Service): GrantFile[] {
+  return (['secrets', 'configs'] as const).flatMap((kind) => s[kind].flatMap((g) => {
+    const src = p[kind][g.source];
+    if (!src || src.file !== undefined || src.content === undefined) return [];
+    return [{ path: g.target, content: src.content, uid: Number(g.uid ?? 0), gid: Number(g.gid ?? 0), mode: g.mode ?? 0o444 }];
+  }));
 }
 
 /** The containers of other services that a service's container names (links, volumes_from, network_mode). */
@@ -92,7 +144,7 @@ export function createBody(p: Project, s: Service, n: number, other: ContainerOf
     exposed[key] = {};
     (bindings[key] ??= []).push({ HostIp: port.host_ip, HostPort: port.published });
   }
-  const mounts = s.volumes.map((v) => ({
+  const mounts: Json[] = s.volumes.map((v) => ({
     Type: v.type,
     Source: v.type === 'volume' && v.source ? p.volumes[v.source].name : v.source,
     Target: v.target,
@@ -134,7 +186,7 @@ export function createBody(p: Project, s: Service, n: number, other: ContainerOf
     HostConfig: {
       NetworkMode: networkMode,
       PortBindings: bindings,
-      Mounts: mounts,
+      Mounts: [...mounts, ...grantMounts(p, s)],
       RestartPolicy: restartPolicy(s.restart),
       Memory: bytes(s.mem_limit ?? limits.memory),
       MemoryReservation: bytes(s.mem_reservation ?? reservations.memory),
@@ -161,7 +213,8 @@ export function createBody(p: Project, s: Service, n: number, other: ContainerOf
       Ulimits: ulimits.length ? ulimits : undefined,
       Tmpfs: s.tmpfs === undefined ? undefined : Object.fromEntries([s.tmpfs].flat().map((t) => { const [k, ...o] = String(t).split(':'); return [k, o.join(':')]; })),
       ShmSize: bytes(s.shm_size),
-      Links: s.links.map((l) => { const [svc, alias] = l.split(':'); return `${other(svc)}:${alias ?? svc}`; }),
+      // external_links name containers outside the project, by their own names.
+      Links: [...s.links.map((l) => { const [svc, alias] = l.split(':'); return `${other(svc)}:${alias ?? svc}`; }), ...((s.external_links as string[] | undefined) ?? []).map((l) => (l.includes(':') ? l : `${l}:${l}`))],
       VolumesFrom: s.volumes_from.map((v) => (v.startsWith('container:') ? v.slice(10) : (([svc, mode]) => (mode ? `${other(svc)}:${mode}` : other(svc)))(v.split(':')))),
       LogConfig: logging ? { Type: logging.driver ?? 'json-file', Config: logging.options ?? {} } : undefined,
       OomScoreAdj: s.oom_score_adj,
@@ -171,6 +224,12 @@ export function createBody(p: Project, s: Service, n: number, other: ContainerOf
       Pid: s.pid,
       Runtime: s.runtime,
       CgroupParent: s.cgroup_parent,
+      DeviceCgroupRules: s.device_cgroup_rules,
+      StorageOpt: s.storage_opt,
+      UsernsMode: s.userns_mode,
+      CpuRealtimePeriod: micros(s.cpu_rt_period, 'cpu_rt_period'),
+      CpuRealtimeRuntime: micros(s.cpu_rt_runtime, 'cpu_rt_runtime'),
+      ...blkio(s.blkio_config as BlkioConfig | undefined),
     },
     NetworkingConfig: { EndpointsConfig: endpoints },
   };

@@ -2,10 +2,12 @@ import { BerthError, errorMessage, invalidArgument } from '../base/errors';
 import { Limiter } from '../base/limiter';
 import type { ApiClient } from '../client/client';
 import { containerName, createBody, endpointOf, networkOrder, scaleOf } from './create-body';
+import { placeGrants } from './grants';
 import { configHash, Label } from './labels';
 import type { Progress } from './progress';
 import { type ContainerSummary, ensureNetworks, ensureVolumes, lastOutput, nameOf, numberOf, projectContainers } from './resources';
 import { ServiceGraph } from './spec/graph';
+import { checkGrants } from './spec/references';
 import type { Project, Service } from './spec/model';
 import { judgeCondition, ProjectWatch } from './watch';
 
@@ -80,6 +82,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   const targets = targetsOf(graph, o);
   const services = [...targets].map((n) => p.services[n]);
   for (const s of services) scaleOf(s, o.scale?.[s.name]);
+  checkGrants(p, targets);
   const imageIds = await ensureImages(api, services, o, progress);
 
   const baseContainers = new Map<string, { id: string; name: string }[]>();
@@ -268,6 +271,7 @@ async function convergeService(api: ApiClient, p: Project, s: Service, imageId: 
     for (const net of baseNetworks(p, s, o.base)) {
       await api.json('POST', `/networks/${encodeURIComponent(net)}/connect`, { body: { Container: Id, EndpointConfig: {} } });
     }
+    await placeGrants(api, Id, p, s);
     progress({ kind: 'Container', name, service: s.name, step: c ? 'Recreated' : 'Created' });
     progress({ kind: 'Container', name, service: s.name, step: 'Starting' });
     try {

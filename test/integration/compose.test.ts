@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { BERTH, exec, type Result, suiteDaemon, type TestDaemon } from './harness';
+import { BERTH, DOCKER, exec, HAS_DOCKERD, onTerminal, type Result, suiteDaemon, suiteDockerd, type TestDaemon } from './harness';
 
 /** A project folder of the suite's daemon holding these files. */
 function projectDir(d: TestDaemon, name: string, files: Record<string, string>): string {
@@ -316,13 +317,21 @@ services:
 
   test('logs, exec, run, stop and start, config', async () => {
     const dir = projectDir(d, 'ops', {
-      'compose.yaml': 'services:\n  talk:\n    image: busybox\n    init: true\n    command: sh -c \'echo hello from $$HOSTNAME; exec sleep 1000\'\n    environment: [GREETING=hi]\n  quiet:\n    image: busybox\n    init: true\n    command: sleep 1000\n    profiles: [extra]\n',
+      'compose.yaml': 'services:\n  talk:\n    image: busybox\n    init: true\n    command: sh -c \'echo hello from $$HOSTNAME; exec sleep 1000\'\n    environment: [GREETING=hi]\n    secrets: [db_pass, api_token]\n    configs: [{ source: motd, target: /etc/motd, mode: 0440 }]\n  quiet:\n    image: busybox\n    init: true\n    command: sleep 1000\n    profiles: [extra]\nsecrets:\n  db_pass: { file: ./db_pass.txt }\n  api_token: { environment: API_TOKEN }\nconfigs:\n  motd: { content: "welcome" }\n',
+      'db_pass.txt': 's3cret\n',
     });
-    await ok(d, dir, ['up', '-d']);
+    // On a terminal, up draws the graph's waves.
+    const tty = await onTerminal(`cd ${dir} && API_TOKEN=t0k ${BERTH} -H ${d.host} compose up -d`, '');
+    assert.equal(tty.code, 0, tty.stdout);
+    assert.match(tty.stdout, /✔.* wave {2}1 {2}1\/1 started {2}\d+\.\ds/);
     assert.deepEqual((await madeBy(d, 'ops')).containers, ['ops-talk-1'], 'a service of a profile not enabled does not run');
+    // Secrets and configs: a file bound read-only, a variable's and inline content written in before the start.
+    assert.equal(await d.ok(['exec', 'ops-talk-1', 'cat', '/run/secrets/db_pass', '/run/secrets/api_token', '/etc/motd']), 's3cret\nt0kwelcome');
+    assert.equal(await d.ok(['exec', 'ops-talk-1', 'stat', '-c', '%a', '/etc/motd']), '440');
+    assert.notEqual((await d.berth(['exec', 'ops-talk-1', 'sh', '-c', 'echo x > /run/secrets/db_pass'])).code, 0, 'a secret file is read-only');
     assert.match(await ok(d, dir, ['logs', 'talk']), /^ops-talk-1 {2}\| hello from [0-9a-f]{12}$/m);
     assert.equal(await ok(d, dir, ['exec', '-T', 'talk', 'sh', '-c', 'echo $GREETING']), 'hi');
-    assert.equal(await ok(d, dir, ['run', '--rm', '-T', 'talk', 'echo', 'one-off']), 'one-off');
+    assert.equal(await ok(d, dir, ['run', '--rm', '-T', 'talk', 'cat', '/run/secrets/api_token'], { API_TOKEN: 'for-run' }), 'for-run');
     assert.deepEqual((await madeBy(d, 'ops')).containers, ['ops-talk-1'], 'run --rm leaves nothing');
     await ok(d, dir, ['stop']);
     assert.equal((await inspect(d, 'ops-talk-1')).State.Status, 'exited');
@@ -333,5 +342,43 @@ services:
     await ok(d, dir, ['down']);
     assert.deepEqual(await madeBy(d, 'ops'), NOTHING);
     await d.assertClean();
+  });
+});
+
+describe('berth compose against dockerd', { skip: !HAS_DOCKERD && 'dockerd is not installed', timeout: 300_000 }, () => {
+  const dockerd = suiteDockerd();
+
+  test('a client of the Engine API: the same file up (a health condition waited on) and down against a private dockerd', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-dockerd-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'compose.yaml'), `
+services:
+  db:
+    image: busybox
+    init: true
+    command: sh -c 'sleep 1; touch /tmp/ready; exec sleep 1000'
+    healthcheck: { test: test -f /tmp/ready, interval: 300ms, retries: 30 }
+  app:
+    image: busybox
+    init: true
+    command: sleep 1000
+    depends_on: { db: { condition: service_healthy } }
+`);
+      const run = (args: string[]) => exec('sh', ['-c', `cd "$1" && shift && exec "$@"`, 'sh', dir, BERTH, '-H', dockerd.host, 'compose', '-p', 'ondocker', ...args], { timeoutMs: 120_000 });
+      const up = await run(['up', '-d']);
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stderr, /Container ondocker-db-1 {2}Healthy/);
+      const ps = await exec(DOCKER, ['-H', dockerd.host, 'ps', '--filter', 'label=com.docker.compose.project=ondocker', '--format', '{{.Names}} {{.Status}}'], { env: { DOCKER_CLI_HINTS: 'false' } });
+      assert.deepEqual(ps.stdout.trim().split('\n').sort().map((l) => l.split(' ')[0]), ['ondocker-app-1', 'ondocker-db-1']);
+      assert.match(ps.stdout, /ondocker-db-1 Up .*\(healthy\)/);
+      const down = await run(['down']);
+      assert.equal(down.code, 0, down.stderr);
+      const left = await exec(DOCKER, ['-H', dockerd.host, 'ps', '-aq', '--filter', 'label=com.docker.compose.project=ondocker']);
+      assert.equal(left.stdout.trim(), '');
+      const nets = await exec(DOCKER, ['-H', dockerd.host, 'network', 'ls', '-q', '--filter', 'label=com.docker.compose.project=ondocker']);
+      assert.equal(nets.stdout.trim(), '');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,6 +5,8 @@ import { createBody } from '../../compose/create-body';
 import { Label } from '../../compose/labels';
 import { type Action, act } from '../../compose/lifecycle';
 import { up } from '../../compose/up';
+import { placeGrants } from '../../compose/grants';
+import { checkGrants } from '../../compose/spec/references';
 import type { Service } from '../../compose/spec/model';
 import { containerCmds } from '../container-commands';
 import { f } from '../command';
@@ -79,6 +81,7 @@ export const run: ComposeCommand = {
     const project = ctx.project([service]);
     const s = project.services[service];
     if (!s) throw invalidArgument(`no such service: ${service}`);
+    checkGrants(project, [service]);
     const needs = Object.keys(s.depends_on);
     if (!bool(p, 'no-deps') && needs.length) {
       const r = await up(ctx.api, project, { services: needs, parallel: ctx.parallel, pull: 'missing', pullImage: (i) => pullImage(ctx, i) }, ctx.progress);
@@ -104,6 +107,7 @@ export const run: ComposeCommand = {
     if (list(p, 'publish').length) throw invalidArgument('run --publish: not done yet; use --service-ports');
     (body.HostConfig as Record<string, unknown>).AutoRemove = bool(p, 'rm');
     const { Id } = await ctx.api.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+    await placeGrants(ctx.api, Id, project, oneoff);
     return startCreated(ctx.api, Id, { detach: bool(p, 'detach'), tty, interactive: !bool(p, 'detach'), rm: bool(p, 'rm') });
   },
 };

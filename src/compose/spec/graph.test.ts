@@ -5,7 +5,7 @@ import { ServiceGraph } from './graph';
 import type { Service } from './model';
 
 const svc = (name: string, deps: string[]): Service => ({
-  name, environment: {}, env_file: [], labels: {}, links: [], volumes_from: [], networks: {}, ports: [], expose: [], volumes: [], profiles: [],
+  name, environment: {}, env_file: [], labels: {}, links: [], volumes_from: [], networks: {}, ports: [], expose: [], volumes: [], secrets: [], configs: [], profiles: [],
   depends_on: Object.fromEntries(deps.map((d) => [d, { condition: 'service_started', required: true, restart: false }])),
 });
 

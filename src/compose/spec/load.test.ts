@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { loadProject, type LoadOptions } from './load';
+import { checkGrants } from './references';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-load-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -159,6 +160,36 @@ test('bad references: unknown services, networks and volumes, cycles with their 
   for (const [text, re] of cases) assert.throws(() => load(dir({ 'compose.yaml': text })), re, text);
   const optional = load(dir({ 'compose.yaml': 'services:\n  a:\n    image: x\n    depends_on: {gone: {condition: service_started, required: false}}\n' }));
   assert.deepEqual(optional.services.a.depends_on, {});
+});
+
+test('secrets and configs: files against the project, variables read at load, targets under /run/secrets and /', () => {
+  const d = dir({
+    'compose.yaml': `
+services:
+  app:
+    image: x
+    secrets: [db_pass, { source: token, target: api/token, mode: 0400 }, { source: token, target: /t2, mode: 400 }]
+    configs: [{ source: nginx, target: /etc/nginx.conf }, motd]
+secrets:
+  db_pass: { file: ./secrets/db.txt }
+  token: { environment: API_TOKEN }
+configs:
+  nginx: { content: "worker_processes 1;" }
+  motd: { file: motd.txt }
+`,
+  });
+  const p = load(d, { env: { API_TOKEN: 't0k' } });
+  assert.deepEqual(p.services.app.secrets, [{ source: 'db_pass', target: '/run/secrets/db_pass' }, { source: 'token', target: '/run/secrets/api/token', mode: 0o400 }, { source: 'token', target: '/t2', mode: 400 }], '0400 is octal, as compose reads it; 400 decimal');
+  assert.deepEqual(p.services.app.configs, [{ source: 'nginx', target: '/etc/nginx.conf' }, { source: 'motd', target: '/motd' }]);
+  assert.equal(p.secrets.db_pass.file, path.join(d, 'secrets/db.txt'));
+  assert.equal(p.secrets.token.content, 't0k');
+  assert.equal(p.configs.nginx.content, 'worker_processes 1;');
+  assert.equal(load(d).secrets.token.content, undefined, 'an unset variable is refused by up, not by every command');
+  assert.throws(() => checkGrants(load(d), ['app']), /secret token of service "app" comes from the variable API_TOKEN, which is not set/);
+  const undef = dir({ 'compose.yaml': 'services:\n  a:\n    image: x\n    secrets: [nope]\n' });
+  assert.throws(() => load(undef), /service "a" refers to undefined secret nope/);
+  const ext = dir({ 'compose.yaml': 'services:\n  a:\n    image: x\n    configs: [c]\nconfigs:\n  c: { external: true }\n' });
+  assert.throws(() => load(ext), /config c is external: external configs live in a swarm/);
 });
 
 test('no compose file: a clear error naming what was looked for', () => {

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type ScalarTag } from 'yaml';
 import { BerthError, invalidArgument, isErrno } from '../../base/errors';
 import { parseEnvFile } from './env-file';
 import { type Env, interpolateTree } from './interpolate';
 import { mergeService } from './merge';
 import type { ComposeFile, Project, Service } from './model';
-import { normalizeNetwork, normalizeService, normalizeVolume } from './normalize';
+import { normalizeFileSource, normalizeNetwork, normalizeService, normalizeVolume } from './normalize';
 import { validateModel } from './schema';
 import { resolveExtends } from './extends';
 import { checkReferences } from './references';
@@ -59,10 +59,22 @@ function readText(file: string): string {
   }
 }
 
+/**
+ * `0440` is octal, as compose reads it (go-yaml keeps YAML 1.1's octal
+ * integers): the file modes of secrets and configs are written so. YAML
+ * 1.2's core schema would read 440.
+ */
+const legacyOctal: ScalarTag = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  test: /^0[0-7]+$/,
+  resolve: (s: string) => parseInt(s, 8),
+};
+
 /** Reads one file: YAML (merge keys and anchors allowed), interpolation, the schema, then one shape per field. */
 export function readComposeFile(file: string, env: Env, dir: string): ComposeFile {
   const lines = new LineCounter();
-  const doc = parseDocument(readText(file), { merge: true, lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(readText(file), { merge: true, lineCounter: lines, prettyErrors: false, customTags: (tags) => [legacyOctal, ...tags] });
   if (doc.errors.length) {
     const e = doc.errors[0];
     throw invalidArgument(`${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
@@ -75,27 +87,36 @@ export function readComposeFile(file: string, env: Env, dir: string): ComposeFil
     return node?.range ? lines.linePos(node.range[0]).line : undefined;
   });
   const services = Object.fromEntries(Object.entries((model.services ?? {}) as Raw).map(([n, s]) => [n, normalizeService(n, s ?? {}, dir)]));
-  const own: ComposeFile = { file, name: model.name, services, networks: model.networks ?? {}, volumes: model.volumes ?? {} };
+  // Secrets' and configs' files are the project's, read against its folder now, as services' paths are.
+  const sources = (v: Raw | undefined) => Object.fromEntries(Object.entries(v ?? {}).map(([k, x]) => [k, normalizeFileSource(k, x, dir)]));
+  const own: ComposeFile = { file, name: model.name, services, networks: model.networks ?? {}, volumes: model.volumes ?? {}, secrets: sources(model.secrets), configs: sources(model.configs) };
   return model.include ? withIncludes(own, model.include, env) : own;
 }
 
 /** `include:` brings another project's resources, each file read against its own directory; a name defined twice is an error. */
 function withIncludes(own: ComposeFile, list: (string | Raw)[], env: Env): ComposeFile {
-  const out: ComposeFile = { ...own, services: {}, networks: {}, volumes: {} };
+  const out: ComposeFile = { ...own, services: {}, networks: {}, volumes: {}, secrets: {}, configs: {} };
   for (const inc of list) {
     const spec = typeof inc === 'string' ? { path: inc } : inc;
     const paths = [spec.path].flat().map((p: string) => path.resolve(path.dirname(own.file), p));
     const dir = spec.project_directory ? path.resolve(path.dirname(own.file), spec.project_directory) : path.dirname(paths[0]);
     const incEnv = { ...envFiles([spec.env_file ?? []].flat().map((f: string) => path.resolve(dir, f)), env, dir, spec.env_file === undefined), ...env };
     const merged = mergeFiles(paths.map((p) => resolveExtends(readComposeFile(p, incEnv, dir), (x) => readComposeFile(x, incEnv, path.dirname(x)))));
-    for (const kind of ['services', 'networks', 'volumes'] as const) {
+    for (const kind of ['services', 'networks', 'volumes', 'secrets', 'configs'] as const) {
       for (const [k, v] of Object.entries(merged[kind])) {
         if (k in own[kind] || k in out[kind]) throw invalidArgument(`${own.file}: ${kind.slice(0, -1)} "${k}" of the included ${paths[0]} is already defined`);
         out[kind][k] = v;
       }
     }
   }
-  return { ...out, services: { ...out.services, ...own.services }, networks: { ...out.networks, ...own.networks }, volumes: { ...out.volumes, ...own.volumes } };
+  return {
+    ...out,
+    services: { ...out.services, ...own.services },
+    networks: { ...out.networks, ...own.networks },
+    volumes: { ...out.volumes, ...own.volumes },
+    secrets: { ...out.secrets, ...own.secrets },
+    configs: { ...out.configs, ...own.configs },
+  };
 }
 
 /** The variables of `.env` (or the given files); the shell's variables are seen by their interpolation. */
@@ -110,12 +131,13 @@ function envFiles(files: string[], env: Env, dir: string, optional: boolean): En
 }
 
 function mergeFiles(files: ComposeFile[]): ComposeFile {
-  const out: ComposeFile = { file: files[0].file, services: {}, networks: {}, volumes: {} };
+  const out: ComposeFile = { file: files[0].file, services: {}, networks: {}, volumes: {}, secrets: {}, configs: {} };
   for (const f of files) {
     out.name = f.name ?? out.name;
     for (const [n, s] of Object.entries(f.services)) out.services[n] = out.services[n] ? mergeService(out.services[n], s) : s;
     for (const [n, v] of Object.entries(f.networks)) out.networks[n] = { ...out.networks[n], ...v };
     for (const [n, v] of Object.entries(f.volumes)) out.volumes[n] = { ...out.volumes[n], ...v };
+    for (const kind of ['secrets', 'configs'] as const) for (const [n, v] of Object.entries(f[kind])) out[kind][n] = { ...out[kind][n], ...v };
   }
   return out;
 }
@@ -157,7 +179,13 @@ export function loadProject(o: LoadOptions): Project {
     disabled,
     networks: Object.fromEntries(Object.entries(rawNets).map(([k, v]) => [k, normalizeNetwork(k, v, name)])),
     volumes: Object.fromEntries(Object.entries(merged.volumes).map(([k, v]) => [k, normalizeVolume(k, v, name)])),
+    secrets: merged.secrets,
+    configs: merged.configs,
   };
+  // A secret or config from a variable is read now, from the variables the files were read with (an unset one is refused by what needs it: up, run).
+  for (const all of [project.secrets, project.configs]) {
+    for (const [k, src] of Object.entries(all)) if (src.environment !== undefined && env[src.environment] !== undefined) all[k] = { ...src, content: env[src.environment] };
+  }
   checkReferences(project);
   return project;
 }

@@ -1,4 +1,4 @@
-import type { NetworkDef, PortMapping, Service, VolumeDef, VolumeMount } from './model';
+import type { FileGrant, NetworkDef, PortMapping, Service, VolumeDef, VolumeMount } from './model';
 
 /**
  * Compose's merge of a service from a later file (or an `extends`'s own
@@ -16,6 +16,7 @@ export function mergeService(base: Service, over: Service): Service {
     if (k === 'command' || k === 'entrypoint' || k === 'name') (out as Record<string, unknown>)[k] = v;
     else if (k === 'volumes') out.volumes = byKey(base.volumes ?? [], v as VolumeMount[], (m) => m.target);
     else if (k === 'ports') out.ports = byKey(base.ports ?? [], v as PortMapping[], portKey);
+    else if (k === 'secrets' || k === 'configs') out[k] = byKey(base[k] ?? [], v as FileGrant[], (g) => g.target);
     else if (k === 'healthcheck') out.healthcheck = { ...base.healthcheck, ...(v as object) };
     else if (k === 'logging') out.logging = mergeLogging(b as Record<string, unknown> | undefined, v as Record<string, unknown>);
     else out[k] = mergeValue(b, v);

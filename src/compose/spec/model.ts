@@ -46,6 +46,25 @@ export interface Healthcheck {
   disable?: boolean;
 }
 
+/** A secret or config a service asks for, and where it lands in its containers. */
+export interface FileGrant {
+  source: string;
+  /** An absolute path in the container. */
+  target: string;
+  uid?: string;
+  gid?: string;
+  mode?: number;
+}
+
+/** A top-level secret or config: its content from a file, a variable of this shell, or (configs) inline. */
+export interface FileSource {
+  name: string;
+  file?: string;
+  environment?: string;
+  content?: string;
+  external: boolean;
+}
+
 export interface Build {
   context: string;
   dockerfile?: string;
@@ -75,6 +94,8 @@ export interface Service {
   ports: PortMapping[];
   expose: string[];
   volumes: VolumeMount[];
+  secrets: FileGrant[];
+  configs: FileGrant[];
   healthcheck?: Healthcheck;
   profiles: string[];
   scale?: number;
@@ -113,6 +134,8 @@ export interface Project {
   disabled: Record<string, Service>;
   networks: Record<string, NetworkDef>;
   volumes: Record<string, VolumeDef>;
+  secrets: Record<string, FileSource>;
+  configs: Record<string, FileSource>;
 }
 
 /** A file of the project, parsed, interpolated, checked and normalised; its networks and volumes as written. */
@@ -122,4 +145,6 @@ export interface ComposeFile {
   services: Record<string, Service>;
   networks: Record<string, Record<string, unknown>>;
   volumes: Record<string, Record<string, unknown>>;
+  secrets: Record<string, FileSource>;
+  configs: Record<string, FileSource>;
 }

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalidArgument } from '../../base/errors';
-import type { Build, Dependency, Healthcheck, NetworkAttachment, NetworkDef, PortMapping, Service, VolumeDef, VolumeMount } from './model';
+import type { Build, Dependency, FileGrant, FileSource, Healthcheck, NetworkAttachment, NetworkDef, PortMapping, Service, VolumeDef, VolumeMount } from './model';
 import { shellWords } from './shell-words';
 
 type Raw = Record<string, any>;
@@ -123,6 +123,21 @@ function build(v: unknown, dir: string): Build | undefined {
   };
 }
 
+/** A service's secrets (under /run/secrets) or configs (under /): short names, or source and target. */
+function grants(v: unknown, under: string): FileGrant[] {
+  return ((v ?? []) as (string | Raw)[]).map((g) => {
+    const r: Raw = typeof g === 'string' ? { source: g } : g;
+    const target = r.target ?? r.source;
+    return { ...r, source: r.source, target: target.startsWith('/') ? target : path.posix.join(under, target) } as FileGrant;
+  });
+}
+
+/** A top-level secret or config: a file (resolved against the project), a variable, or inline content. */
+export function normalizeFileSource(key: string, raw: Raw | null, dir: string): FileSource {
+  const r = raw ?? {};
+  return { name: r.name ?? key, external: !!r.external, ...(r.file !== undefined ? { file: hostPath(r.file, dir) } : {}), ...(r.environment !== undefined ? { environment: r.environment } : {}), ...(r.content !== undefined ? { content: r.content } : {}) };
+}
+
 /** One service of one file, in Berth's one shape per field; relative paths resolved against `dir`. */
 export function normalizeService(name: string, raw: Raw, dir: string): Service {
   const s: Service = {
@@ -140,6 +155,8 @@ export function normalizeService(name: string, raw: Raw, dir: string): Service {
     ports: (raw.ports ?? []).flatMap((p: unknown) => (typeof p === 'object' && p ? [{ target: (p as Raw).target, published: str((p as Raw).published), host_ip: str((p as Raw).host_ip), protocol: (p as Raw).protocol ?? 'tcp' }] : parsePort(p as string))),
     expose: listOf(raw.expose),
     volumes: (raw.volumes ?? []).map((v: unknown) => (typeof v === 'string' ? parseVolume(v, dir) : longVolume(v as Raw, dir))),
+    secrets: grants(raw.secrets, '/run/secrets'),
+    configs: grants(raw.configs, '/'),
     healthcheck: healthcheck(raw.healthcheck),
     profiles: listOf(raw.profiles),
     build: build(raw.build, dir),

@@ -25,6 +25,15 @@ export function checkReferences(p: Project): void {
     for (const v of s.volumes) {
       if (v.type === 'volume' && v.source && !p.volumes[v.source]) throw invalidArgument(`service "${s.name}" refers to undefined volume ${v.source}`);
     }
+    for (const kind of ['secrets', 'configs'] as const) {
+      for (const g of s[kind]) {
+        const src = p[kind][g.source];
+        const what = kind.slice(0, -1);
+        if (!src) throw invalidArgument(`service "${s.name}" refers to undefined ${what} ${g.source}`);
+        if (src.external) throw invalidArgument(`${what} ${g.source} is external: external ${kind} live in a swarm, not on one host; give it a file, environment or content`);
+        if (src.file === undefined && src.environment === undefined && src.content === undefined) throw invalidArgument(`${what} ${g.source} has no file, environment or content`);
+      }
+    }
     if (s.network_mode && Object.keys(s.networks).length) throw invalidArgument(`service "${s.name}" declares network_mode and networks: they are exclusive`);
     if (!s.image && !s.build) throw invalidArgument(`service "${s.name}" has neither an image nor a build context`);
   }
@@ -47,6 +56,18 @@ function publishedOnce(p: Project): void {
         }
       }
       owner.set(`${ip} ${key}`, s.name);
+    }
+  }
+}
+
+/** What these services need before their containers can be made: each secret or config from a variable must have found it set. */
+export function checkGrants(p: Project, services: Iterable<string>): void {
+  for (const n of services) {
+    for (const kind of ['secrets', 'configs'] as const) {
+      for (const g of p.services[n][kind]) {
+        const src = p[kind][g.source];
+        if (src.environment !== undefined && src.content === undefined) throw invalidArgument(`${kind.slice(0, -1)} ${g.source} of service "${n}" comes from the variable ${src.environment}, which is not set`);
+      }
     }
   }
 }

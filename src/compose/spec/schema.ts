@@ -41,6 +41,9 @@ function extend(s: Json): Json {
   port.properties.host_ip = { type: 'string' };
   port.properties.name = { type: 'string' };
   port.properties.app_protocol = { type: 'string' };
+  s.definitions.secret.properties.environment = { type: 'string' };
+  s.definitions.config.properties.environment = { type: 'string' };
+  s.definitions.config.properties.content = { type: 'string' };
   s.definitions.healthcheck.properties.start_interval = { type: 'string', format: 'duration' };
   svc.pull_policy = { type: 'string', enum: ['always', 'never', 'if_not_present', 'build', 'missing'] };
   return s;
