@@ -190,6 +190,8 @@ export async function startDockerd(args: string[], tar: string, image: string): 
   const cli = ['docker', '-H', `unix://${dir}/sock`];
   const stop = async () => {
     await removeContainers(cli);
+    // Networks a measurement left (its bridges outlive dockerd).
+    await run(cli[0], [...cli.slice(1), 'network', 'prune', '-f']);
     await stopProcess(proc);
     for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -206,7 +206,8 @@ async function main(): Promise<void> {
     if (want('docker') && has('docker-compose')) {
       // dockerd rewrites iptables (its chains, the FORWARD policy): they go back as they were.
       const saved = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
-      const d = await startDockerd([], tar, 'busybox:latest');
+      // Its iptables on, as users run it; no default bridge (compose makes the project's networks).
+      const d = await startDockerd(['--bridge=none'], tar, 'busybox:latest');
       try {
         if (d) {
           const ns = path.basename(d.dir);
