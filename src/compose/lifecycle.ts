@@ -3,7 +3,7 @@ import { Limiter } from '../base/limiter';
 import type { ApiClient } from '../client/client';
 import { Label } from './labels';
 import type { Progress } from './progress';
-import { type ContainerSummary, labelled, nameOf, projectContainers } from './resources';
+import { byService, type ContainerSummary, labelled, nameOf, projectContainers } from './resources';
 import { ServiceGraph } from './spec/graph';
 import type { Project } from './spec/model';
 
@@ -17,8 +17,7 @@ import type { Project } from './spec/model';
 export async function inOrder(containers: ContainerSummary[], p: Project | undefined, order: 'stop' | 'start', parallel: number, act: (c: ContainerSummary) => Promise<void>): Promise<string[]> {
   const graph = p ? new ServiceGraph(Object.values({ ...p.disabled, ...p.services })) : undefined;
   const known = new Set(graph?.names ?? []);
-  const by = new Map<string, ContainerSummary[]>();
-  for (const c of containers) by.set(c.Labels[Label.service], [...(by.get(c.Labels[Label.service]) ?? []), c]);
+  const by = byService(containers);
   const limiter = new Limiter(parallel);
   const errors: string[] = [];
   const done = new Map<string, Promise<void>>();

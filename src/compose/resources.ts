@@ -17,6 +17,13 @@ export interface ContainerSummary {
   Labels: Record<string, string>;
 }
 
+/** Containers by their compose service. */
+export function byService(containers: ContainerSummary[]): Map<string, ContainerSummary[]> {
+  const out = new Map<string, ContainerSummary[]>();
+  for (const c of containers) out.set(c.Labels[Label.service], [...(out.get(c.Labels[Label.service]) ?? []), c]);
+  return out;
+}
+
 export const nameOf = (c: ContainerSummary) => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
 export const numberOf = (c: ContainerSummary) => Number(c.Labels[Label.number] ?? 0);
 

@@ -4,16 +4,13 @@ import type { GraphEdge, GraphNode } from './render-graph';
 import { lastOutput, projectContainers } from './resources';
 import { ServiceGraph } from './spec/graph';
 import type { Project } from './spec/model';
-import type { ContainerState } from './watch';
+import { type ContainerState, lastCheck } from './watch';
 
 /** How one container stands, and why when it failed: docker's state, its health, its exit code, its last words. */
 async function containerStanding(api: ApiClient, id: string): Promise<{ state: string; failed: boolean; reason?: string }> {
   const c = await api.json<ContainerState>('GET', `/containers/${id}/json`);
   const s = c.State;
-  if (s.Health?.Status === 'unhealthy') {
-    const last = s.Health.Log?.[s.Health.Log.length - 1];
-    return { state: 'unhealthy', failed: true, reason: last ? `check exited ${last.ExitCode}${last.Output.trim() ? `: ${last.Output.trim().slice(0, 200)}` : ''}` : undefined };
-  }
+  if (s.Health?.Status === 'unhealthy') return { state: 'unhealthy', failed: true, reason: lastCheck(c) };
   if (s.Running) return { state: s.Health?.Status === 'healthy' ? 'healthy' : s.Health ? 'starting' : 'running', failed: false };
   if (s.Status === 'exited' && s.ExitCode === 0) return { state: 'completed', failed: false };
   if (s.Status === 'exited' || s.Status === 'dead') return { state: `exited (${s.ExitCode})`, failed: true, reason: (await lastOutput(api, id)).replace(/^; its last output: /, '') || undefined };

@@ -5,7 +5,7 @@ import { containerName, createBody, endpointOf, networkOrder, scaleOf } from './
 import { placeGrants } from './grants';
 import { configHash, Label } from './labels';
 import type { Progress } from './progress';
-import { type ContainerSummary, ensureNetworks, ensureVolumes, lastOutput, nameOf, numberOf, projectContainers } from './resources';
+import { byService, type ContainerSummary, ensureNetworks, ensureVolumes, lastOutput, nameOf, numberOf, projectContainers } from './resources';
 import { ServiceGraph } from './spec/graph';
 import { checkGrants } from './spec/references';
 import type { Project, Service } from './spec/model';
@@ -85,13 +85,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   checkGrants(p, targets);
   const imageIds = await ensureImages(api, services, o, progress);
 
-  const baseContainers = new Map<string, { id: string; name: string }[]>();
-  if (o.base) {
-    for (const c of await projectContainers(api, o.base.name, { all: false })) {
-      const svc = c.Labels[Label.service];
-      baseContainers.set(svc, [...(baseContainers.get(svc) ?? []), { id: c.Id, name: nameOf(c) }]);
-    }
-  }
+  const baseContainers = new Map([...byService(o.base ? await projectContainers(api, o.base.name, { all: false }) : [])].map(([svc, cs]) => [svc, cs.map((c) => ({ id: c.Id, name: nameOf(c) }))]));
   if (o.base && !baseContainers.size) throw invalidArgument(`the base environment ${o.base.name} runs no containers: bring it up first`);
   const nets = new Set(services.flatMap((s) => Object.keys(s.networks)));
   const vols = new Set(services.flatMap((s) => s.volumes.filter((v) => v.type === 'volume' && v.source).map((v) => v.source!)));
@@ -99,11 +93,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   for (const v of await ensureVolumes(api, p, vols)) progress({ kind: 'Volume', name: v, step: 'Created' });
 
   const existing = await projectContainers(api, p.name);
-  const byService = new Map<string, ContainerSummary[]>();
-  for (const c of existing) {
-    const svc = c.Labels[Label.service];
-    byService.set(svc, [...(byService.get(svc) ?? []), c]);
-  }
+  const have = byService(existing);
   const known = new Set([...Object.keys(p.services), ...Object.keys(p.disabled)]);
   const orphans = existing.filter((c) => !known.has(c.Labels[Label.service]));
   for (const c of o.removeOrphans ? orphans : []) {
@@ -146,7 +136,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
       progress({ kind: 'Service', name, step: 'Starting' });
       const start = Date.now();
       try {
-        ids.set(name, await convergeService(api, p, s, imageIds.get(s.image!)!, byService.get(name) ?? [], o, (svc) => containerOf(p, ids, byService, svc), progress));
+        ids.set(name, await convergeService(api, p, s, imageIds.get(s.image!)!, have.get(name) ?? [], o, (svc) => containerOf(p, ids, have, svc), progress));
         return { service: name, state: 'started', at: start - t0, ms: Date.now() - start };
       } catch (e) {
         return { service: name, state: 'failed', cause: errorMessage(e), at: start - t0, ms: Date.now() - start };
@@ -160,6 +150,12 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
     watch.close();
     baseWatch?.close();
   }
+}
+
+/** A container stopped with its grace period (the force of rm would kill it at once), then removed. */
+async function stopAndRemove(api: ApiClient, id: string, timeout: number | undefined): Promise<void> {
+  await api.call('POST', `/containers/${id}/stop`, { query: { t: timeout } });
+  await api.call('DELETE', `/containers/${id}`, { query: { force: true } });
 }
 
 /** The base environment's networks a layered service joins: those of the same keys, where they are not one network. */
@@ -256,8 +252,7 @@ async function convergeService(api: ApiClient, p: Project, s: Service, imageId: 
     }
     if (c) {
       progress({ kind: 'Container', name, service: s.name, step: 'Recreate' });
-      await api.call('POST', `/containers/${c.Id}/stop`, { query: { t: o.timeout } });
-      await api.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+      await stopAndRemove(api, c.Id, o.timeout);
     }
     progress({ kind: 'Container', name, service: s.name, step: 'Creating' });
     const { body } = createBody(p, s, n, other);
@@ -287,8 +282,7 @@ async function convergeService(api: ApiClient, p: Project, s: Service, imageId: 
   const ids = settled.map((r) => (r as PromiseFulfilledResult<{ id: string; name: string }>).value);
   for (const c of have.filter((x) => numberOf(x) > want)) {
     progress({ kind: 'Container', name: nameOf(c), service: s.name, step: 'Removing' });
-    await api.call('POST', `/containers/${c.Id}/stop`, { query: { t: o.timeout } });
-    await api.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+    await stopAndRemove(api, c.Id, o.timeout);
     progress({ kind: 'Container', name: nameOf(c), service: s.name, step: 'Removed' });
   }
   return ids;

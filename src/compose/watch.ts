@@ -84,6 +84,15 @@ export class ProjectWatch {
   }
 }
 
+/** A container's last health check, as the reports say it: `check exited 1: its output`. */
+export function lastCheck(c: ContainerState): string | undefined {
+  const log = c.State.Health?.Log;
+  const last = log?.[log.length - 1];
+  if (!last) return undefined;
+  const out = last.Output.trim();
+  return `check exited ${last.ExitCode}${out ? `: ${out.slice(0, 200)}` : ''}`;
+}
+
 const name = (c: ContainerState) => c.Name.replace(/^\//, '');
 
 /** A dependency's condition on one of its containers, judged as docker compose judges it. */
@@ -99,8 +108,8 @@ export function judgeCondition(condition: string): (c: ContainerState) => Verdic
       if (!test || test[0] === 'NONE') return { failed: `container ${name(c)} has no healthcheck configured` };
       if (s.Health?.Status === 'healthy') return { done: true };
       if (s.Health?.Status === 'unhealthy') {
-        const last = s.Health.Log?.[s.Health.Log.length - 1];
-        return { failed: `container ${name(c)} is unhealthy${last ? ` (its last check exited ${last.ExitCode}${last.Output.trim() ? `: ${last.Output.trim().slice(0, 200)}` : ''})` : ''}` };
+        const last = lastCheck(c);
+        return { failed: `container ${name(c)} is unhealthy${last ? ` (its last ${last})` : ''}` };
       }
       if (!s.Running && s.Status !== 'restarting') return { failed: `container ${name(c)} exited with code ${s.ExitCode} before it was healthy` };
       return undefined;
