@@ -31,6 +31,7 @@ const ID_RE = /^[0-9a-f-]{36}$/;
  */
 export class Uploads {
   private readonly live = new Map<string, Live>();
+  private readonly opening = new Map<string, Promise<Live>>();
 
   constructor(private readonly repos: Repositories) {}
 
@@ -58,8 +59,14 @@ export class Uploads {
       return await fn(live.writer);
     } finally {
       live.busy = false;
-      if (this.live.get(id) === live) live.idle = setTimeout(() => void this.release(id), IDLE_MS).unref();
+      this.armIdle(id, live);
     }
+  }
+
+  /** An idle session lets go of its writer after a while. */
+  private armIdle(id: string, live: Live): void {
+    clearTimeout(live.idle);
+    if (this.live.get(id) === live) live.idle = setTimeout(() => void this.release(id), IDLE_MS).unref();
   }
 
   private async open(name: string, id: string): Promise<Live> {
@@ -68,14 +75,18 @@ export class Uploads {
       if (!(await readJsonIfExists<UploadRecord>(this.record(name, id)))) throw unknownUpload(id);
       return known;
     }
-    if (!ID_RE.test(id) || !(await readJsonIfExists<UploadRecord>(this.record(name, id)))) throw unknownUpload(id);
-    const writer = await this.repos.content.writer({ ref: `up-${id}` });
-    const again = this.live.get(id);
-    if (again) {
-      await writer.close();
-      return again;
+    // Requests that find the session closed at once share one opening: the store has one writer per name.
+    let opening = this.opening.get(id);
+    if (!opening) {
+      opening = this.reopen(name, id).finally(() => this.opening.delete(id));
+      this.opening.set(id, opening);
     }
-    const live: Live = { writer, busy: false };
+    return opening;
+  }
+
+  private async reopen(name: string, id: string): Promise<Live> {
+    if (!ID_RE.test(id) || !(await readJsonIfExists<UploadRecord>(this.record(name, id)))) throw unknownUpload(id);
+    const live: Live = { writer: await this.repos.content.writer({ ref: `up-${id}` }), busy: false };
     this.live.set(id, live);
     return live;
   }
@@ -87,9 +98,15 @@ export class Uploads {
     await live.writer.close().catch(() => undefined); // an idle session's bytes stay on disk; the next request hashes them again
   }
 
-  /** Bytes received so far. */
-  offset(name: string, id: string): Promise<number> {
-    return this.with(name, id, async (w) => w.written);
+  /**
+   * Bytes received so far. Only a look: a status request must not hold the
+   * session, or a chunk arriving meanwhile would be refused as busy.
+   */
+  async offset(name: string, id: string): Promise<number> {
+    const live = await this.open(name, id);
+    if (live.busy) throw outOfOrder(live.writer.written);
+    this.armIdle(id, live);
+    return live.writer.written;
   }
 
   /** Turns the session's bytes into a blob of the repository if they have this digest; the session ends either way. */

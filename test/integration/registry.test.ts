@@ -268,6 +268,15 @@ describe('registry: the OCI distribution API', () => {
     assert.equal((await reg.request('GET', `/v2/refs/app/referrers/${subject.digest}`)).json().manifests.length, 1);
   });
 
+  test('status requests do not hold a session: a chunk sent meanwhile is taken', async () => {
+    const s = await reg.request('POST', '/v2/busy/y/blobs/uploads/');
+    const looks = Array.from({ length: 20 }, () => reg.request('GET', s.headers.location!));
+    const chunk = await reg.request('PATCH', s.headers.location!, { body: 'abc' });
+    await Promise.all(looks);
+    assert.equal(chunk.status, 202);
+    assert.equal((await reg.request('GET', s.headers.location!)).headers.range, '0-2');
+  });
+
   test('concurrent requests on one session: the second is told where the upload stands', async () => {
     const s = await reg.request('POST', '/v2/busy/x/blobs/uploads/');
     let req!: http.ClientRequest;
