@@ -92,6 +92,16 @@ export function rssKiB(pid: number): number {
   }
 }
 
+/** A process's proportional share of memory (PSS) in KiB: shared pages counted once across processes (0 when it is gone). */
+export function pssKiB(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Processes whose command line matches. */
 export function pidsMatching(test: (cmdline: string, comm: string) => boolean): number[] {
   return processes().filter((p) => test(p.cmdline, p.comm)).map((p) => p.pid);

@@ -14,9 +14,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { mountsUnder } from '../test/host';
-import { benchFlags, cell, dockerServerVersion, has, must, pidsMatching, ROOT, rssKiB, run, sleep, startBerth, startDockerd, table, toolVersion } from './common';
+import { benchFlags, cell, dockerServerVersion, has, must, pidsMatching, pssKiB, ROOT, rssKiB, run, sleep, startBerth, startDockerd, table, toolVersion } from './common';
 
 interface Options {
   reps: number;
@@ -74,20 +75,45 @@ interface System {
   daemonPids(): number[];
   /** The per-container monitor processes. */
   monitorPids(): number[];
+  /** Processes kept per probed container besides its monitor (Berth's probe agents and their conmons). */
+  probeHelperPids?(): number[];
   stop(): Promise<void>;
 }
 
-async function berthSystem(tmp: string, rootfsTar: string): Promise<{ berth: System; dockerCli: System }> {
-  const d = await startBerth(path.join(tmp, 'berth'), String(process.pid), rootfsTar, 'busybox:latest');
+async function berthSystem(tmp: string, rootfsTar: string, tag = '', daemonArgs: string[] = []): Promise<{ berth: System; dockerCli: System }> {
+  const d = await startBerth(path.join(tmp, `berth${tag}`), `${process.pid}${tag}`, rootfsTar, 'busybox:latest', daemonArgs);
   await sleep(1000); // settle before the idle reading
   const execRoot = path.join(d.dir, 'exec');
   const daemonPids = () => (d.proc.pid ? [d.proc.pid] : []);
   const monitorPids = () => pidsMatching((c, comm) => comm === 'conmon' && c.includes(execRoot) && !c.includes(' --exec '));
+  const agentConmons = () => pidsMatching((c, comm) => comm === 'conmon' && c.includes(path.join(execRoot, 'exec', 'agent-')));
+  // An agent is a child of its conmon.
+  const probeHelperPids = () => {
+    const conmons = agentConmons();
+    const agents = pidsMatching((_c, comm) => comm === 'berth-probe').filter((p) => conmons.includes(parentOf(p)));
+    return [...conmons, ...agents];
+  };
   const runFlags = ['--network', 'none'];
+  const name = `Berth${daemonArgs.length ? ` (${daemonArgs.join(' ')})` : ''}`;
   return {
-    berth: { name: 'Berth (berth CLI)', cli: d.cli, runFlags, daemonPids, monitorPids, stop: d.stop },
+    berth: { name: `${name}${tag ? '' : ' (berth CLI)'}`, cli: d.cli, runFlags, daemonPids, monitorPids, probeHelperPids, stop: d.stop },
     dockerCli: { name: 'Berth (docker CLI)', cli: ['docker', ...d.cli.slice(1)], runFlags, daemonPids, monitorPids, stop: async () => {} },
   };
+}
+
+function parentOf(pid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time used on the whole host so far, in seconds (all cores). */
+function hostCpuSeconds(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: all but idle and iowait.
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / 100;
 }
 
 async function dockerSystem(rootfsTar: string): Promise<System | undefined> {
@@ -203,7 +229,7 @@ function cpuSeconds(pids: number[]): number {
  * last reading, and the probes done (exec_die events, which docker and Berth
  * both send per probe).
  */
-async function measureHealth(s: System, n: number, seconds: number): Promise<{ cpuPct: number; growthKiB: number; probesPerS: number }> {
+async function measureHealth(s: System, n: number, seconds: number): Promise<{ cpuPct: number; hostPct: number; growthKiB: number; probesPerS: number; helperKiB: number }> {
   const cli = (args: string[]) => must(s.cli[0], [...s.cli.slice(1), ...args]);
   const ids: string[] = [];
   try {
@@ -219,15 +245,18 @@ async function measureHealth(s: System, n: number, seconds: number): Promise<{ c
     await sleep(1000);
     const rss0 = s.daemonPids().reduce((sum, p) => sum + rssKiB(p), 0);
     const cpu0 = cpuSeconds(s.daemonPids());
+    const host0 = hostCpuSeconds();
     const t0 = Date.now();
     probes = 0;
     await sleep(seconds * 1000);
     const done = probes;
     const t1 = Date.now();
     const cpuPct = ((cpuSeconds(s.daemonPids()) - cpu0) / ((t1 - t0) / 1000)) * 100;
+    const hostPct = ((hostCpuSeconds() - host0) / ((t1 - t0) / 1000)) * 100;
     const rss1 = s.daemonPids().reduce((sum, p) => sum + rssKiB(p), 0);
+    const helperKiB = (s.probeHelperPids?.() ?? []).reduce((sum, p) => sum + pssKiB(p), 0) / n;
     watcher.kill();
-    return { cpuPct, growthKiB: rss1 - rss0, probesPerS: done / ((t1 - t0) / 1000) };
+    return { cpuPct, hostPct, growthKiB: rss1 - rss0, probesPerS: done / ((t1 - t0) / 1000), helperKiB };
   } finally {
     for (let i = 0; i < ids.length; i += 25) await run(s.cli[0], [...s.cli.slice(1), 'rm', '-f', ...ids.slice(i, i + 25)], { quiet: true });
   }
@@ -371,20 +400,31 @@ async function main(): Promise<void> {
     }
 
     // Health checks: one daemon at a time (their probes would share the CPUs), podman has none (systemd timers).
+    // Berth twice: with its probe agents (the default), and with an exec session per probe as dockerd.
     const R_HCPU = `${o.health} containers probed every second: daemon CPU (one core = 100%)`;
+    const R_HHOST = `${o.health} containers probed every second: host CPU, all processes (${os.cpus().length} cores = ${os.cpus().length * 100}%)`;
     const R_HRATE = `${o.health} containers probed every second: probes done per second`;
+    const R_HMEM = `${o.health} containers probed every second: memory kept per container for probing (PSS)`;
     const R_HGROW = `${o.health} containers probed every second: daemon RSS growth over ${o.healthSeconds} s`;
-    for (const s of o.health > 0 ? systems : []) {
-      if (s.name === 'Berth (docker CLI)') continue;
+    const healthSystems = o.health > 0 ? systems.filter((s) => s.name !== 'Berth (docker CLI)') : [];
+    if (o.health > 0 && want('berth')) {
+      const e = await berthSystem(tmp, rootfsTar, 'x', ['--health-probes', 'exec']);
+      stops.push(e.berth.stop);
+      healthSystems.splice(healthSystems.findIndex((x) => x.name === 'Berth (berth CLI)') + 1, 0, e.berth);
+      columns.splice(columns.indexOf('Berth (berth CLI)') + 1, 0, e.berth.name);
+    }
+    for (const s of healthSystems) {
       if (!s.daemonPids().length) {
-        for (const r of [R_HCPU, R_HRATE, R_HGROW]) put(r, s.name, 'no daemon');
+        for (const r of [R_HCPU, R_HHOST, R_HRATE, R_HMEM, R_HGROW]) put(r, s.name, 'no daemon');
         continue;
       }
       check();
       console.error(`bench: ${o.health} probed containers on ${s.name} for ${o.healthSeconds} s ...`);
       const h = await measureHealth(s, o.health, o.healthSeconds);
       put(R_HCPU, s.name, `${h.cpuPct.toFixed(1)}%`);
+      put(R_HHOST, s.name, `${h.hostPct.toFixed(0)}%`);
       put(R_HRATE, s.name, h.probesPerS.toFixed(1));
+      put(R_HMEM, s.name, h.helperKiB > 0 ? `${(h.helperKiB / 1024).toFixed(2)} MB` : s.probeHelperPids ? '0 (a conmon per probe)' : '0 (a shim exec per probe)');
       put(R_HGROW, s.name, `${(h.growthKiB / 1024).toFixed(1)} MB`);
     }
 

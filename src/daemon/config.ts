@@ -27,6 +27,8 @@ export interface DaemonConfig {
   minFreeSpace: string;
   /** What containers see in /proc: `lxcfs` (their own limits, when lxcfs is installed) or `host`. */
   procView: string;
+  /** How health probes run: `agent` (one small process per probing container forks each probe) or `exec` (an exec session each, as dockerd). */
+  healthProbes: string;
   /** The device whose bandwidth containers share by --network-bandwidth ('' : the default route's). */
   bandwidthLink: string;
   /** Its capacity, as a rate (`1gbit`); '' : the speed the device reports. */
@@ -51,6 +53,7 @@ export const DEFAULTS: DaemonConfig = {
   certsDir: '/etc/berth/certs.d',
   minFreeSpace: '5%',
   procView: 'lxcfs',
+  healthProbes: 'agent',
   bandwidthLink: '',
   bandwidthCapacity: '',
   nodeName: '',
@@ -67,6 +70,7 @@ const FLAGS: Record<string, keyof DaemonConfig> = {
   '--default-shm-size': 'defaultShmSize',
   '--min-free-space': 'minFreeSpace',
   '--proc-view': 'procView',
+  '--health-probes': 'healthProbes',
   '--bandwidth-link': 'bandwidthLink',
   '--bandwidth-capacity': 'bandwidthCapacity',
   '--node-name': 'nodeName',
@@ -86,6 +90,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'default-shm-size': 'defaultShmSize',
   'min-free-space': 'minFreeSpace',
   'proc-view': 'procView',
+  'health-probes': 'healthProbes',
   'bandwidth-link': 'bandwidthLink',
   'bandwidth-capacity': 'bandwidthCapacity',
   'node-name': 'nodeName',
@@ -134,6 +139,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw invalidArgument(`invalid bridge name ${cfg.bridge}: at most 15 letters, digits, '.', '_' or '-'`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw invalidArgument(`invalid log level: ${cfg.logLevel}`);
   if (cfg.procView !== 'lxcfs' && cfg.procView !== 'host') throw invalidArgument(`invalid --proc-view ${cfg.procView}: lxcfs or host`);
+  if (cfg.healthProbes !== 'agent' && cfg.healthProbes !== 'exec') throw invalidArgument(`invalid --health-probes ${cfg.healthProbes}: agent or exec`);
   if (cfg.bandwidthCapacity) parseRate(cfg.bandwidthCapacity, '"--bandwidth-capacity" flag');
   if (cfg.bandwidthLink && !/^[a-zA-Z0-9_.@-]{1,15}$/.test(cfg.bandwidthLink)) throw invalidArgument(`invalid --bandwidth-link ${cfg.bandwidthLink}: an interface name`);
   return cfg;

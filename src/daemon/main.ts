@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { createApiServer, listenUnix } from '../api/server';
 import { errorMessage } from '../base/errors';
 import { lockFolder } from '../base/pid-lock';
-import { createLogger } from '../base/log';
+import { createLogger, type Logger } from '../base/log';
 import { which } from '../base/which';
 import { BERTH_VERSION, Engine } from '../engine/engine';
 import { ClusterService } from '../cluster/cluster';
@@ -62,6 +62,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     defaultShmSize: parseSize(cfg.defaultShmSize),
     minFree: parseMinFree(cfg.minFreeSpace),
     procView: { wanted: cfg.procView === 'lxcfs', lxcfsPath },
+    probeAgent: cfg.healthProbes === 'agent' ? probeAgentBinary(logger) : undefined,
     log: logLimits(cfg.logOpts, { maxSize: 0, maxFile: 1 }),
     defaultInit: cfg.init,
     network: { bridge: cfg.bridge, cniPluginDirs, rateLimits: rateLimits(host), ipv6: host.net.ipv6, sharedLink: await sharedLinkOf(cfg, host) },
@@ -89,4 +90,12 @@ export async function runDaemon(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('unhandledRejection', (e) => logger.error('unhandled rejection (bug)', { error: errorMessage(e), stack: (e as Error)?.stack }));
+}
+
+/** The probe agent built beside the native addon (scripts/setup builds both); without it probes are exec sessions, and the log says so. */
+function probeAgentBinary(logger: Logger): string | undefined {
+  const p = path.join(__dirname, '../../../native/build/Release/berth-probe');
+  if (fs.existsSync(p)) return p;
+  logger.warn('the health-probe agent is not built (run scripts/setup): health probes run as exec sessions', { path: p });
+  return undefined;
 }

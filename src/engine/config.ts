@@ -30,4 +30,6 @@ export interface EngineConfig {
   minFree: MinFree;
   /** /proc views: wanted (`--proc-view lxcfs`, the default) and the lxcfs binary, when installed. */
   procView: { wanted: boolean; lxcfsPath?: string };
+  /** The health-probe agent's binary (`--health-probes agent`, the default); undefined: every probe is an exec session, as dockerd's. */
+  probeAgent?: string;
 }

@@ -21,6 +21,8 @@ import { DiskGuard } from './system/disk-guard';
 import { ProcView } from './system/proc-view';
 import { ExecService } from './containers/execs';
 import { HealthMonitor } from './containers/health';
+import { ProbeAgents } from './containers/probe-agents';
+import type { Mount } from '../oci/runtime-spec';
 import { ImageService } from './images/images';
 import { Registries } from './images/registries';
 import type { ContainerRecord } from './model';
@@ -53,6 +55,7 @@ export class Engine {
     readonly registries: Registries,
     readonly health: HealthMonitor,
     readonly procView: ProcView,
+    private readonly agents: ProbeAgents,
   ) {}
 
   static async open(cfg: EngineConfig): Promise<Engine> {
@@ -69,15 +72,18 @@ export class Engine {
     const viewers = () => containerStore.all().flatMap((c) => (c.State.Running && c.procView && c.State.Pid ? [c.State.Pid] : []));
     const procView = new ProcView(path.join(cfg.execRoot, 'lxcfs'), cfg.procView.lxcfsPath, cfg.procView.wanted, cfg.logger, viewers);
     await procView.open().catch((e) => cfg.logger.error('lxcfs: containers see the host\'s /proc', { error: errorMessage(e) }));
-    const containers = new ContainerService(cfg, containerStore, imageStore, volumes, events, networks, disk, () => procView.mounts());
-    const execs = new ExecService(cfg, containers, events);
+    const agents = new ProbeAgents(path.join(cfg.execRoot, 'probe-agent'), cfg.probeAgent, cfg.logger);
+    await agents.open();
+    const runMounts = { procViews: () => procView.mounts(), probeAgent: (c: ContainerRecord, mounts: Mount[]) => agents.mountFor(c, mounts) };
+    const containers = new ContainerService(cfg, containerStore, imageStore, volumes, events, networks, disk, runMounts);
+    const execs = new ExecService(cfg, containers, events, agents);
     const images = new ImageService(imageStore, containerStore, events);
     await containers.open();
     const views = new Views(path.join(cfg.execRoot, 'views'));
     const registries = new Registries(imageStore, events, cfg.registries, disk, cfg.logger);
     const builds = new BuildService(cfg, containers, imageStore, views, events, registries, disk);
     const health = new HealthMonitor(containers, execs, events, cfg.logger);
-    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries, health, procView);
+    const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries, health, procView, agents);
     await execs.restore(await inventoryOf({ cfg, containers }));
     health.open();
     networks.watchFirewall((id) => containers.isBusy(id));
@@ -94,6 +100,7 @@ export class Engine {
   close(): void {
     this.procView.close();
     this.health.close();
+    this.agents.close();
     this.containers.close();
     this.networks.close();
   }

@@ -175,6 +175,8 @@ export interface ContainerRecord {
   conmonPid?: number;
   /** Berth: the current run has lxcfs's /proc views (they are bound anew when lxcfs restarts). */
   procView?: boolean;
+  /** Berth: the current run has the probe agent's folder (its health probes go through the agent). */
+  probeAgent?: boolean;
 }
 
 export const STATUS_CREATED: ContainerState = {

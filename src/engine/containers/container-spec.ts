@@ -14,6 +14,16 @@ import { toResources } from './host-config';
 import { type LinkedContainer, linkEnv, parseLink } from './links';
 import { mergeEnv } from './merge';
 
+/** Mounts a container's run gets from the daemon's own services. */
+export interface RunMounts {
+  /** lxcfs's /proc and /sys files; none when it does not serve. */
+  procViews(): Mount[];
+  /** The probe agent's folder, for a container with a health check; none when agents are off or it cannot go in. */
+  probeAgent(c: ContainerRecord, mounts: Mount[]): Mount | undefined;
+}
+
+const NO_RUN_MOUNTS: RunMounts = { procViews: () => [], probeAgent: () => undefined };
+
 /**
  * A container's OCI spec at its start: what its record asks, fitted to the
  * host, with its /etc files written, its links' variables and the network
@@ -24,8 +34,7 @@ export class ContainerSpecs {
     private readonly cfg: EngineConfig,
     private readonly store: ContainerStore,
     private readonly networks: NetworkService,
-    /** lxcfs's /proc and /sys files for a new container; none when it does not serve. */
-    private readonly procViews: () => Mount[] = () => [],
+    private readonly runMounts: RunMounts = NO_RUN_MOUNTS,
   ) {}
 
   /** The OCI spec of a container whose rootfs is mounted at `rootfs`, with its volumes and binds as `mounts`. */
@@ -61,9 +70,12 @@ export class ContainerSpecs {
       { destination: '/etc/resolv.conf', type: 'bind', source: etc.resolv, options: ['rbind', 'rprivate'] },
     );
     if (init) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: this.cfg.initPath, options: ['rbind', 'ro', 'rprivate'] });
-    const views = this.procViews();
+    const views = this.runMounts.procViews();
     mounts.push(...views);
     c.procView = views.length > 0;
+    const agent = this.runMounts.probeAgent(c, mounts);
+    if (agent) mounts.push(agent);
+    c.probeAgent = !!agent;
     let netns: string = sandbox?.netns ?? 'new';
     if (hostNet) netns = 'host';
     else if (netMode.startsWith('container:')) {

@@ -25,7 +25,7 @@ import { LogRotator, type RotatedLog } from '../logs/log-rotator';
 import { logLimits } from '../logs/logs';
 import { type ContainerCreateConfig, mergeImageConfig, processArgs } from './merge';
 import { linkString, parseLink } from './links';
-import { ContainerSpecs, parseSecurityOpt } from './container-spec';
+import { ContainerSpecs, parseSecurityOpt, type RunMounts } from './container-spec';
 import { type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, STATUS_CREATED } from '../model';
 import type { NetworkService } from '../networks/networks';
 import { portRequests } from '../networks/ports';
@@ -34,7 +34,6 @@ import { planMounts, runtimeMounts } from './mounts';
 import { parseSignal } from './signals';
 import { probeCommand, validateHealthcheck } from './health-rules';
 import type { VolumeStore } from '../volumes';
-import type { Mount } from '../../oci/runtime-spec';
 import type { DiskGuard } from '../system/disk-guard';
 import { processAlive } from '../../base/procs';
 
@@ -87,12 +86,12 @@ export class ContainerService {
     private readonly events: EventBus,
     readonly networks: NetworkService,
     private readonly disk: DiskGuard,
-    procViews?: () => Mount[],
+    runMounts?: RunMounts,
   ) {
     this.lifecycle.setMaxListeners(0);
     this.rotator = new LogRotator(() => this.rotatedLogs(), cfg.logger);
     this.runtimes = new Map(Object.entries(cfg.runtimes).map(([n, p]) => [n, new OciRuntime(n, p, path.join(cfg.execRoot, 'runtime', n))]));
-    this.specs = new ContainerSpecs(cfg, store, networks, procViews);
+    this.specs = new ContainerSpecs(cfg, store, networks, runMounts);
   }
 
   /** The init binary --init mounts is there. */

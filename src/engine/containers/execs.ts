@@ -1,6 +1,7 @@
 import { parseDetachKeys } from '../../base/detach-keys';
 import { type FSWatcher, watch } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { conflict, errorMessage, invalidArgument, isErrno, notFound } from '../../base/errors';
 import { atomicWriteJson, mkdirp, readFileIfExists, readJsonIfExists } from '../../base/files';
@@ -20,6 +21,8 @@ import { type LogBatch, parseLogLine } from '../logs/logs';
 import { MAX_OUTPUT } from './health-rules';
 import { mergeEnv } from './merge';
 import { StdinSink } from './stdin';
+import { AGENT_BINARY, AgentUnavailable, type ProbeAgents } from './probe-agents';
+import { type AgentReply, startFailure } from './probe-wire';
 import { readUserDb, resolveUser } from '../../base/users';
 import { processAlive, processTree } from '../../base/procs';
 
@@ -73,6 +76,7 @@ export class ExecService {
     private readonly cfg: EngineConfig,
     private readonly containers: ContainerService,
     private readonly events: EventBus,
+    private readonly agents: ProbeAgents,
   ) {}
 
   private dir(id: string) {
@@ -111,6 +115,8 @@ export class ExecService {
    */
   async restore(inv: Inventory): Promise<void> {
     for (const m of inv.execMonitors) {
+      // Probes and agents of the daemon that went are not sessions: check() clears them.
+      if (/^(probe|agent)-/.test(m.sessionId)) continue;
       if (this.sessions.has(m.sessionId) || !this.containers.store.byFullId(m.containerId)?.State.Running) continue;
       const proc = await readJsonIfExists<{ args?: string[]; terminal?: boolean }>(path.join(this.dir(m.sessionId), 'process.json'));
       if (!proc?.args?.length) continue;
@@ -123,7 +129,7 @@ export class ExecService {
 
   /** Session folders and conmons of sessions this daemon does not know. */
   check(inv: Inventory): Finding[] {
-    const probing = (id: string) => id.startsWith('probe-') && this.probeSlots.has(id.slice('probe-'.length));
+    const probing = (id: string) => (id.startsWith('probe-') && this.probeSlots.has(id.slice('probe-'.length))) || (id.startsWith('agent-') && this.agents.has(id.slice('agent-'.length)));
     const unknown = new Set([...inv.execFolders, ...inv.execMonitors.map((m) => m.sessionId)].filter((id) => !this.sessions.has(id) && !probing(id)));
     return [...unknown].map((id) => {
       const monitors = inv.execMonitors.filter((m) => m.sessionId === id);
@@ -291,32 +297,73 @@ export class ExecService {
 
   /**
    * A health probe, as docker runs one: a process of the container's user,
-   * environment and working folder, started through conmon like any exec
-   * (stdout and stderr to its log, of which at most MAX_OUTPUT bytes are
-   * read), killed with all it started at the timeout. Probes are frequent,
-   * so a container's run keeps one folder for them (`probe-<id>`, the
-   * process spec written once), and conmon tells the exit code on its sync
-   * pipe: each probe costs a conmon and two file operations. A probe that
-   * could not start throws, with the runtime's message.
+   * environment and working folder, with no stdin, stdout and stderr kept
+   * together (the first MAX_OUTPUT bytes), killed with all it started at the
+   * timeout. It runs through the container's probe agent when it has one
+   * (probe-agents.ts: a fork inside the container), else as an exec session
+   * of its own. A probe that could not start throws, with the runtime's
+   * words.
    */
-  async probe(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: Buffer; more: boolean; timedOut: boolean }> {
+  async probe(containerId: string, cmd: string[], timeoutMs: number): Promise<ProbeOutcome> {
     const c = this.containers.store.get(containerId);
     if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`);
     if (c.State.Paused) throw conflict(`Container ${c.Id} is paused, unpause the container before exec`);
-    const slot = await this.probeSlot(c, cmd);
+    // Each probe is an exec to those who watch events, as with dockerd.
     const execId = newId();
-    const name = c.Name.slice(1);
+    this.events.container(`exec_create: ${cmd.join(' ')}`, c, { execID: execId });
+    const r = (c.probeAgent && (await this.probeByAgent(c, cmd, timeoutMs))) || (await this.probeByExec(c, cmd, timeoutMs, () => this.events.container(`exec_start: ${cmd.join(' ')}`, c, { execID: execId })));
+    this.events.container('exec_die', c, { execID: execId, exitCode: String(r.exitCode) });
+    return r;
+  }
+
+  /** The probe through the container's agent; undefined when the agent cannot serve this run. */
+  private async probeByAgent(c: ContainerRecord, cmd: string[], timeoutMs: number): Promise<ProbeOutcome | undefined> {
+    let r: AgentReply;
+    try {
+      r = await this.agents.run(c, cmd, timeoutMs, (c2, env) => this.launchAgent(c2, env));
+    } catch (e) {
+      if (e instanceof AgentUnavailable) return undefined;
+      throw e;
+    }
+    if (r.end === 'nostart') throw invalidArgument(`OCI runtime exec failed: exec failed: unable to start container process: ${startFailure(cmd[0], r.code, os.constants.errno)}: unknown`);
+    return { exitCode: r.code, output: r.output, more: r.more, timedOut: r.end === 'timeout' };
+  }
+
+  /** Starts a container's probe agent as an exec session of its own (`agent-<id>`), its output to a small log. */
+  private async launchAgent(c: ContainerRecord, env: string[]): Promise<{ exit: Promise<unknown>; log: string }> {
+    const dir = this.dir(`agent-${c.Id}`);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await mkdirp(path.join(dir, 'persist'));
+    await mkdirp(path.join(dir, 'exit'), 0o700);
+    await fsp.writeFile(path.join(dir, 'process.json'), JSON.stringify(await this.processSpec(c, { Cmd: [AGENT_BINARY], Env: env, User: c.Config.User, WorkingDir: c.Config.WorkingDir })));
+    const rt = this.containers.runtimeOf(c);
+    const log = path.join(dir, 'agent.log');
+    try {
+      const { exit } = await startConmon({
+        conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: `agent-${c.Id}`,
+        name: c.Name.slice(1), bundle: dir, pidFile: path.join(dir, 'pidfile'), conmonPidFile: path.join(dir, 'conmon.pid'),
+        exitDir: path.join(dir, 'exit'), persistDir: path.join(dir, 'persist'), logPath: log, logSizeMax: AGENT_LOG_MAX,
+        tty: false, stdin: false, execProcessSpec: path.join(dir, 'process.json'),
+      });
+      return { exit, log };
+    } catch (e) {
+      throw new Error(e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e));
+    }
+  }
+
+  /** The probe as an exec session (conmon and `runc exec`), in the folder its container's run keeps for them. */
+  private async probeByExec(c: ContainerRecord, cmd: string[], timeoutMs: number, onStart: () => void): Promise<ProbeOutcome> {
+    const slot = await this.probeSlot(c, cmd);
     const logPath = path.join(slot.dir, 'exec.log');
     await fsp.unlink(logPath).catch((e) => {
       if (!isErrno(e, 'ENOENT')) throw e;
     });
-    this.events.container(`exec_create: ${cmd.join(' ')}`, c, { execID: execId });
     const rt = this.containers.runtimeOf(c);
     let started: { pid: number; exit: Promise<number | undefined> };
     try {
       started = await startConmon({
         conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: path.basename(slot.dir),
-        name, bundle: slot.dir, pidFile: path.join(slot.dir, 'pidfile'), conmonPidFile: path.join(slot.dir, 'conmon.pid'),
+        name: c.Name.slice(1), bundle: slot.dir, pidFile: path.join(slot.dir, 'pidfile'), conmonPidFile: path.join(slot.dir, 'conmon.pid'),
         exitDir: path.join(slot.dir, 'exit'), persistDir: path.join(slot.dir, 'persist'), logPath, logSizeMax: PROBE_LOG_MAX,
         tty: false, stdin: false, execProcessSpec: path.join(slot.dir, 'process.json'),
       });
@@ -324,7 +371,7 @@ export class ExecService {
       const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
       throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);
     }
-    this.events.container(`exec_start: ${cmd.join(' ')}`, c, { execID: execId });
+    onStart();
     // conmon says how the probe ended on its sync pipe (nothing when it died: then the probe is a failure).
     let timer: NodeJS.Timeout | undefined;
     const over = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
@@ -339,7 +386,6 @@ export class ExecService {
     }
     const exitCode = typeof code === 'number' ? code : -1;
     const { output, more } = await readProbeOutput(logPath);
-    this.events.container('exec_die', c, { execID: execId, exitCode: String(exitCode) });
     return { exitCode, output, more, timedOut };
   }
 
@@ -359,10 +405,12 @@ export class ExecService {
     return slot;
   }
 
-  /** The container's probes are over (it stopped, or lost its health check): its folder goes. */
-  async dropProbes(containerId: string): Promise<void> {
+  /** The container's probes are over (it stopped, or went): its agent goes, and the folders of both ways. */
+  async dropProbes(containerId: string, gone = false): Promise<void> {
     this.probeSlots.delete(containerId);
+    this.agents.drop(containerId, gone);
     await fsp.rm(this.dir(`probe-${containerId}`), { recursive: true, force: true });
+    await fsp.rm(this.dir(`agent-${containerId}`), { recursive: true, force: true });
   }
 
   private async monitorAlive(s: ExecSession): Promise<boolean> {
@@ -377,6 +425,17 @@ export class ExecService {
     await writeCtl(path.join(this.dir(id), 'ctl'), ctlResize(h, w));
   }
 }
+
+/** What a probe came to. */
+export interface ProbeOutcome {
+  exitCode: number;
+  output: Buffer;
+  more: boolean;
+  timedOut: boolean;
+}
+
+/** An agent's own log (it writes only when it fails) is cut by conmon past this. */
+const AGENT_LOG_MAX = 64 << 10;
 
 /** A probe's log is cut by conmon past this: the output kept is its first bytes, and a probe that floods cannot fill the disk. */
 const PROBE_LOG_MAX = 1 << 20;

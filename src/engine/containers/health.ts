@@ -48,7 +48,7 @@ export class HealthMonitor {
       else if (e.Action === 'die' || e.Action === 'destroy') {
         if (e.Action === 'destroy') this.forget(e.Actor.ID);
         else this.halt(e.Actor.ID);
-        void this.execs.dropProbes(e.Actor.ID).catch((err) => this.logger.warn('probe folder removal', { id: e.Actor.ID, error: errorMessage(err) }));
+        void this.execs.dropProbes(e.Actor.ID, e.Action === 'destroy').catch((err) => this.logger.warn('probe folder removal', { id: e.Actor.ID, error: errorMessage(err) }));
       }
     });
   }
