@@ -7,13 +7,16 @@ import { isErrno } from './errors';
 /**
  * Writes a file so that a crash at any instant leaves either the old or the
  * new content: write a temp file, fsync it, rename over, fsync the folder.
+ * With `durable: false`, the fsyncs are skipped: still whole after a crash
+ * of the process, but a crash of the host may keep the old content (for
+ * frequent writes of what may be lost, such as health-check history).
  */
-export async function atomicWrite(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function atomicWrite(file: string, data: string | Uint8Array, mode = 0o644, durable = true): Promise<void> {
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await fsp.open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -23,11 +26,11 @@ export async function atomicWrite(file: string, data: string | Uint8Array, mode 
     await fsp.rm(tmp, { force: true });
     throw e;
   }
-  await fsyncDir(path.dirname(file));
+  if (durable) await fsyncDir(path.dirname(file));
 }
 
-export async function atomicWriteJson(file: string, value: unknown): Promise<void> {
-  await atomicWrite(file, JSON.stringify(value, null, 1) + '\n');
+export async function atomicWriteJson(file: string, value: unknown, durable = true): Promise<void> {
+  await atomicWrite(file, JSON.stringify(value, null, 1) + '\n', 0o644, durable);
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

@@ -82,10 +82,10 @@ export class Engine {
     const views = new Views(path.join(cfg.execRoot, 'views'));
     const registries = new Registries(imageStore, events, cfg.registries, disk, cfg.logger);
     const builds = new BuildService(cfg, containers, imageStore, views, events, registries, disk);
-    const health = new HealthMonitor(containers, execs, events, cfg.logger);
+    const health = new HealthMonitor(containers, execs, events, cfg.logger, path.join(cfg.dataRoot, 'health.json'));
     const engine = new Engine(cfg, events, containers, execs, images, volumes, networks, new ContainerImages(cfg, containers, imageStore, events, views), new ContainerFiles(containers, imageStore, views), views, builds, registries, health, procView, agents);
     await execs.restore(await inventoryOf({ cfg, containers }));
-    health.open();
+    await health.open();
     networks.watchFirewall((id) => containers.isBusy(id));
     // What a crash left (half-made objects, runtime traces of stopped containers) goes before the first request.
     for (const p of await engine.check({ repair: true, tempAgeMs: 0 })) cfg.logger.warn('repaired at start-up', { ...p });

@@ -173,6 +173,32 @@ describe('health checks', { timeout: 600_000 }, () => {
     assert.equal(down.code, 0, down.stderr);
   });
 
+  test("probes go through one agent per container: it reaps what probes leave, is replaced when killed, and leaves the image's files alone", async () => {
+    // sleep as PID 1 reaps nothing: a probe's orphan left to it would stay a zombie (as under dockerd).
+    await d.ok(['run', '-d', '--name', 'hc-agent', '--health-cmd', '(sleep 0.05 &); echo ok', '--health-interval', '100ms', 'busybox', 'sleep', '1000']);
+    await until(d, 'hc-agent', 'healthy');
+    await eventually(async () => (await health(d, 'hc-agent')).Log.length === 5, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const procs = await d.ok(['exec', 'hc-agent', 'ps', '-o', 'stat,args']);
+    assert.equal(procs.split('\n').filter((l) => l.includes('/dev/.berth/berth-probe')).length, 1, procs);
+    assert.equal(procs.split('\n').filter((l) => /^Z/.test(l.trim())).length, 0, `no zombies: ${procs}`);
+    assert.equal(await d.ok(['diff', 'hc-agent']), '', 'nothing of the agent in the container\'s layer');
+    // Killed from inside: the next probe starts another, and probing goes on.
+    await d.ok(['exec', 'hc-agent', 'sh', '-c', 'kill -9 $(pidof berth-probe)']);
+    const killedAt = Date.now();
+    await eventually(async () => {
+      const h = await health(d, 'hc-agent');
+      return h.Status === 'healthy' && Date.parse(h.Log[h.Log.length - 1].Start) > killedAt + 200 && h.Log[h.Log.length - 1].ExitCode === 0;
+    }, 10_000);
+    assert.match(await d.ok(['exec', 'hc-agent', 'ps', '-o', 'args']), /\/dev\/\.berth\/berth-probe/);
+    // A container with a /dev of its own gets no agent: its probes are exec sessions, with the same results.
+    await d.ok(['run', '-d', '--name', 'hc-owndev', '--tmpfs', '/dev:dev,exec,mode=755', '--health-cmd', 'echo own', '--health-interval', '100ms', 'busybox', 'sleep', '1000']);
+    await until(d, 'hc-owndev', 'healthy');
+    assert.equal((await health(d, 'hc-owndev')).Log[0].Output, 'own\n');
+    assert.doesNotMatch(await d.ok(['exec', 'hc-owndev', 'ps', '-o', 'args']), /berth-probe/);
+    await d.ok(['rm', '-f', 'hc-agent', 'hc-owndev']);
+  });
+
   test('bad input: clear errors, docker status codes, nothing made', async () => {
     const before = await d.ok(['ps', '-aq']);
     const cases: [string[], RegExp][] = [
@@ -199,6 +225,20 @@ describe('health checks', { timeout: 600_000 }, () => {
     const h = await health(d, 'hc-noshell');
     assert.match(h.Log[h.Log.length - 1].Output, /OCI runtime exec failed: .*\/bin\/sh.*(no such file|not found)/i);
     await d.ok(['rm', '-f', 'hc-noshell']);
+    await d.assertClean();
+  });
+
+  test('--health-probes exec: every probe an exec session, as dockerd runs them, with the same results', async () => {
+    await d.kill();
+    await d.start(['--health-probes', 'exec']);
+    await d.ok(['run', '-d', '--name', 'hc-exec', '--health-cmd', 'echo via exec', '--health-interval', '100ms', 'busybox', 'sleep', '1000']);
+    await d.ok(['run', '-d', '--name', 'hc-exec-hang', '--health-cmd', 'echo started; sleep 600', '--health-timeout', '300ms', '--health-interval', '200ms', '--health-retries', '1', 'busybox', 'sleep', '1000']);
+    await until(d, 'hc-exec', 'healthy');
+    assert.equal((await health(d, 'hc-exec')).Log[0].Output, 'via exec\n');
+    assert.doesNotMatch(await d.ok(['exec', 'hc-exec', 'ps', '-o', 'args']), /berth-probe/);
+    await until(d, 'hc-exec-hang', 'unhealthy');
+    assert.equal((await health(d, 'hc-exec-hang')).Log[0].Output, 'Health check exceeded timeout (300ms): started\n');
+    await d.ok(['rm', '-f', 'hc-exec', 'hc-exec-hang']);
     await d.assertClean();
   });
 });

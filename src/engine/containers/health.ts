@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import { errorMessage } from '../../base/errors';
+import { atomicWriteJson, readJsonIfExists } from '../../base/files';
 import type { Logger } from '../../base/log';
 import type { ContainerRecord, Health, ProbeResult } from '../model';
 import type { EventBus } from '../system/events';
@@ -9,6 +11,10 @@ import { applyProbe, cutOutput, goDuration, type HealthAction, healBackoffMs, he
 /** Probe results between status changes are written at most this often (a daemon restart keeps the history up to then). */
 const SAVE_EVERY_MS = 5_000;
 
+/** The checkpoint of every probing container's health: its run (StartedAt) and its Health, by id. */
+type Checkpoint = Record<string, { run: string; health: Health }>;
+const lastEnd = (h: Health) => h.Log[h.Log.length - 1]?.End ?? '';
+
 /**
  * Health checks, as dockerd runs them: while a container with a health
  * check runs (and is not paused), its probe runs as an exec session
@@ -17,13 +23,16 @@ const SAVE_EVERY_MS = 5_000;
  * rules, and a change of status is an event. Beyond docker, a container
  * that turns unhealthy may be killed, restarted or stopped
  * (`--health-on-failure`). A daemon restart resumes probing where it was:
- * status, streak and history are kept (dockerd starts over).
+ * status, streak and history are kept (dockerd starts over). A change of
+ * status is saved in the container's record at once; the results between
+ * go to one checkpoint file for all containers, every 5 s at most, so the
+ * daemon's cost of a probe does not include a write.
  */
 export class HealthMonitor {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Bumped at every start and stop of a container's probing: a probe that outlived its run is ignored. */
   private readonly runs = new Map<string, number>();
-  private readonly saves = new Map<string, NodeJS.Timeout>();
+  private checkpointTimer?: NodeJS.Timeout;
   /** Health restarts of a container since it was last healthy: each waits longer, as the restart policy's back-off. */
   private readonly heals = new Map<string, number>();
   private unsubscribe?: () => void;
@@ -34,10 +43,17 @@ export class HealthMonitor {
     private readonly execs: ExecService,
     private readonly events: EventBus,
     private readonly logger: Logger,
+    /** The checkpoint file (in the data root). */
+    private readonly checkpointFile: string,
   ) {}
 
-  /** Resumes the probes of running containers, then follows their lifecycle. */
-  open(): void {
+  /** Resumes the probes of running containers, with the history of the checkpoint where it is newer, then follows their lifecycle. */
+  async open(): Promise<void> {
+    const saved = (await readJsonIfExists<Checkpoint>(this.checkpointFile).catch(() => undefined)) ?? {};
+    for (const c of this.containers.store.all()) {
+      const kept = saved[c.Id];
+      if (kept && c.State.Health && kept.run === c.State.StartedAt && lastEnd(kept.health) > lastEnd(c.State.Health)) c.State = { ...c.State, Health: kept.health };
+    }
     for (const c of this.containers.store.all()) if (c.State.Running && !c.State.Paused) this.resume(c, false);
     this.unsubscribe = this.events.subscribe((e) => {
       if (e.Type !== 'container') return;
@@ -57,7 +73,17 @@ export class HealthMonitor {
     this.closed = true;
     this.unsubscribe?.();
     for (const id of [...this.timers.keys()]) this.halt(id);
-    for (const t of this.saves.values()) clearTimeout(t);
+    if (this.checkpointTimer) {
+      clearTimeout(this.checkpointTimer);
+      // At a clean stop the last results are kept too (written whole, as atomicWrite does).
+      const tmp = `${this.checkpointFile}.tmp`;
+      try {
+        fs.writeFileSync(tmp, JSON.stringify(this.checkpoint()));
+        fs.renameSync(tmp, this.checkpointFile);
+      } catch (e) {
+        this.logger.warn('health checkpoint', { error: errorMessage(e) });
+      }
+    }
   }
 
   /** Starts probing; a fresh run starts as docker's: status starting, no streak, the history kept. */
@@ -110,7 +136,7 @@ export class HealthMonitor {
       await this.containers.store.save(cur).catch((e) => this.logger.warn('health state save', { id, error: errorMessage(e) }));
       this.events.container(`health_status: ${after.Status}`, cur);
       if (after.Status === 'unhealthy') this.act(cur);
-    } else this.saveSoon(cur);
+    } else this.checkpointSoon();
     if (this.runs.get(id) === run) this.schedule(id, run, nextProbeDelay(after, t, cur.State.StartedAt, Date.now()));
   }
 
@@ -127,15 +153,19 @@ export class HealthMonitor {
     }
   }
 
-  private saveSoon(c: ContainerRecord): void {
-    if (this.saves.has(c.Id)) return;
-    this.saves.set(
-      c.Id,
-      setTimeout(() => {
-        this.saves.delete(c.Id);
-        void this.containers.store.save(c).catch((e) => this.logger.warn('health state save', { id: c.Id, error: errorMessage(e) }));
-      }, SAVE_EVERY_MS),
-    );
+  private checkpointSoon(): void {
+    if (this.checkpointTimer || this.closed) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      // Not fsynced: a crash of the host may lose the last seconds of history, never a record.
+      void atomicWriteJson(this.checkpointFile, this.checkpoint(), false).catch((e) => this.logger.warn('health checkpoint', { error: errorMessage(e) }));
+    }, SAVE_EVERY_MS);
+  }
+
+  private checkpoint(): Checkpoint {
+    const out: Checkpoint = {};
+    for (const c of this.containers.store.all()) if (c.State.Running && c.State.Health) out[c.Id] = { run: c.State.StartedAt, health: c.State.Health };
+    return out;
   }
 
   /**

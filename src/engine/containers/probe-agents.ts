@@ -108,6 +108,8 @@ export class ProbeAgents {
    * other errors are the probe's failure.
    */
   async run(c: ContainerRecord, cmd: string[], timeoutMs: number, launch: AgentLauncher): Promise<AgentReply> {
+    // A run mounted for agents by a daemon that had them on, probed by one that has them off.
+    if (!this.enabled) throw new AgentUnavailable('probe agents are off');
     const agent = await this.agentFor(c, launch);
     return agent.ask(cmd, timeoutMs);
   }
