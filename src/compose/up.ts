@@ -38,13 +38,16 @@ export interface UpOptions {
    */
   base?: Project;
   withDependents?: boolean;
+  /** `create`, `up --no-start`: containers made and left stopped; what a service needs is made first, no condition waited for. */
+  noStart?: boolean;
 }
 
 
 /** What became of a service in an `up`. */
 export interface ServiceResult {
   service: string;
-  state: 'started' | 'failed' | 'blocked';
+  /** `created`: made and left stopped, as asked (`--no-start`). */
+  state: 'started' | 'created' | 'failed' | 'blocked';
   /** Why it failed, or why what it needs did. */
   cause?: string;
   /** The failed service that kept this one from starting. */
@@ -113,7 +116,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
   };
   const converge = async (name: string): Promise<ServiceResult> => {
     const r = await convergeAfterNeeds(name);
-    progress({ kind: 'Service', name, step: r.state === 'started' ? 'Started' : r.state === 'failed' ? 'Failed' : 'Blocked', detail: r.cause });
+    progress({ kind: 'Service', name, step: r.state === 'started' ? 'Started' : r.state === 'created' ? 'Created' : r.state === 'failed' ? 'Failed' : 'Blocked', detail: r.cause });
     return r;
   };
   const convergeAfterNeeds = async (name: string): Promise<ServiceResult> => {
@@ -123,8 +126,8 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
       const inBase = !targets.has(e.to);
       if (inBase && !baseContainers.has(e.to)) return { service: name, state: 'blocked', blockedBy: e.to, cause: `service ${e.to} does not run in the base environment ${o.base!.name}` };
       const dep = inBase ? undefined : await run(e.to);
-      if (dep && dep.state !== 'started') return { service: name, state: 'blocked', blockedBy: dep.blockedBy ?? e.to, cause: dep.cause };
-      for (const c of (inBase ? baseContainers : ids).get(e.to) ?? []) {
+      if (dep && dep.state !== 'started' && dep.state !== 'created') return { service: name, state: 'blocked', blockedBy: dep.blockedBy ?? e.to, cause: dep.cause };
+      for (const c of o.noStart ? [] : ((inBase ? baseContainers : ids).get(e.to) ?? [])) {
         if (e.condition !== 'service_started') progress({ kind: 'Container', name: c.name, service: e.to, step: 'Waiting' });
         const v = await (inBase ? baseWatch! : watch).until(c.id, judgeCondition(e.condition));
         if ('failed' in v) return { service: name, state: 'blocked', blockedBy: e.to, cause: `${v.failed}${await lastOutput(api, c.id)}` };
@@ -137,7 +140,7 @@ export async function up(api: ApiClient, p: Project, o: UpOptions, progress: Pro
       const start = Date.now();
       try {
         ids.set(name, await convergeService(api, p, s, imageIds.get(s.image!)!, have.get(name) ?? [], o, (svc) => containerOf(p, ids, have, svc), progress));
-        return { service: name, state: 'started', at: start - t0, ms: Date.now() - start };
+        return { service: name, state: o.noStart ? 'created' : 'started', at: start - t0, ms: Date.now() - start };
       } catch (e) {
         return { service: name, state: 'failed', cause: errorMessage(e), at: start - t0, ms: Date.now() - start };
       }
@@ -243,7 +246,7 @@ async function convergeService(api: ApiClient, p: Project, s: Service, imageId: 
     const name = containerName(p, s, n);
     const fresh = c && (o.noRecreate || (!o.forceRecreate && c.Labels[Label.hash] === hash && c.ImageID === imageId));
     if (c && fresh) {
-      if (c.State !== 'running') {
+      if (c.State !== 'running' && !o.noStart) {
         progress({ kind: 'Container', name, service: s.name, step: 'Starting' });
         await api.call('POST', `/containers/${c.Id}/start`);
         progress({ kind: 'Container', name, service: s.name, step: 'Started' });
@@ -268,6 +271,7 @@ async function convergeService(api: ApiClient, p: Project, s: Service, imageId: 
     }
     await placeGrants(api, Id, p, s);
     progress({ kind: 'Container', name, service: s.name, step: c ? 'Recreated' : 'Created' });
+    if (o.noStart) return { id: Id, name };
     progress({ kind: 'Container', name, service: s.name, step: 'Starting' });
     try {
       await api.call('POST', `/containers/${Id}/start`);

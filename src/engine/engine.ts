@@ -22,6 +22,7 @@ import { ProcView } from './system/proc-view';
 import { ExecService } from './containers/execs';
 import { HealthMonitor } from './containers/health';
 import { ProbeAgents } from './containers/probe-agents';
+import { countBlockIo } from '../runtime/cgroups';
 import type { Mount } from '../oci/runtime-spec';
 import { ImageService } from './images/images';
 import { Registries } from './images/registries';
@@ -69,6 +70,7 @@ export class Engine {
     const events = new EventBus();
     const networks = await NetworkService.open(cfg.dataRoot, cfg.execRoot, cfg.network, cfg.logger);
     const disk = new DiskGuard(cfg.dataRoot, cfg.minFree);
+    await countBlockIo(cfg.cgroupParent, cfg.dataRoot).catch((e) => cfg.logger.warn('block I/O of containers may read 0 (blk-throttle not on for the data root\'s disk)', { error: errorMessage(e) }));
     const viewers = () => containerStore.all().flatMap((c) => (c.State.Running && c.procView && c.State.Pid ? [c.State.Pid] : []));
     const procView = new ProcView(path.join(cfg.execRoot, 'lxcfs'), cfg.procView.lxcfsPath, cfg.procView.wanted, cfg.logger, viewers);
     await procView.open().catch((e) => cfg.logger.error('lxcfs: containers see the host\'s /proc', { error: errorMessage(e) }));

@@ -74,6 +74,39 @@ function keyed(s: string | undefined): Record<string, number> {
 }
 
 /**
+ * On cgroup v1, kernels since 6.10 count a cgroup's block I/O
+ * (blkio.throttle.io_service_bytes) only on disks where a throttle rule was
+ * once set: until then every container's block I/O reads 0, in Berth's
+ * stats as in docker's. A rule of 0 (no limit) for the data root's disk, on
+ * the daemon's own cgroup parent, turns the counting on and limits nothing.
+ * Returns the disk (MAJ:MIN) it was done for, or undefined when there is
+ * none (v2, no blkio hierarchy, a data root on no block device).
+ */
+export async function countBlockIo(cgroupParent: string, dataRoot: string): Promise<string | undefined> {
+  if (cgroupVersion() === 2 || !existsSync(path.join(ROOT, 'blkio'))) return undefined;
+  const disk = await wholeDiskOf(dataRoot);
+  if (!disk) return undefined;
+  const dir = path.join(ROOT, 'blkio', cgroupParent);
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, 'blkio.throttle.read_bps_device'), `${disk} 0\n`);
+  return disk;
+}
+
+/** The whole disk (MAJ:MIN) a path's filesystem lives on, from sysfs; undefined for a filesystem on no block device. */
+async function wholeDiskOf(p: string): Promise<string | undefined> {
+  const dev = (await fsp.stat(p, { bigint: true })).dev;
+  // dev_t as glibc encodes it.
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  const sys = `/sys/dev/block/${major}:${minor}`;
+  if (!existsSync(sys)) return undefined;
+  // A partition's folder sits in its disk's: the disk's own `dev` names it.
+  const real = await fsp.realpath(sys);
+  const disk = existsSync(path.join(real, 'partition')) ? path.dirname(real) : real;
+  return (await fsp.readFile(path.join(disk, 'dev'), 'utf8')).trim();
+}
+
+/**
  * Reads and removes the cgroups that the runtime made at `cgroupsPath`
  * (as given in the spec, e.g. /berth/<id>), hiding the v1/v2 difference.
  */

@@ -343,6 +343,32 @@ services:
     assert.deepEqual(await madeBy(d, 'ops'), NOTHING);
     await d.assertClean();
   });
+
+  test('create and up --no-start make and leave stopped; scale; wait gives the first exit code; version', async () => {
+    const dir = projectDir(d, 'made', {
+      'compose.yaml': 'services:\n  db:\n    image: busybox\n    init: true\n    command: sleep 1000\n    healthcheck: { test: "false", interval: 1s }\n  job:\n    image: busybox\n    command: sh -c \'sleep 0.3; exit 3\'\n    depends_on: { db: { condition: service_healthy } }\n',
+    });
+    // No condition is waited on (db would never be healthy): both are made, in order, and left stopped.
+    await ok(d, dir, ['create']);
+    const states = async () => (await d.ok(['ps', '-a', '--filter', 'label=com.docker.compose.project=made', '--format', '{{.Names}} {{.State}}'])).split('\n').sort();
+    assert.deepEqual(await states(), ['made-db-1 created', 'made-job-1 created']);
+    await ok(d, dir, ['up', '--no-start', '--scale', 'db=2']);
+    assert.deepEqual(await states(), ['made-db-1 created', 'made-db-2 created', 'made-job-1 created']);
+    assert.match((await compose(d, dir, ['up', '--no-start', '--wait'])).stderr, /--no-start and --wait are incompatible/);
+    await ok(d, dir, ['scale', 'db=1']);
+    assert.deepEqual(await states(), ['made-db-1 running', 'made-job-1 created'], 'scale starts what it keeps, removes the extra, leaves the rest');
+    // wait: the exit code of the first to stop; --down-project takes the project down then.
+    await ok(d, dir, ['start', 'job']);
+    const waited = await compose(d, dir, ['wait', 'job']);
+    assert.equal(waited.code, 3);
+    await ok(d, dir, ['start', 'job']);
+    assert.equal((await compose(d, dir, ['wait', '--down-project'])).code, 3);
+    assert.deepEqual(await madeBy(d, 'made'), NOTHING);
+    assert.match(await ok(d, dir, ['version']), /^Berth Compose version v2\.\d+\.\d+/);
+    assert.match(await ok(d, dir, ['version', '--short']), /^2\.\d+\.\d+/);
+    assert.match((await compose(d, dir, ['wait'])).stderr, /no containers to wait for in project made/);
+    await d.assertClean();
+  });
 });
 
 describe('berth compose against dockerd', { skip: !HAS_DOCKERD && 'dockerd is not installed', timeout: 300_000 }, () => {

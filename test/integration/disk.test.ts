@@ -123,3 +123,37 @@ describe('a sized writable layer (--storage-opt size)', { timeout: 300_000 }, ()
     assert.deepEqual(await loopsOf(), []);
   });
 });
+
+/**
+ * Block I/O counted on a disk no throttle rule was set on: on cgroup v1,
+ * kernels since 6.10 count it only once blk-throttle is on for the disk, so
+ * the daemon sets a rule that limits nothing. The data root is an ext4 loop
+ * device of the test's own (mount's autoclear frees it at the unmount).
+ */
+describe('block I/O in stats on a fresh disk', { timeout: 300_000 }, () => {
+  const d = new TestDaemon();
+  before(async () => {
+    const img = path.join(d.dir, 'disk.img');
+    fs.mkdirSync(d.dataRoot, { recursive: true });
+    for (const [cmd, args] of [['truncate', ['-s', '512M', img]], ['mkfs.ext4', ['-q', img]], ['mount', ['-o', 'loop', img, d.dataRoot]]] as const) {
+      const r = await exec(cmd, [...args]);
+      assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+    }
+    d.ownMounts.push(d.dataRoot);
+    await d.start();
+    await d.importBusybox();
+  });
+  after(() => d.cleanup());
+
+  test("a container's writes show in its stats, through the API and the docker CLI", async () => {
+    const id = await d.ok(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/f bs=1M count=4 conv=fsync 2>/dev/null; touch /done; sleep 1000']);
+    for (let i = 0; i < 100 && (await d.berth(['exec', id, 'test', '-e', '/done'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const s = JSON.parse((await api(d, 'GET', `/v1.41/containers/${id}/stats?stream=0`)).body) as { blkio_stats: { io_service_bytes_recursive: { op: string; value: number }[] | null } };
+    const written = (s.blkio_stats.io_service_bytes_recursive ?? []).filter((e) => e.op.toLowerCase() === 'write').reduce((a, e) => a + e.value, 0);
+    assert.ok(written >= 4 << 20, `${written} bytes written`);
+    const docker = await exec(DOCKER, ['-H', d.host, 'stats', '--no-stream', '--format', '{{.BlockIO}}', id], { env: { DOCKER_CLI_HINTS: 'false' } });
+    assert.match(docker.stdout.trim(), /^[\d.]+[kMG]?B \/ [4-9][\d.]*MB$/);
+    await d.ok(['rm', '-f', id]);
+    await d.assertClean();
+  });
+});

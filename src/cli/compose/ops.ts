@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { invalidArgument } from '../../base/errors';
 import { createBody } from '../../compose/create-body';
 import { Label } from '../../compose/labels';
-import { type Action, act } from '../../compose/lifecycle';
+import { type Action, act, down as takeDown } from '../../compose/lifecycle';
+import { projectContainers } from '../../compose/resources';
 import { up } from '../../compose/up';
 import { placeGrants } from '../../compose/grants';
 import { checkGrants } from '../../compose/spec/references';
@@ -45,6 +46,33 @@ export const lifecycleCmds: Record<string, ComposeCommand> = {
   pause: lifecycle('pause', [], 'compose pause [SERVICE...]'),
   unpause: lifecycle('unpause', [], 'compose unpause [SERVICE...]'),
   rm: lifecycle('rm', [f('force', 'bool', 'f'), f('stop', 'bool', 's'), f('volumes', 'bool', 'v')], 'compose rm [OPTIONS] [SERVICE...]'),
+};
+
+/**
+ * `wait [SERVICE...]`: until the containers of those services (or all) have
+ * stopped; the exit code is that of the first to stop. With
+ * `--down-project`, the project goes down as soon as one stops.
+ */
+export const wait: ComposeCommand = {
+  flags: [f('down-project')],
+  usage: 'compose wait [OPTIONS] [SERVICE...]',
+  run: async (ctx, p) => {
+    const { name, project } = ctx.projectOrName();
+    for (const s of p.args) if (project && !project.services[s]) throw invalidArgument(`no such service: ${s}`);
+    const cs = (await projectContainers(ctx.api, name)).filter((c) => !p.args.length || p.args.includes(c.Labels[Label.service]));
+    if (!cs.length) throw invalidArgument(`no containers to wait for in project ${name}`);
+    let first: number | undefined;
+    const ends = cs.map((c) => ctx.api.json<{ StatusCode: number }>('POST', `/containers/${c.Id}/wait`).then(async (r) => {
+      if (first !== undefined) return;
+      first = r.StatusCode;
+      if (!bool(p, 'down-project')) return;
+      const errors = await takeDown(ctx.api, name, project, { parallel: ctx.parallel }, ctx.progress);
+      for (const e of errors) process.stderr.write(`Error: ${e}\n`);
+    }));
+    // Down, the others end too (their waits answer as they are removed).
+    await (bool(p, 'down-project') ? Promise.race(ends).then(() => Promise.allSettled(ends)) : Promise.all(ends));
+    return first ?? 0;
+  },
 };
 
 export const exec: ComposeCommand = {

@@ -12,6 +12,7 @@ import { bool, list, type Parsed, str } from '../flags';
 import { buildService } from './build';
 import { showLogs } from './logs';
 import type { ComposeCommand, ComposeContext } from './project';
+import type { Service } from '../../compose/spec/model';
 
 export function seconds(p: Parsed, n: string): number | undefined {
   const v = str(p, n);
@@ -21,9 +22,10 @@ export function seconds(p: Parsed, n: string): number | undefined {
   return x;
 }
 
-function scales(p: Parsed): Record<string, number> {
+/** `SERVICE=NUM` pairs (`--scale`, and `scale`'s arguments). */
+function scales(pairs: string[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const s of list(p, 'scale')) {
+  for (const s of pairs) {
     const m = /^([^=]+)=(\d+)$/.exec(s);
     if (!m) throw invalidArgument(`invalid --scale ${JSON.stringify(s)}: SERVICE=NUM`);
     out[m[1]] = Number(m[2]);
@@ -60,7 +62,7 @@ export function report(r: UpReport): number {
   for (const [dep, kept] of by) {
     process.stderr.write(`✘ service "${dep}" did not meet its condition: ${kept[0].cause}\n  not started because of it: ${kept.map((k) => k.service).sort().join(', ')}\n`);
   }
-  const ok = r.results.filter((x) => x.state === 'started').length;
+  const ok = r.results.filter((x) => x.state === 'started' || x.state === 'created').length;
   process.stderr.write(`${ok} of ${r.results.length} services started; 'berth compose down' removes what was made\n`);
   return 1;
 }
@@ -89,6 +91,57 @@ async function waitHealthy(ctx: ComposeContext, project: string, results: Servic
   }
 }
 
+/** `--pull`: when images are pulled (`policy`: the services' own, else `missing`). */
+function pullPolicy(p: Parsed): 'always' | 'missing' | 'never' {
+  const pull = str(p, 'pull') ?? 'missing';
+  if (!['always', 'missing', 'never', 'policy'].includes(pull)) throw invalidArgument(`invalid --pull ${JSON.stringify(pull)}: always, missing or never`);
+  return pull === 'policy' ? 'missing' : (pull as 'always' | 'missing' | 'never');
+}
+
+/** What `up` and `create` share: the services named, recreation, orphans, scale, images. */
+function convergeOptions(ctx: ComposeContext, p: Parsed, pull: 'always' | 'missing' | 'never') {
+  if (bool(p, 'build') && bool(p, 'no-build')) throw invalidArgument('--build and --no-build are incompatible');
+  if (bool(p, 'force-recreate') && bool(p, 'no-recreate')) throw invalidArgument('--force-recreate and --no-recreate are incompatible');
+  return {
+    services: p.args,
+    forceRecreate: bool(p, 'force-recreate'),
+    noRecreate: bool(p, 'no-recreate'),
+    removeOrphans: bool(p, 'remove-orphans'),
+    scale: scales(list(p, 'scale')),
+    parallel: ctx.parallel,
+    pull,
+    pullImage: (image: string) => pullImage(ctx, image),
+    build: bool(p, 'build'),
+    buildImage: bool(p, 'no-build') ? undefined : (s: Service) => buildService(ctx, s, {}),
+  };
+}
+
+/** `create`: the containers of the services (and what they need), made in order and left stopped. */
+export const create: ComposeCommand = {
+  flags: [f('build'), f('no-build'), f('pull', 'string'), f('quiet-pull'), f('scale', 'list'), f('force-recreate'), f('no-recreate'), f('remove-orphans')],
+  usage: 'compose create [OPTIONS] [SERVICE...]',
+  run: async (ctx, p) => {
+    const project = ctx.project(p.args);
+    return report(await bringUp(ctx.api, project, { ...convergeOptions(ctx, p, pullPolicy(p)), noStart: true }, ctx.progress));
+  },
+};
+
+/** `scale SERVICE=NUM...`: those services to that many containers, the others left as they are. */
+export const scale: ComposeCommand = {
+  flags: [f('no-deps')],
+  usage: 'compose scale [OPTIONS] SERVICE=NUM...',
+  minArgs: 1,
+  run: async (ctx, p) => {
+    const want = Object.entries(scales(p.args));
+    const project = ctx.project(want.map(([svc]) => svc));
+    const r = await bringUp(ctx.api, project, {
+      services: want.map(([svc]) => svc), scale: Object.fromEntries(want), noRecreate: true, noDeps: bool(p, 'no-deps'),
+      parallel: ctx.parallel, pull: 'missing', pullImage: (image) => pullImage(ctx, image), buildImage: (s) => buildService(ctx, s, {}),
+    }, ctx.progress);
+    return report(r);
+  },
+};
+
 export const up: ComposeCommand = {
   flags: [
     f('detach', 'bool', 'd'), f('wait'), f('wait-timeout', 'string'), f('build'), f('no-build'), f('pull', 'string'), f('quiet-pull'), f('scale', 'list'),
@@ -97,37 +150,28 @@ export const up: ComposeCommand = {
   usage: 'compose up [OPTIONS] [SERVICE...]',
   run: async (ctx, p) => {
     if (bool(p, 'build') && bool(p, 'no-build')) throw invalidArgument('--build and --no-build are incompatible');
-    if (bool(p, 'force-recreate') && bool(p, 'no-recreate')) throw invalidArgument('--force-recreate and --no-recreate are incompatible');
-    const pull = str(p, 'pull') ?? 'missing';
-    if (!['always', 'missing', 'never', 'policy'].includes(pull)) throw invalidArgument(`invalid --pull ${JSON.stringify(pull)}: always, missing or never`);
+    if (bool(p, 'no-start') && (bool(p, 'wait') || bool(p, 'abort-on-container-exit'))) throw invalidArgument(`--no-start and --${bool(p, 'wait') ? 'wait' : 'abort-on-container-exit'} are incompatible`);
+    const pull = pullPolicy(p);
     const project = ctx.project(p.args);
     const base = ctx.base();
     // On a terminal the graph's waves are drawn and redrawn; elsewhere, a line per step.
     const graph = new ServiceGraph(Object.values(project.services));
-    const view = process.stderr.isTTY && ctx.progressMode !== 'plain' ? waveView(process.stderr, graph.waves(targetsOf(graph, { services: p.args, noDeps: bool(p, 'no-deps'), base, withDependents: bool(p, 'with-dependents') }))) : undefined;
+    const view = process.stderr.isTTY && ctx.progressMode !== 'plain' && !bool(p, 'no-start') ? waveView(process.stderr, graph.waves(targetsOf(graph, { services: p.args, noDeps: bool(p, 'no-deps'), base, withDependents: bool(p, 'with-dependents') }))) : undefined;
     let r: UpReport;
     try {
       r = await bringUp(ctx.api, project, {
-      services: p.args,
-      noDeps: bool(p, 'no-deps'),
-      forceRecreate: bool(p, 'force-recreate'),
-      noRecreate: bool(p, 'no-recreate'),
-      removeOrphans: bool(p, 'remove-orphans'),
-      scale: scales(p),
-      parallel: ctx.parallel,
-      pull: pull === 'policy' ? 'missing' : (pull as 'always' | 'missing' | 'never'),
-      pullImage: (image) => pullImage(ctx, image),
-      build: bool(p, 'build'),
-      buildImage: bool(p, 'no-build') ? undefined : (s) => buildService(ctx, s, {}),
-      timeout: seconds(p, 'timeout'),
-      base,
-      withDependents: bool(p, 'with-dependents'),
-    }, view?.progress ?? ctx.progress);
+        ...convergeOptions(ctx, p, pull),
+        noDeps: bool(p, 'no-deps'),
+        timeout: seconds(p, 'timeout'),
+        base,
+        withDependents: bool(p, 'with-dependents'),
+        noStart: bool(p, 'no-start'),
+      }, view?.progress ?? ctx.progress);
     } finally {
       view?.finish();
     }
     const rc = report(r);
-    if (rc) return rc;
+    if (rc || bool(p, 'no-start')) return rc;
     if (bool(p, 'wait')) return waitHealthy(ctx, project.name, r.results, seconds(p, 'wait-timeout'));
     if (bool(p, 'detach')) return 0;
     return attached(ctx, project.name, r.results.map((x) => x.service), p);

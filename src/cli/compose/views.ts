@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { stringify } from 'yaml';
 import { invalidArgument } from '../../base/errors';
-import { configHash, Label } from '../../compose/labels';
+import { COMPOSE_VERSION, configHash, Label } from '../../compose/labels';
 import { type ContainerSummary, nameOf, numberOf, projectContainers } from '../../compose/resources';
 import type { Project, Service } from '../../compose/spec/model';
 import { graphDot, graphSvg, graphText } from '../../compose/render-graph';
@@ -63,6 +63,20 @@ function healthText(cs: ContainerSummary[]): string {
   }
   return [...by].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${n} ${s}`).join(', ') || '-';
 }
+
+/** `version`: compose's own version, as docker compose prints its (`--short`, `--format json`). */
+export const version: ComposeCommand = {
+  flags: [f('short'), f('format', 'string', 'f')],
+  usage: 'compose version [OPTIONS]',
+  run: async (_ctx, p) => {
+    const format = str(p, 'format') ?? 'pretty';
+    if (format !== 'pretty' && format !== 'json') throw invalidArgument(`invalid --format ${JSON.stringify(format)}: pretty or json`);
+    if (bool(p, 'short')) write(`${COMPOSE_VERSION}\n`);
+    else if (format === 'json') write(`${JSON.stringify({ version: `v${COMPOSE_VERSION}` })}\n`);
+    else write(`Berth Compose version v${COMPOSE_VERSION}\n`);
+    return 0;
+  },
+};
 
 export const ls: ComposeCommand = {
   flags: [f('all', 'bool', 'a'), f('quiet', 'bool', 'q'), f('format', 'string'), f('filter', 'list')],
