@@ -17,9 +17,9 @@ const lastEnd = (h: Health) => h.Log[h.Log.length - 1]?.End ?? '';
 
 /**
  * Health checks, as dockerd runs them: while a container with a health
- * check runs (and is not paused), its probe runs as an exec session
- * (through conmon: a probe that hangs blocks nothing here) after each
- * interval, one at a time; its result moves `.State.Health` by docker's
+ * check runs (and is not paused), its probe runs after each interval, one
+ * at a time, through the container's probe agent or as an exec session
+ * (`ExecService.probe`; a probe that hangs blocks nothing here); its result moves `.State.Health` by docker's
  * rules, and a change of status is an event. Beyond docker, a container
  * that turns unhealthy may be killed, restarted or stopped
  * (`--health-on-failure`). A daemon restart resumes probing where it was:
