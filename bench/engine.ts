@@ -4,7 +4,8 @@
  * this machine. Prints one markdown table; each cell is the median and, in
  * brackets, the spread (min-max) of the repetitions.
  *
- *   bench/engine [--reps N] [--parallel N] [--flood-mib N] [--health N] [--health-seconds S] [--no-install] [--only floor,berth,docker-cli,docker,podman]
+ *   bench/engine [--reps N] [--parallel N] [--flood-mib N] [--health N] [--health-seconds S] [--no-install] [--only floor,berth,berth-exec,docker-cli,docker,podman]
+ *   (berth-exec: the health rows of a Berth daemon with --health-probes exec)
  *
  * Every system runs the same busybox root filesystem (made by
  * scripts/busybox-rootfs) with no network (`--network none`: this table is
@@ -407,7 +408,7 @@ async function main(): Promise<void> {
     const R_HMEM = `${o.health} containers probed every second: memory kept per container for probing (PSS)`;
     const R_HGROW = `${o.health} containers probed every second: daemon RSS growth over ${o.healthSeconds} s`;
     const healthSystems = o.health > 0 ? systems.filter((s) => s.name !== 'Berth (docker CLI)') : [];
-    if (o.health > 0 && want('berth')) {
+    if (o.health > 0 && want('berth-exec')) {
       const e = await berthSystem(tmp, rootfsTar, 'x', ['--health-probes', 'exec']);
       stops.push(e.berth.stop);
       healthSystems.splice(healthSystems.findIndex((x) => x.name === 'Berth (berth CLI)') + 1, 0, e.berth);
