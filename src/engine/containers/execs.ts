@@ -7,7 +7,7 @@ import { conflict, errorMessage, invalidArgument, isErrno, notFound } from '../.
 import { atomicWriteJson, mkdirp, readFileIfExists, readJsonIfExists } from '../../base/files';
 import type { Finding } from '../../base/finding';
 import { newId } from '../../base/ids';
-import { ConmonStartError, ctlResize, startConmon, writeCtl } from '../../runtime/conmon';
+import { type ConmonOptions, ConmonStartError, ctlResize, startConmon, writeCtl } from '../../runtime/conmon';
 import { cleanRuntimeMessage } from '../../runtime/oci-runtime';
 import { capabilitySet } from '../../runtime/spec';
 import type { EngineConfig } from '../config';
@@ -311,13 +311,14 @@ export class ExecService {
     // Each probe is an exec to those who watch events, as with dockerd.
     const execId = newId();
     this.events.container(`exec_create: ${cmd.join(' ')}`, c, { execID: execId });
-    const r = (c.probeAgent && (await this.probeByAgent(c, cmd, timeoutMs))) || (await this.probeByExec(c, cmd, timeoutMs, () => this.events.container(`exec_start: ${cmd.join(' ')}`, c, { execID: execId })));
+    const started = () => this.events.container(`exec_start: ${cmd.join(' ')}`, c, { execID: execId });
+    const r = (c.probeAgent ? await this.probeByAgent(c, cmd, timeoutMs, started) : undefined) ?? (await this.probeByExec(c, cmd, timeoutMs, started));
     this.events.container('exec_die', c, { execID: execId, exitCode: String(r.exitCode) });
     return r;
   }
 
   /** The probe through the container's agent; undefined when the agent cannot serve this run. */
-  private async probeByAgent(c: ContainerRecord, cmd: string[], timeoutMs: number): Promise<ProbeOutcome | undefined> {
+  private async probeByAgent(c: ContainerRecord, cmd: string[], timeoutMs: number, onStart: () => void): Promise<ProbeOutcome | undefined> {
     let r: AgentReply;
     try {
       r = await this.agents.run(c, cmd, timeoutMs, (c2, env) => this.launchAgent(c2, env));
@@ -326,6 +327,7 @@ export class ExecService {
       throw e;
     }
     if (r.end === 'nostart') throw invalidArgument(`OCI runtime exec failed: exec failed: unable to start container process: ${startFailure(cmd[0], r.code, os.constants.errno)}: unknown`);
+    onStart();
     return { exitCode: r.code, output: r.output, more: r.more, timedOut: r.end === 'timeout' };
   }
 
@@ -336,19 +338,24 @@ export class ExecService {
     await mkdirp(path.join(dir, 'persist'));
     await mkdirp(path.join(dir, 'exit'), 0o700);
     await fsp.writeFile(path.join(dir, 'process.json'), JSON.stringify(await this.processSpec(c, { Cmd: [AGENT_BINARY], Env: env, User: c.Config.User, WorkingDir: c.Config.WorkingDir })));
-    const rt = this.containers.runtimeOf(c);
     const log = path.join(dir, 'agent.log');
     try {
-      const { exit } = await startConmon({
-        conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: `agent-${c.Id}`,
-        name: c.Name.slice(1), bundle: dir, pidFile: path.join(dir, 'pidfile'), conmonPidFile: path.join(dir, 'conmon.pid'),
-        exitDir: path.join(dir, 'exit'), persistDir: path.join(dir, 'persist'), logPath: log, logSizeMax: AGENT_LOG_MAX,
-        tty: false, stdin: false, execProcessSpec: path.join(dir, 'process.json'),
-      });
+      const { exit } = await startConmon(this.helperExec(c, dir, log, AGENT_LOG_MAX));
       return { exit, log };
     } catch (e) {
       throw new Error(e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e));
     }
+  }
+
+  /** conmon's options for an exec of the daemon's own (a probe, an agent) kept in `dir`, with process.json written there: no stdin, no terminal. */
+  private helperExec(c: ContainerRecord, dir: string, logPath: string, logSizeMax: number): ConmonOptions {
+    const rt = this.containers.runtimeOf(c);
+    return {
+      conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: path.basename(dir),
+      name: c.Name.slice(1), bundle: dir, pidFile: path.join(dir, 'pidfile'), conmonPidFile: path.join(dir, 'conmon.pid'),
+      exitDir: path.join(dir, 'exit'), persistDir: path.join(dir, 'persist'), logPath, logSizeMax,
+      tty: false, stdin: false, execProcessSpec: path.join(dir, 'process.json'),
+    };
   }
 
   /** The probe as an exec session (conmon and `runc exec`), in the folder its container's run keeps for them. */
@@ -358,15 +365,9 @@ export class ExecService {
     await fsp.unlink(logPath).catch((e) => {
       if (!isErrno(e, 'ENOENT')) throw e;
     });
-    const rt = this.containers.runtimeOf(c);
     let started: { pid: number; exit: Promise<number | undefined> };
     try {
-      started = await startConmon({
-        conmonPath: this.cfg.conmonPath, runtimePath: rt.path, runtimeRoot: rt.root, containerId: c.Id, sessionId: path.basename(slot.dir),
-        name: c.Name.slice(1), bundle: slot.dir, pidFile: path.join(slot.dir, 'pidfile'), conmonPidFile: path.join(slot.dir, 'conmon.pid'),
-        exitDir: path.join(slot.dir, 'exit'), persistDir: path.join(slot.dir, 'persist'), logPath, logSizeMax: PROBE_LOG_MAX,
-        tty: false, stdin: false, execProcessSpec: path.join(slot.dir, 'process.json'),
-      });
+      started = await startConmon(this.helperExec(c, slot.dir, logPath, PROBE_LOG_MAX));
     } catch (e) {
       const msg = e instanceof ConmonStartError ? cleanRuntimeMessage(e.runtimeMessage) : errorMessage(e);
       throw invalidArgument(`OCI runtime exec failed: ${msg}: unknown`);

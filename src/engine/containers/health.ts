@@ -49,7 +49,10 @@ export class HealthMonitor {
 
   /** Resumes the probes of running containers, with the history of the checkpoint where it is newer, then follows their lifecycle. */
   async open(): Promise<void> {
-    const saved = (await readJsonIfExists<Checkpoint>(this.checkpointFile).catch(() => undefined)) ?? {};
+    const saved = (await readJsonIfExists<Checkpoint>(this.checkpointFile).catch((e) => {
+      this.logger.warn('health checkpoint unreadable: the history since each last change of status is not restored', { file: this.checkpointFile, error: errorMessage(e) });
+      return undefined;
+    })) ?? {};
     for (const c of this.containers.store.all()) {
       const kept = saved[c.Id];
       if (kept && c.State.Health && kept.run === c.State.StartedAt && lastEnd(kept.health) > lastEnd(c.State.Health)) c.State = { ...c.State, Health: kept.health };

@@ -172,7 +172,8 @@ export class ProbeAgents {
   private greet(s: net.Socket): void {
     let line = '';
     const timer = setTimeout(() => s.destroy(), HELLO_MS);
-    s.on('error', () => {});
+    // A caller's broken connection is its own end: 'close' follows and the socket is gone.
+    s.on('error', () => s.destroy());
     const onData = (d: Buffer) => {
       line += d.toString('latin1');
       const nl = line.indexOf('\n');

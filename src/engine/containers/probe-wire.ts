@@ -3,8 +3,10 @@
  * (native/probe_agent.c), little-endian: a request is `u32 len, u32 seq,
  * u32 timeout_ms, argv as NUL-ended strings`; a reply is `u32 len, u32 seq,
  * i32 code, u8 how, u8 more, output`. `len` counts the bytes after itself.
- * Pure.
+ * Pure. The agent keeps at most MAX_OUTPUT bytes of a probe's output, as
+ * docker does (its own MAX_OUTPUT must stay equal).
  */
+import { MAX_OUTPUT } from './health-rules';
 
 /** What the agent sends first, on its own line, with the token it was started with. */
 export const HELLO = 'berth-probe 1 ';
@@ -23,8 +25,6 @@ export interface AgentReply {
 }
 
 const REPLY_HEAD = 10;
-/** The agent keeps at most this much of a probe's output (MAX_OUTPUT there). */
-export const AGENT_MAX_OUTPUT = 4096;
 
 export function encodeRequest(seq: number, timeoutMs: number, argv: string[]): Buffer {
   if (argv.length === 0 || argv.some((a) => a.includes('\0'))) throw new Error('a probe command is one or more strings without NUL');
@@ -46,7 +46,7 @@ export class ReplyReader {
     const out: AgentReply[] = [];
     while (this.buf.length >= 4) {
       const len = this.buf.readUInt32LE(0);
-      if (len < REPLY_HEAD || len > REPLY_HEAD + AGENT_MAX_OUTPUT) throw new Error(`probe agent: a reply of ${len} bytes`);
+      if (len < REPLY_HEAD || len > REPLY_HEAD + MAX_OUTPUT) throw new Error(`probe agent: a reply of ${len} bytes`);
       if (this.buf.length < 4 + len) break;
       const how = this.buf[4 + 8];
       if (how >= ENDS.length) throw new Error(`probe agent: unknown end ${how}`);
