@@ -21,12 +21,14 @@ const layers = {
   cli: ['base', 'oci', 'client', 'compose'],
   // The cluster: its agent drives this node's engine; its pure core (records, planner, reconciler)
   // and its store (etcd) stand on base alone; the manager's loop on the core and the store.
-  cluster: ['base', 'oci', 'engine'],
+  cluster: ['base', 'oci', 'engine', 'network'],
   'cluster/core': ['base', 'oci'],
   // Its certificates (the cluster CA, nodes' keys, the join endpoint) stand on base alone.
   'cluster/tls': ['base'],
   'cluster/store': ['base', 'oci', 'cluster/core', 'cluster/tls'],
-  'cluster/manager': ['base', 'oci', 'cluster/core', 'cluster/store'],
+  'cluster/manager': ['base', 'oci', 'cluster/core', 'cluster/store', 'cluster/net'],
+  // Cluster networks' address management: pure, on the network layer's prefixes.
+  'cluster/net': ['base', 'network'],
   // berth lab: daemons in network namespaces of this host, formed into a cluster through their APIs.
   lab: ['base', 'oci', 'network', 'client', 'cli'],
   daemon: ['base', 'oci', 'host', 'content', 'snapshots', 'images', 'builder', 'runtime', 'network', 'engine', 'api', 'registry', 'distribution', 'cluster'],

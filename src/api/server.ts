@@ -28,7 +28,7 @@ export function compatRouter(engine: Engine, cluster: ClusterService): Router {
   imageRoutes(r, engine);
   buildRoutes(r, engine);
   volumeRoutes(r, engine);
-  networkRoutes(r, engine);
+  networkRoutes(r, engine, cluster);
   swarmRoutes(r, cluster);
   nativeSystemRoutes(r, engine);
   return r;

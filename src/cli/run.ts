@@ -9,7 +9,7 @@ import { DetachDetector, parseDetachKeys } from '../base/detach-keys';
 import { detachKeysOf } from './credentials';
 import { warn } from './output';
 import { parseBpsDevice, parseIopsDevice, parseWeightDevice, ramInBytes } from './resource-flags';
-import { HEALTH_FLAGS, healthcheck, intFlag } from './value-flags';
+import { HEALTH_FLAGS, healthcheck, intFlag, parseMount } from './value-flags';
 
 /** `--network-bandwidth guarantee=..,limit=..,priority=..`; `none` lifts a share in `update`. */
 function share(spec: string | undefined): { Guarantee: number; Limit: number; Priority: number } | undefined {
@@ -137,26 +137,6 @@ function restartPolicy(s: string | undefined): { Name: string; MaximumRetryCount
   if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(name)) throw invalidArgument(`invalid restart policy format: ${s}`);
   if (count !== undefined && (name !== 'on-failure' || !/^\d+$/.test(count))) throw invalidArgument(`invalid restart policy format: ${s}`);
   return { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
-}
-
-/** `--mount type=bind,source=/a,target=/b,readonly` → the API's Mount. */
-function parseMount(s: string) {
-  const kv: Record<string, string> = {};
-  for (const part of s.split(',')) {
-    const [k, ...v] = part.split('=');
-    kv[k.trim()] = v.length ? v.join('=') : 'true';
-  }
-  const type = kv.type ?? 'volume';
-  const target = kv.target ?? kv.destination ?? kv.dst;
-  if (!target) throw invalidArgument(`invalid argument "${s}" for "--mount" flag: target is required`);
-  return {
-    Type: type,
-    Source: kv.source ?? kv.src,
-    Target: target,
-    ReadOnly: kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1',
-    ...(type === 'tmpfs' ? { TmpfsOptions: { SizeBytes: kv['tmpfs-size'] ? ramInBytes(kv['tmpfs-size'], '--mount') : undefined, Mode: kv['tmpfs-mode'] ? parseInt(kv['tmpfs-mode'], 8) : undefined } } : {}),
-    ...(type === 'volume' ? { VolumeOptions: { NoCopy: kv['volume-nocopy'] === 'true' } } : {}),
-  };
 }
 
 /** `seccomp=<file>` is sent as the profile's JSON, as docker's CLI does. */

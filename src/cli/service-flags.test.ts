@@ -50,3 +50,21 @@ test('bad flags are refused, saying which', () => {
   ];
   for (const [argv, message] of cases) assert.throws(() => create(...argv), message);
 });
+
+test('networks, published ports and mounts, as docker\'s CLI sends them; update adds and removes each', () => {
+  const s = create('--network', 'front', '--network', 'name=back,alias=db,alias=store', '-p', '8080:80', '-p', 'mode=host,published=53,target=53,protocol=udp', '-p', '9000',
+    '--mount', 'type=volume,source=data,target=/data', '--endpoint-mode', 'dnsrr', 'busybox');
+  assert.deepEqual(s.TaskTemplate?.Networks, [{ Target: 'front' }, { Target: 'back', Aliases: ['db', 'store'] }]);
+  assert.deepEqual(s.EndpointSpec, {
+    Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }, { Protocol: 'udp', TargetPort: 53, PublishedPort: 53, PublishMode: 'host' }, { Protocol: 'tcp', TargetPort: 9000, PublishMode: 'ingress' }],
+    Mode: 'dnsrr',
+  });
+  assert.equal(s.TaskTemplate?.ContainerSpec?.Mounts?.[0].Target, '/data');
+  const u = updateSpec(s, parseFlags(['--network-rm', 'front', '--network-add', 'extra', '--publish-rm', '8080', '--publish-add', 'mode=host,target=81', '--mount-rm', '/data', '--mount-add', 'type=tmpfs,target=/tmp', 'web'], UPDATE_FLAGS));
+  assert.deepEqual(u.TaskTemplate?.Networks, [{ Target: 'back', Aliases: ['db', 'store'] }, { Target: 'extra' }]);
+  assert.deepEqual(u.EndpointSpec?.Ports?.map((p) => `${p.PublishedPort ?? '-'}:${p.TargetPort}/${p.Protocol} ${p.PublishMode}`), ['53:53/udp host', '-:9000/tcp ingress', '-:81/tcp host']);
+  assert.deepEqual(u.TaskTemplate?.ContainerSpec?.Mounts?.map((m) => `${m.Type} ${m.Target}`), ['tmpfs /tmp']);
+  for (const [flag, message] of [['-p', 'x:80'], ['-p', 'mode=host,published=80'], ['-p', 'published=99999,target=1'], ['-p', 'port=1,target=1'], ['--network', 'alias=x'], ['--network', 'name=a,driver=b']]) {
+    assert.throws(() => create(flag, message, 'busybox'), /invalid argument/);
+  }
+});

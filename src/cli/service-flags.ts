@@ -2,7 +2,7 @@
 import { invalidArgument } from '../base/errors';
 import { bool, type FlagSpec, list, type Parsed, str } from './flags';
 import { ramInBytes } from './resource-flags';
-import { durationFlag, HEALTH_FLAGS, healthcheck, intFlag } from './value-flags';
+import { durationFlag, HEALTH_FLAGS, healthcheck, intFlag, parseMount } from './value-flags';
 
 /** The parts of swarm's ServiceSpec these flags set. */
 export interface ServiceSpecBody {
@@ -11,8 +11,9 @@ export interface ServiceSpecBody {
   TaskTemplate?: {
     ContainerSpec?: {
       Image?: string; Command?: string[]; Args?: string[]; Env?: string[]; Dir?: string; User?: string; Labels?: Record<string, string>;
-      StopGracePeriod?: number; Healthcheck?: Record<string, unknown>;
+      StopGracePeriod?: number; Healthcheck?: Record<string, unknown>; Mounts?: ReturnType<typeof parseMount>[];
     };
+    Networks?: { Target: string; Aliases?: string[] }[];
     Resources?: { Limits?: { NanoCPUs?: number; MemoryBytes?: number }; Reservations?: { NanoCPUs?: number; MemoryBytes?: number } };
     RestartPolicy?: { Condition?: string; Delay?: number; MaxAttempts?: number; Window?: number };
     Placement?: { Constraints?: string[]; Preferences?: { Spread: { SpreadDescriptor: string } }[]; MaxReplicas?: number };
@@ -21,6 +22,14 @@ export interface ServiceSpecBody {
   Mode?: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
   UpdateConfig?: UpdateConfigBody;
   RollbackConfig?: UpdateConfigBody;
+  EndpointSpec?: { Mode?: string; Ports?: PortBody[] };
+}
+
+interface PortBody {
+  Protocol: string;
+  TargetPort: number;
+  PublishedPort?: number;
+  PublishMode: string;
 }
 
 interface UpdateConfigBody {
@@ -40,14 +49,16 @@ const COMMON: FlagSpec[] = [
   ...UPDATE_KEYS.flatMap((k) => [s(`update-${k}`), s(`rollback-${k}`)]),
   ...HEALTH_FLAGS, s('workdir', 'w'), s('user', 'u'), b('detach', 'd'), b('quiet', 'q'),
   // Berth never asks a registry for a digest at create: accepted, as docker's CLI sends it.
-  b('no-resolve-image'), b('with-registry-auth'),
+  b('no-resolve-image'), b('with-registry-auth'), s('endpoint-mode'),
 ];
 
-export const CREATE_FLAGS: FlagSpec[] = [...COMMON, s('name'), s('mode'), l('env', 'e'), l('label', 'l'), l('container-label'), l('constraint'), l('placement-pref'), s('entrypoint')];
+export const CREATE_FLAGS: FlagSpec[] = [...COMMON, s('name'), s('mode'), l('env', 'e'), l('label', 'l'), l('container-label'), l('constraint'), l('placement-pref'), s('entrypoint'),
+  l('network'), l('publish', 'p'), l('mount')];
 
 export const UPDATE_FLAGS: FlagSpec[] = [
   ...COMMON, s('image'), s('args'), l('env-add'), l('env-rm'), l('label-add'), l('label-rm'), l('container-label-add'), l('container-label-rm'),
   l('constraint-add'), l('constraint-rm'), l('placement-pref-add'), l('placement-pref-rm'), b('force'), b('rollback'),
+  l('network-add'), l('network-rm'), l('publish-add'), l('publish-rm'), l('mount-add'), l('mount-rm'),
 ];
 
 /** `service create [OPTIONS] IMAGE [COMMAND] [ARG...]`. */
@@ -66,9 +77,12 @@ export function createSpec(p: Parsed): ServiceSpecBody {
         ...(list(p, 'env').length ? { Env: list(p, 'env') } : {}), Labels: keyValues(list(p, 'container-label')),
       },
       Placement: { Constraints: list(p, 'constraint'), Preferences: list(p, 'placement-pref').map(preference) },
+      ...(list(p, 'network').length ? { Networks: list(p, 'network').map(networkAttachment) } : {}),
     },
     Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: 1 } },
+    ...(list(p, 'publish').length ? { EndpointSpec: { Ports: list(p, 'publish').map(servicePort) } } : {}),
   };
+  if (list(p, 'mount').length) spec.TaskTemplate!.ContainerSpec!.Mounts = list(p, 'mount').map(parseMount);
   return applyCommon(spec, p);
 }
 
@@ -93,6 +107,15 @@ export function updateSpec(current: ServiceSpecBody, p: Parsed): ServiceSpecBody
   const prefGone = new Set(list(p, 'placement-pref-rm'));
   pl.Preferences = [...(pl.Preferences ?? []).filter((x) => !prefGone.has(`spread=${x.Spread.SpreadDescriptor}`)), ...list(p, 'placement-pref-add').map(preference)];
   if (bool(p, 'force')) t.ForceUpdate = (t.ForceUpdate ?? 0) + 1;
+  // Networks by the name or id given; ports by published port (or target, where none is published); mounts by target.
+  const netRm = new Set(list(p, 'network-rm'));
+  t.Networks = [...(t.Networks ?? []).filter((n) => !netRm.has(n.Target)), ...list(p, 'network-add').map(networkAttachment)];
+  const portKey = (x: PortBody) => `${x.PublishedPort ?? x.TargetPort}/${x.Protocol}`;
+  const portRm = new Set(list(p, 'publish-rm').map((x) => (x.includes('/') ? x : `${x}/tcp`)));
+  const ep = (spec.EndpointSpec ??= {});
+  ep.Ports = [...(ep.Ports ?? []).filter((x) => !portRm.has(portKey(x))), ...list(p, 'publish-add').map(servicePort)];
+  const mountRm = new Set(list(p, 'mount-rm'));
+  c.Mounts = [...(c.Mounts ?? []).filter((m) => !mountRm.has(m.Target)), ...list(p, 'mount-add').map(parseMount)];
   return applyCommon(spec, p);
 }
 
@@ -124,6 +147,8 @@ function applyCommon(spec: ServiceSpecBody, p: Parsed): ServiceSpecBody {
     if (cpu !== undefined) (res[key] ??= {}).NanoCPUs = cpu;
     if (bytes !== undefined) (res[key] ??= {}).MemoryBytes = bytes;
   }
+  const endpointMode = str(p, 'endpoint-mode');
+  if (endpointMode !== undefined) (spec.EndpointSpec ??= {}).Mode = endpointMode;
   const grace = durationFlag(p, 'stop-grace-period');
   if (grace !== undefined) c.StopGracePeriod = grace;
   if (str(p, 'workdir') !== undefined) c.Dir = str(p, 'workdir');
@@ -156,6 +181,48 @@ function applyCommon(spec: ServiceSpecBody, p: Parsed): ServiceSpecBody {
     }
   }
   return spec;
+}
+
+/** `--network NAME` or docker's long form `name=NAME,alias=A,alias=B`. */
+function networkAttachment(v: string): { Target: string; Aliases?: string[] } {
+  if (!v.includes('=')) return { Target: v };
+  let target = '';
+  const aliases: string[] = [];
+  for (const part of v.split(',')) {
+    const [k, ...rest] = part.split('=');
+    const val = rest.join('=');
+    if (k === 'name' || k === 'target') target = val;
+    else if (k === 'alias') aliases.push(val);
+    else throw invalidArgument(`invalid argument "${v}" for "--network" flag: unknown key ${JSON.stringify(k)} (name, alias)`);
+  }
+  if (!target) throw invalidArgument(`invalid argument "${v}" for "--network" flag: a network name is required`);
+  return { Target: target, ...(aliases.length ? { Aliases: aliases } : {}) };
+}
+
+/** `--publish 8080:80[/udp]` (docker's default mode: ingress) or `mode=host,published=8080,target=80,protocol=tcp`. */
+export function servicePort(v: string): PortBody {
+  const bad = (why: string) => invalidArgument(`invalid argument "${v}" for "--publish" flag: ${why}`);
+  const port = (x: string | undefined, what: string) => {
+    if (x === undefined || x === '') return undefined;
+    if (!/^\d+$/.test(x) || Number(x) < 1 || Number(x) > 65535) throw bad(`invalid ${what} port ${JSON.stringify(x)}`);
+    return Number(x);
+  };
+  if (v.includes('=')) {
+    const kv: Record<string, string> = {};
+    for (const part of v.split(',')) {
+      const [k, ...rest] = part.split('=');
+      if (!['mode', 'published', 'target', 'protocol'].includes(k)) throw bad(`unknown key ${JSON.stringify(k)} (mode, published, target, protocol)`);
+      kv[k] = rest.join('=');
+    }
+    const target = port(kv.target, 'target');
+    if (!target) throw bad('a target port is required');
+    const published = port(kv.published, 'published');
+    return { Protocol: kv.protocol || 'tcp', TargetPort: target, ...(published ? { PublishedPort: published } : {}), PublishMode: kv.mode || 'ingress' };
+  }
+  const m = /^(?:(\d*):)?(\d+)(?:\/(\w+))?$/.exec(v);
+  if (!m) throw bad('expected [PUBLISHED:]TARGET[/PROTOCOL]');
+  const published = port(m[1], 'published');
+  return { Protocol: m[3] || 'tcp', TargetPort: port(m[2], 'target')!, ...(published ? { PublishedPort: published } : {}), PublishMode: 'ingress' };
 }
 
 /** `spread=node.labels.zone` as docker's placement preference. */

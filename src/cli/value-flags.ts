@@ -2,6 +2,7 @@
 import { invalidArgument } from '../base/errors';
 import { parseGoDuration } from '../base/duration';
 import { bool, type FlagSpec, type Parsed, str } from './flags';
+import { ramInBytes } from './resource-flags';
 
 export const HEALTH_FLAGS: FlagSpec[] = ['health-cmd', 'health-interval', 'health-timeout', 'health-retries', 'health-start-period', 'health-start-interval']
   .map((name): FlagSpec => ({ name, kind: 'string' }))
@@ -45,3 +46,22 @@ export function intFlag(p: Parsed, n: string): number | undefined {
   return Number(v);
 }
 
+/** `--mount type=bind,source=/a,target=/b,readonly` → the API's Mount. */
+export function parseMount(s: string) {
+  const kv: Record<string, string> = {};
+  for (const part of s.split(',')) {
+    const [k, ...v] = part.split('=');
+    kv[k.trim()] = v.length ? v.join('=') : 'true';
+  }
+  const type = kv.type ?? 'volume';
+  const target = kv.target ?? kv.destination ?? kv.dst;
+  if (!target) throw invalidArgument(`invalid argument "${s}" for "--mount" flag: target is required`);
+  return {
+    Type: type,
+    Source: kv.source ?? kv.src,
+    Target: target,
+    ReadOnly: kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1',
+    ...(type === 'tmpfs' ? { TmpfsOptions: { SizeBytes: kv['tmpfs-size'] ? ramInBytes(kv['tmpfs-size'], '--mount') : undefined, Mode: kv['tmpfs-mode'] ? parseInt(kv['tmpfs-mode'], 8) : undefined } } : {}),
+    ...(type === 'volume' ? { VolumeOptions: { NoCopy: kv['volume-nocopy'] === 'true' } } : {}),
+  };
+}

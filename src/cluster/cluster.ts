@@ -15,6 +15,8 @@ import { REBALANCE_THRESHOLD_LABEL } from './core/rebalancer';
 import type { Availability, NodeRole, ServiceSpec } from './core/model';
 import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, taskTemplateOf, toDockerSwarm, toDockerTask } from './docker-shape';
 import { Manager } from './manager/manager';
+import { asNetworkRecord, findNetwork, networkUsers, planNetwork } from './networks';
+import type { NetworkCreateRequest, NetworkRecord } from '../engine/networks/network-store';
 import { serveTaskLogs } from './node-endpoint';
 import { type ServiceLogOptions, serviceLogs } from './service-logs';
 import { ClusterEndpoint } from './tls/endpoint';
@@ -414,6 +416,7 @@ export class ClusterService {
     await this.leaveStore();
     await this.shutdown(true);
     for (const c of this.engine.taskContainers()) await this.engine.remove(c.id).catch((e) => this.logger.warn('task container removal at leave', { id: c.id, error: errorMessage(e) }));
+    for (const n of this.engine.localNetworks()) await this.engine.removeNetwork(n.id).catch((e) => this.logger.warn('cluster network removal at leave', { network: n.id, error: errorMessage(e) }));
     this.state = undefined;
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
@@ -489,11 +492,37 @@ export class ClusterService {
     this.manager?.kick();
   }
 
+  // ---- networks ----------------------------------------------------------------
+
+  /** docker network create --driver overlay, on a manager. */
+  async createNetwork(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const store = this.managerStore();
+    const n = await planNetwork(req, await store.snapshot());
+    await store.createNetwork(n);
+    return { Id: n.id, Warning: '' };
+  }
+
+  /** The cluster's networks, as managers list them (a worker lists only its own parts of them, as docker's). */
+  async networkRecords(): Promise<NetworkRecord[]> {
+    if (this.state?.role !== 'manager' || !this.store) return [];
+    return (await this.store.snapshot()).networks.map(asNetworkRecord);
+  }
+
+  /** A network no service uses any more goes; each node drops its part once no container is on it. */
+  async removeNetwork(ref: string): Promise<void> {
+    const store = this.managerStore();
+    const snap = await store.snapshot();
+    const n = findNetwork(snap, ref);
+    const users = networkUsers(snap, n.id);
+    if (users.length) throw new BerthError('conflict', `rpc error: code = FailedPrecondition desc = network ${n.name} is in use by service ${users.join(', ')}`);
+    await store.removeNetwork(n);
+  }
+
   // ---- services ----------------------------------------------------------------
 
   async createService(given: DockerServiceSpec): Promise<{ ID: string; Warnings: string[] }> {
     const store = this.managerStore();
-    const spec = fromDockerSpec(given);
+    const spec = fromDockerSpec(given, (await store.snapshot()).networks);
     const now = new Date().toISOString();
     const id = swarmId();
     await store.createService({ id, version: 1, spec, given, createdAt: now, updatedAt: now });
@@ -549,7 +578,7 @@ export class ClusterService {
         previous: { spec: cur.spec, version: cur.version }, previousGiven: cur.given, rollingBack: 'manually requested rollback', updatedAt,
       }, index);
     } else {
-      const spec = fromDockerSpec(given);
+      const spec = fromDockerSpec(given, snap.networks);
       if (spec.name !== cur.spec.name) throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
       // Only a change of what tasks are made from (swarm's TaskTemplate, --force included) makes new tasks; scaling does not.
       const template = (x: ServiceSpec, g: unknown) => JSON.stringify([x.container, x.reservations, x.placement, x.restart, (g as DockerServiceSpec | undefined)?.TaskTemplate?.ForceUpdate ?? 0]);
@@ -629,6 +658,7 @@ export class ClusterService {
     const snap = await this.snapshot();
     for (const k of Object.keys(filters)) if (!['id', 'name', 'service', 'node', 'desired-state', 'label', '_up-to-date'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     const versions = new Map(snap.services.map((s) => [s.id, s.version]));
+    const networks = new Map(snap.networks.map((n) => [n.id, n]));
     const serviceIds = filters.service?.map((r) => this.findService(snap, r).id);
     const templates = new Map(snap.services.filter((s) => !serviceIds || serviceIds.includes(s.id)).map((s) => [s.id, taskTemplateOf(s)]));
     const nodeIds = filters.node?.map((r) => (r === 'self' ? this.state!.nodeId : (snap.nodes.find((n) => n.id === r || n.hostname === r)?.id ?? r)));
@@ -639,7 +669,7 @@ export class ClusterService {
       .filter((t) => !filters['desired-state'] || filters['desired-state'].includes(t.desired === 'remove' ? 'shutdown' : t.desired))
       // The docker CLI's progress asks for the tasks made from the service's current spec.
       .filter((t) => !filters['_up-to-date'] || t.specVersion === versions.get(t.serviceId))
-      .map((t) => toDockerTask(t, templates.get(t.serviceId), snap.revision));
+      .map((t) => toDockerTask(t, templates.get(t.serviceId), snap.revision, networks));
   }
 
   /** docker's node filters: id, name (a part of the hostname), role, membership, node.label. */

@@ -34,8 +34,14 @@ test('bad specs and what the cluster does not do yet are refused, saying which',
     [{ Name: 'x', TaskTemplate: { ContainerSpec: {} } }, /image reference must be provided/],
     [{ ...base, Name: 'bad_name!' }, /valid as a DNS name component/],
     [{ ...base, Name: 'x', Mode: { Replicated: { Replicas: -1 } } }, /invalid replicas value -1/],
-    [{ ...base, Name: 'x', EndpointSpec: { Ports: [{ TargetPort: 80 }] } }, /does not support published ports/],
-    [{ ...base, Name: 'x', TaskTemplate: { ...base.TaskTemplate, Networks: [{ Target: 'n' }] } }, /does not support service networks/],
+    [{ ...base, Name: 'x', EndpointSpec: { Ports: [{ TargetPort: 80 }] } }, /does not have the routing mesh yet .*--publish mode=host,published=80,target=80/],
+    [{ ...base, Name: 'x', EndpointSpec: { Ports: [{ TargetPort: 70000, PublishMode: 'host' }] } }, /invalid port :70000/],
+    [{ ...base, Name: 'x', EndpointSpec: { Ports: [{ TargetPort: 80, Protocol: 'sctp', PublishMode: 'host' }] } }, /invalid protocol "sctp"/],
+    [{ ...base, Name: 'x', EndpointSpec: { Mode: 'round-robin' } }, /invalid endpoint mode "round-robin"/],
+    [{ ...base, Name: 'x', TaskTemplate: { ...base.TaskTemplate, Networks: [{ Target: 'n' }] } }, /network n not found \(services join cluster networks/],
+    [{ ...base, Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'busybox', Mounts: [{ Type: 'bind', Source: 'rel', Target: '/a' }] } } }, /source must be an absolute path/],
+    [{ ...base, Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'busybox', Mounts: [{ Type: 'volume', Target: 'a' }] } } }, /mount target must be an absolute path/],
+    [{ ...base, Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'busybox', Mounts: [{ Type: 'npipe', Target: '/a' }] } } }, /invalid mount type "npipe"/],
     [{ ...base, Name: 'x', TaskTemplate: { ...base.TaskTemplate, RestartPolicy: { Condition: 'always' } } }, /invalid RestartCondition "always"/],
     [{ ...base, Name: 'x', TaskTemplate: { ...base.TaskTemplate, Placement: { Constraints: ['zone=east'] } } }, /expected KEY==VALUE/],
     [{ ...base, Name: 'x', UpdateConfig: { FailureAction: 'retry' } }, /invalid update failure action "retry"/],
@@ -45,6 +51,23 @@ test('bad specs and what the cluster does not do yet are refused, saying which',
     [{ ...base, Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'busybox', Healthcheck: { Test: ['RUN', 'x'] } } } }, /invalid Healthcheck.Test/],
   ];
   for (const [spec, message] of cases) assert.throws(() => fromDockerSpec(spec), message);
+});
+
+test('networks by name, id or prefix, each once; host-mode ports and mounts kept for the node', () => {
+  const net = (id: string, name: string) => ({ id, name, driver: 'overlay' as const, subnet: '10.0.1.0/24', gateway: '10.0.1.1', vni: 4097, labels: {}, attachable: false, internal: false, options: {}, createdAt: '' });
+  const networks = [net('abc123', 'front'), net('abd456', 'back')];
+  const s = fromDockerSpec({
+    Name: 'web',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Mounts: [{ Type: 'tmpfs', Target: '/tmp' }, { Source: 'data', Target: '/data' }] }, Networks: [{ Target: 'front', Aliases: ['www'] }, { Target: 'abd' }] },
+    EndpointSpec: { Mode: 'dnsrr', Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }, { TargetPort: 53, Protocol: 'udp', PublishMode: 'host' }] },
+  }, networks);
+  assert.deepEqual(s.container.networks, [{ id: 'abc123', aliases: ['www'] }, { id: 'abd456' }]);
+  assert.deepEqual(s.container.ports, [{ target: 80, published: 8080, protocol: 'tcp' }, { target: 53, protocol: 'udp' }]);
+  assert.deepEqual(s.container.mounts, [{ Type: 'tmpfs', Target: '/tmp' }, { Type: 'volume', Source: 'data', Target: '/data' }]);
+  // The old top-level Networks (docker before 1.25's API) are read too.
+  assert.deepEqual(fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Networks: [{ Target: 'abc123' }] }, networks).container.networks, [{ id: 'abc123' }]);
+  assert.throws(() => fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'ab' }] } }, networks), /network ab not found/);
+  assert.throws(() => fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'front' }, { Target: 'abc' }] } }, networks), /attached to network front more than once/);
 });
 
 test('a service shows back as given, with the defaults docker fills and its version index', () => {

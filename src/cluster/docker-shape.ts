@@ -1,8 +1,8 @@
-import { invalidArgument } from '../base/errors';
+import { invalidArgument, notFound } from '../base/errors';
 import { parseConstraint, parsePreference } from './core/constraints';
 import { REBALANCE_THRESHOLD_LABEL, rebalancePolicy } from './core/rebalancer';
 import { NODE_CERT_DAYS } from './tls/pki';
-import { type ContainerTemplate, type FailureAction, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
+import { type ClusterNetwork, type ContainerTemplate, type FailureAction, type HostPort, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
 import type { ClusterInfo, ServiceRecord, Snapshot, TaskRecord, TaskStatus } from './store/store';
 import { taskState } from './store/store';
 
@@ -13,19 +13,40 @@ export interface DockerServiceSpec {
   TaskTemplate?: {
     ContainerSpec?: {
       Image?: string; Command?: string[]; Args?: string[]; Env?: string[]; Dir?: string; User?: string;
-      Labels?: Record<string, string>; StopGracePeriod?: number; Mounts?: unknown[]; Healthcheck?: ContainerTemplate['healthcheck'];
+      Labels?: Record<string, string>; StopGracePeriod?: number; Mounts?: DockerMount[]; Healthcheck?: ContainerTemplate['healthcheck'];
     };
     Resources?: { Limits?: { NanoCPUs?: number; MemoryBytes?: number }; Reservations?: { NanoCPUs?: number; MemoryBytes?: number } };
     RestartPolicy?: { Condition?: string; Delay?: number; MaxAttempts?: number; Window?: number };
     Placement?: { Constraints?: string[]; Preferences?: { Spread?: { SpreadDescriptor?: string } }[]; MaxReplicas?: number };
-    Networks?: unknown[];
+    Networks?: DockerNetworkAttachment[];
     ForceUpdate?: number;
   };
   Mode?: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
   UpdateConfig?: DockerUpdateConfig;
   RollbackConfig?: DockerUpdateConfig;
-  EndpointSpec?: { Mode?: string; Ports?: unknown[] };
-  Networks?: unknown[];
+  EndpointSpec?: { Mode?: string; Ports?: DockerPort[] };
+  Networks?: DockerNetworkAttachment[];
+}
+
+interface DockerNetworkAttachment {
+  Target?: string;
+  Aliases?: string[];
+  DriverOpts?: Record<string, string>;
+}
+
+interface DockerPort {
+  Name?: string;
+  Protocol?: string;
+  TargetPort?: number;
+  PublishedPort?: number;
+  PublishMode?: string;
+}
+
+interface DockerMount {
+  Type?: string;
+  Source?: string;
+  Target?: string;
+  ReadOnly?: boolean;
 }
 
 interface DockerUpdateConfig {
@@ -40,21 +61,21 @@ const CONDITIONS: RestartCondition[] = ['none', 'on-failure', 'any'];
  * where it has them) and what Berth's cluster does not do yet, rather
  * than dropping it silently.
  */
-export function fromDockerSpec(d: DockerServiceSpec): ServiceSpec {
+export function fromDockerSpec(d: DockerServiceSpec, networks: ClusterNetwork[] = []): ServiceSpec {
   const t = d.TaskTemplate ?? {};
   const c = t.ContainerSpec ?? {};
   if (!c.Image) throw invalidArgument('ContainerSpec: image reference must be provided');
   const name = d.Name ?? '';
-  if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(name)) throw invalidArgument(`rpc error: code = InvalidArgument desc = name must be valid as a DNS name component: ${JSON.stringify(name)}`);
+  // swarm's rule: letters and digits, with dashes and underscores between them (a stack's services are STACK_NAME).
+  if (name.length > 63 || !/^[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]+)*$/.test(name)) throw invalidArgument(`rpc error: code = InvalidArgument desc = name must be valid as a DNS name component: ${JSON.stringify(name)}`);
   if (d.Mode?.Replicated && d.Mode.Global) throw invalidArgument('a service is replicated or global, not both');
   const replicas = d.Mode?.Global ? undefined : (d.Mode?.Replicated?.Replicas ?? 1);
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) throw invalidArgument(`invalid replicas value ${replicas}: a whole number, 0 or more`);
-  const unsupported: [boolean, string][] = [
-    [!!(t.Networks?.length || d.Networks?.length), 'service networks (overlay networks come with the cluster networks)'],
-    [!!d.EndpointSpec?.Ports?.length, 'published ports of a service (the routing mesh comes with the cluster networks)'],
-    [!!c.Mounts?.length, 'mounts in a service'],
-  ];
-  for (const [on, what] of unsupported) if (on) throw invalidArgument(`Berth's cluster does not support ${what} yet`);
+  const mode = d.EndpointSpec?.Mode || 'vip';
+  if (mode !== 'vip' && mode !== 'dnsrr') throw invalidArgument(`invalid endpoint mode ${JSON.stringify(mode)}: vip or dnsrr`);
+  const attached = networksOf(t.Networks?.length ? t.Networks : (d.Networks ?? []), networks);
+  const ports = portsOf(d.EndpointSpec?.Ports ?? []);
+  const mounts = (c.Mounts ?? []).map(mountOf);
   const rp = t.RestartPolicy ?? {};
   const condition = (rp.Condition ?? 'any') as RestartCondition;
   if (!CONDITIONS.includes(condition)) throw invalidArgument(`invalid RestartCondition ${JSON.stringify(rp.Condition)}: none, on-failure or any`);
@@ -75,6 +96,7 @@ export function fromDockerSpec(d: DockerServiceSpec): ServiceSpec {
       ...(c.Dir ? { workdir: c.Dir } : {}), ...(c.User ? { user: c.User } : {}), ...(c.Labels && Object.keys(c.Labels).length ? { labels: c.Labels } : {}),
       ...(c.StopGracePeriod !== undefined ? { stopGraceSeconds: Math.round(c.StopGracePeriod / 1e9) } : {}),
       ...(c.Healthcheck ? { healthcheck: healthcheckOf(c.Healthcheck) } : {}),
+      ...(attached.length ? { networks: attached } : {}), ...(mounts.length ? { mounts } : {}), ...(ports.length ? { ports } : {}),
       ...(res.Limits?.NanoCPUs || res.Limits?.MemoryBytes ? { limits: { nanoCpus: nonNegative(res.Limits.NanoCPUs, 'limit of CPUs'), memoryBytes: nonNegative(res.Limits.MemoryBytes, 'limit of memory') } } : {}),
     },
     mode: replicas === undefined ? { global: {} } : { replicated: { replicas } },
@@ -88,6 +110,46 @@ export function fromDockerSpec(d: DockerServiceSpec): ServiceSpec {
     rollback: updatePolicyOf(d.RollbackConfig, 'rollback'),
     labels: d.Labels ?? {},
   };
+}
+
+/** The service's networks by id, each once (a name, an id or a unique prefix of one names it). */
+function networksOf(given: DockerNetworkAttachment[], networks: ClusterNetwork[]): NonNullable<ContainerTemplate['networks']> {
+  const out: NonNullable<ContainerTemplate['networks']> = [];
+  for (const a of given) {
+    const ref = a.Target ?? '';
+    const byPrefix = networks.filter((n) => n.id.startsWith(ref));
+    const n = networks.find((x) => x.id === ref) ?? networks.find((x) => x.name === ref) ?? (ref && byPrefix.length === 1 ? byPrefix[0] : undefined);
+    // dockerd's words; a local network (bridge, a user bridge) is not one a service can join.
+    if (!n) throw notFound(`network ${ref} not found (services join cluster networks: docker network create --driver overlay)`);
+    if (out.some((x) => x.id === n.id)) throw invalidArgument(`service cannot be attached to network ${n.name} more than once`);
+    for (const alias of a.Aliases ?? []) if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(alias)) throw invalidArgument(`invalid network alias ${JSON.stringify(alias)}`);
+    out.push({ id: n.id, ...(a.Aliases?.length ? { aliases: [...a.Aliases] } : {}) });
+  }
+  return out;
+}
+
+/** Published ports: swarm's host mode, on the task's node. The routing mesh (ingress, docker's default) is refused, saying so. */
+function portsOf(given: DockerPort[]): HostPort[] {
+  return given.map((p) => {
+    const protocol = (p.Protocol || 'tcp') as HostPort['protocol'];
+    if (protocol !== 'tcp' && protocol !== 'udp') throw invalidArgument(`invalid protocol ${JSON.stringify(p.Protocol)}: tcp or udp`);
+    const valid = (v: number | undefined) => v === undefined || v === 0 || (Number.isInteger(v) && v > 0 && v < 65536);
+    if (!p.TargetPort || !valid(p.TargetPort) || !valid(p.PublishedPort)) throw invalidArgument(`invalid port ${p.PublishedPort ?? ''}:${p.TargetPort ?? ''}: ports are 1 to 65535`);
+    if ((p.PublishMode || 'ingress') !== 'host') {
+      throw invalidArgument(`Berth's cluster does not have the routing mesh yet (ingress, docker's default mode): publish on the tasks' nodes with --publish mode=host,published=${p.PublishedPort ?? p.TargetPort},target=${p.TargetPort}`);
+    }
+    return { target: p.TargetPort, ...(p.PublishedPort ? { published: p.PublishedPort } : {}), protocol };
+  });
+}
+
+/** A mount checked for what can be known before a node makes it (a bind's source is checked on its node). */
+function mountOf(m: DockerMount): Record<string, unknown> {
+  const type = m.Type || 'volume';
+  if (!['bind', 'volume', 'tmpfs'].includes(type)) throw invalidArgument(`invalid mount type ${JSON.stringify(m.Type)}: bind, volume or tmpfs`);
+  if (!m.Target?.startsWith('/')) throw invalidArgument(`invalid mount config: mount target must be an absolute path: ${JSON.stringify(m.Target ?? '')}`);
+  if (type === 'bind' && !m.Source?.startsWith('/')) throw invalidArgument(`invalid mount config for type "bind": source must be an absolute path: ${JSON.stringify(m.Source ?? '')}`);
+  if (type === 'tmpfs' && m.Source) throw invalidArgument('invalid mount config for type "tmpfs": source must be empty');
+  return { ...m, Type: type };
 }
 
 /** UpdateConfig or RollbackConfig with swarm's defaults (a rollback's failure action cannot be rollback). */
@@ -137,7 +199,7 @@ export function toDockerService(s: ServiceRecord, running?: number, desired?: nu
     ID: s.id, Version: version(s.index), CreatedAt: s.createdAt, UpdatedAt: s.updatedAt,
     Spec: withDefaults((s.given ?? {}) as DockerServiceSpec, s.spec),
     ...(s.previous ? { PreviousSpec: withDefaults((s.previousGiven ?? {}) as DockerServiceSpec, s.previous.spec) } : {}),
-    Endpoint: { Spec: { Mode: 'vip' } },
+    Endpoint: { Spec: { Mode: (s.given as DockerServiceSpec | undefined)?.EndpointSpec?.Mode || 'vip', ...(s.spec.container.ports?.length ? { Ports: (s.given as DockerServiceSpec).EndpointSpec?.Ports } : {}) } },
     ...(s.rollout ? { UpdateStatus: updateStatusOf(s.rollout) } : {}),
     ...(running !== undefined ? { ServiceStatus: { RunningTasks: running, DesiredTasks: desired ?? 0, CompletedTasks: 0 } } : {}),
   };
@@ -168,8 +230,20 @@ export function taskTemplateOf(s: ServiceRecord): DockerServiceSpec['TaskTemplat
   return withDefaults((s.given ?? {}) as DockerServiceSpec, s.spec).TaskTemplate;
 }
 
+/** A task's addresses as docker's NetworksAttachments. */
+function attachmentsOf(t: TaskRecord, networks: Map<string, ClusterNetwork>) {
+  return Object.entries(t.addresses ?? {}).flatMap(([id, ip]) => {
+    const n = networks.get(id);
+    if (!n) return [];
+    return [{
+      Network: { ID: n.id, Spec: { Name: n.name, Labels: n.labels, DriverConfiguration: { Name: n.driver }, Scope: 'swarm' }, DriverState: { Name: n.driver, Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(n.vni) } }, IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: n.subnet, Gateway: n.gateway }] } },
+      Addresses: [`${ip}/${n.subnet.split('/')[1]}`],
+    }];
+  });
+}
+
 /** A task as docker's API shows it. */
-export function toDockerTask(t: TaskRecord & { status?: TaskStatus }, template: DockerServiceSpec['TaskTemplate'] | undefined, index: number) {
+export function toDockerTask(t: TaskRecord & { status?: TaskStatus }, template: DockerServiceSpec['TaskTemplate'] | undefined, index: number, networks = new Map<string, ClusterNetwork>()) {
   const st = t.status;
   const state = taskState(t);
   return {
@@ -183,6 +257,7 @@ export function toDockerTask(t: TaskRecord & { status?: TaskStatus }, template: 
       ...(st?.containerId ? { ContainerStatus: { ContainerID: st.containerId, PID: 0, ExitCode: st.exitCode ?? 0 } } : {}),
     },
     DesiredState: t.desired,
+    ...(t.addresses ? { NetworksAttachments: attachmentsOf(t, networks) } : {}),
   };
 }
 

@@ -235,13 +235,13 @@ export class Engine {
 
   // ---- networks -----------------------------------------------------------------
 
-  /** network ls with docker's name, id, driver, label and type filters. */
-  listNetworks(filters?: string): object[] {
+  /** network ls with docker's name, id, driver, label and type filters; `cluster`: the cluster's networks, beside this node's parts of them. */
+  listNetworks(filters?: string, cluster: NetworkRecord[] = []): object[] {
     const f = parseFilters(filters);
     for (const k of Object.keys(f)) if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     for (const v of f.scope ?? []) if (!['local', 'swarm', 'global'].includes(v)) throw invalidArgument(`Invalid filter: 'scope'='${v}'`);
-    return this.networks.store
-      .all()
+    const local = this.networks.store.all();
+    return [...local, ...cluster.filter((c) => !local.some((n) => n.Id === c.Id))]
       .filter((n) => {
         if (f.name && !f.name.some((x) => n.Name.includes(x))) return false;
         if (f.id && !f.id.some((x) => n.Id.startsWith(x))) return false;
@@ -256,8 +256,9 @@ export class Engine {
       .map((n) => this.presentNetwork(n));
   }
 
-  inspectNetwork(ref: string): object {
-    return this.presentNetwork(this.networks.store.get(ref));
+  inspectNetwork(ref: string, cluster: NetworkRecord[] = []): object {
+    const n = this.networks.store.find(ref) ?? cluster.find((c) => c.Id === ref || c.Name === ref) ?? cluster.find((c) => c.Id.startsWith(ref));
+    return this.presentNetwork(n ?? this.networks.store.get(ref));
   }
 
   private presentNetwork(n: NetworkRecord): object {
@@ -283,7 +284,8 @@ export class Engine {
     const f = parseFilters(filters);
     const deleted: string[] = [];
     for (const n of this.networks.store.all()) {
-      if (PREDEFINED.includes(n.Name) || this.containers.networkUsers(n.Id).length) continue;
+      // A node's part of a cluster network is the cluster's to drop.
+      if (PREDEFINED.includes(n.Name) || n.Scope === 'swarm' || this.containers.networkUsers(n.Id).length) continue;
       if (f.label && !f.label.every((l) => labelMatches(n.Labels, l))) continue;
       await this.removeNetwork(n.Id);
       deleted.push(n.Name);

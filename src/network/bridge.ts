@@ -25,9 +25,9 @@ export async function ensureBridge(name: string, gatewayCidr: string, owner: str
   await run('ip', ['link', 'set', 'dev', name, 'alias', owner]);
 }
 
-/** The bridges that carry the owner's alias (see ensureBridge). */
-export async function ownedBridges(owner: string): Promise<string[]> {
-  const links = JSON.parse((await run('ip', ['-j', 'link', 'show', 'type', 'bridge'])).stdout || '[]') as { ifname: string; ifalias?: string }[];
+/** The links of a type (bridges, VXLAN devices) that carry the owner's alias (see ensureBridge). */
+export async function ownedLinks(owner: string, type: 'bridge' | 'vxlan'): Promise<string[]> {
+  const links = JSON.parse((await run('ip', ['-j', 'link', 'show', 'type', type])).stdout || '[]') as { ifname: string; ifalias?: string }[];
   return links.filter((l) => l.ifalias === owner).map((l) => l.ifname);
 }
 

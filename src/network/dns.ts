@@ -150,7 +150,9 @@ export class DnsServer {
     const type = question.type === 'AAAA' ? 'AAAA' : 'A';
     const ips = this.lookup(from.address, question.name, type === 'AAAA' ? 6 : 4);
     if (ips) {
-      const answers: packet.Answer[] = question.type === type ? ips.map((ip) => ({ type, name: question.name, ttl: 600, data: ip })) : [];
+      // Several addresses (a service's tasks) come in a new order each time, as docker's resolver shuffles them:
+      // clients that take the first spread over them.
+      const answers: packet.Answer[] = question.type === type ? shuffled(ips).map((ip) => ({ type, name: question.name, ttl: 600, data: ip })) : [];
       const reply = packet.encode({ id: q.id, type: 'response', flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: [question], answers });
       s.send(reply, from.port, from.address);
       return;
@@ -178,4 +180,14 @@ export class DnsServer {
     }
     return packet.encode({ id: q.id, type: 'response', flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | 2 /* SERVFAIL */, questions: q.questions });
   }
+}
+
+/** A copy in random order (Fisher-Yates). */
+function shuffled<T>(xs: T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }

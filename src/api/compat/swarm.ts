@@ -5,7 +5,6 @@ import { parseFilters } from '../../engine/system/present';
 import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
 import { frame, streamResponse } from '../streams';
 
-const NOT_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 const NOT_YET = (what: string) => `${what} is not supported by Berth's cluster yet`;
 
 /**
@@ -95,9 +94,15 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
   });
   r.add('GET', '/tasks/([^/]+)/logs', logs('task'));
 
-  for (const p of ['/secrets', '/secrets/([^/]+)', '/configs', '/configs/([^/]+)']) {
-    r.add('GET', p, async () => {
-      throw unavailable(cluster.joined ? NOT_YET('secrets and configs') : NOT_MANAGER);
+  // None can be made yet, so a manager lists none (`stack rm` and `stack deploy` ask).
+  for (const kind of ['secrets', 'configs']) {
+    r.add('GET', `/${kind}`, async (ctx) => {
+      await cluster.snapshot();
+      sendJson(ctx, 200, []);
+    });
+    r.add('GET', `/${kind}/([^/]+)`, async (ctx) => {
+      await cluster.snapshot();
+      throw notFound(`${kind.slice(0, -1)} ${ctx.params[0]} not found`);
     });
   }
   for (const p of ['/secrets/create', '/secrets/([^/]+)/update', '/configs/create', '/configs/([^/]+)/update']) r.add('POST', p, refuse(NOT_YET('secrets and configs')));

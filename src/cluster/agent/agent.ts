@@ -1,13 +1,14 @@
 import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
-import type { ContainerTemplate, TaskState } from '../core/model';
+import { type ClusterNetwork, type ContainerTemplate, isLive, type TaskState } from '../core/model';
+import type { OverlaySpec } from '../../engine/networks/network-store';
 import type { LogsOptions } from '../../engine/containers/container-io';
 import type { Readable } from 'node:stream';
 import type { BlobSourcing } from '../../engine/images/registries';
 import type { LogBatch } from '../../engine/logs/logs';
 import type { Reading } from './usage';
-import { type ClusterStore, type ServiceRecord, type Snapshot, type TaskStatus } from '../store/store';
+import { type ClusterStore, type ServiceRecord, type Snapshot, type TaskRecord, type TaskStatus, taskState } from '../store/store';
 
 /** A container of a task, as the agent reads it back from its engine. */
 export interface TaskContainer {
@@ -32,8 +33,15 @@ export interface AgentEngine {
   useBlobSource(s: BlobSourcing | undefined): void;
   /** A blob of this node's content store from `offset` on, and its whole size; undefined when it has none. */
   readBlob(digest: string, offset: number): Promise<{ size: number; stream: Readable } | undefined>;
-  /** Makes and starts a task's container; its id. */
-  run(name: string, template: ContainerTemplate, labels: Record<string, string>): Promise<string>;
+  /** Makes and starts a task's container, on its cluster networks (the first its primary) where it has any; its id. */
+  run(name: string, template: ContainerTemplate, labels: Record<string, string>, endpoints: TaskEndpoint[]): Promise<string>;
+  /** This node's part of a cluster network, made if missing (idempotent). */
+  ensureNetwork(spec: OverlaySpec): Promise<void>;
+  /** A cluster network's containers on other nodes, with the names they answer to (what this node forwards and resolves). */
+  setNetworkPeers(networkId: string, peers: NetworkPeer[]): Promise<void>;
+  /** This node's parts of cluster networks, and whether a container is on each. */
+  localNetworks(): { id: string; inUse: boolean }[];
+  removeNetwork(networkId: string): Promise<void>;
   /** Stops it within `graceSeconds` (undefined: the container's own stop timeout, set from the service at create). */
   stop(id: string, graceSeconds?: number): Promise<void>;
   remove(id: string): Promise<void>;
@@ -45,8 +53,27 @@ export interface AgentEngine {
   usage(): Promise<Omit<Reading, 'at'>>;
 }
 
+/** A task container's place on a cluster network: its address there and the names it answers to besides its own. */
+export interface TaskEndpoint {
+  networkId: string;
+  ip: string;
+  aliases: string[];
+}
+
+/** A container of a cluster network on another node. */
+export interface NetworkPeer {
+  taskId: string;
+  ip: string;
+  /** Its node's address, where VXLAN reaches it. */
+  vtep: string;
+  names: string[];
+}
+
 /** docker's labels on a task's container, so `docker ps` and tools see swarm's. */
 export const TASK_LABEL = 'com.docker.swarm.task.id';
+
+/** swarm's default data path port: VXLAN between nodes. */
+export const DATA_PATH_PORT = 4789;
 
 /**
  * A node's agent (swarm's worker): converges this node's containers to the
@@ -70,6 +97,10 @@ export class Agent {
   private own = new Set<string>();
   /** Pulls ahead of need begun (prefetches, services' new versions): each is tried once. */
   private ahead = new Set<string>();
+  /** Tasks with an address on a cluster network, at the last round: their changes are news to every node on it. */
+  private addressed = new Set<string>();
+  /** The swarm's data path port (VXLAN between nodes). */
+  private readonly dataPort: number;
 
   constructor(
     private readonly store: ClusterStore,
@@ -77,7 +108,10 @@ export class Agent {
     private readonly engine: AgentEngine,
     private readonly logger: Logger,
     private readonly tickMs = 2000,
-  ) {}
+    dataPort = DATA_PATH_PORT,
+  ) {
+    this.dataPort = dataPort;
+  }
 
   async start(): Promise<void> {
     // The store in memory, woken only by what concerns this node: its tasks and the services (others' reports, other
@@ -95,11 +129,19 @@ export class Agent {
     this.loop.kick();
   }
 
+  /**
+   * What wakes this agent: the services, prefetches and networks; its own
+   * tasks; and, on the networks it carries, other nodes' tasks and their
+   * states (its forwarding and names follow them).
+   */
   private concerns(key: string, value: unknown): boolean {
     const [kind, id] = key.split('/');
-    if (kind === 'services' || kind === 'prefetch') return true;
+    if (kind === 'services' || kind === 'prefetch' || kind === 'networks') return true;
+    if (kind === 'status') return this.addressed.has(id);
     if (kind !== 'tasks') return false;
-    return value === undefined ? this.own.has(id) : (value as { nodeId?: string }).nodeId === this.nodeId;
+    const t = value as TaskRecord | undefined;
+    if (t?.addresses || this.addressed.has(id)) return true;
+    return t === undefined ? this.own.has(id) : t.nodeId === this.nodeId;
   }
 
   private async round(): Promise<number> {
@@ -136,7 +178,7 @@ export class Agent {
           }
           if (!s || this.starting.has(t.id)) continue;
           this.starting.add(t.id);
-          void this.startTask(t.id, s, t.slot).finally(() => this.starting.delete(t.id));
+          void this.startTask(t, s, snap.networks).finally(() => this.starting.delete(t.id));
           continue;
         }
         if (c.running && c.health === 'unhealthy') {
@@ -173,6 +215,7 @@ export class Agent {
       })().finally(() => this.stopping.delete(taskId));
     }
     await this.send(reports);
+    await this.syncNetworks(snap);
   }
 
   /** Stops a task's container in the background, as starts run, then reports how it ended (`after`, read once stopped). */
@@ -215,7 +258,8 @@ export class Agent {
     }
   }
 
-  private async startTask(taskId: string, s: ServiceRecord, slot: number | undefined): Promise<void> {
+  private async startTask(t: TaskRecord, s: ServiceRecord, networks: ClusterNetwork[]): Promise<void> {
+    const { id: taskId, slot } = t;
     const name = `${s.spec.name}.${slot ?? this.nodeId}.${taskId}`;
     const labels = {
       ...(s.spec.container.labels ?? {}),
@@ -224,7 +268,17 @@ export class Agent {
     };
     try {
       await this.send(new Map([[taskId, { state: 'starting', message: 'starting', at: Date.now() }]]));
-      await this.engine.run(name, s.spec.container, labels);
+      const template = t.specVersion === s.version ? s.spec.container : s.previous?.version === t.specVersion ? s.previous.spec.container : s.spec.container;
+      const endpoints: TaskEndpoint[] = [];
+      for (const want of template.networks ?? []) {
+        const n = networks.find((x) => x.id === want.id);
+        if (!n) throw new Error(`network ${want.id} not found`);
+        const ip = t.addresses?.[n.id];
+        if (!ip) throw new Error(`no free address on network ${n.name} (${n.subnet})`);
+        await this.engine.ensureNetwork(overlaySpec(n, this.dataPort));
+        endpoints.push({ networkId: n.id, ip, aliases: [s.spec.name, `tasks.${s.spec.name}`, ...(want.aliases ?? [])] });
+      }
+      await this.engine.run(name, template, labels, endpoints);
       // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
       // a report from here could land after a round's and undo it.
     } catch (e) {
@@ -232,6 +286,40 @@ export class Agent {
       await this.send(new Map([[taskId, { state: 'rejected', message: errorMessage(e), at: Date.now() }]])).catch((err) => this.logger.warn('task report', { task: taskId, error: errorMessage(err) }));
     }
     this.kick();
+  }
+
+  /**
+   * This node's parts of cluster networks, kept to what its tasks need:
+   * each one's peers (the live tasks on it elsewhere) forwarded and named;
+   * one no container here is on and no task here needs any more goes (as
+   * swarm's nodes drop a network with their last task on it).
+   */
+  private async syncNetworks(snap: Snapshot): Promise<void> {
+    this.addressed = new Set(snap.tasks.filter((t) => t.addresses).map((t) => t.id));
+    const local = this.engine.localNetworks();
+    if (!local.length) return;
+    const nodes = new Map(snap.nodes.map((n) => [n.id, n]));
+    const services = new Map(snap.services.map((s) => [s.id, s]));
+    const cluster = new Set(snap.networks.map((n) => n.id));
+    const live = snap.tasks.filter((t) => t.addresses && t.assigned && isLive(taskState(t)));
+    for (const { id, inUse } of local) {
+      const needed = live.some((t) => t.nodeId === this.nodeId && t.addresses![id]);
+      if (!inUse && (!needed || !cluster.has(id)) && !this.starting.size) {
+        await this.engine.removeNetwork(id).catch((e) => this.logger.warn('cluster network removal', { network: id, error: errorMessage(e) }));
+        continue;
+      }
+      const peers = live.flatMap((t): NetworkPeer[] => {
+        const node = t.nodeId === this.nodeId ? undefined : nodes.get(t.nodeId ?? '');
+        const vtep = node && /^(\d+\.\d+\.\d+\.\d+)(:\d+)?$/.exec(node.addr)?.[1];
+        const ip = t.addresses![id];
+        const s = services.get(t.serviceId);
+        if (!vtep || !ip || !s) return [];
+        const aliases = (s.spec.container.networks ?? []).find((n) => n.id === id)?.aliases ?? [];
+        return [{ taskId: t.id, ip, vtep, names: [s.spec.name, `tasks.${s.spec.name}`, ...aliases, `${s.spec.name}.${t.slot ?? t.nodeId}.${t.id}`] }];
+      });
+      // One network's failure (its device removed by hand) leaves the others' in step; the next round tries again.
+      await this.engine.setNetworkPeers(id, peers).catch((e) => this.logger.warn('cluster network peers', { network: id, error: errorMessage(e) }));
+    }
   }
 
   /** Writes the reports that say something new (not what this node last wrote of the task), together. */
@@ -263,4 +351,9 @@ function sameReport(a: TaskStatus | undefined, b: TaskStatus): boolean {
 
 function isOver(state: TaskState | undefined): boolean {
   return state === 'complete' || state === 'failed' || state === 'rejected' || state === 'shutdown';
+}
+
+/** What a node is told of a cluster network to make its part of it. */
+function overlaySpec(n: ClusterNetwork, port: number): OverlaySpec {
+  return { id: n.id, name: n.name, subnet: n.subnet, gateway: n.gateway, vni: n.vni, port, internal: n.internal, labels: n.labels, options: n.options, created: n.createdAt };
 }

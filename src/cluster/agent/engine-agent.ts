@@ -2,7 +2,9 @@ import { containerLogs } from '../../engine/containers/container-io';
 import type { Engine } from '../../engine/engine';
 import { type Digest, parseDigest } from '../../oci/digest';
 import type { ContainerTemplate } from '../core/model';
-import { type AgentEngine, TASK_LABEL, type TaskContainer } from './agent';
+import type { MountSpec } from '../../engine/model';
+import type { OverlaySpec } from '../../engine/networks/network-store';
+import { type AgentEngine, TASK_LABEL, type TaskContainer, type TaskEndpoint } from './agent';
 import type { Counters } from './usage';
 
 /** The agent's view of this node's engine: task containers made, started, stopped and removed through it. */
@@ -35,20 +37,37 @@ export function engineForAgent(engine: Engine): AgentEngine {
         }];
       });
     },
-    async run(name: string, t: ContainerTemplate, labels: Record<string, string>): Promise<string> {
+    async run(name: string, t: ContainerTemplate, labels: Record<string, string>, endpoints: TaskEndpoint[]): Promise<string> {
+      const exposed = Object.fromEntries((t.ports ?? []).map((p) => [`${p.target}/${p.protocol}`, {}]));
       const config = {
         Image: t.image, Labels: labels,
+        ...(t.ports?.length ? { ExposedPorts: exposed } : {}),
         ...(t.command ? { Entrypoint: t.command } : {}), ...(t.args ? { Cmd: t.args } : {}), ...(t.env ? { Env: t.env } : {}),
         ...(t.workdir ? { WorkingDir: t.workdir } : {}), ...(t.user ? { User: t.user } : {}), ...(t.stopGraceSeconds !== undefined ? { StopTimeout: t.stopGraceSeconds } : {}),
         ...(t.healthcheck ? { Healthcheck: t.healthcheck } : {}),
       };
       // As swarm's nodes: an image this node lacks is pulled first.
       await ensureImage(t.image);
-      const host = { ...(t.limits?.nanoCpus ? { NanoCpus: t.limits.nanoCpus } : {}), ...(t.limits?.memoryBytes ? { Memory: t.limits.memoryBytes } : {}) };
-      const { Id } = await c.create(name, config, host);
+      const host = {
+        ...(t.limits?.nanoCpus ? { NanoCpus: t.limits.nanoCpus } : {}), ...(t.limits?.memoryBytes ? { Memory: t.limits.memoryBytes } : {}),
+        // Checked for their shape at the service's create; the engine checks the rest, as at docker run.
+        ...(t.mounts?.length ? { Mounts: t.mounts as unknown as MountSpec[] } : {}),
+        ...(t.ports?.length ? { PortBindings: Object.fromEntries(t.ports.map((p) => [`${p.target}/${p.protocol}`, [{ HostIp: '', HostPort: p.published ? String(p.published) : '' }]])) } : {}),
+        ...(endpoints.length ? { NetworkMode: endpoints[0].networkId } : {}),
+      };
+      const networks = Object.fromEntries(endpoints.map((e) => [e.networkId, { IPAMConfig: { IPv4Address: e.ip }, Aliases: e.aliases }]));
+      const { Id } = await c.create(name, config, host, networks);
       await c.start(Id);
       return Id;
     },
+    async ensureNetwork(spec: OverlaySpec) {
+      await engine.networks.ensureOverlay(spec);
+    },
+    setNetworkPeers: (id, peers) => engine.networks.setOverlayPeers(id, peers.map((p) => ({ id: p.taskId, ip: p.ip, vtep: p.vtep, names: p.names }))),
+    localNetworks() {
+      return engine.networks.store.all().filter((n) => n.Scope === 'swarm').map((n) => ({ id: n.Id, inUse: engine.networks.activeEndpoints(n.Id).length > 0 || c.networkUsers(n.Id).length > 0 }));
+    },
+    removeNetwork: (id) => engine.removeNetwork(id),
     stop: (id, grace) => c.stop(id, grace),
     remove: (id) => c.remove(id, { force: true }),
     logs(containerId, o, signal) {

@@ -71,6 +71,36 @@ export interface ContainerTemplate {
   limits?: Resources;
   /** docker's HealthConfig (durations in ns): the task runs once healthy, and fails when unhealthy. */
   healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number; StartInterval?: number };
+  /** Cluster networks by id, the first the container's primary, each with the names it answers to there besides the service's. */
+  networks?: { id: string; aliases?: string[] }[];
+  /** docker's Mount objects (bind, volume, tmpfs), made on the task's node as `docker run --mount` makes them. */
+  mounts?: Record<string, unknown>[];
+  /** Ports published on the task's node (swarm's host mode); no published port: one the node picks. */
+  ports?: HostPort[];
+}
+
+export interface HostPort {
+  target: number;
+  published?: number;
+  protocol: 'tcp' | 'udp';
+}
+
+/** A cluster network (swarm's overlay): one subnet across nodes, carried between them over VXLAN. */
+export interface ClusterNetwork {
+  id: string;
+  name: string;
+  driver: 'overlay';
+  subnet: string;
+  gateway: string;
+  /** Its VXLAN network identifier. */
+  vni: number;
+  labels: Record<string, string>;
+  /** Containers outside services may join it (docker's --attachable; refused for now). */
+  attachable: boolean;
+  /** No way out of it to the outside (docker's --internal). */
+  internal: boolean;
+  options: Record<string, string>;
+  createdAt: string;
 }
 
 export type FailureAction = 'pause' | 'continue' | 'rollback';
@@ -173,6 +203,8 @@ export interface Task {
   replaces?: string;
   /** Made by a rebalance: the busier node its slot moves from. */
   movedFrom?: string;
+  /** Its address on each of its service's networks (network id → IPv4), given by the leader when it is made. */
+  addresses?: Record<string, string>;
 }
 
 /** States in which a task holds its node's resources and may be running. */

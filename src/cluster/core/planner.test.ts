@@ -179,3 +179,16 @@ test('spread: on identical nodes a service\'s replicas differ by at most one per
     assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `seed ${seed}: ${counts}`);
   }
 });
+
+test('a host-mode published port goes once per node, whichever service holds it; past that the task waits, saying why', () => {
+  const nodes = [node('a'), node('b')];
+  const web = service('web', { container: { image: 'busybox', ports: [{ target: 80, published: 8080, protocol: 'tcp' }] } });
+  const other = service('other', { container: { image: 'busybox', ports: [{ target: 81, published: 8080, protocol: 'tcp' }] } });
+  const udp = service('dns', { container: { image: 'busybox', ports: [{ target: 53, published: 8080, protocol: 'udp' }] } });
+  const free = service('free', { container: { image: 'busybox', ports: [{ target: 80, protocol: 'tcp' }] } });
+  const held = task('other', { nodeId: 'a', state: 'running' });
+  const p = plan({ nodes, services: [web, other, udp, free], tasks: [held], pending: [task('web'), task('web'), task('dns'), task('free'), task('free')] });
+  assert.deepEqual(p.assignments.map((x) => x.nodeId), ['b', 'a', 'b', 'a']);
+  assert.equal(p.unplaced.length, 1);
+  assert.equal(p.unplaced[0].reason, 'no suitable node (host-mode port already in use on 2 nodes)');
+});

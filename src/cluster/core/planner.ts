@@ -50,7 +50,8 @@ interface ServicePlan {
  * snapshot's revision. For each pending task, in order: the nodes that are
  * ready, active and satisfy the service's constraints, where its
  * reservations fit beside what is reserved (this plan's placements count)
- * and the per-node cap allows one more; of those, the one with the fewest
+ * and the per-node cap allows one more, and its host-mode published ports
+ * are free; of those, the one with the fewest
  * of the service's tasks in its group of each spread preference (in order),
  * then on the node itself, then the least load (reserved and real, by the
  * weights), then the fewest tasks of all, then the lowest node id: the same
@@ -75,6 +76,19 @@ export function plan(input: PlanInput, weights: Weights = DEFAULT_WEIGHTS): Plan
     const list = liveByService.get(t.serviceId) ?? [];
     list.push(t);
     liveByService.set(t.serviceId, list);
+  }
+  // Host-mode published ports held per node (swarm's filter): only services that publish any are looked at.
+  const published = (sv: Service | undefined) => (sv?.spec.container.ports ?? []).flatMap((p) => (p.published ? [`${p.published}/${p.protocol}`] : []));
+  const portsOnNode = new Map<number, Set<string>>();
+  for (const [serviceId, live] of liveByService) {
+    const ports = published(services.get(serviceId));
+    if (!ports.length) continue;
+    for (const t of live) {
+      const i = index.get(t.nodeId!)!;
+      const held = portsOnNode.get(i) ?? new Set<string>();
+      for (const p of ports) held.add(p);
+      portsOnNode.set(i, held);
+    }
   }
   const realShare = Float64Array.from(nodes, realLoad);
   const ready = nodes.map((x) => x.ready && x.availability === 'active');
@@ -134,6 +148,8 @@ export function plan(input: PlanInput, weights: Weights = DEFAULT_WEIGHTS): Plan
     let bestLoad = 0;
     let noRoom = 0;
     let capped = 0;
+    let portTaken = 0;
+    const ports = published(s);
     // A global task may go to its own node only.
     const bound = t.nodeId === undefined ? -1 : (index.get(t.nodeId) ?? -2);
     for (let k = 0; k < sp.eligible.length; k++) {
@@ -146,6 +162,10 @@ export function plan(input: PlanInput, weights: Weights = DEFAULT_WEIGHTS): Plan
       }
       if (sp.maxPerNode && sp.onNode[i] >= sp.maxPerNode) {
         capped++;
+        continue;
+      }
+      if (ports.length && ports.some((p) => portsOnNode.get(i)?.has(p))) {
+        portTaken++;
         continue;
       }
       if (best < 0) {
@@ -166,7 +186,7 @@ export function plan(input: PlanInput, weights: Weights = DEFAULT_WEIGHTS): Plan
       }
     }
     if (best < 0) {
-      out.unplaced.push({ taskId: t.id, reason: noSuitableNode(sp, noRoom, capped, bound) });
+      out.unplaced.push({ taskId: t.id, reason: noSuitableNode(sp, noRoom, capped, portTaken, bound) });
       continue;
     }
     out.assignments.push({ taskId: t.id, nodeId: nodes[best].id });
@@ -174,6 +194,7 @@ export function plan(input: PlanInput, weights: Weights = DEFAULT_WEIGHTS): Plan
     resMem[best] += mem;
     total[best]++;
     sp.onNode[best]++;
+    if (ports.length) portsOnNode.set(best, new Set([...(portsOnNode.get(best) ?? []), ...ports]));
     for (let p = 0; p < sp.prefGroups.length; p++) sp.prefCounts[p][sp.prefGroups[p][best]]++;
   }
   return out;
@@ -189,7 +210,7 @@ function compare(sp: ServicePlan, i: number, j: number): number {
 }
 
 /** swarm's wording: "no suitable node (2 nodes not available for new tasks; insufficient resources on 1 node)". */
-function noSuitableNode(sp: ServicePlan, noRoom: number, capped: number, bound: number): string {
+function noSuitableNode(sp: ServicePlan, noRoom: number, capped: number, portTaken: number, bound: number): string {
   const nodes = (k: number) => `${k} node${k === 1 ? '' : 's'}`;
   const parts: string[] = [];
   if (bound === -2) parts.push('its node is not in the cluster');
@@ -198,5 +219,6 @@ function noSuitableNode(sp: ServicePlan, noRoom: number, capped: number, bound: 
   if (bound >= 0 && !sp.eligible.includes(bound)) parts.push('its node is not available or does not satisfy the constraints');
   if (noRoom) parts.push(`insufficient resources on ${nodes(noRoom)}`);
   if (capped) parts.push(`max replicas per node limit exceed on ${nodes(capped)}`);
+  if (portTaken) parts.push(`host-mode port already in use on ${nodes(portTaken)}`);
   return `no suitable node (${parts.join('; ') || 'no nodes'})`;
 }

@@ -1,11 +1,14 @@
 import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
+import type { Action } from '../core/actions';
 import { swarmId } from '../core/ids';
+import { isTerminal } from '../core/model';
+import { addressTasks } from '../net/ipam';
 import { plan } from '../core/planner';
 import { rebalancePolicy } from '../core/rebalancer';
 import { applyActions, reconcile } from '../core/reconciler';
-import { asNode, asTask, type ClusterStore, type Fence } from '../store/store';
+import { asNode, asTask, type ClusterStore, type Fence, type Snapshot, taskState } from '../store/store';
 
 export interface ManagerOptions {
   /** Seconds the leader's lease lives without a keep-alive: how long a dead leader holds office. */
@@ -93,6 +96,7 @@ export class Manager {
       const tasks = snap.tasks.map(asTask);
       const r = reconcile({ services: snap.services, tasks, nodes, now, newId: swarmId, rebalance: rebalancePolicy(snap.info?.labels) });
       wakeAt = r.wakeAt;
+      addressNewTasks(snap, r.actions);
       const after = applyActions(tasks, r.actions, now);
       const pending = after.filter((t) => t.desired === 'running' && t.state === 'pending').sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
       const p = pending.length ? plan({ nodes, services: snap.services, tasks: after, pending }) : { assignments: [], unplaced: [] };
@@ -119,5 +123,30 @@ export class Manager {
     await stopWatch?.();
     await resign?.();
     this.fence = undefined;
+  }
+}
+
+/**
+ * New tasks get their addresses on their service's networks (the spec of
+ * their version: a rollback's tasks have the previous one's), allocated
+ * against every task the store holds, written with the tasks themselves.
+ */
+function addressNewTasks(snap: Snapshot, actions: Action[]): void {
+  const creates = actions.flatMap((a) => (a.kind === 'create' ? [a.task] : []));
+  if (!creates.length || !snap.networks.length) return;
+  const services = new Map(snap.services.map((s) => [s.id, s]));
+  const networksOf = (serviceId: string, version: number) => {
+    const s = services.get(serviceId);
+    const spec = s?.version === version ? s.spec : s?.previous?.version === version ? s.previous.spec : s?.spec;
+    return (spec?.container.networks ?? []).map((n) => n.id);
+  };
+  const requests = creates.map((t) => ({ taskId: t.id, networks: networksOf(t.serviceId, t.specVersion) })).filter((r) => r.networks.length);
+  if (!requests.length) return;
+  const held = [...snap.tasks].sort((a, b) => a.createdAt - b.createdAt).map((t) => ({ addresses: t.addresses, live: !isTerminal(taskState(t)) }));
+  const spaces = snap.networks.map((n) => ({ id: n.id, subnet: n.subnet, gateway: n.gateway }));
+  const got = addressTasks(spaces, held, requests);
+  for (const t of creates) {
+    const a = got.get(t.id);
+    if (a) t.addresses = a;
   }
 }

@@ -1,9 +1,9 @@
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, noop } from 'cockatiel';
 import { Etcd3, isRecoverableError, type Lease, type Watcher } from 'etcd3';
-import { conflict, errorMessage, unavailable } from '../../base/errors';
+import { conflict, errorMessage, notFound, unavailable } from '../../base/errors';
 import type { Action } from '../core/actions';
 import type { Credentials } from '../tls/pki';
-import type { Availability, ClusterNode, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
+import type { Availability, ClusterNetwork, ClusterNode, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
 import { BlobDirectory } from './blob-directory';
 
 /**
@@ -12,6 +12,8 @@ import { BlobDirectory } from './blob-directory';
  *   nodes/<id>           a node as managers and operators set it
  *   alive/<id>           the node's liveness, on its agent's lease (gone = down), with its real usage
  *   names/<name>         a service name taken (its id), written with the service
+ *   networks/<id>        a cluster network (overlay)
+ *   netnames/<name>      a network name taken (its id), written with the network
  *   services/<id>        a service's spec and version
  *   rollouts/<id>        where its roll-out stands (written by the leader only)
  *   tasks/<id>           a task as the managers want it (written by the leader only)
@@ -108,6 +110,7 @@ export interface Snapshot {
   nodes: (NodeRecord & { ready: boolean; usage?: Liveness['usage'] })[];
   services: ServiceRecord[];
   tasks: (TaskRecord & { status?: TaskStatus })[];
+  networks: ClusterNetwork[];
   leader?: string;
 }
 
@@ -402,15 +405,48 @@ export class ClusterStore {
     return new BlobDirectory(this.client, nodeId);
   }
 
-  /** A new service, its name taken in the same transaction (a name in use is a conflict, as docker's). */
-  async createService(s: Omit<ServiceRecord, 'index'>): Promise<void> {
+  /** A new network, its name taken in the same transaction (a name in use is a conflict, as docker's). */
+  async createNetwork(n: ClusterNetwork): Promise<void> {
     const r = await this.wrap(() =>
       this.client
-        .if(this.key('names', s.spec.name), 'Create', '==', 0)
+        .if(this.key('netnames', n.name), 'Create', '==', 0)
+        .then(this.client.put(this.key('netnames', n.name)).value(n.id), this.client.put(this.key('networks', n.id)).value(JSON.stringify(n)))
+        .commit(),
+    );
+    if (!r.succeeded) throw conflict(`rpc error: code = AlreadyExists desc = network with name ${n.name} already exists`);
+  }
+
+  async removeNetwork(n: ClusterNetwork): Promise<void> {
+    await this.wrap(() =>
+      this.client.if(this.key('networks', n.id), 'Create', '>', 0).then(this.client.delete().key(this.key('networks', n.id)), this.client.delete().key(this.key('netnames', n.name))).commit(),
+    );
+  }
+
+  /** A new service, its name taken in the same transaction (a name in use is a conflict, as docker's); its networks must still be there. */
+  async createService(s: Omit<ServiceRecord, 'index'>): Promise<void> {
+    const r = await this.wrap(() =>
+      this.networksExist(this.client.if(this.key('names', s.spec.name), 'Create', '==', 0), s)
         .then(this.client.put(this.key('names', s.spec.name)).value(s.id), this.client.put(this.key('services', s.id)).value(serviceValue(s)))
         .commit(),
     );
-    if (!r.succeeded) throw conflict(`rpc error: code = AlreadyExists desc = name conflicts with an existing object: service ${s.spec.name} already exists`);
+    if (!r.succeeded) {
+      const gone = await this.missingNetwork(s);
+      if (gone) throw notFound(`network ${gone} not found`);
+      throw conflict(`rpc error: code = AlreadyExists desc = name conflicts with an existing object: service ${s.spec.name} already exists`);
+    }
+  }
+
+  /** A transaction's comparisons, with: each network the service names still exists (a network removed meanwhile fails it). */
+  private networksExist<T extends { and(key: string, column: 'Create', cmp: '>', value: number): T }>(txn: T, s: Pick<ServiceRecord, 'spec'>): T {
+    for (const n of s.spec.container.networks ?? []) txn = txn.and(this.key('networks', n.id), 'Create', '>', 0);
+    return txn;
+  }
+
+  private async missingNetwork(s: Pick<ServiceRecord, 'spec'>): Promise<string | undefined> {
+    for (const n of s.spec.container.networks ?? []) {
+      if (!(await this.wrap(() => this.client.get(this.key('networks', n.id)).string()))) return n.id;
+    }
+    return undefined;
   }
 
   /**
@@ -420,12 +456,15 @@ export class ClusterStore {
    */
   async updateService(s: ServiceRecord, index: number): Promise<void> {
     const r = await this.wrap(() =>
-      this.client
-        .if(this.key('services', s.id), 'Mod', '==', index)
+      this.networksExist(this.client.if(this.key('services', s.id), 'Mod', '==', index), s)
         .then(this.client.put(this.key('services', s.id)).value(serviceValue(s)), this.client.delete().key(this.key('rollouts', s.id)))
         .commit(),
     );
-    if (!r.succeeded) throw invalidVersion(s.id);
+    if (!r.succeeded) {
+      const gone = await this.missingNetwork(s);
+      if (gone) throw notFound(`network ${gone} not found`);
+      throw invalidVersion(s.id);
+    }
   }
 
   async removeService(s: ServiceRecord): Promise<void> {
@@ -598,12 +637,12 @@ export interface Mirror {
 
 /** The leader key and service names hold plain ids; every other value is JSON. */
 function parse(key: string, v: Buffer): unknown {
-  return key === 'leader' || key.startsWith('names/') ? v.toString() : JSON.parse(v.toString());
+  return key === 'leader' || key.startsWith('names/') || key.startsWith('netnames/') ? v.toString() : JSON.parse(v.toString());
 }
 
 /** The records of one revision, from their keys (without the prefix) and values. */
 function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod: number }[]): Snapshot {
-  const out: Snapshot = { revision, nodes: [], services: [], tasks: [], prefetches: [] };
+  const out: Snapshot = { revision, nodes: [], services: [], tasks: [], prefetches: [], networks: [] };
   const reports = new Map<string, Record<string, PullReport>>();
   const alive = new Map<string, Liveness>();
   const status = new Map<string, TaskStatus>();
@@ -620,6 +659,7 @@ function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod
     else if (kind === 'alive') alive.set(id, kv.value as Liveness);
     else if (kind === 'services') out.services.push({ ...(kv.value as ServiceRecord), index: kv.mod });
     else if (kind === 'tasks') tasks.push(kv.value as TaskRecord);
+    else if (kind === 'networks') out.networks.push(kv.value as ClusterNetwork);
     else if (kind === 'status') status.set(id, kv.value as TaskStatus);
     else if (kind === 'rollouts') rollouts.set(id, kv.value as Rollout);
     else if (kind === 'prefetch') out.prefetches.push({ ...(kv.value as Prefetch), reports: {} });

@@ -331,6 +331,11 @@ export class ContainerService {
       const netMode = host.NetworkMode || 'default';
       if (netMode.startsWith('container:')) this.store.get(netMode.slice('container:'.length));
       const networks = this.networks.planEndpoints(netMode, endpoints);
+      // A cluster network is joined by the tasks of its services alone (swarm's label marks them): it is not attachable.
+      for (const ep of Object.values(networks)) {
+        const n = this.networks.store.find(ep.NetworkID);
+        if (n?.Scope === 'swarm' && !config.Labels?.['com.docker.swarm.task.id']) throw new BerthError('forbidden', `Could not attach to network ${n.Name}: rpc error: code = PermissionDenied desc = network ${n.Name} not manually attachable`);
+      }
       portRequests(host.PortBindings, config.ExposedPorts, false);
       for (const m of [host.IpcMode, host.PidMode, host.UTSMode]) if (m && m !== 'host' && m !== 'private' && m !== 'shareable') throw invalidArgument(`invalid namespace mode: ${m}`);
       for (const opt of host.SecurityOpt ?? []) parseSecurityOpt(opt);
@@ -822,6 +827,7 @@ export class ContainerService {
       const mode = c.HostConfig.NetworkMode ?? 'default';
       if (mode === 'host' || mode.startsWith('container:')) throw new BerthError('forbidden', `container sharing network namespace with another container or host cannot be connected to any other network`);
       if (mode === 'none') throw new BerthError('forbidden', 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      if (n.Scope === 'swarm') throw new BerthError('forbidden', `Could not attach to network ${n.Name}: rpc error: code = PermissionDenied desc = network ${n.Name} not manually attachable`);
       if (n.Driver !== 'bridge') throw new BerthError('forbidden', `container cannot be connected to ${n.Name} together with other networks`);
       const nets = c.NetworkSettings?.Networks ?? {};
       if (nets[n.Name]) throw new BerthError('forbidden', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);

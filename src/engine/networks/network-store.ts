@@ -11,8 +11,8 @@ export interface NetworkRecord {
   Name: string;
   Id: string;
   Created: string;
-  Scope: 'local';
-  Driver: 'bridge' | 'host' | 'null';
+  Scope: 'local' | 'swarm';
+  Driver: 'bridge' | 'host' | 'null' | 'overlay';
   EnableIPv6: boolean;
   IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: { Subnet: string; Gateway: string; IPRange?: string }[] };
   Internal: boolean;
@@ -22,8 +22,33 @@ export interface NetworkRecord {
   ConfigOnly: boolean;
   Options: Record<string, string>;
   Labels: Record<string, string>;
-  /** Berth: the Linux bridge of a bridge network. */
+  /** Berth: the Linux bridge of a bridge network (and of this node's part of an overlay one). */
   bridge?: string;
+  /** Berth: an overlay network's VXLAN device on this node, a port of its bridge. */
+  vxlan?: OverlayLink;
+}
+
+/** How this node's part of a cluster network reaches the others' (see network/vxlan). */
+export interface OverlayLink {
+  dev: string;
+  vni: number;
+  /** The UDP port VXLAN uses between nodes (swarm's data path port). */
+  port: number;
+  mtu: number;
+}
+
+/** What this node is told of a cluster network to make its part of it. */
+export interface OverlaySpec {
+  id: string;
+  name: string;
+  subnet: string;
+  gateway: string;
+  vni: number;
+  port: number;
+  internal: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  created: string;
 }
 
 export interface NetworkCreateRequest {
@@ -114,6 +139,24 @@ export class NetworkStore {
   async delete(n: NetworkRecord): Promise<void> {
     await fsp.rm(path.join(this.root, `${n.Id}.json`), { force: true });
     this.byId.delete(n.Id);
+  }
+
+  /**
+   * This node's record of a cluster network: the cluster's subnet, checked
+   * against this node's own networks (a clash is refused, naming the one).
+   */
+  planOverlay(o: OverlaySpec, mtu: number): NetworkRecord {
+    const subnet = parseCidr(o.subnet);
+    const clash = this.all().find((n) => n.Id !== o.id && n.IPAM.Config.some((c) => !isIp6(c.Subnet) && overlaps(parseCidr(c.Subnet), subnet)));
+    if (clash) throw conflict(`cluster network ${o.name} (${o.subnet}) overlaps this node's network ${clash.Name} (${clash.IPAM.Config[0].Subnet})`);
+    const short = o.id.slice(0, 12);
+    return {
+      Name: o.name, Id: o.id, Created: o.created, Scope: 'swarm', Driver: 'overlay', EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: o.subnet, Gateway: o.gateway }] },
+      Internal: o.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+      Options: { ...o.options, 'com.docker.network.driver.overlay.vxlanid_list': String(o.vni) }, Labels: o.labels,
+      bridge: `bo-${short}`, vxlan: { dev: `vx-${short}`, vni: o.vni, port: o.port, mtu },
+    };
   }
 
   /**

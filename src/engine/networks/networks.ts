@@ -6,16 +6,17 @@ import { atomicWriteJson, mkdirp, readdirIfExists, readJsonIfExists } from '../.
 import type { Finding } from '../../base/finding';
 import { shortId } from '../../base/ids';
 import type { Logger } from '../../base/log';
-import { BridgeTakenError, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedBridges, removeBridge } from '../../network/bridge';
+import { BridgeTakenError, bridgeMac, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedLinks, removeBridge } from '../../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../../network/cni';
-import { DnsServer } from '../../network/dns';
+import { type DnsRecord, DnsServer } from '../../network/dns';
+import { setVxlanPeers, VXLAN_OVERHEAD, type VxlanPeer, ensureVxlan } from '../../network/vxlan';
 import { addNetworkRules, addShapeRules, baseRules, shapeBaseRule, describeRule, missingRules, networkRules, ownedRules, removeNetworkRules, removeRule, ruleInterfaces, saveRules } from '../../network/firewall';
 import { createNetns, removeNetns } from '../../network/netns';
 import { contains, formatCidr, formatIp, hostRange, parseIp } from '../../network/subnet';
 import { parseLink } from '../containers/links';
 import type { ContainerRecord, EndpointSettings } from '../model';
 import { contains6, formatCidr6, formatIp6, hostRange6, isIp6, parseIp6 } from '../../network/subnet6';
-import { addressPlan, addressPlan6, type NetworkCreateRequest, type NetworkRecord, NetworkStore, PREDEFINED } from './network-store';
+import { addressPlan, addressPlan6, type NetworkCreateRequest, type NetworkRecord, NetworkStore, type OverlaySpec, PREDEFINED } from './network-store';
 import { allocatePorts, type PortMapping, portRequests } from './ports';
 import { bandwidthOf, SharedLink, type SharedLinkConfig } from './shared-link';
 
@@ -74,6 +75,8 @@ export interface Sandbox {
 
 const LOOPBACK: NetConfList = { cniVersion: CNI_VERSION, name: 'loopback', plugins: [{ type: 'loopback' }] };
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+/** An overlay's MTU: a 1500-byte underlay less VXLAN's headers (docker's default too). */
+const OVERLAY_MTU = 1500 - VXLAN_OVERHEAD;
 /** How often the host's firewall is read for rules someone else removed. */
 const FIREWALL_LOOK_MS = 1000;
 
@@ -87,6 +90,8 @@ const FIREWALL_LOOK_MS = 1000;
  */
 export class NetworkService {
   private readonly states = new Map<string, EndpointState>();
+  /** Each overlay network's containers on other nodes, as last set (and the set's key, to skip one that changes nothing). */
+  private readonly overlayPeers = new Map<string, { key: string; records: DnsRecord[] }>();
   private readonly cni: Cni;
   readonly dns: DnsServer;
   /** Set at open: the shared link's shaping. */
@@ -135,7 +140,7 @@ export class NetworkService {
     await s.link.restore((id) => s.states.has(id));
     await s.ensurePredefined();
     for (const n of s.store.all()) {
-      if (n.Driver !== 'bridge') continue;
+      if (!carried(n)) continue;
       await s.ensureHostSide(n);
       await s.updateDns(n).catch((e) => logger.warn('dns server', { network: n.Name, error: errorMessage(e) }));
     }
@@ -178,6 +183,7 @@ export class NetworkService {
       const hint = n.Name === 'bridge' ? `; give this daemon a bridge of its own with --bridge NAME, or remove the old one (ip link del ${e.bridge})` : '';
       throw conflict(`${e.message}${hint}`);
     });
+    if (n.vxlan) await ensureVxlan(n.vxlan.dev, { ...n.vxlan, bridge: n.bridge!, owner: this.owner });
     await addNetworkRules(this.rules(n));
   }
 
@@ -201,8 +207,55 @@ export class NetworkService {
     });
   }
 
+  /**
+   * This node's part of a cluster network (its bridge with the network's
+   * gateway, and a VXLAN port to the other nodes), made when a task here
+   * first needs it; idempotent.
+   */
+  async ensureOverlay(o: OverlaySpec): Promise<NetworkRecord> {
+    const made = await this.serial(async () => {
+      const had = this.store.find(o.id);
+      if (had) {
+        await this.ensureHostSide(had);
+        return had;
+      }
+      const n = this.store.planOverlay(o, OVERLAY_MTU);
+      await this.store.save(n);
+      try {
+        await this.ensureHostSide(n);
+      } catch (e) {
+        await this.teardownHostSide(n).catch((err) => this.logger.warn('overlay teardown after a failed create', { network: n.Name, error: errorMessage(err) }));
+        await this.store.delete(n);
+        throw e;
+      }
+      return n;
+    });
+    // Its resolver listens from now on (updateDns takes its own turn in the series).
+    await this.updateDns(made);
+    return made;
+  }
+
+  /**
+   * A cluster network's containers on other nodes: forwarded to their node
+   * over VXLAN, and their names (service, aliases) answered by this node's
+   * resolver on the network.
+   */
+  async setOverlayPeers(id: string, peers: (VxlanPeer & { id: string; names: string[] })[]): Promise<void> {
+    const key = JSON.stringify(peers);
+    const n = await this.serial(async () => {
+      const rec = this.store.find(id);
+      if (!rec?.vxlan || this.overlayPeers.get(id)?.key === key) return undefined;
+      await setVxlanPeers(rec.vxlan.dev, peers);
+      this.overlayPeers.set(id, { key, records: peers.map((p) => ({ id: p.id, ip: p.ip, names: p.names })) });
+      return rec;
+    });
+    if (n) await this.updateDns(n);
+  }
+
   private async teardownHostSide(n: NetworkRecord): Promise<void> {
     await removeNetworkRules(this.rules(n));
+    if (n.vxlan) await removeBridge(n.vxlan.dev);
+    this.overlayPeers.delete(n.Id);
     await removeBridge(n.bridge!);
     await fsp.rm(path.join(this.ipamDir, n.Id), { recursive: true, force: true });
     await this.dns.set(n.Id, undefined, []);
@@ -260,7 +313,7 @@ export class NetworkService {
     const e = emptyEndpoint(n.Id);
     const ip = want.IPAMConfig?.IPv4Address;
     if (ip) {
-      if (n.Driver !== 'bridge' || n.Name === 'bridge') throw invalidArgument('user specified IP address is supported on user defined networks only');
+      if (!carried(n) || n.Name === 'bridge') throw invalidArgument('user specified IP address is supported on user defined networks only');
       const plan = addressPlan(n);
       const a = parseIp(ip);
       const hosts = hostRange(plan.subnet);
@@ -279,7 +332,7 @@ export class NetworkService {
       e.IPAMConfig = { ...e.IPAMConfig, IPv6Address: formatIp6(a) };
     }
     if (want.Aliases?.length) {
-      if (n.Name === 'bridge' || n.Driver !== 'bridge') throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
+      if (n.Name === 'bridge' || !carried(n)) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
       e.Aliases = [...want.Aliases];
     }
     // Kept as given and shown in inspect, as dockerd keeps them.
@@ -315,7 +368,7 @@ export class NetworkService {
       const nets = Object.entries(c.NetworkSettings?.Networks ?? {});
       for (const [i, [name, ep]] of nets.entries()) {
         const n = this.store.get(ep.NetworkID || name);
-        if (n.Driver !== 'bridge') continue;
+        if (!carried(n)) continue;
         await this.attachOne(c, st, n, ep, i === 0);
       }
       const bw = bandwidthOf(c.HostConfig);
@@ -349,7 +402,9 @@ export class NetworkService {
     if (ip || ip6) args.ips = [...(ip ? [`${ip}/${plan.subnet.bits}`] : []), ...(ip6 && plan6 ? [`${ip6}/${plan6.subnet.bits}`] : [])];
     const plugins: PluginConf[] = [this.bridgePlugin(n, plan, st.attachments.length === 0, !!ip, !!ip6)];
     // docker's --mac-address names the first network's interface address: the tuning plugin sets it (and the result says it).
-    const mac = primary ? c.Config.MacAddress : undefined;
+    // On an overlay the MAC is made of the address, so every node knows it without asking (docker's way too).
+    if (n.vxlan && !ip) throw invalidArgument(`cluster network ${n.Name}: a container joins it with the address the cluster gave its task`);
+    const mac = n.vxlan && ip ? bridgeMac(ip) : primary ? c.Config.MacAddress : undefined;
     if (mac) plugins.push({ type: 'tuning', mac });
     if (primary) {
       const reqs = portRequests(c.HostConfig.PortBindings, c.Config.ExposedPorts, !!c.HostConfig.PublishAllPorts);
@@ -417,6 +472,7 @@ export class NetworkService {
     return {
       type: 'bridge',
       bridge: n.bridge,
+      ...(n.vxlan ? { mtu: n.vxlan.mtu } : {}),
       isGateway: true,
       // Masquerading is one rule per network (firewall.ts), not a chain per container.
       ipMasq: false,
@@ -454,7 +510,8 @@ export class NetworkService {
     if (!hasDns(n)) return Promise.resolve();
     return this.serial(async () => {
       const cur = this.store.find(n.Id);
-      const records = this.activeEndpoints(n.Id).flatMap(({ id, att, rank }) => (att.ip ? [{ id, ip: att.ip, ip6: att.ip6, names: att.names, upstreams: att.upstreams, links: att.links, rank }] : []));
+      const records: DnsRecord[] = this.activeEndpoints(n.Id).flatMap(({ id, att, rank }) => (att.ip ? [{ id, ip: att.ip, ip6: att.ip6, names: att.names, upstreams: att.upstreams, links: att.links, rank }] : []));
+      records.push(...(this.overlayPeers.get(n.Id)?.records ?? []));
       await this.dns.set(n.Id, cur ? formatIp(addressPlan(cur).gateway) : undefined, records);
     });
   }
@@ -592,7 +649,7 @@ export class NetworkService {
   /** Puts back what is missing of the networks' rules and the containers' published ports; returns what it restored. */
   repairFirewall(busy: (id: string) => boolean): Promise<string[]> {
     return this.serial(async () => {
-      const nets = this.store.all().filter((n) => n.Driver === 'bridge' && n.bridge);
+      const nets = this.store.all().filter((n) => carried(n) && n.bridge);
       const dual = nets.some((n) => addressPlan6(n));
       const v4 = await saveRules(4);
       const v6 = dual ? await saveRules(6) : new Set<string>();
@@ -672,7 +729,7 @@ export class NetworkService {
       // The shared link's class rules are its own check's.
       const rules = (await ownedRules(this.owner)).filter((r) => r.table !== 'mangle');
       const unowned = new Set(rules.filter((r) => !ruleInterfaces(r).some((i) => bridges.has(i))));
-      for (const b of await ownedBridges(this.owner)) {
+      for (const b of await ownedLinks(this.owner, 'bridge')) {
         if (bridges.has(b)) continue;
         // The bridge's rules go with it, as one finding.
         const its = [...unowned].filter((r) => ruleInterfaces(r).includes(b));
@@ -688,9 +745,13 @@ export class NetworkService {
       for (const r of unowned) {
         out.push({ kind: 'firewall-rule', subject: describeRule(r), detail: `a rule for ${ruleInterfaces(r).join(', ')}, which no network record owns`, repair: () => removeRule(r) });
       }
+      const tunnels = new Set(records.flatMap((n) => (n.vxlan ? [n.vxlan.dev] : [])));
+      for (const d of await ownedLinks(this.owner, 'vxlan')) {
+        if (!tunnels.has(d)) out.push({ kind: 'network-bridge', subject: d, detail: 'a VXLAN device of this daemon\'s that no overlay network record owns', repair: () => removeBridge(d) });
+      }
       for (const n of records) {
-        if (interfaceExists(n.bridge!)) continue;
-        out.push({ kind: 'network-bridge', subject: n.bridge!, detail: `network ${n.Name}'s bridge is gone`, repair: () => this.ensureHostSide(n) });
+        const gone = [n.bridge!, ...(n.vxlan ? [n.vxlan.dev] : [])].filter((i) => !interfaceExists(i));
+        if (gone.length) out.push({ kind: 'network-bridge', subject: gone.join(', '), detail: `network ${n.Name}'s ${gone.map((i) => (i === n.bridge ? 'bridge' : 'VXLAN device')).join(' and ')} ${gone.length > 1 ? 'are' : 'is'} gone`, repair: () => this.ensureHostSide(n) });
       }
       return out;
     });
@@ -710,7 +771,6 @@ function bandwidthArgs(c: ContainerRecord, can: NetworkConfig['rateLimits']): Re
   return { ingressRate: ingress, ingressBurst: ingress ? burst(ingress) : 0, egressRate: egress, egressBurst: egress ? burst(egress) : 0 };
 }
 
-/** User networks have name resolution; the default bridge has none, as docker's. */
 /**
  * A container's legacy links on a user network, as docker's embedded DNS
  * serves them: the endpoint's Links (what the docker CLI sends), and the
@@ -727,6 +787,12 @@ function linkAliases(c: ContainerRecord, n: NetworkRecord, ep: EndpointSettings)
   return Object.keys(out).length ? out : undefined;
 }
 
+/** Networks whose containers have an interface on a bridge of this host: bridge networks, and this node's part of an overlay. */
+function carried(n: NetworkRecord): boolean {
+  return n.Driver === 'bridge' || n.Driver === 'overlay';
+}
+
+/** User networks have name resolution; the default bridge has none, as docker's. */
 function hasDns(n: NetworkRecord | undefined): boolean {
-  return !!n && n.Driver === 'bridge' && n.Name !== 'bridge';
+  return !!n && carried(n) && n.Name !== 'bridge';
 }
