@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { api, eventually } from './harness';
+import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers, total } from './lab';
+
+/**
+ * Cluster networks in a lab of three nodes, driven by the docker CLI:
+ * overlay networks made on the manager, tasks on three nodes reaching each
+ * other by address and by service name over VXLAN, names and forwarding
+ * following the tasks, `docker stack deploy|services|ps|rm`, host-mode
+ * published ports and mounts. Each node is left with nothing of a network
+ * once its last container on it has gone.
+ */
+describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
+  const lab = new Lab();
+  before(async () => {
+    await lab.up(3);
+    const m = lab.nodes[0];
+    await docker(m, ['swarm', 'init', '--advertise-addr', m.ip]);
+    const token = await docker(m, ['swarm', 'join-token', '-q', 'worker']);
+    const addr = await docker(m, ['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
+    for (const n of lab.nodes.slice(1)) await docker(n, ['swarm', 'join', '--token', token, addr]);
+  });
+  after(() => lab.down());
+
+  const manager = () => lab.nodes[0];
+  const node = (name: string) => lab.nodes.find((n) => n.name === name)!;
+
+  /** A command in a running task container of the service on its node; its output. */
+  const inTask = async (service: string, script: string): Promise<string> => {
+    const [where] = Object.keys(await spreadOf(manager(), service));
+    const n = node(where);
+    const [id] = await taskContainers(n, service);
+    return docker(n, ['exec', id, 'sh', '-c', script]);
+  };
+  /** GET /i of a busybox httpd over nc (busybox-static's wget crashes in a static build's resolver). */
+  const fetch = (host: string) => `printf 'GET /i HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 80 | tail -1`;
+  /** The addresses a name has, as a task of the service asks its resolver (the answers follow each `Name:` line). */
+  const addressesOf = async (service: string, name: string) => (await inTask(service, `nslookup ${name} 2>/dev/null | awk '/^Name:/ {n = 1; next} n && /^Address/ {print $2; n = 0}'`)).split('\n').filter(Boolean).sort();
+  /** This node's devices of cluster networks (bridges bo-*, VXLAN vx-*). */
+  const overlayLinks = (n: LabNode) => spawnSync('ip', ['-n', n.netns, '-br', 'link'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /^(bo|vx)-/.test(l));
+
+  test('an overlay network is made on a manager, listed with swarm scope; bad requests are refused, nothing made', async () => {
+    const id = await docker(manager(), ['network', 'create', '--driver', 'overlay', '--label', 'team=a', 'appnet']);
+    assert.match(id, /^[a-z0-9]{25}$/);
+    assert.match(await docker(manager(), ['network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']), /^appnet overlay swarm$/m);
+    const inspected = JSON.parse(await docker(manager(), ['network', 'inspect', 'appnet']))[0];
+    assert.equal(inspected.IPAM.Config.length, 1);
+    assert.match(inspected.IPAM.Config[0].Subnet, /^10\.\d+\.\d+\.0\/24$/);
+    assert.deepEqual(inspected.Labels, { team: 'a' });
+    const refused = async (n: LabNode, args: string[], message: RegExp) => {
+      const r = await n.daemon.docker(args);
+      assert.notEqual(r.code, 0, `${args.join(' ')} was taken`);
+      assert.match(r.stderr, message);
+    };
+    await refused(manager(), ['network', 'create', '-d', 'overlay', 'appnet'], /network with name appnet already exists/);
+    await refused(manager(), ['network', 'create', '-d', 'overlay', '--subnet', inspected.IPAM.Config[0].Subnet, 'clash'], /Pool overlaps/);
+    await refused(manager(), ['network', 'create', '-d', 'overlay', '--attachable', 'att'], /attachable cluster networks .* not supported yet/);
+    await refused(lab.nodes[1], ['network', 'create', '-d', 'overlay', 'onworker'], /not a swarm manager/);
+    await refused(manager(), ['service', 'create', '--detach', '--name', 'lost', '--network', 'nosuch', '--no-resolve-image', 'busybox', 'true'], /No such network: nosuch|network nosuch not found/);
+    await refused(manager(), ['service', 'create', '--detach', '--name', 'meshed', '--publish', '8080:80', '--no-resolve-image', 'busybox', 'true'], /routing mesh .* mode=host/);
+    assert.equal(await docker(manager(), ['network', 'ls', '-q', '--filter', 'driver=overlay']), id.slice(0, 12));
+    assert.equal(await docker(manager(), ['service', 'ls', '-q']), '');
+  });
+
+  test('tasks on three nodes reach each other by address and by service name; names and forwarding follow them as they scale', async () => {
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'echo', '--network', 'appnet', '--replicas', '3', '--replicas-max-per-node', '1', '--stop-grace-period', '1s',
+      '--no-resolve-image', 'busybox', 'sh', '-c', 'hostname -i > /tmp/i; exec httpd -f -p 80 -h /tmp']);
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'client', '--network', 'name=appnet,alias=probe', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+    await eventually(async () => total(await spreadOf(manager(), 'echo')) === 3 && total(await spreadOf(manager(), 'client')) === 1, 60_000);
+    assert.deepEqual(await spreadOf(manager(), 'echo'), { node1: 1, node2: 1, node3: 1 });
+    // Each task's address, as the cluster gave it (docker's NetworksAttachments).
+    const tasks = JSON.parse(await docker(manager(), ['inspect', ...(await docker(manager(), ['service', 'ps', '-q', '--filter', 'desired-state=running', 'echo'])).split('\n')])) as { NetworksAttachments: { Network: { Spec: { Name: string } }; Addresses: string[] }[] }[];
+    const ips = tasks.map((t) => t.NetworksAttachments.find((a) => a.Network.Spec.Name === 'appnet')!.Addresses[0].split('/')[0]).sort();
+    assert.equal(new Set(ips).size, 3);
+    // The service's name and tasks.NAME answer with every task's address; each address answers with itself, across nodes.
+    await eventually(async () => JSON.stringify(await addressesOf('client', 'echo')) === JSON.stringify(ips), 30_000);
+    assert.deepEqual(await addressesOf('client', 'tasks.echo'), ips);
+    for (const ip of ips) assert.equal(await inTask('client', fetch(ip)), ip);
+    // The answers come in a new order each time, so clients that take the first spread over the tasks
+    // (a glibc client sorts them by prefix first, as it does under docker's dnsrr too). 12 shuffles of 3 all leading alike: 1 in 177,000.
+    const firsts = new Set<string>();
+    for (let i = 0; i < 12 && firsts.size < 2; i++) firsts.add((await inTask('client', 'nslookup echo 2>/dev/null | awk \'/^Name:/ {getline; print $2; exit}\'')).trim());
+    assert.ok(firsts.size > 1, `the first answer was always ${[...firsts]}`);
+    assert.ok(ips.includes(await inTask('client', fetch('echo'))));
+    // Full-size frames cross (the overlay's MTU leaves room for VXLAN's headers), and the outside is reached.
+    assert.match(await inTask('client', `ping -c1 -W2 -s 1422 ${ips[0]}`), /1 packets received/);
+    assert.match(await inTask('client', `ping -c1 -W2 ${lab.gateway}`), /1 packets received/);
+    // A container outside the services cannot join it where the node has it (docker's words).
+    const clientNode = node(Object.keys(await spreadOf(manager(), 'client'))[0]);
+    const joined = await api(clientNode.daemon, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'appnet' } });
+    assert.equal(joined.status, 403, joined.body);
+    assert.match(joined.body, /network appnet not manually attachable/);
+    // An alias answers on the network too, from the other side.
+    const clientIp = (await inTask('client', 'hostname -i')).trim();
+    assert.deepEqual(await addressesOf('echo', 'probe'), [clientIp]);
+    // Scaled down: the names and each node's forwarding drop the tasks gone.
+    await docker(manager(), ['service', 'scale', '--detach', 'echo=1']);
+    await eventually(async () => total(await spreadOf(manager(), 'echo')) === 1, 60_000);
+    const left = await eventually(async () => {
+      const a = await addressesOf('client', 'echo');
+      return a.length === 1 ? a : undefined;
+    }, 30_000);
+    assert.equal(await inTask('client', fetch('echo')), left![0]);
+    await eventually(() => {
+      const neigh = spawnSync('ip', ['-n', clientNode.netns, 'neigh', 'show', 'nud', 'permanent'], { encoding: 'utf8' }).stdout;
+      return ips.filter((ip) => ip !== left![0]).every((ip) => !neigh.includes(`${ip} `));
+    }, 30_000);
+  });
+
+  test('a network in use stays; once its services go, every node drops its part of it', async () => {
+    const r = await manager().daemon.docker(['network', 'rm', 'appnet']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /network appnet is in use by service/);
+    await docker(manager(), ['service', 'rm', 'echo', 'client']);
+    await docker(manager(), ['network', 'rm', 'appnet']);
+    for (const n of lab.nodes) await eventually(() => overlayLinks(n).length === 0, 30_000);
+    for (const n of lab.nodes) assert.equal(await docker(n, ['network', 'ls', '-q', '--filter', 'driver=overlay']), '', `${n.name} still lists an overlay network`);
+  });
+
+  test('docker stack deploy: a compose file\'s services on the stack\'s network, found by their names; stack ls, services, ps and rm', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-stack-'));
+    try {
+      const file = path.join(dir, 'compose.yml');
+      fs.writeFileSync(file, [
+        'version: "3.8"',
+        'services:',
+        '  web:',
+        '    image: busybox',
+        '    command: sh -c "hostname -i > /tmp/i; exec httpd -f -p 80 -h /tmp"',
+        '    stop_grace_period: 1s',
+        '    deploy:',
+        '      replicas: 2',
+        '  client:',
+        '    image: busybox',
+        '    command: sleep 100000',
+        '    stop_grace_period: 1s',
+        '    volumes:',
+        '      - data:/data',
+        'volumes:',
+        '  data:',
+        '',
+      ].join('\n'));
+      const out = await docker(manager(), ['stack', 'deploy', '--resolve-image', 'never', '-c', file, 'shop']);
+      assert.match(out, /Creating network shop_default/);
+      assert.match(out, /Creating service shop_web/);
+      assert.match(await docker(manager(), ['stack', 'ls', '--format', '{{.Name}} {{.Services}}']), /^shop 2$/m);
+      await eventually(async () => total(await spreadOf(manager(), 'shop_web')) === 2 && total(await spreadOf(manager(), 'shop_client')) === 1, 60_000);
+      assert.deepEqual((await docker(manager(), ['stack', 'services', '--format', '{{.Name}} {{.Replicas}}', 'shop'])).split('\n').sort(), ['shop_client 1/1', 'shop_web 2/2']);
+      assert.equal((await docker(manager(), ['stack', 'ps', '--filter', 'desired-state=running', '-q', 'shop'])).split('\n').length, 3);
+      // compose's service name answers on the stack's network (the alias docker's CLI asks for).
+      const webIps = await eventually(async () => {
+        const a = await addressesOf('shop_client', 'web');
+        return a.length === 2 ? a : undefined;
+      }, 30_000);
+      assert.ok(webIps!.includes(await inTask('shop_client', fetch('web'))));
+      // The named volume is made on the client's node, under the stack's name.
+      const clientNode = node(Object.keys(await spreadOf(manager(), 'shop_client'))[0]);
+      assert.match(await docker(clientNode, ['volume', 'ls', '--format', '{{.Name}}']), /^shop_data$/m);
+      assert.equal(await inTask('shop_client', 'echo kept > /data/f && cat /data/f'), 'kept');
+      const rm = await docker(manager(), ['stack', 'rm', 'shop']);
+      assert.match(rm, /Removing service shop_web/);
+      assert.match(rm, /Removing network shop_default/);
+      await eventually(async () => (await docker(manager(), ['service', 'ls', '-q'])) === '' && (await docker(manager(), ['network', 'ls', '-q', '--filter', 'driver=overlay'])) === '', 30_000);
+      for (const n of lab.nodes) await eventually(async () => (await taskContainers(n)).length === 0 && overlayLinks(n).length === 0, 30_000);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('host-mode published ports: each node of a global service answers on its own address; a fixed port goes once per node', async () => {
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'edge', '--mode', 'global', '--publish', 'mode=host,published=8089,target=80', '--mount', 'type=tmpfs,target=/www',
+      '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sh', '-c', 'hostname > /www/i; exec httpd -f -p 80 -h /www']);
+    await eventually(async () => total(await spreadOf(manager(), 'edge')) === 3, 60_000);
+    for (const n of lab.nodes) {
+      const [id] = await taskContainers(n, 'edge');
+      const hostname = await docker(n, ['exec', id, 'hostname']);
+      assert.equal(await eventually(() => httpGet(n.ip, 8089), 15_000), hostname, `${n.name}:8089`);
+      // The tmpfs mount is the container's own.
+      assert.match(await docker(n, ['exec', id, 'sh', '-c', 'grep " /www " /proc/mounts']), /^tmpfs \/www tmpfs/);
+    }
+    // A replicated service on the same published port finds no node free of it, and says so.
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'clash', '--publish', 'mode=host,published=8089,target=80', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+    const why = await eventually(async () => {
+      const err = await docker(manager(), ['service', 'ps', '--no-trunc', '--format', '{{.Error}}', 'clash']);
+      return err.includes('host-mode port already in use on 3 nodes') ? err : undefined;
+    }, 30_000);
+    assert.ok(why);
+    await docker(manager(), ['service', 'rm', 'edge', 'clash']);
+    for (const n of lab.nodes) await eventually(async () => (await taskContainers(n)).length === 0, 30_000);
+    for (const n of lab.nodes) assert.equal(await n.daemon.ok(['system', 'check']), 'No problems found.', `${n.name}: system check`);
+  });
+});
+
+/** The last line of an HTTP/1.0 GET of /i over TCP (undefined while nothing answers). */
+function httpGet(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const s = net.connect(port, host, () => s.end('GET /i HTTP/1.0\r\n\r\n'));
+    s.setTimeout(3000, () => s.destroy());
+    s.on('data', (b) => (text += b));
+    s.on('close', () => resolve(text.includes('200 OK') ? text.trim().split('\n').pop()!.trim() : undefined));
+    s.on('error', () => resolve(undefined));
+  });
+}
