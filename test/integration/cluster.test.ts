@@ -193,7 +193,7 @@ describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () =
       [['service', 'inspect', 'nope'], /service nope not found|no such service/i],
       [['service', 'create', '--name', 'bad', '--constraint', 'node.colour==red', '--no-resolve-image', 'busybox', 'true'], /unknown key node\.colour/],
       [['service', 'create', '--name', 'web', '--no-resolve-image', 'busybox', 'true'], /already exists/],
-      [['service', 'create', '--name', 'pub', '-p', '80:80', '--no-resolve-image', 'busybox', 'true'], /does not support published ports of a service/],
+      [['service', 'create', '--name', 'pub', '-p', '80:80', '--no-resolve-image', 'busybox', 'true'], /does not have the routing mesh yet .* --publish mode=host,published=80,target=80/],
     ];
     for (const [args, message] of cases) {
       const r = await d.docker(args);

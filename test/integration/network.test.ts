@@ -421,7 +421,11 @@ describe('networks', () => {
     assert.equal((await api(d, 'POST', '/networks/create', { Name: 'taken' })).status, 409);
     assert.equal((await api(d, 'POST', '/networks/create', { Name: 'gw', IPAM: { Config: [{ Subnet: `${prefix}.10.0/24`, Gateway: `${prefix}.11.1` }] } })).status, 400);
     assert.equal((await api(d, 'POST', '/networks/create', { Name: 'bad/name' })).status, 400);
-    assert.equal((await api(d, 'POST', '/networks/create', { Name: 'x', Driver: 'overlay' })).status, 404);
+    // An overlay network is a cluster's: outside one, dockerd's 503 and words.
+    const overlay = await api(d, 'POST', '/networks/create', { Name: 'x', Driver: 'overlay' });
+    assert.equal(overlay.status, 503);
+    assert.match(overlay.body, /This node is not a swarm manager/);
+    assert.equal((await api(d, 'POST', '/networks/create', { Name: 'x', Driver: 'macvlan' })).status, 404);
     const unknown = await d.berth(['run', '--network', 'nosuchnet', 'busybox', 'true']);
     assert.equal(unknown.code, 125);
     assert.match(unknown.stderr, /network nosuchnet not found/);
