@@ -113,6 +113,25 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
     }, 30_000);
   });
 
+  test('a name leads only to tasks that serve: not before their health check passes, not once it fails', async () => {
+    await docker(manager(), ['service', 'create', '--detach', '--name', 'gated', '--network', 'appnet', '--health-cmd', 'test -f /tmp/ready', '--health-interval', '500ms', '--health-retries', '1', '--health-start-period', '5m',
+      '--restart-delay', '10s', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+    const where = await eventually(async () => {
+      const ps = (await docker(manager(), ['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}', 'gated'])).split('\n');
+      return ps[0]?.includes('Starting') ? ps[0].split(' ')[0] : undefined;
+    }, 60_000);
+    const n = node(where!);
+    const id = await eventually(async () => (await taskContainers(n, 'gated'))[0], 30_000);
+    const ip = (await docker(n, ['exec', id, 'hostname', '-i'])).trim();
+    assert.deepEqual(await addressesOf('client', 'gated'), [], 'a task still starting answers to its service\'s name');
+    await docker(n, ['exec', id, 'touch', '/tmp/ready']);
+    await eventually(async () => (await addressesOf('client', 'gated')).join() === ip, 30_000);
+    // Unhealthy (past its start period: it was healthy once): the task fails and its address leaves the name.
+    await docker(n, ['exec', id, 'rm', '/tmp/ready']);
+    await eventually(async () => (await addressesOf('client', 'gated')).length === 0, 30_000);
+    await docker(manager(), ['service', 'rm', 'gated']);
+  });
+
   test('a network in use stays; once its services go, every node drops its part of it', async () => {
     const r = await manager().daemon.docker(['network', 'rm', 'appnet']);
     assert.notEqual(r.code, 0);

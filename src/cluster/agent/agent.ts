@@ -37,7 +37,7 @@ export interface AgentEngine {
   run(name: string, template: ContainerTemplate, labels: Record<string, string>, endpoints: TaskEndpoint[]): Promise<string>;
   /** This node's part of a cluster network, made if missing (idempotent). */
   ensureNetwork(spec: OverlaySpec): Promise<void>;
-  /** A cluster network's containers on other nodes, with the names they answer to (what this node forwards and resolves). */
+  /** A cluster network's tasks: those on other nodes forwarded to them, and each one's names (none while it does not serve) answered here. */
   setNetworkPeers(networkId: string, peers: NetworkPeer[]): Promise<void>;
   /** This node's parts of cluster networks, and whether a container is on each. */
   localNetworks(): { id: string; inUse: boolean }[];
@@ -53,19 +53,19 @@ export interface AgentEngine {
   usage(): Promise<Omit<Reading, 'at'>>;
 }
 
-/** A task container's place on a cluster network: its address there and the names it answers to besides its own. */
+/** A task container's place on a cluster network: its address there. */
 export interface TaskEndpoint {
   networkId: string;
   ip: string;
-  aliases: string[];
 }
 
-/** A container of a cluster network on another node. */
+/** A task's place on a cluster network, as every node on the network knows it. */
 export interface NetworkPeer {
   taskId: string;
   ip: string;
-  /** Its node's address, where VXLAN reaches it. */
-  vtep: string;
+  /** Its node's address, where VXLAN reaches it (none: it is on this node). */
+  vtep?: string;
+  /** The names it answers to there (none while it does not serve). */
   names: string[];
 }
 
@@ -276,7 +276,8 @@ export class Agent {
         const ip = t.addresses?.[n.id];
         if (!ip) throw new Error(`no free address on network ${n.name} (${n.subnet})`);
         await this.engine.ensureNetwork(overlaySpec(n, this.dataPort));
-        endpoints.push({ networkId: n.id, ip, aliases: [s.spec.name, `tasks.${s.spec.name}`, ...(want.aliases ?? [])] });
+        // Its service's names come from the store once it runs (syncNetworks); the container itself answers to its own name.
+        endpoints.push({ networkId: n.id, ip });
       }
       await this.engine.run(name, template, labels, endpoints);
       // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
@@ -290,9 +291,12 @@ export class Agent {
 
   /**
    * This node's parts of cluster networks, kept to what its tasks need:
-   * each one's peers (the live tasks on it elsewhere) forwarded and named;
-   * one no container here is on and no task here needs any more goes (as
-   * swarm's nodes drop a network with their last task on it).
+   * the live tasks on each elsewhere forwarded to their nodes, and the
+   * names of those that run (healthy, with a health check) and are wanted
+   * running answered, here or elsewhere, so a name leads only to tasks
+   * that serve (a task starting, failing its check or being stopped drops
+   * out). One no container here is on and no task here needs any more
+   * goes (as swarm's nodes drop a network with their last task on it).
    */
   private async syncNetworks(snap: Snapshot): Promise<void> {
     this.addressed = new Set(snap.tasks.filter((t) => t.addresses).map((t) => t.id));
@@ -309,13 +313,16 @@ export class Agent {
         continue;
       }
       const peers = live.flatMap((t): NetworkPeer[] => {
-        const node = t.nodeId === this.nodeId ? undefined : nodes.get(t.nodeId ?? '');
-        const vtep = node && /^(\d+\.\d+\.\d+\.\d+)(:\d+)?$/.exec(node.addr)?.[1];
         const ip = t.addresses![id];
         const s = services.get(t.serviceId);
-        if (!vtep || !ip || !s) return [];
+        if (!ip || !s) return [];
+        const here = t.nodeId === this.nodeId;
+        const vtep = here ? undefined : /^(\d+\.\d+\.\d+\.\d+)(:\d+)?$/.exec(nodes.get(t.nodeId ?? '')?.addr ?? '')?.[1];
+        if (!here && !vtep) return [];
+        const serves = taskState(t) === 'running' && t.desired === 'running';
         const aliases = (s.spec.container.networks ?? []).find((n) => n.id === id)?.aliases ?? [];
-        return [{ taskId: t.id, ip, vtep, names: [s.spec.name, `tasks.${s.spec.name}`, ...aliases, `${s.spec.name}.${t.slot ?? t.nodeId}.${t.id}`] }];
+        const names = serves ? [s.spec.name, `tasks.${s.spec.name}`, ...aliases, ...(here ? [] : [`${s.spec.name}.${t.slot ?? t.nodeId}.${t.id}`])] : [];
+        return [{ taskId: t.id, ip, ...(vtep ? { vtep } : {}), names }];
       });
       // One network's failure (its device removed by hand) leaves the others' in step; the next round tries again.
       await this.engine.setNetworkPeers(id, peers).catch((e) => this.logger.warn('cluster network peers', { network: id, error: errorMessage(e) }));

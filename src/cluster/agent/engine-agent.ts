@@ -55,7 +55,7 @@ export function engineForAgent(engine: Engine): AgentEngine {
         ...(t.ports?.length ? { PortBindings: Object.fromEntries(t.ports.map((p) => [`${p.target}/${p.protocol}`, [{ HostIp: '', HostPort: p.published ? String(p.published) : '' }]])) } : {}),
         ...(endpoints.length ? { NetworkMode: endpoints[0].networkId } : {}),
       };
-      const networks = Object.fromEntries(endpoints.map((e) => [e.networkId, { IPAMConfig: { IPv4Address: e.ip }, Aliases: e.aliases }]));
+      const networks = Object.fromEntries(endpoints.map((e) => [e.networkId, { IPAMConfig: { IPv4Address: e.ip } }]));
       const { Id } = await c.create(name, config, host, networks);
       await c.start(Id);
       return Id;
@@ -63,7 +63,7 @@ export function engineForAgent(engine: Engine): AgentEngine {
     async ensureNetwork(spec: OverlaySpec) {
       await engine.networks.ensureOverlay(spec);
     },
-    setNetworkPeers: (id, peers) => engine.networks.setOverlayPeers(id, peers.map((p) => ({ id: p.taskId, ip: p.ip, vtep: p.vtep, names: p.names }))),
+    setNetworkPeers: (id, peers) => engine.networks.setOverlayPeers(id, peers.map((p) => ({ id: p.taskId, ip: p.ip, ...(p.vtep ? { vtep: p.vtep } : {}), names: p.names }))),
     localNetworks() {
       return engine.networks.store.all().filter((n) => n.Scope === 'swarm').map((n) => ({ id: n.Id, inUse: engine.networks.activeEndpoints(n.Id).length > 0 || c.networkUsers(n.Id).length > 0 }));
     },

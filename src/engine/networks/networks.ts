@@ -9,7 +9,7 @@ import type { Logger } from '../../base/log';
 import { BridgeTakenError, bridgeMac, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedLinks, removeBridge } from '../../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../../network/cni';
 import { type DnsRecord, DnsServer } from '../../network/dns';
-import { setVxlanPeers, VXLAN_OVERHEAD, type VxlanPeer, ensureVxlan } from '../../network/vxlan';
+import { ensureVxlan, setVxlanPeers, VXLAN_OVERHEAD } from '../../network/vxlan';
 import { addNetworkRules, addShapeRules, baseRules, shapeBaseRule, describeRule, missingRules, networkRules, ownedRules, removeNetworkRules, removeRule, ruleInterfaces, saveRules } from '../../network/firewall';
 import { createNetns, removeNetns } from '../../network/netns';
 import { contains, formatCidr, formatIp, hostRange, parseIp } from '../../network/subnet';
@@ -236,17 +236,17 @@ export class NetworkService {
   }
 
   /**
-   * A cluster network's containers on other nodes: forwarded to their node
-   * over VXLAN, and their names (service, aliases) answered by this node's
-   * resolver on the network.
+   * A cluster network's tasks: those on other nodes forwarded to their node
+   * over VXLAN; the names of each (service, aliases) answered by this
+   * node's resolver on the network.
    */
-  async setOverlayPeers(id: string, peers: (VxlanPeer & { id: string; names: string[] })[]): Promise<void> {
+  async setOverlayPeers(id: string, peers: { id: string; ip: string; vtep?: string; names: string[] }[]): Promise<void> {
     const key = JSON.stringify(peers);
     const n = await this.serial(async () => {
       const rec = this.store.find(id);
       if (!rec?.vxlan || this.overlayPeers.get(id)?.key === key) return undefined;
-      await setVxlanPeers(rec.vxlan.dev, peers);
-      this.overlayPeers.set(id, { key, records: peers.map((p) => ({ id: p.id, ip: p.ip, names: p.names })) });
+      await setVxlanPeers(rec.vxlan.dev, peers.flatMap((p) => (p.vtep ? [{ ip: p.ip, vtep: p.vtep }] : [])));
+      this.overlayPeers.set(id, { key, records: peers.flatMap((p) => (p.names.length ? [{ id: `task:${p.id}`, ip: p.ip, names: p.names }] : [])) });
       return rec;
     });
     if (n) await this.updateDns(n);
