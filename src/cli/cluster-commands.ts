@@ -19,7 +19,8 @@ interface Swarm { Version: { Index: number }; Spec: { Labels: Record<string, str
 const cap = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
 const short = (id: string, p: Parsed) => (bool(p, 'no-trunc') ? id : id.slice(0, 12));
 
-async function inspectEach(api: ApiClient, p: Parsed, path: (ref: string) => string): Promise<number> {
+/** docker's inspect of swarm objects: each reference's JSON, or a format of them. */
+export async function inspectEach(api: ApiClient, p: Parsed, path: (ref: string) => string): Promise<number> {
   const out: unknown[] = [];
   const rc = await each(p.args, async (ref) => void out.push(await api.json('GET', path(encodeURIComponent(ref)))));
   const format = str(p, 'format');

@@ -10,6 +10,7 @@ import { compose } from './compose/index';
 import { containerCmds, pruneContainers } from './container-commands';
 import { imageCmds, pruneBuildCache, pruneImages } from './image-commands';
 import { networkCmds } from './network-commands';
+import { objectGroups } from './object-commands';
 import { systemCmds, systemSub } from './system-commands';
 import { volumeCmds } from './volume-commands';
 
@@ -25,6 +26,7 @@ const groups: Record<string, Record<string, Command>> = {
   network: networkCmds,
   system: systemSub,
   ...clusterGroups,
+  ...objectGroups,
 };
 
 const topLevel: Record<string, Command> = { ...containerCmds, ...imageCmds, ...systemCmds, compose };

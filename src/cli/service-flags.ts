@@ -12,6 +12,7 @@ export interface ServiceSpecBody {
     ContainerSpec?: {
       Image?: string; Command?: string[]; Args?: string[]; Env?: string[]; Dir?: string; User?: string; Labels?: Record<string, string>;
       StopGracePeriod?: number; Healthcheck?: Record<string, unknown>; Mounts?: ReturnType<typeof parseMount>[];
+      Secrets?: FileGrantBody[]; Configs?: FileGrantBody[];
     };
     Networks?: { Target: string; Aliases?: string[] }[];
     Resources?: { Limits?: { NanoCPUs?: number; MemoryBytes?: number }; Reservations?: { NanoCPUs?: number; MemoryBytes?: number } };
@@ -23,6 +24,12 @@ export interface ServiceSpecBody {
   UpdateConfig?: UpdateConfigBody;
   RollbackConfig?: UpdateConfigBody;
   EndpointSpec?: { Mode?: string; Ports?: PortBody[] };
+}
+
+interface FileGrantBody {
+  File: { Name: string; UID: string; GID: string; Mode: number };
+  SecretName?: string;
+  ConfigName?: string;
 }
 
 interface PortBody {
@@ -53,12 +60,13 @@ const COMMON: FlagSpec[] = [
 ];
 
 export const CREATE_FLAGS: FlagSpec[] = [...COMMON, s('name'), s('mode'), l('env', 'e'), l('label', 'l'), l('container-label'), l('constraint'), l('placement-pref'), s('entrypoint'),
-  l('network'), l('publish', 'p'), l('mount')];
+  l('network'), l('publish', 'p'), l('mount'), l('secret'), l('config')];
 
 export const UPDATE_FLAGS: FlagSpec[] = [
   ...COMMON, s('image'), s('args'), l('env-add'), l('env-rm'), l('label-add'), l('label-rm'), l('container-label-add'), l('container-label-rm'),
   l('constraint-add'), l('constraint-rm'), l('placement-pref-add'), l('placement-pref-rm'), b('force'), b('rollback'),
   l('network-add'), l('network-rm'), l('publish-add'), l('publish-rm'), l('mount-add'), l('mount-rm'),
+  l('secret-add'), l('secret-rm'), l('config-add'), l('config-rm'),
 ];
 
 /** `service create [OPTIONS] IMAGE [COMMAND] [ARG...]`. */
@@ -82,7 +90,10 @@ export function createSpec(p: Parsed): ServiceSpecBody {
     Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: 1 } },
     ...(list(p, 'publish').length ? { EndpointSpec: { Ports: list(p, 'publish').map(servicePort) } } : {}),
   };
-  if (list(p, 'mount').length) spec.TaskTemplate!.ContainerSpec!.Mounts = list(p, 'mount').map(parseMount);
+  const c = spec.TaskTemplate!.ContainerSpec!;
+  if (list(p, 'mount').length) c.Mounts = list(p, 'mount').map(parseMount);
+  if (list(p, 'secret').length) c.Secrets = list(p, 'secret').map((v) => fileGrant('secret', v));
+  if (list(p, 'config').length) c.Configs = list(p, 'config').map((v) => fileGrant('config', v));
   return applyCommon(spec, p);
 }
 
@@ -116,6 +127,11 @@ export function updateSpec(current: ServiceSpecBody, p: Parsed): ServiceSpecBody
   ep.Ports = [...(ep.Ports ?? []).filter((x) => !portRm.has(portKey(x))), ...list(p, 'publish-add').map(servicePort)];
   const mountRm = new Set(list(p, 'mount-rm'));
   c.Mounts = [...(c.Mounts ?? []).filter((m) => !mountRm.has(m.Target)), ...list(p, 'mount-add').map(parseMount)];
+  // Secrets and configs by the name given (docker's --secret-rm takes the name).
+  const secretRm = new Set(list(p, 'secret-rm'));
+  c.Secrets = [...(c.Secrets ?? []).filter((g) => !secretRm.has(g.SecretName ?? '')), ...list(p, 'secret-add').map((v) => fileGrant('secret', v))];
+  const configRm = new Set(list(p, 'config-rm'));
+  c.Configs = [...(c.Configs ?? []).filter((g) => !configRm.has(g.ConfigName ?? '')), ...list(p, 'config-add').map((v) => fileGrant('config', v))];
   return applyCommon(spec, p);
 }
 
@@ -197,6 +213,25 @@ function networkAttachment(v: string): { Target: string; Aliases?: string[] } {
   }
   if (!target) throw invalidArgument(`invalid argument "${v}" for "--network" flag: a network name is required`);
   return { Target: target, ...(aliases.length ? { Aliases: aliases } : {}) };
+}
+
+/** `--secret NAME` or `source=NAME,target=FILE,uid=0,gid=0,mode=0444` (and --config alike), sent by name. */
+function fileGrant(kind: 'secret' | 'config', v: string): FileGrantBody {
+  const kv: Record<string, string> = {};
+  if (!v.includes('=')) kv.source = v;
+  else {
+    for (const part of v.split(',')) {
+      const [k, ...rest] = part.split('=');
+      if (!['source', 'src', 'target', 'uid', 'gid', 'mode'].includes(k)) throw invalidArgument(`invalid argument "${v}" for "--${kind}" flag: unknown key ${JSON.stringify(k)}`);
+      kv[k === 'src' ? 'source' : k] = rest.join('=');
+    }
+  }
+  if (!kv.source) throw invalidArgument(`invalid argument "${v}" for "--${kind}" flag: source is required`);
+  if (kv.mode !== undefined && !/^[0-7]{1,4}$/.test(kv.mode)) throw invalidArgument(`invalid argument "${v}" for "--${kind}" flag: mode is octal`);
+  return {
+    File: { Name: kv.target ?? kv.source, UID: kv.uid ?? '0', GID: kv.gid ?? '0', Mode: kv.mode ? parseInt(kv.mode, 8) : 0o444 },
+    ...(kind === 'secret' ? { SecretName: kv.source } : { ConfigName: kv.source }),
+  };
 }
 
 /** `--publish 8080:80[/udp]` (docker's default mode: ingress) or `mode=host,published=8080,target=80,protocol=tcp`. */

@@ -14,8 +14,10 @@ import { swarmId } from './core/ids';
 import { REBALANCE_THRESHOLD_LABEL } from './core/rebalancer';
 import type { Availability, NodeRole, ServiceSpec } from './core/model';
 import { type DockerServiceSpec, fromDockerSpec, toDockerNode, toDockerService, taskTemplateOf, toDockerSwarm, toDockerTask } from './docker-shape';
+import { labelMatches } from '../engine/system/present';
 import { Manager } from './manager/manager';
 import { asNetworkRecord, findNetwork, networkUsers, planNetwork } from './networks';
+import { filterObjects, findObject, objectsOf, type ObjectSpec, objectUsers, planObject, toDockerObject } from './objects';
 import type { NetworkCreateRequest, NetworkRecord } from '../engine/networks/network-store';
 import { serveTaskLogs } from './node-endpoint';
 import { type ServiceLogOptions, serviceLogs } from './service-logs';
@@ -23,7 +25,7 @@ import { ClusterEndpoint } from './tls/endpoint';
 import { type JoinGrant, type JoinRequest, requestJoin } from './tls/join';
 import { caDigest, type Credentials, issueOwn, joinToken, makeCa, makeKeyAndRequest, readCredentials, signRequest, tlsFiles, tokenDigest } from './tls/pki';
 import { EtcdMember, freePort, type MemberConfig, peerUrlOf, portFree } from './store/etcd-member';
-import { ClusterStore, type EtcdMemberInfo, type NodeRecord, type ServiceRecord, type Snapshot, taskState } from './store/store';
+import { ClusterStore, type EtcdMemberInfo, type NodeRecord, type ObjectKind, type ServiceRecord, type Snapshot, taskState } from './store/store';
 
 /** What a node keeps of its cluster under its data root (the rest is in etcd). */
 interface LocalState {
@@ -518,11 +520,47 @@ export class ClusterService {
     await store.removeNetwork(n);
   }
 
+  // ---- secrets and configs -----------------------------------------------------
+
+  async createObject(kind: ObjectKind, spec: ObjectSpec): Promise<{ ID: string }> {
+    const store = this.managerStore();
+    const o = planObject(kind, spec);
+    await store.createObject(kind, o);
+    return { ID: o.id };
+  }
+
+  async listObjects(kind: ObjectKind, filters: Record<string, string[]> = {}) {
+    return filterObjects(objectsOf(await this.snapshot(), kind), filters).map((o) => toDockerObject(kind, o));
+  }
+
+  async inspectObject(kind: ObjectKind, ref: string) {
+    return toDockerObject(kind, findObject(await this.snapshot(), kind, ref));
+  }
+
+  /** Only its labels change (swarm's rule: tasks hold the data they were given). */
+  async updateObject(kind: ObjectKind, ref: string, index: number, spec: ObjectSpec): Promise<void> {
+    const store = this.managerStore();
+    const o = findObject(await store.snapshot(), kind, ref);
+    if ((spec.Name !== undefined && spec.Name !== o.name) || (spec.Data !== undefined && spec.Data !== (kind === 'config' ? o.data : ''))) {
+      throw invalidArgument('rpc error: code = InvalidArgument desc = only updates to Labels are allowed');
+    }
+    await store.updateObject(kind, { ...o, labels: spec.Labels ?? {}, updatedAt: new Date().toISOString() }, index);
+  }
+
+  async removeObject(kind: ObjectKind, ref: string): Promise<void> {
+    const store = this.managerStore();
+    const snap = await store.snapshot();
+    const o = findObject(snap, kind, ref);
+    const users = objectUsers(snap, kind, o.id);
+    if (users.length) throw invalidArgument(`rpc error: code = InvalidArgument desc = ${kind} '${o.name}' is in use by the following service${users.length > 1 ? 's' : ''}: ${users.join(', ')}`);
+    await store.removeObject(kind, o);
+  }
+
   // ---- services ----------------------------------------------------------------
 
   async createService(given: DockerServiceSpec): Promise<{ ID: string; Warnings: string[] }> {
     const store = this.managerStore();
-    const spec = fromDockerSpec(given, (await store.snapshot()).networks);
+    const spec = fromDockerSpec(given, await store.snapshot());
     const now = new Date().toISOString();
     const id = swarmId();
     await store.createService({ id, version: 1, spec, given, createdAt: now, updatedAt: now });
@@ -544,7 +582,7 @@ export class ClusterService {
     if (f.id) list = list.filter((s) => f.id.some((x) => s.id.startsWith(x)));
     if (f.name) list = list.filter((s) => f.name.some((x) => s.spec.name.includes(x)));
     if (f.mode) list = list.filter((s) => f.mode.includes('global' in s.spec.mode ? 'global' : 'replicated'));
-    if (f.label) list = list.filter((s) => f.label.every((l) => (l.includes('=') ? s.spec.labels[l.split('=')[0]] === l.slice(l.indexOf('=') + 1) : l in s.spec.labels)));
+    if (f.label) list = list.filter((s) => f.label.every((l) => labelMatches(s.spec.labels, l)));
     return list.map((s) => {
       if (!o.status) return toDockerService(s);
       const tasks = snap.tasks.filter((t) => t.serviceId === s.id && t.desired === 'running');
@@ -578,7 +616,7 @@ export class ClusterService {
         previous: { spec: cur.spec, version: cur.version }, previousGiven: cur.given, rollingBack: 'manually requested rollback', updatedAt,
       }, index);
     } else {
-      const spec = fromDockerSpec(given, snap.networks);
+      const spec = fromDockerSpec(given, snap);
       if (spec.name !== cur.spec.name) throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
       // Only a change of what tasks are made from (swarm's TaskTemplate, --force included) makes new tasks; scaling does not.
       const template = (x: ServiceSpec, g: unknown) => JSON.stringify([x.container, x.reservations, x.placement, x.restart, (g as DockerServiceSpec | undefined)?.TaskTemplate?.ForceUpdate ?? 0]);
@@ -676,13 +714,12 @@ export class ClusterService {
   async listNodes(filters: Record<string, string[]> = {}) {
     for (const k of Object.keys(filters)) if (!['id', 'name', 'role', 'membership', 'node.label', 'label'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     const snap = await this.snapshot();
-    const labelled = (labels: Record<string, string>, want: string[]) => want.every((l) => (l.includes('=') ? labels[l.split('=')[0]] === l.slice(l.indexOf('=') + 1) : l in labels));
     return snap.nodes
       .filter((n) => !filters.id || filters.id.some((x) => n.id.startsWith(x)))
       .filter((n) => !filters.name || filters.name.some((x) => n.hostname.includes(x)))
       .filter((n) => !filters.role || filters.role.includes(n.role))
       .filter((n) => !filters.membership || filters.membership.includes('accepted'))
-      .filter((n) => !filters['node.label'] || labelled(n.labels, filters['node.label']))
+      .filter((n) => !filters['node.label'] || filters['node.label'].every((l) => labelMatches(n.labels, l)))
       .map((n) => toDockerNode(n, snap.leader, this.engineVersion));
   }
 

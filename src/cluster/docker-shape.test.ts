@@ -60,14 +60,14 @@ test('networks by name, id or prefix, each once; host-mode ports and mounts kept
     Name: 'web',
     TaskTemplate: { ContainerSpec: { Image: 'busybox', Mounts: [{ Type: 'tmpfs', Target: '/tmp' }, { Source: 'data', Target: '/data' }] }, Networks: [{ Target: 'front', Aliases: ['www'] }, { Target: 'abd' }] },
     EndpointSpec: { Mode: 'dnsrr', Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }, { TargetPort: 53, Protocol: 'udp', PublishMode: 'host' }] },
-  }, networks);
+  }, { networks, secrets: [], configs: [] });
   assert.deepEqual(s.container.networks, [{ id: 'abc123', aliases: ['www'] }, { id: 'abd456' }]);
   assert.deepEqual(s.container.ports, [{ target: 80, published: 8080, protocol: 'tcp' }, { target: 53, protocol: 'udp' }]);
   assert.deepEqual(s.container.mounts, [{ Type: 'tmpfs', Target: '/tmp' }, { Type: 'volume', Source: 'data', Target: '/data' }]);
   // The old top-level Networks (docker before 1.25's API) are read too.
-  assert.deepEqual(fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Networks: [{ Target: 'abc123' }] }, networks).container.networks, [{ id: 'abc123' }]);
-  assert.throws(() => fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'ab' }] } }, networks), /network ab not found/);
-  assert.throws(() => fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'front' }, { Target: 'abc' }] } }, networks), /attached to network front more than once/);
+  assert.deepEqual(fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Networks: [{ Target: 'abc123' }] }, { networks, secrets: [], configs: [] }).container.networks, [{ id: 'abc123' }]);
+  assert.throws(() => fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'ab' }] } }, { networks, secrets: [], configs: [] }), /network ab not found/);
+  assert.throws(() => fromDockerSpec({ Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'front' }, { Target: 'abc' }] } }, { networks, secrets: [], configs: [] }), /attached to network front more than once/);
 });
 
 test('a service shows back as given, with the defaults docker fills and its version index', () => {

@@ -2,7 +2,7 @@ import { invalidArgument, notFound } from '../base/errors';
 import { parseConstraint, parsePreference } from './core/constraints';
 import { REBALANCE_THRESHOLD_LABEL, rebalancePolicy } from './core/rebalancer';
 import { NODE_CERT_DAYS } from './tls/pki';
-import { type ClusterNetwork, type ContainerTemplate, type FailureAction, type HostPort, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
+import { type ClusterNetwork, type ClusterObject, type ContainerTemplate, type FileGrant, type FailureAction, type HostPort, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
 import type { ClusterInfo, ServiceRecord, Snapshot, TaskRecord, TaskStatus } from './store/store';
 import { taskState } from './store/store';
 
@@ -14,6 +14,7 @@ export interface DockerServiceSpec {
     ContainerSpec?: {
       Image?: string; Command?: string[]; Args?: string[]; Env?: string[]; Dir?: string; User?: string;
       Labels?: Record<string, string>; StopGracePeriod?: number; Mounts?: DockerMount[]; Healthcheck?: ContainerTemplate['healthcheck'];
+      Secrets?: DockerFileGrant[]; Configs?: DockerFileGrant[];
     };
     Resources?: { Limits?: { NanoCPUs?: number; MemoryBytes?: number }; Reservations?: { NanoCPUs?: number; MemoryBytes?: number } };
     RestartPolicy?: { Condition?: string; Delay?: number; MaxAttempts?: number; Window?: number };
@@ -42,6 +43,22 @@ interface DockerPort {
   PublishMode?: string;
 }
 
+interface DockerFileGrant {
+  File?: { Name?: string; UID?: string; GID?: string; Mode?: number };
+  SecretID?: string;
+  SecretName?: string;
+  ConfigID?: string;
+  ConfigName?: string;
+  Runtime?: unknown;
+}
+
+/** What a spec may name besides its image: the cluster's networks, secrets and configs. */
+export interface Named {
+  networks: ClusterNetwork[];
+  secrets: ClusterObject[];
+  configs: ClusterObject[];
+}
+
 interface DockerMount {
   Type?: string;
   Source?: string;
@@ -61,7 +78,7 @@ const CONDITIONS: RestartCondition[] = ['none', 'on-failure', 'any'];
  * where it has them) and what Berth's cluster does not do yet, rather
  * than dropping it silently.
  */
-export function fromDockerSpec(d: DockerServiceSpec, networks: ClusterNetwork[] = []): ServiceSpec {
+export function fromDockerSpec(d: DockerServiceSpec, named: Named = { networks: [], secrets: [], configs: [] }): ServiceSpec {
   const t = d.TaskTemplate ?? {};
   const c = t.ContainerSpec ?? {};
   if (!c.Image) throw invalidArgument('ContainerSpec: image reference must be provided');
@@ -73,7 +90,11 @@ export function fromDockerSpec(d: DockerServiceSpec, networks: ClusterNetwork[] 
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) throw invalidArgument(`invalid replicas value ${replicas}: a whole number, 0 or more`);
   const mode = d.EndpointSpec?.Mode || 'vip';
   if (mode !== 'vip' && mode !== 'dnsrr') throw invalidArgument(`invalid endpoint mode ${JSON.stringify(mode)}: vip or dnsrr`);
-  const attached = networksOf(t.Networks?.length ? t.Networks : (d.Networks ?? []), networks);
+  const attached = networksOf(t.Networks?.length ? t.Networks : (d.Networks ?? []), named.networks);
+  const files = [...(c.Secrets ?? []).map((g) => grantOf('secret', g, named.secrets)), ...(c.Configs ?? []).map((g) => grantOf('config', g, named.configs))];
+  const targets = files.map((f) => f.target);
+  const twice = targets.find((x, i) => targets.indexOf(x) !== i);
+  if (twice) throw invalidArgument(`rpc error: code = InvalidArgument desc = file references conflict: ${twice} is given twice`);
   const ports = portsOf(d.EndpointSpec?.Ports ?? []);
   const mounts = (c.Mounts ?? []).map(mountOf);
   const rp = t.RestartPolicy ?? {};
@@ -96,7 +117,7 @@ export function fromDockerSpec(d: DockerServiceSpec, networks: ClusterNetwork[] 
       ...(c.Dir ? { workdir: c.Dir } : {}), ...(c.User ? { user: c.User } : {}), ...(c.Labels && Object.keys(c.Labels).length ? { labels: c.Labels } : {}),
       ...(c.StopGracePeriod !== undefined ? { stopGraceSeconds: Math.round(c.StopGracePeriod / 1e9) } : {}),
       ...(c.Healthcheck ? { healthcheck: healthcheckOf(c.Healthcheck) } : {}),
-      ...(attached.length ? { networks: attached } : {}), ...(mounts.length ? { mounts } : {}), ...(ports.length ? { ports } : {}),
+      ...(attached.length ? { networks: attached } : {}), ...(mounts.length ? { mounts } : {}), ...(ports.length ? { ports } : {}), ...(files.length ? { files } : {}),
       ...(res.Limits?.NanoCPUs || res.Limits?.MemoryBytes ? { limits: { nanoCpus: nonNegative(res.Limits.NanoCPUs, 'limit of CPUs'), memoryBytes: nonNegative(res.Limits.MemoryBytes, 'limit of memory') } } : {}),
     },
     mode: replicas === undefined ? { global: {} } : { replicated: { replicas } },
@@ -126,6 +147,30 @@ function networksOf(given: DockerNetworkAttachment[], networks: ClusterNetwork[]
     out.push({ id: n.id, ...(a.Aliases?.length ? { aliases: [...a.Aliases] } : {}) });
   }
   return out;
+}
+
+/**
+ * A secret or config the tasks get as a file: found by id, else name (the
+ * docker CLI sends both); a secret's relative target is under
+ * /run/secrets, a config's under / (swarm's), owned by root, mode 0444
+ * unless given.
+ */
+function grantOf(kind: FileGrant['kind'], g: DockerFileGrant, known: ClusterObject[]): FileGrant {
+  const id = kind === 'secret' ? g.SecretID : g.ConfigID;
+  const name = kind === 'secret' ? g.SecretName : g.ConfigName;
+  const o = known.find((x) => x.id === id) ?? known.find((x) => x.name === (name ?? id));
+  if (!o) throw notFound(`${kind} not found: ${id ?? name ?? ''}`);
+  const file = g.File?.Name || o.name;
+  if (file.split('/').includes('..')) throw invalidArgument(`invalid ${kind} target ${JSON.stringify(file)}: no ".." in it`);
+  const target = file.startsWith('/') ? file : kind === 'secret' ? `/run/secrets/${file}` : `/${file}`;
+  const id32 = (v: string | undefined, what: string) => {
+    if (v === undefined || v === '') return 0;
+    if (!/^\d+$/.test(v)) throw invalidArgument(`invalid ${kind} file ${what} ${JSON.stringify(v)}: a number`);
+    return Number(v);
+  };
+  const mode = g.File?.Mode ?? 0o444;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw invalidArgument(`invalid ${kind} file mode ${mode}`);
+  return { kind, id: o.id, target, uid: id32(g.File?.UID, 'uid'), gid: id32(g.File?.GID, 'gid'), mode };
 }
 
 /** Published ports: swarm's host mode, on the task's node. The routing mesh (ingress, docker's default) is refused, saying so. */

@@ -142,10 +142,12 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
     for (const n of lab.nodes) assert.equal(await docker(n, ['network', 'ls', '-q', '--filter', 'driver=overlay']), '', `${n.name} still lists an overlay network`);
   });
 
-  test('docker stack deploy: a compose file\'s services on the stack\'s network, found by their names; stack ls, services, ps and rm', async () => {
+  test('docker stack deploy: a compose file\'s services on the stack\'s network, found by their names, with its volume, secret and config; stack ls, services, ps and rm', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-stack-'));
     try {
       const file = path.join(dir, 'compose.yml');
+      fs.writeFileSync(path.join(dir, 'token.txt'), 's3cret\n');
+      fs.writeFileSync(path.join(dir, 'app.conf'), 'level=debug\n');
       fs.writeFileSync(file, [
         'version: "3.8"',
         'services:',
@@ -161,12 +163,26 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
         '    stop_grace_period: 1s',
         '    volumes:',
         '      - data:/data',
+        '    secrets:',
+        '      - source: token',
+        '        mode: 0400',
+        '    configs:',
+        '      - source: conf',
+        '        target: /etc/app.conf',
         'volumes:',
         '  data:',
+        'secrets:',
+        '  token:',
+        '    file: ./token.txt',
+        'configs:',
+        '  conf:',
+        '    file: ./app.conf',
         '',
       ].join('\n'));
       const out = await docker(manager(), ['stack', 'deploy', '--resolve-image', 'never', '-c', file, 'shop']);
       assert.match(out, /Creating network shop_default/);
+      assert.match(out, /Creating secret shop_token/);
+      assert.match(out, /Creating config shop_conf/);
       assert.match(out, /Creating service shop_web/);
       assert.match(await docker(manager(), ['stack', 'ls', '--format', '{{.Name}} {{.Services}}']), /^shop 2$/m);
       await eventually(async () => total(await spreadOf(manager(), 'shop_web')) === 2 && total(await spreadOf(manager(), 'shop_client')) === 1, 60_000);
@@ -182,11 +198,32 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
       const clientNode = node(Object.keys(await spreadOf(manager(), 'shop_client'))[0]);
       assert.match(await docker(clientNode, ['volume', 'ls', '--format', '{{.Name}}']), /^shop_data$/m);
       assert.equal(await inTask('shop_client', 'echo kept > /data/f && cat /data/f'), 'kept');
+      // The secret and the config are files, read-only, with the mode asked (a secret's 0400) and the content given.
+      assert.equal(await inTask('shop_client', 'cat /run/secrets/token; stat -c %a /run/secrets/token; cat /etc/app.conf; stat -c %a /etc/app.conf'), 's3cret\n400\nlevel=debug\n444');
+      assert.match(await inTask('shop_client', '(echo x > /run/secrets/token) 2>&1; cat /run/secrets/token'), /Read-only file system\s+s3cret$/);
+      // A secret's data is never shown back; a config's is. One in use stays.
+      const secret = JSON.parse(await docker(manager(), ['secret', 'inspect', 'shop_token']))[0];
+      assert.deepEqual(Object.keys(secret.Spec).sort(), ['Labels', 'Name']);
+      assert.equal(Buffer.from(JSON.parse(await docker(manager(), ['config', 'inspect', 'shop_conf']))[0].Spec.Data, 'base64').toString(), 'level=debug\n');
+      const inUse = await manager().daemon.docker(['secret', 'rm', 'shop_token']);
+      assert.notEqual(inUse.code, 0);
+      assert.match(inUse.stderr, /secret 'shop_token' is in use by the following service: shop_client/);
+      // Berth's own commands list and make them as docker's do.
+      assert.match(await manager().daemon.ok(['secret', 'ls', '--format', '{{.Name}}']), /^shop_token$/m);
+      const made = await manager().daemon.berth(['secret', 'create', 'extra', '-'], { input: 'x' });
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal(await docker(manager(), ['secret', 'ls', '-q', '--filter', 'name=extra']), made.stdout.trim());
+      await docker(manager(), ['secret', 'rm', 'extra']);
       const rm = await docker(manager(), ['stack', 'rm', 'shop']);
       assert.match(rm, /Removing service shop_web/);
       assert.match(rm, /Removing network shop_default/);
       await eventually(async () => (await docker(manager(), ['service', 'ls', '-q'])) === '' && (await docker(manager(), ['network', 'ls', '-q', '--filter', 'driver=overlay'])) === '', 30_000);
+      assert.equal(await docker(manager(), ['secret', 'ls', '-q']), '');
+      assert.equal(await docker(manager(), ['config', 'ls', '-q']), '');
       for (const n of lab.nodes) await eventually(async () => (await taskContainers(n)).length === 0 && overlayLinks(n).length === 0, 30_000);
+      // The tasks' files went with their containers.
+      const filesOf = (n: LabNode) => (fs.existsSync(path.join(n.daemon.execRoot, 'task-files')) ? fs.readdirSync(path.join(n.daemon.execRoot, 'task-files')) : []);
+      for (const n of lab.nodes) assert.deepEqual(filesOf(n), [], `${n.name}: task files left`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -11,8 +11,7 @@ const NOT_YET = (what: string) => `${what} is not supported by Berth's cluster y
  * docker's swarm endpoints over Berth's cluster (state in etcd): init and
  * leave, the swarm, nodes, services and tasks, with dockerd's statuses and
  * messages where a node is not in a swarm or not a manager. What the
- * cluster does not do yet (join, secrets, configs, logs of a service) is
- * refused saying so.
+ * cluster does not do yet (swarm unlock) is refused saying so.
  */
 export function swarmRoutes(r: Router, cluster: ClusterService): void {
   const refuse = (message: string) => async () => {
@@ -94,17 +93,19 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
   });
   r.add('GET', '/tasks/([^/]+)/logs', logs('task'));
 
-  // None can be made yet, so a manager lists none (`stack rm` and `stack deploy` ask).
-  for (const kind of ['secrets', 'configs']) {
-    r.add('GET', `/${kind}`, async (ctx) => {
-      await cluster.snapshot();
-      sendJson(ctx, 200, []);
+  // Secrets and configs: the same endpoints, a config's data shown back, a secret's never.
+  for (const kind of ['secret', 'config'] as const) {
+    const base = `/${kind}s`;
+    r.add('GET', base, async (ctx) => sendJson(ctx, 200, await cluster.listObjects(kind, filters(ctx.query))));
+    r.add('POST', `${base}/create`, async (ctx) => sendJson(ctx, 201, await cluster.createObject(kind, await jsonBody(ctx))));
+    r.add('GET', `${base}/([^/]+)`, async (ctx) => sendJson(ctx, 200, await cluster.inspectObject(kind, ctx.params[0])));
+    r.add('POST', `${base}/([^/]+)/update`, async (ctx) => {
+      await cluster.updateObject(kind, ctx.params[0], qInt(ctx.query, 'version') ?? 0, await jsonBody(ctx));
+      sendEmpty(ctx, 200);
     });
-    r.add('GET', `/${kind}/([^/]+)`, async (ctx) => {
-      await cluster.snapshot();
-      throw notFound(`${kind.slice(0, -1)} ${ctx.params[0]} not found`);
+    r.add('DELETE', `${base}/([^/]+)`, async (ctx) => {
+      await cluster.removeObject(kind, ctx.params[0]);
+      sendEmpty(ctx, 204);
     });
   }
-  for (const p of ['/secrets/create', '/secrets/([^/]+)/update', '/configs/create', '/configs/([^/]+)/update']) r.add('POST', p, refuse(NOT_YET('secrets and configs')));
-  for (const p of ['/secrets/([^/]+)', '/configs/([^/]+)']) r.add('DELETE', p, refuse(NOT_YET('secrets and configs')));
 }

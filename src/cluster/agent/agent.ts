@@ -34,7 +34,7 @@ export interface AgentEngine {
   /** A blob of this node's content store from `offset` on, and its whole size; undefined when it has none. */
   readBlob(digest: string, offset: number): Promise<{ size: number; stream: Readable } | undefined>;
   /** Makes and starts a task's container, on its cluster networks (the first its primary) where it has any; its id. */
-  run(name: string, template: ContainerTemplate, labels: Record<string, string>, endpoints: TaskEndpoint[]): Promise<string>;
+  run(name: string, template: ContainerTemplate, labels: Record<string, string>, extra: { taskId: string; endpoints: TaskEndpoint[]; files: TaskFile[] }): Promise<string>;
   /** This node's part of a cluster network, made if missing (idempotent). */
   ensureNetwork(spec: OverlaySpec): Promise<void>;
   /** A cluster network's tasks: those on other nodes forwarded to them, and each one's names (none while it does not serve) answered here. */
@@ -42,6 +42,8 @@ export interface AgentEngine {
   /** This node's parts of cluster networks, and whether a container is on each. */
   localNetworks(): { id: string; inUse: boolean }[];
   removeNetwork(networkId: string): Promise<void>;
+  /** Removes the secrets' and configs' files of tasks other than these (their containers gone, by hand too). */
+  pruneTaskFiles(keep: Set<string>): Promise<void>;
   /** Stops it within `graceSeconds` (undefined: the container's own stop timeout, set from the service at create). */
   stop(id: string, graceSeconds?: number): Promise<void>;
   remove(id: string): Promise<void>;
@@ -57,6 +59,15 @@ export interface AgentEngine {
 export interface TaskEndpoint {
   networkId: string;
   ip: string;
+}
+
+/** A secret's or config's content as a file in a task's container (read-only, its owner and mode as the service gives them). */
+export interface TaskFile {
+  target: string;
+  data: Buffer;
+  uid: number;
+  gid: number;
+  mode: number;
 }
 
 /** A task's place on a cluster network, as every node on the network knows it. */
@@ -178,7 +189,7 @@ export class Agent {
           }
           if (!s || this.starting.has(t.id)) continue;
           this.starting.add(t.id);
-          void this.startTask(t, s, snap.networks).finally(() => this.starting.delete(t.id));
+          void this.startTask(t, s, snap).finally(() => this.starting.delete(t.id));
           continue;
         }
         if (c.running && c.health === 'unhealthy') {
@@ -216,6 +227,8 @@ export class Agent {
     }
     await this.send(reports);
     await this.syncNetworks(snap);
+    // Read afresh: a start that ended during this round has its container now, and no longer counts as starting.
+    await this.engine.pruneTaskFiles(new Set([...this.starting, ...this.engine.taskContainers().map((c) => c.taskId)]));
   }
 
   /** Stops a task's container in the background, as starts run, then reports how it ended (`after`, read once stopped). */
@@ -258,7 +271,7 @@ export class Agent {
     }
   }
 
-  private async startTask(t: TaskRecord, s: ServiceRecord, networks: ClusterNetwork[]): Promise<void> {
+  private async startTask(t: TaskRecord, s: ServiceRecord, snap: Snapshot): Promise<void> {
     const { id: taskId, slot } = t;
     const name = `${s.spec.name}.${slot ?? this.nodeId}.${taskId}`;
     const labels = {
@@ -271,7 +284,7 @@ export class Agent {
       const template = t.specVersion === s.version ? s.spec.container : s.previous?.version === t.specVersion ? s.previous.spec.container : s.spec.container;
       const endpoints: TaskEndpoint[] = [];
       for (const want of template.networks ?? []) {
-        const n = networks.find((x) => x.id === want.id);
+        const n = snap.networks.find((x) => x.id === want.id);
         if (!n) throw new Error(`network ${want.id} not found`);
         const ip = t.addresses?.[n.id];
         if (!ip) throw new Error(`no free address on network ${n.name} (${n.subnet})`);
@@ -279,7 +292,12 @@ export class Agent {
         // Its service's names come from the store once it runs (syncNetworks); the container itself answers to its own name.
         endpoints.push({ networkId: n.id, ip });
       }
-      await this.engine.run(name, template, labels, endpoints);
+      const files = (template.files ?? []).map((f): TaskFile => {
+        const o = (f.kind === 'secret' ? snap.secrets : snap.configs).find((x) => x.id === f.id);
+        if (!o) throw new Error(`${f.kind} ${f.id} not found`);
+        return { target: f.target, data: Buffer.from(o.data, 'base64'), uid: f.uid, gid: f.gid, mode: f.mode };
+      });
+      await this.engine.run(name, template, labels, { endpoints, files, taskId });
       // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
       // a report from here could land after a round's and undo it.
     } catch (e) {

@@ -1,10 +1,12 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { containerLogs } from '../../engine/containers/container-io';
 import type { Engine } from '../../engine/engine';
 import { type Digest, parseDigest } from '../../oci/digest';
 import type { ContainerTemplate } from '../core/model';
 import type { MountSpec } from '../../engine/model';
 import type { OverlaySpec } from '../../engine/networks/network-store';
-import { type AgentEngine, TASK_LABEL, type TaskContainer, type TaskEndpoint } from './agent';
+import { type AgentEngine, TASK_LABEL, type TaskContainer, type TaskEndpoint, type TaskFile } from './agent';
 import type { Counters } from './usage';
 
 /** The agent's view of this node's engine: task containers made, started, stopped and removed through it. */
@@ -17,6 +19,8 @@ export function engineForAgent(engine: Engine): AgentEngine {
     return true;
   };
   const content = engine.images.store.content;
+  // Secrets' and configs' files of tasks, under the exec root (a tmpfs on most hosts: never on disk), bound read-only.
+  const filesRoot = path.join(engine.cfg.execRoot, 'task-files');
   return {
     ensureImage,
     useBlobSource: (s) => engine.registries.useBlobSource(s),
@@ -37,7 +41,7 @@ export function engineForAgent(engine: Engine): AgentEngine {
         }];
       });
     },
-    async run(name: string, t: ContainerTemplate, labels: Record<string, string>, endpoints: TaskEndpoint[]): Promise<string> {
+    async run(name: string, t: ContainerTemplate, labels: Record<string, string>, { taskId, endpoints, files }: { taskId: string; endpoints: TaskEndpoint[]; files: TaskFile[] }): Promise<string> {
       const exposed = Object.fromEntries((t.ports ?? []).map((p) => [`${p.target}/${p.protocol}`, {}]));
       const config = {
         Image: t.image, Labels: labels,
@@ -48,17 +52,25 @@ export function engineForAgent(engine: Engine): AgentEngine {
       };
       // As swarm's nodes: an image this node lacks is pulled first.
       await ensureImage(t.image);
+      const bound = files.length ? await writeTaskFiles(path.join(filesRoot, taskId), files) : [];
+      const mounts = [...((t.mounts ?? []) as unknown as MountSpec[]), ...bound];
       const host = {
         ...(t.limits?.nanoCpus ? { NanoCpus: t.limits.nanoCpus } : {}), ...(t.limits?.memoryBytes ? { Memory: t.limits.memoryBytes } : {}),
         // Checked for their shape at the service's create; the engine checks the rest, as at docker run.
-        ...(t.mounts?.length ? { Mounts: t.mounts as unknown as MountSpec[] } : {}),
+        ...(mounts.length ? { Mounts: mounts } : {}),
         ...(t.ports?.length ? { PortBindings: Object.fromEntries(t.ports.map((p) => [`${p.target}/${p.protocol}`, [{ HostIp: '', HostPort: p.published ? String(p.published) : '' }]])) } : {}),
         ...(endpoints.length ? { NetworkMode: endpoints[0].networkId } : {}),
       };
       const networks = Object.fromEntries(endpoints.map((e) => [e.networkId, { IPAMConfig: { IPv4Address: e.ip } }]));
-      const { Id } = await c.create(name, config, host, networks);
-      await c.start(Id);
-      return Id;
+      try {
+        const { Id } = await c.create(name, config, host, networks);
+        await c.start(Id);
+        return Id;
+      } catch (e) {
+        // A container that could not be made holds no files; one made but not started is removed with them.
+        if (!c.store.all().some((r) => r.Config.Labels?.[TASK_LABEL] === taskId)) await fsp.rm(path.join(filesRoot, taskId), { recursive: true, force: true });
+        throw e;
+      }
     },
     async ensureNetwork(spec: OverlaySpec) {
       await engine.networks.ensureOverlay(spec);
@@ -69,7 +81,18 @@ export function engineForAgent(engine: Engine): AgentEngine {
     },
     removeNetwork: (id) => engine.removeNetwork(id),
     stop: (id, grace) => c.stop(id, grace),
-    remove: (id) => c.remove(id, { force: true }),
+    async pruneTaskFiles(keep: Set<string>) {
+      const dirs = await fsp.readdir(filesRoot).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return [];
+        throw e;
+      });
+      for (const d of dirs) if (!keep.has(d)) await fsp.rm(path.join(filesRoot, d), { recursive: true, force: true });
+    },
+    async remove(id) {
+      const taskId = c.store.find(id)?.Config.Labels?.[TASK_LABEL];
+      await c.remove(id, { force: true });
+      if (taskId) await fsp.rm(path.join(filesRoot, taskId), { recursive: true, force: true });
+    },
     logs(containerId, o, signal) {
       return containerLogs(c, containerId, o, signal);
     },
@@ -88,4 +111,17 @@ export function engineForAgent(engine: Engine): AgentEngine {
       });
     },
   };
+}
+
+/** Each file written (owner and mode as given) in a folder of the task's own; the mounts that bind them read-only. */
+async function writeTaskFiles(dir: string, files: TaskFile[]): Promise<MountSpec[]> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  // The folder is root's alone; each file is readable through its mount as its mode says.
+  return Promise.all(files.map(async (f, i) => {
+    const file = path.join(dir, String(i));
+    await fsp.writeFile(file, f.data, { mode: 0o600 });
+    await fsp.chown(file, f.uid, f.gid);
+    await fsp.chmod(file, f.mode);
+    return { Type: 'bind', Source: file, Target: f.target, ReadOnly: true } as MountSpec;
+  }));
 }

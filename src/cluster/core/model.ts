@@ -77,6 +77,30 @@ export interface ContainerTemplate {
   mounts?: Record<string, unknown>[];
   /** Ports published on the task's node (swarm's host mode); no published port: one the node picks. */
   ports?: HostPort[];
+  /** Secrets and configs as files in the container, read-only. */
+  files?: FileGrant[];
+}
+
+/** A secret or config given to a service's tasks: which one, and the file it becomes. */
+export interface FileGrant {
+  kind: 'secret' | 'config';
+  id: string;
+  /** The absolute path in the container (a secret's relative name is under /run/secrets). */
+  target: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** A secret or config: named data kept by the cluster (a secret's is never shown back). */
+export interface ClusterObject {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** The content, base64. */
+  data: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface HostPort {

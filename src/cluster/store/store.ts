@@ -3,7 +3,7 @@ import { Etcd3, isRecoverableError, type Lease, type Watcher } from 'etcd3';
 import { conflict, errorMessage, notFound, unavailable } from '../../base/errors';
 import type { Action } from '../core/actions';
 import type { Credentials } from '../tls/pki';
-import type { Availability, ClusterNetwork, ClusterNode, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
+import type { Availability, ClusterNetwork, ClusterNode, ClusterObject, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
 import { BlobDirectory } from './blob-directory';
 
 /**
@@ -14,6 +14,8 @@ import { BlobDirectory } from './blob-directory';
  *   names/<name>         a service name taken (its id), written with the service
  *   networks/<id>        a cluster network (overlay)
  *   netnames/<name>      a network name taken (its id), written with the network
+ *   secrets/<id>         a secret (its data base64), with secretnames/<name>
+ *   configs/<id>         a config, with confignames/<name>
  *   services/<id>        a service's spec and version
  *   rollouts/<id>        where its roll-out stands (written by the leader only)
  *   tasks/<id>           a task as the managers want it (written by the leader only)
@@ -111,8 +113,17 @@ export interface Snapshot {
   services: ServiceRecord[];
   tasks: (TaskRecord & { status?: TaskStatus })[];
   networks: ClusterNetwork[];
+  secrets: ObjectRecord[];
+  configs: ObjectRecord[];
   leader?: string;
 }
+
+/** A secret or config as stored, with its modification revision (docker's Version.Index, which updates name). */
+export interface ObjectRecord extends ClusterObject {
+  index: number;
+}
+
+export type ObjectKind = 'secret' | 'config';
 
 /** A task's state as the planner and the reconciler see it: the agent's word, else where the managers put it. */
 export function taskState(t: TaskRecord & { status?: TaskStatus }): TaskState {
@@ -422,29 +433,59 @@ export class ClusterStore {
     );
   }
 
+  /** A new secret or config, its name taken in the same transaction. */
+  async createObject(kind: ObjectKind, o: ClusterObject): Promise<void> {
+    const r = await this.wrap(() =>
+      this.client
+        .if(this.key(`${kind}names`, o.name), 'Create', '==', 0)
+        .then(this.client.put(this.key(`${kind}names`, o.name)).value(o.id), this.client.put(this.key(`${kind}s`, o.id)).value(JSON.stringify(o)))
+        .commit(),
+    );
+    if (!r.succeeded) throw conflict(`rpc error: code = AlreadyExists desc = ${kind} ${o.name} already exists`);
+  }
+
+  /** Its labels changed, if it is still at `index`. */
+  async updateObject(kind: ObjectKind, o: ObjectRecord, index: number): Promise<void> {
+    const { index: _i, ...rec } = o;
+    const r = await this.wrap(() => this.client.if(this.key(`${kind}s`, o.id), 'Mod', '==', index).then(this.client.put(this.key(`${kind}s`, o.id)).value(JSON.stringify(rec))).commit());
+    if (!r.succeeded) throw conflict(`rpc error: code = Unknown desc = update out of sequence: ${kind} ${o.id} was changed since the version given`);
+  }
+
+  async removeObject(kind: ObjectKind, o: ClusterObject): Promise<void> {
+    await this.wrap(() =>
+      this.client.if(this.key(`${kind}s`, o.id), 'Create', '>', 0).then(this.client.delete().key(this.key(`${kind}s`, o.id)), this.client.delete().key(this.key(`${kind}names`, o.name))).commit(),
+    );
+  }
+
   /** A new service, its name taken in the same transaction (a name in use is a conflict, as docker's); its networks must still be there. */
   async createService(s: Omit<ServiceRecord, 'index'>): Promise<void> {
     const r = await this.wrap(() =>
-      this.networksExist(this.client.if(this.key('names', s.spec.name), 'Create', '==', 0), s)
+      this.namedExist(this.client.if(this.key('names', s.spec.name), 'Create', '==', 0), s)
         .then(this.client.put(this.key('names', s.spec.name)).value(s.id), this.client.put(this.key('services', s.id)).value(serviceValue(s)))
         .commit(),
     );
     if (!r.succeeded) {
-      const gone = await this.missingNetwork(s);
-      if (gone) throw notFound(`network ${gone} not found`);
+      const gone = await this.missingRecord(s);
+      if (gone) throw notFound(`${gone} not found`);
       throw conflict(`rpc error: code = AlreadyExists desc = name conflicts with an existing object: service ${s.spec.name} already exists`);
     }
   }
 
   /** A transaction's comparisons, with: each network the service names still exists (a network removed meanwhile fails it). */
-  private networksExist<T extends { and(key: string, column: 'Create', cmp: '>', value: number): T }>(txn: T, s: Pick<ServiceRecord, 'spec'>): T {
-    for (const n of s.spec.container.networks ?? []) txn = txn.and(this.key('networks', n.id), 'Create', '>', 0);
+  private namedExist<T extends { and(key: string, column: 'Create', cmp: '>', value: number): T }>(txn: T, s: Pick<ServiceRecord, 'spec'>): T {
+    for (const key of this.namedKeys(s)) txn = txn.and(this.key(...key.split('/')), 'Create', '>', 0);
     return txn;
   }
 
-  private async missingNetwork(s: Pick<ServiceRecord, 'spec'>): Promise<string | undefined> {
-    for (const n of s.spec.container.networks ?? []) {
-      if (!(await this.wrap(() => this.client.get(this.key('networks', n.id)).string()))) return n.id;
+  /** The records a service names (networks, secrets, configs), as keys: each must exist when it is written. */
+  private namedKeys(s: Pick<ServiceRecord, 'spec'>): string[] {
+    const c = s.spec.container;
+    return [...(c.networks ?? []).map((n) => `networks/${n.id}`), ...(c.files ?? []).map((f) => `${f.kind}s/${f.id}`)];
+  }
+
+  private async missingRecord(s: Pick<ServiceRecord, 'spec'>): Promise<string | undefined> {
+    for (const key of this.namedKeys(s)) {
+      if (!(await this.wrap(() => this.client.get(this.key(...key.split('/'))).string()))) return key.replace(/s\//, ' ');
     }
     return undefined;
   }
@@ -456,13 +497,13 @@ export class ClusterStore {
    */
   async updateService(s: ServiceRecord, index: number): Promise<void> {
     const r = await this.wrap(() =>
-      this.networksExist(this.client.if(this.key('services', s.id), 'Mod', '==', index), s)
+      this.namedExist(this.client.if(this.key('services', s.id), 'Mod', '==', index), s)
         .then(this.client.put(this.key('services', s.id)).value(serviceValue(s)), this.client.delete().key(this.key('rollouts', s.id)))
         .commit(),
     );
     if (!r.succeeded) {
-      const gone = await this.missingNetwork(s);
-      if (gone) throw notFound(`network ${gone} not found`);
+      const gone = await this.missingRecord(s);
+      if (gone) throw notFound(`${gone} not found`);
       throw invalidVersion(s.id);
     }
   }
@@ -637,12 +678,12 @@ export interface Mirror {
 
 /** The leader key and service names hold plain ids; every other value is JSON. */
 function parse(key: string, v: Buffer): unknown {
-  return key === 'leader' || key.startsWith('names/') || key.startsWith('netnames/') ? v.toString() : JSON.parse(v.toString());
+  return key === 'leader' || /^(names|netnames|secretnames|confignames)\//.test(key) ? v.toString() : JSON.parse(v.toString());
 }
 
 /** The records of one revision, from their keys (without the prefix) and values. */
 function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod: number }[]): Snapshot {
-  const out: Snapshot = { revision, nodes: [], services: [], tasks: [], prefetches: [], networks: [] };
+  const out: Snapshot = { revision, nodes: [], services: [], tasks: [], prefetches: [], networks: [], secrets: [], configs: [] };
   const reports = new Map<string, Record<string, PullReport>>();
   const alive = new Map<string, Liveness>();
   const status = new Map<string, TaskStatus>();
@@ -660,6 +701,8 @@ function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod
     else if (kind === 'services') out.services.push({ ...(kv.value as ServiceRecord), index: kv.mod });
     else if (kind === 'tasks') tasks.push(kv.value as TaskRecord);
     else if (kind === 'networks') out.networks.push(kv.value as ClusterNetwork);
+    else if (kind === 'secrets') out.secrets.push({ ...(kv.value as ClusterObject), index: kv.mod });
+    else if (kind === 'configs') out.configs.push({ ...(kv.value as ClusterObject), index: kv.mod });
     else if (kind === 'status') status.set(id, kv.value as TaskStatus);
     else if (kind === 'rollouts') rollouts.set(id, kv.value as Rollout);
     else if (kind === 'prefetch') out.prefetches.push({ ...(kv.value as Prefetch), reports: {} });
