@@ -22,7 +22,7 @@ import type { NetworkCreateRequest, NetworkRecord } from '../engine/networks/net
 import { serveTaskLogs } from './node-endpoint';
 import { type ServiceLogOptions, serviceLogs } from './service-logs';
 import { ClusterEndpoint } from './tls/endpoint';
-import { type JoinGrant, type JoinRequest, requestJoin } from './tls/join';
+import { type JoinGrant, type JoinRequest, type Promotion, requestJoin, requestPromotion } from './tls/join';
 import { caDigest, type Credentials, issueOwn, joinToken, makeCa, makeKeyAndRequest, readCredentials, signRequest, tlsFiles, tokenDigest } from './tls/pki';
 import { EtcdMember, freePort, type MemberConfig, peerUrlOf, portFree } from './store/etcd-member';
 import { ClusterStore, type EtcdMemberInfo, type NodeRecord, type ObjectKind, type ServiceRecord, type Snapshot, taskState } from './store/store';
@@ -48,6 +48,8 @@ const LIVENESS_TTL_SECONDS = 5;
 const SWARM_PORT = 2377;
 /** How often a node asks for the store's members (managers come and go). */
 const MEMBERS_EVERY_MS = 30_000;
+/** How often a node looks whether the managers changed its role (node promote|demote). */
+const ROLE_EVERY_MS = 2000;
 /** How often the node reads its cgroups for its real load. */
 const USAGE_EVERY_MS = 2000;
 
@@ -70,6 +72,7 @@ export class ClusterService {
   private alive?: { stop(revoke: boolean): Promise<void> };
   private sampler?: NodeJS.Timeout;
   private membersTimer?: NodeJS.Timeout;
+  private roleTimer?: NodeJS.Timeout;
   /** A restart with new members is under way (one at a time). */
   private restarting = false;
   private endpoint?: ClusterEndpoint | void;
@@ -307,6 +310,7 @@ export class ClusterService {
     this.agent = new Agent(this.store, st.nodeId, this.engine, this.logger);
     await this.agent.start();
     this.membersTimer = setInterval(() => void this.followMembers(), MEMBERS_EVERY_MS).unref();
+    if (st.tls) this.roleTimer = setInterval(() => void this.followRole(), ROLE_EVERY_MS).unref();
     if (st.role === 'manager') {
       this.manager = new Manager(this.store, st.nodeId, this.logger);
       this.manager.start();
@@ -317,7 +321,7 @@ export class ClusterService {
       const handlers = {
         taskLogs: (id: string, q: URLSearchParams, res: ServerResponse, signal: AbortSignal) => serveTaskLogs(this.engine, id, q, res, signal),
         ...(blobs ? { blob: (digest: string, offset: number, wait: boolean) => blobs.serve(digest, offset, wait) } : {}),
-        ...(st.role === 'manager' ? { join: (r: JoinRequest) => this.grantJoin(r) } : {}),
+        ...(st.role === 'manager' ? { join: (r: JoinRequest) => this.grantJoin(r), promote: (id: string, csr: string) => this.grantPromotion(id, csr) } : {}),
       };
       this.endpoint = await ClusterEndpoint.listen(st.addr, st.port, readCredentials(this.tlsDir), handlers, this.logger)
         .catch((e: unknown) => void this.logger.warn('cluster endpoint', { port: st.port, error: errorMessage(e) }));
@@ -380,22 +384,145 @@ export class ClusterService {
     }
   }
 
-  /** A manager leaving takes its member out of the store's cluster first (while others can still agree on it). */
-  private async leaveStore(): Promise<void> {
+  /**
+   * A node carries out the role the managers give it (`node promote|demote`
+   * write its record; swarm's nodes follow theirs the same way), one change
+   * at a time, and again after a restart until it is done.
+   */
+  private async followRole(): Promise<void> {
     const st = this.state;
-    if (!st?.member || !this.store) return;
+    const store = this.store;
+    if (!st || !store || this.closing || this.restarting) return;
+    const rec = await store.node(st.nodeId).catch(() => undefined); // the store away: the next look asks again
+    if (!rec || rec.role === st.role) return;
+    this.restarting = true;
+    try {
+      this.logger.info('cluster role changed by the managers', { from: st.role, to: rec.role });
+      if (rec.role === 'manager') await this.becomeManager(st, store);
+      else await this.becomeWorker(st, store);
+    } catch (e) {
+      this.logger.warn('cluster role change; trying again', { to: rec.role, error: errorMessage(e) });
+    } finally {
+      this.restarting = false;
+    }
+  }
+
+  /**
+   * Promoted: a manager signs this node a manager's certificate from a new
+   * key (the old one serves until the new is in place) and gives it the CA's
+   * key; its own etcd member joins the store's cluster; it starts again as
+   * a manager.
+   */
+  private async becomeManager(st: LocalState, store: ClusterStore): Promise<void> {
+    const snap = await store.snapshot();
+    const managers = snap.nodes.filter((n) => n.role === 'manager' && n.ready && n.id !== st.nodeId && /^\d+\.\d+\.\d+\.\d+:\d+$/.test(n.addr));
+    if (!managers.length) throw unavailable('no manager is up to sign this node\'s certificate');
+    const next = path.join(this.tlsDir, 'next');
+    const csr = await makeKeyAndRequest(next);
+    let promotion: Promotion | undefined;
+    for (const m of managers) {
+      promotion = await requestPromotion(m.addr, readCredentials(this.tlsDir), csr).catch((e: unknown) => void this.logger.warn('promotion request', { manager: m.id, error: errorMessage(e) }));
+      if (promotion) break;
+    }
+    if (!promotion) throw unavailable('no manager answered the promotion');
+    const f = tlsFiles(this.tlsDir);
+    fs.writeFileSync(f.caKey, promotion.caKey, { mode: 0o600 });
+    fs.writeFileSync(f.cert, promotion.cert);
+    fs.renameSync(tlsFiles(next).key, f.key);
+    fs.rmSync(next, { recursive: true, force: true });
+    const added = await this.addOwnMember(store, st.nodeId, st.addr!, () => undefined);
+    await this.restartAs({ ...st, role: 'manager', member: added.member, endpoints: [`${st.addr}:${added.member.clientPort}`, ...clientEndpoints(added.members)] });
+  }
+
+  /**
+   * Demoted: it signs itself a worker's certificate while it still holds
+   * the CA's key, takes its etcd member out of the store's cluster, drops
+   * the member's data and the CA's key, and starts again as a worker
+   * reaching the store through the managers left.
+   */
+  private async becomeWorker(st: LocalState, store: ClusterStore): Promise<void> {
+    const others = clientEndpoints((await store.members()).filter((m) => m.name !== st.nodeId));
+    if (!others.length) throw unavailable('this node holds the store\'s only member: it stays a manager until another manager is up');
+    const next = path.join(this.tlsDir, 'next');
+    const cert = await signRequest(this.tlsDir, await makeKeyAndRequest(next), { nodeId: st.nodeId, clusterId: st.clusterId, role: 'worker', ip: st.addr! });
+    await this.manager?.stop();
+    // Its member's data goes only once the others have let it go; else it runs on as a manager, and the next look tries again.
+    if (!(await this.leaveStore())) {
+      this.manager = new Manager(store, st.nodeId, this.logger);
+      this.manager.start();
+      throw unavailable('the store did not let this node\'s member go');
+    }
+    await this.shutdown();
+    const f = tlsFiles(this.tlsDir);
+    fs.writeFileSync(f.cert, cert);
+    fs.renameSync(tlsFiles(next).key, f.key);
+    fs.rmSync(next, { recursive: true, force: true });
+    fs.rmSync(f.caKey, { force: true });
+    fs.rmSync(path.join(this.dir, 'etcd'), { recursive: true, force: true });
+    const { member: _m, ...rest } = st;
+    await this.restartAs({ ...rest, role: 'worker', endpoints: others });
+  }
+
+  /** This node's part, started again with a new local state (saved first, so a crash resumes from it). */
+  private async restartAs(next: LocalState): Promise<void> {
+    await atomicWriteJson(path.join(this.dir, 'state.json'), next);
+    await this.shutdown();
+    this.state = next;
+    this.starting = this.runUntilUp();
+    await this.starting;
+  }
+
+  /** A manager's answer to a node the managers made a manager: a manager's certificate for its new key, the CA and its key. */
+  private async grantPromotion(nodeId: string, csr: string): Promise<Promotion> {
+    const store = this.managerStore();
+    const rec = await store.node(nodeId);
+    if (!rec) throw invalidArgument(`node ${nodeId} is not in the cluster`);
+    if (rec.role !== 'manager') throw invalidArgument(`node ${nodeId} was not made a manager`);
+    const ip = rec.addr.replace(/:\d+$/, '');
+    const f = tlsFiles(this.tlsDir);
+    const cert = await signRequest(this.tlsDir, csr, { nodeId, clusterId: this.state!.clusterId, role: 'manager', ip });
+    return { cert, ca: fs.readFileSync(f.ca, 'utf8'), caKey: fs.readFileSync(f.caKey, 'utf8') };
+  }
+
+  /**
+   * A manager leaving (or demoted) takes its member out of the store's
+   * cluster first, while the others can still agree on it: the lead handed
+   * over if its member has it, the removal asked of another member and
+   * seen done there before this member stops (a member stopped before the
+   * others applied its removal would leave two members' quorum waiting).
+   * Whether it is out (or was never in).
+   */
+  private async leaveStore(): Promise<boolean> {
+    const st = this.state;
+    if (!st?.member || !this.store) return true;
+    let probe: ClusterStore | undefined;
     try {
       const members = await this.store.members();
       const mine = members.find((m) => m.name === st.nodeId);
-      if (mine && members.length > 1) await this.store.removeMember(mine.id);
+      const others = clientEndpoints(members.filter((m) => m !== mine));
+      if (!mine || !others.length) return true;
+      await this.store.handOverLead(mine.id);
+      probe = new ClusterStore(others, this.credentials(st));
+      await probe.removeMember(mine.id);
+      const until = Date.now() + 20_000;
+      while ((await probe.members()).some((m) => m.id === mine.id)) {
+        if (Date.now() > until) throw unavailable('the store\'s other members did not apply this member\'s removal within 20 s');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return true;
     } catch (e) {
       this.logger.warn('removal of this manager\'s etcd member', { error: errorMessage(e) });
+      return false;
+    } finally {
+      probe?.close();
     }
   }
+
 
   /** Stops this node's loops; `leaving` also ends its liveness at once (a daemon restart lets it run out instead). */
   private async shutdown(leaving = false): Promise<void> {
     clearInterval(this.membersTimer);
+    clearInterval(this.roleTimer);
     await this.endpoint?.close();
     await this.manager?.stop().catch((e) => this.logger.warn('manager stop', { error: errorMessage(e) }));
     await this.agent?.stop().catch((e) => this.logger.warn('agent stop', { error: errorMessage(e) }));
@@ -744,9 +871,18 @@ export class ClusterService {
     const availability = (spec.Availability ?? n.availability) as Availability;
     if (!['active', 'pause', 'drain'].includes(availability)) throw invalidArgument(`invalid availability ${JSON.stringify(spec.Availability)}: active, pause or drain`);
     const role = (spec.Role ?? n.role) as NodeRole;
-    if (role !== n.role) throw invalidArgument('changing a node\'s role (node promote|demote) is not supported yet: a node keeps the role it joined with');
+    if (role !== 'manager' && role !== 'worker') throw invalidArgument(`invalid role ${JSON.stringify(spec.Role)}: manager or worker`);
+    if (role !== n.role && !n.ready) throw new BerthError('conflict', `rpc error: code = FailedPrecondition desc = node ${n.id} is down: its role changes when it can carry the change out`);
+    if (role === 'worker' && n.role === 'manager') {
+      // As swarm: never the last manager, nor one whose going leaves the store's members without a quorum.
+      const managers = snap.nodes.filter((x) => x.role === 'manager');
+      if (managers.length === 1) throw new BerthError('conflict', 'rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm');
+      const upAfter = managers.filter((x) => x.ready && x.id !== n.id).length;
+      const after = managers.length - 1;
+      if (upAfter < Math.floor(after / 2) + 1) throw new BerthError('conflict', `rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum (${upAfter} of ${after} managers left would be up)`);
+    }
     const { ready: _r, usage: _u, ...rec } = n;
-    await store.putNode({ ...rec, labels: spec.Labels ?? n.labels, availability, updatedAt: new Date().toISOString() });
+    await store.putNode({ ...rec, labels: spec.Labels ?? n.labels, availability, role, updatedAt: new Date().toISOString() });
     this.manager?.kick();
   }
 

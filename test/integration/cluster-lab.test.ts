@@ -208,10 +208,31 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     }
   });
 
-  test('node promote is refused, saying so (a node keeps the role it joined with)', async () => {
-    const r = await manager().daemon.docker(['node', 'promote', 'node2']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /node promote\|demote\) is not supported yet/);
+  test('node promote makes a worker a manager (its own etcd member, the API\'s manager endpoints); demote makes it a worker again; the last manager stays', async () => {
+    const last = await manager().daemon.docker(['node', 'demote', 'node1']);
+    assert.notEqual(last.code, 0);
+    assert.match(last.stderr, /attempting to demote the last manager of the swarm/);
+    const node2 = lab.nodes[1];
+    await docker(manager(), ['node', 'promote', 'node2']);
+    // The node carries it out itself: a manager's certificate from a manager, its etcd member, its manager loop.
+    await eventually(async () => (await node2.daemon.docker(['service', 'ls'])).code === 0, 60_000);
+    assert.equal(await docker(manager(), ['node', 'inspect', 'node2', '--format', '{{.Spec.Role}} {{.ManagerStatus.Reachability}}']), 'manager reachable');
+    assert.equal(await docker(node2, ['node', 'ls', '--filter', 'role=manager', '--format', '{{.Hostname}}']), 'node1\nnode2');
+    const members = (n: LabNode) => JSON.parse(fs.readFileSync(path.join(n.daemon.dataRoot, 'cluster', 'state.json'), 'utf8')) as { role: string; member?: unknown };
+    assert.equal(members(node2).role, 'manager');
+    assert.ok(members(node2).member, 'the promoted node runs an etcd member');
+    // Through the new manager, the cluster is run as through the first: a service made there runs.
+    await docker(node2, ['service', 'create', '--detach', '--name', 'via2', '--replicas', '2', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
+    await eventually(async () => total(await spread('via2')) === 2, 60_000);
+    await docker(node2, ['service', 'rm', 'via2']);
+    await docker(manager(), ['node', 'demote', 'node2']);
+    await eventually(async () => /not a swarm manager/.test((await node2.daemon.docker(['service', 'ls'])).stderr), 60_000);
+    assert.equal(members(node2).role, 'worker');
+    assert.equal(members(node2).member, undefined);
+    assert.equal(fs.existsSync(path.join(node2.daemon.dataRoot, 'cluster', 'etcd')), false, 'the demoted node keeps no etcd data');
+    assert.equal(fs.existsSync(path.join(node2.daemon.dataRoot, 'cluster', 'tls', 'ca.key')), false, 'the demoted node keeps the CA\'s key');
+    await eventually(async () => (await docker(manager(), ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])).split('\n').includes('node2 Ready'), 30_000);
+    assert.equal(await docker(manager(), ['node', 'ls', '--filter', 'role=manager', '--format', '{{.Hostname}}']), 'node1');
   });
 
   test('the service goes; every node leaves; nothing is left', async () => {

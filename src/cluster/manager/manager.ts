@@ -61,6 +61,8 @@ export class Manager {
         this.stopWatch = await this.store.watchAll(() => this.kick(), { liveness: true });
         this.kick();
       } catch (e) {
+        // Stopped meanwhile (its client closed under it): nothing to say.
+        if (this.closed) return;
         this.logger.warn('cluster campaign', { error: errorMessage(e) });
         await new Promise((r) => setTimeout(r, 1000));
       }

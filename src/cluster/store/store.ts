@@ -334,6 +334,19 @@ export class ClusterStore {
     await this.wrap(() => this.client.cluster.memberRemove({ ID: id }));
   }
 
+  /**
+   * Where the member this client speaks to leads the store's raft and is
+   * `id`, it hands the lead to another voter: a leader that removes itself
+   * can stop before the others learn the change is committed, and with two
+   * members the one left would wait for a quorum that is gone.
+   */
+  async handOverLead(id: string): Promise<void> {
+    const status = await this.wrap(() => this.client.maintenance.status());
+    if (status.leader !== id) return;
+    const heir = (await this.members()).find((m) => m.id !== id && !m.learner);
+    if (heir) await this.wrap(() => this.client.maintenance.moveLeader({ targetID: heir.id }));
+  }
+
   /** Makes the cluster (meta and its first node) if there is none yet; false when one exists. */
   async createCluster(info: ClusterInfo, first: NodeRecord): Promise<boolean> {
     const r = await this.wrap(() =>
@@ -405,10 +418,15 @@ export class ClusterStore {
     };
   }
 
+  /** A node's record as managers and operators set it (one key, not a snapshot). */
+  async node(nodeId: string): Promise<NodeRecord | undefined> {
+    const v = await this.wrap(() => this.client.get(this.key('nodes', nodeId)).string());
+    return v ? (JSON.parse(v) as NodeRecord) : undefined;
+  }
+
   /** A node's cluster endpoint (host:port), as its record has it. */
   async nodeAddr(nodeId: string): Promise<string | undefined> {
-    const v = await this.wrap(() => this.client.get(this.key('nodes', nodeId)).string());
-    return v ? (JSON.parse(v) as NodeRecord).addr : undefined;
+    return (await this.node(nodeId))?.addr;
   }
 
   /** Where blobs are held and fetched, for this node (see BlobDirectory). */

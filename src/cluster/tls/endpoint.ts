@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { BerthError, errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
-import type { JoinGrant, JoinRequest } from './join';
+import type { JoinGrant, JoinRequest, Promotion } from './join';
 import type { Credentials } from './pki';
 
 export interface EndpointHandlers {
@@ -13,6 +13,8 @@ export interface EndpointHandlers {
   join?: (r: JoinRequest) => Promise<JoinGrant>;
   /** For a manager's certificate only: a task's log from this node, written to `res` as docker's frames. */
   taskLogs: (taskId: string, query: URLSearchParams, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+  /** A manager's, for a node of the cluster the managers made a manager: its new certificate (signed from its request), the CA and the CA's key. */
+  promote?: (nodeId: string, csr: string) => Promise<Promotion>;
   /** For any node of the cluster: an image blob from `offset` on (undefined: this node has none), once held where `wait`. */
   blob?: (digest: string, offset: number, wait: boolean) => Promise<{ size: number; stream: Readable } | undefined>;
 }
@@ -23,8 +25,8 @@ const MAX_BODY = 64 * 1024;
  * A node's cluster endpoint (swarm's port 2377): TLS with the node's
  * certificate and the CA behind it. A joiner, who has no certificate yet,
  * pins the CA by the digest in its token before it sends the token;
- * everything else is for managers, who must show a manager's certificate
- * of the cluster's CA (mutual TLS).
+ * blobs and promotions are for any node of the cluster, task logs for
+ * managers; each must show a certificate of the cluster's CA (mutual TLS).
  */
 export class ClusterEndpoint {
   private constructor(
@@ -41,8 +43,15 @@ export class ClusterEndpoint {
         res.end(JSON.stringify(body));
       };
       const url = new URL(req.url ?? '/', 'https://node');
-      if (req.method === 'POST' && url.pathname === '/join' && handlers.join) return void join(req, handlers.join, send, logger);
+      if (req.method === 'POST' && url.pathname === '/join' && handlers.join) return void post(req, handlers.join, send, logger, 'cluster join request');
       const socket = req.socket as TLSSocket;
+      if (req.method === 'POST' && url.pathname === '/promote' && handlers.promote) {
+        // Who asks is who its certificate says (the cluster's CA signed it): a node can only be made what the managers made it.
+        const nodeId = socket.authorized ? socket.getPeerCertificate()?.subject?.CN : undefined;
+        if (!nodeId) return send(403, { message: 'only the cluster\'s nodes are served here' });
+        const promote = handlers.promote;
+        return void post(req, (b: { csr?: string }) => promote(String(nodeId), String(b.csr ?? '')), send, logger, 'cluster promotion request');
+      }
       const blob = /^\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
       if (req.method === 'GET' && blob && handlers.blob) {
         if (!socket.authorized) return send(403, { message: 'only the cluster\'s nodes are served here' });
@@ -90,7 +99,8 @@ function serveBlob(digest: string, q: URLSearchParams, res: ServerResponse, blob
   });
 }
 
-function join(req: IncomingMessage, handle: (r: JoinRequest) => Promise<JoinGrant>, send: (status: number, body: unknown) => void, logger: Logger): void {
+/** A JSON request's body to `handle`, its answer or failure sent back (400 for a refusal, 503 else). */
+function post<B, R>(req: IncomingMessage, handle: (body: B) => Promise<R>, send: (status: number, body: unknown) => void, logger: Logger, what: string): void {
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (c: Buffer) => {
@@ -99,15 +109,15 @@ function join(req: IncomingMessage, handle: (r: JoinRequest) => Promise<JoinGran
     else chunks.push(c);
   });
   req.on('end', () => {
-    let body: JoinRequest;
+    let body: B;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString()) as JoinRequest;
+      body = JSON.parse(Buffer.concat(chunks).toString()) as B;
     } catch {
-      return send(400, { message: 'the join request is not JSON' });
+      return send(400, { message: `the ${what} is not JSON` });
     }
     handle(body).then((g) => send(200, g), (e: unknown) => {
       const status = e instanceof BerthError && e.code === 'invalid_argument' ? 400 : 503;
-      if (status !== 400) logger.warn('cluster join request', { error: errorMessage(e) });
+      if (status !== 400) logger.warn(what, { error: errorMessage(e) });
       send(status, { message: errorMessage(e) });
     });
   });

@@ -22,6 +22,38 @@ export interface JoinGrant {
   endpoints: string[];
 }
 
+/** A node made a manager gets from a manager: its manager's certificate, the CA and the CA's key (every manager signs). */
+export interface Promotion {
+  cert: string;
+  ca: string;
+  caKey: string;
+}
+
+/** The promoted node's side: asks a manager's endpoint, showing its own certificate of the cluster (which names it). */
+export function requestPromotion(addr: string, creds: { ca: Buffer; cert: Buffer; key: Buffer }, csr: string): Promise<Promotion> {
+  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(addr);
+  if (!m) return Promise.reject(invalidArgument(`invalid manager address ${JSON.stringify(addr)}: IP:PORT`));
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: m[1], port: Number(m[2]), method: 'POST', path: '/promote', ca: creds.ca, cert: creds.cert, key: creds.key, headers: { 'content-type': 'application/json' }, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let body: { message?: string } & Partial<Promotion>;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString()) as typeof body;
+        } catch {
+          return reject(unavailable(`the manager at ${addr} answered ${res.statusCode} with no JSON`));
+        }
+        if (res.statusCode === 200 && body.cert && body.ca && body.caKey) return resolve(body as Promotion);
+        reject(unavailable(`promotion at ${addr}: ${body.message ?? res.statusCode}`));
+      });
+    });
+    req.on('timeout', () => req.destroy(unavailable(`the manager at ${addr} did not answer within 30 s`)));
+    req.on('error', (e) => reject(e instanceof BerthError ? e : unavailable(`promotion at ${addr}: ${errorMessage(e)}`, e)));
+    req.end(JSON.stringify({ csr }));
+  });
+}
+
 /**
  * The joiner's side: connects to a manager's join endpoint, and before
  * anything is sent checks that the manager's certificate was signed by a
