@@ -4,6 +4,7 @@ import { type ApiClient, DaemonError, demux } from '../client/client';
 import { type Command, each, f, FILTER, filters, FORMAT, write } from './command';
 import { bool, list, type Parsed, str } from './flags';
 import { ago } from './output';
+import { registryAuthHeader, serverOf } from './credentials';
 import { createSpec, CREATE_FLAGS, type ServiceSpecBody, updateSpec, UPDATE_FLAGS } from './service-flags';
 import { renderFormat } from './template';
 
@@ -157,8 +158,13 @@ async function converge(api: ApiClient, id: string, quiet: boolean): Promise<num
 
 const findService = async (api: ApiClient, ref: string) => api.json<Service>('GET', `/services/${encodeURIComponent(ref)}`);
 
-async function update(api: ApiClient, s: Service, spec: unknown, p: Parsed, o: { rollback?: boolean } = {}): Promise<number> {
-  await api.json('POST', `/services/${s.ID}/update`, { query: { version: s.Version.Index, ...(o.rollback ? { rollback: 'previous' } : {}) }, body: spec });
+/** docker's --with-registry-auth: this client's credentials for the image's registry, sent with the spec. */
+function withAuth(p: Parsed, image: string | undefined): Record<string, string> {
+  return bool(p, 'with-registry-auth') && image ? registryAuthHeader(serverOf(image)) : {};
+}
+
+async function update(api: ApiClient, s: Service, spec: ServiceSpecBody, p: Parsed, o: { rollback?: boolean } = {}): Promise<number> {
+  await api.json('POST', `/services/${s.ID}/update`, { query: { version: s.Version.Index, ...(o.rollback ? { rollback: 'previous' } : {}) }, body: spec, headers: withAuth(p, spec.TaskTemplate?.ContainerSpec?.Image) });
   write(`${s.Spec.Name}\n`);
   return bool(p, 'detach') ? 0 : converge(api, s.ID, bool(p, 'quiet'));
 }
@@ -167,7 +173,8 @@ const serviceCmds: Record<string, Command> = {
   create: {
     flags: CREATE_FLAGS, minArgs: 1, stopAtFirstArg: true, usage: 'service create [OPTIONS] IMAGE [COMMAND] [ARG...]',
     run: async (api, p) => {
-      const r = await api.json<{ ID: string }>('POST', '/services/create', { body: createSpec(p) });
+      const spec = createSpec(p);
+      const r = await api.json<{ ID: string }>('POST', '/services/create', { body: spec, headers: withAuth(p, spec.TaskTemplate?.ContainerSpec?.Image) });
       write(`${r.ID}\n`);
       return bool(p, 'detach') ? 0 : converge(api, r.ID, bool(p, 'quiet'));
     },

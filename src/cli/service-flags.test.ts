@@ -46,7 +46,6 @@ test('bad flags are refused, saying which', () => {
     [['--restart-delay', 'soon', 'busybox'], /invalid duration/],
     [['--placement-pref', 'pack=node.id', 'busybox'], /invalid placement preference/],
     [['--update-max-failure-ratio', 'half', 'busybox'], /--update-max-failure-ratio/],
-    [['--with-registry-auth', 'busybox'], /does not keep registry credentials/],
   ];
   for (const [argv, message] of cases) assert.throws(() => create(...argv), message);
 });

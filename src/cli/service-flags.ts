@@ -55,7 +55,8 @@ const COMMON: FlagSpec[] = [
   s('stop-grace-period'), s('restart-condition'), s('restart-delay'), s('restart-max-attempts'), s('restart-window'),
   ...UPDATE_KEYS.flatMap((k) => [s(`update-${k}`), s(`rollback-${k}`)]),
   ...HEALTH_FLAGS, s('workdir', 'w'), s('user', 'u'), b('detach', 'd'), b('quiet', 'q'),
-  // Berth never asks a registry for a digest at create: accepted, as docker's CLI sends it.
+  // Berth never asks a registry for a digest at create: accepted, as docker's CLI sends it. --with-registry-auth sends
+  // this client's credentials for the image's registry with the spec (the command's part, not the spec's).
   b('no-resolve-image'), b('with-registry-auth'), s('endpoint-mode'),
 ];
 
@@ -137,7 +138,6 @@ export function updateSpec(current: ServiceSpecBody, p: Parsed): ServiceSpecBody
 
 /** What both commands set the same way, where a flag is given. */
 function applyCommon(spec: ServiceSpecBody, p: Parsed): ServiceSpecBody {
-  if (bool(p, 'with-registry-auth')) throw invalidArgument('--with-registry-auth: Berth\'s cluster does not keep registry credentials for services yet (nodes pull anonymously)');
   const t = (spec.TaskTemplate ??= {});
   const c = (t.ContainerSpec ??= {});
   const replicas = intFlag(p, 'replicas');

@@ -19,6 +19,7 @@ import { Manager } from './manager/manager';
 import { asNetworkRecord, findNetwork, networkUsers, planNetwork } from './networks';
 import { filterObjects, findObject, objectsOf, type ObjectSpec, objectUsers, planObject, toDockerObject } from './objects';
 import type { NetworkCreateRequest, NetworkRecord } from '../engine/networks/network-store';
+import type { Credentials as RegistryCredentials } from '../engine/images/registries';
 import { serveTaskLogs } from './node-endpoint';
 import { type ServiceLogOptions, serviceLogs } from './service-logs';
 import { ClusterEndpoint } from './tls/endpoint';
@@ -685,12 +686,12 @@ export class ClusterService {
 
   // ---- services ----------------------------------------------------------------
 
-  async createService(given: DockerServiceSpec): Promise<{ ID: string; Warnings: string[] }> {
+  async createService(given: DockerServiceSpec, auth?: RegistryCredentials): Promise<{ ID: string; Warnings: string[] }> {
     const store = this.managerStore();
     const spec = fromDockerSpec(given, await store.snapshot());
     const now = new Date().toISOString();
     const id = swarmId();
-    await store.createService({ id, version: 1, spec, given, createdAt: now, updatedAt: now });
+    await store.createService({ id, version: 1, spec, given, createdAt: now, updatedAt: now, ...(auth ? { registryAuth: auth } : {}) });
     this.manager?.kick();
     return { ID: id, Warnings: [] };
   }
@@ -729,12 +730,13 @@ export class ClusterService {
    * `rollback=previous`) swaps the spec with the previous one instead, as
    * swarm does, and rolls it out with the rollback settings.
    */
-  async updateService(ref: string, index: number, given: DockerServiceSpec, o: { rollback?: boolean } = {}): Promise<{ Warnings: string[] }> {
+  async updateService(ref: string, index: number, given: DockerServiceSpec, o: { rollback?: boolean; auth?: RegistryCredentials } = {}): Promise<{ Warnings: string[] }> {
     const store = this.managerStore();
     const snap = await store.snapshot();
     const cur = this.findService(snap, ref);
     if (!Number.isInteger(index) || index <= 0) throw invalidArgument(`invalid version ${index}`);
-    const { rollout: _r, rollingBack: _b, ...rest } = cur;
+    // New credentials replace the kept ones; none given keeps them (swarm's way).
+    const { rollout: _r, rollingBack: _b, ...rest } = o.auth ? { ...cur, registryAuth: o.auth } : cur;
     const updatedAt = new Date().toISOString();
     if (o.rollback) {
       if (!cur.previous) throw invalidArgument(`rpc error: code = FailedPrecondition desc = service ${cur.id} does not have a previous spec`);

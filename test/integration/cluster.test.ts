@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, processesMentioning, TestDaemon } from './harness';
 import { TestRegistry } from './registry-harness';
@@ -144,6 +146,37 @@ describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () =
       await docker(['service', 'rm', 'nowhere2']);
       await d.ok(['rmi', image]);
     } finally {
+      await reg.cleanup();
+    }
+  });
+
+  test('--with-registry-auth: the nodes pull a private image with the credentials the client sent; without them the task is rejected, saying why', async () => {
+    const reg = new TestRegistry();
+    await reg.startForAlice();
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-auth-'));
+    const env = { ...process.env, DOCKER_CONFIG: config };
+    const as = async (args: string[]) => {
+      const r = await d.berth(args, { env });
+      assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+      return r.stdout.trim();
+    };
+    try {
+      const image = `${reg.addr}/alice/private:1`;
+      await as(['login', '-u', 'alice', '-p', 'wonderland', reg.addr]);
+      await as(['tag', 'busybox', image]);
+      await as(['push', image]);
+      await as(['rmi', image]);
+      await as(['service', 'create', '--detach', '--name', 'anon', '--no-resolve-image', image, 'sleep', '1000']);
+      await eventually(async () => (await tasks('anon')).some((l) => /Rejected .*(unauthorized|authentication required|denied)/i.test(l)), 60_000);
+      await as(['service', 'rm', 'anon']);
+      await as(['service', 'create', '--detach', '--name', 'authed', '--with-registry-auth', '--stop-grace-period', '1s', '--no-resolve-image', image, 'sleep', '1000']);
+      await eventually(async () => (await running('authed')) === 1, 60_000);
+      // The credentials are the nodes' to pull with, never shown back.
+      assert.doesNotMatch(await docker(['service', 'inspect', 'authed']), /wonderland/);
+      await as(['service', 'rm', 'authed']);
+      await eventually(async () => (await d.berth(['rmi', image], { env })).code === 0, 30_000);
+    } finally {
+      fs.rmSync(config, { recursive: true, force: true });
       await reg.cleanup();
     }
   });

@@ -3,7 +3,7 @@ import type { ClusterService } from '../../cluster/cluster';
 import type { DockerServiceSpec } from '../../cluster/docker-shape';
 import { parseFilters } from '../../engine/system/present';
 import { type Context, jsonBody, qBool, qInt, type Router, sendEmpty, sendJson } from '../router';
-import { frame, streamResponse } from '../streams';
+import { frame, registryAuth, streamResponse } from '../streams';
 
 const NOT_YET = (what: string) => `${what} is not supported by Berth's cluster yet`;
 
@@ -52,12 +52,13 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
   });
 
   r.add('GET', '/services', async (ctx) => sendJson(ctx, 200, await cluster.listServices({ status: qBool(ctx.query, 'status'), filters: filters(ctx.query) })));
-  r.add('POST', '/services/create', async (ctx) => sendJson(ctx, 201, await cluster.createService(await jsonBody<DockerServiceSpec>(ctx))));
+  // docker's --with-registry-auth sends the client's credentials for the image's registry: the nodes pull with them.
+  r.add('POST', '/services/create', async (ctx) => sendJson(ctx, 201, await cluster.createService(await jsonBody<DockerServiceSpec>(ctx), registryAuth(ctx))));
   r.add('GET', '/services/([^/]+)', async (ctx) => sendJson(ctx, 200, await cluster.inspectService(ctx.params[0])));
   r.add('POST', '/services/([^/]+)/update', async (ctx) => {
     const rollback = ctx.query.get('rollback') ?? 'none';
     if (rollback !== 'none' && rollback !== 'previous') throw invalidArgument(`invalid rollback ${JSON.stringify(rollback)}: none or previous`);
-    sendJson(ctx, 200, await cluster.updateService(ctx.params[0], qInt(ctx.query, 'version') ?? 0, await jsonBody<DockerServiceSpec>(ctx), { rollback: rollback === 'previous' }));
+    sendJson(ctx, 200, await cluster.updateService(ctx.params[0], qInt(ctx.query, 'version') ?? 0, await jsonBody<DockerServiceSpec>(ctx), { rollback: rollback === 'previous', auth: registryAuth(ctx) }));
   });
   r.add('DELETE', '/services/([^/]+)', async (ctx) => {
     await cluster.removeService(ctx.params[0]);

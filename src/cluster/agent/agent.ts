@@ -27,14 +27,14 @@ export interface TaskContainer {
 export interface AgentEngine {
   /** The containers of cluster tasks on this node. */
   taskContainers(): TaskContainer[];
-  /** Pulls the image unless this node has it; whether it pulled. */
-  ensureImage(image: string): Promise<boolean>;
+  /** Pulls the image unless this node has it (with the service's credentials, where it has some); whether it pulled. */
+  ensureImage(image: string, credentials?: ServiceRecord['registryAuth']): Promise<boolean>;
   /** Every pull of this node's takes its blobs from `s` first (undefined: the registry alone). */
   useBlobSource(s: BlobSourcing | undefined): void;
   /** A blob of this node's content store from `offset` on, and its whole size; undefined when it has none. */
   readBlob(digest: string, offset: number): Promise<{ size: number; stream: Readable } | undefined>;
   /** Makes and starts a task's container, on its cluster networks (the first its primary) where it has any; its id. */
-  run(name: string, template: ContainerTemplate, labels: Record<string, string>, extra: { taskId: string; endpoints: TaskEndpoint[]; files: TaskFile[] }): Promise<string>;
+  run(name: string, template: ContainerTemplate, labels: Record<string, string>, extra: { taskId: string; endpoints: TaskEndpoint[]; files: TaskFile[]; credentials?: ServiceRecord['registryAuth'] }): Promise<string>;
   /** This node's part of a cluster network, made if missing (idempotent). */
   ensureNetwork(spec: OverlaySpec): Promise<void>;
   /** A cluster network's tasks: those on other nodes forwarded to them, and each one's names (none while it does not serve) answered here. */
@@ -251,11 +251,11 @@ export class Agent {
    * here; swarm pulls only when the new task arrives). Each once.
    */
   private pullAhead(snap: Snapshot, mine: Snapshot['tasks']): void {
-    const pull = (key: string, image: string, done: (pulled: boolean, error?: string, seconds?: number) => Promise<void>) => {
+    const pull = (key: string, image: string, done: (pulled: boolean, error?: string, seconds?: number) => Promise<void>, credentials?: ServiceRecord['registryAuth']) => {
       if (this.ahead.has(key)) return;
       this.ahead.add(key);
       const t0 = Date.now();
-      void this.engine.ensureImage(image).then((pulled) => done(pulled, undefined, (Date.now() - t0) / 1000), (e: unknown) => done(false, errorMessage(e), (Date.now() - t0) / 1000))
+      void this.engine.ensureImage(image, credentials).then((pulled) => done(pulled, undefined, (Date.now() - t0) / 1000), (e: unknown) => done(false, errorMessage(e), (Date.now() - t0) / 1000))
         .catch((e: unknown) => this.logger.warn('image pulled ahead', { image, error: errorMessage(e) }));
     };
     for (const p of snap.prefetches) {
@@ -267,7 +267,7 @@ export class Agent {
       if (!mine.some((t) => t.serviceId === s.id && t.specVersion !== s.version)) continue;
       pull(`service ${s.id} ${s.version}`, s.spec.container.image, async (_pulled, error) => {
         if (error) this.logger.warn('image of a service\'s new version, pulled ahead', { image: s.spec.container.image, error });
-      });
+      }, s.registryAuth);
     }
   }
 
@@ -297,7 +297,7 @@ export class Agent {
         if (!o) throw new Error(`${f.kind} ${f.id} not found`);
         return { target: f.target, data: Buffer.from(o.data, 'base64'), uid: f.uid, gid: f.gid, mode: f.mode };
       });
-      await this.engine.run(name, template, labels, { endpoints, files, taskId });
+      await this.engine.run(name, template, labels, { endpoints, files, taskId, credentials: s.registryAuth });
       // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
       // a report from here could land after a round's and undo it.
     } catch (e) {

@@ -5,6 +5,7 @@ import type { Engine } from '../../engine/engine';
 import { type Digest, parseDigest } from '../../oci/digest';
 import type { ContainerTemplate } from '../core/model';
 import type { MountSpec } from '../../engine/model';
+import type { Credentials } from '../../engine/images/registries';
 import type { OverlaySpec } from '../../engine/networks/network-store';
 import { type AgentEngine, TASK_LABEL, type TaskContainer, type TaskEndpoint, type TaskFile } from './agent';
 import type { Counters } from './usage';
@@ -12,10 +13,10 @@ import type { Counters } from './usage';
 /** The agent's view of this node's engine: task containers made, started, stopped and removed through it. */
 export function engineForAgent(engine: Engine): AgentEngine {
   const c = engine.containers;
-  // Pulled anonymously: credentials for services are not kept yet.
-  const ensureImage = async (image: string): Promise<boolean> => {
+  // With the service's credentials where it was given some (--with-registry-auth), else anonymously.
+  const ensureImage = async (image: string, credentials?: Credentials): Promise<boolean> => {
     if (await engine.images.store.resolve(image).then(() => true, () => false)) return false;
-    await engine.registries.pull({ reference: /@|:[^/]+$/.test(image) ? image : `${image}:latest` });
+    await engine.registries.pull({ reference: /@|:[^/]+$/.test(image) ? image : `${image}:latest`, ...(credentials ? { credentials } : {}) });
     return true;
   };
   const content = engine.images.store.content;
@@ -41,7 +42,7 @@ export function engineForAgent(engine: Engine): AgentEngine {
         }];
       });
     },
-    async run(name: string, t: ContainerTemplate, labels: Record<string, string>, { taskId, endpoints, files }: { taskId: string; endpoints: TaskEndpoint[]; files: TaskFile[] }): Promise<string> {
+    async run(name: string, t: ContainerTemplate, labels: Record<string, string>, { taskId, endpoints, files, credentials }: { taskId: string; endpoints: TaskEndpoint[]; files: TaskFile[]; credentials?: Credentials }): Promise<string> {
       const exposed = Object.fromEntries((t.ports ?? []).map((p) => [`${p.target}/${p.protocol}`, {}]));
       const config = {
         Image: t.image, Labels: labels,
@@ -51,7 +52,7 @@ export function engineForAgent(engine: Engine): AgentEngine {
         ...(t.healthcheck ? { Healthcheck: t.healthcheck } : {}),
       };
       // As swarm's nodes: an image this node lacks is pulled first.
-      await ensureImage(t.image);
+      await ensureImage(t.image, credentials);
       const bound = files.length ? await writeTaskFiles(path.join(filesRoot, taskId), files) : [];
       const mounts = [...((t.mounts ?? []) as unknown as MountSpec[]), ...bound];
       const host = {

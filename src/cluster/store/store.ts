@@ -64,6 +64,8 @@ export interface ServiceRecord extends Service {
   previousGiven?: unknown;
   /** The highest version given so far: a new spec takes the next (a rollback brings an old one back). */
   lastVersion?: number;
+  /** The credentials its nodes pull its image with (docker's --with-registry-auth; never shown back). */
+  registryAuth?: { username?: string; password?: string; identitytoken?: string; registrytoken?: string; serveraddress?: string };
   /** etcd's modification revision: docker's Version.Index, which updates must name. */
   index: number;
 }
