@@ -431,7 +431,18 @@ export class ClusterService {
     fs.writeFileSync(f.cert, promotion.cert);
     fs.renameSync(tlsFiles(next).key, f.key);
     fs.rmSync(next, { recursive: true, force: true });
-    const added = await this.addOwnMember(store, st.nodeId, st.addr!, () => undefined);
+    let learner: string | undefined;
+    let added: Awaited<ReturnType<ClusterService['addOwnMember']>>;
+    try {
+      added = await this.addOwnMember(store, st.nodeId, st.addr!, (id) => (learner = id));
+    } catch (e) {
+      // A learner that never caught up goes again (it counts for no quorum), and so does its member: the next look starts afresh.
+      if (learner) await store.removeMember(learner).catch((err) => this.logger.warn('removal of the learner of a failed promotion', { error: errorMessage(err) }));
+      await this.member?.stop();
+      this.member = undefined;
+      fs.rmSync(path.join(this.dir, 'etcd'), { recursive: true, force: true });
+      throw e;
+    }
     await this.restartAs({ ...st, role: 'manager', member: added.member, endpoints: [`${st.addr}:${added.member.clientPort}`, ...clientEndpoints(added.members)] });
   }
 

@@ -61,7 +61,8 @@ export function bridgeMac(gatewayCidr: string): string {
   return ['02', '42', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
-export async function removeBridge(name: string): Promise<void> {
+/** Deletes a link (a bridge, a VXLAN device); one already gone is as good. */
+export async function removeLink(name: string): Promise<void> {
   await run('ip', ['link', 'del', name]).catch((e) => {
     if (!(e instanceof CommandError && /Cannot find device|does not exist/.test(e.stderr))) throw e;
   });

@@ -1,7 +1,7 @@
 import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
-import { type ClusterNetwork, type ContainerTemplate, isLive, type TaskState } from '../core/model';
+import { type ClusterNetwork, type ContainerTemplate, isLive, specOf, type TaskState } from '../core/model';
 import type { OverlaySpec } from '../../engine/networks/network-store';
 import type { LogsOptions } from '../../engine/containers/container-io';
 import type { Readable } from 'node:stream';
@@ -108,10 +108,10 @@ export class Agent {
   private own = new Set<string>();
   /** Pulls ahead of need begun (prefetches, services' new versions): each is tried once. */
   private ahead = new Set<string>();
-  /** Tasks with an address on a cluster network, at the last round: their changes are news to every node on it. */
+  /** Tasks with an address on a cluster network this node carries, at the last round: their changes are news to it. */
   private addressed = new Set<string>();
-  /** The swarm's data path port (VXLAN between nodes). */
-  private readonly dataPort: number;
+  /** The cluster networks this node carries, at the last round. */
+  private carried = new Set<string>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -119,10 +119,7 @@ export class Agent {
     private readonly engine: AgentEngine,
     private readonly logger: Logger,
     private readonly tickMs = 2000,
-    dataPort = DATA_PATH_PORT,
-  ) {
-    this.dataPort = dataPort;
-  }
+  ) {}
 
   async start(): Promise<void> {
     // The store in memory, woken only by what concerns this node: its tasks and the services (others' reports, other
@@ -151,7 +148,7 @@ export class Agent {
     if (kind === 'status') return this.addressed.has(id);
     if (kind !== 'tasks') return false;
     const t = value as TaskRecord | undefined;
-    if (t?.addresses || this.addressed.has(id)) return true;
+    if (this.addressed.has(id) || Object.keys(t?.addresses ?? {}).some((n) => this.carried.has(n))) return true;
     return t === undefined ? this.own.has(id) : t.nodeId === this.nodeId;
   }
 
@@ -281,14 +278,15 @@ export class Agent {
     };
     try {
       await this.send(new Map([[taskId, { state: 'starting', message: 'starting', at: Date.now() }]]));
-      const template = t.specVersion === s.version ? s.spec.container : s.previous?.version === t.specVersion ? s.previous.spec.container : s.spec.container;
+      const template = specOf(s, t.specVersion).container;
       const endpoints: TaskEndpoint[] = [];
       for (const want of template.networks ?? []) {
         const n = snap.networks.find((x) => x.id === want.id);
         if (!n) throw new Error(`network ${want.id} not found`);
         const ip = t.addresses?.[n.id];
         if (!ip) throw new Error(`no free address on network ${n.name} (${n.subnet})`);
-        await this.engine.ensureNetwork(overlaySpec(n, this.dataPort));
+        await this.engine.ensureNetwork(overlaySpec(n, DATA_PATH_PORT));
+        this.carried.add(n.id);
         // Its service's names come from the store once it runs (syncNetworks); the container itself answers to its own name.
         endpoints.push({ networkId: n.id, ip });
       }
@@ -317,8 +315,9 @@ export class Agent {
    * goes (as swarm's nodes drop a network with their last task on it).
    */
   private async syncNetworks(snap: Snapshot): Promise<void> {
-    this.addressed = new Set(snap.tasks.filter((t) => t.addresses).map((t) => t.id));
     const local = this.engine.localNetworks();
+    this.carried = new Set(local.map((n) => n.id));
+    this.addressed = new Set(snap.tasks.filter((t) => Object.keys(t.addresses ?? {}).some((n) => this.carried.has(n))).map((t) => t.id));
     if (!local.length) return;
     const nodes = new Map(snap.nodes.map((n) => [n.id, n]));
     const services = new Map(snap.services.map((s) => [s.id, s]));
@@ -338,7 +337,7 @@ export class Agent {
         const vtep = here ? undefined : /^(\d+\.\d+\.\d+\.\d+)(:\d+)?$/.exec(nodes.get(t.nodeId ?? '')?.addr ?? '')?.[1];
         if (!here && !vtep) return [];
         const serves = taskState(t) === 'running' && t.desired === 'running';
-        const aliases = (s.spec.container.networks ?? []).find((n) => n.id === id)?.aliases ?? [];
+        const aliases = (specOf(s, t.specVersion).container.networks ?? []).find((n) => n.id === id)?.aliases ?? [];
         const names = serves ? [s.spec.name, `tasks.${s.spec.name}`, ...aliases, ...(here ? [] : [`${s.spec.name}.${t.slot ?? t.nodeId}.${t.id}`])] : [];
         return [{ taskId: t.id, ip, ...(vtep ? { vtep } : {}), names }];
       });

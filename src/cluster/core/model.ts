@@ -240,3 +240,8 @@ export function isLive(state: TaskState): boolean {
 export function isTerminal(state: TaskState): boolean {
   return state === 'complete' || state === 'shutdown' || state === 'failed' || state === 'rejected' || state === 'remove' || state === 'orphaned';
 }
+
+/** The spec a task of `version` is made from: the service's, or the previous one a rollback or roll-out still runs. */
+export function specOf(s: Service, version: number): ServiceSpec {
+  return s.version !== version && s.previous?.version === version ? s.previous.spec : s.spec;
+}

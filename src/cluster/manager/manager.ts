@@ -3,7 +3,7 @@ import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
 import type { Action } from '../core/actions';
 import { swarmId } from '../core/ids';
-import { isTerminal } from '../core/model';
+import { isTerminal, specOf } from '../core/model';
 import { addressTasks } from '../net/ipam';
 import { plan } from '../core/planner';
 import { rebalancePolicy } from '../core/rebalancer';
@@ -139,8 +139,7 @@ function addressNewTasks(snap: Snapshot, actions: Action[]): void {
   const services = new Map(snap.services.map((s) => [s.id, s]));
   const networksOf = (serviceId: string, version: number) => {
     const s = services.get(serviceId);
-    const spec = s?.version === version ? s.spec : s?.previous?.version === version ? s.previous.spec : s?.spec;
-    return (spec?.container.networks ?? []).map((n) => n.id);
+    return s ? (specOf(s, version).container.networks ?? []).map((n) => n.id) : [];
   };
   const requests = creates.map((t) => ({ taskId: t.id, networks: networksOf(t.serviceId, t.specVersion) })).filter((r) => r.networks.length);
   if (!requests.length) return;

@@ -477,7 +477,7 @@ export class ClusterStore {
     );
   }
 
-  /** A new service, its name taken in the same transaction (a name in use is a conflict, as docker's); its networks must still be there. */
+  /** A new service, its name taken in the same transaction (a name in use is a conflict, as docker's); what it names must still be there. */
   async createService(s: Omit<ServiceRecord, 'index'>): Promise<void> {
     const r = await this.wrap(() =>
       this.namedExist(this.client.if(this.key('names', s.spec.name), 'Create', '==', 0), s)
@@ -491,7 +491,7 @@ export class ClusterStore {
     }
   }
 
-  /** A transaction's comparisons, with: each network the service names still exists (a network removed meanwhile fails it). */
+  /** A transaction's comparisons, with: each network, secret and config the service names still exists (one removed meanwhile fails it). */
   private namedExist<T extends { and(key: string, column: 'Create', cmp: '>', value: number): T }>(txn: T, s: Pick<ServiceRecord, 'spec'>): T {
     for (const key of this.namedKeys(s)) txn = txn.and(this.key(...key.split('/')), 'Create', '>', 0);
     return txn;
@@ -503,6 +503,7 @@ export class ClusterStore {
     return [...(c.networks ?? []).map((n) => `networks/${n.id}`), ...(c.files ?? []).map((f) => `${f.kind}s/${f.id}`)];
   }
 
+  /** The first record the service names that is gone, as "network ID" (after a refused write, to say why). */
   private async missingRecord(s: Pick<ServiceRecord, 'spec'>): Promise<string | undefined> {
     for (const key of this.namedKeys(s)) {
       if (!(await this.wrap(() => this.client.get(this.key(...key.split('/'))).string()))) return key.replace(/s\//, ' ');

@@ -6,7 +6,7 @@ import { atomicWriteJson, mkdirp, readdirIfExists, readJsonIfExists } from '../.
 import type { Finding } from '../../base/finding';
 import { shortId } from '../../base/ids';
 import type { Logger } from '../../base/log';
-import { BridgeTakenError, bridgeMac, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedLinks, removeBridge } from '../../network/bridge';
+import { BridgeTakenError, bridgeMac, clearQdiscs, ensureBridge, hostRoutes, interfaceExists, ownedLinks, removeLink } from '../../network/bridge';
 import { Cni, CNI_VERSION, type CniResult, type NetConfList, type PluginConf } from '../../network/cni';
 import { type DnsRecord, DnsServer } from '../../network/dns';
 import { ensureVxlan, setVxlanPeers, VXLAN_OVERHEAD } from '../../network/vxlan';
@@ -90,7 +90,7 @@ const FIREWALL_LOOK_MS = 1000;
  */
 export class NetworkService {
   private readonly states = new Map<string, EndpointState>();
-  /** Each overlay network's containers on other nodes, as last set (and the set's key, to skip one that changes nothing). */
+  /** Each overlay network's tasks as last set: the names of those that serve (and the set's key, to skip one that changes nothing). */
   private readonly overlayPeers = new Map<string, { key: string; records: DnsRecord[] }>();
   private readonly cni: Cni;
   readonly dns: DnsServer;
@@ -194,17 +194,21 @@ export class NetworkService {
       const n = this.store.plan(req, { bridgeName: (id) => req.Options?.[BRIDGE_NAME_OPTION] ?? `br-${id.slice(0, 12)}`, hostRoutes: await hostRoutes(), ipv6: this.cfg.ipv6 });
       if (n.bridge!.length > 15) throw invalidArgument(`bridge name ${n.bridge} is longer than 15 characters`);
       if (this.store.all().some((o) => o.bridge === n.bridge)) throw conflict(`bridge ${n.bridge} is in use by another network`);
-      // The record first: a crash after it leaves a network whose host side the next start completes.
-      await this.store.save(n);
-      try {
-        await this.ensureHostSide(n);
-      } catch (e) {
-        await this.teardownHostSide(n).catch((err) => this.logger.warn('network teardown after a failed create', { network: n.Name, error: errorMessage(err) }));
-        await this.store.delete(n);
-        throw e;
-      }
-      return n;
+      return this.make(n);
     });
+  }
+
+  /** The record first (a crash after it leaves a network whose host side the next start completes), then the host side; a failure undoes both. */
+  private async make(n: NetworkRecord): Promise<NetworkRecord> {
+    await this.store.save(n);
+    try {
+      await this.ensureHostSide(n);
+    } catch (e) {
+      await this.teardownHostSide(n).catch((err) => this.logger.warn('network teardown after a failed create', { network: n.Name, error: errorMessage(err) }));
+      await this.store.delete(n);
+      throw e;
+    }
+    return n;
   }
 
   /**
@@ -219,16 +223,7 @@ export class NetworkService {
         await this.ensureHostSide(had);
         return had;
       }
-      const n = this.store.planOverlay(o, OVERLAY_MTU);
-      await this.store.save(n);
-      try {
-        await this.ensureHostSide(n);
-      } catch (e) {
-        await this.teardownHostSide(n).catch((err) => this.logger.warn('overlay teardown after a failed create', { network: n.Name, error: errorMessage(err) }));
-        await this.store.delete(n);
-        throw e;
-      }
-      return n;
+      return this.make(this.store.planOverlay(o, OVERLAY_MTU));
     });
     // Its resolver listens from now on (updateDns takes its own turn in the series).
     await this.updateDns(made);
@@ -254,9 +249,9 @@ export class NetworkService {
 
   private async teardownHostSide(n: NetworkRecord): Promise<void> {
     await removeNetworkRules(this.rules(n));
-    if (n.vxlan) await removeBridge(n.vxlan.dev);
+    if (n.vxlan) await removeLink(n.vxlan.dev);
     this.overlayPeers.delete(n.Id);
-    await removeBridge(n.bridge!);
+    await removeLink(n.bridge!);
     await fsp.rm(path.join(this.ipamDir, n.Id), { recursive: true, force: true });
     await this.dns.set(n.Id, undefined, []);
   }
@@ -738,7 +733,7 @@ export class NetworkService {
           kind: 'network-bridge', subject: b, detail: `a bridge of this daemon's that no network record owns${its.length ? `, with ${its.length} firewall rules` : ''}`,
           repair: async () => {
             for (const r of its) await removeRule(r);
-            await removeBridge(b);
+            await removeLink(b);
           },
         });
       }
@@ -747,7 +742,7 @@ export class NetworkService {
       }
       const tunnels = new Set(records.flatMap((n) => (n.vxlan ? [n.vxlan.dev] : [])));
       for (const d of await ownedLinks(this.owner, 'vxlan')) {
-        if (!tunnels.has(d)) out.push({ kind: 'network-bridge', subject: d, detail: 'a VXLAN device of this daemon\'s that no overlay network record owns', repair: () => removeBridge(d) });
+        if (!tunnels.has(d)) out.push({ kind: 'network-bridge', subject: d, detail: 'a VXLAN device of this daemon\'s that no overlay network record owns', repair: () => removeLink(d) });
       }
       for (const n of records) {
         const gone = [n.bridge!, ...(n.vxlan ? [n.vxlan.dev] : [])].filter((i) => !interfaceExists(i));
