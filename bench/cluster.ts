@@ -8,6 +8,9 @@
  *  - `service update` of 20 replicas until the docker CLI returns;
  *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks run elsewhere;
  *  - the leader's death until another manager leads (three managers);
+ *  - an overlay network across two nodes (services with --endpoint-mode
+ *    dnsrr: this kernel has no IPVS for swarm's virtual IPs): a task's ping
+ *    to the other's name, and 512 MiB sent over TCP (busybox dd into nc);
  *  - all nodes but the first pulling one image of random layers at once
  *    (`docker pull`, from a registry on this host behind a proxy on the
  *    lab's link that counts what it sends): the registry's bytes, the time.
@@ -87,6 +90,7 @@ async function until(what: string, ok: () => Promise<boolean>, limitMs = 300_000
 }
 
 interface Timings {
+  overlay: { rttMs: number; mibPerS: number } | string;
   place: number;
   update: number;
   recover: number;
@@ -141,6 +145,7 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
   for (const n of nodes.slice(1)) await join(n, managers.includes(n) ? managerToken : workerToken);
   await until('nodes ready', async () => (await first.docker(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((s) => s === 'Ready').length === nodes.length, 120_000);
   const pulled = pull.mib > 0 ? await pullAtOnce(nodes, pull.gateway, pull.mib) : undefined;
+  const overlay = await overlayAcross(nodes, hostnames).catch((e: unknown) => `failed: ${e instanceof Error ? e.message.split('\n')[0].slice(0, 120) : String(e)}`);
 
   const t0 = performance.now();
   await first.docker(['service', 'create', '--detach', '--name', 'bench', '--replicas', String(replicas), '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
@@ -177,7 +182,38 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
     const l = await leaderOf(asker);
     return l !== undefined && l !== old;
   }, 120_000);
-  return { place, update, recover, handover: performance.now() - t3, pull: pulled };
+  return { overlay, place, update, recover, handover: performance.now() - t3, pull: pulled };
+}
+
+/**
+ * Two tasks on an overlay network, on the second and third nodes: the
+ * client's ping to the server's name (20 pings, the mean), and 512 MiB
+ * sent to it over TCP (busybox dd's own rate). Both sides' tasks are
+ * placed by hostname and reached by name (dnsrr on both: no IPVS here).
+ */
+async function overlayAcross(nodes: BenchNode[], hostnames: string[]): Promise<{ rttMs: number; mibPerS: number }> {
+  const [first] = nodes;
+  await first.docker(['network', 'create', '-d', 'overlay', 'benchnet']);
+  const svc = (name: string, host: string, cmd: string[]) => first.docker(['service', 'create', '--detach', '--name', name, '--network', 'benchnet', '--endpoint-mode', 'dnsrr',
+    '--constraint', `node.hostname==${host}`, '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', ...cmd]);
+  await svc('srv', hostnames[1], ['sh', '-c', 'while :; do nc -l -p 5001 > /dev/null; done']);
+  await svc('cli', hostnames[2], ['sleep', '100000']);
+  await until('overlay tasks running', async () => sum(await runningPerNode(first, 'srv')) === 1 && sum(await runningPerNode(first, 'cli')) === 1, 120_000);
+  const client = nodes[2];
+  const id = (await client.docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=cli'])).split('\n')[0];
+  const exec = (script: string) => client.docker(['exec', id, 'sh', '-c', script]);
+  // The name answers once the server serves.
+  await until('the server\'s name', async () => /bytes from/.test(await exec('ping -c 1 -W 1 srv 2>&1').catch(() => '')), 60_000);
+  const ping = await exec('ping -c 20 -i 0.2 srv');
+  const rtt = /min\/avg\/max = [\d.]+\/([\d.]+)\//.exec(ping);
+  if (!rtt) throw new Error(`ping: ${ping}`);
+  const dd = await exec('dd if=/dev/zero bs=65536 count=8192 2>/tmp/dd | nc srv 5001; cat /tmp/dd');
+  // busybox dd: "536870912 bytes (512.0MB) copied, 0.61 seconds, 835.5MB/s"
+  const rate = /copied, ([\d.]+) seconds/.exec(dd);
+  if (!rate) throw new Error(`dd: ${dd}`);
+  await first.docker(['service', 'rm', 'srv', 'cli']);
+  await until('overlay tasks gone', async () => sum(await runningPerNode(first, 'srv')) + sum(await runningPerNode(first, 'cli')) === 0, 60_000).catch(() => 0);
+  return { rttMs: Number(rtt[1]), mibPerS: 512 / Number(rate[1]) };
 }
 
 /** Managers in each lab: three, so one may die. */
@@ -275,10 +311,19 @@ async function main(): Promise<void> {
   const R_UPDATE = 'service update of 20 replicas (--update-monitor 1s, one at a time) until the CLI returns';
   const R_DEATH = 'a worker dies (daemon SIGKILLed, link cut) until its tasks run elsewhere';
   const R_LEADER = 'the leader dies (SIGKILL, link cut) until another manager leads';
+  const R_OVERLAY_RTT = 'overlay network across two nodes: ping to a service\'s name, mean of 20 (dnsrr)';
+  const R_OVERLAY_TCP = 'overlay network across two nodes: 512 MiB over TCP (busybox dd | nc)';
   const R_PULL_BYTES = `${o.nodes - 1} nodes pull a ${o.pullMib} MiB image at once (docker pull): what the registry sent`;
   const R_PULL_TIME = `${o.nodes - 1} nodes pull a ${o.pullMib} MiB image at once (docker pull): until all have it`;
   const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const putTimings = (col: string, t: Timings) => {
+    if (typeof t.overlay === 'string') {
+      put(R_OVERLAY_RTT, col, t.overlay);
+      put(R_OVERLAY_TCP, col, t.overlay);
+    } else {
+      put(R_OVERLAY_RTT, col, `${t.overlay.rttMs.toFixed(3)} ms`);
+      put(R_OVERLAY_TCP, col, `${Math.round(t.overlay.mibPerS)} MiB/s`);
+    }
     put(R_PLACE, col, secs(t.place));
     put(R_UPDATE, col, secs(t.update));
     put(R_DEATH, col, secs(t.recover));

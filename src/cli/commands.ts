@@ -11,6 +11,7 @@ import { containerCmds, pruneContainers } from './container-commands';
 import { imageCmds, pruneBuildCache, pruneImages } from './image-commands';
 import { networkCmds } from './network-commands';
 import { objectGroups } from './object-commands';
+import { stackGroups } from './stack-commands';
 import { systemCmds, systemSub } from './system-commands';
 import { volumeCmds } from './volume-commands';
 
@@ -27,6 +28,7 @@ const groups: Record<string, Record<string, Command>> = {
   system: systemSub,
   ...clusterGroups,
   ...objectGroups,
+  ...stackGroups,
 };
 
 const topLevel: Record<string, Command> = { ...containerCmds, ...imageCmds, ...systemCmds, compose };

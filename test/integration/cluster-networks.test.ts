@@ -229,6 +229,58 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
     }
   });
 
+  test('berth stack deploy: the same kind of file through Berth\'s compose loader (interpolation, profiles), re-deployed as an update; ls, services, ps, rm', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-stack-'));
+    try {
+      const file = path.join(dir, 'compose.yml');
+      fs.writeFileSync(file, [
+        'services:',
+        '  web:',
+        '    image: busybox',
+        '    command: sh -c "hostname -i > /tmp/i; exec httpd -f -p 80 -h /tmp"',
+        '    stop_grace_period: 1s',
+        '    deploy: { replicas: ${WEB_REPLICAS:-2} }',
+        '  client:',
+        '    image: busybox',
+        '    command: sleep 100000',
+        '    stop_grace_period: 1s',
+        '  debug:',
+        '    image: busybox',
+        '    profiles: [debug]',
+        '',
+      ].join('\n'));
+      const berth = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+        const r = await manager().daemon.berth(args, { env: { ...process.env, ...env } });
+        assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+        return r.stdout.trim();
+      };
+      const out = await berth(['stack', 'deploy', '-c', file, 'mall']);
+      assert.match(out, /^Creating network mall_default$/m);
+      assert.match(out, /^Creating service mall_web$/m);
+      assert.doesNotMatch(out, /debug/, 'a service of a profile not enabled is not deployed');
+      assert.match(await berth(['stack', 'ls']), /^mall\s+2$/m);
+      await eventually(async () => total(await spreadOf(manager(), 'mall_web')) === 2 && total(await spreadOf(manager(), 'mall_client')) === 1, 60_000);
+      await eventually(async () => (await addressesOf('mall_client', 'web')).length === 2, 30_000);
+      // Deployed again with another value: the service is updated, not made twice.
+      const again = await berth(['stack', 'deploy', '-c', file, 'mall'], { WEB_REPLICAS: '3' });
+      assert.match(again, /^Updating service mall_web \(id: [a-z0-9]+\)$/m);
+      await eventually(async () => total(await spreadOf(manager(), 'mall_web')) === 3, 60_000);
+      assert.deepEqual((await berth(['stack', 'services', '--format', '{{.Name}} {{.Replicas}}', 'mall'])).split('\n').sort(), ['mall_client 1/1', 'mall_web 3/3']);
+      assert.equal((await berth(['stack', 'ps', '-q', '--filter', 'desired-state=running', 'mall'])).split('\n').length, 4);
+      // docker's CLI sees the same stack.
+      assert.match(await docker(manager(), ['stack', 'ls', '--format', '{{.Name}} {{.Services}}']), /^mall 2$/m);
+      const rm = await berth(['stack', 'rm', 'mall']);
+      assert.match(rm, /Removing service mall_web/);
+      assert.match(rm, /Removing network mall_default/);
+      const none = await manager().daemon.berth(['stack', 'rm', 'mall']);
+      assert.notEqual(none.code, 0);
+      assert.match(none.stderr, /Nothing found in stack: mall/);
+      for (const n of lab.nodes) await eventually(async () => (await taskContainers(n)).length === 0 && overlayLinks(n).length === 0, 30_000);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('host-mode published ports: each node of a global service answers on its own address; a fixed port goes once per node', async () => {
     await docker(manager(), ['service', 'create', '--detach', '--name', 'edge', '--mode', 'global', '--publish', 'mode=host,published=8089,target=80', '--mount', 'type=tmpfs,target=/www',
       '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sh', '-c', 'hostname > /www/i; exec httpd -f -p 80 -h /www']);

@@ -16,6 +16,8 @@ export interface PortMapping {
   published: string;
   host_ip: string;
   protocol: string;
+  /** A cluster's publishing mode (long syntax): `host` on the task's node, `ingress` (swarm's default) on every node. */
+  mode?: string;
 }
 
 export interface VolumeMount {

@@ -152,7 +152,9 @@ export function normalizeService(name: string, raw: Raw, dir: string): Service {
     links: listOf(raw.links),
     volumes_from: listOf(raw.volumes_from),
     networks: networks(raw.networks),
-    ports: (raw.ports ?? []).flatMap((p: unknown) => (typeof p === 'object' && p ? [{ target: (p as Raw).target, published: str((p as Raw).published), host_ip: str((p as Raw).host_ip), protocol: (p as Raw).protocol ?? 'tcp' }] : parsePort(p as string))),
+    ports: (raw.ports ?? []).flatMap((p: unknown) => (typeof p === 'object' && p
+      ? [{ target: (p as Raw).target, published: str((p as Raw).published), host_ip: str((p as Raw).host_ip), protocol: (p as Raw).protocol ?? 'tcp', ...((p as Raw).mode ? { mode: (p as Raw).mode } : {}) }]
+      : parsePort(p as string))),
     expose: listOf(raw.expose),
     volumes: (raw.volumes ?? []).map((v: unknown) => (typeof v === 'string' ? parseVolume(v, dir) : longVolume(v as Raw, dir))),
     secrets: grants(raw.secrets, '/run/secrets'),
