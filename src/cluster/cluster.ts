@@ -643,9 +643,9 @@ export class ClusterService {
     return { Id: n.id, Warning: '' };
   }
 
-  /** The cluster's networks, as managers list them (a worker lists only its own parts of them, as docker's). */
-  async networkRecords(): Promise<NetworkRecord[]> {
-    if (this.state?.role !== 'manager' || !this.store) return [];
+  /** The cluster's networks, as managers list them; undefined elsewhere (a worker lists only its own parts of them, as docker's). */
+  async networkRecords(): Promise<NetworkRecord[] | undefined> {
+    if (this.state?.role !== 'manager' || !this.store) return undefined;
     return (await this.store.snapshot()).networks.map(asNetworkRecord);
   }
 

@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { errorMessage, invalidArgument } from '../base/errors';
+import { errorMessage, invalidArgument, notFound } from '../base/errors';
 import { mkdirp } from '../base/files';
 import { ContentStore } from '../content/store';
 import { ImageStore } from '../images/store';
@@ -235,13 +235,18 @@ export class Engine {
 
   // ---- networks -----------------------------------------------------------------
 
-  /** network ls with docker's name, id, driver, label and type filters; `cluster`: the cluster's networks, beside this node's parts of them. */
-  listNetworks(filters?: string, cluster: NetworkRecord[] = []): object[] {
+  /**
+   * network ls with docker's name, id, driver, label and type filters.
+   * `cluster`, on a manager: the cluster's networks, listed beside this
+   * node's own (its part of one the cluster no longer has is not shown).
+   */
+  listNetworks(filters?: string, cluster?: NetworkRecord[]): object[] {
     const f = parseFilters(filters);
     for (const k of Object.keys(f)) if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     for (const v of f.scope ?? []) if (!['local', 'swarm', 'global'].includes(v)) throw invalidArgument(`Invalid filter: 'scope'='${v}'`);
-    const local = this.networks.store.all();
-    return [...local, ...cluster.filter((c) => !local.some((n) => n.Id === c.Id))]
+    // On a manager the cluster's list is the truth: a part of a network removed there is only waiting for its containers.
+    const local = this.networks.store.all().filter((n) => !cluster || n.Scope !== 'swarm' || cluster.some((c) => c.Id === n.Id));
+    return [...local, ...(cluster ?? []).filter((c) => !local.some((n) => n.Id === c.Id))]
       .filter((n) => {
         if (f.name && !f.name.some((x) => n.Name.includes(x))) return false;
         if (f.id && !f.id.some((x) => n.Id.startsWith(x))) return false;
@@ -256,9 +261,14 @@ export class Engine {
       .map((n) => this.presentNetwork(n));
   }
 
-  inspectNetwork(ref: string, cluster: NetworkRecord[] = []): object {
-    const n = this.networks.store.find(ref) ?? cluster.find((c) => c.Id === ref || c.Name === ref) ?? cluster.find((c) => c.Id.startsWith(ref));
-    return this.presentNetwork(n ?? this.networks.store.get(ref));
+  /** One network by id, name or id prefix; `cluster` as for listNetworks. */
+  inspectNetwork(ref: string, cluster?: NetworkRecord[]): object {
+    const mine = this.networks.store.find(ref);
+    const shown = mine && (!cluster || mine.Scope !== 'swarm' || cluster.some((c) => c.Id === mine.Id)) ? mine : undefined;
+    const n = shown ?? cluster?.find((c) => c.Id === ref || c.Name === ref) ?? cluster?.find((c) => c.Id.startsWith(ref));
+    if (n) return this.presentNetwork(n);
+    if (mine) throw notFound(`network ${ref} not found`);
+    return this.presentNetwork(this.networks.store.get(ref));
   }
 
   private presentNetwork(n: NetworkRecord): object {

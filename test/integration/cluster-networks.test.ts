@@ -8,6 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { api, eventually } from './harness';
 import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers, total } from './lab';
 
+/** A task's own address on its first network (busybox's `hostname -i` asks a resolver a static build may lack). */
+const OWN_IP = "ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1";
+
 /**
  * Cluster networks in a lab of three nodes, driven by the docker CLI:
  * overlay networks made on the manager, tasks on three nodes reaching each
@@ -70,7 +73,7 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
 
   test('tasks on three nodes reach each other by address and by service name; names and forwarding follow them as they scale', async () => {
     await docker(manager(), ['service', 'create', '--detach', '--name', 'echo', '--network', 'appnet', '--replicas', '3', '--replicas-max-per-node', '1', '--stop-grace-period', '1s',
-      '--no-resolve-image', 'busybox', 'sh', '-c', 'hostname -i > /tmp/i; exec httpd -f -p 80 -h /tmp']);
+      '--no-resolve-image', 'busybox', 'sh', '-c', `${OWN_IP} > /tmp/i; exec httpd -f -p 80 -h /tmp`]);
     await docker(manager(), ['service', 'create', '--detach', '--name', 'client', '--network', 'name=appnet,alias=probe', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
     await eventually(async () => total(await spreadOf(manager(), 'echo')) === 3 && total(await spreadOf(manager(), 'client')) === 1, 60_000);
     assert.deepEqual(await spreadOf(manager(), 'echo'), { node1: 1, node2: 1, node3: 1 });
@@ -97,7 +100,7 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
     assert.equal(joined.status, 403, joined.body);
     assert.match(joined.body, /network appnet not manually attachable/);
     // An alias answers on the network too, from the other side.
-    const clientIp = (await inTask('client', 'hostname -i')).trim();
+    const clientIp = (await inTask('client', OWN_IP)).trim();
     assert.deepEqual(await addressesOf('echo', 'probe'), [clientIp]);
     // Scaled down: the names and each node's forwarding drop the tasks gone.
     await docker(manager(), ['service', 'scale', '--detach', 'echo=1']);
@@ -122,7 +125,7 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
     }, 60_000);
     const n = node(where!);
     const id = await eventually(async () => (await taskContainers(n, 'gated'))[0], 30_000);
-    const ip = (await docker(n, ['exec', id, 'hostname', '-i'])).trim();
+    const ip = (await docker(n, ['exec', id, 'sh', '-c', OWN_IP])).trim();
     assert.deepEqual(await addressesOf('client', 'gated'), [], 'a task still starting answers to its service\'s name');
     await docker(n, ['exec', id, 'touch', '/tmp/ready']);
     await eventually(async () => (await addressesOf('client', 'gated')).join() === ip, 30_000);
@@ -153,7 +156,7 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
         'services:',
         '  web:',
         '    image: busybox',
-        '    command: sh -c "hostname -i > /tmp/i; exec httpd -f -p 80 -h /tmp"',
+        `    command: sh -c "${OWN_IP.replace(/\$/g, '$$$$')} > /tmp/i; exec httpd -f -p 80 -h /tmp"`,
         '    stop_grace_period: 1s',
         '    deploy:',
         '      replicas: 2',
@@ -237,9 +240,10 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
         'services:',
         '  web:',
         '    image: busybox',
-        '    command: sh -c "hostname -i > /tmp/i; exec httpd -f -p 80 -h /tmp"',
+        `    command: sh -c "${OWN_IP.replace(/\$/g, '$$$$')} > /tmp/i; exec httpd -f -p 80 -h /tmp"`,
         '    stop_grace_period: 1s',
-        '    deploy: { replicas: ${WEB_REPLICAS:-2} }',
+        '    deploy:',
+        '      replicas: ${WEB_REPLICAS:-2}',
         '  client:',
         '    image: busybox',
         '    command: sleep 100000',

@@ -91,10 +91,31 @@ function substitute(body: string, env: Env, where: string, whole: string): strin
  * `x-` extension fields are interpolated too: anchors make them templates.
  */
 export function interpolateTree(v: unknown, env: Env, file: string, path: Path = []): unknown {
-  if (typeof v === 'string') return interpolateString(v, env, `${pathText(path) || 'the top'} in ${file}`);
+  if (typeof v === 'string') {
+    const out = interpolateString(v, env, `${pathText(path) || 'the top'} in ${file}`);
+    return out !== v ? castAt(path, out) : out;
+  }
   if (Array.isArray(v)) return v.map((x, i) => interpolateTree(x, env, file, [...path, i]));
   if (v && typeof v === 'object') {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolateTree(x, env, file, [...path, k])]));
   }
+  return v;
+}
+
+/** Where the spec wants a whole number, a number or a boolean (compose casts interpolated values there; the schema checks the rest). */
+const TYPED: [RegExp, 'int' | 'number' | 'bool'][] = [
+  [/^services\.[^.]+\.(scale|cpu_shares|pids_limit|oom_score_adj|mem_swappiness|healthcheck\.retries|ports\.\d+\.target|deploy\.(replicas|placement\.max_replicas_per_node|restart_policy\.max_attempts|(update|rollback)_config\.parallelism|resources\.limits\.pids))$/, 'int'],
+  [/^services\.[^.]+\.deploy\.(update|rollback)_config\.max_failure_ratio$/, 'number'],
+  [/^services\.[^.]+\.(read_only|privileged|tty|stdin_open|init|oom_kill_disable|healthcheck\.disable)$/, 'bool'],
+  [/^(networks|volumes|secrets|configs)\.[^.]+\.external$|^networks\.[^.]+\.(internal|attachable|enable_ipv6)$/, 'bool'],
+];
+
+/** An interpolated value where the spec wants a number or a boolean, as that type (`replicas: ${N:-2}`); anything else as it is. */
+function castAt(path: Path, v: string): unknown {
+  const at = path.join('.');
+  const kind = TYPED.find(([re]) => re.test(at))?.[1];
+  if (kind === 'int' && /^-?\d+$/.test(v)) return Number(v);
+  if (kind === 'number' && /^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  if (kind === 'bool' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
   return v;
 }

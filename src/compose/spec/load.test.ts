@@ -195,3 +195,17 @@ configs:
 test('no compose file: a clear error naming what was looked for', () => {
   assert.throws(() => load(dir({ 'x.txt': '' })), /no configuration file provided: not found \(looked for compose\.yaml/);
 });
+
+test('a variable in a number\'s or a boolean\'s place becomes that type, as compose casts it', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cast-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'compose.yml'), 'services:\n  a:\n    image: busybox\n    deploy:\n      replicas: ${N:-2}\n    read_only: ${RO:-true}\n');
+    const p = loadProject({ files: [], env: { N: '3' }, cwd: dir });
+    assert.equal((p.services.a.deploy as { replicas: number }).replicas, 3);
+    assert.equal(p.services.a.read_only, true);
+    fs.writeFileSync(path.join(dir, 'compose.yml'), 'services:\n  a:\n    image: busybox\n    deploy:\n      replicas: ${N}\n');
+    assert.throws(() => loadProject({ files: [], env: { N: 'many' }, cwd: dir }), /field deploy\.replicas must be integer/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
