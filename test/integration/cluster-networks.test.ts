@@ -11,6 +11,16 @@ import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers, total 
 /** A task's own address on its first network (busybox's `hostname -i` asks a resolver a static build may lack). */
 const OWN_IP = "ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1";
 
+/** A compose file's `web` service: busybox httpd answering /i with its task's address (`$` doubled: compose interpolates). */
+const webService = (replicas: string) => [
+  '  web:',
+  '    image: busybox',
+  `    command: sh -c "${OWN_IP.replace(/\$/g, '$$$$')} > /tmp/i; exec httpd -f -p 80 -h /tmp"`,
+  '    stop_grace_period: 1s',
+  '    deploy:',
+  `      replicas: ${replicas}`,
+];
+
 /**
  * Cluster networks in a lab of three nodes, driven by the docker CLI:
  * overlay networks made on the manager, tasks on three nodes reaching each
@@ -154,12 +164,7 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
       fs.writeFileSync(file, [
         'version: "3.8"',
         'services:',
-        '  web:',
-        '    image: busybox',
-        `    command: sh -c "${OWN_IP.replace(/\$/g, '$$$$')} > /tmp/i; exec httpd -f -p 80 -h /tmp"`,
-        '    stop_grace_period: 1s',
-        '    deploy:',
-        '      replicas: 2',
+        ...webService('2'),
         '  client:',
         '    image: busybox',
         '    command: sleep 100000',
@@ -238,12 +243,7 @@ describe('cluster networks in a three-node lab', { timeout: 600_000 }, () => {
       const file = path.join(dir, 'compose.yml');
       fs.writeFileSync(file, [
         'services:',
-        '  web:',
-        '    image: busybox',
-        `    command: sh -c "${OWN_IP.replace(/\$/g, '$$$$')} > /tmp/i; exec httpd -f -p 80 -h /tmp"`,
-        '    stop_grace_period: 1s',
-        '    deploy:',
-        '      replicas: ${WEB_REPLICAS:-2}',
+        ...webService('${WEB_REPLICAS:-2}'),
         '  client:',
         '    image: busybox',
         '    command: sleep 100000',
