@@ -394,7 +394,8 @@ export class ClusterService {
     const st = this.state;
     const store = this.store;
     if (!st || !store || this.closing || this.restarting) return;
-    const rec = await store.node(st.nodeId).catch(() => undefined); // the store away: the next look asks again
+    // The store away: the next look asks again (liveness says so to the cluster; this only notes it).
+    const rec = await store.node(st.nodeId).catch((e: unknown) => void this.logger.debug('cluster role look', { error: errorMessage(e) }));
     if (!rec || rec.role === st.role) return;
     this.restarting = true;
     try {
@@ -646,7 +647,7 @@ export class ClusterService {
   /** The cluster's networks, as managers list them; undefined elsewhere (a worker lists only its own parts of them, as docker's). */
   async networkRecords(): Promise<NetworkRecord[] | undefined> {
     if (this.state?.role !== 'manager' || !this.store) return undefined;
-    return (await this.store.snapshot()).networks.map(asNetworkRecord);
+    return (await this.store.networks()).map(asNetworkRecord);
   }
 
   /** A network no service uses any more goes; each node drops its part once no container is on it. */

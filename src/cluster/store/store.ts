@@ -436,6 +436,12 @@ export class ClusterStore {
     return new BlobDirectory(this.client, nodeId);
   }
 
+  /** The cluster's networks alone (one prefix read, not a snapshot: `network ls` and inspect ask often). */
+  async networks(): Promise<ClusterNetwork[]> {
+    const kvs = await this.wrap(() => this.client.getAll().prefix(this.key('networks', '')).strings());
+    return Object.values(kvs).map((v) => JSON.parse(v) as ClusterNetwork);
+  }
+
   /** A new network, its name taken in the same transaction (a name in use is a conflict, as docker's). */
   async createNetwork(n: ClusterNetwork): Promise<void> {
     const r = await this.wrap(() =>
@@ -493,20 +499,23 @@ export class ClusterStore {
 
   /** A transaction's comparisons, with: each network, secret and config the service names still exists (one removed meanwhile fails it). */
   private namedExist<T extends { and(key: string, column: 'Create', cmp: '>', value: number): T }>(txn: T, s: Pick<ServiceRecord, 'spec'>): T {
-    for (const key of this.namedKeys(s)) txn = txn.and(this.key(...key.split('/')), 'Create', '>', 0);
+    for (const n of this.named(s)) txn = txn.and(n.key, 'Create', '>', 0);
     return txn;
   }
 
-  /** The records a service names (networks, secrets, configs), as keys: each must exist when it is written. */
-  private namedKeys(s: Pick<ServiceRecord, 'spec'>): string[] {
+  /** The records a service names (networks, secrets, configs), their keys and how to name one: each must exist when it is written. */
+  private named(s: Pick<ServiceRecord, 'spec'>): { key: string; what: string }[] {
     const c = s.spec.container;
-    return [...(c.networks ?? []).map((n) => `networks/${n.id}`), ...(c.files ?? []).map((f) => `${f.kind}s/${f.id}`)];
+    return [
+      ...(c.networks ?? []).map((n) => ({ key: this.key('networks', n.id), what: `network ${n.id}` })),
+      ...(c.files ?? []).map((f) => ({ key: this.key(`${f.kind}s`, f.id), what: `${f.kind} ${f.id}` })),
+    ];
   }
 
   /** The first record the service names that is gone, as "network ID" (after a refused write, to say why). */
   private async missingRecord(s: Pick<ServiceRecord, 'spec'>): Promise<string | undefined> {
-    for (const key of this.namedKeys(s)) {
-      if (!(await this.wrap(() => this.client.get(this.key(...key.split('/'))).string()))) return key.replace(/s\//, ' ');
+    for (const n of this.named(s)) {
+      if (!(await this.wrap(() => this.client.get(n.key).string()))) return n.what;
     }
     return undefined;
   }

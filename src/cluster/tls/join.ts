@@ -30,27 +30,31 @@ export interface Promotion {
 }
 
 /** The promoted node's side: asks a manager's endpoint, showing its own certificate of the cluster (which names it). */
-export function requestPromotion(addr: string, creds: { ca: Buffer; cert: Buffer; key: Buffer }, csr: string): Promise<Promotion> {
+export async function requestPromotion(addr: string, creds: { ca: Buffer; cert: Buffer; key: Buffer }, csr: string): Promise<Promotion> {
   const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(addr);
-  if (!m) return Promise.reject(invalidArgument(`invalid manager address ${JSON.stringify(addr)}: IP:PORT`));
+  if (!m) throw invalidArgument(`invalid manager address ${JSON.stringify(addr)}: IP:PORT`);
+  const { status, body } = await postJson<Promotion>(addr, { host: m[1], port: Number(m[2]), path: '/promote', ca: creds.ca, cert: creds.cert, key: creds.key, timeout: 30_000 }, { csr });
+  if (status === 200 && body.cert && body.ca && body.caKey) return body as Promotion;
+  throw unavailable(`promotion at ${addr}: ${body.message ?? status}`);
+}
+
+/** A JSON request to a manager's endpoint and its JSON answer (an answer that is not JSON, a timeout or a broken connection: unavailable). */
+function postJson<T>(addr: string, o: https.RequestOptions & { timeout: number }, payload: unknown): Promise<{ status: number; body: { message?: string } & Partial<T> }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: m[1], port: Number(m[2]), method: 'POST', path: '/promote', ca: creds.ca, cert: creds.cert, key: creds.key, headers: { 'content-type': 'application/json' }, timeout: 30_000 }, (res) => {
+    const req = https.request({ ...o, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        let body: { message?: string } & Partial<Promotion>;
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString()) as typeof body;
-        } catch {
-          return reject(unavailable(`the manager at ${addr} answered ${res.statusCode} with no JSON`));
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as { message?: string } & Partial<T> });
+        } catch (e) {
+          reject(unavailable(`the manager at ${addr} answered ${res.statusCode} with no JSON`, e));
         }
-        if (res.statusCode === 200 && body.cert && body.ca && body.caKey) return resolve(body as Promotion);
-        reject(unavailable(`promotion at ${addr}: ${body.message ?? res.statusCode}`));
       });
     });
-    req.on('timeout', () => req.destroy(unavailable(`the manager at ${addr} did not answer within 30 s`)));
-    req.on('error', (e) => reject(e instanceof BerthError ? e : unavailable(`promotion at ${addr}: ${errorMessage(e)}`, e)));
-    req.end(JSON.stringify({ csr }));
+    req.on('timeout', () => req.destroy(unavailable(`the manager at ${addr} did not answer within ${o.timeout / 1000} s`)));
+    req.on('error', (e) => reject(e instanceof BerthError ? e : unavailable(`${o.path} at ${addr}: ${errorMessage(e)}`, e)));
+    req.end(JSON.stringify(payload));
   });
 }
 
@@ -79,27 +83,13 @@ export async function requestJoin(addr: string, digest: string, r: JoinRequest):
     socket.destroy();
     throw e;
   }
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host, port, method: 'POST', path: '/join', createConnection: () => socket, headers: { 'content-type': 'application/json' }, timeout: 60_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        socket.destroy();
-        const text = Buffer.concat(chunks).toString();
-        let body: { message?: string } & Partial<JoinGrant>;
-        try {
-          body = JSON.parse(text) as typeof body;
-        } catch {
-          return reject(unavailable(`the manager at ${addr} answered ${res.statusCode} with no JSON`));
-        }
-        if (res.statusCode === 200) return resolve(body as JoinGrant);
-        reject(res.statusCode === 400 ? invalidArgument(body.message ?? 'join refused') : unavailable(body.message ?? `join failed (${res.statusCode})`));
-      });
-    });
-    req.on('timeout', () => req.destroy(unavailable(`the manager at ${addr} did not answer the join within 60 s`)));
-    req.on('error', (e) => reject(e instanceof BerthError ? e : unavailable(`join at ${addr}: ${errorMessage(e)}`, e)));
-    req.end(JSON.stringify(r));
-  });
+  try {
+    const { status, body } = await postJson<JoinGrant>(addr, { host, port, path: '/join', createConnection: () => socket, timeout: 60_000 }, r);
+    if (status === 200) return body as JoinGrant;
+    throw status === 400 ? invalidArgument(body.message ?? 'join refused') : unavailable(body.message ?? `join failed (${status})`);
+  } finally {
+    socket.destroy();
+  }
 }
 
 /** The peer's chain ends in a CA with the token's digest, which signed a manager's certificate. */
