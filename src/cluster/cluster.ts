@@ -308,6 +308,7 @@ export class ClusterService {
     // Blobs from the other nodes first: only among nodes that hold certificates (a cluster made before TLS has none).
     this.blobs = st.tls ? new PeerBlobs(store.blobDirectory(st.nodeId), (id) => store.nodeAddr(id), st.nodeId, readCredentials(this.tlsDir), this.engine, this.logger) : undefined;
     this.engine.useBlobSource(this.blobs?.sourcing);
+    this.blobs?.start();
     this.agent = new Agent(this.store, st.nodeId, this.engine, this.logger);
     await this.agent.start();
     this.membersTimer = setInterval(() => void this.followMembers(), MEMBERS_EVERY_MS).unref();

@@ -1,8 +1,9 @@
-import { invalidArgument } from '../base/errors';
+import * as fs from 'node:fs';
+import { errorMessage, invalidArgument } from '../base/errors';
 import { parseGoDuration } from '../base/duration';
 import { parseSize } from '../base/sizes';
 import { COMPOSE_VERSION, configHash, Label } from './labels';
-import type { NetworkAttachment, Project, Service } from './spec/model';
+import type { FileGrant, NetworkAttachment, Project, Service } from './spec/model';
 
 type Json = Record<string, unknown>;
 
@@ -77,30 +78,51 @@ export function endpointOf(s: Service, a: NetworkAttachment): Json {
   return { Aliases: [s.name, ...a.aliases], ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}) };
 }
 
-/** Secrets and configs from files: bound read-only at their targets, as docker compose binds them. */
+/** A grant that asks for an owner or a mode: its file is copied in with them, since a bind keeps the host's. */
+const ownedGrant = (g: FileGrant) => g.uid !== undefined || g.gid !== undefined || g.mode !== undefined;
+
+/**
+ * Secrets and configs from files: bound read-only at their targets, as docker
+ * compose binds them; those that ask for uid, gid or mode are copied in
+ * instead (docker compose warns and ignores them).
+ */
 function grantMounts(p: Project, s: Service): Json[] {
   return (['secrets', 'configs'] as const).flatMap((kind) => s[kind].flatMap((g) => {
     const file = p[kind][g.source]?.file;
-    return file !== undefined ? [{ Type: 'bind', Source: file, Target: g.target, ReadOnly: true }] : [];
+    return file !== undefined && !ownedGrant(g) ? [{ Type: 'bind', Source: file, Target: g.target, ReadOnly: true }] : [];
   }));
 }
 
 /** A file to place in a container before its start: a secret's or config's content. */
 export interface GrantFile {
   path: string;
-  content: string;
+  content: string | Buffer;
   uid: number;
   gid: number;
   mode: number;
 }
 
-/** Secrets and configs with content (inline, or read from a variable): written into the container before it starts. */
+/**
+ * Secrets and configs written into the container before it starts: those
+ * with content (inline, or read from a variable), and files that ask for an
+ * owner or a mode (read as the container is made).
+ */
 export function grantFiles(p: Project, s: Service): GrantFile[] {
   return (['secrets', 'configs'] as const).flatMap((kind) => s[kind].flatMap((g) => {
     const src = p[kind][g.source];
-    if (!src || src.file !== undefined || src.content === undefined) return [];
-    return [{ path: g.target, content: src.content, uid: Number(g.uid ?? 0), gid: Number(g.gid ?? 0), mode: g.mode ?? 0o444 }];
+    if (!src) return [];
+    const content = src.file !== undefined ? (ownedGrant(g) ? readGrant(kind, g.source, src.file) : undefined) : src.content;
+    if (content === undefined) return [];
+    return [{ path: g.target, content, uid: Number(g.uid ?? 0), gid: Number(g.gid ?? 0), mode: g.mode ?? 0o444 }];
   }));
+}
+
+function readGrant(kind: string, name: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw invalidArgument(`${kind.slice(0, -1)} "${name}": cannot read ${file}: ${errorMessage(e)}`);
+  }
 }
 
 /** The containers of other services that a service's container names (links, volumes_from, network_mode). */

@@ -26,5 +26,6 @@ async function tarOf(files: GrantFile[]): Promise<Readable> {
 /** Writes a created container's secrets and configs that have content (inline, or from a variable) before it starts. */
 export async function placeGrants(api: ApiClient, id: string, p: Project, s: Service): Promise<void> {
   const files = grantFiles(p, s);
-  if (files.length) await api.call('PUT', `/containers/${id}/archive`, { query: { path: '/' }, stream: await tarOf(files) });
+  // The archive's owners are kept (copyUIDGID): the uid and gid asked for, else root.
+  if (files.length) await api.call('PUT', `/containers/${id}/archive`, { query: { path: '/', copyUIDGID: true }, stream: await tarOf(files) });
 }

@@ -35,10 +35,10 @@ const stable = (v: unknown): unknown => {
 /**
  * What `up` compares to know whether a container is out of date: a digest of
  * the service as the files now define it, less what does not shape its
- * containers (how many there are, profiles, build inputs, dependencies).
+ * containers (how many there are, profiles, build inputs, dependencies, watch rules).
  */
 export function configHash(s: Service): string {
-  const { scale: _s, profiles: _p, build: _b, depends_on: _d, deploy, pull_policy: _pp, ...rest } = s;
+  const { scale: _s, profiles: _p, build: _b, depends_on: _d, deploy, pull_policy: _pp, develop: _w, ...rest } = s;
   const d = deploy as Record<string, unknown> | undefined;
   const shaping = d ? { ...rest, deploy: { ...d, replicas: undefined } } : rest;
   return createHash('sha256').update(JSON.stringify(stable(shaping))).digest('hex');

@@ -10,7 +10,7 @@ export interface ProgressEvent {
 
 export type Progress = (e: ProgressEvent) => void;
 
-const DONE = new Set(['Built', 'Created', 'Recreated', 'Started', 'Running', 'Healthy', 'Exited', 'Stopped', 'Removed', 'Pulled', 'Killed', 'Paused', 'Unpaused', 'Restarted']);
+const DONE = new Set(['Built', 'Created', 'Recreated', 'Started', 'Running', 'Healthy', 'Exited', 'Stopped', 'Removed', 'Pulled', 'Pushed', 'Copied', 'Killed', 'Paused', 'Unpaused', 'Restarted']);
 
 /**
  * Plain lines, one per step (`Container p-web-1  Started  0.4s`): a finished

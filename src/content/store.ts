@@ -45,6 +45,12 @@ export interface IngestInfo {
   active: boolean;
 }
 
+/** A blob stored anew, or removed. */
+export interface BlobChange {
+  digest: Digest;
+  kind: 'added' | 'removed';
+}
+
 const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const TMP = 'tmp-';
 const NAMED = 'ref-';
@@ -58,6 +64,7 @@ const NAMED = 'ref-';
  */
 export class ContentStore {
   private readonly open_ = new Set<string>();
+  private readonly listeners = new Set<(e: BlobChange) => void>();
 
   private constructor(private readonly root: string) {}
 
@@ -115,7 +122,19 @@ export class ContentStore {
   }
 
   async delete(digest: Digest): Promise<void> {
+    const st = await statIfExists(this.blobPath(digest));
     await fsp.rm(this.blobPath(digest), { force: true });
+    if (st) this.tell({ digest, kind: 'removed' });
+  }
+
+  /** Calls back after each blob stored anew or removed (a cluster node says what it holds); the stopper. */
+  onChange(listener: (e: BlobChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private tell(e: BlobChange): void {
+    for (const l of this.listeners) l(e);
   }
 
   /** Marks a blob as used now (its mtime): a collector spares what was touched after it began. */
@@ -250,6 +269,7 @@ export class ContentStore {
           if (!(await this.has(digest))) {
             await fsp.rename(file, target);
             await fsyncDir(path.dirname(target));
+            this.tell({ digest: digest as Digest, kind: 'added' });
           }
         } finally {
           await finish(false);

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { BERTH, DOCKER, exec, HAS_DOCKERD, onTerminal, type Result, suiteDaemon, suiteDockerd, type TestDaemon } from './harness';
+import { BERTH, DOCKER, eventually, exec, HAS_DOCKERD, onTerminal, type Result, suiteDaemon, suiteDockerd, type TestDaemon } from './harness';
+import { TestRegistry } from './registry-harness';
 
 /** A project folder of the suite's daemon holding these files. */
 function projectDir(d: TestDaemon, name: string, files: Record<string, string>): string {
@@ -317,7 +319,7 @@ services:
 
   test('logs, exec, run, stop and start, config', async () => {
     const dir = projectDir(d, 'ops', {
-      'compose.yaml': 'services:\n  talk:\n    image: busybox\n    init: true\n    command: sh -c \'echo hello from $$HOSTNAME; exec sleep 1000\'\n    environment: [GREETING=hi]\n    secrets: [db_pass, api_token]\n    configs: [{ source: motd, target: /etc/motd, mode: 0440 }]\n  quiet:\n    image: busybox\n    init: true\n    command: sleep 1000\n    profiles: [extra]\nsecrets:\n  db_pass: { file: ./db_pass.txt }\n  api_token: { environment: API_TOKEN }\nconfigs:\n  motd: { content: "welcome" }\n',
+      'compose.yaml': 'services:\n  talk:\n    image: busybox\n    init: true\n    command: sh -c \'echo hello from $$HOSTNAME; exec sleep 1000\'\n    environment: [GREETING=hi]\n    secrets: [db_pass, api_token, { source: db_pass, target: owned, uid: \'1000\', gid: \'1001\', mode: 0400 }]\n    configs: [{ source: motd, target: /etc/motd, mode: 0440 }]\n  quiet:\n    image: busybox\n    init: true\n    command: sleep 1000\n    profiles: [extra]\nsecrets:\n  db_pass: { file: ./db_pass.txt }\n  api_token: { environment: API_TOKEN }\nconfigs:\n  motd: { content: "welcome" }\n',
       'db_pass.txt': 's3cret\n',
     });
     // On a terminal, up draws the graph's waves.
@@ -328,6 +330,8 @@ services:
     // Secrets and configs: a file bound read-only, a variable's and inline content written in before the start.
     assert.equal(await d.ok(['exec', 'ops-talk-1', 'cat', '/run/secrets/db_pass', '/run/secrets/api_token', '/etc/motd']), 's3cret\nt0kwelcome');
     assert.equal(await d.ok(['exec', 'ops-talk-1', 'stat', '-c', '%a', '/etc/motd']), '440');
+    // A file's secret that asks for an owner and a mode is copied in with them (docker compose ignores them).
+    assert.equal(await d.ok(['exec', 'ops-talk-1', 'stat', '-c', '%u %g %a %s', '/run/secrets/owned']), '1000 1001 400 7');
     assert.notEqual((await d.berth(['exec', 'ops-talk-1', 'sh', '-c', 'echo x > /run/secrets/db_pass'])).code, 0, 'a secret file is read-only');
     assert.match(await ok(d, dir, ['logs', 'talk']), /^ops-talk-1 {2}\| hello from [0-9a-f]{12}$/m);
     assert.equal(await ok(d, dir, ['exec', '-T', 'talk', 'sh', '-c', 'echo $GREETING']), 'hi');
@@ -342,6 +346,157 @@ services:
     await ok(d, dir, ['down']);
     assert.deepEqual(await madeBy(d, 'ops'), NOTHING);
     await d.assertClean();
+  });
+
+  test('attached up: --exit-code-from, --abort-on-container-failure, --attach and --no-attach, as docker compose gives them', async () => {
+    const dir = projectDir(d, 'attached', {
+      'compose.yaml': 'services:\n  server:\n    image: busybox\n    init: true\n    command: sh -c \'echo serving; exec sleep 1000\'\n  tests:\n    image: busybox\n    command: sh -c \'sleep 0.5; echo ran the tests; exit 5\'\n    depends_on: [server]\n  lint:\n    image: busybox\n    command: sh -c \'echo linted\'\n    attach: false\n',
+    });
+    // The exit code is the tests' own, and the project is stopped (not removed) when they end.
+    const ran = await compose(d, dir, ['up', '--exit-code-from', 'tests']);
+    assert.equal(ran.code, 5, ran.stderr);
+    assert.match(ran.stdout, /^attached-tests-1 +\| ran the tests$/m);
+    assert.match(ran.stdout, /^attached-server-1 +\| serving$/m);
+    assert.doesNotMatch(ran.stdout, /linted/, 'attach: false keeps a service\'s output out');
+    assert.match(ran.stderr, /Aborting on container exit/);
+    assert.equal((await inspect(d, 'attached-server-1')).State.Status, 'exited');
+    // --attach shows that service alone; --no-attach takes one out.
+    const only = await compose(d, dir, ['up', '--attach', 'tests', '--abort-on-container-exit']);
+    assert.equal(only.code, 5);
+    assert.match(only.stdout, /ran the tests/);
+    assert.doesNotMatch(only.stdout, /serving/);
+    const less = await compose(d, dir, ['up', '--no-attach', 'server', '--abort-on-container-failure']);
+    assert.equal(less.code, 5, 'the first failure stops the project and gives its code');
+    assert.doesNotMatch(less.stdout, /serving/);
+    // lint exits 0 first: under --abort-on-container-failure that stops nothing.
+    assert.equal((await inspect(d, 'attached-lint-1')).State.ExitCode, 0);
+    for (const [args, why] of [
+      [['up', '-d', '--exit-code-from', 'tests'], /--detach cannot be combined with --abort-on-container-exit/],
+      [['up', '--abort-on-container-exit', '--abort-on-container-failure'], /mutually exclusive/],
+      [['up', '--exit-code-from', 'nope'], /--exit-code-from: no such service: nope/],
+      [['up', '--attach', 'nope'], /cannot attach to services not included in up: nope/],
+    ] as [string[], RegExp][]) {
+      const r = await compose(d, dir, args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, why);
+    }
+    await ok(d, dir, ['down']);
+    assert.deepEqual(await madeBy(d, 'attached'), NOTHING);
+  });
+
+  test('cp into every container of a service and out of one; attach gives the exit code; run --publish; push pushes what is built', async () => {
+    const reg = new TestRegistry();
+    await reg.start();
+    try {
+      const image = `${reg.addr}/team/app:1`;
+      const dir = projectDir(d, 'moves', {
+        'compose.yaml': `services:\n  app:\n    build: ./app\n    image: ${image}\n    init: true\n    command: sleep 1000\n    deploy: { replicas: 2 }\n    ports: ["127.0.0.1::8000"]\n  job:\n    image: busybox\n    command: sh -c 'sleep 1; echo late; exit 3'\n`,
+        'note.txt': 'copied in\n',
+      });
+      fs.mkdirSync(path.join(dir, 'app'));
+      fs.writeFileSync(path.join(dir, 'app', 'Dockerfile'), 'FROM busybox\nRUN echo built > /built\n');
+      await ok(d, dir, ['up', '-d', 'app']);
+      await ok(d, dir, ['cp', 'note.txt', 'app:/tmp/note.txt']);
+      for (const c of ['moves-app-1', 'moves-app-2']) assert.equal(await d.ok(['exec', c, 'cat', '/tmp/note.txt']), 'copied in', `cp reaches ${c}`);
+      await d.ok(['exec', 'moves-app-2', 'sh', '-c', 'echo from two > /tmp/two']);
+      await ok(d, dir, ['cp', '--index', '2', 'app:/tmp/two', 'two.txt']);
+      assert.equal(fs.readFileSync(path.join(dir, 'two.txt'), 'utf8'), 'from two\n');
+      assert.match((await compose(d, dir, ['cp', 'app:/tmp/two', 'job:/tmp'])).stderr, /copying between services is not supported/);
+      assert.match((await compose(d, dir, ['cp', 'a.txt', 'b.txt'])).stderr, /must specify at least one service/);
+      // attach: the output from then on, and the container's exit code.
+      await ok(d, dir, ['up', '-d', 'job']);
+      const attached = await compose(d, dir, ['attach', '--no-stdin', 'job']);
+      assert.equal(attached.code, 3);
+      assert.match(attached.stdout, /late/);
+      // run: the service's ports only with --service-ports; -p's besides.
+      const published = async (args: string[]) => {
+        const id = await ok(d, dir, ['run', '-d', ...args, 'app', 'sleep', '1000']);
+        const ports = JSON.parse(await d.ok(['inspect', '-f', '{{json .HostConfig.PortBindings}}', id])) as Record<string, unknown> | null;
+        await d.ok(['rm', '-f', id]);
+        return Object.keys(ports ?? {}).sort();
+      };
+      assert.deepEqual(await published([]), []);
+      assert.deepEqual(await published(['-p', '127.0.0.1::9000']), ['9000/tcp']);
+      assert.deepEqual(await published(['--service-ports', '-p', '127.0.0.1::9000/udp']), ['8000/tcp', '9000/udp']);
+      assert.match((await compose(d, dir, ['run', '-p', 'x:y', 'app'])).stderr, /invalid port "x:y"/);
+      // push: the built service's image to its registry; job, which only runs an image, is skipped.
+      const pushed = await compose(d, dir, ['push']);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.match(pushed.stderr, new RegExp(`Image ${image.replace(/[.]/g, '\\.')} {2}Pushed`));
+      const res = await fetch(`http://${reg.addr}/v2/team/app/manifests/1`, { method: 'HEAD', headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+      assert.equal(res.status, 200, 'the registry has the pushed tag');
+      await ok(d, dir, ['down']);
+      await d.ok(['rmi', image]);
+      assert.deepEqual(await madeBy(d, 'moves'), NOTHING);
+    } finally {
+      await reg.cleanup();
+    }
+  });
+
+  test('watch: sync (and removal), sync+restart, sync+exec and rebuild follow the sources until Ctrl-C', async () => {
+    const dir = projectDir(d, 'watched', {
+      'compose.yaml': `services:
+  web:
+    build: ./web
+    init: true
+    command: sleep 1000
+    develop:
+      watch:
+        - { action: sync, path: ./web/static, target: /app/static, ignore: ["*.tmp"] }
+        - { action: sync+restart, path: ./web/conf, target: /etc/web }
+        - { action: sync+exec, path: ./web/hooks, target: /hooks, exec: { command: "sh /hooks/run.sh" } }
+        - { action: rebuild, path: ./web/Dockerfile }
+`,
+    });
+    const web = path.join(dir, 'web');
+    for (const sub of ['static', 'conf', 'hooks']) fs.mkdirSync(path.join(web, sub), { recursive: true });
+    fs.writeFileSync(path.join(web, 'Dockerfile'), 'FROM busybox\nCOPY . /app\n');
+    const child = spawn(BERTH, ['-H', d.host, 'compose', 'watch', '--prune'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (out += b));
+    const ended = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const inWeb = async (cmd: string) => (await d.berth(['exec', 'watched-web-1', 'sh', '-c', cmd])).stdout.trim();
+    try {
+      await eventually(() => out.includes('Watch enabled'), 60_000);
+      // A file and a new folder are copied in; a file the rule ignores is not.
+      fs.writeFileSync(path.join(web, 'static', 'index.html'), 'v1');
+      fs.writeFileSync(path.join(web, 'static', 'scratch.tmp'), 'no');
+      fs.mkdirSync(path.join(web, 'static', 'css'));
+      fs.writeFileSync(path.join(web, 'static', 'css', 'site.css'), 'body{}');
+      await eventually(async () => (await inWeb('cat /app/static/index.html /app/static/css/site.css 2>/dev/null')) === 'v1body{}', 15_000);
+      assert.equal(await inWeb('ls /app/static'), 'css\nindex.html');
+      // A file removed from the host is removed in the container.
+      fs.rmSync(path.join(web, 'static', 'index.html'));
+      await eventually(async () => (await inWeb('test -e /app/static/index.html || echo gone')) === 'gone', 15_000);
+      // sync+restart: the file, then a restart.
+      const started = (await inspect(d, 'watched-web-1')).State.StartedAt;
+      fs.writeFileSync(path.join(web, 'conf', 'web.conf'), 'port=1');
+      await eventually(async () => (await inspect(d, 'watched-web-1')).State.StartedAt !== started, 15_000);
+      assert.equal(await inWeb('cat /etc/web/web.conf'), 'port=1');
+      // sync+exec: the hook runs in the container after the files land.
+      fs.writeFileSync(path.join(web, 'hooks', 'run.sh'), 'echo hooked > /tmp/hooked\n');
+      await eventually(async () => (await inWeb('cat /tmp/hooked 2>/dev/null')) === 'hooked', 15_000);
+      // rebuild: a new image and a new container; --prune removes the image it replaced.
+      const before = await inspect(d, 'watched-web-1');
+      const oldImage = (JSON.parse(await d.ok(['inspect', 'watched-web-1']))[0] as { Image: string }).Image;
+      fs.writeFileSync(path.join(web, 'Dockerfile'), 'FROM busybox\nCOPY . /app\nRUN echo v2 > /version\n');
+      await eventually(async () => (await d.berth(['inspect', 'watched-web-1'])).code === 0 && (await inspect(d, 'watched-web-1')).Id !== before.Id && (await inWeb('cat /version 2>/dev/null')) === 'v2', 60_000);
+      assert.notEqual((await d.berth(['image', 'inspect', oldImage])).code, 0, '--prune removed the replaced image');
+      assert.match(out, /Rebuilding service\(s\) \["web"\]/);
+      assert.match(out, /Synced service "web"/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await ended, 0, out);
+    await ok(d, dir, ['down', '--rmi', 'local']);
+    assert.deepEqual(await madeBy(d, 'watched'), NOTHING);
+    // Bad rules are refused before anything is made.
+    const badDir = projectDir(d, 'watchbad', { 'compose.yaml': 'services:\n  web:\n    image: busybox\n    develop:\n      watch: [{ action: sync, path: ./web }]\n' });
+    const bad = await compose(d, badDir, ['watch']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /service "web": develop.watch\[0\]: a sync rule needs a target/);
+    assert.deepEqual(await madeBy(d, 'watchbad'), NOTHING);
   });
 
   test('create and up --no-start make and leave stopped; scale; wait gives the first exit code; version', async () => {

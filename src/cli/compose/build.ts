@@ -20,7 +20,7 @@ export async function buildService(ctx: ComposeContext, s: Service, o: { noCache
   await sendBuild(ctx.api, {
     dir: b.context,
     file: b.dockerfile ? path.resolve(b.context, b.dockerfile) : undefined,
-    tags: [s.image!],
+    tags: [s.image!, ...(b.tags ?? [])],
     buildArgs: { ...args, ...o.args },
     labels: b.labels,
     target: b.target,

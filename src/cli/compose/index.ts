@@ -4,12 +4,13 @@ import { type Command, write } from '../command';
 import { parseFlags } from '../flags';
 import { build } from './build';
 import { logs } from './logs';
-import { exec, lifecycleCmds, pull, run, wait } from './ops';
+import { attach, cp, exec, lifecycleCmds, pull, push, run, wait } from './ops';
 import { type ComposeCommand, ComposeContext, PROJECT_FLAGS } from './project';
 import { create, down, scale, up } from './up-down';
+import { watch } from './watch';
 import { config, events, graph, images, ls, port, ps, top, version } from './views';
 
-const commands: Record<string, ComposeCommand> = { up, down, create, scale, version, ps, ls, logs, config, images, port, top, events, exec, run, pull, wait, graph, build, ...lifecycleCmds };
+const commands: Record<string, ComposeCommand> = { up, down, create, scale, version, ps, ls, logs, config, images, port, top, events, exec, run, pull, push, wait, attach, cp, watch, graph, build, ...lifecycleCmds };
 
 function usage(): string {
   return `Usage:  berth compose [OPTIONS] COMMAND\n\nDefine and run multi-container applications, as docker compose does.\n\nOptions:\n${PROJECT_FLAGS.map((x) => `  ${x.short ? `-${x.short}, ` : '    '}--${x.name}${x.kind === 'bool' ? '' : ` ${x.kind}`}`).join('\n')}\n\nCommands:\n${Object.keys(commands).sort().map((c) => `  ${c}`).join('\n')}\n`;

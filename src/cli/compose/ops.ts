@@ -4,17 +4,21 @@ import { invalidArgument } from '../../base/errors';
 import { createBody } from '../../compose/create-body';
 import { Label } from '../../compose/labels';
 import { type Action, act, down as takeDown } from '../../compose/lifecycle';
-import { projectContainers } from '../../compose/resources';
-import { up } from '../../compose/up';
+import { type ContainerSummary, nameOf, projectContainers } from '../../compose/resources';
+import { cp as copy, splitContainerPath } from '../cp';
+import { targetsOf, up } from '../../compose/up';
+import { ServiceGraph } from '../../compose/spec/graph';
+import { familiarString, parseReference } from '../../oci/reference';
+import { registryAuthHeader, serverOf } from '../credentials';
 import { placeGrants } from '../../compose/grants';
 import { checkGrants } from '../../compose/spec/references';
+import { parsePort } from '../../compose/spec/normalize';
 import type { Service } from '../../compose/spec/model';
 import { containerCmds } from '../container-commands';
 import { f } from '../command';
 import { bool, list, type Parsed, str } from '../flags';
 import { startCreated } from '../run';
-import type { ComposeCommand, ComposeContext } from './project';
-import { pullImage, seconds } from './up-down';
+import { type ComposeCommand, type ComposeContext, seconds } from './project';
 import { serviceContainer } from './views';
 
 function lifecycle(action: Action, flags: ComposeCommand['flags'], usage: string): ComposeCommand {
@@ -92,6 +96,51 @@ export const exec: ComposeCommand = {
   },
 };
 
+/** `attach SERVICE`: a service's container (`--index`, else the first), as `berth attach` attaches. */
+export const attach: ComposeCommand = {
+  flags: [f('index', 'string'), f('no-stdin'), f('sig-proxy', 'bool'), f('detach-keys', 'string')],
+  usage: 'compose attach [OPTIONS] SERVICE',
+  minArgs: 1,
+  run: async (ctx, p) => {
+    const c = await serviceContainer(ctx, p.args[0], p);
+    return containerCmds.attach.run(ctx.api, { flags: p.flags, args: [c.Id] });
+  },
+};
+
+/**
+ * `cp SERVICE:SRC DEST` and `cp SRC SERVICE:DEST`: out of the service's first
+ * container (or `--index`'s), into all of its containers (or `--index`'s; with
+ * `--all`, its one-off containers too), as docker compose copies.
+ */
+export const cp: ComposeCommand = {
+  flags: [f('index', 'string'), f('all'), f('archive', 'bool', 'a'), f('follow-link', 'bool', 'L')],
+  usage: 'compose cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n        berth compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH',
+  minArgs: 2,
+  run: async (ctx, p) => {
+    if (p.args.length > 2) throw invalidArgument('"berth compose cp" requires exactly 2 arguments');
+    const [srcArg, destArg] = p.args;
+    const src = splitContainerPath(srcArg);
+    const dest = splitContainerPath(destArg);
+    if (src && dest) throw invalidArgument('copying between services is not supported');
+    const at = src ?? dest;
+    if (!at) throw invalidArgument('must specify at least one service: SERVICE:PATH');
+    const { name } = ctx.projectOrName();
+    let targets: ContainerSummary[];
+    if (str(p, 'index') !== undefined) targets = [await serviceContainer(ctx, at.container, p)];
+    else {
+      targets = (await projectContainers(ctx.api, name, { oneoff: bool(p, 'all') })).filter((c) => c.Labels[Label.service] === at.container);
+      if (!targets.length) throw invalidArgument(`no container found for service "${at.container}"`);
+      if (src) targets = targets.slice(0, 1);
+    }
+    for (const c of targets) {
+      const step = src ? `${nameOf(c)}:${src.path} to ${destArg}` : `${srcArg} to ${nameOf(c)}:${dest!.path}`;
+      ctx.progress({ kind: 'Container', name: nameOf(c), step: 'Copying', detail: step });
+      await copy(ctx.api, src ? `${c.Id}:${src.path}` : srcArg, dest ? `${c.Id}:${dest.path}` : destArg, bool(p, 'archive'));
+      ctx.progress({ kind: 'Container', name: nameOf(c), step: 'Copied', detail: step });
+    }
+  },
+};
+
 /**
  * `run SERVICE [COMMAND]`: a one-off container of the service (compose's
  * oneoff label, named `project-service-run-<id>`), after what it needs is up.
@@ -112,12 +161,14 @@ export const run: ComposeCommand = {
     checkGrants(project, [service]);
     const needs = Object.keys(s.depends_on);
     if (!bool(p, 'no-deps') && needs.length) {
-      const r = await up(ctx.api, project, { services: needs, parallel: ctx.parallel, pull: 'missing', pullImage: (i) => pullImage(ctx, i) }, ctx.progress);
+      const r = await up(ctx.api, project, { services: needs, parallel: ctx.parallel, pull: 'missing', pullImage: (i) => ctx.pullImage(i) }, ctx.progress);
       const bad = r.results.find((x) => x.state !== 'started');
       if (bad) throw invalidArgument(`dependency ${bad.service} did not start: ${bad.cause}`);
     }
     const tty = !bool(p, 'no-TTY') && process.stdin.isTTY === true;
-    const oneoff: Service = { ...s, ports: bool(p, 'service-ports') ? s.ports : [], restart: undefined, tty, stdin_open: true };
+    // As docker compose: the service's ports only with --service-ports, and those of -p besides.
+    const ports = [...(bool(p, 'service-ports') ? s.ports : []), ...list(p, 'publish').flatMap((x) => parsePort(x))];
+    const oneoff: Service = { ...s, ports, restart: undefined, tty, stdin_open: true };
     if (cmd.length) oneoff.command = cmd;
     const ep = str(p, 'entrypoint');
     if (ep !== undefined) oneoff.entrypoint = ep ? [ep] : [];
@@ -132,7 +183,6 @@ export const run: ComposeCommand = {
     labels[Label.oneoff] = 'True';
     for (const l of list(p, 'label')) labels[l.split('=')[0]] = l.slice(l.indexOf('=') + 1);
     const name = str(p, 'name') ?? `${project.name}-${service}-run-${randomBytes(6).toString('hex')}`;
-    if (list(p, 'publish').length) throw invalidArgument('run --publish: not done yet; use --service-ports');
     (body.HostConfig as Record<string, unknown>).AutoRemove = bool(p, 'rm');
     const { Id } = await ctx.api.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
     await placeGrants(ctx.api, Id, project, oneoff);
@@ -140,23 +190,62 @@ export const run: ComposeCommand = {
   },
 };
 
+/** Each image by `move` at once, its steps as progress lines; a failure fails the command unless ignored. */
+async function eachImage(ctx: ComposeContext, images: Set<string>, verb: [string, string], move: (image: string) => Promise<void>, ignoreFailures: boolean): Promise<number> {
+  let rc = 0;
+  await Promise.all([...images].map(async (image) => {
+    ctx.progress({ kind: 'Image', name: image, step: verb[0] });
+    try {
+      await move(image);
+      ctx.progress({ kind: 'Image', name: image, step: verb[1] });
+    } catch (e) {
+      ctx.progress({ kind: 'Image', name: image, step: ignoreFailures ? 'Warning' : 'Error', detail: (e as Error).message });
+      if (!ignoreFailures) rc = 1;
+    }
+  }));
+  return rc;
+}
+
+/** The services named (all when none), with what they depend on when asked. */
+function chosen(ctx: ComposeContext, p: Parsed, withDeps: boolean): Service[] {
+  const project = ctx.project(p.args);
+  for (const n of p.args) if (!project.services[n]) throw invalidArgument(`no such service: ${n}`);
+  if (!p.args.length) return Object.values(project.services);
+  const names = new Set(withDeps ? targetsOf(new ServiceGraph(Object.values(project.services)), { services: p.args }) : p.args);
+  return [...names].map((n) => project.services[n]);
+}
+
 export const pull: ComposeCommand = {
   flags: [f('quiet', 'bool', 'q'), f('ignore-pull-failures'), f('include-deps')],
   usage: 'compose pull [OPTIONS] [SERVICE...]',
-  run: async (ctx: ComposeContext, p) => {
-    const project = ctx.project(p.args);
-    const images = new Set(Object.values(project.services).filter((s) => !p.args.length || p.args.includes(s.name)).map((s) => s.image).filter((i): i is string => !!i));
-    let rc = 0;
-    await Promise.all([...images].map(async (image) => {
-      ctx.progress({ kind: 'Image', name: image, step: 'Pulling' });
-      try {
-        await pullImage(ctx, image);
-        ctx.progress({ kind: 'Image', name: image, step: 'Pulled' });
-      } catch (e) {
-        ctx.progress({ kind: 'Image', name: image, step: 'Error', detail: (e as Error).message });
-        if (!bool(p, 'ignore-pull-failures')) rc = 1;
-      }
-    }));
-    return rc;
+  run: async (ctx, p) => {
+    const images = new Set(chosen(ctx, p, bool(p, 'include-deps')).map((s) => s.image).filter((i): i is string => !!i));
+    return eachImage(ctx, images, ['Pulling', 'Pulled'], (i) => ctx.pullImage(i), bool(p, 'ignore-pull-failures'));
   },
 };
+
+/**
+ * `push [SERVICE...]`: the images of services that are built (`build:` and
+ * `image:`), to their registries with the saved credentials, as docker
+ * compose pushes them; services that only run an image are skipped.
+ */
+export const push: ComposeCommand = {
+  flags: [f('quiet', 'bool', 'q'), f('ignore-push-failures'), f('include-deps')],
+  usage: 'compose push [OPTIONS] [SERVICE...]',
+  run: async (ctx, p) => {
+    const images = new Set(chosen(ctx, p, bool(p, 'include-deps')).filter((s) => s.build && s.image).flatMap((s) => [s.image!, ...(s.build!.tags ?? [])]));
+    return eachImage(ctx, images, ['Pushing', 'Pushed'], (i) => pushImage(ctx, i), bool(p, 'ignore-push-failures'));
+  },
+};
+
+async function pushImage(ctx: ComposeContext, image: string): Promise<void> {
+  const ref = parseReference(image);
+  if (ref.digest) throw invalidArgument(`cannot push a digest reference: ${image}`);
+  const auth = registryAuthHeader(serverOf(image))['X-Registry-Auth'] ?? Buffer.from('{}').toString('base64url');
+  let digest: string | undefined;
+  for await (const m of ctx.api.jsonLines<{ error?: string; aux?: { Digest?: string } }>('POST', `/images/${familiarString({ ...ref, tag: undefined })}/push`, { query: { tag: ref.tag }, headers: { 'X-Registry-Auth': auth } })) {
+    if (m.error) throw invalidArgument(m.error);
+    digest ??= m.aux?.Digest;
+  }
+  if (!digest) throw invalidArgument(`${image}: the push ended without a digest`);
+}

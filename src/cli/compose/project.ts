@@ -5,6 +5,7 @@ import { loadProject, type LoadOptions } from '../../compose/spec/load';
 import type { Project } from '../../compose/spec/model';
 import { lineProgress, type Progress } from '../../compose/progress';
 import { f } from '../command';
+import { registryAuthHeader, serverOf } from '../credentials';
 import { list, type Parsed, str } from '../flags';
 
 /** Options of `berth compose` itself, before its command (as docker compose's). */
@@ -104,6 +105,15 @@ export class ComposeContext {
     return { name: p.name, project: p };
   }
 
+  /** Pulls as `berth pull` does, with the registry's saved credentials; the progress is the command's. */
+  async pullImage(image: string): Promise<void> {
+    const at = image.lastIndexOf(':');
+    const [fromImage, tag] = at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
+    for await (const m of this.api.jsonLines<{ error?: string }>('POST', '/images/create', { query: { fromImage, tag }, headers: registryAuthHeader(serverOf(image)) })) {
+      if (m.error) throw invalidArgument(m.error);
+    }
+  }
+
   private lines?: Progress;
 
   /** A line per step on stderr (nothing with --progress quiet). */
@@ -111,4 +121,12 @@ export class ComposeContext {
     this.lines ??= this.progressMode === 'quiet' ? () => {} : lineProgress(process.stderr);
     return this.lines;
   }
+}
+
+export function seconds(p: Parsed, n: string): number | undefined {
+  const v = str(p, n);
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < 0) throw invalidArgument(`invalid --${n} ${JSON.stringify(v)}: a whole number of seconds`);
+  return x;
 }

@@ -1,26 +1,20 @@
-import { invalidArgument } from '../../base/errors';
+import { BerthError, invalidArgument } from '../../base/errors';
+import { attachTargets, type Cascade, ExitCode } from '../../compose/attach';
 import { Label } from '../../compose/labels';
 import { act, down as takeDown } from '../../compose/lifecycle';
 import { projectContainers } from '../../compose/resources';
 import { ServiceGraph } from '../../compose/spec/graph';
 import { type ServiceResult, targetsOf, up as bringUp, type UpReport } from '../../compose/up';
 import { waveView } from './wave-view';
+import { watchSession, type WatchSession } from './watch';
 import { judgeCondition, ProjectWatch } from '../../compose/watch';
-import { registryAuthHeader, serverOf } from '../credentials';
 import { f } from '../command';
 import { bool, list, type Parsed, str } from '../flags';
 import { buildService } from './build';
 import { showLogs } from './logs';
-import type { ComposeCommand, ComposeContext } from './project';
-import type { Service } from '../../compose/spec/model';
-
-export function seconds(p: Parsed, n: string): number | undefined {
-  const v = str(p, n);
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw invalidArgument(`invalid --${n} ${JSON.stringify(v)}: a whole number of seconds`);
-  return x;
-}
+import { type ComposeCommand, type ComposeContext, seconds } from './project';
+import { report } from './report';
+import type { Project, Service } from '../../compose/spec/model';
 
 /** `SERVICE=NUM` pairs (`--scale`, and `scale`'s arguments). */
 function scales(pairs: string[]): Record<string, number> {
@@ -31,40 +25,6 @@ function scales(pairs: string[]): Record<string, number> {
     out[m[1]] = Number(m[2]);
   }
   return out;
-}
-
-/** Pulls as `berth pull` does, with the registry's saved credentials; the progress is `up`'s. */
-export async function pullImage(ctx: ComposeContext, image: string): Promise<void> {
-  const at = image.lastIndexOf(':');
-  const [fromImage, tag] = at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
-  for await (const m of ctx.api.jsonLines<{ error?: string }>('POST', '/images/create', { query: { fromImage, tag }, headers: registryAuthHeader(serverOf(image)) })) {
-    if (m.error) throw invalidArgument(m.error);
-  }
-}
-
-/** The end of `up`: what failed and why, and what did not start because of it. Returns the exit code. */
-export function report(r: UpReport): number {
-  const failed = r.results.filter((x) => x.state === 'failed');
-  const blocked = r.results.filter((x) => x.state === 'blocked');
-  for (const o of r.orphans.length ? [r.orphans] : []) {
-    process.stderr.write(`WARN Found orphan containers (${o.join(', ')}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n`);
-  }
-  if (!failed.length && !blocked.length) return 0;
-  const by = new Map<string, ServiceResult[]>();
-  for (const b of blocked) by.set(b.blockedBy!, [...(by.get(b.blockedBy!) ?? []), b]);
-  for (const x of failed) {
-    process.stderr.write(`✘ service "${x.service}" failed: ${x.cause}\n`);
-    const kept = by.get(x.service) ?? [];
-    if (kept.length) process.stderr.write(`  not started because of it: ${kept.map((k) => k.service).sort().join(', ')}\n`);
-    by.delete(x.service);
-  }
-  // Services kept back by a dependency that started but then failed its condition (unhealthy, exited).
-  for (const [dep, kept] of by) {
-    process.stderr.write(`✘ service "${dep}" did not meet its condition: ${kept[0].cause}\n  not started because of it: ${kept.map((k) => k.service).sort().join(', ')}\n`);
-  }
-  const ok = r.results.filter((x) => x.state === 'started' || x.state === 'created').length;
-  process.stderr.write(`${ok} of ${r.results.length} services started; 'berth compose down' removes what was made\n`);
-  return 1;
 }
 
 /** `--wait`: every started service running, and healthy where it has a health check. */
@@ -110,7 +70,7 @@ function convergeOptions(ctx: ComposeContext, p: Parsed, pull: 'always' | 'missi
     scale: scales(list(p, 'scale')),
     parallel: ctx.parallel,
     pull,
-    pullImage: (image: string) => pullImage(ctx, image),
+    pullImage: (image: string) => ctx.pullImage(image),
     build: bool(p, 'build'),
     buildImage: bool(p, 'no-build') ? undefined : (s: Service) => buildService(ctx, s, {}),
   };
@@ -136,7 +96,7 @@ export const scale: ComposeCommand = {
     const project = ctx.project(want.map(([svc]) => svc));
     const r = await bringUp(ctx.api, project, {
       services: want.map(([svc]) => svc), scale: Object.fromEntries(want), noRecreate: true, noDeps: bool(p, 'no-deps'),
-      parallel: ctx.parallel, pull: 'missing', pullImage: (image) => pullImage(ctx, image), buildImage: (s) => buildService(ctx, s, {}),
+      parallel: ctx.parallel, pull: 'missing', pullImage: (image) => ctx.pullImage(image), buildImage: (s) => buildService(ctx, s, {}),
     }, ctx.progress);
     return report(r);
   },
@@ -145,14 +105,18 @@ export const scale: ComposeCommand = {
 export const up: ComposeCommand = {
   flags: [
     f('detach', 'bool', 'd'), f('wait'), f('wait-timeout', 'string'), f('build'), f('no-build'), f('pull', 'string'), f('quiet-pull'), f('scale', 'list'),
-    f('no-deps'), f('with-dependents'), f('force-recreate'), f('no-recreate'), f('remove-orphans'), f('timeout', 'string', 't'), f('no-start'), f('abort-on-container-exit'), f('no-log-prefix'),
+    f('no-deps'), f('with-dependents'), f('force-recreate'), f('no-recreate'), f('remove-orphans'), f('timeout', 'string', 't'), f('no-start'), f('no-log-prefix'),
+    f('abort-on-container-exit'), f('abort-on-container-failure'), f('exit-code-from', 'string'), f('attach', 'list'), f('no-attach', 'list'), f('attach-dependencies'), f('watch', 'bool', 'w'), f('prune'),
   ],
   usage: 'compose up [OPTIONS] [SERVICE...]',
   run: async (ctx, p) => {
     if (bool(p, 'build') && bool(p, 'no-build')) throw invalidArgument('--build and --no-build are incompatible');
-    if (bool(p, 'no-start') && (bool(p, 'wait') || bool(p, 'abort-on-container-exit'))) throw invalidArgument(`--no-start and --${bool(p, 'wait') ? 'wait' : 'abort-on-container-exit'} are incompatible`);
+    if (bool(p, 'no-start') && bool(p, 'wait')) throw invalidArgument('--no-start and --wait are incompatible');
     const pull = pullPolicy(p);
     const project = ctx.project(p.args);
+    const cascade = cascadeOf(p, project);
+    // The watch rules are checked before anything is made.
+    const session = bool(p, 'watch') ? watchSession(ctx, project, p.args, p) : undefined;
     const base = ctx.base();
     // On a terminal the graph's waves are drawn and redrawn; elsewhere, a line per step.
     const graph = new ServiceGraph(Object.values(project.services));
@@ -174,37 +138,72 @@ export const up: ComposeCommand = {
     if (rc || bool(p, 'no-start')) return rc;
     if (bool(p, 'wait')) return waitHealthy(ctx, project.name, r.results, seconds(p, 'wait-timeout'));
     if (bool(p, 'detach')) return 0;
-    return attached(ctx, project.name, r.results.map((x) => x.service), p);
+    return attached(ctx, project, r.results.map((x) => x.service), p, cascade, session);
   },
 };
 
-/** `up` without -d: the services' output until they all end, or until Ctrl-C stops them. */
-async function attached(ctx: ComposeContext, project: string, services: string[], p: Parsed): Promise<number> {
-  const cs = (await projectContainers(ctx.api, project)).filter((c) => services.includes(c.Labels[Label.service]));
+/**
+ * `up` without -d: the output of the services attached until every watched
+ * container has ended, or until Ctrl-C or an exit under a cascade
+ * (`--abort-on-container-exit|failure`, `--exit-code-from`) stops them all.
+ */
+async function attached(ctx: ComposeContext, project: Project, started: string[], p: Parsed, o: { cascade: Cascade; exitCodeFrom?: string }, session?: WatchSession): Promise<number> {
+  const show = new Set(attachTargets(project, { services: p.args, attach: list(p, 'attach'), noAttach: list(p, 'no-attach'), dependencies: bool(p, 'attach-dependencies') }));
+  // As docker compose: the services named are watched, else those attached.
+  const watched = new Set(p.args.length ? p.args : show);
+  const cs = (await projectContainers(ctx.api, project.name)).filter((c) => started.includes(c.Labels[Label.service]));
   const abort = new AbortController();
-  let stopping = false;
-  const stop = () => {
+  const exit = new ExitCode(o.cascade, o.exitCodeFrom);
+  let stopping: Promise<unknown> | undefined;
+  let interrupted = false;
+  const stop = (why: string) => {
     if (stopping) return;
-    stopping = true;
-    process.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n');
-    void act(ctx.api, ctx.project(), 'stop', services, { parallel: ctx.parallel }, ctx.progress).finally(() => abort.abort());
+    process.stderr.write(`${why}\n`);
+    stopping = act(ctx.api, project, 'stop', started, { parallel: ctx.parallel, timeout: seconds(p, 'timeout') }, ctx.progress).finally(() => abort.abort());
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const interrupt = () => {
+    interrupted = true;
+    stop('Gracefully stopping... (press Ctrl+C again to force)');
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   try {
-    const follow = showLogs(ctx.api, cs, { follow: true, prefix: !bool(p, 'no-log-prefix') }, abort.signal);
-    if (bool(p, 'abort-on-container-exit')) {
-      const watch = new ProjectWatch(ctx.api, project);
-      await Promise.race(cs.map((c) => watch.until(c.Id, (s) => (s.State.Running ? undefined : { done: true }))));
-      watch.close();
-      stop();
-    }
-    await follow;
+    await session?.start();
+    const follow = showLogs(ctx.api, cs.filter((c) => show.has(c.Labels[Label.service])), { follow: true, prefix: !bool(p, 'no-log-prefix') }, abort.signal);
+    const ends = cs.filter((c) => watched.has(c.Labels[Label.service])).map(async (c) => {
+      let code: number;
+      try {
+        code = (await ctx.api.json<{ StatusCode: number }>('POST', `/containers/${c.Id}/wait`)).StatusCode;
+      } catch (e) {
+        if (e instanceof BerthError && e.code === 'not_found') return; // removed by hand: nothing to tell
+        throw e;
+      }
+      if (!interrupted && exit.exited(c.Labels[Label.service], code)) stop('Aborting on container exit...');
+    });
+    await Promise.all([follow, ...ends]);
+    await stopping;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    session?.close();
+    await session?.settled();
   }
-  return stopping ? 130 : 0;
+  return interrupted ? 130 : exit.code;
+}
+
+/** `up`'s cascade flags, checked as docker compose checks them. */
+function cascadeOf(p: Parsed, project: Project): { cascade: Cascade; exitCodeFrom?: string } {
+  const exitCodeFrom = str(p, 'exit-code-from');
+  const onFailure = bool(p, 'abort-on-container-failure');
+  const onExit = bool(p, 'abort-on-container-exit') || (exitCodeFrom !== undefined && !onFailure);
+  if (onExit && onFailure) throw invalidArgument('--abort-on-container-failure and --abort-on-container-exit are mutually exclusive');
+  if (exitCodeFrom !== undefined && !project.services[exitCodeFrom]) throw invalidArgument(`--exit-code-from: no such service: ${exitCodeFrom}`);
+  const cascade: Cascade = onExit ? 'stop' : onFailure ? 'fail' : 'ignore';
+  const attaching = cascade !== 'ignore' || list(p, 'attach').length > 0 || bool(p, 'attach-dependencies') || bool(p, 'watch');
+  for (const mode of ['detach', 'wait', 'no-start']) {
+    if (attaching && bool(p, mode)) throw invalidArgument(`--${mode} cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --exit-code-from, --attach, --attach-dependencies or --watch`);
+  }
+  return { cascade, exitCodeFrom };
 }
 
 export const down: ComposeCommand = {

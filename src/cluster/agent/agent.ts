@@ -33,6 +33,10 @@ export interface AgentEngine {
   useBlobSource(s: BlobSourcing | undefined): void;
   /** A blob of this node's content store from `offset` on, and its whole size; undefined when it has none. */
   readBlob(digest: string, offset: number): Promise<{ size: number; stream: Readable } | undefined>;
+  /** The digests of every blob in this node's content store. */
+  heldBlobs(): Promise<string[]>;
+  /** Calls back after a blob is stored anew or removed; the stopper. */
+  onBlobChange(listener: (e: { digest: string; kind: 'added' | 'removed' }) => void): () => void;
   /** Makes and starts a task's container, on its cluster networks (the first its primary) where it has any; its id. */
   run(name: string, template: ContainerTemplate, labels: Record<string, string>, extra: { taskId: string; endpoints: TaskEndpoint[]; files: TaskFile[]; credentials?: ServiceRecord['registryAuth'] }): Promise<string>;
   /** This node's part of a cluster network, made if missing (idempotent). */

@@ -31,6 +31,8 @@ export function engineForAgent(engine: Engine): AgentEngine {
       if (!info) return undefined;
       return { size: info.size, stream: await content.stream(digest as Digest, offset ? { start: offset, end: info.size - 1 } : undefined) };
     },
+    heldBlobs: async () => (await content.list()).map((b) => b.digest),
+    onBlobChange: (listener) => content.onChange(listener),
     taskContainers(): TaskContainer[] {
       return c.store.all().flatMap((r) => {
         const taskId = r.Config.Labels?.[TASK_LABEL];

@@ -26,6 +26,11 @@ class Directory {
         (this.holders.get(d) ?? this.holders.set(d, new Set()).get(d)!).add(node);
         if (this.fetching.get(d) === node) this.fetching.delete(d);
       },
+      holdAll: async (ds: string[]) => {
+        for (const d of ds) (this.holders.get(d) ?? this.holders.set(d, new Set()).get(d)!).add(node);
+      },
+      drop: async (d: string) => void this.holders.get(d)?.delete(node),
+      onLost: undefined as (() => void) | undefined,
       release: async (d: string) => void (this.fetching.get(d) === node && this.fetching.delete(d)),
       close: async () => void [...this.holders.values()].forEach((s) => s.delete(node)),
     };
@@ -72,6 +77,8 @@ before(async () => {
     const held = new Map<string, Buffer>();
     const engine = {
       readBlob: async (d: string, offset: number) => (held.has(d) ? { size: held.get(d)!.length, stream: Readable.from([held.get(d)!.subarray(offset)]) } : undefined),
+      heldBlobs: async () => [...held.keys()],
+      onBlobChange: () => () => {},
     };
     const peers = new PeerBlobs(directory.of(id), async (n) => addrs.get(n), id, readCredentials(dir), engine, createLogger('error'));
     const endpoint = await ClusterEndpoint.listen('127.0.0.1', 0, readCredentials(dir), { taskLogs: async () => undefined, blob: (d, o, w) => peers.serve(d, o, w) }, createLogger('error'));
@@ -153,4 +160,38 @@ test('askers spread over the holders, each node in an order of its own', () => {
   for (let i = 0; i < 40; i++) assert.deepEqual([...spread(holders, `node${i}`)].sort(), holders);
   assert.deepEqual(spread(holders, 'x'), spread(holders, 'x'));
   assert.deepEqual(spread([], 'x'), []);
+});
+
+test('a node says what it holds: all at its start (a restart), each blob stored after, all again when its lease is lost; a removed one goes', async () => {
+  const dir = new Directory();
+  const d = dir.of('n9');
+  const D2 = `sha256:${'cd'.repeat(32)}`;
+  const held = new Map([[D, DATA]]);
+  let tell: ((e: { digest: string; kind: 'added' | 'removed' }) => void) | undefined;
+  const engine = {
+    readBlob: async () => undefined,
+    heldBlobs: async () => [...held.keys()],
+    onBlobChange: (l: typeof tell) => ((tell = l), () => (tell = undefined)),
+  };
+  const peers = new PeerBlobs(d, async () => undefined, 'n9', readCredentials(dirs[1]), engine, createLogger('error'));
+  const holders = (digest: string) => [...(dir.holders.get(digest) ?? [])];
+  const until = async (ok: () => boolean) => {
+    for (let i = 0; i < 100 && !ok(); i++) await sleep(10);
+    assert.ok(ok());
+  };
+  peers.start();
+  await until(() => holders(D).includes('n9'));
+  held.set(D2, DATA);
+  tell!({ digest: D2, kind: 'added' });
+  await until(() => holders(D2).includes('n9'));
+  // The lease is lost: its keys went with it; all are said again.
+  dir.holders.clear();
+  d.onLost!();
+  await until(() => holders(D).includes('n9') && holders(D2).includes('n9'));
+  held.delete(D);
+  tell!({ digest: D, kind: 'removed' });
+  await until(() => !holders(D).includes('n9'));
+  await peers.close();
+  assert.equal(tell, undefined, 'closed, it no longer listens');
+  assert.deepEqual(holders(D2), [], 'closed, it is no source');
 });

@@ -27,15 +27,66 @@ type Fetched = { stream: Readable; offset: number };
 export class PeerBlobs {
   /** Blobs this node is fetching from a registry now; peers asking for one wait for it. */
   private readonly fetching = new Map<string, { done: Promise<void>; settle: () => void }>();
+  /** Blobs said to be held under the present lease (each said once). */
+  private readonly said = new Set<string>();
+  private unwatch?: () => void;
+  private closed = false;
 
   constructor(
-    private readonly directory: Pick<BlobDirectory, 'sources' | 'claim' | 'hold' | 'release' | 'close'>,
+    private readonly directory: Pick<BlobDirectory, 'sources' | 'claim' | 'hold' | 'holdAll' | 'drop' | 'release' | 'close' | 'onLost'>,
     private readonly nodeAddr: (nodeId: string) => Promise<string | undefined>,
     private readonly nodeId: string,
     private readonly creds: Credentials,
-    private readonly engine: Pick<AgentEngine, 'readBlob'>,
+    private readonly engine: Pick<AgentEngine, 'readBlob' | 'heldBlobs' | 'onBlobChange'>,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * Says which blobs this node holds: all of them now (a restarted daemon
+   * held them before), each one stored from here on (pulled, built, loaded),
+   * and all again whenever the lease they lived on is lost.
+   */
+  start(): void {
+    this.unwatch = this.engine.onBlobChange((e) => {
+      if (e.kind === 'added') {
+        // A blob fetched from the registry is said when its claim ends (stored()).
+        if (!this.fetching.has(e.digest)) void this.sayHeld(e.digest);
+        return;
+      }
+      this.said.delete(e.digest);
+      this.directory.drop(e.digest).catch((err: unknown) => this.logger.warn('blob removed, said to the cluster', { digest: e.digest, error: errorMessage(err) }));
+    });
+    this.directory.onLost = () => {
+      this.said.clear();
+      void this.sayAll();
+    };
+    void this.sayAll();
+  }
+
+  /** Every blob of this node's, until it is said (etcd may be away: it is tried again every few seconds). */
+  private async sayAll(): Promise<void> {
+    for (let wait = 1000; !this.closed; wait = Math.min(wait * 2, 10_000)) {
+      try {
+        const all = await this.engine.heldBlobs();
+        await this.directory.holdAll(all);
+        for (const d of all) this.said.add(d);
+        this.logger.debug('blobs said to the cluster', { count: all.length });
+        return;
+      } catch (e) {
+        this.logger.warn('blobs held, said to the cluster', { error: errorMessage(e) });
+      }
+      await new Promise((r) => setTimeout(r, wait).unref());
+    }
+  }
+
+  private async sayHeld(digest: string): Promise<void> {
+    if (this.said.has(digest)) return;
+    this.said.add(digest);
+    await this.directory.hold(digest).catch((e: unknown) => {
+      this.said.delete(digest);
+      this.logger.warn('blob held, said to the cluster', { digest, error: errorMessage(e) });
+    });
+  }
 
   /** The source this node's pulls use, given the registry's. */
   readonly sourcing = (registry: BlobFetcher): BlobFetcher => ({
@@ -52,6 +103,9 @@ export class PeerBlobs {
 
   /** Its keys in the directory go: a node that leaves is no source. */
   close(): Promise<void> {
+    this.closed = true;
+    this.unwatch?.();
+    this.directory.onLost = undefined;
     return this.directory.close();
   }
 
@@ -103,7 +157,9 @@ export class PeerBlobs {
 
   private async stored(digest: string): Promise<void> {
     this.settle(digest, true);
-    await this.directory.hold(digest).catch((e: unknown) => this.logger.warn('blob held, said to the cluster', { digest, error: errorMessage(e) }));
+    // Said even if said before: hold() also ends this node's claim on it.
+    this.said.delete(digest);
+    await this.sayHeld(digest);
   }
 
   /** The blob from a peer's cluster endpoint (mutual TLS); undefined when it has none or does not answer. */

@@ -4,6 +4,8 @@ import type { Etcd3, Lease } from 'etcd3';
 const PREFIX = '/berth/blobs/';
 /** A node's keys here live on a lease of its own: a dead node stops being a source within seconds. */
 const TTL_SECONDS = 10;
+/** Keys put in one transaction (etcd refuses more than 128 operations in one). */
+const BATCH = 100;
 
 /**
  * Which nodes hold which image blobs, and which node is fetching one from
@@ -14,6 +16,8 @@ const TTL_SECONDS = 10;
  */
 export class BlobDirectory {
   private lease?: Lease;
+  /** Told when this node's lease is lost, and with it every key it had here. */
+  onLost?: () => void;
 
   constructor(
     private readonly client: Etcd3,
@@ -29,7 +33,9 @@ export class BlobDirectory {
     if (!this.lease) {
       const l = this.client.lease(TTL_SECONDS);
       l.on('lost', () => {
-        if (this.lease === l) this.lease = undefined;
+        if (this.lease !== l) return;
+        this.lease = undefined;
+        this.onLost?.();
       });
       this.lease = l;
     }
@@ -59,6 +65,22 @@ export class BlobDirectory {
       .then(this.client.put(this.key(digest, 'holders', this.nodeId)).value('').lease(leaseId), this.client.delete().key(fetching))
       .else(this.client.put(this.key(digest, 'holders', this.nodeId)).value('').lease(leaseId))
       .commit();
+  }
+
+  /** This node holds all these blobs (a start, or a lease made again): said in transactions of a bounded size. */
+  async holdAll(digests: string[]): Promise<void> {
+    const leaseId = await this.own().grant();
+    for (let i = 0; i < digests.length; i += BATCH) {
+      // A comparison that always holds: the client's transactions start with one.
+      await this.client.if(this.key(this.nodeId), 'Create', '>', -1)
+        .then(...digests.slice(i, i + BATCH).map((d) => this.client.put(this.key(d, 'holders', this.nodeId)).value('').lease(leaseId)))
+        .commit();
+    }
+  }
+
+  /** This node no longer holds the blob. */
+  async drop(digest: string): Promise<void> {
+    await this.client.delete().key(this.key(digest, 'holders', this.nodeId));
   }
 
   /** Its fetch failed: the claim ends, so another node may try. */

@@ -67,6 +67,22 @@ export interface FileSource {
   external: boolean;
 }
 
+/** What `watch` does when files under a trigger's path change. */
+export type WatchAction = 'sync' | 'rebuild' | 'restart' | 'sync+restart' | 'sync+exec';
+
+/** One rule of a service's `develop.watch`. */
+export interface WatchTrigger {
+  action: WatchAction;
+  /** An absolute host path, a folder or a file. */
+  path: string;
+  /** Where `path` lands in the containers (sync actions). */
+  target?: string;
+  ignore: string[];
+  include: string[];
+  initial_sync: boolean;
+  exec?: { command: string[]; user?: string; privileged?: boolean; working_dir?: string; environment: Record<string, string | null> };
+}
+
 export interface Build {
   context: string;
   dockerfile?: string;
@@ -74,6 +90,8 @@ export interface Build {
   target?: string;
   labels: Record<string, string>;
   cache_from: string[];
+  /** More names for the built image, besides the service's `image:`. */
+  tags?: string[];
   network?: string;
   shm_size?: string | number;
 }
@@ -103,6 +121,7 @@ export interface Service {
   scale?: number;
   restart?: string;
   extends?: { service: string; file?: string };
+  develop?: { watch: WatchTrigger[] };
   /** Every other field of the spec, as the file wrote it. */
   [field: string]: unknown;
 }

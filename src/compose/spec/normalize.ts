@@ -123,6 +123,21 @@ function build(v: unknown, dir: string): Build | undefined {
   };
 }
 
+function develop(v: Raw | undefined, dir: string): Service['develop'] {
+  if (!v) return undefined;
+  return {
+    watch: ((v.watch ?? []) as Raw[]).map((t) => ({
+      ...t,
+      action: t.action,
+      path: hostPath(t.path, dir),
+      ignore: listOf(t.ignore),
+      include: listOf(t.include),
+      initial_sync: !!t.initial_sync,
+      exec: t.exec ? { ...t.exec, command: words(t.exec.command) ?? [], environment: dictOf(t.exec.environment) } : undefined,
+    })),
+  };
+}
+
 /** A service's secrets (under /run/secrets) or configs (under /): short names, or source and target. */
 function grants(v: unknown, under: string): FileGrant[] {
   return ((v ?? []) as (string | Raw)[]).map((g) => {
@@ -163,6 +178,7 @@ export function normalizeService(name: string, raw: Raw, dir: string): Service {
     profiles: listOf(raw.profiles),
     build: build(raw.build, dir),
     extends: typeof raw.extends === 'string' ? { service: raw.extends } : raw.extends,
+    develop: develop(raw.develop, dir),
   };
   for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
   return s;

@@ -45,6 +45,39 @@ function extend(s: Json): Json {
   s.definitions.config.properties.environment = { type: 'string' };
   s.definitions.config.properties.content = { type: 'string' };
   s.definitions.healthcheck.properties.start_interval = { type: 'string', format: 'duration' };
+  svc.attach = { type: 'boolean' };
+  const strings = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
+  svc.develop = {
+    type: 'object',
+    properties: {
+      watch: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['path', 'action'],
+          properties: {
+            path: { type: 'string' },
+            action: { type: 'string', enum: ['rebuild', 'sync', 'restart', 'sync+restart', 'sync+exec'] },
+            target: { type: 'string' },
+            ignore: strings,
+            include: strings,
+            initial_sync: { type: 'boolean' },
+            exec: {
+              type: 'object',
+              required: ['command'],
+              properties: { command: strings, user: { type: 'string' }, privileged: { type: 'boolean' }, working_dir: { type: 'string' }, environment: { $ref: '#/definitions/list_or_dict' } },
+              additionalProperties: false,
+            },
+          },
+          additionalProperties: false,
+          patternProperties: { '^x-': {} },
+        },
+      },
+    },
+    additionalProperties: false,
+    patternProperties: { '^x-': {} },
+  };
+  svc.build.oneOf[1].properties.tags = { type: 'array', items: { type: 'string' } };
   svc.pull_policy = { type: 'string', enum: ['always', 'never', 'if_not_present', 'build', 'missing'] };
   return s;
 }
