@@ -118,7 +118,9 @@ async function row(out: Record<string, string>, key: string, fn: () => Promise<s
     console.error(`bench: ${key}: ${out[key]}`);
     return true;
   } catch (e) {
-    out[key] = `failed: ${String((e as Error).message).split('\n').slice(-1)[0].slice(0, 120)}`;
+    // The line that says why (docker-compose prints its ERROR among many progress lines), else the last.
+    const lines = String((e as Error).message).split('\n');
+    out[key] = `failed: ${(lines.find((l) => /\bERROR\b|Error response/.test(l)) ?? lines[lines.length - 1]).slice(0, 120)}`;
     console.error(`bench: ${key}: ${(e as Error).message.slice(-2000)}`);
     return false;
   }

@@ -174,6 +174,8 @@ export class Agent {
     const known = new Set(snap.tasks.map((t) => t.id));
     // The round's reports, written together at its end: a node starting a hundred tasks makes one write, not a hundred.
     const reports = new Map<string, TaskStatus>();
+    // Started once the round's reports (their `starting` among them) are written.
+    const toStart: [TaskRecord, ServiceRecord][] = [];
     for (const t of mine) {
       if (this.stopping.has(t.id)) continue;
       const c = containers.get(t.id);
@@ -189,8 +191,8 @@ export class Agent {
             continue;
           }
           if (!s || this.starting.has(t.id)) continue;
-          this.starting.add(t.id);
-          void this.startTask(t, s, snap).finally(() => this.starting.delete(t.id));
+          toStart.push([t, s]);
+          reports.set(t.id, { state: 'starting', message: 'starting', at: Date.now() });
           continue;
         }
         if (c.running && c.health === 'unhealthy') {
@@ -227,6 +229,10 @@ export class Agent {
       })().finally(() => this.stopping.delete(taskId));
     }
     await this.send(reports);
+    for (const [t, s] of toStart) {
+      this.starting.add(t.id);
+      void this.startTask(t, s, snap).finally(() => this.starting.delete(t.id));
+    }
     await this.syncNetworks(snap);
     // Read afresh: a start that ended during this round has its container now, and no longer counts as starting.
     await this.engine.pruneTaskFiles(new Set([...this.starting, ...this.engine.taskContainers().map((c) => c.taskId)]));
@@ -281,7 +287,6 @@ export class Agent {
       'com.docker.swarm.task.name': `${s.spec.name}.${slot ?? this.nodeId}.${taskId}`, 'com.docker.swarm.node.id': this.nodeId,
     };
     try {
-      await this.send(new Map([[taskId, { state: 'starting', message: 'starting', at: Date.now() }]]));
       const template = specOf(s, t.specVersion).container;
       const endpoints: TaskEndpoint[] = [];
       for (const want of template.networks ?? []) {
