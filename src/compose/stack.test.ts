@@ -68,7 +68,10 @@ secrets: { token: { file: ./token.txt } }
   assert.deepEqual(worker.Mode, { Global: {} });
   assert.deepEqual(worker.TaskTemplate.Networks, [{ Target: 'shop_default', Aliases: ['worker'] }]);
   assert.equal(objectName('shop', 'token', p.secrets.token), 'shop_token');
-  assert.equal(objectName('shop', 'token', { ...p.secrets.token, name: 'shared' }), 'shared');
+  assert.equal(objectName('shop', 'token', { ...p.secrets.token, name: 'shared', named: true }), 'shared');
+  // A name the file gives is the name, even one equal to its key (docker stack does not prefix it).
+  const named = project('services:\n  a:\n    image: busybox\n    secrets: [token]\nsecrets:\n  token: { name: token, file: ./token.txt }\n');
+  assert.equal(objectName('shop', 'token', named.secrets.token), 'token');
 });
 
 test('what a stack cannot run is refused, naming the service', () => {

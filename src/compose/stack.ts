@@ -52,9 +52,9 @@ function updateConfig(u: UpdateConfig | undefined, what: string): Json | undefin
 const labelMap = (v: Record<string, string> | string[] | undefined): Record<string, string> =>
   Array.isArray(v) ? Object.fromEntries(v.map((x) => [x.split('=')[0], x.slice(x.indexOf('=') + 1)])) : (v ?? {});
 
-/** The name a stack gives its secret or config: its own `name:`, else STACK_KEY (an external one's as it is). */
+/** The name a stack gives its secret or config: its own `name:` (even one equal to its key), else STACK_KEY (an external one's as it is). */
 export function objectName(stack: string, key: string, src: FileSource): string {
-  return src.external || src.name !== key ? src.name : `${stack}_${key}`;
+  return src.external || src.named ? src.name : `${stack}_${key}`;
 }
 
 /**

@@ -61,6 +61,8 @@ export interface FileGrant {
 /** A top-level secret or config: its content from a file, a variable of this shell, or (configs) inline. */
 export interface FileSource {
   name: string;
+  /** The file gave the name (`name:`); else it is the key. */
+  named?: boolean;
   file?: string;
   environment?: string;
   content?: string;

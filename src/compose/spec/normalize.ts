@@ -150,7 +150,7 @@ function grants(v: unknown, under: string): FileGrant[] {
 /** A top-level secret or config: a file (resolved against the project), a variable, or inline content. */
 export function normalizeFileSource(key: string, raw: Raw | null, dir: string): FileSource {
   const r = raw ?? {};
-  return { name: r.name ?? key, external: !!r.external, ...(r.file !== undefined ? { file: hostPath(r.file, dir) } : {}), ...(r.environment !== undefined ? { environment: r.environment } : {}), ...(r.content !== undefined ? { content: r.content } : {}) };
+  return { name: r.name ?? key, named: r.name !== undefined, external: !!r.external, ...(r.file !== undefined ? { file: hostPath(r.file, dir) } : {}), ...(r.environment !== undefined ? { environment: r.environment } : {}), ...(r.content !== undefined ? { content: r.content } : {}) };
 }
 
 /** One service of one file, in Berth's one shape per field; relative paths resolved against `dir`. */
