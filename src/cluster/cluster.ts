@@ -671,17 +671,17 @@ export class ClusterService {
   }
 
   async listObjects(kind: ObjectKind, filters: Record<string, string[]> = {}) {
-    return filterObjects(objectsOf(await this.snapshot(), kind), filters).map((o) => toDockerObject(kind, o));
+    return filterObjects(await this.managerStore().objects(kind), filters).map((o) => toDockerObject(kind, o));
   }
 
   async inspectObject(kind: ObjectKind, ref: string) {
-    return toDockerObject(kind, findObject(await this.snapshot(), kind, ref));
+    return toDockerObject(kind, findObject(await this.managerStore().objects(kind), kind, ref));
   }
 
   /** Only its labels change (swarm's rule: tasks hold the data they were given). */
   async updateObject(kind: ObjectKind, ref: string, index: number, spec: ObjectSpec): Promise<void> {
     const store = this.managerStore();
-    const o = findObject(await store.snapshot(), kind, ref);
+    const o = findObject(await store.objects(kind), kind, ref);
     if ((spec.Name !== undefined && spec.Name !== o.name) || (spec.Data !== undefined && spec.Data !== (kind === 'config' ? o.data : ''))) {
       throw invalidArgument('rpc error: code = InvalidArgument desc = only updates to Labels are allowed');
     }
@@ -691,7 +691,7 @@ export class ClusterService {
   async removeObject(kind: ObjectKind, ref: string): Promise<void> {
     const store = this.managerStore();
     const snap = await store.snapshot();
-    const o = findObject(snap, kind, ref);
+    const o = findObject(objectsOf(snap, kind), kind, ref);
     const users = objectUsers(snap, kind, o.id);
     if (users.length) throw invalidArgument(`rpc error: code = InvalidArgument desc = ${kind} '${o.name}' is in use by the following service${users.length > 1 ? 's' : ''}: ${users.join(', ')}`);
     await store.removeObject(kind, o);

@@ -37,8 +37,7 @@ export function objectsOf(snap: Snapshot, kind: ObjectKind): ObjectRecord[] {
 }
 
 /** One by id, name or unique id prefix. */
-export function findObject(snap: Snapshot, kind: ObjectKind, ref: string): ObjectRecord {
-  const all = objectsOf(snap, kind);
+export function findObject(all: ObjectRecord[], kind: ObjectKind, ref: string): ObjectRecord {
   const prefixed = all.filter((o) => o.id.startsWith(ref));
   const o = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref) ?? (prefixed.length === 1 ? prefixed[0] : undefined);
   if (!o) throw notFound(`${kind} ${ref} not found`);

@@ -460,6 +460,12 @@ export class ClusterStore {
   }
 
   /** A new secret or config, its name taken in the same transaction. */
+  /** The secrets or configs alone (not a whole snapshot), each with its version. */
+  async objects(kind: ObjectKind): Promise<ObjectRecord[]> {
+    const res = await this.wrap(() => this.client.getAll().prefix(this.key(`${kind}s`, '')).exec());
+    return res.kvs.map((kv) => ({ ...(JSON.parse(kv.value.toString()) as ClusterObject), index: Number(kv.mod_revision) }));
+  }
+
   async createObject(kind: ObjectKind, o: ClusterObject): Promise<void> {
     const r = await this.wrap(() =>
       this.client
