@@ -289,6 +289,7 @@ export class ClusterService {
 
   /** Starts what this node runs: its member, the store's client, liveness, agent, manager. */
   private async run(): Promise<void> {
+    if (this.state!.member && !this.member) this.state = await this.afterRemoval(this.state!);
     const st = this.state!;
     if (st.member && !this.member) {
       this.member = new EtcdMember(st.member, this.logger);
@@ -457,8 +458,6 @@ export class ClusterService {
   private async becomeWorker(st: LocalState, store: ClusterStore): Promise<void> {
     const others = clientEndpoints((await store.members()).filter((m) => m.name !== st.nodeId));
     if (!others.length) throw unavailable('this node holds the store\'s only member: it stays a manager until another manager is up');
-    const next = path.join(this.tlsDir, 'next');
-    const cert = await signRequest(this.tlsDir, await makeKeyAndRequest(next), { nodeId: st.nodeId, clusterId: st.clusterId, role: 'worker', ip: st.addr! });
     await this.manager?.stop();
     // Its member's data goes only once the others have let it go; else it runs on as a manager, and the next look tries again.
     if (!(await this.leaveStore())) {
@@ -467,14 +466,56 @@ export class ClusterService {
       throw unavailable('the store did not let this node\'s member go');
     }
     await this.shutdown();
+    await this.restartAs(await this.dropManagerParts(st, others));
+  }
+
+  /**
+   * What a manager has that a worker must not, gone: a worker's certificate
+   * signed while the CA's key is here (a crash after that finds it gone and
+   * signs nothing), then the CA's key and its member's data. The worker's state.
+   */
+  private async dropManagerParts(st: LocalState, endpoints: string[]): Promise<LocalState> {
     const f = tlsFiles(this.tlsDir);
-    fs.writeFileSync(f.cert, cert);
-    fs.renameSync(tlsFiles(next).key, f.key);
-    fs.rmSync(next, { recursive: true, force: true });
+    if (fs.existsSync(f.caKey)) {
+      const next = path.join(this.tlsDir, 'next');
+      const cert = await signRequest(this.tlsDir, await makeKeyAndRequest(next), { nodeId: st.nodeId, clusterId: st.clusterId, role: 'worker', ip: st.addr! });
+      fs.writeFileSync(f.cert, cert);
+      fs.renameSync(tlsFiles(next).key, f.key);
+      fs.rmSync(next, { recursive: true, force: true });
+    }
     fs.rmSync(f.caKey, { force: true });
     fs.rmSync(path.join(this.dir, 'etcd'), { recursive: true, force: true });
     const { member: _m, ...rest } = st;
-    await this.restartAs({ ...rest, role: 'worker', endpoints: others });
+    return { ...rest, role: 'worker', endpoints };
+  }
+
+  /**
+   * A manager about to start its member asks the other members whether the
+   * store still counts it: a crash in the middle of its demotion, after its
+   * member was let go, leaves it one the store has removed (etcd would refuse
+   * it for good). Then the demotion is finished and it starts as a worker.
+   * Others that do not answer (the whole cluster starting) tell nothing: it
+   * starts as it was.
+   */
+  private async afterRemoval(st: LocalState): Promise<LocalState> {
+    const own = ownMember(st);
+    const others = st.endpoints.filter((e) => !own.includes(e));
+    if (!others.length) return st;
+    const probe = new ClusterStore(others, this.credentials(st));
+    let members: EtcdMemberInfo[];
+    try {
+      members = await probe.members();
+    } catch (e) {
+      this.logger.debug('the other members, asked whether they count this one', { error: errorMessage(e) });
+      return st;
+    } finally {
+      probe.close();
+    }
+    if (!members.length || members.some((m) => m.name === st.nodeId)) return st;
+    this.logger.warn('the store no longer counts this node\'s etcd member (a demotion was cut short): it goes on as a worker');
+    const next = await this.dropManagerParts(st, clientEndpoints(members));
+    await atomicWriteJson(path.join(this.dir, 'state.json'), next);
+    return next;
   }
 
   /** This node's part, started again with a new local state (saved first, so a crash resumes from it). */

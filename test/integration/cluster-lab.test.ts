@@ -227,6 +227,11 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     const members = (n: LabNode) => JSON.parse(fs.readFileSync(path.join(n.daemon.dataRoot, 'cluster', 'state.json'), 'utf8')) as { role: string; member?: unknown };
     assert.equal(members(node2).role, 'manager');
     assert.ok(members(node2).member, 'the promoted node runs an etcd member');
+    // Its manager's files, kept to stage a crash in the middle of the demotion below.
+    const clusterDir = path.join(node2.daemon.dataRoot, 'cluster');
+    const kept = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-demote-'));
+    fs.copyFileSync(path.join(clusterDir, 'state.json'), path.join(kept, 'state.json'));
+    fs.cpSync(path.join(clusterDir, 'tls'), path.join(kept, 'tls'), { recursive: true });
     // Through the new manager, the cluster is run as through the first: a service made there runs.
     await docker(node2, ['service', 'create', '--detach', '--name', 'via2', '--replicas', '2', '--stop-grace-period', '1s', '--no-resolve-image', 'busybox', 'sleep', '100000']);
     await eventually(async () => total(await spread('via2')) === 2, 60_000);
@@ -237,6 +242,22 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     assert.equal(members(node2).member, undefined);
     assert.equal(fs.existsSync(path.join(node2.daemon.dataRoot, 'cluster', 'etcd')), false, 'the demoted node keeps no etcd data');
     assert.equal(fs.existsSync(path.join(node2.daemon.dataRoot, 'cluster', 'tls', 'ca.key')), false, 'the demoted node keeps the CA\'s key');
+    await eventually(async () => (await docker(manager(), ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])).split('\n').includes('node2 Ready'), 30_000);
+    assert.equal(await docker(manager(), ['node', 'ls', '--filter', 'role=manager', '--format', '{{.Hostname}}']), 'node1');
+    // A crash cut the demotion short once the store had let its member go: the node starts with its manager's state,
+    // certificate, CA key and member data. The other members no longer count it, so it finishes the demotion.
+    await node2.daemon.stop();
+    fs.copyFileSync(path.join(kept, 'state.json'), path.join(clusterDir, 'state.json'));
+    fs.rmSync(path.join(clusterDir, 'tls'), { recursive: true, force: true });
+    fs.cpSync(path.join(kept, 'tls'), path.join(clusterDir, 'tls'), { recursive: true });
+    fs.rmSync(kept, { recursive: true, force: true });
+    fs.mkdirSync(path.join(clusterDir, 'etcd', 'member'), { recursive: true });
+    await lab.start(node2);
+    await eventually(() => members(node2).role === 'worker', 30_000);
+    assert.equal(members(node2).member, undefined);
+    assert.equal(fs.existsSync(path.join(clusterDir, 'etcd')), false);
+    assert.equal(fs.existsSync(path.join(clusterDir, 'tls', 'ca.key')), false);
+    await eventually(async () => /not a swarm manager/.test((await node2.daemon.docker(['service', 'ls'])).stderr), 30_000);
     await eventually(async () => (await docker(manager(), ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])).split('\n').includes('node2 Ready'), 30_000);
     assert.equal(await docker(manager(), ['node', 'ls', '--filter', 'role=manager', '--format', '{{.Hostname}}']), 'node1');
   });
