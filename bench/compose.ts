@@ -6,6 +6,7 @@
  *    `httpd` or `sleep`, a health check on a fifth of them (what needs one of
  *    those waits for it to be healthy), every container with `init: true`;
  *  - `up -d` and `down` of one environment, and each container's memory
+ *    (just after the up, and again once it has rested)
  *    (the daemon's growth and the monitors, per container);
  *  - a layered environment replacing 5 services of it (Berth's `--base`;
  *    docker-compose has none: its row shows what a whole copy costs it);
@@ -97,6 +98,9 @@ interface System {
   daemon: Daemon;
 }
 
+/** How long after an up its memory is read again, at rest. */
+const REST_MS = 15_000;
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number }> {
@@ -131,6 +135,9 @@ async function measure(s: System, file: string, o: Options, replaced: string[]):
   const idle = s.daemonPids().reduce((sum, p) => sum + rssKiB(p), 0);
   if (await row(out, 'up', async () => secs((await s.compose('bench', ['-f', file, 'up', '-d'])).ms))) {
     out.memory = `${(perContainerKiB(s, idle, o.services) / 1024).toFixed(2)} MiB`;
+    // And once the up's own work is done and its garbage given back: what running the project holds.
+    await new Promise((r) => setTimeout(r, REST_MS));
+    out.memoryAtRest = `${(perContainerKiB(s, idle, o.services) / 1024).toFixed(2)} MiB`;
   }
   if (s.name.startsWith('Berth')) {
     await row(out, 'layered', async () => secs((await s.compose('layer', ['-f', file, 'up', '-d', ...replaced], 'bench')).ms));
@@ -177,7 +184,8 @@ async function main(): Promise<void> {
   const R = {
     up: `up -d of one environment (${o.services} services, depth ${DEPTH}, ${Math.round(o.healthShare * 100)}% with a health check)`,
     down: 'down of it',
-    memory: 'memory per container (daemon growth + monitors)',
+    memory: 'memory per container (daemon growth + monitors), just after the up',
+    memoryAtRest: `memory per container (daemon growth + monitors), ${REST_MS / 1000} s after the up`,
     layered: 'a layered environment replacing 5 services (up -d)',
     upMany: `${o.envs} environments up -d at once`,
     downMany: `${o.envs} environments down at once`,

@@ -379,6 +379,7 @@ services:
       const r = await compose(d, dir, args);
       assert.notEqual(r.code, 0, args.join(' '));
       assert.match(r.stderr, why);
+      assert.equal(await d.ok(['ps', '-q', '--filter', 'label=com.docker.compose.project=attached']), '', `${args.join(' ')}: refused before anything was started`);
     }
     await ok(d, dir, ['down']);
     assert.deepEqual(await madeBy(d, 'attached'), NOTHING);

@@ -115,7 +115,8 @@ export const up: ComposeCommand = {
     const pull = pullPolicy(p);
     const project = ctx.project(p.args);
     const cascade = cascadeOf(p, project);
-    // The watch rules are checked before anything is made.
+    // What is attached to and the watch rules are checked before anything is made.
+    const show = attachTargets(project, { services: p.args, attach: list(p, 'attach'), noAttach: list(p, 'no-attach'), dependencies: bool(p, 'attach-dependencies') });
     const session = bool(p, 'watch') ? watchSession(ctx, project, p.args, p) : undefined;
     const base = ctx.base();
     // On a terminal the graph's waves are drawn and redrawn; elsewhere, a line per step.
@@ -138,7 +139,7 @@ export const up: ComposeCommand = {
     if (rc || bool(p, 'no-start')) return rc;
     if (bool(p, 'wait')) return waitHealthy(ctx, project.name, r.results, seconds(p, 'wait-timeout'));
     if (bool(p, 'detach')) return 0;
-    return attached(ctx, project, r.results.map((x) => x.service), p, cascade, session);
+    return attached(ctx, project, r.results.map((x) => x.service), new Set(show), p, cascade, session);
   },
 };
 
@@ -147,8 +148,7 @@ export const up: ComposeCommand = {
  * container has ended, or until Ctrl-C or an exit under a cascade
  * (`--abort-on-container-exit|failure`, `--exit-code-from`) stops them all.
  */
-async function attached(ctx: ComposeContext, project: Project, started: string[], p: Parsed, o: { cascade: Cascade; exitCodeFrom?: string }, session?: WatchSession): Promise<number> {
-  const show = new Set(attachTargets(project, { services: p.args, attach: list(p, 'attach'), noAttach: list(p, 'no-attach'), dependencies: bool(p, 'attach-dependencies') }));
+async function attached(ctx: ComposeContext, project: Project, started: string[], show: Set<string>, p: Parsed, o: { cascade: Cascade; exitCodeFrom?: string }, session?: WatchSession): Promise<number> {
   // As docker compose: the services named are watched, else those attached.
   const watched = new Set(p.args.length ? p.args : show);
   const cs = (await projectContainers(ctx.api, project.name)).filter((c) => started.includes(c.Labels[Label.service]));
