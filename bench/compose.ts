@@ -184,8 +184,8 @@ async function main(): Promise<void> {
   const R = {
     up: `up -d of one environment (${o.services} services, depth ${DEPTH}, ${Math.round(o.healthShare * 100)}% with a health check)`,
     down: 'down of it',
-    memory: 'memory per container (daemon growth + monitors), just after the up',
-    memoryAtRest: `memory per container (daemon growth + monitors), ${REST_MS / 1000} s after the up`,
+    memory: 'memory per container (daemon growth + monitors, RSS), just after the up',
+    memoryAtRest: `memory per container (daemon growth + monitors, RSS), ${REST_MS / 1000} s after the up`,
     layered: 'a layered environment replacing 5 services (up -d)',
     upMany: `${o.envs} environments up -d at once`,
     downMany: `${o.envs} environments down at once`,
@@ -205,7 +205,8 @@ async function main(): Promise<void> {
           daemon: d,
           compose: (project, args, base) => timed(d.cli[0], [...d.cli.slice(1), 'compose', '-p', project, ...(base ? ['--base', base] : []), ...args]),
           daemonPids: () => (d.proc.pid ? [d.proc.pid] : []),
-          monitorPids: () => pidsMatching((c, comm) => comm === 'conmon' && c.includes(execRoot) && !c.includes(' --exec ')),
+          // Every conmon of this daemon's: a container's, and the probe agent's of a container with a health check (what probing keeps).
+          monitorPids: () => pidsMatching((c, comm) => comm === 'conmon' && c.includes(execRoot)),
         };
         columns.push(s.name);
         for (const [k, v] of Object.entries(await measure(s, file, o, replaced))) rows[R[k as keyof typeof R]][s.name] = v;
