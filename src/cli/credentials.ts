@@ -127,6 +127,11 @@ export function registryAuthHeader(server: string): Record<string, string> {
   return c ? { 'X-Registry-Auth': Buffer.from(JSON.stringify(c)).toString('base64url') } : {};
 }
 
+/** A push's X-Registry-Auth: the registry's credentials, else an empty login (a push always carries the header, as docker's does). */
+export function pushAuthHeader(server: string): Record<string, string> {
+  return { 'X-Registry-Auth': registryAuthHeader(server)['X-Registry-Auth'] ?? Buffer.from('{}').toString('base64url') };
+}
+
 /** docker's X-Registry-Config for builds: every registry's credentials, from config.json and its helpers. */
 export function registryConfigHeader(): Record<string, string> {
   const cfg = readConfig();

@@ -1,7 +1,7 @@
 import type { ApiClient } from '../client/client';
 import { invalidArgument } from '../base/errors';
 import { familiarString, formatReference, parseReference, type Reference } from '../oci/reference';
-import { credentialsFor, registryAuthHeader, removeCredentials, serverKey, serverOf, storeCredentials } from './credentials';
+import { credentialsFor, pushAuthHeader, registryAuthHeader, removeCredentials, serverKey, serverOf, storeCredentials } from './credentials';
 import { bool, type Parsed, str } from './flags';
 import { filters, write } from './command';
 import { renderFormat } from './template';
@@ -75,7 +75,7 @@ export async function push(api: ApiClient, p: Parsed): Promise<number> {
   const name = familiarString({ ...ref, tag: undefined, digest: undefined });
   const messages = api.jsonLines<ProgressMessage>('POST', `/images/${name}/push`, {
     query: { tag: ref.tag },
-    headers: { 'X-Registry-Auth': registryAuthHeader(serverOf(p.args[0]))['X-Registry-Auth'] ?? Buffer.from('{}').toString('base64url') },
+    headers: pushAuthHeader(serverOf(p.args[0])),
   });
   const quiet = bool(p, 'quiet');
   const all = await showPullProgress(messages, !quiet && process.stdout.isTTY === true, quiet ? devNull : process.stdout);

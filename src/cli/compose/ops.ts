@@ -9,7 +9,7 @@ import { cp as copy, splitContainerPath } from '../cp';
 import { targetsOf, up } from '../../compose/up';
 import { ServiceGraph } from '../../compose/spec/graph';
 import { familiarString, parseReference } from '../../oci/reference';
-import { registryAuthHeader, serverOf } from '../credentials';
+import { pushAuthHeader, serverOf } from '../credentials';
 import { placeGrants } from '../../compose/grants';
 import { checkGrants } from '../../compose/spec/references';
 import { parsePort } from '../../compose/spec/normalize';
@@ -241,9 +241,8 @@ export const push: ComposeCommand = {
 async function pushImage(ctx: ComposeContext, image: string): Promise<void> {
   const ref = parseReference(image);
   if (ref.digest) throw invalidArgument(`cannot push a digest reference: ${image}`);
-  const auth = registryAuthHeader(serverOf(image))['X-Registry-Auth'] ?? Buffer.from('{}').toString('base64url');
   let digest: string | undefined;
-  for await (const m of ctx.api.jsonLines<{ error?: string; aux?: { Digest?: string } }>('POST', `/images/${familiarString({ ...ref, tag: undefined })}/push`, { query: { tag: ref.tag }, headers: { 'X-Registry-Auth': auth } })) {
+  for await (const m of ctx.api.jsonLines<{ error?: string; aux?: { Digest?: string } }>('POST', `/images/${familiarString({ ...ref, tag: undefined })}/push`, { query: { tag: ref.tag }, headers: pushAuthHeader(serverOf(image)) })) {
     if (m.error) throw invalidArgument(m.error);
     digest ??= m.aux?.Digest;
   }

@@ -19,12 +19,10 @@ import { report } from './report';
 /** How long changes must pause before a batch is acted on (docker compose's half second). */
 const QUIET_MS = 500;
 
+/** The build context's .dockerignore, read as a build reads it (what a build does not send triggers nothing). */
 function readDockerignore(s: Service): string[] {
-  const b = s.build!;
-  for (const f of [b.dockerfile ? path.resolve(b.context, `${b.dockerfile}.dockerignore`) : undefined, path.join(b.context, '.dockerignore')]) {
-    if (f && fs.existsSync(f)) return ignorePatterns(fs.readFileSync(f, 'utf8'));
-  }
-  return [];
+  const file = path.join(s.build!.context, '.dockerignore');
+  return fs.existsSync(file) ? ignorePatterns(fs.readFileSync(file, 'utf8')) : [];
 }
 
 const list = (names: string[]) => `[${names.map((n) => JSON.stringify(n)).join(', ')}]`;

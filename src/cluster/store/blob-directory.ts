@@ -1,11 +1,10 @@
 import type { Etcd3, Lease } from 'etcd3';
+import { writeAll } from './txn';
 
 /** Outside the cluster's records (which every agent mirrors): who holds which blob is asked for, not watched. */
 const PREFIX = '/berth/blobs/';
 /** A node's keys here live on a lease of its own: a dead node stops being a source within seconds. */
 const TTL_SECONDS = 10;
-/** Keys put in one transaction (etcd refuses more than 128 operations in one). */
-const BATCH = 100;
 
 /**
  * Which nodes hold which image blobs, and which node is fetching one from
@@ -70,12 +69,7 @@ export class BlobDirectory {
   /** This node holds all these blobs (a start, or a lease made again): said in transactions of a bounded size. */
   async holdAll(digests: string[]): Promise<void> {
     const leaseId = await this.own().grant();
-    for (let i = 0; i < digests.length; i += BATCH) {
-      // A comparison that always holds: the client's transactions start with one.
-      await this.client.if(this.key(this.nodeId), 'Create', '>', -1)
-        .then(...digests.slice(i, i + BATCH).map((d) => this.client.put(this.key(d, 'holders', this.nodeId)).value('').lease(leaseId)))
-        .commit();
-    }
+    await writeAll(this.client, this.key(this.nodeId), digests.map((d) => this.client.put(this.key(d, 'holders', this.nodeId)).value('').lease(leaseId)));
   }
 
   /** This node no longer holds the blob. */

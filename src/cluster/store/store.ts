@@ -5,6 +5,7 @@ import type { Action } from '../core/actions';
 import type { Credentials } from '../tls/pki';
 import type { Availability, ClusterNetwork, ClusterNode, ClusterObject, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
 import { BlobDirectory } from './blob-directory';
+import { TXN_OPS, writeAll } from './txn';
 
 /**
  * The cluster's state in etcd, one JSON value per record under a prefix:
@@ -162,8 +163,6 @@ export interface Fence {
 const PREFIX = '/berth/cluster/';
 /** How long one call to a member may take before another is tried. */
 const CALL_DEADLINE_MS = 5000;
-/** Operations per transaction (the embedded member allows 4096; a shared etcd may keep its default of 128). */
-const TXN_OPS = 120;
 
 export class ClusterStore {
   readonly client: Etcd3;
@@ -570,11 +569,8 @@ export class ClusterStore {
 
   /** A node's reports of its tasks, in as few transactions as etcd takes (one round's reports are one write, not one each). */
   async setStatuses(reports: [taskId: string, status: TaskStatus][]): Promise<void> {
-    for (let i = 0; i < reports.length; i += TXN_OPS) {
-      const ops = reports.slice(i, i + TXN_OPS).map(([id, st]) => this.client.put(this.key('status', id)).value(JSON.stringify(st)));
-      // The client's transactions begin with a comparison: a key's version is never below 0, so this one always holds.
-      await this.wrap(() => this.client.if(this.key('status'), 'Version', '>', -1).then(...ops).commit());
-    }
+    const ops = reports.map(([id, st]) => this.client.put(this.key('status', id)).value(JSON.stringify(st)));
+    await this.wrap(() => writeAll(this.client, this.key('status'), ops));
   }
 
   /**
