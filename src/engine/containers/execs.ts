@@ -401,6 +401,11 @@ export class ExecService {
     await mkdirp(path.join(dir, 'exit'), 0o700);
     const spec = await this.processSpec(c, { Cmd: cmd, User: c.Config.User, WorkingDir: c.Config.WorkingDir });
     await fsp.writeFile(path.join(dir, 'process.json'), JSON.stringify(spec));
+    // Removed or stopped while this was made (dropProbes ran meanwhile): the folder goes, and no probe runs.
+    if (!this.containers.store.find(c.Id)?.State.Running) {
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw conflict(`container ${c.Id} is not running`);
+    }
     const slot = { key, dir };
     this.probeSlots.set(c.Id, slot);
     return slot;
