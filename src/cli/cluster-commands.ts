@@ -7,6 +7,7 @@ import { ago } from './output';
 import { registryAuthHeader, serverOf } from './credentials';
 import { createSpec, CREATE_FLAGS, type ServiceSpecBody, updateSpec, UPDATE_FLAGS } from './service-flags';
 import { renderFormat } from './template';
+import { caCommands, caUpdate } from './cluster-ca-commands';
 
 interface Service { ID: string; Version: { Index: number }; Spec: ServiceSpecBody & { Name: string }; PreviousSpec?: unknown; UpdateStatus?: { State: string; Message: string }; ServiceStatus?: { RunningTasks: number; DesiredTasks: number } }
 interface Task { ID: string; ServiceID: string; Slot?: number; NodeID?: string; DesiredState: string; Status: { State: string; Timestamp: string; Err?: string }; Spec: { ContainerSpec?: { Image?: string } } }
@@ -15,7 +16,7 @@ interface Node { ID: string; Spec: { Role: string; Availability: string; Labels:
 /** The swarm label Berth's managers read their rebalance threshold from (the CLI knows the API, not the cluster's code). */
 const REBALANCE_THRESHOLD_LABEL = 'berth.rebalance.threshold';
 
-interface Swarm { Version: { Index: number }; Spec: { Labels: Record<string, string> }; JoinTokens: { Worker: string; Manager: string } }
+interface Swarm { Version: { Index: number }; Spec: { Labels: Record<string, string>; CAConfig?: Record<string, unknown> }; JoinTokens: { Worker: string; Manager: string } }
 
 const cap = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
 const short = (id: string, p: Parsed) => (bool(p, 'no-trunc') ? id : id.slice(0, 12));
@@ -303,15 +304,18 @@ const clusterCmds: Record<string, Command> = {
     },
   },
   update: {
-    flags: [f('rebalance-threshold', 'string')], maxArgs: 0, usage: 'cluster update --rebalance-threshold LOAD',
+    flags: [f('rebalance-threshold', 'string'), f('cert-expiry', 'string')], maxArgs: 0, usage: 'cluster update [--rebalance-threshold LOAD] [--cert-expiry DURATION]',
     run: async (api, p) => {
       const threshold = str(p, 'rebalance-threshold');
-      if (threshold === undefined) throw invalidArgument('berth cluster update: nothing to change (--rebalance-threshold LOAD, 0 to never move)');
       const s = await api.json<Swarm>('GET', '/swarm');
-      await api.call('POST', '/swarm/update', { query: { version: s.Version.Index }, body: { ...s.Spec, Labels: { ...s.Spec.Labels, [REBALANCE_THRESHOLD_LABEL]: threshold } } });
+      const ca = caUpdate(p, s.Spec);
+      if (threshold === undefined && !ca) throw invalidArgument('berth cluster update: nothing to change (--rebalance-threshold LOAD, 0 to never move; --cert-expiry DURATION)');
+      const labels = threshold === undefined ? s.Spec.Labels : { ...s.Spec.Labels, [REBALANCE_THRESHOLD_LABEL]: threshold };
+      await api.call('POST', '/swarm/update', { query: { version: s.Version.Index }, body: { ...s.Spec, Labels: labels, ...ca } });
       write('Cluster updated.\n');
     },
   },
+  ...caCommands,
   leave: {
     flags: [f('force', 'bool', 'f')], maxArgs: 0, usage: 'cluster leave [--force]',
     run: async (api, p) => {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BerthError, errorMessage, invalidArgument, notFound, unavailable } from '../base/errors';
+import { BerthError, conflict, errorMessage, invalidArgument, notFound, unavailable } from '../base/errors';
 import { run } from '../base/exec';
 import { atomicWriteJson, readJsonIfExists } from '../base/files';
 import type { Logger } from '../base/log';
@@ -23,8 +23,10 @@ import type { Credentials as RegistryCredentials } from '../engine/images/regist
 import { serveTaskLogs } from './node-endpoint';
 import { type ServiceLogOptions, serviceLogs } from './service-logs';
 import { ClusterEndpoint } from './tls/endpoint';
-import { type JoinGrant, type JoinRequest, type Promotion, requestJoin, requestPromotion } from './tls/join';
-import { caDigest, type Credentials, issueOwn, joinToken, makeCa, makeKeyAndRequest, readCredentials, signRequest, tlsFiles, tokenDigest } from './tls/pki';
+import { type JoinGrant, type JoinRequest, type Promotion, type Renewal, requestJoin, requestPromotion } from './tls/join';
+import { caDigest, type Credentials, DEFAULT_CERT_EXPIRY_SECONDS, issueOwn, joinToken, makeCa, makeKeyAndRequest, MIN_CERT_EXPIRY_SECONDS, readCredentials, signRequest, tlsFiles, tokenDigest } from './tls/pki';
+import { pemCerts } from './tls/cert-info';
+import { ClusterCa } from './cluster-ca';
 import { EtcdMember, freePort, type MemberConfig, peerUrlOf, portFree } from './store/etcd-member';
 import { ClusterStore, type EtcdMemberInfo, type NodeRecord, type ObjectKind, type ServiceRecord, type Snapshot, taskState } from './store/store';
 
@@ -49,6 +51,8 @@ const LIVENESS_TTL_SECONDS = 5;
 const SWARM_PORT = 2377;
 /** How often a node asks for the store's members (managers come and go). */
 const MEMBERS_EVERY_MS = 30_000;
+/** How long a store client replaced by a reload stays open for the calls made through it. */
+const PREVIOUS_STORE_MS = 15_000;
 /** How often a node looks whether the managers changed its role (node promote|demote). */
 const ROLE_EVERY_MS = 2000;
 /** How often the node reads its cgroups for its real load. */
@@ -80,6 +84,8 @@ export class ClusterService {
   /** The start at open, while it runs (close waits for it, so nothing it starts outlives the daemon). */
   private starting?: Promise<void>;
   private closing = false;
+  private readonly ca: ClusterCa;
+  private caBusy = false;
 
   private constructor(
     private readonly dir: string,
@@ -88,7 +94,9 @@ export class ClusterService {
     private readonly engineVersion: string,
     /** This node's name in the cluster (the host's name unless the daemon was given one). */
     private readonly nodeName: string,
-  ) {}
+  ) {
+    this.ca = new ClusterCa(path.join(dir, 'tls'), logger);
+  }
 
   static async open(dataRoot: string, engine: AgentEngine, logger: Logger, engineVersion: string, nodeName = os.hostname()): Promise<ClusterService> {
     const c = new ClusterService(path.join(dataRoot, 'cluster'), engine, logger, engineVersion, nodeName);
@@ -110,16 +118,18 @@ export class ClusterService {
   }
 
   /** `swarm init`: this daemon becomes the first manager of a new cluster, with its CA and an etcd member of its own. */
-  async init(o: { advertiseAddr?: string } = {}): Promise<string> {
+  async init(o: { advertiseAddr?: string; certExpiryNs?: number } = {}): Promise<string> {
     if (this.state) throw new BerthError('unavailable', 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
     const host = o.advertiseAddr ? o.advertiseAddr.replace(/:\d+$/, '') : '127.0.0.1';
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(host)) throw invalidArgument(`advertise address must be an IPv4 address (an interface name is not supported): ${o.advertiseAddr}`);
     const nodeId = swarmId();
     const clusterId = swarmId();
+    const expiry = o.certExpiryNs ? Math.round(o.certExpiryNs / 1e9) : DEFAULT_CERT_EXPIRY_SECONDS;
+    if (expiry < MIN_CERT_EXPIRY_SECONDS) throw invalidArgument(`node certificate expiry must be at least ${MIN_CERT_EXPIRY_SECONDS / 3600}h0m0s`);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     try {
       await makeCa(this.tlsDir, clusterId);
-      await issueOwn(this.tlsDir, { nodeId, clusterId, role: 'manager', ip: host });
+      await issueOwn(this.tlsDir, { nodeId, clusterId, role: 'manager', ip: host }, expiry);
       const member: MemberConfig = {
         name: nodeId, dataDir: path.join(this.dir, 'etcd', 'data'), host, clientPort: await freePort(host), peerPort: await freePort(host), initialCluster: '', state: 'new', tlsDir: this.tlsDir,
       };
@@ -128,7 +138,9 @@ export class ClusterService {
       await this.run();
       const now = new Date().toISOString();
       const digest = caDigest(fs.readFileSync(tlsFiles(this.tlsDir).ca));
-      const made = await this.store!.createCluster({ id: clusterId, createdAt: now, joinTokens: { worker: joinToken(digest), manager: joinToken(digest) } }, this.nodeRecord(nodeId, 'manager', now));
+      const made = await this.store!.createCluster({
+        id: clusterId, createdAt: now, joinTokens: { worker: joinToken(digest), manager: joinToken(digest) }, ca: ClusterCa.initial(this.tlsDir, expiry),
+      }, this.nodeRecord(nodeId, 'manager', now));
       if (!made) throw invalidArgument('the cluster store already holds a cluster');
       await atomicWriteJson(path.join(this.dir, 'state.json'), this.state);
       this.manager?.kick();
@@ -172,7 +184,8 @@ export class ClusterService {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       const grant = await this.askToJoin(o.remoteAddrs, digest, { token: o.token, csr: await makeKeyAndRequest(this.tlsDir), ip: host });
       const f = tlsFiles(this.tlsDir);
-      fs.writeFileSync(f.ca, grant.ca);
+      fs.writeFileSync(f.trust, grant.ca);
+      fs.writeFileSync(f.ca, grant.caCert ?? `${pemCerts(grant.ca)[0]}\n`);
       fs.writeFileSync(f.cert, grant.cert);
       if (grant.caKey) fs.writeFileSync(f.caKey, grant.caKey, { mode: 0o600 });
       probe = new ClusterStore(grant.endpoints, readCredentials(this.tlsDir));
@@ -235,9 +248,10 @@ export class ClusterService {
     if (!role) throw invalidArgument('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
     const nodeId = swarmId();
     const f = tlsFiles(this.tlsDir);
-    const cert = await signRequest(this.tlsDir, String(r.csr ?? ''), { nodeId, clusterId: info.id, role, ip: String(r.ip ?? '') });
+    const cert = await this.ca.sign(info.ca, String(r.csr ?? ''), { nodeId, clusterId: info.id, role, ip: String(r.ip ?? '') });
     return {
-      clusterId: info.id, nodeId, role, cert, ca: fs.readFileSync(f.ca, 'utf8'), ...(role === 'manager' ? { caKey: fs.readFileSync(f.caKey, 'utf8') } : {}), endpoints: clientEndpoints(members),
+      clusterId: info.id, nodeId, role, cert, ca: this.ca.trustBundle(info.ca),
+      ...(role === 'manager' ? { caKey: fs.readFileSync(f.caKey, 'utf8'), caCert: fs.readFileSync(f.ca, 'utf8') } : {}), endpoints: clientEndpoints(members),
     };
   }
 
@@ -298,13 +312,17 @@ export class ClusterService {
     await this.refreshEndpoints(st);
     // A manager speaks to its own member alone, which forwards to etcd's leader: a member that died elsewhere never
     // holds up its calls (a client with several members waits out a call's deadline on a dead one before it moves on).
+    const previous = this.store;
     this.store = new ClusterStore(st.member ? ownMember(st) : st.endpoints, this.credentials(st));
+    // Kept by a reload (new certificates) until the calls made through it end: the API does not blink.
+    if (previous) setTimeout(() => previous.close(), PREVIOUS_STORE_MS).unref();
     // Five seconds without this node's keep-alive and the managers move its tasks (a daemon restart is quicker).
     const meter = new UsageMeter(os.cpus().length);
     const sample = () => void this.engine.usage().then((r) => meter.add({ at: Date.now(), ...r }), (e: unknown) => this.logger.warn('cluster usage', { error: errorMessage(e) }));
     sample();
     this.sampler = setInterval(sample, USAGE_EVERY_MS).unref();
-    this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, () => meter.current(), (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
+    const report = () => ({ usage: meter.current(), ...(this.ca.report ? { tls: this.ca.report } : {}) });
+    this.alive = this.store.keepAlive(st.nodeId, LIVENESS_TTL_SECONDS, report, (e) => this.logger.warn('cluster liveness', { error: errorMessage(e) }));
     const store = this.store;
     // Blobs from the other nodes first: only among nodes that hold certificates (a cluster made before TLS has none).
     this.blobs = st.tls ? new PeerBlobs(store.blobDirectory(st.nodeId), (id) => store.nodeAddr(id), st.nodeId, readCredentials(this.tlsDir), this.engine, this.logger) : undefined;
@@ -313,7 +331,7 @@ export class ClusterService {
     this.agent = new Agent(this.store, st.nodeId, this.engine, this.logger);
     await this.agent.start();
     this.membersTimer = setInterval(() => void this.followMembers(), MEMBERS_EVERY_MS).unref();
-    if (st.tls) this.roleTimer = setInterval(() => void this.followRole(), ROLE_EVERY_MS).unref();
+    if (st.tls) this.roleTimer = setInterval(() => void this.followRole().then(() => this.followCa()), ROLE_EVERY_MS).unref();
     if (st.role === 'manager') {
       this.manager = new Manager(this.store, st.nodeId, this.logger);
       this.manager.start();
@@ -324,7 +342,10 @@ export class ClusterService {
       const handlers = {
         taskLogs: (id: string, q: URLSearchParams, res: ServerResponse, signal: AbortSignal) => serveTaskLogs(this.engine, id, q, res, signal),
         ...(blobs ? { blob: (digest: string, offset: number, wait: boolean) => blobs.serve(digest, offset, wait) } : {}),
-        ...(st.role === 'manager' ? { join: (r: JoinRequest) => this.grantJoin(r), promote: (id: string, csr: string) => this.grantPromotion(id, csr) } : {}),
+        ...(st.role === 'manager' ? {
+          join: (r: JoinRequest) => this.grantJoin(r), promote: (id: string, csr: string) => this.grantPromotion(id, csr),
+          renew: (id: string, csr: string) => this.grantRenewal(id, csr), caKey: (key: string) => this.ca.caKey(key),
+        } : {}),
       };
       this.endpoint = await ClusterEndpoint.listen(st.addr, st.port, readCredentials(this.tlsDir), handlers, this.logger)
         .catch((e: unknown) => void this.logger.warn('cluster endpoint', { port: st.port, error: errorMessage(e) }));
@@ -431,6 +452,7 @@ export class ClusterService {
     if (!promotion) throw unavailable('no manager answered the promotion');
     const f = tlsFiles(this.tlsDir);
     fs.writeFileSync(f.caKey, promotion.caKey, { mode: 0o600 });
+    fs.writeFileSync(f.ca, promotion.ca);
     fs.writeFileSync(f.cert, promotion.cert);
     fs.renameSync(tlsFiles(next).key, f.key);
     fs.rmSync(next, { recursive: true, force: true });
@@ -535,8 +557,50 @@ export class ClusterService {
     if (rec.role !== 'manager') throw invalidArgument(`node ${nodeId} was not made a manager`);
     const ip = rec.addr.replace(/:\d+$/, '');
     const f = tlsFiles(this.tlsDir);
-    const cert = await signRequest(this.tlsDir, csr, { nodeId, clusterId: this.state!.clusterId, role: 'manager', ip });
+    const cert = await this.ca.sign((await store.info())?.info.ca, csr, { nodeId, clusterId: this.state!.clusterId, role: 'manager', ip });
     return { cert, ca: fs.readFileSync(f.ca, 'utf8'), caKey: fs.readFileSync(f.caKey, 'utf8') };
+  }
+
+  /** A manager's answer to a node's renewal: a certificate for its new key, with the role and address its record has. */
+  private async grantRenewal(nodeId: string, csr: string): Promise<Renewal> {
+    const store = this.managerStore();
+    const [rec, got] = await Promise.all([store.node(nodeId), store.info()]);
+    if (!rec) throw invalidArgument(`node ${nodeId} is not in the cluster`);
+    const cert = await this.ca.sign(got?.info.ca, csr, { nodeId, clusterId: this.state!.clusterId, role: rec.role, ip: rec.addr.replace(/:\d+$/, '') });
+    return { cert, trust: this.ca.trustBundle(got?.info.ca) };
+  }
+
+  /**
+   * Every few seconds, the cluster CA's plan for this node (renewal,
+   * rotation); a new certificate or trust restarts the node's cluster part
+   * (its TLS clients and servers) but not its etcd member, which reads its
+   * certificate at each handshake.
+   */
+  private async followCa(): Promise<void> {
+    const st = this.state;
+    const store = this.store;
+    if (!st?.tls || !store || this.closing || this.restarting || this.caBusy) return;
+    this.caBusy = true;
+    try {
+      const manager = this.manager;
+      const changed = await this.ca.follow({
+        store, nodeId: st.nodeId, role: st.role, clusterId: st.clusterId, ip: st.addr ?? '127.0.0.1', member: this.member,
+        leader: async () => !!manager?.leading, creds: () => readCredentials(this.tlsDir),
+      });
+      if (!changed || this.closing || this.restarting) return;
+      this.restarting = true;
+      try {
+        await this.shutdown(false, { keepMember: true, keepStore: true });
+        this.starting = this.runUntilUp();
+        await this.starting;
+      } finally {
+        this.restarting = false;
+      }
+    } catch (e) {
+      this.logger.debug('cluster CA look', { error: errorMessage(e) });
+    } finally {
+      this.caBusy = false;
+    }
   }
 
   /**
@@ -575,7 +639,7 @@ export class ClusterService {
 
 
   /** Stops this node's loops; `leaving` also ends its liveness at once (a daemon restart lets it run out instead). */
-  private async shutdown(leaving = false): Promise<void> {
+  private async shutdown(leaving = false, o: { keepMember?: boolean; keepStore?: boolean } = {}): Promise<void> {
     clearInterval(this.membersTimer);
     clearInterval(this.roleTimer);
     await this.endpoint?.close();
@@ -585,9 +649,15 @@ export class ClusterService {
     await this.blobs?.close();
     clearInterval(this.sampler);
     await this.alive?.stop(leaving).catch((e) => this.logger.warn('liveness stop', { error: errorMessage(e) }));
-    this.store?.close();
-    await this.member?.stop();
-    this.manager = this.agent = this.blobs = this.alive = this.store = this.member = this.endpoint = undefined;
+    if (!o.keepStore) {
+      this.store?.close();
+      this.store = undefined;
+    }
+    if (!o.keepMember) {
+      await this.member?.stop();
+      this.member = undefined;
+    }
+    this.manager = this.agent = this.blobs = this.alive = this.endpoint = undefined;
   }
 
   /** `swarm leave`: a manager only with force, as docker; its task containers go, and with a lone member its data. */
@@ -648,29 +718,32 @@ export class ClusterService {
 
   /**
    * docker's swarm update: the labels (Berth's rebalance threshold among
-   * them) and the join tokens' rotation; the rest of the spec is as Berth
-   * runs it, and a change of it is refused rather than ignored.
+   * them), the join tokens' rotation, and the CA (certificates' expiry, a
+   * rotation); the rest of the spec is as Berth runs it, and a change of
+   * it is refused rather than ignored.
    */
-  async updateSwarm(index: number, given: { Labels?: Record<string, string> } & Record<string, unknown>, o: { rotateWorker?: boolean; rotateManager?: boolean } = {}): Promise<void> {
+  async updateSwarm(index: number, given: { Labels?: Record<string, string>; CAConfig?: Parameters<ClusterCa['update']>[1] } & Record<string, unknown>, o: { rotateWorker?: boolean; rotateManager?: boolean } = {}): Promise<void> {
     const store = this.managerStore();
     const snap = await store.snapshot();
     if (!snap.info) throw notManager();
     if (!Number.isInteger(index) || index <= 0) throw invalidArgument(`invalid version ${index}`);
     const shown = toDockerSwarm(snap.info, snap.infoIndex ?? 0).Spec as Record<string, unknown>;
     for (const key of Object.keys(given)) {
-      if (key === 'Labels' || key === 'Name') continue;
-      if (JSON.stringify(meaningful(given[key])) !== JSON.stringify(meaningful(shown[key]))) throw invalidArgument(`swarm update: changing ${key} is not supported by Berth's cluster (only Labels, with ${REBALANCE_THRESHOLD_LABEL}, and the join tokens' rotation)`);
+      if (key === 'Labels' || key === 'Name' || key === 'CAConfig') continue;
+      if (JSON.stringify(meaningful(given[key])) !== JSON.stringify(meaningful(shown[key]))) throw invalidArgument(`swarm update: changing ${key} is not supported by Berth's cluster (only Labels, with ${REBALANCE_THRESHOLD_LABEL}, CAConfig and the join tokens' rotation)`);
     }
     const labels = { ...(given.Labels ?? {}) };
     const threshold = labels[REBALANCE_THRESHOLD_LABEL];
     if (threshold !== undefined && !(/^\d*\.?\d+$/.test(threshold) && Number(threshold) <= 1)) {
       throw invalidArgument(`invalid ${REBALANCE_THRESHOLD_LABEL} ${JSON.stringify(threshold)}: a difference of real load between nodes, from 0 (never move) to 1`);
     }
+    if (snap.infoIndex !== index) throw conflict('rpc error: code = Unknown desc = update out of sequence: the swarm was changed since the version given');
+    const ca = await this.ca.update(snap.info, given.CAConfig ?? {}, this.state!.nodeId);
     const tokens = snap.info.joinTokens;
     // A new secret; the CA's digest stays (the CA does).
-    const rotated = (t: string) => joinToken(tokenDigest(t) ?? caDigest(fs.readFileSync(tlsFiles(this.tlsDir).ca)));
+    const rotated = (t: string) => joinToken(tokenDigest(t) ?? caDigest(ca.root));
     await store.updateInfo({
-      ...snap.info, labels, updatedAt: new Date().toISOString(),
+      ...snap.info, labels, ca, updatedAt: new Date().toISOString(),
       joinTokens: { worker: o.rotateWorker ? rotated(tokens.worker) : tokens.worker, manager: o.rotateManager ? rotated(tokens.manager) : tokens.manager },
     }, index);
     this.manager?.kick();
@@ -903,13 +976,13 @@ export class ClusterService {
       .filter((n) => !filters.role || filters.role.includes(n.role))
       .filter((n) => !filters.membership || filters.membership.includes('accepted'))
       .filter((n) => !filters['node.label'] || filters['node.label'].every((l) => labelMatches(n.labels, l)))
-      .map((n) => toDockerNode(n, snap.leader, this.engineVersion));
+      .map((n) => toDockerNode(n, snap.leader, this.engineVersion, snap.info?.ca));
   }
 
   async inspectNode(ref: string) {
     const snap = await this.snapshot();
     const n = this.findNode(snap, ref);
-    return toDockerNode(n, snap.leader, this.engineVersion);
+    return toDockerNode(n, snap.leader, this.engineVersion, snap.info?.ca);
   }
 
   private findNode(snap: Snapshot, ref: string) {

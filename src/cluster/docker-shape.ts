@@ -1,7 +1,9 @@
 import { invalidArgument, notFound } from '../base/errors';
 import { parseConstraint, parsePreference } from './core/constraints';
 import { REBALANCE_THRESHOLD_LABEL, rebalancePolicy } from './core/rebalancer';
-import { NODE_CERT_DAYS } from './tls/pki';
+import { certDigest, keyDigest, tlsInfo } from './tls/cert-info';
+import { DEFAULT_CERT_EXPIRY_SECONDS } from './tls/pki';
+import type { CaSpec, TlsReport } from './tls/rotation';
 import { type ClusterNetwork, type ClusterObject, type ContainerTemplate, type FileGrant, type FailureAction, type HostPort, type RestartCondition, type Rollout, type ServiceSpec, UPDATE_DEFAULTS, type UpdatePolicy } from './core/model';
 import type { ClusterInfo, ServiceRecord, Snapshot, TaskRecord, TaskStatus } from './store/store';
 import { taskState } from './store/store';
@@ -307,7 +309,7 @@ export function toDockerTask(t: TaskRecord & { status?: TaskStatus }, template: 
 }
 
 /** A node as docker's API shows it. */
-export function toDockerNode(n: Snapshot['nodes'][number], leader: string | undefined, engineVersion: string) {
+export function toDockerNode(n: Snapshot['nodes'][number], leader: string | undefined, engineVersion: string, ca?: CaSpec) {
   return {
     ID: n.id, Version: version(1), CreatedAt: n.createdAt, UpdatedAt: n.updatedAt,
     Spec: { Labels: n.labels, Role: n.role, Availability: n.availability },
@@ -315,22 +317,41 @@ export function toDockerNode(n: Snapshot['nodes'][number], leader: string | unde
       Hostname: n.hostname, Platform: { Architecture: 'x86_64', OS: 'linux' },
       Resources: { NanoCPUs: n.allocatable.nanoCpus, MemoryBytes: n.allocatable.memoryBytes },
       Engine: { EngineVersion: engineVersion },
+      TLSInfo: nodeTlsInfo(n.tls, ca),
     },
     Status: { State: n.ready ? 'ready' : 'down', Addr: n.addr.replace(/:\d+$/, '') },
     ...(n.role === 'manager' ? { ManagerStatus: { Leader: leader === n.id, Reachability: n.ready ? 'reachable' : 'unreachable', Addr: n.addr } } : {}),
   };
 }
 
+/**
+ * A node's TLSInfo as swarm shows it, from the digests it reports: the
+ * root it anchors to and the CA that signed its certificate, among the
+ * cluster's roots (the root, and the one a rotation moves to).
+ */
+function nodeTlsInfo(tls: TlsReport | undefined, ca: CaSpec | undefined) {
+  const known = ca ? [ca.root, ...(ca.rotation ? [ca.rotation.root] : [])] : [];
+  const root = known.find((r) => certDigest(r) === tls?.trusts[0]);
+  const issuer = known.find((r) => keyDigest(r) === tls?.issuer);
+  // Each part on its own: a node that took its new certificate may not trust the new root alone yet.
+  const [rootInfo, issuerInfo] = [root ? tlsInfo(root, root) : undefined, issuer ? tlsInfo(issuer, issuer) : undefined];
+  return { TrustRoot: rootInfo?.TrustRoot ?? '', CertIssuerSubject: issuerInfo?.CertIssuerSubject ?? '', CertIssuerPublicKey: issuerInfo?.CertIssuerPublicKey ?? '' };
+}
+
 /** The swarm as GET /swarm shows it (join tokens to managers only, as docker). */
 export function toDockerSwarm(info: ClusterInfo, index: number) {
+  const ca = info.ca;
   return {
     ID: info.id, Version: version(index), CreatedAt: info.createdAt, UpdatedAt: info.updatedAt ?? info.createdAt,
     Spec: {
       Name: 'default', Labels: { [REBALANCE_THRESHOLD_LABEL]: String(rebalancePolicy(info.labels).threshold), ...info.labels }, Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
-      Dispatcher: { HeartbeatPeriod: 5_000_000_000 }, CAConfig: { NodeCertExpiry: NODE_CERT_DAYS * 86_400 * 1e9 }, TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },
+      Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
+      CAConfig: { NodeCertExpiry: (ca?.expirySeconds ?? DEFAULT_CERT_EXPIRY_SECONDS) * 1e9, ...(ca?.forceRotate ? { ForceRotate: ca.forceRotate } : {}) },
+      TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },
     },
-    TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
-    RootRotationInProgress: false, DefaultAddrPool: ['10.0.0.0/8'], SubnetSize: 24, DataPathPort: 4789,
+    // What nodes are brought to: the root, and the CA that signs (during a rotation, the new one).
+    TLSInfo: ca ? tlsInfo(ca.root, ca.rotation?.root ?? ca.root) : { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+    RootRotationInProgress: !!ca?.rotation, DefaultAddrPool: ['10.0.0.0/8'], SubnetSize: 24, DataPathPort: 4789,
     JoinTokens: { Worker: info.joinTokens.worker, Manager: info.joinTokens.manager },
   };
 }

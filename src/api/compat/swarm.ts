@@ -21,8 +21,8 @@ export function swarmRoutes(r: Router, cluster: ClusterService): void {
 
   r.add('GET', '/swarm', async (ctx) => sendJson(ctx, 200, await cluster.inspectSwarm()));
   r.add('POST', '/swarm/init', async (ctx) => {
-    const body = await jsonBody<{ AdvertiseAddr?: string; ListenAddr?: string }>(ctx);
-    sendJson(ctx, 200, await cluster.init({ advertiseAddr: body.AdvertiseAddr || undefined }));
+    const body = await jsonBody<{ AdvertiseAddr?: string; ListenAddr?: string; Spec?: { CAConfig?: { NodeCertExpiry?: number } } }>(ctx);
+    sendJson(ctx, 200, await cluster.init({ advertiseAddr: body.AdvertiseAddr || undefined, certExpiryNs: body.Spec?.CAConfig?.NodeCertExpiry || undefined }));
   });
   r.add('POST', '/swarm/leave', async (ctx) => {
     await cluster.leave(qBool(ctx.query, 'force'));

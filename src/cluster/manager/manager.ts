@@ -81,6 +81,11 @@ export class Manager {
     if (!this.closed) void this.campaign();
   }
 
+  /** Whether this manager holds the office now. */
+  get leading(): boolean {
+    return !!this.fence && !this.closed;
+  }
+
   /** Runs a round soon (several changes at once make one round). */
   kick(): void {
     if (this.fence && !this.closed) this.loop.kick();

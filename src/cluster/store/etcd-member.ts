@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { unavailable } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { which } from '../../base/which';
-import { tlsFiles } from '../tls/pki';
+import { certDigest, pemCerts } from '../tls/cert-info';
+import { readCredentials, tlsFiles, trustFile } from '../tls/pki';
 
 /** Where an embedded member listens and keeps its data. */
 export interface MemberConfig {
@@ -62,6 +63,8 @@ export function portFree(host: string, port: number): Promise<boolean> {
 export class EtcdMember {
   private proc?: ChildProcess;
   private stopped = false;
+  /** The roots (certDigest) it was started with. */
+  trusts?: string[];
   private restarts = 0;
 
   constructor(
@@ -81,9 +84,10 @@ export class EtcdMember {
   private tlsArgs(): string[] {
     if (!this.cfg.tlsDir) return [];
     const f = tlsFiles(this.cfg.tlsDir);
+    const trust = trustFile(this.cfg.tlsDir);
     return [
-      '--cert-file', f.cert, '--key-file', f.key, '--client-cert-auth', '--trusted-ca-file', f.ca,
-      '--peer-cert-file', f.cert, '--peer-key-file', f.key, '--peer-client-cert-auth', '--peer-trusted-ca-file', f.ca,
+      '--cert-file', f.cert, '--key-file', f.key, '--client-cert-auth', '--trusted-ca-file', trust,
+      '--peer-cert-file', f.cert, '--peer-key-file', f.key, '--peer-client-cert-auth', '--peer-trusted-ca-file', trust,
     ];
   }
 
@@ -112,6 +116,8 @@ export class EtcdMember {
       ...this.tlsArgs(),
     ];
     // The member dies with the daemon (a daemon restart starts it again): none is left holding the data or the ports.
+    // etcd reads its trusted roots once, at its start (its own certificate at each handshake): kept to say which.
+    this.trusts = c.tlsDir ? pemCerts(fs.readFileSync(trustFile(c.tlsDir))).map(certDigest) : undefined;
     const p = spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.proc = p;
@@ -131,10 +137,9 @@ export class EtcdMember {
    * want a quorum, which a member restarting alone waits for).
    */
   answers(): Promise<boolean> {
-    const f = this.cfg.tlsDir ? tlsFiles(this.cfg.tlsDir) : undefined;
-    const tls = f ? { ca: fs.readFileSync(f.ca), cert: fs.readFileSync(f.cert), key: fs.readFileSync(f.key) } : {};
+    const tls = this.cfg.tlsDir ? readCredentials(this.cfg.tlsDir) : undefined;
     return new Promise((resolve) => {
-      const req = (f ? https : http).get(`${this.clientUrl}/version`, { ...tls, agent: false, timeout: 1000 }, (res) => {
+      const req = (tls ? https : http).get(`${this.clientUrl}/version`, { ...tls, agent: false, timeout: 1000 }, (res) => {
         res.resume();
         resolve(res.statusCode === 200);
       });
@@ -142,6 +147,13 @@ export class EtcdMember {
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(false));
     });
+  }
+
+  /** Started again, with the roots the node trusts now. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.stopped = false;
+    await this.start();
   }
 
   /** Stops the member (SIGTERM, then SIGKILL after 5 s). */

@@ -3,6 +3,7 @@ import { Etcd3, isRecoverableError, type Lease, type Watcher } from 'etcd3';
 import { conflict, errorMessage, notFound, unavailable } from '../../base/errors';
 import type { Action } from '../core/actions';
 import type { Credentials } from '../tls/pki';
+import type { CaSpec, TlsReport } from '../tls/rotation';
 import type { Availability, ClusterNetwork, ClusterNode, ClusterObject, NodeRole, Resources, Rollout, Service, Task, TaskState } from '../core/model';
 import { BlobDirectory } from './blob-directory';
 import { TXN_OPS, writeAll } from './txn';
@@ -36,6 +37,8 @@ export interface ClusterInfo {
   joinTokens: { worker: string; manager: string };
   /** docker's swarm Spec.Labels; Berth's own settings are among them (`berth.rebalance.threshold`). */
   labels?: Record<string, string>;
+  /** The cluster's CA and its rotation (absent in a cluster made before rotations: a manager writes it from its own CA). */
+  ca?: CaSpec;
 }
 
 export interface NodeRecord {
@@ -54,6 +57,8 @@ export interface NodeRecord {
 export interface Liveness {
   /** What its containers use (from cgroups, smoothed), and each task's part. */
   usage?: ClusterNode['usage'];
+  /** What its certificate and trust are (a CA rotation waits for every node's). */
+  tls?: TlsReport;
   at: number;
 }
 
@@ -112,7 +117,7 @@ export interface Snapshot {
   infoIndex?: number;
   /** Prefetches not yet expired, with the reports of the nodes that answered. */
   prefetches: (Prefetch & { reports: Record<string, PullReport> })[];
-  nodes: (NodeRecord & { ready: boolean; usage?: Liveness['usage'] })[];
+  nodes: (NodeRecord & { ready: boolean; usage?: Liveness['usage']; tls?: TlsReport })[];
   services: ServiceRecord[];
   tasks: (TaskRecord & { status?: TaskStatus })[];
   networks: ClusterNetwork[];
@@ -161,6 +166,8 @@ export interface Fence {
 }
 
 const PREFIX = '/berth/cluster/';
+/** How long a call waits for a lone member that refuses connections (starting again). */
+const MEMBER_RESTART_MS = 5000;
 /** How long one call to a member may take before another is tried. */
 const CALL_DEADLINE_MS = 5000;
 
@@ -356,6 +363,13 @@ export class ClusterStore {
     return !!r.succeeded;
   }
 
+  /** The cluster's record alone and its version (a node reads it every few seconds: a snapshot would cost all the records). */
+  async info(): Promise<{ info: ClusterInfo; index: number } | undefined> {
+    const res = await this.wrap(() => this.client.get(this.key('meta')).exec());
+    const kv = res.kvs[0];
+    return kv ? { info: JSON.parse(kv.value.toString()) as ClusterInfo, index: Number(kv.mod_revision) } : undefined;
+  }
+
   /** Changes the cluster's record if it is still at `index` (docker's swarm update version). */
   async updateInfo(info: ClusterInfo, index: number): Promise<void> {
     const r = await this.wrap(() => this.client.if(this.key('meta'), 'Mod', '==', index).then(this.client.put(this.key('meta')).value(JSON.stringify(info))).commit());
@@ -372,10 +386,10 @@ export class ClusterStore {
 
   /**
    * The node's liveness: a key on a lease of `ttlSeconds`, kept alive by
-   * the etcd client, its usage written anew every `everyMs`. The lease's
+   * the etcd client, its report (usage, TLS) written anew every 2 s. The lease's
    * loss (etcd unreachable past the TTL) calls `lost`.
    */
-  keepAlive(nodeId: string, ttlSeconds: number, usage: () => Liveness['usage'], lost: (e: Error) => void): { stop(revoke: boolean): Promise<void> } {
+  keepAlive(nodeId: string, ttlSeconds: number, report: () => Omit<Liveness, 'at'>, lost: (e: Error) => void): { stop(revoke: boolean): Promise<void> } {
     let lease: Lease | undefined;
     let timer: NodeJS.Timeout | undefined;
     let retry: NodeJS.Timeout | undefined;
@@ -399,7 +413,7 @@ export class ClusterStore {
     const write = async () => {
       const l = lease;
       if (!l) return;
-      const ok = await l.put(this.key('alive', nodeId)).value(JSON.stringify({ usage: usage(), at: Date.now() } satisfies Liveness)).then(() => true, (e: Error) => void lost(e));
+      const ok = await l.put(this.key('alive', nodeId)).value(JSON.stringify({ ...report(), at: Date.now() } satisfies Liveness)).then(() => true, (e: Error) => void lost(e));
       if (ok) failures = 0;
       if (!lease) return;
       timer = setTimeout(() => void write(), 2000);
@@ -693,11 +707,22 @@ export class ClusterStore {
     };
   }
 
+  /**
+   * A call, its failure said once. A manager's own member that refuses
+   * connections is starting again (its supervisor's restart, or a CA
+   * rotation's): the call waits for it a few seconds (nothing was sent, so
+   * a write is not made twice), and the API does not blink.
+   */
   private async wrap<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw unavailable(`the cluster store (etcd at ${this.endpoints.join(', ')}) did not answer: ${errorMessage(e)}`, e);
+    const until = Date.now() + MEMBER_RESTART_MS;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        const refused = this.endpoints.length === 1 && /ECONNREFUSED|No connection established/.test(errorMessage(e));
+        if (!refused || Date.now() > until) throw unavailable(`the cluster store (etcd at ${this.endpoints.join(', ')}) did not answer: ${errorMessage(e)}`, e);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   }
 }
@@ -742,7 +767,10 @@ function buildSnapshot(revision: number, kvs: { key: string; value: unknown; mod
   }
   for (const p of out.prefetches) p.reports = reports.get(p.id) ?? {};
   out.services = out.services.map((sv) => (rollouts.has(sv.id) ? { ...sv, rollout: rollouts.get(sv.id) } : sv));
-  out.nodes = nodes.map((n) => ({ ...n, ready: alive.has(n.id), ...(alive.get(n.id)?.usage ? { usage: alive.get(n.id)!.usage } : {}) }));
+  out.nodes = nodes.map((n) => {
+    const a = alive.get(n.id);
+    return { ...n, ready: !!a, ...(a?.usage ? { usage: a.usage } : {}), ...(a?.tls ? { tls: a.tls } : {}) };
+  });
   out.tasks = tasks.map((t) => ({ ...t, ...(status.has(t.id) ? { status: status.get(t.id) } : {}) }));
   return out;
 }

@@ -5,7 +5,8 @@ import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { BerthError, errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
-import type { JoinGrant, JoinRequest, Promotion } from './join';
+import type { JoinGrant, JoinRequest, Promotion, Renewal } from './join';
+import type { CaKeyPair } from './local-certs';
 import type { Credentials } from './pki';
 
 export interface EndpointHandlers {
@@ -15,6 +16,10 @@ export interface EndpointHandlers {
   taskLogs: (taskId: string, query: URLSearchParams, res: ServerResponse, signal: AbortSignal) => Promise<void>;
   /** A manager's, for a node of the cluster the managers made a manager: its new certificate (signed from its request), the CA and the CA's key. */
   promote?: (nodeId: string, csr: string) => Promise<Promotion>;
+  /** A manager's, for any node of the cluster: a new certificate for a new key (its role and address from the store, never from the request). */
+  renew?: (nodeId: string, csr: string) => Promise<Renewal>;
+  /** A manager's, for the cluster's managers: a CA key it holds (a rotation's new one, for a manager that does not hold it yet). */
+  caKey?: (key: string) => Promise<CaKeyPair>;
   /** For any node of the cluster: an image blob from `offset` on (undefined: this node has none), once held where `wait`. */
   blob?: (digest: string, offset: number, wait: boolean) => Promise<{ size: number; stream: Readable } | undefined>;
 }
@@ -45,12 +50,19 @@ export class ClusterEndpoint {
       const url = new URL(req.url ?? '/', 'https://node');
       if (req.method === 'POST' && url.pathname === '/join' && handlers.join) return void post(req, handlers.join, send, logger, 'cluster join request');
       const socket = req.socket as TLSSocket;
-      if (req.method === 'POST' && url.pathname === '/promote' && handlers.promote) {
-        // Who asks is who its certificate says (the cluster's CA signed it): a node can only be made what the managers made it.
-        const nodeId = socket.authorized ? socket.getPeerCertificate()?.subject?.CN : undefined;
+      // Who asks is who its certificate says (the cluster's CA signed it): a node can only be made what the managers made it.
+      const peer = socket.authorized ? socket.getPeerCertificate()?.subject : undefined;
+      const nodeId = peer?.CN ? String(peer.CN) : undefined;
+      const asked = (p: string, h: ((id: string, csr: string) => Promise<unknown>) | undefined) => req.method === 'POST' && url.pathname === p && h;
+      const promote = asked('/promote', handlers.promote) || asked('/renew', handlers.renew);
+      if (promote) {
         if (!nodeId) return send(403, { message: 'only the cluster\'s nodes are served here' });
-        const promote = handlers.promote;
-        return void post(req, (b: { csr?: string }) => promote(String(nodeId), String(b.csr ?? '')), send, logger, 'cluster promotion request');
+        return void post(req, (b: { csr?: string }) => promote(nodeId, String(b.csr ?? '')), send, logger, `cluster ${url.pathname.slice(1)} request`);
+      }
+      if (req.method === 'POST' && url.pathname === '/ca-key' && handlers.caKey) {
+        if (peer?.OU !== 'swarm-manager') return send(403, { message: 'only the cluster\'s managers are served here' });
+        const caKey = handlers.caKey;
+        return void post(req, (b: { key?: string }) => caKey(String(b.key ?? '')), send, logger, 'CA key request');
       }
       const blob = /^\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
       if (req.method === 'GET' && blob && handlers.blob) {

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { BerthError, errorMessage, invalidArgument, unavailable } from '../../base/errors';
+import type { CaKeyPair } from './local-certs';
 import { caDigest } from './pki';
 
 /** What a node asks a manager for: the token it was given, a request for its certificate, and its address. */
@@ -17,8 +18,11 @@ export interface JoinGrant {
   nodeId: string;
   role: 'manager' | 'worker';
   cert: string;
+  /** The roots to trust (two during a CA rotation). */
   ca: string;
+  /** A manager's: the CA key to sign with, and its certificate. */
   caKey?: string;
+  caCert?: string;
   endpoints: string[];
 }
 
@@ -29,13 +33,41 @@ export interface Promotion {
   caKey: string;
 }
 
+/** A renewed certificate (its chain), and the roots to trust with it. */
+export interface Renewal {
+  cert: string;
+  trust: string;
+}
+
+type Creds = { ca: Buffer; cert: Buffer; key: Buffer };
+
 /** The promoted node's side: asks a manager's endpoint, showing its own certificate of the cluster (which names it). */
-export async function requestPromotion(addr: string, creds: { ca: Buffer; cert: Buffer; key: Buffer }, csr: string): Promise<Promotion> {
+export async function requestPromotion(addr: string, creds: Creds, csr: string): Promise<Promotion> {
+  const body = await askManager<Promotion>(addr, creds, '/promote', { csr }, 'promotion');
+  if (body.cert && body.ca && body.caKey) return body as Promotion;
+  throw unavailable(`promotion at ${addr}: an answer without a certificate`);
+}
+
+/** A node's renewal: a new certificate for a new key, asked with the certificate it has (which names it). */
+export async function requestRenewal(addr: string, creds: Creds, csr: string): Promise<Renewal> {
+  const body = await askManager<Renewal>(addr, creds, '/renew', { csr }, 'renewal');
+  if (body.cert && body.trust) return body as Renewal;
+  throw unavailable(`renewal at ${addr}: an answer without a certificate`);
+}
+
+/** A manager's: a CA key that another manager holds (`key`: its digest). */
+export async function requestCaKey(addr: string, creds: Creds, key: string): Promise<CaKeyPair> {
+  const body = await askManager<CaKeyPair>(addr, creds, '/ca-key', { key }, 'CA key');
+  if (body.cert && body.key) return body as CaKeyPair;
+  throw unavailable(`CA key at ${addr}: an answer without a key`);
+}
+
+async function askManager<T>(addr: string, creds: Creds, path: string, payload: unknown, what: string): Promise<Partial<T>> {
   const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(addr);
   if (!m) throw invalidArgument(`invalid manager address ${JSON.stringify(addr)}: IP:PORT`);
-  const { status, body } = await postJson<Promotion>(addr, { host: m[1], port: Number(m[2]), path: '/promote', ca: creds.ca, cert: creds.cert, key: creds.key, timeout: 30_000 }, { csr });
-  if (status === 200 && body.cert && body.ca && body.caKey) return body as Promotion;
-  throw unavailable(`promotion at ${addr}: ${body.message ?? status}`);
+  const { status, body } = await postJson<T>(addr, { host: m[1], port: Number(m[2]), path, ca: creds.ca, cert: creds.cert, key: creds.key, timeout: 30_000 }, payload);
+  if (status !== 200) throw unavailable(`${what} at ${addr}: ${body.message ?? status}`);
+  return body;
 }
 
 /** A JSON request to a manager's endpoint and its JSON answer (an answer that is not JSON, a timeout or a broken connection: unavailable). */
@@ -92,14 +124,22 @@ export async function requestJoin(addr: string, digest: string, r: JoinRequest):
   }
 }
 
-/** The peer's chain ends in a CA with the token's digest, which signed a manager's certificate. */
+/**
+ * The peer's chain leads to a CA with the token's digest, each link signed
+ * by the next, from a manager's certificate (during a CA rotation the way
+ * goes through the new root's twin, which the old root signed).
+ */
 function pinned(socket: tls.TLSSocket, digest: string): void {
-  const leaf = socket.getPeerCertificate(true);
-  const issuer = leaf?.issuerCertificate;
   const refuse = (why: string) => invalidArgument(`rpc error: code = InvalidArgument desc = remote CA does not match fingerprint of the join token (${why})`);
-  if (!leaf?.raw || !issuer?.raw) throw refuse('the manager showed no CA');
-  const ca = new X509Certificate(issuer.raw);
-  if (caDigest(ca) !== digest) throw refuse('another CA');
-  const cert = new X509Certificate(leaf.raw);
-  if (!cert.verify(ca.publicKey) || !/OU=swarm-manager/.test(cert.subject)) throw refuse('not a manager\'s certificate of that CA');
+  const chain: X509Certificate[] = [];
+  for (let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c?.raw && chain.length < 8; c = c.issuerCertificate) {
+    const x = new X509Certificate(c.raw);
+    if (chain.some((y) => y.fingerprint256 === x.fingerprint256)) break; // a root is its own issuer
+    chain.push(x);
+  }
+  if (chain.length < 2) throw refuse('the manager showed no CA');
+  const at = chain.findIndex((c, i) => i > 0 && caDigest(c) === digest);
+  if (at < 0) throw refuse('another CA');
+  const linked = chain.slice(0, at).every((c, i) => c.verify(chain[i + 1].publicKey));
+  if (!linked || !/OU=swarm-manager/.test(chain[0].subject)) throw refuse('not a manager\'s certificate of that CA');
 }
