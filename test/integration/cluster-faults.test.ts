@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, processesMentioning, sleep } from './harness';
 import { dockerOn as docker, Lab, type LabNode, spreadOf, taskContainers, total } from './lab';
+import { caDigest, issueOwn, tokenDigest } from '../../src/cluster/tls/pki';
 
 /**
  * Faults in a lab of three managers (each with an etcd member) and two
  * workers: the leader killed during a rolling update, an etcd member
  * killed, a worker cut off for 30 s, every daemon restarted at once, a
- * node killed while its tasks start. After each, once converged: every
+ * node killed while its tasks start, the CA rotated. After each, once converged: every
  * service has exactly its replicas running, none doubled (containers
  * counted on the nodes themselves), and `system check` is clean on every
  * node.
@@ -157,6 +161,78 @@ describe('cluster faults in a lab of three managers and two workers', { timeout:
     await converged('burst', 10);
     await converged('web', 8);
     await checksClean();
+  });
+
+  test('swarm ca --rotate through the docker CLI: every node moves to a new root while services run, etcd members one at a time; the old root is refused after; --cert-expiry applies; bad input changes nothing', async () => {
+    const m = manager();
+    const tlsDir = (n: LabNode) => path.join(n.daemon.dataRoot, 'cluster', 'tls');
+    // A certificate of the old root, as one made with a stolen CA key would be.
+    const stolen = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-oldca-'));
+    try {
+      for (const f of ['ca.crt', 'ca.key']) fs.copyFileSync(path.join(tlsDir(m), f), path.join(stolen, f));
+      await issueOwn(stolen, { nodeId: 'intruder', clusterId: 'x', role: 'manager', ip: '127.0.0.1' }, 3600);
+      const oldCreds = { cert: fs.readFileSync(path.join(stolen, 'node.crt')), key: fs.readFileSync(path.join(stolen, 'node.key')) };
+      const members = managers().map((n) => (JSON.parse(fs.readFileSync(path.join(n.daemon.dataRoot, 'cluster', 'state.json'), 'utf8')) as { member: { host: string; clientPort: number } }).member);
+      const etcdAnswers = (mb: { host: string; clientPort: number }) => new Promise<string>((resolve) => {
+        const req = https.get({ host: mb.host, port: mb.clientPort, path: '/version', ...oldCreds, rejectUnauthorized: false, timeout: 5000 }, (res) => {
+          res.resume();
+          resolve(`answered ${res.statusCode}`);
+        });
+        req.on('error', (e) => resolve(`refused: ${e.message}`));
+      });
+      for (const mb of members) assert.equal(await etcdAnswers(mb), 'answered 200', 'before the rotation, the old root\'s certificates are the cluster\'s');
+      const oldRoot = await docker(m, ['swarm', 'ca']);
+      const oldToken = await docker(m, ['swarm', 'join-token', '-q', 'worker']);
+      // Bad input, refused with nothing changed.
+      const short = await m.daemon.docker(['swarm', 'update', '--cert-expiry', '30m']);
+      assert.notEqual(short.code, 0);
+      assert.match(short.stderr, /node certificate expiry must be at least 1h0m0s/);
+      const leaf = await m.daemon.docker(['swarm', 'ca', '--rotate', '--ca-cert', path.join(stolen, 'node.crt'), '--ca-key', path.join(stolen, 'node.key')]);
+      assert.notEqual(leaf.code, 0);
+      assert.match(leaf.stderr, /the signing CA certificate is not a CA's/);
+      assert.equal(await docker(m, ['info', '--format', '{{.Swarm.Cluster.RootRotationInProgress}}']), 'false');
+      assert.equal(await docker(m, ['swarm', 'ca']), oldRoot);
+
+      await docker(m, ['swarm', 'update', '--cert-expiry', '3h']);
+      // The docker CLI follows the rotation until every node has come along, then prints the new root.
+      const printed = await docker(m, ['swarm', 'ca', '--rotate']);
+      const newRoot = await docker(m, ['swarm', 'ca']);
+      assert.notEqual(newRoot, oldRoot);
+      assert.ok(printed.endsWith(newRoot), printed);
+      const want = await docker(m, ['info', '--format', '{{json .Swarm.Cluster.TLSInfo}}']);
+      const root = new X509Certificate(newRoot);
+      for (const n of lab.nodes) {
+        assert.equal(await docker(m, ['node', 'inspect', n.name, '--format', '{{json .Description.TLSInfo}}']), want, `${n.name} shows the swarm's TLS info`);
+        const chain = fs.readFileSync(path.join(tlsDir(n), 'node.crt'), 'utf8').match(/BEGIN CERTIFICATE/g)!.length;
+        const cert = new X509Certificate(fs.readFileSync(path.join(tlsDir(n), 'node.crt')));
+        assert.equal(chain, 1, `${n.name}'s certificate is shown alone once the rotation is done`);
+        assert.ok(cert.verify(root.publicKey), `${n.name}'s certificate is from the new root`);
+        const hours = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 3_600_000;
+        assert.ok(hours > 2.9 && hours < 3.1, `${n.name}'s certificate lasts the 3h asked (${hours} h)`);
+      }
+      const newToken = await docker(m, ['swarm', 'join-token', '-q', 'worker']);
+      assert.equal(tokenDigest(newToken), caDigest(newRoot), 'the join token pins the new root');
+      assert.notEqual(tokenDigest(oldToken), tokenDigest(newToken));
+      // The services ran on through it, and the store takes changes.
+      await converged('web', 8);
+      await docker(m, ['service', 'scale', '--detach', 'burst=4']);
+      await converged('burst', 4);
+      // The old root is trusted nowhere: each etcd member (once it started again) and each node's endpoint refuse its certificates.
+      await eventually(async () => (await Promise.all(members.map(etcdAnswers))).every((a) => a.startsWith('refused')), 60_000);
+      const addr = await docker(m, ['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
+      const [host, port] = addr.split(':');
+      const endpoint = await new Promise<number | undefined>((resolve) => {
+        const req = https.get({ host, port: Number(port), path: `/blobs/sha256:${'0'.repeat(64)}`, ...oldCreds, rejectUnauthorized: false, timeout: 5000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on('error', () => resolve(undefined));
+      });
+      assert.equal(endpoint, 403);
+      await checksClean();
+    } finally {
+      fs.rmSync(stolen, { recursive: true, force: true });
+    }
   });
 
   test('services go, workers leave, managers leave (taking their members out): nothing is left', async () => {
