@@ -16,7 +16,11 @@ interface Node { ID: string; Spec: { Role: string; Availability: string; Labels:
 /** The swarm label Berth's managers read their rebalance threshold from (the CLI knows the API, not the cluster's code). */
 const REBALANCE_THRESHOLD_LABEL = 'berth.rebalance.threshold';
 
-interface Swarm { Version: { Index: number }; Spec: { Labels: Record<string, string>; CAConfig?: Record<string, unknown> }; JoinTokens: { Worker: string; Manager: string } }
+interface Swarm {
+  Version: { Index: number };
+  Spec: { Labels: Record<string, string>; CAConfig?: Record<string, unknown>; Orchestration?: Record<string, unknown> };
+  JoinTokens: { Worker: string; Manager: string };
+}
 
 const cap = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
 const short = (id: string, p: Parsed) => (bool(p, 'no-trunc') ? id : id.slice(0, 12));
@@ -304,14 +308,18 @@ const clusterCmds: Record<string, Command> = {
     },
   },
   update: {
-    flags: [f('rebalance-threshold', 'string'), f('cert-expiry', 'string')], maxArgs: 0, usage: 'cluster update [--rebalance-threshold LOAD] [--cert-expiry DURATION]',
+    flags: [f('rebalance-threshold', 'string'), f('cert-expiry', 'string'), f('task-history-limit', 'string')], maxArgs: 0,
+    usage: 'cluster update [--rebalance-threshold LOAD] [--cert-expiry DURATION] [--task-history-limit N]',
     run: async (api, p) => {
       const threshold = str(p, 'rebalance-threshold');
+      const history = str(p, 'task-history-limit');
+      if (history !== undefined && !/^-?\d+$/.test(history)) throw invalidArgument(`invalid argument "${history}" for "--task-history-limit" flag: a whole number`);
       const s = await api.json<Swarm>('GET', '/swarm');
       const ca = caUpdate(p, s.Spec);
-      if (threshold === undefined && !ca) throw invalidArgument('berth cluster update: nothing to change (--rebalance-threshold LOAD, 0 to never move; --cert-expiry DURATION)');
+      if (threshold === undefined && !ca && history === undefined) throw invalidArgument('berth cluster update: nothing to change (--rebalance-threshold LOAD, 0 to never move; --cert-expiry DURATION; --task-history-limit N)');
       const labels = threshold === undefined ? s.Spec.Labels : { ...s.Spec.Labels, [REBALANCE_THRESHOLD_LABEL]: threshold };
-      await api.call('POST', '/swarm/update', { query: { version: s.Version.Index }, body: { ...s.Spec, Labels: labels, ...ca } });
+      const orchestration = history === undefined ? {} : { Orchestration: { ...s.Spec.Orchestration, TaskHistoryRetentionLimit: Number(history) } };
+      await api.call('POST', '/swarm/update', { query: { version: s.Version.Index }, body: { ...s.Spec, Labels: labels, ...ca, ...orchestration } });
       write('Cluster updated.\n');
     },
   },

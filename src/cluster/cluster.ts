@@ -722,16 +722,20 @@ export class ClusterService {
    * rotation); the rest of the spec is as Berth runs it, and a change of
    * it is refused rather than ignored.
    */
-  async updateSwarm(index: number, given: { Labels?: Record<string, string>; CAConfig?: Parameters<ClusterCa['update']>[1] } & Record<string, unknown>, o: { rotateWorker?: boolean; rotateManager?: boolean } = {}): Promise<void> {
+  async updateSwarm(index: number, given: { Labels?: Record<string, string>; CAConfig?: Parameters<ClusterCa['update']>[1]; Orchestration?: { TaskHistoryRetentionLimit?: number } } & Record<string, unknown>, o: { rotateWorker?: boolean; rotateManager?: boolean } = {}): Promise<void> {
     const store = this.managerStore();
     const snap = await store.snapshot();
     if (!snap.info) throw notManager();
     if (!Number.isInteger(index) || index <= 0) throw invalidArgument(`invalid version ${index}`);
     const shown = toDockerSwarm(snap.info, snap.infoIndex ?? 0).Spec as Record<string, unknown>;
     for (const key of Object.keys(given)) {
-      if (key === 'Labels' || key === 'Name' || key === 'CAConfig') continue;
-      if (JSON.stringify(meaningful(given[key])) !== JSON.stringify(meaningful(shown[key]))) throw invalidArgument(`swarm update: changing ${key} is not supported by Berth's cluster (only Labels, with ${REBALANCE_THRESHOLD_LABEL}, CAConfig and the join tokens' rotation)`);
+      if (key === 'Labels' || key === 'Name' || key === 'CAConfig' || key === 'Orchestration') continue;
+      if (JSON.stringify(meaningful(given[key])) !== JSON.stringify(meaningful(shown[key]))) {
+        throw invalidArgument(`swarm update: changing ${key} is not supported by Berth's cluster (only Labels, with ${REBALANCE_THRESHOLD_LABEL}, CAConfig, the task history limit and the join tokens' rotation)`);
+      }
     }
+    const history = given.Orchestration?.TaskHistoryRetentionLimit ?? snap.info.taskHistory;
+    if (history !== undefined && !Number.isSafeInteger(history)) throw invalidArgument(`invalid task history limit ${JSON.stringify(history)}: a whole number (below 0 keeps every ended task)`);
     const labels = { ...(given.Labels ?? {}) };
     const threshold = labels[REBALANCE_THRESHOLD_LABEL];
     if (threshold !== undefined && !(/^\d*\.?\d+$/.test(threshold) && Number(threshold) <= 1)) {
@@ -743,7 +747,7 @@ export class ClusterService {
     // A new secret; the CA's digest stays (the CA does).
     const rotated = (t: string) => joinToken(tokenDigest(t) ?? caDigest(ca.root));
     await store.updateInfo({
-      ...snap.info, labels, ca, updatedAt: new Date().toISOString(),
+      ...snap.info, labels, ca, ...(history === undefined ? {} : { taskHistory: history }), updatedAt: new Date().toISOString(),
       joinTokens: { worker: o.rotateWorker ? rotated(tokens.worker) : tokens.worker, manager: o.rotateManager ? rotated(tokens.manager) : tokens.manager },
     }, index);
     this.manager?.kick();

@@ -1,6 +1,7 @@
 import { invalidArgument, notFound } from '../base/errors';
 import { parseConstraint, parsePreference } from './core/constraints';
 import { REBALANCE_THRESHOLD_LABEL, rebalancePolicy } from './core/rebalancer';
+import { HISTORY } from './core/reconciler';
 import { certDigest, keyDigest, tlsInfo } from './tls/cert-info';
 import { DEFAULT_CERT_EXPIRY_SECONDS } from './tls/pki';
 import type { CaSpec, TlsReport } from './tls/rotation';
@@ -344,7 +345,7 @@ export function toDockerSwarm(info: ClusterInfo, index: number) {
   return {
     ID: info.id, Version: version(index), CreatedAt: info.createdAt, UpdatedAt: info.updatedAt ?? info.createdAt,
     Spec: {
-      Name: 'default', Labels: { [REBALANCE_THRESHOLD_LABEL]: String(rebalancePolicy(info.labels).threshold), ...info.labels }, Orchestration: { TaskHistoryRetentionLimit: 5 }, Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+      Name: 'default', Labels: { [REBALANCE_THRESHOLD_LABEL]: String(rebalancePolicy(info.labels).threshold), ...info.labels }, Orchestration: { TaskHistoryRetentionLimit: info.taskHistory ?? HISTORY }, Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
       Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
       CAConfig: { NodeCertExpiry: (ca?.expirySeconds ?? DEFAULT_CERT_EXPIRY_SECONDS) * 1e9, ...(ca?.forceRotate ? { ForceRotate: ca.forceRotate } : {}) },
       TaskDefaults: {}, EncryptionConfig: { AutoLockManagers: false },

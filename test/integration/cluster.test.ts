@@ -251,6 +251,19 @@ describe('a one-node cluster through the docker CLI', { timeout: 300_000 }, () =
     assert.deepEqual((await containers()).sort(), ids);
   });
 
+  test('swarm update --task-history-limit: the ended tasks kept per slot follow it, as swarm\'s; a bad value is refused', async () => {
+    const ended = async () => (await tasks('web')).filter((l) => !/ Running Running /.test(l)).length;
+    assert.ok((await ended()) > 2, 'web has a history of ended tasks by now');
+    await docker(['swarm', 'update', '--task-history-limit', '1']);
+    assert.equal(await docker(['info', '--format', '{{.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit}}']), '1');
+    // Two slots of web, one ended task kept in each at most.
+    await eventually(async () => (await ended()) <= 2, 30_000);
+    const bad = await d.berth(['cluster', 'update', '--task-history-limit', 'lots']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /invalid argument "lots" for "--task-history-limit" flag/);
+    await docker(['swarm', 'update', '--task-history-limit', '5']);
+  });
+
   test('service rm removes its containers; swarm leave --force ends the cluster and leaves nothing', async () => {
     await docker(['service', 'rm', 'web']);
     await eventually(async () => (await d.docker(['ps', '-aq', '--filter', 'label=com.docker.swarm.task.id'])).stdout.trim() === '', 60_000);

@@ -90,6 +90,14 @@ test(`history: at most ${HISTORY} ended tasks per slot are kept`, () => {
   const live = task('w', { slot: 1, nodeId: 'a', state: 'running', createdAt: 100 });
   const r = reconcile({ services: [replicated('w', 1)], tasks: [...ended, live], nodes: [node('a')], now: 200, newId });
   assert.deepEqual(r.actions.map((a) => a.kind === 'remove' && a.taskId).sort(), ended.slice(0, 3).map((t) => t.id).sort());
+  // The cluster's limit (swarm update --task-history-limit): 2 keeps the newest two; below 0 keeps them all.
+  const two = reconcile({ services: [replicated('w', 1)], tasks: [...ended, live], nodes: [node('a')], now: 200, newId, history: 2 });
+  assert.deepEqual(two.actions.map((a) => a.kind === 'remove' && a.taskId).sort(), ended.slice(0, 6).map((t) => t.id).sort());
+  assert.deepEqual(reconcile({ services: [replicated('w', 1)], tasks: [...ended, live], nodes: [node('a')], now: 200, newId, history: -1 }).actions, []);
+  // A slot scaled away keeps none once its tasks have stopped; one still stopping stays until it has.
+  const gone = [task('w', { slot: 2, nodeId: 'a', state: 'shutdown', desired: 'shutdown', createdAt: 1 }), task('w', { slot: 2, nodeId: 'a', state: 'running', desired: 'shutdown', createdAt: 2 })];
+  const scaled = reconcile({ services: [replicated('w', 1)], tasks: [live, ...gone], nodes: [node('a')], now: 200, newId });
+  assert.deepEqual(scaled.actions, [{ kind: 'remove', taskId: gone[0].id }]);
 });
 
 /** Random clusters, services and task histories, including doubles, dead nodes and every state. */

@@ -16,6 +16,8 @@ export interface ReconcileInput {
   newId: () => string;
   /** Moves by real load (the cluster's setting); none without. */
   rebalance?: RebalancePolicy;
+  /** Ended tasks kept per slot (swarm's TaskHistoryRetentionLimit; HISTORY without; below 0, all). */
+  history?: number;
 }
 
 export interface Reconciled {
@@ -45,7 +47,7 @@ export const HISTORY = 5;
 export function reconcile(input: ReconcileInput): Reconciled {
   const nodes = new Map(input.nodes.map((n) => [n.id, n]));
   const services = new Map(input.services.map((s) => [s.id, s]));
-  const out: Builder = { actions: [], ended: new Map() };
+  const out: Builder = { actions: [], ended: new Map(), history: input.history ?? HISTORY };
   const wake = (at: number) => (out.wakeAt = out.wakeAt === undefined ? at : Math.min(out.wakeAt, at));
   const byService = new Map<string, Task[]>();
   for (const t of input.tasks) {
@@ -71,7 +73,8 @@ export function reconcile(input: ReconcileInput): Reconciled {
       for (const [key, list] of slots) {
         if (Number(key) <= replicas) continue;
         for (const t of list) if (t.desired === 'running') emit(out, { kind: 'shutdown', taskId: t.id, message: 'scaled down' });
-        prune(out, list);
+        // A slot scaled away keeps no history (swarm removes its tasks once they have stopped).
+        prune(out, list, 0);
       }
     } else {
       const constraints = s.spec.placement.constraints.map(parseConstraint);
@@ -117,6 +120,7 @@ export function reconcile(input: ReconcileInput): Reconciled {
 /** The result being built, and what its actions make of tasks (for the history kept). */
 interface Builder extends Reconciled {
   ended: Map<string, 'shutdown' | 'orphan'>;
+  history: number;
 }
 
 function emit(out: Builder, a: Action): void {
@@ -252,13 +256,14 @@ function attemptsInWindow(s: Service, tasks: Task[], now: number): number {
 /**
  * History: of the slot's tasks that are over once this pass's actions are
  * applied (not wanted, and ended: by themselves, stopped, or written off),
- * those past the newest HISTORY go. A task wanted down but still running
+ * those past the newest `history` go (none below 0). A task wanted down but still running
  * stays until the agent has seen it end.
  */
-function prune(out: Builder, tasks: Task[]): void {
+function prune(out: Builder, tasks: Task[], keep = out.history): void {
   const over = (t: Task) => (t.desired !== 'running' || out.ended.has(t.id)) && (isTerminal(t.state) || out.ended.get(t.id) === 'orphan');
+  if (keep < 0) return;
   const ended = tasks.filter(over).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
-  for (const t of ended.slice(HISTORY)) emit(out, { kind: 'remove', taskId: t.id });
+  for (const t of ended.slice(keep)) emit(out, { kind: 'remove', taskId: t.id });
 }
 
 function group<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {

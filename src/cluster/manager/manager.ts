@@ -101,7 +101,7 @@ export class Manager {
       const now = Date.now();
       const nodes = snap.nodes.map(asNode);
       const tasks = snap.tasks.map(asTask);
-      const r = reconcile({ services: snap.services, tasks, nodes, now, newId: swarmId, rebalance: rebalancePolicy(snap.info?.labels) });
+      const r = reconcile({ services: snap.services, tasks, nodes, now, newId: swarmId, rebalance: rebalancePolicy(snap.info?.labels), history: snap.info?.taskHistory });
       wakeAt = r.wakeAt;
       addressNewTasks(snap, r.actions);
       const after = applyActions(tasks, r.actions, now);

@@ -37,6 +37,8 @@ export interface ClusterInfo {
   joinTokens: { worker: string; manager: string };
   /** docker's swarm Spec.Labels; Berth's own settings are among them (`berth.rebalance.threshold`). */
   labels?: Record<string, string>;
+  /** Ended tasks kept per slot (swarm's TaskHistoryRetentionLimit; absent: 5). */
+  taskHistory?: number;
   /** The cluster's CA and its rotation (absent in a cluster made before rotations: a manager writes it from its own CA). */
   ca?: CaSpec;
 }
