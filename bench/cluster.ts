@@ -6,6 +6,7 @@
  *  - the planner alone: 10,000 tasks on 1,000 synthetic nodes (Berth's pure planner);
  *  - `service create --replicas R` until R tasks run;
  *  - `service update` of 20 replicas until the docker CLI returns;
+ *  - `swarm ca --rotate` until the docker CLI returns (every node on the new root);
  *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks run elsewhere;
  *  - the leader's death until another manager leads (three managers);
  *  - an overlay network across two nodes (services with --endpoint-mode
@@ -95,6 +96,7 @@ interface Timings {
   update: number;
   recover: number;
   handover: number;
+  rotate: number;
   pull?: { bytes: number; ms: number };
 }
 
@@ -133,8 +135,8 @@ async function leaderOf(manager: BenchNode): Promise<string | undefined> {
 
 /**
  * Init on the first node, join two more managers and the rest as workers;
- * then: R replicas placed; a rolling update of 20 replicas; the last
- * worker's death; the leader's death. The four timings.
+ * then: R replicas placed; a rolling update of 20 replicas; a CA
+ * rotation; the last worker's death; the leader's death. The timings.
  */
 async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchNode, token: string) => Promise<void>, hostnames: string[], pull: { gateway: string; mib: number }): Promise<Timings> {
   const [first] = nodes;
@@ -160,6 +162,12 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
   const update = performance.now() - t1;
   await first.docker(['service', 'rm', 'roll']);
 
+  // Not detached: the docker CLI follows the rotation until every node holds a certificate of the new root and trusts it alone.
+  const t4 = performance.now();
+  await first.docker(['swarm', 'ca', '--rotate']);
+  const rotate = performance.now() - t4;
+  await until('replicas running after the rotation', async () => sum(await runningPerNode(first, 'bench')) === replicas);
+
   const dying = nodes[nodes.length - 1];
   const dead = hostnames[hostnames.length - 1];
   const before = await runningPerNode(first, 'bench');
@@ -182,7 +190,7 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
     const l = await leaderOf(asker);
     return l !== undefined && l !== old;
   }, 120_000);
-  return { overlay, place, update, recover, handover: performance.now() - t3, pull: pulled };
+  return { overlay, place, update, recover, handover: performance.now() - t3, rotate, pull: pulled };
 }
 
 /**
@@ -312,6 +320,7 @@ async function main(): Promise<void> {
   const R_UPDATE = 'service update of 20 replicas (--update-monitor 1s, one at a time) until the CLI returns';
   const R_DEATH = 'a worker dies (daemon SIGKILLed, link cut) until its tasks run elsewhere';
   const R_LEADER = 'the leader dies (SIGKILL, link cut) until another manager leads';
+  const R_ROTATE = 'swarm ca --rotate until the CLI returns (every node holds a certificate of the new root, trusts it alone)';
   const R_OVERLAY_RTT = 'overlay network across two nodes: ping to a service\'s name, mean of 20 (dnsrr)';
   const R_OVERLAY_TCP = 'overlay network across two nodes: 2 GiB over TCP (busybox dd | nc)';
   const R_PULL_BYTES = `${o.nodes - 1} nodes pull a ${o.pullMib} MiB image at once (docker pull): what the registry sent`;
@@ -329,6 +338,7 @@ async function main(): Promise<void> {
     put(R_UPDATE, col, secs(t.update));
     put(R_DEATH, col, secs(t.recover));
     put(R_LEADER, col, secs(t.handover));
+    put(R_ROTATE, col, secs(t.rotate));
     if (t.pull) {
       put(R_PULL_BYTES, col, `${(t.pull.bytes / 2 ** 20).toFixed(0)} MiB (${(t.pull.bytes / (o.pullMib * 2 ** 20)).toFixed(2)} copies)`);
       put(R_PULL_TIME, col, secs(t.pull.ms));

@@ -9,7 +9,7 @@ import { keyDigest, pemCerts } from './tls/cert-info';
 import { requestCaKey, requestRenewal } from './tls/join';
 import { type CaKeyPair, LocalCerts } from './tls/local-certs';
 import { caDigest, crossSign, type Credentials, DEFAULT_CERT_EXPIRY_SECONDS, joinToken, makeCa, makeKeyAndRequest, MIN_CERT_EXPIRY_SECONDS, type NodeIdentity, signRequest, tlsFiles } from './tls/pki';
-import { type CaSpec, type CaStep, nodeSteps, rotationDone, type TlsReport, trustedRoots } from './tls/rotation';
+import { type CaSpec, type CaStep, nodeSteps, rotationDone, rotationOrphaned, type TlsReport, trustedRoots } from './tls/rotation';
 
 /** A manager restarts its etcd member this long after the manager before it (by id), so the store keeps its quorum. */
 const MEMBER_STAGGER_MS = 8000;
@@ -26,6 +26,8 @@ export class ClusterCa {
   /** What this node reports with its liveness (read at each look). */
   report?: TlsReport;
   private memberStepSince?: number;
+  /** The given root whose lost key was said (once). */
+  private warned?: string;
 
   constructor(
     private readonly tlsDir: string,
@@ -83,7 +85,6 @@ export class ClusterCa {
     const signing = !!(given.SigningCACert || given.SigningCAKey);
     if (signing && !(given.SigningCACert && given.SigningCAKey)) throw invalidArgument('a new signing CA needs both its certificate and its key');
     if (force === ca.forceRotate && !signing) return { ...ca, expirySeconds };
-    const f = tlsFiles(this.tlsDir);
     if (signing) {
       const cert = givenRoot(given.SigningCACert!, given.SigningCAKey!);
       if (ca.root.trim() === cert.trim()) throw invalidArgument('the signing CA given is the cluster\'s root already');
@@ -91,9 +92,14 @@ export class ClusterCa {
     } else {
       await makeCa(this.tlsDir, info.id, { next: true });
     }
-    const cross = await crossSign(this.tlsDir);
     this.logger.info('cluster CA rotation started', { forceRotate: force });
-    return { ...ca, expirySeconds, forceRotate: force, rotation: { root: fs.readFileSync(f.nextCa, 'utf8'), cross, by } };
+    return { ...ca, expirySeconds, forceRotate: force, rotation: await this.nextRotation(by, signing) };
+  }
+
+  /** The rotation to the root just put in place as the next one: its twin, cross-signed by the current root here. */
+  private async nextRotation(by: string, given: boolean): Promise<NonNullable<CaSpec['rotation']>> {
+    const cross = await crossSign(this.tlsDir);
+    return { root: fs.readFileSync(tlsFiles(this.tlsDir).nextCa, 'utf8'), cross, by, at: Date.now(), ...(given ? { given } : {}) };
   }
 
   /**
@@ -127,13 +133,22 @@ export class ClusterCa {
       }
     }
     if (!steps.some((s) => s.kind === 'member')) this.memberStepSince = undefined;
-    if (ca.rotation && o.role === 'manager' && (await o.leader()) && rotationDone(ca, (await snapshot()).nodes.map((n) => ({ role: n.role, tls: n.tls })))) {
+    if (!ca.rotation || o.role !== 'manager' || !(await o.leader())) return changed;
+    const nodes = (await snapshot()).nodes;
+    if (rotationDone(ca, nodes)) {
       const root = ca.rotation.root;
       ca = { root, forceRotate: ca.forceRotate, expirySeconds: ca.expirySeconds };
       // As swarm: the join tokens pin the new root, with new secrets.
       const digest = caDigest(root);
       await o.store.updateInfo({ ...got.info, ca, joinTokens: { worker: joinToken(digest), manager: joinToken(digest) }, updatedAt: new Date().toISOString() }, got.index);
       this.logger.info('cluster CA rotation done: every node holds a certificate of the new root');
+    } else if (rotationOrphaned(ca, nodes, Date.now())) {
+      this.logger.warn('cluster CA rotation: no manager up holds the new key (its maker is gone); the leader starts it again with a key of its own');
+      await makeCa(this.tlsDir, got.info.id, { next: true });
+      await o.store.updateInfo({ ...got.info, ca: { ...ca, rotation: await this.nextRotation(o.nodeId, false) }, updatedAt: new Date().toISOString() }, got.index);
+    } else if (ca.rotation.given && this.warned !== ca.rotation.root && rotationOrphaned({ ...ca, rotation: { ...ca.rotation, given: false } }, nodes, Date.now())) {
+      this.warned = ca.rotation.root;
+      this.logger.warn('cluster CA rotation: no manager up holds the key of the CA given (its maker is gone): give it again with swarm ca --rotate --ca-cert --ca-key');
     }
     return changed;
   }

@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import { seededRandom } from '../../base/seeded';
 import { certDigest, keyDigest, names, renewAt } from './cert-info';
 import { issueOwn, makeCa, tlsFiles } from './pki';
-import { type CaSpec, nodeSteps, rotationDone, type TlsReport, trustedRoots } from './rotation';
+import { type CaSpec, nodeSteps, ORPHANED_AFTER_MS, rotationDone, rotationOrphaned, type TlsReport, trustedRoots } from './rotation';
 
 /** Five roots made by openssl, once: the first the cluster's, the others for rotations. */
 let roots: string[] = [];
@@ -162,6 +162,19 @@ test('a rotation waits for a node that is down, and for a manager that cannot si
   assert.equal(done([{ ...m, member: [certDigest(old)] }, w]), false);
   assert.equal(done([m, { ...w, issuer: keyDigest(old) }]), false);
   assert.equal(rotationDone({ ...ca, rotation: undefined }, [{ role: 'worker', tls: w }]), false);
+});
+
+test('a rotation whose new key no manager up holds, for 30 s, is orphaned (the leader starts it again); a root given by hand never is', () => {
+  const [old, next] = roots;
+  const k = keyDigest(next);
+  const ca: CaSpec = { root: old, rotation: { root: next, cross: 'twin', by: 'm1', at: 1000 }, forceRotate: 1, expirySeconds: 3600 };
+  const holder = { role: 'manager' as const, ready: true, tls: { trusts: [], issuer: '', signs: [keyDigest(old), k] } };
+  const other = { role: 'manager' as const, ready: true, tls: { trusts: [], issuer: '', signs: [keyDigest(old)] } };
+  assert.equal(rotationOrphaned(ca, [holder, other], 1000 + ORPHANED_AFTER_MS + 1), false);
+  assert.equal(rotationOrphaned(ca, [{ ...holder, ready: false }, other], 1000 + ORPHANED_AFTER_MS + 1), true);
+  assert.equal(rotationOrphaned(ca, [{ ...holder, ready: false }, other], 1000 + ORPHANED_AFTER_MS - 1), false, 'not before the wait');
+  assert.equal(rotationOrphaned({ ...ca, rotation: { ...ca.rotation!, given: true } }, [other], 1000 + ORPHANED_AFTER_MS + 1), false);
+  assert.equal(rotationOrphaned({ ...ca, rotation: undefined }, [other], 1000 + ORPHANED_AFTER_MS + 1), false);
 });
 
 test('renewal falls between half and four fifths of a certificate\'s life; names are read from the DER', async () => {

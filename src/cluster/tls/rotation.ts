@@ -20,8 +20,8 @@ import { certDigest, keyDigest } from './cert-info';
 export interface CaSpec {
   /** The root every node trusts (PEM). */
   root: string;
-  /** A rotation under way: the new root, its twin cross-signed by the old root, and the manager that made them. */
-  rotation?: { root: string; cross: string; by: string };
+  /** A rotation under way: the new root, its twin cross-signed by the old root, the manager that made them and when, and whether the root was given (`--ca-cert`). */
+  rotation?: { root: string; cross: string; by: string; at?: number; given?: boolean };
   /** docker's CAConfig.ForceRotate as last asked. */
   forceRotate: number;
   /** docker's CAConfig.NodeCertExpiry, in seconds: how long the certificates signed from now on last. */
@@ -90,4 +90,19 @@ export function rotationDone(ca: CaSpec, nodes: { role: 'manager' | 'worker'; tl
   const key = keyDigest(ca.rotation.root);
   const root = certDigest(ca.rotation.root);
   return nodes.every((n) => n.tls?.issuer === key && n.tls.trusts.includes(root) && (n.role !== 'manager' || (!!n.tls.signs?.includes(key) && (!n.tls.member || n.tls.member.includes(root)))));
+}
+
+/** How long a rotation's new key may be held by no manager that is up before the leader starts the rotation again. */
+export const ORPHANED_AFTER_MS = 30_000;
+
+/**
+ * Whether a rotation's new key is lost: no manager that is up holds it
+ * (the one that made it died before another fetched it), for a while. The
+ * leader then starts it again with a key of its own; a root given by the
+ * operator is not replaced by another (they are told to give it again).
+ */
+export function rotationOrphaned(ca: CaSpec, nodes: { role: 'manager' | 'worker'; ready: boolean; tls?: TlsReport }[], now: number): boolean {
+  if (!ca.rotation || ca.rotation.given || now - (ca.rotation.at ?? 0) < ORPHANED_AFTER_MS) return false;
+  const key = keyDigest(ca.rotation.root);
+  return !nodes.some((n) => n.role === 'manager' && n.ready && n.tls?.signs?.includes(key));
 }
