@@ -5,14 +5,31 @@ import { errorMessage, invalidArgument, unavailable } from '../base/errors';
 import type { Logger } from '../base/log';
 import type { EtcdMember } from './store/etcd-member';
 import type { ClusterInfo, ClusterStore, Snapshot } from './store/store';
-import { keyDigest, pemCerts } from './tls/cert-info';
+import { certDigest, keyDigest, pemCerts } from './tls/cert-info';
 import { requestCaKey, requestRenewal } from './tls/join';
-import { type CaKeyPair, LocalCerts } from './tls/local-certs';
+import { type CaKeyPair, type Held, LocalCerts } from './tls/local-certs';
 import { caDigest, crossSign, type Credentials, DEFAULT_CERT_EXPIRY_SECONDS, joinToken, makeCa, makeKeyAndRequest, MIN_CERT_EXPIRY_SECONDS, type NodeIdentity, signRequest, tlsFiles } from './tls/pki';
 import { type CaSpec, type CaStep, nodeSteps, rotationDone, rotationOrphaned, type TlsReport, trustedRoots } from './tls/rotation';
 
-/** A manager restarts its etcd member this long after the manager before it (by id), so the store keeps its quorum. */
-const MEMBER_STAGGER_MS = 8000;
+/** What a look at the CA needs of the node. */
+export interface FollowContext {
+  store: ClusterStore;
+  nodeId: string;
+  role: 'manager' | 'worker';
+  clusterId: string;
+  ip: string;
+  leader: () => Promise<boolean>;
+  member?: EtcdMember;
+  creds: () => Credentials;
+  /** Writes the node's liveness (with this CA's report) now. */
+  poke: () => void;
+}
+
+/** What a node reports (digests), from what it holds. */
+function reportOf(held: Held, member: EtcdMember | undefined): TlsReport {
+  const { renewAt: _r, signingKey: _s, nextKey: _n, twin: _t, ...report } = held;
+  return { ...report, ...(member?.trusts ? { member: member.trusts } : {}) };
+}
 
 /**
  * The cluster's CA at work on one node (swarm's CA, on etcd): managers
@@ -25,7 +42,6 @@ export class ClusterCa {
   readonly certs: LocalCerts;
   /** What this node reports with its liveness (read at each look). */
   report?: TlsReport;
-  private memberStepSince?: number;
   /** The given root whose lost key was said (once). */
   private warned?: string;
 
@@ -104,36 +120,39 @@ export class ClusterCa {
 
   /**
    * One look: the plan's steps for this node, carried out; the leader ends
-   * a rotation every node has come along with. Whether this node's
-   * certificate or trust changed (its TLS clients and servers must be
-   * made anew).
+   * a rotation every node has come along with. Says whether this node's
+   * certificate or trust changed (its TLS clients and servers must be made
+   * anew), and whether to look again soon (a rotation under way moves on
+   * as fast as its nodes' reports do).
    */
-  async follow(o: { store: ClusterStore; nodeId: string; role: 'manager' | 'worker'; leader: () => Promise<boolean>; member?: EtcdMember; creds: () => Credentials; clusterId: string; ip: string }): Promise<boolean> {
+  async follow(o: FollowContext): Promise<{ reload: boolean; soon: boolean }> {
     const got = await o.store.info();
-    if (!got) return false;
+    if (!got) return { reload: false, soon: false };
     let ca = got.info.ca;
     if (!ca) {
       // A cluster made before rotations: a manager writes the CA down from its own (the same everywhere).
       if (o.role === 'manager') await o.store.updateInfo({ ...got.info, ca: ClusterCa.initial(this.tlsDir) }, got.index).catch(() => undefined);
-      return false;
+      return { reload: false, soon: false };
     }
+    const member = o.member?.trusts ? { member: o.member.trusts } : {};
     const held = this.certs.held();
-    const { renewAt: _r, signingKey: _s, nextKey: _n, twin: _t, ...report } = held;
-    this.report = { ...report, ...(o.member?.trusts ? { member: o.member.trusts } : {}) };
-    const steps = nodeSteps(ca, { ...held, role: o.role, ...(o.member?.trusts ? { member: o.member.trusts } : {}) }, Date.now());
-    let changed = false;
+    this.report = reportOf(held, o.member);
+    const steps = nodeSteps(ca, { ...held, role: o.role, ...member }, Date.now());
+    let reload = false;
     let snap: Snapshot | undefined;
     const snapshot = async () => (snap ??= await o.store.snapshot());
-    for (const step of steps) {
-      try {
-        changed = (await this.carryOut(step, ca, o, snapshot)) || changed;
-      } catch (e) {
-        this.logger.warn('cluster CA step; the next look tries again', { step: step.kind, error: errorMessage(e) });
-        return changed;
-      }
+    try {
+      for (const step of steps) reload = (await this.carryOut(step, ca, o, snapshot)) || reload;
+    } catch (e) {
+      this.logger.warn('cluster CA step; the next look tries again', { error: errorMessage(e) });
     }
-    if (!steps.some((s) => s.kind === 'member')) this.memberStepSince = undefined;
-    if (!ca.rotation || o.role !== 'manager' || !(await o.leader())) return changed;
+    if (steps.length) {
+      // What changed is told now: the others' steps (and the end of a rotation) wait on this node's report.
+      this.report = reportOf(this.certs.held(), o.member);
+      o.poke();
+    }
+    const soon = !!ca.rotation || steps.length > 0;
+    if (!ca.rotation || o.role !== 'manager' || !(await o.leader())) return { reload, soon };
     const nodes = (await snapshot()).nodes;
     if (rotationDone(ca, nodes)) {
       const root = ca.rotation.root;
@@ -150,10 +169,10 @@ export class ClusterCa {
       this.warned = ca.rotation.root;
       this.logger.warn('cluster CA rotation: no manager up holds the key of the CA given (its maker is gone): give it again with swarm ca --rotate --ca-cert --ca-key');
     }
-    return changed;
+    return { reload, soon };
   }
 
-  private async carryOut(step: CaStep, ca: CaSpec, o: Parameters<ClusterCa['follow']>[0], snapshot: () => Promise<Snapshot>): Promise<boolean> {
+  private async carryOut(step: CaStep, ca: CaSpec, o: FollowContext, snapshot: () => Promise<Snapshot>): Promise<boolean> {
     switch (step.kind) {
       case 'adopt':
         this.certs.adopt();
@@ -184,13 +203,13 @@ export class ClusterCa {
         return true;
       }
       case 'member': {
-        // One manager at a time, by id: the store keeps its quorum while each member starts again.
-        const managers = (await snapshot()).nodes.filter((n) => n.role === 'manager').map((n) => n.id).sort();
-        this.memberStepSince ??= Date.now();
-        if (!o.member || Date.now() - this.memberStepSince < Math.max(0, managers.indexOf(o.nodeId)) * MEMBER_STAGGER_MS) return false;
+        // One manager at a time, by id: each waits until those before it that are up report their members done (and
+        // a member restarted is back in the quorum before its manager reports), so the store keeps its quorum.
+        const wanted = trustedRoots(ca).map(certDigest).join();
+        const before = (await snapshot()).nodes.filter((n) => n.role === 'manager' && n.ready && n.id < o.nodeId);
+        if (!o.member || before.some((n) => n.tls?.member?.join() !== wanted)) return false;
         this.logger.info('cluster CA: the etcd member starts again to trust the roots the node trusts');
         await o.member.restart();
-        this.memberStepSince = undefined;
         return false;
       }
     }

@@ -51,6 +51,8 @@ const LIVENESS_TTL_SECONDS = 5;
 const SWARM_PORT = 2377;
 /** How often a node asks for the store's members (managers come and go). */
 const MEMBERS_EVERY_MS = 30_000;
+/** How soon a node looks at the CA again while a rotation is under way (else every ROLE_EVERY_MS). */
+const CA_SOON_MS = 500;
 /** How long a store client replaced by a reload stays open for the calls made through it. */
 const PREVIOUS_STORE_MS = 15_000;
 /** How often a node looks whether the managers changed its role (node promote|demote). */
@@ -74,7 +76,7 @@ export class ClusterService {
   private manager?: Manager;
   private agent?: Agent;
   private blobs?: PeerBlobs;
-  private alive?: { stop(revoke: boolean): Promise<void> };
+  private alive?: { stop(revoke: boolean): Promise<void>; poke(): void };
   private sampler?: NodeJS.Timeout;
   private membersTimer?: NodeJS.Timeout;
   private roleTimer?: NodeJS.Timeout;
@@ -582,12 +584,13 @@ export class ClusterService {
     if (!st?.tls || !store || this.closing || this.restarting || this.caBusy) return;
     this.caBusy = true;
     try {
-      const manager = this.manager;
-      const changed = await this.ca.follow({
+      const [manager, alive] = [this.manager, this.alive];
+      const { reload, soon } = await this.ca.follow({
         store, nodeId: st.nodeId, role: st.role, clusterId: st.clusterId, ip: st.addr ?? '127.0.0.1', member: this.member,
-        leader: async () => !!manager?.leading, creds: () => readCredentials(this.tlsDir),
+        leader: async () => !!manager?.leading, creds: () => readCredentials(this.tlsDir), poke: () => alive?.poke(),
       });
-      if (!changed || this.closing || this.restarting) return;
+      if (soon) setTimeout(() => void this.followCa(), CA_SOON_MS).unref();
+      if (!reload || this.closing || this.restarting) return;
       this.restarting = true;
       try {
         await this.shutdown(false, { keepMember: true, keepStore: true });

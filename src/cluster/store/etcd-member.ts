@@ -133,15 +133,18 @@ export class EtcdMember {
   }
 
   /**
-   * Whether the member serves its clients (its version: /health would also
-   * want a quorum, which a member restarting alone waits for).
+   * Whether the member serves its clients (its version), or with `/health`
+   * whether it is in the store's quorum too (which a member restarting
+   * alone waits for).
    */
-  answers(): Promise<boolean> {
+  answers(what: '/version' | '/health' = '/version'): Promise<boolean> {
     const tls = this.cfg.tlsDir ? readCredentials(this.cfg.tlsDir) : undefined;
     return new Promise((resolve) => {
-      const req = (tls ? https : http).get(`${this.clientUrl}/version`, { ...tls, agent: false, timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
+      const req = (tls ? https : http).get(`${this.clientUrl}${what}`, { ...tls, agent: false, timeout: 1000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        // /health says {"health":"true"} only with a leader (a member in the quorum).
+        res.on('end', () => resolve(res.statusCode === 200 && (what === '/version' || /"health":\s*"true"/.test(Buffer.concat(chunks).toString()))));
       });
       // Not listening yet (or gone): the caller waits or reports.
       req.on('timeout', () => req.destroy());
@@ -149,11 +152,12 @@ export class EtcdMember {
     });
   }
 
-  /** Started again, with the roots the node trusts now. */
+  /** Started again, with the roots the node trusts now; resolves once it is back in the store's quorum (or after 15 s). */
   async restart(): Promise<void> {
     await this.stop();
     this.stopped = false;
     await this.start();
+    for (const until = Date.now() + 15_000; Date.now() < until && !(await this.answers('/health')); ) await new Promise((r) => setTimeout(r, 200));
   }
 
   /** Stops the member (SIGTERM, then SIGKILL after 5 s). */

@@ -391,7 +391,7 @@ export class ClusterStore {
    * the etcd client, its report (usage, TLS) written anew every 2 s. The lease's
    * loss (etcd unreachable past the TTL) calls `lost`.
    */
-  keepAlive(nodeId: string, ttlSeconds: number, report: () => Omit<Liveness, 'at'>, lost: (e: Error) => void): { stop(revoke: boolean): Promise<void> } {
+  keepAlive(nodeId: string, ttlSeconds: number, report: () => Omit<Liveness, 'at'>, lost: (e: Error) => void): { stop(revoke: boolean): Promise<void>; poke(): void } {
     let lease: Lease | undefined;
     let timer: NodeJS.Timeout | undefined;
     let retry: NodeJS.Timeout | undefined;
@@ -412,17 +412,29 @@ export class ClusterStore {
       return l;
     };
     lease = fresh();
+    let writing = false;
+    let again = false;
     const write = async () => {
       const l = lease;
       if (!l) return;
+      if (writing) return void (again = true);
+      writing = true;
+      if (timer) clearTimeout(timer);
       const ok = await l.put(this.key('alive', nodeId)).value(JSON.stringify({ ...report(), at: Date.now() } satisfies Liveness)).then(() => true, (e: Error) => void lost(e));
+      writing = false;
       if (ok) failures = 0;
       if (!lease) return;
+      if (again) {
+        again = false;
+        return void write();
+      }
       timer = setTimeout(() => void write(), 2000);
       timer.unref();
     };
     void write();
     return {
+      // A report that changed (a new certificate): written now, not at the next beat.
+      poke: () => void write(),
       // Revoked: the node is down at once (it leaves); not: its key lives out its TTL (a restart comes back first).
       stop: async (revoke: boolean) => {
         if (timer) clearTimeout(timer);
