@@ -507,7 +507,8 @@ export class ClusterService {
       fs.renameSync(tlsFiles(next).key, f.key);
       fs.rmSync(next, { recursive: true, force: true });
     }
-    fs.rmSync(f.caKey, { force: true });
+    // A rotation's new key too: a worker holds no key of the CA.
+    for (const key of [f.caKey, f.nextCaKey, f.nextCa, f.nextCross]) fs.rmSync(key, { force: true });
     fs.rmSync(path.join(this.dir, 'etcd'), { recursive: true, force: true });
     const { member: _m, ...rest } = st;
     return { ...rest, role: 'worker', endpoints };
