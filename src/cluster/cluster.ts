@@ -570,7 +570,7 @@ export class ClusterService {
     const [rec, got] = await Promise.all([store.node(nodeId), store.info()]);
     if (!rec) throw invalidArgument(`node ${nodeId} is not in the cluster`);
     const cert = await this.ca.sign(got?.info.ca, csr, { nodeId, clusterId: this.state!.clusterId, role: rec.role, ip: rec.addr.replace(/:\d+$/, '') });
-    return { cert, trust: this.ca.trustBundle(got?.info.ca) };
+    return { cert };
   }
 
   /**

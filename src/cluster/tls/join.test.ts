@@ -7,7 +7,7 @@ import { invalidArgument } from '../../base/errors';
 import { createLogger } from '../../base/log';
 import { ClusterEndpoint } from './endpoint';
 import { type JoinRequest, requestJoin } from './join';
-import { caDigest, issueOwn, makeCa, readCredentials } from './pki';
+import { caDigest, crossSign, issueOwn, makeCa, makeKeyAndRequest, readCredentials, signRequest, tlsFiles } from './pki';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -18,6 +18,7 @@ const tmp = () => {
 const asked: JoinRequest[] = [];
 let manager: ClusterEndpoint;
 let worker: ClusterEndpoint;
+let rotating: ClusterEndpoint;
 let digest: string;
 
 before(async () => {
@@ -37,11 +38,22 @@ before(async () => {
   fs.copyFileSync(path.join(m, 'ca.key'), path.join(w, 'ca.key'));
   await issueOwn(w, { nodeId: 'w1', clusterId: 'c1', role: 'worker', ip: '127.0.0.1' });
   worker = await ClusterEndpoint.listen('127.0.0.1', 0, readCredentials(w), { join: handle, taskLogs: async () => undefined }, createLogger('error'));
+  // A manager in the middle of a CA rotation: its certificate from the new root, shown with the new root's twin
+  // (cross-signed by the old), and both roots trusted. The tokens still pin the old root.
+  const r = tmp();
+  for (const f of ['ca.crt', 'ca.key']) fs.copyFileSync(path.join(m, f), path.join(r, f));
+  await makeCa(r, 'c1', { next: true });
+  await crossSign(r);
+  const f = tlsFiles(r);
+  fs.writeFileSync(f.trust, `${fs.readFileSync(f.ca, 'utf8').trim()}\n${fs.readFileSync(f.nextCa, 'utf8').trim()}\n`);
+  fs.writeFileSync(f.cert, await signRequest(r, await makeKeyAndRequest(r), { nodeId: 'm2', clusterId: 'c1', role: 'manager', ip: '127.0.0.1' }, { next: true, twin: true }));
+  rotating = await ClusterEndpoint.listen('127.0.0.1', 0, readCredentials(r), { join: handle, taskLogs: async () => undefined }, createLogger('error'));
 });
 
 after(async () => {
   await manager.close();
   await worker.close();
+  await rotating.close();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -57,4 +69,10 @@ test('a join pins the manager\'s CA by the token\'s digest before it sends the t
   assert.equal(asked.length, 2);
   await assert.rejects(requestJoin('127.0.0.1:1', digest, r), /cannot reach a manager at 127\.0\.0\.1:1/);
   await assert.rejects(requestJoin('nowhere', digest, r), /invalid manager address "nowhere"/);
+});
+
+test('during a CA rotation the pin goes through the new root\'s twin to the old root the tokens name; another CA is still refused', async () => {
+  const r = { token: 'good', csr: 'x', ip: '127.0.0.2' };
+  assert.equal((await requestJoin(`127.0.0.1:${rotating.port}`, digest, r)).nodeId, 'n9');
+  await assert.rejects(requestJoin(`127.0.0.1:${rotating.port}`, 'x'.repeat(50), r), /another CA/);
 });

@@ -33,10 +33,9 @@ export interface Promotion {
   caKey: string;
 }
 
-/** A renewed certificate (its chain), and the roots to trust with it. */
+/** A renewed certificate (its chain; what to trust, the cluster's record says). */
 export interface Renewal {
   cert: string;
-  trust: string;
 }
 
 type Creds = { ca: Buffer; cert: Buffer; key: Buffer };
@@ -51,7 +50,7 @@ export async function requestPromotion(addr: string, creds: Creds, csr: string):
 /** A node's renewal: a new certificate for a new key, asked with the certificate it has (which names it). */
 export async function requestRenewal(addr: string, creds: Creds, csr: string): Promise<Renewal> {
   const body = await askManager<Renewal>(addr, creds, '/renew', { csr }, 'renewal');
-  if (body.cert && body.trust) return body as Renewal;
+  if (body.cert) return body as Renewal;
   throw unavailable(`renewal at ${addr}: an answer without a certificate`);
 }
 
