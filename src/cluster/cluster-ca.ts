@@ -39,7 +39,7 @@ function reportOf(held: Held, member: EtcdMember | undefined): TlsReport {
  * renewal), and the leader ends a rotation once every node has come along.
  */
 export class ClusterCa {
-  readonly certs: LocalCerts;
+  private readonly certs: LocalCerts;
   /** What this node reports with its liveness (read at each look). */
   report?: TlsReport;
   /** The given root whose lost key was said (once). */
