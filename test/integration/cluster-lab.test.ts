@@ -154,9 +154,10 @@ describe('a three-node cluster in a lab', { timeout: 600_000 }, () => {
     const bad = await manager().daemon.berth(['cluster', 'update', '--rebalance-threshold', 'lots']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /invalid berth\.rebalance\.threshold "lots"/);
-    const history = await manager().daemon.docker(['swarm', 'update', '--task-history-limit', '10']);
-    assert.notEqual(history.code, 0);
-    assert.match(history.stderr, /changing Orchestration is not supported by Berth's cluster/);
+    // A setting Berth does not take is refused by name, not ignored.
+    const heartbeat = await manager().daemon.docker(['swarm', 'update', '--dispatcher-heartbeat', '10s']);
+    assert.notEqual(heartbeat.code, 0);
+    assert.match(heartbeat.stderr, /changing Dispatcher is not supported by Berth's cluster/);
     const ok = await manager().daemon.berth(['cluster', 'update', '--rebalance-threshold', threshold]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(await docker(manager(), ['info', '--format', '{{index .Swarm.Cluster.Spec.Labels "berth.rebalance.threshold"}}']), threshold);
