@@ -131,7 +131,11 @@ export class ClusterCa {
     let ca = got.info.ca;
     if (!ca) {
       // A cluster made before rotations: a manager writes the CA down from its own (the same everywhere).
-      if (o.role === 'manager') await o.store.updateInfo({ ...got.info, ca: ClusterCa.initial(this.tlsDir) }, got.index).catch(() => undefined);
+      // Another manager may have written it first (the record moved on): the next look reads theirs.
+      if (o.role === 'manager') {
+        await o.store.updateInfo({ ...got.info, ca: ClusterCa.initial(this.tlsDir) }, got.index)
+          .catch((e: unknown) => this.logger.debug('cluster CA written down from this manager\'s own; the next look tries again', { error: errorMessage(e) }));
+      }
       return { reload: false, soon: false };
     }
     const member = o.member?.trusts ? { member: o.member.trusts } : {};
@@ -139,10 +143,10 @@ export class ClusterCa {
     this.report = reportOf(held, o.member);
     const steps = nodeSteps(ca, { ...held, role: o.role, ...member }, Date.now());
     let reload = false;
-    let snap: Snapshot | undefined;
-    const snapshot = async () => (snap ??= await o.store.snapshot());
+    let read: Snapshot['nodes'] | undefined;
+    const nodesNow = async () => (read ??= await o.store.nodes());
     try {
-      for (const step of steps) reload = (await this.carryOut(step, ca, o, snapshot)) || reload;
+      for (const step of steps) reload = (await this.carryOut(step, ca, o, nodesNow)) || reload;
     } catch (e) {
       this.logger.warn('cluster CA step; the next look tries again', { error: errorMessage(e) });
     }
@@ -153,7 +157,7 @@ export class ClusterCa {
     }
     const soon = !!ca.rotation || steps.length > 0;
     if (!ca.rotation || o.role !== 'manager' || !(await o.leader())) return { reload, soon };
-    const nodes = (await snapshot()).nodes;
+    const nodes = await nodesNow();
     if (rotationDone(ca, nodes)) {
       const root = ca.rotation.root;
       ca = { root, forceRotate: ca.forceRotate, expirySeconds: ca.expirySeconds };
@@ -172,7 +176,7 @@ export class ClusterCa {
     return { reload, soon };
   }
 
-  private async carryOut(step: CaStep, ca: CaSpec, o: FollowContext, snapshot: () => Promise<Snapshot>): Promise<boolean> {
+  private async carryOut(step: CaStep, ca: CaSpec, o: FollowContext, nodesNow: () => Promise<Snapshot['nodes']>): Promise<boolean> {
     switch (step.kind) {
       case 'adopt':
         this.certs.adopt();
@@ -182,7 +186,7 @@ export class ClusterCa {
         this.logger.info('cluster CA: the roots this node trusts changed', { roots: step.roots.length });
         return true;
       case 'fetch-key': {
-        const pair = await this.fromManagers(await snapshot(), o.nodeId, step.key, (addr) => requestCaKey(addr, o.creds(), step.key));
+        const pair = await this.fromManagers(await nodesNow(), o.nodeId, step.key, (addr) => requestCaKey(addr, o.creds(), step.key));
         this.certs.holdCa(pair, step.key !== keyDigest(ca.root));
         return false;
       }
@@ -194,7 +198,7 @@ export class ClusterCa {
           const self = held.signingKey === step.issuer || held.nextKey === step.issuer;
           const cert = self
             ? await this.sign(ca, csr, { nodeId: o.nodeId, clusterId: o.clusterId, role: o.role, ip: o.ip })
-            : (await this.fromManagers(await snapshot(), o.nodeId, step.issuer, (addr) => requestRenewal(addr, o.creds(), csr))).cert;
+            : (await this.fromManagers(await nodesNow(), o.nodeId, step.issuer, (addr) => requestRenewal(addr, o.creds(), csr))).cert;
           this.certs.install(cert, tlsFiles(aside).key);
           this.logger.info('cluster certificate renewed', { why: step.why, notAfter: new X509Certificate(pemCerts(cert)[0]).validTo });
         } finally {
@@ -206,7 +210,7 @@ export class ClusterCa {
         // One manager at a time, by id: each waits until those before it that are up report their members done (and
         // a member restarted is back in the quorum before its manager reports), so the store keeps its quorum.
         const wanted = trustedRoots(ca).map(certDigest).join();
-        const before = (await snapshot()).nodes.filter((n) => n.role === 'manager' && n.ready && n.id < o.nodeId);
+        const before = (await nodesNow()).filter((n) => n.role === 'manager' && n.ready && n.id < o.nodeId);
         if (!o.member || before.some((n) => n.tls?.member?.join() !== wanted)) return false;
         this.logger.info('cluster CA: the etcd member starts again to trust the roots the node trusts');
         await o.member.restart();
@@ -216,8 +220,8 @@ export class ClusterCa {
   }
 
   /** Asks the managers that hold `key` (themselves not this node), in turn, until one answers. */
-  private async fromManagers<T>(snap: Snapshot, self: string, key: string, ask: (addr: string) => Promise<T>): Promise<T> {
-    const holders = snap.nodes.filter((n) => n.role === 'manager' && n.ready && n.id !== self && n.tls?.signs?.includes(key));
+  private async fromManagers<T>(nodes: Snapshot['nodes'], self: string, key: string, ask: (addr: string) => Promise<T>): Promise<T> {
+    const holders = nodes.filter((n) => n.role === 'manager' && n.ready && n.id !== self && n.tls?.signs?.includes(key));
     let last: unknown = unavailable('no manager up holds the CA key needed');
     for (const m of holders) {
       try {

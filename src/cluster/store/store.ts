@@ -365,6 +365,14 @@ export class ClusterStore {
     return !!r.succeeded;
   }
 
+  /** The nodes and their liveness alone (a CA rotation reads them twice a second: a snapshot would cost every task's records too). */
+  async nodes(): Promise<Snapshot['nodes']> {
+    const read = (kind: string) => this.wrap(() => this.client.getAll().prefix(this.key(kind, '')).exec());
+    const [nodes, alive] = await Promise.all([read('nodes'), read('alive')]);
+    const kvs = [...nodes.kvs, ...alive.kvs].map((kv) => ({ key: kv.key.toString().slice(PREFIX.length), value: JSON.parse(kv.value.toString()) as unknown, mod: Number(kv.mod_revision) }));
+    return buildSnapshot(Number(nodes.header.revision), kvs).nodes;
+  }
+
   /** The cluster's record alone and its version (a node reads it every few seconds: a snapshot would cost all the records). */
   async info(): Promise<{ info: ClusterInfo; index: number } | undefined> {
     const res = await this.wrap(() => this.client.get(this.key('meta')).exec());
