@@ -1,6 +1,7 @@
 import { errorMessage } from '../../base/errors';
 import type { Logger } from '../../base/log';
 import { Rerun } from '../../base/rerun';
+import { Limiter } from '../../base/limiter';
 import { type ClusterNetwork, type ContainerTemplate, isLive, specOf, type TaskState } from '../core/model';
 import type { OverlaySpec } from '../../engine/networks/network-store';
 import type { LogsOptions } from '../../engine/containers/container-io';
@@ -87,6 +88,9 @@ export interface NetworkPeer {
 /** docker's labels on a task's container, so `docker ps` and tools see swarm's. */
 export const TASK_LABEL = 'com.docker.swarm.task.id';
 
+/** Task containers a node starts at once: a few keep its cores and disk busy while one waits on another. */
+const START_CONCURRENCY = 8;
+
 /** swarm's default data path port: VXLAN between nodes. */
 export const DATA_PATH_PORT = 4789;
 
@@ -100,6 +104,8 @@ export const DATA_PATH_PORT = 4789;
  */
 export class Agent {
   private readonly loop = new Rerun(() => this.round());
+  /** Container starts at a time: hundreds at once contend (mounts, the store's files, the runtime) and finish later than in turns. */
+  private readonly starts = new Limiter(START_CONCURRENCY);
   private stops: (() => unknown)[] = [];
   /** What was last reported per task (a report is written only when it changes). */
   private reported = new Map<string, TaskStatus>();
@@ -304,7 +310,7 @@ export class Agent {
         if (!o) throw new Error(`${f.kind} ${f.id} not found`);
         return { target: f.target, data: Buffer.from(o.data, 'base64'), uid: f.uid, gid: f.gid, mode: f.mode };
       });
-      await this.engine.run(name, template, labels, { endpoints, files, taskId, credentials: s.registryAuth });
+      await this.starts.run(() => this.engine.run(name, template, labels, { endpoints, files, taskId, credentials: s.registryAuth }));
       // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
       // a report from here could land after a round's and undo it.
     } catch (e) {

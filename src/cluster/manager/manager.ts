@@ -8,7 +8,7 @@ import { addressTasks } from '../net/ipam';
 import { plan } from '../core/planner';
 import { rebalancePolicy } from '../core/rebalancer';
 import { applyActions, reconcile } from '../core/reconciler';
-import { asNode, asTask, type ClusterStore, type Fence, type Snapshot, taskState } from '../store/store';
+import { asNode, asTask, type ClusterStore, type Fence, type Mirror, type MirrorChange, type Snapshot, taskState } from '../store/store';
 
 export interface ManagerOptions {
   /** Seconds the leader's lease lives without a keep-alive: how long a dead leader holds office. */
@@ -29,7 +29,10 @@ export const MANAGER_DEFAULTS: ManagerOptions = { leaderTtlSeconds: 3, tickMs: 1
 export class Manager {
   private fence?: Fence;
   private resign?: () => Promise<void>;
-  private stopWatch?: () => Promise<void>;
+  /** The store in memory while leading: a round reads it, not etcd, once it holds the leader's own last writes. */
+  private mirror?: Mirror;
+  /** The revision of this office's last commit. */
+  private wrote = 0;
   private loop = new Rerun(() => this.round());
   private closed = false;
   /** The last round's failure, logged once rather than every round. */
@@ -58,7 +61,10 @@ export class Manager {
         this.fence = won.fence;
         this.resign = won.resign;
         this.logger.info('cluster leader', { node: this.nodeId, revision: won.fence.revision });
-        this.stopWatch = await this.store.watchAll(() => this.kick(), { liveness: true });
+        this.wrote = 0;
+        this.mirror = await this.store.mirror((changes) => {
+          if (!changes.length || changes.some(isNews)) this.kick();
+        }, (what, e) => this.logger.warn('cluster leader: its view of the store', { what, error: errorMessage(e) }));
         this.kick();
       } catch (e) {
         // Stopped meanwhile (its client closed under it): nothing to say.
@@ -73,8 +79,8 @@ export class Manager {
     if (!this.fence) return;
     this.logger.warn('cluster leadership lost', { node: this.nodeId });
     this.fence = undefined;
-    void this.stopWatch?.();
-    this.stopWatch = undefined;
+    void this.mirror?.stop();
+    this.mirror = undefined;
     // Rounds of an old office would change nothing (fenced); a new one starts with the next term.
     this.loop.stop();
     this.loop = new Rerun(() => this.round());
@@ -97,7 +103,7 @@ export class Manager {
     if (!fence || this.closed) return undefined;
     let wakeAt: number | undefined;
     try {
-      const snap = await this.store.snapshot();
+      const snap = await this.view();
       const now = Date.now();
       const nodes = snap.nodes.map(asNode);
       const tasks = snap.tasks.map(asTask);
@@ -108,8 +114,9 @@ export class Manager {
       const pending = after.filter((t) => t.desired === 'running' && t.state === 'pending').sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
       const p = pending.length ? plan({ nodes, services: snap.services, tasks: after, pending }) : { assignments: [], unplaced: [] };
       if (r.actions.length || p.assignments.length || p.unplaced.length) {
-        const ok = await this.store.commit(fence, snap, r.actions, p.assignments, p.unplaced, now);
-        if (!ok) this.lostOffice();
+        const at = await this.store.commit(fence, snap, r.actions, p.assignments, p.unplaced, now);
+        if (at === undefined) this.lostOffice();
+        else this.wrote = Math.max(this.wrote, at);
       }
       this.lastError = undefined;
     } catch (e) {
@@ -121,16 +128,38 @@ export class Manager {
     return Math.min(this.opts.tickMs, wakeAt !== undefined ? wakeAt - Date.now() : this.opts.tickMs);
   }
 
+  /**
+   * The store as the round plans from: the mirror once it holds this
+   * office's last commit (a view without it would place or create again
+   * what was just written), else read from etcd.
+   */
+  private async view(): Promise<Snapshot> {
+    const m = this.mirror;
+    if (m && (await m.caughtUp(this.wrote, VIEW_WAIT_MS))) return m.snapshot();
+    return this.store.snapshot();
+  }
+
   /** Idempotent: a watch cancelled twice would never settle. */
   async stop(): Promise<void> {
     this.closed = true;
     this.loop.stop();
-    const { stopWatch, resign } = this;
-    this.stopWatch = this.resign = undefined;
-    await stopWatch?.();
+    const { mirror, resign } = this;
+    this.mirror = this.resign = undefined;
+    await mirror?.stop();
     await resign?.();
     this.fence = undefined;
   }
+}
+
+/** How long a round waits for the mirror to show the leader's last commit before it reads etcd instead. */
+const VIEW_WAIT_MS = 2000;
+
+/**
+ * What wakes the leader: any change but a node's liveness rewrites (every
+ * node's usage, every 2 s); of those only a node coming or going.
+ */
+function isNews(c: MirrorChange): boolean {
+  return !c.key.startsWith('alive/') || c.value === undefined || !!c.created;
 }
 
 /**

@@ -218,17 +218,24 @@ export class ClusterStore {
    * so reading it costs no call. `changed` hears each batch of changes
    * (keys without the prefix, values parsed, none for a deletion; an empty
    * batch after a full read) and decides whether they matter. A watch
-   * that fails, and every minute anyway, reads it all again. For agents:
-   * a view a moment behind is fine for converging one's own containers,
-   * but not for the leader's plans, which read the store itself.
+   * that fails, and every minute anyway, reads it all again. A view a
+   * moment behind is fine for an agent converging its own containers, and
+   * for the leader once it holds the leader's own last writes (caughtUp):
+   * what others wrote meanwhile is seen at the next round, as it would be
+   * had they written a moment later.
    */
-  async mirror(changed: (changes: { key: string; value?: unknown }[]) => void, failed: (what: string, e: unknown) => void): Promise<Mirror> {
+  async mirror(changed: (changes: MirrorChange[]) => void, failed: (what: string, e: unknown) => void): Promise<Mirror> {
     const kvs = new Map<string, { value: unknown; mod: number }>();
     let revision = 0;
     /** The revision of the last full read. */
     let listedAt = 0;
     let watcher: Watcher | undefined;
     let stopped = false;
+    /** Those waiting for the view to reach a revision. */
+    const waiters = new Set<{ at: number; done: (reached: boolean) => void }>();
+    const wake = () => {
+      for (const w of waiters) if (stopped || revision >= w.at) w.done(!stopped);
+    };
     const relist = async (): Promise<void> => {
       // The watch before (a resync) stops first: its late events must not land on the fresh read.
       const old = watcher;
@@ -241,6 +248,7 @@ export class ClusterStore {
         kvs.set(key, { value: parse(key, kv.value), mod: Number(kv.mod_revision) });
       }
       revision = listedAt = Number(res.header.revision);
+      wake();
       const w = await this.wrap(() => this.client.watch().prefix(PREFIX).startRevision(String(revision + 1)).create());
       if (stopped) return void (await w.cancel().catch(() => undefined)); // as above
       watcher = w;
@@ -260,8 +268,8 @@ export class ClusterStore {
       });
       changed([]);
     };
-    const apply = (res: { events: { type: string; kv: { key: Buffer; value: Buffer; mod_revision: string } }[] }) => {
-      const changes: { key: string; value?: unknown }[] = [];
+    const apply = (res: { events: { type: string; kv: { key: Buffer; value: Buffer; mod_revision: string; version: string } }[] }) => {
+      const changes: MirrorChange[] = [];
       for (const e of res.events) {
         const key = e.kv.key.toString().slice(PREFIX.length);
         const at = Number(e.kv.mod_revision);
@@ -275,10 +283,11 @@ export class ClusterStore {
         } else {
           const value = parse(key, e.kv.value);
           kvs.set(key, { value, mod: Number(e.kv.mod_revision) });
-          changes.push({ key, value });
+          changes.push({ key, value, ...(e.kv.version === '1' ? { created: true } : {}) });
         }
       }
       changed(changes);
+      wake();
     };
     const resync = async () => {
       if (stopped) return;
@@ -289,8 +298,19 @@ export class ClusterStore {
     timer.unref();
     return {
       snapshot: () => buildSnapshot(revision, [...kvs].map(([key, v]) => ({ key, value: v.value, mod: v.mod }))),
+      caughtUp: (at, withinMs) => new Promise<boolean>((resolve) => {
+        if (revision >= at || stopped) return resolve(!stopped);
+        const w = { at, done: (reached: boolean) => {
+          clearTimeout(t);
+          waiters.delete(w);
+          resolve(reached);
+        } };
+        const t = setTimeout(() => w.done(false), withinMs);
+        waiters.add(w);
+      }),
       stop: async () => {
         stopped = true;
+        wake();
         clearInterval(timer);
         await watcher?.cancel().catch(() => undefined); // cancelled with its client already: nothing left to stop
       },
@@ -612,10 +632,12 @@ export class ClusterStore {
   /**
    * The leader's changes: reconcile's actions, the planner's placements and
    * reasons, applied to the records of `snap`, written in transactions
-   * fenced by its leadership. Returns false when it is no longer leader
-   * (nothing of a refused transaction is written).
+   * fenced by its leadership. Returns the revision of its last write, or
+   * undefined when it is no longer leader (nothing of a refused
+   * transaction is written).
    */
-  async commit(fence: Fence, snap: Snapshot, actions: Action[], placed: { taskId: string; nodeId: string }[], unplaced: { taskId: string; reason: string }[], now: number): Promise<boolean> {
+  async commit(fence: Fence, snap: Snapshot, actions: Action[], placed: { taskId: string; nodeId: string }[], unplaced: { taskId: string; reason: string }[], now: number): Promise<number | undefined> {
+    let revision = 0;
     const tasks = new Map(snap.tasks.map((t) => [t.id, t]));
     const puts = new Map<string, TaskRecord>();
     const dels: string[] = [];
@@ -651,7 +673,8 @@ export class ClusterStore {
       if (!sv) continue;
       const back = rollbacks.get(id);
       const ops = [this.client.put(this.key('rollouts', id)).value(JSON.stringify(ro)), ...(back !== undefined && sv.previous ? [this.client.put(this.key('services', id)).value(serviceValue(rolledBack(sv, back)))] : [])];
-      await this.wrap(() => this.client.if(this.key('leader'), 'Create', '==', fence.revision).and(this.key('services', id), 'Mod', '==', sv.index).then(...ops).commit());
+      const r = await this.wrap(() => this.client.if(this.key('leader'), 'Create', '==', fence.revision).and(this.key('services', id), 'Mod', '==', sv.index).then(...ops).commit());
+      revision = Math.max(revision, Number(r.header.revision));
     }
     const ops = [
       ...[...puts.values()].map((t) => this.client.put(this.key('tasks', t.id)).value(JSON.stringify(t))),
@@ -659,9 +682,10 @@ export class ClusterStore {
     ];
     for (let i = 0; i < ops.length; i += TXN_OPS) {
       const r = await this.wrap(() => this.client.if(this.key('leader'), 'Create', '==', fence.revision).then(...ops.slice(i, i + TXN_OPS)).commit());
-      if (!r.succeeded) return false;
+      if (!r.succeeded) return undefined;
+      revision = Math.max(revision, Number(r.header.revision));
     }
-    return true;
+    return revision;
   }
 
   /**
@@ -712,24 +736,6 @@ export class ClusterStore {
   }
 
   /**
-   * Calls `changed` when a record it cares about changes; returns the
-   * stopper. Liveness keys are rewritten every 2 s by every node (their
-   * usage): only their coming and going (a node up or down) is news to a
-   * manager, and none of it to an agent, so those rewrites wake nobody.
-   */
-  async watchAll(changed: () => void, o: { liveness: boolean }): Promise<() => Promise<void>> {
-    const w = await this.wrap(() => this.client.watch().prefix(PREFIX).create());
-    const kindOf = (key: Buffer) => key.toString().slice(PREFIX.length).split('/')[0];
-    w.on('data', (res) => {
-      const news = res.events.some((e) => kindOf(e.kv.key) !== 'alive' || (o.liveness && (e.type === 'Delete' || e.kv.version === '1')));
-      if (news) changed();
-    });
-    return async () => {
-      await w.cancel().catch(() => undefined); // cancelled with its client already: nothing left to stop
-    };
-  }
-
-  /**
    * A call, its failure said once. A manager's own member that refuses
    * connections is starting again (its supervisor's restart, or a CA
    * rotation's): the call waits for it a few seconds (nothing was sent, so
@@ -752,7 +758,16 @@ export class ClusterStore {
 /** The store kept in memory (ClusterStore.mirror). */
 export interface Mirror {
   snapshot(): Snapshot;
+  /** Resolves true once the view holds every write up to revision `at`; false after `withinMs` (its watch lagging or broken) or once stopped. */
+  caughtUp(at: number, withinMs: number): Promise<boolean>;
   stop(): Promise<void>;
+}
+
+/** A key changed (without the prefix): its new value, none for a deletion; `created` when the put made it. */
+export interface MirrorChange {
+  key: string;
+  value?: unknown;
+  created?: boolean;
 }
 
 /** The leader key and service names hold plain ids; every other value is JSON. */
