@@ -4,10 +4,15 @@
  * on a bridge of the benchmark's own; Berth's daemons, then docker.io's
  * dockerd as swarm nodes), both driven by the same docker CLI commands:
  *  - the planner alone: 10,000 tasks on 1,000 synthetic nodes (Berth's pure planner);
- *  - `service create --replicas R` until R tasks run;
+ *  - `service create --replicas R` until R tasks run, beside its floor: as
+ *    many containers started through the Berth nodes' own engine APIs
+ *    before the cluster is formed;
  *  - `service update` of 20 replicas until the docker CLI returns;
  *  - `swarm ca --rotate` until the docker CLI returns (every node on the new root);
- *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks run elsewhere;
+ *  - a worker's death (its daemon SIGKILLed, its link cut) until its tasks
+ *    run elsewhere, beside its floor: the liveness lease's time, plus as
+ *    many containers started through the other nodes' engine APIs while
+ *    the service's replicas run;
  *  - the leader's death until another manager leads (three managers);
  *  - an overlay network across two nodes (services with --endpoint-mode
  *    dnsrr: this kernel has no IPVS for swarm's virtual IPs): a task's ping
@@ -26,6 +31,9 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { seededRandom } from '../src/base/seeded';
+import { Limiter } from '../src/base/limiter';
+import { ApiClient } from '../src/client/client';
+import { LIVENESS_TTL_SECONDS } from '../src/cluster/cluster';
 import { plan } from '../src/cluster/core/planner';
 import { node, service, task } from '../src/cluster/core/generate';
 import { cgroupDirs, mountsUnder } from '../test/host';
@@ -53,9 +61,10 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** A node as the measurement sees it: a docker CLI pointed at its daemon, and how it dies. */
+/** A node as the measurement sees it: its API socket, a docker CLI pointed at it, and how it dies. */
 interface BenchNode {
   host: LabHost;
+  socket: string;
   docker(args: string[]): Promise<string>;
   kill(): Promise<void>;
 }
@@ -68,13 +77,24 @@ async function cli(socket: string, args: string[]): Promise<string> {
   return r.stdout.trim();
 }
 
-/** Running tasks of the service, per node hostname, as the manager reports them. */
+/**
+ * Running tasks of the service, per node hostname, as the manager reports
+ * them: read through the Engine API (what `docker service ps` reads), not
+ * by running the docker CLI, whose own work ten times a second would take
+ * a good part of the cores the measurement shares with the lab.
+ */
 async function runningPerNode(manager: BenchNode, service: string): Promise<Record<string, number>> {
-  const out = await manager.docker(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}}|{{.CurrentState}}', service]).catch(() => '');
+  const api = new ApiClient(manager.socket);
+  const filters = JSON.stringify({ service: { [service]: true }, 'desired-state': { running: true } });
+  const [tasks, nodes] = await Promise.all([
+    api.json<{ NodeID?: string; Status: { State: string } }[]>('GET', '/tasks', { query: { filters } }),
+    api.json<{ ID: string; Description: { Hostname: string } }[]>('GET', '/nodes'),
+  ]).catch(() => [[], []] as const);
+  const hostname = new Map(nodes.map((n) => [n.ID, n.Description.Hostname]));
   const counts: Record<string, number> = {};
-  for (const l of out.split('\n')) {
-    const [n, state] = l.split('|');
-    if (state?.startsWith('Running')) counts[n] = (counts[n] ?? 0) + 1;
+  for (const t of tasks) {
+    const n = hostname.get(t.NodeID ?? '');
+    if (n && t.Status.State === 'running') counts[n] = (counts[n] ?? 0) + 1;
   }
   return counts;
 }
@@ -85,7 +105,7 @@ async function until(what: string, ok: () => Promise<boolean>, limitMs = 300_000
   const t0 = performance.now();
   while (!(await ok())) {
     if (performance.now() - t0 > limitMs) throw new Error(`${what}: not within ${limitMs / 1000} s`);
-    await sleep(100);
+    await sleep(250);
   }
   return performance.now() - t0;
 }
@@ -98,6 +118,8 @@ interface Timings {
   handover: number;
   rotate: number;
   pull?: { bytes: number; ms: number };
+  /** The dead worker's tasks started again through the other nodes' engine APIs, under the same load, where measured. */
+  restartFloor?: { tasks: number; ms: number };
 }
 
 /** The registry both labs pull from, on this host's loopback. */
@@ -138,7 +160,8 @@ async function leaderOf(manager: BenchNode): Promise<string | undefined> {
  * then: R replicas placed; a rolling update of 20 replicas; a CA
  * rotation; the last worker's death; the leader's death. The timings.
  */
-async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchNode, token: string) => Promise<void>, hostnames: string[], pull: { gateway: string; mib: number }): Promise<Timings> {
+async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchNode, token: string) => Promise<void>, hostnames: string[], pull: { gateway: string; mib: number },
+  restartFloor?: (alive: BenchNode[], tasks: number) => Promise<number>): Promise<Timings> {
   const [first] = nodes;
   const managers = nodes.slice(0, MANAGERS);
   await first.docker(['swarm', 'init', '--advertise-addr', first.host.ip]);
@@ -179,6 +202,8 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
     return sum(c) === replicas && !c[dead];
   });
   const recover = performance.now() - t2;
+  const moved = before[dead];
+  const floorMs = restartFloor ? await restartFloor(nodes.slice(0, -1), moved) : undefined;
 
   const old = await leaderOf(first);
   const oldNode = nodes[hostnames.indexOf(old ?? '')];
@@ -190,7 +215,7 @@ async function measure(nodes: BenchNode[], replicas: number, join: (node: BenchN
     const l = await leaderOf(asker);
     return l !== undefined && l !== old;
   }, 120_000);
-  return { overlay, place, update, recover, handover: performance.now() - t3, rotate, pull: pulled };
+  return { overlay, place, update, recover, handover: performance.now() - t3, rotate, pull: pulled, ...(floorMs !== undefined ? { restartFloor: { tasks: moved, ms: floorMs } } : {}) };
 }
 
 /**
@@ -228,13 +253,40 @@ async function overlayAcross(nodes: BenchNode[], hostnames: string[]): Promise<{
 /** Managers in each lab: three, so one may die. */
 const MANAGERS = 3;
 
-async function berth(o: Options): Promise<Timings> {
+/**
+ * The floor of `service create`: as many containers made and started
+ * through the nodes' own engine APIs, spread evenly, 8 at a time on each
+ * (as a node's agent starts tasks); no cluster, no CLI. Then removed.
+ */
+async function engineFloor(sockets: string[], replicas: number): Promise<number> {
+  const t0 = performance.now();
+  const ids = await Promise.all(sockets.map(async (socket, i) => {
+    const api = new ApiClient(socket);
+    const slots = new Limiter(8);
+    const share = Math.floor(replicas / sockets.length) + (i < replicas % sockets.length ? 1 : 0);
+    return { api, ids: await Promise.all(Array.from({ length: share }, () => slots.run(async () => {
+      const { Id } = await api.json<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '100000'], StopTimeout: 1 } });
+      await api.call('POST', `/containers/${Id}/start`);
+      return Id;
+    }))) };
+  }));
+  const ms = performance.now() - t0;
+  await Promise.all(ids.map(({ api, ids: mine }) => {
+    const slots = new Limiter(8);
+    return Promise.all(mine.map((id) => slots.run(() => api.call('DELETE', `/containers/${id}`, { query: { force: true } }))));
+  }));
+  return ms;
+}
+
+async function berth(o: Options): Promise<Timings & { floor: number }> {
   const lab = new Lab();
   try {
     await lab.up(o.nodes);
-    const nodes: BenchNode[] = lab.nodes.map((n) => ({ host: n, docker: (args) => cli(n.daemon.socket, args), kill: () => lab.kill(n) }));
+    const floor = await engineFloor(lab.nodes.map((n) => n.daemon.socket), o.replicas);
+    const nodes: BenchNode[] = lab.nodes.map((n) => ({ host: n, socket: n.daemon.socket, docker: (args) => cli(n.daemon.socket, args), kill: () => lab.kill(n) }));
     const addr = () => nodes[0].docker(['node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}']);
-    return await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, await addr()])), lab.nodes.map((n) => n.name), { gateway: lab.gateway, mib: o.pullMib });
+    const restartFloor = (alive: BenchNode[], tasks: number) => engineFloor(alive.map((n) => n.socket), tasks);
+    return { floor, ...(await measure(nodes, o.replicas, async (n, token) => void (await n.docker(['swarm', 'join', '--token', token, await addr()])), lab.nodes.map((n) => n.name), { gateway: lab.gateway, mib: o.pullMib }, restartFloor)) };
   } finally {
     await lab.down();
   }
@@ -269,7 +321,7 @@ async function swarm(o: Options): Promise<Timings & { version: string }> {
     const hosts = lab.hosts(o.nodes);
     for (const [i, h] of hosts.entries()) daemons.push(await startDockerd(h, path.join(tmp, `n${i + 1}`)));
     const nodes: BenchNode[] = hosts.map((h, i) => ({
-      host: h, docker: (args) => cli(daemons[i].socket, args),
+      host: h, socket: daemons[i].socket, docker: (args) => cli(daemons[i].socket, args),
       kill: async () => {
         lab.cut(h, true);
         daemons[i].proc.kill('SIGKILL');
@@ -357,6 +409,11 @@ async function main(): Promise<void> {
     if (want('berth')) {
       console.error('bench: Berth lab ...');
       const b = await berth(o);
+      const FLOOR = 'floor: each node\'s engine API, no cluster';
+      cols.unshift(FLOOR);
+      put(R_PLACE, FLOOR, secs(b.floor));
+      // A dead node is known once its liveness lease runs out; its tasks cannot start sooner than that and their starts.
+      if (b.restartFloor) put(R_DEATH, FLOOR, `${secs(LIVENESS_TTL_SECONDS * 1000 + b.restartFloor.ms)} (its ${LIVENESS_TTL_SECONDS} s lease, then ${b.restartFloor.tasks} starts: ${secs(b.restartFloor.ms)})`);
       if (!cols.includes('Berth')) cols.push('Berth');
       putTimings('Berth', b);
     }
@@ -365,7 +422,7 @@ async function main(): Promise<void> {
       const s = await swarm(o);
       const col = `docker ${s.version} swarm`;
       cols.push(col);
-      put(R_PLAN, col, 'n/a (not separable)');
+      if (want('planner')) put(R_PLAN, col, 'n/a (not separable)');
       putTimings(col, s);
     }
   } finally {

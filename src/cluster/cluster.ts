@@ -46,7 +46,8 @@ interface LocalState {
   port?: number;
 }
 
-const LIVENESS_TTL_SECONDS = 5;
+/** How long a node's liveness outlives its last keep-alive: a dead node is known this long after it dies, at most. */
+export const LIVENESS_TTL_SECONDS = 5;
 /** swarm's cluster port: managers take joins there. */
 const SWARM_PORT = 2377;
 /** How often a node asks for the store's members (managers come and go). */
