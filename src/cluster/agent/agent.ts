@@ -110,6 +110,8 @@ export class Agent {
   /** What was last reported per task (a report is written only when it changes). */
   private reported = new Map<string, TaskStatus>();
   private starting = new Set<string>();
+  /** This node's tasks wanted running, at the last round: one that waited its turn to start and is no longer among them is not started. */
+  private wanted = new Set<string>();
   /** Tasks whose container is being stopped in the background (a stop may wait out a grace period): rounds leave them be. */
   private stopping = new Set<string>();
   /** Reads the store as this agent keeps it in memory (set once started). */
@@ -177,6 +179,7 @@ export class Agent {
     const mine = snap.tasks.filter((t) => t.nodeId === this.nodeId && (t.assigned || t.orphaned));
     const containers = new Map(this.engine.taskContainers().map((c) => [c.taskId, c]));
     this.own = new Set([...mine.map((t) => t.id), ...containers.keys()]);
+    this.wanted = new Set(mine.filter((t) => t.desired === 'running' && !t.orphaned).map((t) => t.id));
     const known = new Set(snap.tasks.map((t) => t.id));
     // The round's reports, written together at its end: a node starting a hundred tasks makes one write, not a hundred.
     const reports = new Map<string, TaskStatus>();
@@ -310,7 +313,9 @@ export class Agent {
         if (!o) throw new Error(`${f.kind} ${f.id} not found`);
         return { target: f.target, data: Buffer.from(o.data, 'base64'), uid: f.uid, gid: f.gid, mode: f.mode };
       });
-      await this.starts.run(() => this.engine.run(name, template, labels, { endpoints, files, taskId, credentials: s.registryAuth }));
+      await this.starts.run(async () => {
+        if (this.wanted.has(taskId)) await this.engine.run(name, template, labels, { endpoints, files, taskId, credentials: s.registryAuth });
+      });
       // Running (and when, which roll-outs measure from) is told by the next round, once healthy where it has a check:
       // a report from here could land after a round's and undo it.
     } catch (e) {

@@ -62,9 +62,19 @@ export class Manager {
         this.resign = won.resign;
         this.logger.info('cluster leader', { node: this.nodeId, revision: won.fence.revision });
         this.wrote = 0;
-        this.mirror = await this.store.mirror((changes) => {
+        // Without it (etcd gone at this moment) the office is still held: rounds read etcd, on the tick.
+        const mirror = await this.store.mirror((changes) => {
           if (!changes.length || changes.some(isNews)) this.kick();
-        }, (what, e) => this.logger.warn('cluster leader: its view of the store', { what, error: errorMessage(e) }));
+        }, (what, e) => this.logger.warn('cluster leader: its view of the store', { what, error: errorMessage(e) })).catch((e: unknown) => {
+          this.logger.warn('cluster leader: no view of the store in memory, rounds read etcd', { error: errorMessage(e) });
+          return undefined;
+        });
+        if (this.fence !== won.fence || this.closed) {
+          // The office was lost (or the manager stopped) meanwhile: the campaign after that loss goes on, not this one.
+          await mirror?.stop();
+          return;
+        }
+        this.mirror = mirror;
         this.kick();
       } catch (e) {
         // Stopped meanwhile (its client closed under it): nothing to say.
