@@ -31,7 +31,6 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { seededRandom } from '../src/base/seeded';
-import { Limiter } from '../src/base/limiter';
 import { ApiClient } from '../src/client/client';
 import { LIVENESS_TTL_SECONDS } from '../src/cluster/cluster';
 import { plan } from '../src/cluster/core/planner';
@@ -40,7 +39,7 @@ import { cgroupDirs, mountsUnder } from '../test/host';
 import { busyboxTar } from '../test/integration/harness';
 import { countingProxy, Lab, type LabHost } from '../test/integration/lab';
 import { TestRegistry } from '../test/integration/registry-harness';
-import { benchFlags, has, run, sleep, table, toolVersion } from './common';
+import { benchFlags, has, removeThroughApi, run, sleep, startThroughApi, table, toolVersion } from './common';
 
 interface Options {
   nodes: number;
@@ -260,21 +259,13 @@ const MANAGERS = 3;
  */
 async function engineFloor(sockets: string[], replicas: number): Promise<number> {
   const t0 = performance.now();
-  const ids = await Promise.all(sockets.map(async (socket, i) => {
+  const made = await Promise.all(sockets.map(async (socket, i) => {
     const api = new ApiClient(socket);
-    const slots = new Limiter(8);
     const share = Math.floor(replicas / sockets.length) + (i < replicas % sockets.length ? 1 : 0);
-    return { api, ids: await Promise.all(Array.from({ length: share }, () => slots.run(async () => {
-      const { Id } = await api.json<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '100000'], StopTimeout: 1 } });
-      await api.call('POST', `/containers/${Id}/start`);
-      return Id;
-    }))) };
+    return { api, ids: await startThroughApi(api, share, 8, { StopTimeout: 1 }) };
   }));
   const ms = performance.now() - t0;
-  await Promise.all(ids.map(({ api, ids: mine }) => {
-    const slots = new Limiter(8);
-    return Promise.all(mine.map((id) => slots.run(() => api.call('DELETE', `/containers/${id}`, { query: { force: true } }))));
-  }));
+  await Promise.all(made.map(({ api, ids }) => removeThroughApi(api, ids, 8)));
   return ms;
 }
 

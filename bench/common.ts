@@ -6,6 +6,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Limiter } from '../src/base/limiter';
+import type { ApiClient } from '../src/client/client';
 import { cgroupDirs, killLxcfsOf, mountsUnder, processes, removeBridgeAndRules } from '../test/host';
 
 export const ROOT = path.join(__dirname, '..', '..');
@@ -105,6 +107,22 @@ export function pssKiB(pid: number): number {
 /** Processes whose command line matches. */
 export function pidsMatching(test: (cmdline: string, comm: string) => boolean): number[] {
   return processes().filter((p) => test(p.cmdline, p.comm)).map((p) => p.pid);
+}
+
+/** `n` busybox containers (`sleep 100000`, `extra` in their create body) made and started through an engine's API, `parallel` at a time: their ids. */
+export function startThroughApi(api: ApiClient, n: number, parallel: number, extra: Record<string, unknown> = {}): Promise<string[]> {
+  const slots = new Limiter(parallel);
+  return Promise.all(Array.from({ length: n }, () => slots.run(async () => {
+    const { Id } = await api.json<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '100000'], ...extra } });
+    await api.call('POST', `/containers/${Id}/start`);
+    return Id;
+  })));
+}
+
+/** Removes containers (forced) through an engine's API, `parallel` at a time. */
+export async function removeThroughApi(api: ApiClient, ids: string[], parallel: number): Promise<void> {
+  const slots = new Limiter(parallel);
+  await Promise.all(ids.map((id) => slots.run(() => api.call('DELETE', `/containers/${id}`, { query: { force: true } }))));
 }
 
 export const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

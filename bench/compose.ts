@@ -26,8 +26,7 @@ import * as path from 'node:path';
 import { seededRandom } from '../src/base/seeded';
 import { busyboxTar } from '../test/integration/harness';
 import { ApiClient } from '../src/client/client';
-import { Limiter } from '../src/base/limiter';
-import { benchFlags, type Daemon, dockerServerVersion, has, must, pidsMatching, rssKiB, startBerth, startDockerd, table, toolVersion } from './common';
+import { benchFlags, type Daemon, dockerServerVersion, has, must, pidsMatching, removeThroughApi, rssKiB, startBerth, startDockerd, startThroughApi, table, toolVersion } from './common';
 
 interface Options {
   services: number;
@@ -158,16 +157,11 @@ async function measure(s: System, file: string, o: Options, replaced: string[]):
 /** The floor: as many containers made and started through the engine's API, 64 at a time, then removed; no CLI processes, no order, no waits. */
 async function floor(d: Daemon, n: number): Promise<{ up: number; down: number }> {
   const api = new ApiClient(d.cli[2].slice('unix://'.length));
-  const limiter = new Limiter(64);
   let t0 = performance.now();
-  const ids = await Promise.all(Array.from({ length: n }, () => limiter.run(async () => {
-    const { Id } = await api.json<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '100000'], HostConfig: { Init: true } } });
-    await api.call('POST', `/containers/${Id}/start`);
-    return Id;
-  })));
+  const ids = await startThroughApi(api, n, 64, { HostConfig: { Init: true } });
   const up = performance.now() - t0;
   t0 = performance.now();
-  await Promise.all(ids.map((id) => limiter.run(() => api.call('DELETE', `/containers/${id}`, { query: { force: true } }))));
+  await removeThroughApi(api, ids, 64);
   return { up, down: performance.now() - t0 };
 }
 
